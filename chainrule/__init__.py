@@ -1,0 +1,20 @@
+"""chainrule: a deep-learning library you can read, built on NumPy.
+
+>>> import chainrule as cr
+>>> a = cr.tensor(2.0, requires_grad=True)
+>>> b = cr.tensor(3.0, requires_grad=True)
+>>> J = 3 * (a * b + 4)
+>>> J.backward()
+>>> a.grad, b.grad
+(tensor(9.), tensor(6.))
+"""
+__version__ = "0.1.0"
+
+from .tensor import (Tensor, tensor, as_tensor, zeros, ones, full, zeros_like,
+                     ones_like, arange, eye, rand, randn)
+from .random import set_seed
+from .graph import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly
+from .ops import *  # noqa: F401,F403
+from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
+from .gradcheck import gradcheck, GradcheckError
+from .errors import ShapeError

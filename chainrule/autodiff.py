@@ -1,0 +1,250 @@
+"""Three faces of one engine: ``cr.grad`` (JAX), ``GradientTape`` (TensorFlow)
+and ``Tensor.backward`` (PyTorch, in tensor.py).
+
+All of them record the same graph and call the same traversal,
+:func:`chainrule.graph.run_backward`. A gradient asked for inside another
+differentiation (nested ``grad``, a tape inside a tape, ``hessian``) builds
+its own graph, so the outer one can differentiate it again.
+"""
+import numbers
+
+import numpy as np
+
+from .graph import STATE, differentiation_scope, run_backward
+from .tensor import Tensor, as_tensor
+
+__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients"]
+
+
+def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_graph=None):
+    """Gradients of ``outputs`` with respect to ``inputs`` (like ``torch.autograd.grad``).
+
+    Returns a list with one entry per input, ``None`` where an output does not
+    depend on it. Leaves' ``.grad`` are not touched. ``create_graph`` defaults
+    to True when called inside another differentiation.
+    """
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    inputs = list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    seeds = []
+    for out, seed in zip(outputs, grad_outputs):
+        if seed is None:
+            seed = Tensor._wrap(np.ones_like(out.data))
+        else:
+            seed = as_tensor(seed, dtype=out.dtype)
+        seeds.append(seed)
+    if create_graph is None:
+        create_graph = STATE.diff_depth > 0
+    roots = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
+    if not roots:
+        return [None] * len(inputs)
+    return run_backward([o for o, _ in roots], [s for _, s in roots], targets=inputs,
+                        create_graph=create_graph, retain_graph=retain_graph,
+                        accumulate=False)
+
+
+def _as_source(x):
+    """An argument to differentiate with respect to, as a tensor needing grad.
+
+    A tensor that already requires grad is used as it is, so that an outer
+    ``grad`` sees through an inner one.
+    """
+    if isinstance(x, Tensor):
+        if x.requires_grad:
+            return x
+        data = x.data
+    else:
+        data = np.asarray(x)
+        if isinstance(x, numbers.Real) or data.dtype == np.float64 and not isinstance(x, np.ndarray):
+            data = data.astype(np.float32)
+    if data.dtype.kind not in "fc":
+        raise TypeError(f"can only differentiate with respect to floating-point "
+                        f"arguments; got dtype {data.dtype}. Pass floats "
+                        f"(e.g. 2.0 rather than 2) or an array of float32/float64.")
+    return Tensor(data, requires_grad=True)
+
+
+def _check_scalar(out, who):
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{who}: the function must return a chainrule Tensor, got {type(out).__name__}")
+    if out.size != 1:
+        raise ValueError(f"{who}: the function must return a single number, but it returned "
+                         f"shape {out.shape}. Reduce it (.sum(), .mean()) or use cr.jacobian.")
+
+
+def value_and_grad(f, argnums=0, has_aux=False):
+    """``f``'s value and its gradient with respect to the arguments in ``argnums``.
+
+    >>> val, g = cr.value_and_grad(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
+    >>> g
+    tensor([2., 4.])
+
+    ``argnums`` an int gives one gradient, a tuple a tuple of them. An
+    argument the value does not depend on gets zeros (as JAX). With
+    ``has_aux`` ``f`` returns ``(value, aux)`` and the result is
+    ``((value, aux), grads)``.
+    """
+    single = isinstance(argnums, numbers.Integral)
+    nums = (argnums,) if single else tuple(argnums)
+
+    @differentiation_scope
+    def run_f(args):
+        return f(*args)
+
+    def wrapper(*args):
+        args = list(args)
+        for i in nums:
+            if i >= len(args):
+                raise IndexError(f"argnums includes {i} but only {len(args)} argument(s) were passed")
+            args[i] = _as_source(args[i])
+        result = run_f(args)
+        out, aux = (result if has_aux else (result, None))
+        _check_scalar(out, "grad")
+        sources = [args[i] for i in nums]
+        grads = gradients(out, sources)
+        grads = [g if g is not None else Tensor._wrap(np.zeros_like(s.data))
+                 for g, s in zip(grads, sources)]
+        value = out if STATE.diff_depth > 0 else out.detach()
+        value = (value, aux) if has_aux else value
+        return value, (grads[0] if single else tuple(grads))
+    return wrapper
+
+
+def grad(f, argnums=0, has_aux=False):
+    """The function that returns ``f``'s gradient (JAX's ``grad``).
+
+    >>> df = cr.grad(lambda x: x ** 3)
+    >>> df(2.0)
+    tensor(12.)
+    >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)     # second derivative: 6x
+    tensor(12.)
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    def wrapper(*args):
+        value, g = vg(*args)
+        return (g, value[1]) if has_aux else g
+    return wrapper
+
+
+def jacobian(f, argnums=0):
+    """The function that returns the Jacobian of ``f``: shape out.shape + x.shape.
+
+    Computed one output entry at a time (reverse mode), so it suits functions
+    with few outputs.
+    """
+    single = isinstance(argnums, numbers.Integral)
+    nums = (argnums,) if single else tuple(argnums)
+
+    @differentiation_scope
+    def run_f(args):
+        return f(*args)
+
+    def wrapper(*args):
+        args = list(args)
+        for i in nums:
+            args[i] = _as_source(args[i])
+        out = run_f(args)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"jacobian: the function must return a chainrule Tensor, got {type(out).__name__}")
+        sources = [args[i] for i in nums]
+        rows = [[] for _ in sources]
+        for k in range(out.size):
+            seed = np.zeros(out.size, dtype=out.dtype)
+            seed[k] = 1
+            gs = gradients(out, sources, [seed.reshape(out.shape)], retain_graph=True)
+            for row, g, s in zip(rows, gs, sources):
+                row.append(g if g is not None else Tensor._wrap(np.zeros_like(s.data)))
+        from .ops import reshape, stack
+        jacs = []
+        for row, s in zip(rows, sources):
+            if row:
+                jacs.append(reshape(stack(row), out.shape + s.shape))
+            else:
+                jacs.append(Tensor._wrap(np.zeros(out.shape + s.shape, dtype=s.dtype)))
+        return jacs[0] if single else tuple(jacs)
+    return wrapper
+
+
+def hessian(f, argnums=0):
+    """The function that returns the Hessian of a scalar ``f``: the Jacobian of its gradient."""
+    return jacobian(grad(f, argnums), argnums)
+
+
+class GradientTape:
+    """Record operations to differentiate them later (TensorFlow's tape).
+
+    >>> x = cr.tensor(3.0)
+    >>> with cr.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = x * x
+    >>> tape.gradient(y, x)
+    tensor(6.)
+
+    Every tensor with ``requires_grad=True`` is watched; ``watch(t)`` sets
+    ``requires_grad`` on ``t`` (for good, like ``requires_grad_()``). A
+    non-persistent tape answers one ``gradient`` call; ``persistent=True``
+    answers many. A source the target does not depend on gives None. A tape
+    used while another is recording produces gradients the outer tape can
+    differentiate (second derivatives).
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._recording = False
+        self._used = False
+
+    def __enter__(self):
+        if self._recording:
+            raise RuntimeError("this GradientTape is already recording")
+        self._recording = True
+        self._prev_grad_mode = STATE.grad_enabled
+        STATE.grad_enabled = True
+        STATE.diff_depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._recording = False
+        STATE.grad_enabled = self._prev_grad_mode
+        STATE.diff_depth -= 1
+        return False
+
+    def watch(self, tensor):
+        """Record operations on ``tensor`` (or a list of tensors) from now on."""
+        for t in (tensor if isinstance(tensor, (list, tuple)) else [tensor]):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"GradientTape.watch takes chainrule Tensors, got {type(t).__name__}; "
+                                f"wrap it with cr.tensor(...) first")
+            if not t.requires_grad:
+                t.requires_grad_(True)
+
+    def gradient(self, target, sources, output_gradients=None):
+        """d target / d sources; ``sources`` a tensor, a list or a dict of tensors.
+
+        A non-scalar target is summed (as TensorFlow), unless
+        ``output_gradients`` gives its weights.
+        """
+        if self._used and not self.persistent:
+            raise RuntimeError("a non-persistent GradientTape can compute gradients only "
+                               "once; use GradientTape(persistent=True) for several")
+        self._used = True
+        if isinstance(sources, dict):
+            keys, flat = list(sources), list(sources.values())
+        elif isinstance(sources, (list, tuple)):
+            keys, flat = None, list(sources)
+        else:
+            keys, flat = None, [sources]
+        targets = list(target) if isinstance(target, (list, tuple)) else [target]
+        seeds = output_gradients
+        if seeds is not None and not isinstance(seeds, (list, tuple)):
+            seeds = [seeds]
+        outer_depth = STATE.diff_depth - (1 if self._recording else 0)
+        grads = gradients(targets, flat, seeds, create_graph=outer_depth > 0,
+                          retain_graph=True if self.persistent else None)
+        if keys is not None:
+            return dict(zip(keys, grads))
+        if isinstance(sources, (list, tuple)):
+            return type(sources)(grads) if isinstance(sources, tuple) else grads
+        return grads[0]

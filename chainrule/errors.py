@@ -1,0 +1,56 @@
+"""Errors that teach: each names the op, shows the shapes, and says what would fit."""
+__all__ = ["ShapeError", "broadcast_error", "matmul_error", "creation_error"]
+
+
+class ShapeError(ValueError):
+    """Shapes that an op cannot combine. A ValueError, like NumPy's."""
+
+
+def _fmt(shape):
+    return str(tuple(shape))
+
+
+def broadcast_error(op, a_shape, b_shape):
+    """Explain why two shapes do not broadcast, naming the first clash."""
+    a, b = tuple(a_shape), tuple(b_shape)
+    n = max(len(a), len(b))
+    pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+    clash = next((i for i in range(n - 1, -1, -1)
+                  if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1), None)
+    where = ""
+    if clash is not None:
+        where = (f": dimension {clash - n} is {pa[clash]} in the first and "
+                 f"{pb[clash]} in the second")
+    return ShapeError(
+        f"{op}: shapes {_fmt(a)} and {_fmt(b)} cannot be broadcast together{where}. "
+        f"Aligned from the right, each pair of dimensions must be equal or one of "
+        f"them 1; reshape or expand_dims one operand so they line up.")
+
+
+def matmul_error(a_shape, b_shape):
+    """Explain a matmul shape mismatch and suggest a transpose when one fits."""
+    a, b = tuple(a_shape), tuple(b_shape)
+    k_a = a[-1]
+    k_b = b[-2] if len(b) >= 2 else b[0]
+    msg = (f"matmul: shapes {_fmt(a)} @ {_fmt(b)} do not fit: the last dimension "
+           f"of the left operand ({k_a}) must equal the "
+           f"{'second-to-last' if len(b) >= 2 else 'only'} dimension of the right "
+           f"operand ({k_b}).")
+    hints = []
+    if len(b) >= 2 and b[-1] == k_a:
+        bt = b[:-2] + (b[-1], b[-2])
+        hints.append(f"x @ W.T would fit (W.T has shape {_fmt(bt)})")
+    if len(a) >= 2 and a[-2] == k_b:
+        at = a[:-2] + (a[-1], a[-2])
+        hints.append(f"x.T @ W would fit (x.T has shape {_fmt(at)})")
+    if hints:
+        msg += " Did you mean: " + "; or ".join(hints) + "?"
+    return ShapeError(msg)
+
+
+def creation_error(data, why):
+    kind = type(data).__name__
+    return TypeError(
+        f"cannot make a tensor from this {kind}: {why}. A tensor holds numbers in "
+        f"a regular grid: pass a number, a nested list whose rows all have the "
+        f"same length, or a numeric NumPy array.")

@@ -1,0 +1,299 @@
+"""The computation graph: how ops record themselves and how gradients flow back.
+
+Every op produces a new :class:`~chainrule.tensor.Tensor`. When gradients are
+being recorded and one of the op's inputs requires a gradient, the output gets
+a :class:`Node` that remembers the op's name, its input tensors and its
+*vector-Jacobian product* (``vjp``): the function that turns the gradient of
+the output into gradients of the inputs (the chain rule, one link at a time).
+
+:func:`run_backward` walks the recorded nodes from the output back to the
+leaves, iteratively (no recursion, so graphs of any depth work), visiting each
+node once, after all of its consumers, so a tensor used many times receives the
+sum of all its gradients before passing it on.
+
+A vjp is written with chainrule's own differentiable ops. During an ordinary
+backward pass recording is switched off, so those ops cost no graph; with
+``create_graph=True`` recording stays on and the gradients are themselves
+differentiable (higher-order derivatives).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+
+import numpy as np
+
+__all__ = [
+    "Node", "is_grad_enabled", "no_grad", "enable_grad",
+    "set_grad_enabled", "detect_anomaly", "run_backward",
+]
+
+
+class _State:
+    """Process-wide switches. One object so the hot path reads one global."""
+    __slots__ = ("grad_enabled", "anomaly", "diff_depth")
+
+    def __init__(self):
+        self.grad_enabled = True   # record nodes for ops?
+        self.anomaly = False       # check every op for NaN/inf?
+        self.diff_depth = 0        # how many grad()/GradientTape scopes are open
+
+
+STATE = _State()
+
+
+class Node:
+    """How a tensor was made: the op's name, its inputs and its vjp.
+
+    ``vjp(g, out, *inputs)`` receives the output's gradient ``g``, the output
+    tensor itself and the input tensors, and returns one gradient per input
+    (a tuple, or a single tensor for a one-input op; ``None`` where an input
+    gets no gradient). Broadcast inputs need no care inside a vjp: the
+    traversal sums every gradient back to its input's shape in one place.
+    """
+    __slots__ = ("op", "inputs", "vjp")
+
+    def __init__(self, op, inputs, vjp):
+        self.op = op
+        self.inputs = inputs
+        self.vjp = vjp
+
+    def __repr__(self):
+        return f"<Node {self.op}>"
+
+
+def check_finite(array, what):
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        kind = "NaN" if np.isnan(array).any() else "inf"
+        raise FloatingPointError(
+            f"detect_anomaly: {what} produced {kind} "
+            f"(output shape {array.shape}). Look at this op's inputs: a log or "
+            f"division of zero, an overflowing exp, or a learning rate that is too high.")
+
+
+# --------------------------------------------------------------------------
+# Grad mode
+# --------------------------------------------------------------------------
+def is_grad_enabled():
+    """True when ops record the graph for differentiation."""
+    return STATE.grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager (and decorator) that turns recording on or off."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev.pop()
+        return False
+
+
+class no_grad(set_grad_enabled):
+    """``with cr.no_grad(): ...`` runs ops without recording a graph.
+
+    Use it for inference and for updating weights by hand.
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Turn recording back on inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class detect_anomaly(contextlib.ContextDecorator):
+    """Raise at the first op whose forward or backward gives NaN or inf.
+
+    The error names the op. It costs a finiteness check per op, so use it to
+    debug, not to train::
+
+        with cr.detect_anomaly():
+            loss = model_loss(x)
+            loss.backward()
+    """
+
+    def __init__(self):
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(STATE.anomaly)
+        STATE.anomaly = True
+        return self
+
+    def __exit__(self, *exc):
+        STATE.anomaly = self._prev.pop()
+        return False
+
+
+# --------------------------------------------------------------------------
+# The backward traversal
+# --------------------------------------------------------------------------
+def _topological_order(roots):
+    """Non-leaf tensors reachable from ``roots``, each after all it depends on.
+
+    Iterative depth-first search with an explicit stack, so a chain of
+    100,000 ops needs no recursion.
+    """
+    order, visited = [], set()
+    stack = [(r, False) for r in roots if r._node is not None]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        node = t._node
+        if node.vjp is None:
+            raise RuntimeError(
+                f"backward through the graph a second time: the buffers of "
+                f"'{node.op}' were freed by the first backward. Pass "
+                f"retain_graph=True to the first backward (or use a persistent "
+                f"GradientTape) to differentiate the same graph twice.")
+        for p in node.inputs:
+            if p.requires_grad and p._node is not None and id(p) not in visited:
+                stack.append((p, False))
+    return order
+
+
+def run_backward(roots, seeds, targets=None, create_graph=False,
+                 retain_graph=None, accumulate=True):
+    """Propagate ``seeds`` (gradients of ``roots``) back through the graph.
+
+    With ``accumulate=True`` (``Tensor.backward``) leaf gradients are added
+    into each leaf's ``.grad``. With ``targets`` (``cr.grad``,
+    ``GradientTape``) the gradients of those tensors are returned instead, a
+    list with ``None`` for a target the roots do not depend on, and no
+    ``.grad`` is touched.
+    """
+    if retain_graph is None:
+        retain_graph = create_graph
+    grads = {}
+    for r, s in zip(roots, seeds):
+        _accumulate(grads, r, s)
+    target_ids = {id(t) for t in targets} if targets is not None else ()
+    captured = {}
+    leaves = {}
+
+    order = _topological_order(roots)
+    with set_grad_enabled(create_graph):
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if id(t) in target_ids:
+                captured[id(t)] = g
+            if t._retain_grad and accumulate:
+                t.grad = g if t.grad is None else t.grad + g
+            node = t._node
+            in_grads = node.vjp(g, t, *node.inputs)
+            if len(node.inputs) == 1 and not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            for p, gp in zip(node.inputs, in_grads):
+                if gp is None or not p.requires_grad:
+                    continue
+                gp = _fit_to(gp, p, node.op)
+                _accumulate(grads, p, gp)
+                if p._node is None:
+                    leaves[id(p)] = p
+            if not retain_graph:
+                node.vjp = None        # frees the closure and its buffers
+                node.inputs = ()
+
+    # What is left in ``grads`` now are leaves (and roots that are leaves).
+    for r in roots:
+        if r._node is None and r.requires_grad:
+            leaves[id(r)] = r
+    if targets is not None:
+        for key, leaf in leaves.items():
+            if key in target_ids:
+                captured[key] = grads[key]
+        return [_detach_if(captured.get(id(t)), create_graph) for t in targets]
+    if accumulate:
+        _store_leaf_grads(leaves, grads, create_graph)
+    return None
+
+
+def _accumulate(grads, t, g):
+    key = id(t)
+    prev = grads.get(key)
+    grads[key] = g if prev is None else prev + g
+
+
+def _fit_to(g, p, op):
+    """Sum a gradient back to its input's shape (undoing broadcasting) and dtype.
+
+    This is the single place where broadcasting is handled for every op.
+    """
+    if g.shape != p.shape:
+        from .ops.shape import sum_to
+        g = sum_to(g, p.shape)
+    if g.dtype != p.data.dtype and p.data.dtype.kind == "f":
+        g = g.astype(p.data.dtype)
+    if STATE.anomaly:
+        check_finite(g.data, f"the backward of '{op}'")
+    return g
+
+
+def _detach_if(g, create_graph):
+    if g is None or create_graph:
+        return g
+    return g.detach()
+
+
+def _store_leaf_grads(leaves, grads, create_graph):
+    seen_arrays = set()
+    for key, leaf in leaves.items():
+        g = grads[key]
+        if not create_graph:
+            data = g.data
+            # A leaf's .grad must be its own writable array: optimizers update
+            # it in place, and one upstream array may reach several leaves.
+            if not data.flags.writeable or id(data) in seen_arrays:
+                data = data.copy()
+            seen_arrays.add(id(data))
+            g = _new_tensor(data)
+        if leaf.grad is None:
+            leaf.grad = g
+        elif create_graph:
+            leaf.grad = leaf.grad + g
+        else:
+            leaf.grad = _new_tensor(leaf.grad.data + g.data)
+
+
+def _new_tensor(data):
+    from .tensor import Tensor  # tensor.py imports this module
+    return Tensor._wrap(data)
+
+
+def differentiation_scope(fn):
+    """Mark ``fn`` as running inside a grad()/jacobian() scope.
+
+    Gradients computed while a scope is open build their own graph, so that
+    an outer scope can differentiate them again (nested ``cr.grad``,
+    ``hessian``, nested tapes). Recording is on inside, even under no_grad.
+    """
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        STATE.diff_depth += 1
+        prev, STATE.grad_enabled = STATE.grad_enabled, True   # grad() works under no_grad too
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            STATE.diff_depth -= 1
+            STATE.grad_enabled = prev
+    return wrapper

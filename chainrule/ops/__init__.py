@@ -1,0 +1,19 @@
+"""Every differentiable op of chainrule, one module per family.
+
+Each op is a function from tensors to a tensor: its forward is NumPy, its
+derivative (vjp) sits right below it and is written with these same ops.
+"""
+from .elementwise import *  # noqa: F401,F403
+from .elementwise import __all__ as _elementwise
+from .shape import *  # noqa: F401,F403
+from .shape import __all__ as _shape
+from .index import *  # noqa: F401,F403
+from .index import __all__ as _index
+from .reduce import *  # noqa: F401,F403
+from .reduce import __all__ as _reduce
+from .matmul import *  # noqa: F401,F403
+from .matmul import __all__ as _matmul
+from .nn import *  # noqa: F401,F403
+from .nn import __all__ as _nn
+
+__all__ = _elementwise + _shape + _index + _reduce + _matmul + _nn

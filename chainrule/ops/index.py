@@ -1,0 +1,82 @@
+"""Indexing: ``x[index]`` and its mirror image, scattering a gradient back.
+
+``getitem`` picks entries; its derivative puts the gradient back where the
+entries came from, adding where an index repeats (``x[[0, 0]]`` sends two
+gradients to ``x[0]``). That "put back" is itself an op, ``scatter_add``,
+whose derivative is ``getitem`` again: the pair differentiate each other.
+"""
+import numpy as np
+
+from ..tensor import Tensor, as_tensor, record
+
+__all__ = ["getitem", "scatter_add", "take"]
+
+
+def _normalize_index(index):
+    """Tensors become arrays; boolean masks become integer positions."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for part in index:
+        if isinstance(part, Tensor):
+            part = part.data
+        if isinstance(part, list):
+            part = np.asarray(part)
+        if isinstance(part, np.ndarray) and part.dtype == bool:
+            out.extend(np.nonzero(part))
+            continue
+        if isinstance(part, np.ndarray) and part.dtype.kind not in "iu":
+            raise IndexError(f"tensor indices must be integers or booleans, got {part.dtype}")
+        out.append(part)
+    return tuple(out)
+
+
+def _is_basic(index):
+    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    return not any(isinstance(p, np.ndarray) and p.ndim > 0 for p in index)
+
+
+def getitem(x, index):
+    """``x[index]`` with slices, ints, None, ..., integer arrays and masks.
+
+    Gradient: scattered back to where the entries came from (added at repeats).
+    """
+    x = as_tensor(x)
+    index = _normalize_index(index)
+    try:
+        data = x.data[index]
+    except IndexError as e:
+        raise IndexError(f"index {index} does not fit a tensor of shape {x.shape}: {e}") from None
+
+    def d_getitem(g, out, x):
+        return scatter_add(g, index, x.shape)
+    return record("getitem", np.asarray(data), (x,), d_getitem)
+
+
+def scatter_add(values, index, shape):
+    """A zero tensor of ``shape`` with ``values`` added at ``index``.
+
+    Gradient: ``getitem`` at the same index.
+    """
+    values = as_tensor(values)
+    index = _normalize_index(index)
+    data = np.zeros(shape, dtype=values.dtype)
+    if _is_basic(index):
+        data[index] = values.data
+    else:
+        np.add.at(data, index, values.data)
+
+    def d_scatter_add(g, out, values):
+        return getitem(g, index)
+    return record("scatter_add", data, (values,), d_scatter_add)
+
+
+def take(x, indices, axis=None):
+    """Entries of ``x`` at integer ``indices`` along ``axis`` (flattened if None)."""
+    x = as_tensor(x)
+    indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if axis is None:
+        from .shape import reshape
+        return getitem(reshape(x, -1), indices)
+    axis = axis % x.ndim
+    return getitem(x, (slice(None),) * axis + (indices,))

@@ -1,0 +1,149 @@
+"""Matrix products: matmul (1-D, 2-D, batched), dot and einsum.
+
+For C = A @ B the chain rule gives dA = dC @ Bᵀ and dB = Aᵀ @ dC: the
+gradient of a product is a product again.
+"""
+import string
+
+import numpy as np
+
+from ..errors import ShapeError, matmul_error
+from ..tensor import as_tensor, record
+from .shape import broadcast_to, reshape, swapaxes
+
+__all__ = ["matmul", "dot", "einsum"]
+
+
+def matmul(a, b):
+    """Matrix product with NumPy's rules: vectors are promoted, batches broadcast.
+
+    d/dA = g @ Bᵀ,  d/dB = Aᵀ @ g
+    """
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must have at least one dimension "
+                         f"(got shapes {a.shape} and {b.shape}); use * to scale by a number")
+    # Vectors become matrices for the product and lose that axis after, so the
+    # derivative below only ever sees matrices.
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise matmul_error(a.shape, b.shape)
+        return reshape(matmul(reshape(a, (1, -1)), reshape(b, (-1, 1))), ())
+    if a.ndim == 1:
+        out = matmul(reshape(a, (1, -1)), b)
+        return reshape(out, out.shape[:-2] + out.shape[-1:])
+    if b.ndim == 1:
+        out = matmul(a, reshape(b, (-1, 1)))
+        return reshape(out, out.shape[:-1])
+    if a.shape[-1] != b.shape[-2]:
+        raise matmul_error(a.shape, b.shape)
+    try:
+        data = np.matmul(a.data, b.data)
+    except ValueError:
+        raise ShapeError(f"matmul: the batch dimensions of {a.shape} and {b.shape} "
+                         f"(all but the last two) cannot be broadcast together") from None
+    return record("matmul", data, (a, b), d_matmul)
+
+
+def d_matmul(g, out, a, b):
+    return (matmul(g, swapaxes(b, -1, -2)) if a.requires_grad else None,
+            matmul(swapaxes(a, -1, -2), g) if b.requires_grad else None)
+
+
+def dot(a, b):
+    """Dot product of vectors, else the matrix product (as ``matmul``)."""
+    return matmul(a, b)
+
+
+# --------------------------------------------------------------------------
+# einsum
+# --------------------------------------------------------------------------
+def _parse_einsum(subscripts, shapes):
+    """Explicit subscripts with ``...`` spelled out as letters."""
+    subscripts = subscripts.replace(" ", "")
+    if "->" in subscripts:
+        ins, out = subscripts.split("->")
+    else:
+        ins, out = subscripts, None
+    ins = ins.split(",")
+    if len(ins) != len(shapes):
+        raise ShapeError(f"einsum: '{subscripts}' names {len(ins)} operand(s) but "
+                         f"{len(shapes)} were given")
+    used = set("".join(ins) + (out or ""))
+    free = [c for c in string.ascii_letters if c not in used]
+    n_ell = 0
+    for spec, shape in zip(ins, shapes):
+        if "..." in spec:
+            n_ell = max(n_ell, len(shape) - (len(spec) - 3))
+    ell = "".join(free[:n_ell])
+    specs = []
+    for spec, shape in zip(ins, shapes):
+        if "..." in spec:
+            k = len(shape) - (len(spec) - 3)
+            spec = spec.replace("...", ell[n_ell - k:] if k else "")
+        specs.append(spec)
+    if out is None:
+        counts = {}
+        for c in "".join(specs):
+            counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    else:
+        out = out.replace("...", ell)
+    return specs, out
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation, as ``numpy.einsum``.
+
+    The derivative for one operand is another einsum: the output's gradient
+    contracted with the other operands, onto that operand's indices.
+    """
+    operands = [as_tensor(o) for o in operands]
+    try:
+        data = np.einsum(subscripts, *[o.data for o in operands], optimize=len(operands) > 2)
+    except ValueError as e:
+        shapes = ", ".join(str(o.shape) for o in operands)
+        raise ShapeError(f"einsum '{subscripts}' does not fit shapes {shapes}: {e}") from None
+    specs, out_spec = _parse_einsum(subscripts, [o.shape for o in operands])
+
+    def d_einsum(g, out, *ops):
+        grads = []
+        for i, op in enumerate(ops):
+            if not op.requires_grad:
+                grads.append(None)
+                continue
+            others = [o for j, o in enumerate(ops) if j != i]
+            other_specs = [s for j, s in enumerate(specs) if j != i]
+            grads.append(_einsum_operand_grad(g, out_spec, others, other_specs, specs[i], op.shape))
+        return tuple(grads)
+    return record("einsum", np.asarray(data), tuple(operands), d_einsum)
+
+
+def _einsum_operand_grad(g, out_spec, others, other_specs, spec, shape):
+    available = set(out_spec + "".join(other_specs))
+    # A letter repeated in this operand (a diagonal, as in 'ii->') is first
+    # computed once and then put back on the diagonal with identity matrices.
+    unique = "".join(dict.fromkeys(spec))
+    target = "".join(c for c in unique if c in available)
+    result = einsum(f"{','.join([out_spec] + other_specs)}->{target}", g, *others)
+    # Letters summed over in this operand only: the gradient is constant
+    # along them, so broadcast.
+    sizes = dict(zip(spec, shape))
+    if target != unique:
+        result = reshape(result, [sizes[c] if c in target else 1 for c in unique])
+        result = broadcast_to(result, [sizes[c] for c in unique])
+    if unique != spec:
+        fresh = [c for c in string.ascii_letters if c not in spec + out_spec + "".join(other_specs)]
+        renamed, eyes, eye_specs = [], [], []
+        seen = set()
+        for c in spec:
+            if c in seen:
+                new = fresh.pop(0)
+                renamed.append(new)
+                eyes.append(np.eye(sizes[c], dtype=g.dtype))
+                eye_specs.append(c + new)
+            else:
+                seen.add(c)
+                renamed.append(c)
+        result = einsum(f"{','.join([unique] + eye_specs)}->{''.join(renamed)}", result, *eyes)
+    return result

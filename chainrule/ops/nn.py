@@ -1,0 +1,258 @@
+"""Neural-network ops: softmax, convolution, pooling, dropout, one-hot.
+
+Convolution and pooling rest on one pair of ops. ``extract_patches`` cuts an
+image into the (kh, kw) windows a kernel sees ("im2col"); its derivative,
+``fold_patches``, adds each window's gradient back onto the image, and the
+derivative of that is ``extract_patches`` again. With the patches in hand a
+convolution is one matrix product, max pooling a max and average pooling a
+mean over each window, so their gradients (of any order) come from matmul,
+max and mean.
+"""
+import numbers
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..random import default_rng
+from ..tensor import Tensor, as_tensor, record
+from .elementwise import exp, multiply
+from .reduce import max as reduce_max, mean, sum as reduce_sum
+from .shape import normalize_axes, pad, reshape
+from .matmul import matmul
+
+__all__ = ["softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d",
+           "dropout", "one_hot", "extract_patches", "fold_patches"]
+
+
+# --------------------------------------------------------------------------
+# Softmax
+# --------------------------------------------------------------------------
+def softmax(x, axis=-1):
+    """e^x / Σ e^x along ``axis``, shifted by the max so it never overflows.
+
+    d/dx: y·(g - Σ g·y)   (y = out)
+    """
+    x = as_tensor(x)
+    (ax,) = normalize_axes(axis, x.ndim, "softmax")
+    e = np.exp(x.data - np.max(x.data, axis=ax, keepdims=True))
+    data = e / np.sum(e, axis=ax, keepdims=True)
+
+    def d_softmax(g, out, x):
+        return out * (g - reduce_sum(g * out, ax, keepdims=True))
+    return record("softmax", data, (x,), d_softmax)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis``.   d/dx: g - softmax(x)·Σ g"""
+    x = as_tensor(x)
+    (ax,) = normalize_axes(axis, x.ndim, "log_softmax")
+    shifted = x.data - np.max(x.data, axis=ax, keepdims=True)
+    data = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
+
+    def d_log_softmax(g, out, x):
+        return g - exp(out) * reduce_sum(g, ax, keepdims=True)
+    return record("log_softmax", data, (x,), d_log_softmax)
+
+
+# --------------------------------------------------------------------------
+# Patches: the windows a kernel slides over
+# --------------------------------------------------------------------------
+def _pair(v, name):
+    if isinstance(v, numbers.Integral):
+        return int(v), int(v)
+    v = tuple(int(i) for i in v)
+    if len(v) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {v}")
+    return v
+
+
+def _out_size(size, k, s):
+    return (size - k) // s + 1
+
+
+def extract_patches(x, kernel_size, stride=1):
+    """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C).
+
+    Gradient: ``fold_patches`` adds each window's gradient back in place.
+    """
+    x = as_tensor(x)
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = _pair(stride, "stride")
+    n, h, w, c = x.shape
+    if h < kh or w < kw:
+        raise ShapeError(f"a {kh}x{kw} window does not fit an image of {h}x{w} "
+                         f"(input shape {x.shape}); use padding='same' or a smaller kernel")
+    windows = np.lib.stride_tricks.sliding_window_view(x.data, (kh, kw), axis=(1, 2))
+    windows = windows[:, ::sh, ::sw]                       # (N, oh, ow, C, kh, kw)
+    data = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
+
+    def d_extract_patches(g, out, x):
+        return fold_patches(g, x.shape, (sh, sw))
+    return record("extract_patches", data, (x,), d_extract_patches)
+
+
+def fold_patches(patches, image_shape, stride=1):
+    """Add windows (N, oh, ow, kh, kw, C) back onto an image of ``image_shape``.
+
+    The adjoint of extract_patches; its gradient is extract_patches.
+    """
+    patches = as_tensor(patches)
+    sh, sw = _pair(stride, "stride")
+    _, oh, ow, kh, kw, _ = patches.shape
+    data = np.zeros(image_shape, dtype=patches.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            data[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += patches.data[:, :, :, i, j, :]
+
+    def d_fold_patches(g, out, patches):
+        return extract_patches(g, (kh, kw), (sh, sw))
+    return record("fold_patches", data, (patches,), d_fold_patches)
+
+
+def _padding_amounts(padding, size, k, s, op):
+    """(before, after) padding of one spatial axis, TensorFlow's 'same' rule."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        out = -(-size // s)
+        total = max((out - 1) * s + k - size, 0)
+        return total // 2, total - total // 2      # the odd one goes after
+    if isinstance(padding, numbers.Integral) and padding >= 0:
+        return int(padding), int(padding)
+    raise ValueError(f"{op}: padding must be 'valid', 'same' or a non-negative int, got {padding!r}")
+
+
+def _pad_image(x, kh, kw, sh, sw, padding, op, value=0.0):
+    top, bottom = _padding_amounts(padding, x.shape[1], kh, sh, op)
+    left, right = _padding_amounts(padding, x.shape[2], kw, sw, op)
+    if top or bottom or left or right:
+        x = pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), value=value)
+    return x
+
+
+# --------------------------------------------------------------------------
+# Convolution
+# --------------------------------------------------------------------------
+def conv2d(x, w, b=None, stride=1, padding="valid"):
+    """2-D convolution (cross-correlation, as every framework computes it).
+
+    ``x``: (N, H, W, C_in) channels-last; ``w``: (kh, kw, C_in, C_out) as
+    Keras; ``b``: (C_out,). ``padding``: 'valid', 'same' (TensorFlow's rule:
+    the extra row/column goes at the bottom/right) or an int.
+
+    It is a matrix product: patches (N·oh·ow, kh·kw·C_in) @ w (kh·kw·C_in, C_out).
+
+    >>> y = cr.conv2d(cr.randn(1, 28, 28, 1), cr.randn(3, 3, 1, 8), padding="same")
+    >>> y.shape
+    (1, 28, 28, 8)
+    """
+    x, w = as_tensor(x), as_tensor(w)
+    if x.ndim != 4:
+        raise ShapeError(f"conv2d: input must be 4-D (N, H, W, C) channels-last, got shape "
+                         f"{x.shape}" + (f"; for a single image use x[None] (shape (1,) + {x.shape})"
+                                         if x.ndim == 3 else ""))
+    if w.ndim != 4:
+        raise ShapeError(f"conv2d: kernel must be 4-D (kh, kw, C_in, C_out), got shape {w.shape}")
+    kh, kw, cin, cout = w.shape
+    if x.shape[3] != cin:
+        hint = ""
+        if x.shape[1] == cin:
+            hint = (" The input looks channels-first (N, C, H, W): transpose it with "
+                    "x.transpose((0, 2, 3, 1)).")
+        raise ShapeError(f"conv2d: the input has {x.shape[3]} channels (shape {x.shape}) but "
+                         f"the kernel expects C_in = {cin} (kernel shape {w.shape}); the last "
+                         f"axis of the input must equal the third axis of the kernel.{hint}")
+    sh, sw = _pair(stride, "stride")
+    x = _pad_image(x, kh, kw, sh, sw, padding, "conv2d")
+    patches = extract_patches(x, (kh, kw), (sh, sw))
+    n, oh, ow = patches.shape[:3]
+    cols = reshape(patches, (n * oh * ow, kh * kw * cin))
+    y = reshape(matmul(cols, reshape(w, (kh * kw * cin, cout))), (n, oh, ow, cout))
+    if b is not None:
+        b = as_tensor(b)
+        if b.shape != (cout,):
+            raise ShapeError(f"conv2d: bias must have shape ({cout},) (one per output "
+                             f"channel), got {b.shape}")
+        y = y + b
+    return y
+
+
+# --------------------------------------------------------------------------
+# Pooling
+# --------------------------------------------------------------------------
+def _check_image(x, op):
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: input must be 4-D (N, H, W, C) channels-last, got shape {x.shape}")
+
+
+def max_pool2d(x, pool_size, stride=None, padding="valid"):
+    """Largest value in each window; ``stride`` defaults to ``pool_size`` (Keras).
+
+    Gradient: to the largest entry of each window.
+    """
+    x = as_tensor(x)
+    _check_image(x, "max_pool2d")
+    kh, kw = _pair(pool_size, "pool_size")
+    sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
+    x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=-np.inf)
+    return reduce_max(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
+
+
+def avg_pool2d(x, pool_size, stride=None, padding="valid"):
+    """Mean of each window; with 'same' padding the padded zeros are not counted
+    (as Keras/TensorFlow).   Gradient: 1/(window size) to each entry.
+    """
+    x = as_tensor(x)
+    _check_image(x, "avg_pool2d")
+    kh, kw = _pair(pool_size, "pool_size")
+    sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
+    if padding == "valid":
+        return mean(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
+    padded = _pad_image(x, kh, kw, sh, sw, padding, "avg_pool2d")
+    sums = reduce_sum(extract_patches(padded, (kh, kw), (sh, sw)), axis=(3, 4))
+    ones = Tensor._wrap(np.ones((1,) + x.shape[1:3] + (1,), dtype=x.dtype))
+    counts = reduce_sum(extract_patches(_pad_image(ones, kh, kw, sh, sw, padding, "avg_pool2d"),
+                                        (kh, kw), (sh, sw)), axis=(3, 4))
+    return sums / counts
+
+
+# --------------------------------------------------------------------------
+# Dropout and one-hot
+# --------------------------------------------------------------------------
+def dropout(x, rate, training=True, seed=None):
+    """Zero each entry with probability ``rate`` and scale the rest by 1/(1-rate),
+    so the expected value is unchanged. Identity when not training.
+
+    Gradient: the same mask and scale.
+    """
+    x = as_tensor(x)
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    if not training or rate == 0:
+        return x
+    keep = default_rng(seed).random(x.shape) >= rate
+    scale = (keep / (1 - rate)).astype(x.dtype)
+    return multiply(x, Tensor._wrap(scale))
+
+
+def one_hot(labels, num_classes=None, dtype="float32"):
+    """Integer labels (any shape) to one-hot vectors along a new last axis.
+
+    >>> cr.one_hot([0, 2], 3).numpy()
+    array([[1., 0., 0.],
+           [0., 0., 1.]], dtype=float32)
+    """
+    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
+    if labels.dtype.kind == "f" and labels.size and np.all(labels == np.round(labels)):
+        labels = labels.astype(np.int64)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers, got dtype {labels.dtype}")
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)].ravel()[0]
+        raise ValueError(f"one_hot: label {bad} is outside [0, {num_classes}); "
+                         f"labels must be 0..num_classes-1")
+    out = np.zeros(labels.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(out, labels[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor._wrap(out)

@@ -1,0 +1,193 @@
+"""Shape ops: they move numbers around without changing them.
+
+So each derivative moves the gradient back: a reshape's gradient is reshaped
+back, a transpose's is transposed back, a broadcast's is summed back.
+"""
+import numbers
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..tensor import Tensor, as_tensor, record
+
+__all__ = [
+    "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten",
+    "broadcast_to", "sum_to", "concatenate", "stack", "pad",
+]
+
+
+def normalize_axes(axis, ndim, op):
+    """``axis`` (None, an int or a tuple, negatives allowed) as a sorted tuple."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"{op}: axis {a} is out of range for a tensor with "
+                             f"{ndim} dimension(s); use -{max(ndim, 1)}..{max(ndim, 1) - 1}")
+        out.append(a % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: axis {axis} repeats an axis")
+    return tuple(sorted(out))
+
+
+def reshape(x, *shape):
+    """Same numbers, new shape (one dimension may be -1).   Gradient: reshaped back."""
+    x = as_tensor(x)
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        shape = tuple(shape[0])
+    try:
+        data = x.data.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
+                         f"({x.size} elements) into {tuple(shape)}; the number of "
+                         f"elements must stay the same") from None
+    return record("reshape", data, (x,), d_reshape)
+
+
+def d_reshape(g, out, x):
+    return reshape(g, x.shape)
+
+
+def flatten(x, start_axis=0):
+    """Merge the axes from ``start_axis`` on into one."""
+    x = as_tensor(x)
+    return reshape(x, x.shape[:start_axis] + (-1,))
+
+
+def transpose(x, axes=None):
+    """Permute the axes (``axes=None`` reverses them).   Gradient: the inverse permutation."""
+    x = as_tensor(x)
+    if axes is None:
+        axes = tuple(range(x.ndim - 1, -1, -1))
+    axes = tuple(a % x.ndim for a in axes) if x.ndim else tuple(axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
+                         f"{x.ndim} axes of a tensor of shape {x.shape}")
+    inverse = tuple(np.argsort(axes))
+
+    def d_transpose(g, out, x):
+        return transpose(g, inverse)
+    return record("transpose", x.data.transpose(axes), (x,), d_transpose)
+
+
+def swapaxes(x, axis1, axis2):
+    """Exchange two axes."""
+    x = as_tensor(x)
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def expand_dims(x, axis):
+    """Insert a length-1 axis at ``axis``.   Gradient: reshaped back."""
+    x = as_tensor(x)
+    return reshape(x, np.expand_dims(x.data, axis).shape)
+
+
+def squeeze(x, axis=None):
+    """Remove length-1 axes (all, or those in ``axis``).   Gradient: reshaped back."""
+    x = as_tensor(x)
+    if axis is not None:
+        for a in normalize_axes(axis, x.ndim, "squeeze"):
+            if x.shape[a] != 1:
+                raise ShapeError(f"squeeze: axis {a} of shape {x.shape} has length "
+                                 f"{x.shape[a]}, not 1")
+    return reshape(x, np.squeeze(x.data, axis).shape)
+
+
+def broadcast_to(x, shape):
+    """Repeat along length-1 axes to ``shape``.   Gradient: summed back (sum_to)."""
+    x = as_tensor(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    try:
+        data = np.broadcast_to(x.data, shape)
+    except ValueError:
+        raise ShapeError(f"broadcast_to: a tensor of shape {x.shape} cannot be "
+                         f"broadcast to {shape}") from None
+    return record("broadcast_to", data, (x,), d_broadcast_to)
+
+
+def d_broadcast_to(g, out, x):
+    return sum_to(g, x.shape)
+
+
+def sum_to(x, shape):
+    """Sum over the axes that broadcasting to ``x.shape`` from ``shape`` added.
+
+    The inverse of broadcast_to, and the one place where every op's gradient
+    is reduced back to its input's shape.   Gradient: broadcast back.
+    """
+    x = as_tensor(x)
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    data = x.data.sum(axis=axes, keepdims=True)
+    if lead:
+        data = data.reshape(shape)
+    return record("sum_to", data, (x,), d_sum_to)
+
+
+def d_sum_to(g, out, x):
+    return broadcast_to(g, x.shape)
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis.   Gradient: sliced back into pieces."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate needs at least one tensor")
+    try:
+        data = np.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError as e:
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise ShapeError(f"concatenate along axis {axis}: shapes {shapes} must match "
+                         f"in every other axis ({e})") from None
+    axis = axis % data.ndim
+    bounds = np.cumsum([0] + [t.shape[axis] for t in tensors])
+
+    def d_concatenate(g, out, *tensors):
+        index = [slice(None)] * g.ndim
+        grads = []
+        for t, start, stop in zip(tensors, bounds[:-1], bounds[1:]):
+            index[axis] = slice(int(start), int(stop))
+            grads.append(g[tuple(index)] if t.requires_grad else None)
+        return tuple(grads)
+    return record("concatenate", data, tuple(tensors), d_concatenate)
+
+
+def stack(tensors, axis=0):
+    """Join same-shape tensors along a new axis."""
+    tensors = [as_tensor(t) for t in tensors]
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have the same shape; got "
+                         f"{', '.join(str(t.shape) for t in tensors)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+
+
+def pad(x, pad_width, value=0):
+    """Pad with a constant, NumPy's width format ``((before, after), ...)``.
+
+    Gradient: the padding is cut away again.
+    """
+    x = as_tensor(x)
+    width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
+    if (width < 0).any():
+        raise ValueError(f"pad: widths must be >= 0, got {pad_width}")
+    data = np.pad(x.data, width, mode="constant", constant_values=value)
+    inner = tuple(slice(int(b), int(b) + n) for (b, _), n in zip(width, x.shape))
+
+    def d_pad(g, out, x):
+        return g[inner]
+    return record("pad", data, (x,), d_pad)
+
+
+def _is_tensor(x):
+    return isinstance(x, Tensor)

@@ -1,0 +1,25 @@
+"""One seeded random generator for everything random in chainrule.
+
+``cr.set_seed(n)`` makes ``rand``, ``randn``, ``dropout`` (and later
+initializers and shuffling) reproducible; a ``seed=`` argument gives a
+private generator instead.
+"""
+import numpy as np
+
+__all__ = ["set_seed", "default_rng"]
+
+_GLOBAL = {"rng": np.random.default_rng()}
+
+
+def set_seed(seed):
+    """Seed chainrule's global random generator."""
+    _GLOBAL["rng"] = np.random.default_rng(seed)
+
+
+def default_rng(seed=None):
+    """The global generator, or a fresh one when ``seed`` is given."""
+    if seed is None:
+        return _GLOBAL["rng"]
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

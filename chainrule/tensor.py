@@ -1,0 +1,399 @@
+"""The Tensor: a NumPy array that remembers how it was made.
+
+A :class:`Tensor` holds ``data`` (a ``numpy.ndarray``), ``requires_grad``,
+``grad`` (filled by :meth:`Tensor.backward`) and, when an op made it while
+gradients were recorded, the :class:`~chainrule.graph.Node` of that op.
+
+Operators (``+ - * / ** @``, indexing, comparisons) and most functions are
+methods that call the ops in :mod:`chainrule.ops`, where each op's forward and
+derivative stand side by side.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import graph
+from .errors import creation_error
+from .graph import STATE, Node, check_finite
+from .random import default_rng
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "record",
+    "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "eye",
+    "rand", "randn",
+]
+
+DEFAULT_FLOAT = np.dtype(np.float32)
+
+
+class Tensor:
+    """An n-dimensional array with reverse-mode automatic differentiation.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain_grad",
+                 "name", "__weakref__")
+
+    # NumPy defers to our reflected operators (``array * tensor``).
+    __array_ufunc__ = None
+
+    def __init__(self, data, dtype=None, requires_grad=False, name=None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self.requires_grad = False
+        self._node = None
+        self._retain_grad = False
+        self.name = name
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data):
+        """Fast constructor for op results: ``data`` is trusted."""
+        t = cls.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t.grad = None
+        t.requires_grad = False
+        t._node = None
+        t._retain_grad = False
+        t.name = None
+        return t
+
+    # -- properties ---------------------------------------------------------
+    shape = property(lambda self: self.data.shape, doc="Tuple of dimensions.")
+    dtype = property(lambda self: self.data.dtype, doc="NumPy dtype.")
+    ndim = property(lambda self: self.data.ndim, doc="Number of dimensions.")
+    size = property(lambda self: self.data.size, doc="Number of elements.")
+
+    @property
+    def is_leaf(self):
+        """True for tensors made by the user rather than by a recorded op."""
+        return self._node is None
+
+    @property
+    def T(self):
+        """The tensor with its axes reversed (``x.transpose()``)."""
+        return ops.transpose(self)
+
+    @property
+    def mT(self):
+        """The last two axes swapped (batched matrix transpose)."""
+        return ops.swapaxes(self, -1, -2)
+
+    # -- conversion ---------------------------------------------------------
+    def numpy(self):
+        """The underlying NumPy array (shares memory)."""
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None:
+            return self.data.astype(dtype, copy=bool(copy))
+        return self.data.copy() if copy else self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a tensor with exactly one element; this one has "
+                f"shape {self.shape} ({self.size} elements). Index it first or reduce it with sum()/mean().")
+        return self.data.item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                f"use .any() or .all() style reductions on .numpy()")
+        return bool(self.data)
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self):
+        """A tensor with the same data, cut from the graph (no gradient)."""
+        return Tensor._wrap(self.data)
+
+    def astype(self, dtype):
+        """Cast to ``dtype``; the gradient flows back cast to the original dtype."""
+        return ops.astype(self, dtype)
+
+    def copy(self):
+        return ops.astype(self, self.dtype, copy=True)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place (only float tensors can need grads)."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating-point tensors can require gradients; this one is "
+                f"{self.data.dtype}. Create it with dtype='float32' (or float64).")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad can only be switched off on a leaf; "
+                               "use .detach() for a tensor made by an op")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after ``backward()``."""
+        self._retain_grad = True
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Compute the gradient of this tensor with respect to the graph's leaves.
+
+        Gradients are *added* into each leaf's ``.grad`` (like PyTorch); reset
+        them with ``t.grad = None`` between steps. ``grad`` defaults to 1 for a
+        one-element tensor. With ``create_graph=True`` the gradients are
+        differentiable themselves.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: none of its "
+                "inputs had requires_grad=True (or it was computed under no_grad()).")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a one-element output; this "
+                    f"one has shape {self.shape}. Reduce it first (loss.sum() or "
+                    f"loss.mean()) or pass grad= of the same shape.")
+            grad = Tensor._wrap(np.ones_like(self.data))
+        else:
+            grad = as_tensor(grad, dtype=self.dtype)
+            if grad.shape != self.shape:
+                raise ValueError(f"backward(grad=...) has shape {grad.shape}, but the "
+                                 f"tensor has shape {self.shape}; they must match")
+        graph.run_backward([self], [grad], create_graph=create_graph,
+                           retain_graph=retain_graph)
+
+    # -- printing -----------------------------------------------------------
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(bool)):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._node is not None:
+            extras.append(f"grad_fn={self._node.op}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # -- in-place assignment ------------------------------------------------
+    def __setitem__(self, index, value):
+        needs = self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
+        if needs and STATE.grad_enabled:
+            raise RuntimeError(
+                "assigning into a tensor that takes part in differentiation would "
+                "break its gradient. Build the new tensor instead: "
+                "cr.where(mask, new, x) replaces entries, cr.concatenate([...]) joins "
+                "pieces; or assign under `with cr.no_grad():` to change values only.")
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    def _inplace(self, other, fn):
+        # x += y: in place when nothing is being differentiated (weight
+        # updates under no_grad); otherwise rebinding x to x + y keeps the
+        # gradient right.
+        other_t = other if isinstance(other, Tensor) else None
+        if STATE.grad_enabled and (self.requires_grad or (other_t is not None and other_t.requires_grad)):
+            return fn(self, other)
+        arr = other_t.data if other_t is not None else other
+        result = fn(Tensor._wrap(self.data), Tensor._wrap(np.asarray(arr))).data
+        if result.shape != self.shape:
+            raise ValueError(f"in-place op would change the shape from {self.shape} to {result.shape}")
+        np.copyto(self.data, result, casting="same_kind")
+        return self
+
+    def __iadd__(self, other): return self._inplace(other, ops.add)
+    def __isub__(self, other): return self._inplace(other, ops.subtract)
+    def __imul__(self, other): return self._inplace(other, ops.multiply)
+    def __itruediv__(self, other): return self._inplace(other, ops.divide)
+
+    # Tensors compare elementwise, so identity decides hashing.
+    __hash__ = object.__hash__
+
+
+def _to_array(data, dtype=None):
+    """Turn user data into an ndarray following the dtype rules of API.md §9.
+
+    Python floats and lists of floats become float32, Python ints int64, NumPy
+    arrays keep their dtype unless ``dtype`` is given.
+    """
+    if isinstance(data, Tensor):
+        arr = data.data
+    elif isinstance(data, np.ndarray):
+        arr = data
+    else:
+        try:
+            arr = np.array(data)
+        except ValueError as e:  # ragged nested lists
+            raise creation_error(data, str(e)) from None
+        if arr.dtype == np.float64 and dtype is None:
+            arr = arr.astype(DEFAULT_FLOAT)
+    if arr.dtype.kind not in "biufc":
+        raise creation_error(data, f"its NumPy dtype is {arr.dtype}")
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    return arr
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """Create a tensor from a number, a (nested) list or a NumPy array.
+
+    >>> cr.tensor([[1, 2], [3, 4]], dtype="float32", requires_grad=True).shape
+    (2, 2)
+    """
+    return Tensor(np.array(_to_array(data, dtype)), requires_grad=requires_grad)
+
+
+def as_tensor(x, dtype=None):
+    """``x`` as a Tensor, without copying when it already is one."""
+    if isinstance(x, Tensor):
+        if dtype is not None and x.dtype != np.dtype(dtype):
+            return x.astype(dtype)
+        return x
+    return Tensor._wrap(_to_array(x, dtype))
+
+
+def record(op, data, inputs, vjp):
+    """Wrap ``data`` (an op's NumPy result) in a Tensor and record its Node.
+
+    Every op ends with this call. It is on the hot path, so it does only what
+    it must: the node is made only when recording is on and an input needs a
+    gradient.
+    """
+    out = Tensor._wrap(data)
+    if STATE.anomaly:
+        check_finite(out.data, f"the forward of '{op}'")
+    if STATE.grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                out.requires_grad = True
+                out._node = Node(op, inputs, vjp)
+                break
+    return out
+
+
+# --------------------------------------------------------------------------
+# Creation functions
+# --------------------------------------------------------------------------
+def _shape_arg(shape):
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _dtype_arg(dtype):
+    return DEFAULT_FLOAT if dtype is None else np.dtype(dtype)
+
+
+def zeros(*shape, dtype=None, requires_grad=False):
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` both work."""
+    return Tensor(np.zeros(_shape_arg(shape), _dtype_arg(dtype)), requires_grad=requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False):
+    """A tensor of ones."""
+    return Tensor(np.ones(_shape_arg(shape), _dtype_arg(dtype)), requires_grad=requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False):
+    """A tensor filled with ``fill_value``."""
+    if dtype is None:
+        dtype = np.int64 if isinstance(fill_value, numbers.Integral) and not isinstance(fill_value, bool) else DEFAULT_FLOAT
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False):
+    x = np.asarray(x.data if isinstance(x, Tensor) else x)
+    return Tensor(np.zeros(x.shape, dtype or x.dtype), requires_grad=requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False):
+    x = np.asarray(x.data if isinstance(x, Tensor) else x)
+    return Tensor(np.ones(x.shape, dtype or x.dtype), requires_grad=requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+    """Evenly spaced values in ``[start, stop)``; int64 for integer arguments."""
+    if stop is None:
+        start, stop = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, stop, step))
+        dtype = np.int64 if ints else DEFAULT_FLOAT
+    return Tensor(np.arange(start, stop, step, dtype=dtype), requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    """The identity matrix (n rows, m columns)."""
+    return Tensor(np.eye(n, m, dtype=_dtype_arg(dtype)), requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad=False, seed=None):
+    """Uniform samples in [0, 1); reproducible with ``cr.set_seed``."""
+    rng = default_rng(seed)
+    data = rng.random(_shape_arg(shape)).astype(_dtype_arg(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, requires_grad=False, seed=None):
+    """Standard normal samples; reproducible with ``cr.set_seed``."""
+    rng = default_rng(seed)
+    data = rng.standard_normal(_shape_arg(shape)).astype(_dtype_arg(dtype))
+    return Tensor(data, requires_grad=requires_grad)
+
+
+from . import ops  # noqa: E402  (ops build on Tensor; Tensor's methods call ops)
+
+
+def _reflected(op):
+    def method(self, other):
+        return op(other, self)
+    return method
+
+
+# Operators. Each is the op itself, so ``a + b`` costs one call.
+Tensor.__add__, Tensor.__radd__ = ops.add, _reflected(ops.add)
+Tensor.__sub__, Tensor.__rsub__ = ops.subtract, _reflected(ops.subtract)
+Tensor.__mul__, Tensor.__rmul__ = ops.multiply, _reflected(ops.multiply)
+Tensor.__truediv__, Tensor.__rtruediv__ = ops.divide, _reflected(ops.divide)
+Tensor.__pow__, Tensor.__rpow__ = ops.power, _reflected(ops.power)
+Tensor.__matmul__, Tensor.__rmatmul__ = ops.matmul, _reflected(ops.matmul)
+Tensor.__neg__ = ops.negative
+Tensor.__abs__ = ops.abs
+Tensor.__getitem__ = ops.getitem
+Tensor.__eq__, Tensor.__ne__ = ops.equal, ops.not_equal
+Tensor.__lt__, Tensor.__le__ = ops.less, ops.less_equal
+Tensor.__gt__, Tensor.__ge__ = ops.greater, ops.greater_equal
+
+# Methods that read naturally on a tensor: x.sum(axis=0), x.reshape(2, 3)...
+for _name in ("sum", "mean", "var", "std", "max", "min", "argmax", "argmin",
+              "logsumexp", "softmax", "log_softmax", "exp", "log", "sqrt", "sin",
+              "cos", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus",
+              "sign", "abs", "clip", "reshape", "transpose", "swapaxes",
+              "expand_dims", "squeeze", "flatten", "broadcast_to", "matmul",
+              "dot", "pad"):
+    setattr(Tensor, _name, getattr(ops, _name))
+del _name
