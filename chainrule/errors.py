@@ -39,12 +39,12 @@ def matmul_error(a_shape, b_shape):
     hints = []
     if len(b) >= 2 and b[-1] == k_a:
         bt = b[:-2] + (b[-1], b[-2])
-        hints.append(f"x @ W.T would fit (W.T has shape {_fmt(bt)})")
+        hints.append(f"x @ W.T (W.T has shape {_fmt(bt)})")
     if len(a) >= 2 and a[-2] == k_b:
         at = a[:-2] + (a[-1], a[-2])
-        hints.append(f"x.T @ W would fit (x.T has shape {_fmt(at)})")
+        hints.append(f"x.T @ W (x.T has shape {_fmt(at)})")
     if hints:
-        msg += " Did you mean: " + "; or ".join(hints) + "?"
+        msg += " Did you mean " + ", or ".join(hints) + "?"
     return ShapeError(msg)
 
 

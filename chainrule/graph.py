@@ -190,7 +190,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     leaves = {}
 
     order = _topological_order(roots)
-    with set_grad_enabled(create_graph):
+    prev_mode, STATE.grad_enabled = STATE.grad_enabled, create_graph
+    try:
         for t in reversed(order):
             g = grads.pop(id(t), None)
             if g is None:
@@ -200,19 +201,25 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
             if t._retain_grad and accumulate:
                 t.grad = g if t.grad is None else t.grad + g
             node = t._node
-            in_grads = node.vjp(g, t, *node.inputs)
-            if len(node.inputs) == 1 and not isinstance(in_grads, tuple):
+            inputs = node.inputs
+            in_grads = node.vjp(g, t, *inputs)
+            if len(inputs) == 1 and not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            for p, gp in zip(node.inputs, in_grads):
+            for p, gp in zip(inputs, in_grads):
                 if gp is None or not p.requires_grad:
                     continue
-                gp = _fit_to(gp, p, node.op)
-                _accumulate(grads, p, gp)
+                if gp.data.shape != p.data.shape or gp.data.dtype != p.data.dtype or STATE.anomaly:
+                    gp = _fit_to(gp, p, node.op)
+                key = id(p)
+                prev = grads.get(key)
+                grads[key] = gp if prev is None else prev + gp
                 if p._node is None:
-                    leaves[id(p)] = p
+                    leaves[key] = p
             if not retain_graph:
                 node.vjp = None        # frees the closure and its buffers
                 node.inputs = ()
+    finally:
+        STATE.grad_enabled = prev_mode
 
     # What is left in ``grads`` now are leaves (and roots that are leaves).
     for r in roots:
@@ -260,13 +267,14 @@ def _store_leaf_grads(leaves, grads, create_graph):
     for key, leaf in leaves.items():
         g = grads[key]
         if not create_graph:
-            data = g.data
             # A leaf's .grad must be its own writable array: optimizers update
             # it in place, and one upstream array may reach several leaves.
-            if not data.flags.writeable or id(data) in seen_arrays:
-                data = data.copy()
-            seen_arrays.add(id(data))
-            g = _new_tensor(data)
+            data = g.data
+            owner = id(data if data.base is None else data.base)
+            if not data.flags.writeable or owner in seen_arrays or g._node is not None:
+                g = _new_tensor(data.copy())
+                owner = id(g.data)
+            seen_arrays.add(owner)
         if leaf.grad is None:
             leaf.grad = g
         elif create_graph:

@@ -181,7 +181,8 @@ class Tensor:
                     f"loss.mean()) or pass grad= of the same shape.")
             grad = Tensor._wrap(np.ones_like(self.data))
         else:
-            grad = as_tensor(grad, dtype=self.dtype)
+            grad = Tensor._wrap(np.array(grad.data if isinstance(grad, Tensor) else grad,
+                                         dtype=self.dtype))      # a copy: .grad may be updated in place
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad=...) has shape {grad.shape}, but the "
                                  f"tensor has shape {self.shape}; they must match")

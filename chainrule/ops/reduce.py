@@ -19,7 +19,7 @@ def _kept_shape(shape, axes):
 
 def expand_back(g, shape, axes, keepdims):
     """Broadcast a reduced gradient back to the input's ``shape``."""
-    if not keepdims:
+    if not keepdims and g.ndim:      # a 0-d gradient broadcasts as it is
         g = reshape(g, _kept_shape(shape, axes))
     return broadcast_to(g, shape)
 
