@@ -57,8 +57,9 @@ def _unary(name, fn, x, vjp):
 
 
 def _mask(array, dtype):
-    """A 0/1 array as a constant tensor (its own derivative is zero)."""
-    return Tensor._wrap(array.astype(dtype, copy=False))
+    """A 0/1 array as a constant tensor (its own derivative is zero). Booleans
+    stay boolean: NumPy multiplies them into floats without a cast pass."""
+    return Tensor._wrap(array if array.dtype == bool else array.astype(dtype, copy=False))
 
 
 # --------------------------------------------------------------------------
