@@ -56,8 +56,8 @@ def _as_source(x):
         data = x.data
     else:
         data = np.asarray(x)
-        if isinstance(x, numbers.Real) or data.dtype == np.float64 and not isinstance(x, np.ndarray):
-            data = data.astype(np.float32)
+        if not isinstance(x, np.ndarray) and data.dtype == np.float64:
+            data = data.astype(np.float32)      # Python floats and lists: float32
     if data.dtype.kind not in "fc":
         raise TypeError(f"can only differentiate with respect to floating-point "
                         f"arguments; got dtype {data.dtype}. Pass floats "

@@ -202,7 +202,10 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 t.grad = g if t.grad is None else t.grad + g
             node = t._node
             inputs = node.inputs
-            in_grads = node.vjp(g, t, *inputs)
+            if STATE.anomaly:
+                in_grads = _checked_vjp(node, g, t)
+            else:
+                in_grads = node.vjp(g, t, *inputs)
             if len(inputs) == 1 and not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             for p, gp in zip(inputs, in_grads):
@@ -233,6 +236,16 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     if accumulate:
         _store_leaf_grads(leaves, grads, create_graph)
     return None
+
+
+def _checked_vjp(node, g, out):
+    """Run a vjp under detect_anomaly, blaming the op whose backward it is."""
+    try:
+        return node.vjp(g, out, *node.inputs)
+    except FloatingPointError as e:
+        raise FloatingPointError(
+            f"detect_anomaly: the backward of '{node.op}' produced NaN or inf "
+            f"(output shape {out.shape}); inside it, {str(e).split(': ', 1)[-1]}") from None
 
 
 def _accumulate(grads, t, g):

@@ -30,9 +30,13 @@ def matmul(a, b):
             raise matmul_error(a.shape, b.shape)
         return reshape(matmul(reshape(a, (1, -1)), reshape(b, (-1, 1))), ())
     if a.ndim == 1:
+        if a.shape[0] != b.shape[-2]:
+            raise matmul_error(a.shape, b.shape)
         out = matmul(reshape(a, (1, -1)), b)
         return reshape(out, out.shape[:-2] + out.shape[-1:])
     if b.ndim == 1:
+        if a.shape[-1] != b.shape[0]:
+            raise matmul_error(a.shape, b.shape)
         out = matmul(a, reshape(b, (-1, 1)))
         return reshape(out, out.shape[:-1])
     if a.shape[-1] != b.shape[-2]:

@@ -194,7 +194,10 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
     _check_image(x, "max_pool2d")
     kh, kw = _pair(pool_size, "pool_size")
     sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
-    x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=-np.inf)
+    # Pad with the lowest finite number rather than -inf: no window is all
+    # padding, so it never wins, and detect_anomaly stays quiet.
+    lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=lowest)
     return reduce_max(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
 
 

@@ -61,11 +61,12 @@ def transpose(x, axes=None):
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
-    axes = tuple(a % x.ndim for a in axes) if x.ndim else tuple(axes)
-    if sorted(axes) != list(range(x.ndim)):
+    axes = tuple(int(a) for a in axes)
+    if sorted(a % x.ndim if -x.ndim <= a < x.ndim else a + 10 ** 9 for a in axes) != list(range(x.ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
                          f"{x.ndim} axes of a tensor of shape {x.shape}")
-    inverse = tuple(np.argsort(axes))
+    axes = tuple(a % x.ndim for a in axes)
+    inverse = tuple(int(i) for i in np.argsort(axes))
 
     def d_transpose(g, out, x):
         return transpose(g, inverse)
@@ -126,6 +127,9 @@ def sum_to(x, shape):
     if x.shape == shape:
         return x
     lead = x.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != x.shape[lead + i] for i, n in enumerate(shape)):
+        raise ShapeError(f"sum_to: a tensor of shape {x.shape} cannot be summed down to "
+                         f"{shape}; {shape} must broadcast to {x.shape}")
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
     data = x.data.sum(axis=axes, keepdims=True)
