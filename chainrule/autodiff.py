@@ -182,8 +182,10 @@ class GradientTape:
     >>> tape.gradient(y, x)
     tensor(6.)
 
-    Every tensor with ``requires_grad=True`` is watched; ``watch(t)`` sets
-    ``requires_grad`` on ``t`` (for good, like ``requires_grad_()``). A
+    Every tensor with ``requires_grad=True`` is watched (with
+    ``watch_accessed_variables=False`` only those passed to ``watch``);
+    ``watch(t)`` sets ``requires_grad`` on ``t`` (for good, like
+    ``requires_grad_()``). A
     non-persistent tape answers one ``gradient`` call; ``persistent=True``
     answers many. A source the target does not depend on gives None. A tape
     used while another is recording produces gradients the outer tape can
@@ -195,6 +197,7 @@ class GradientTape:
         self.watch_accessed_variables = watch_accessed_variables
         self._recording = False
         self._used = False
+        self._watched = set()       # ids of tensors passed to watch()
 
     def __enter__(self):
         if self._recording:
@@ -219,6 +222,7 @@ class GradientTape:
                                 f"wrap it with cr.tensor(...) first")
             if not t.requires_grad:
                 t.requires_grad_(True)
+            self._watched.add(id(t))
 
     def gradient(self, target, sources, output_gradients=None):
         """d target / d sources; ``sources`` a tensor, a list or a dict of tensors.
@@ -243,6 +247,8 @@ class GradientTape:
         outer_depth = STATE.diff_depth - (1 if self._recording else 0)
         grads = gradients(targets, flat, seeds, create_graph=outer_depth > 0,
                           retain_graph=True if self.persistent else None)
+        if not self.watch_accessed_variables:
+            grads = [g if id(s) in self._watched else None for g, s in zip(grads, flat)]
         if keys is not None:
             return dict(zip(keys, grads))
         if isinstance(sources, (list, tuple)):

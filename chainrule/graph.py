@@ -79,8 +79,8 @@ def is_grad_enabled():
     return STATE.grad_enabled
 
 
-class set_grad_enabled(contextlib.ContextDecorator):
-    """Context manager (and decorator) that turns recording on or off."""
+class _GradMode(contextlib.ContextDecorator):
+    """A context manager (and decorator) that sets recording on or off inside."""
 
     def __init__(self, mode):
         self.mode = bool(mode)
@@ -96,21 +96,38 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return False
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """``with cr.no_grad(): ...`` runs ops without recording a graph.
 
-    Use it for inference and for updating weights by hand.
+    Use it for inference and for updating weights by hand. Also a decorator.
     """
 
     def __init__(self):
         super().__init__(False)
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Turn recording back on inside a ``no_grad`` block."""
 
     def __init__(self):
         super().__init__(True)
+
+
+class set_grad_enabled:
+    """Switch recording on or off: at once when called
+    (``cr.set_grad_enabled(False)``), or for a block
+    (``with cr.set_grad_enabled(False): ...``), as PyTorch's."""
+
+    def __init__(self, mode):
+        self._prev = STATE.grad_enabled
+        STATE.grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev
+        return False
 
 
 class detect_anomaly(contextlib.ContextDecorator):
@@ -199,7 +216,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
             if id(t) in target_ids:
                 captured[id(t)] = g
             if t._retain_grad and accumulate:
-                t.grad = g if t.grad is None else t.grad + g
+                own = g if create_graph else _new_tensor(g.data.copy())
+                t.grad = own if t.grad is None else t.grad + own
             node = t._node
             inputs = node.inputs
             if STATE.anomaly:
@@ -232,7 +250,11 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
         for key, leaf in leaves.items():
             if key in target_ids:
                 captured[key] = grads[key]
-        return [_detach_if(captured.get(id(t)), create_graph) for t in targets]
+        if create_graph:
+            return [captured.get(id(t)) for t in targets]
+        seen = set()
+        return [None if id(t) not in captured else _own_array(captured[id(t)], seen)
+                for t in targets]
     if accumulate:
         _store_leaf_grads(leaves, grads, create_graph)
     return None
@@ -269,25 +291,29 @@ def _fit_to(g, p, op):
     return g
 
 
-def _detach_if(g, create_graph):
-    if g is None or create_graph:
-        return g
-    return g.detach()
+def _own_array(g, seen_owners):
+    """``g`` cut from the graph, on a writable array no other result shares.
+
+    Gradients handed to users (``.grad``, ``cr.grad``) may be updated in place
+    by optimizers, while one upstream array may reach several leaves (``a + b``
+    gives both the same gradient) or be a read-only broadcast view.
+    """
+    data = g.data
+    owner = id(data if data.base is None else data.base)
+    if not data.flags.writeable or owner in seen_owners or g._node is not None:
+        data = data.copy()
+        owner = id(data)
+        g = _new_tensor(data)
+    seen_owners.add(owner)
+    return g
 
 
 def _store_leaf_grads(leaves, grads, create_graph):
-    seen_arrays = set()
+    seen_owners = set()
     for key, leaf in leaves.items():
         g = grads[key]
         if not create_graph:
-            # A leaf's .grad must be its own writable array: optimizers update
-            # it in place, and one upstream array may reach several leaves.
-            data = g.data
-            owner = id(data if data.base is None else data.base)
-            if not data.flags.writeable or owner in seen_arrays or g._node is not None:
-                g = _new_tensor(data.copy())
-                owner = id(g.data)
-            seen_arrays.add(owner)
+            g = _own_array(g, seen_owners)
         if leaf.grad is None:
             leaf.grad = g
         elif create_graph:

@@ -119,7 +119,9 @@ def power(a, b):
 
 
 def d_power(g, out, a, b):
-    ga = g * b * a ** (b - 1) if a.requires_grad else None
+    # b·a^(b-1) with the exponent nudged where b == 0 (the term is 0 there),
+    # so that d(x^0)/dx is 0 rather than 0·0^-1 = nan at x = 0.
+    ga = g * b * a ** where(b.data == 0, 1, b - 1) if a.requires_grad else None
     gb = None
     if b.requires_grad:
         # log(a) is only real for a > 0; where a <= 0 the derivative in b is
@@ -306,12 +308,16 @@ def where(condition, x, y):
 
 
 def clip(x, min=None, max=None):  # noqa: A002  (NumPy's names)
-    """Limit values to [min, max].   d/dx = 1 inside the range, 0 outside."""
+    """Limit values to [min, max].   d/dx = 1 inside the range, 0 outside.
+
+    The bounds (numbers, arrays or tensors) are constants; for a gradient with
+    respect to a bound, use ``maximum``/``minimum``.
+    """
     x = as_tensor(x)
     if min is None and max is None:
         raise ValueError("clip needs min, max or both")
-    lo = -np.inf if min is None else min
-    hi = np.inf if max is None else max
+    lo = -np.inf if min is None else (min.data if isinstance(min, Tensor) else min)
+    hi = np.inf if max is None else (max.data if isinstance(max, Tensor) else max)
     data = np.clip(x.data, lo, hi).astype(x.dtype, copy=False)
 
     def d_clip(g, out, x):

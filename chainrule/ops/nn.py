@@ -194,10 +194,17 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
     _check_image(x, "max_pool2d")
     kh, kw = _pair(pool_size, "pool_size")
     sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
-    # Pad with the lowest finite number rather than -inf: no window is all
-    # padding, so it never wins, and detect_anomaly stays quiet.
-    lowest = np.finfo(x.dtype).min if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=lowest)
+    if padding != "valid":
+        # The padding must never win a window. -inf does that, but trips
+        # detect_anomaly; the lowest finite number does too unless the input
+        # itself holds -inf (then only -inf is right).
+        if x.dtype.kind != "f":
+            lowest = np.iinfo(x.dtype).min
+        elif np.isneginf(x.data).any():
+            lowest = -np.inf
+        else:
+            lowest = np.finfo(x.dtype).min
+        x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=lowest)
     return reduce_max(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
 
 
