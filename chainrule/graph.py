@@ -50,13 +50,18 @@ class Node:
     (a tuple, or a single tensor for a one-input op; ``None`` where an input
     gets no gradient). Broadcast inputs need no care inside a vjp: the
     traversal sums every gradient back to its input's shape in one place.
-    """
-    __slots__ = ("op", "inputs", "vjp")
 
-    def __init__(self, op, inputs, vjp):
+    A vjp reads its inputs and output as they were when the op ran; if one was
+    changed in place since (its ``_version`` moved on), the gradient would be
+    wrong, so the traversal refuses, as PyTorch does.
+    """
+    __slots__ = ("op", "inputs", "vjp", "versions")
+
+    def __init__(self, op, inputs, vjp, versions):
         self.op = op
         self.inputs = inputs
         self.vjp = vjp
+        self.versions = versions    # the inputs' versions when the op ran
 
     def __repr__(self):
         return f"<Node {self.op}>"
@@ -220,6 +225,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 t.grad = own if t.grad is None else t.grad + own
             node = t._node
             inputs = node.inputs
+            if t._version or any(i._version != v for i, v in zip(inputs, node.versions)):
+                _raise_modified(node, t)
             if STATE.anomaly:
                 in_grads = _checked_vjp(node, g, t)
             else:
@@ -258,6 +265,17 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     if accumulate:
         _store_leaf_grads(leaves, grads, create_graph)
     return None
+
+
+def _raise_modified(node, out):
+    changed = [f"input {k} (shape {i.shape})" for k, (i, v) in enumerate(zip(node.inputs, node.versions))
+               if i._version != v]
+    if out._version:
+        changed.append(f"its output (shape {out.shape})")
+    raise RuntimeError(
+        f"the backward of '{node.op}' needs values that were changed in place after it "
+        f"ran: {', '.join(changed)}. Modify a copy (x.copy()) or build a new tensor "
+        f"with where/concatenate instead of assigning into one the graph still uses.")
 
 
 def _checked_vjp(node, g, out):

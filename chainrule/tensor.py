@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from . import graph
-from .errors import creation_error
+from .errors import ShapeError, creation_error
 from .graph import STATE, Node, check_finite
 from .random import default_rng
 
@@ -39,7 +39,7 @@ class Tensor:
     tensor([2., 4., 6.])
     """
     __slots__ = ("data", "grad", "requires_grad", "_node", "_retain_grad",
-                 "name", "__weakref__")
+                 "_version", "name", "__weakref__")
 
     # NumPy defers to our reflected operators (``array * tensor``).
     __array_ufunc__ = None
@@ -50,6 +50,7 @@ class Tensor:
         self.requires_grad = False
         self._node = None
         self._retain_grad = False
+        self._version = 0           # bumped by in-place changes (see graph.Node)
         self.name = name
         if requires_grad:
             self.requires_grad_(True)
@@ -63,6 +64,7 @@ class Tensor:
         t.requires_grad = False
         t._node = None
         t._retain_grad = False
+        t._version = 0
         t.name = None
         return t
 
@@ -211,25 +213,29 @@ class Tensor:
                 "cr.where(mask, new, x) replaces entries, cr.concatenate([...]) joins "
                 "pieces; or assign under `with cr.no_grad():` to change values only.")
         self.data[index] = value.data if isinstance(value, Tensor) else value
+        self._version += 1
 
-    def _inplace(self, other, fn):
+    def _inplace(self, other, op, ufunc):
         # x += y: in place when nothing is being differentiated (weight
         # updates under no_grad); otherwise rebinding x to x + y keeps the
         # gradient right.
         other_t = other if isinstance(other, Tensor) else None
         if STATE.grad_enabled and (self.requires_grad or (other_t is not None and other_t.requires_grad)):
-            return fn(self, other)
-        arr = other_t.data if other_t is not None else other
-        result = fn(Tensor._wrap(self.data), Tensor._wrap(np.asarray(arr))).data
-        if result.shape != self.shape:
-            raise ValueError(f"in-place op would change the shape from {self.shape} to {result.shape}")
-        np.copyto(self.data, result, casting="same_kind")
+            return op(self, other)
+        try:
+            ufunc(self.data, other_t.data if other_t is not None else other,
+                  out=self.data, casting="same_kind")
+        except ValueError:
+            raise ShapeError(f"in-place {op.__name__}: a tensor of shape {self.shape} cannot "
+                             f"take an operand of shape {np.shape(other)} in place; the "
+                             f"result must keep the shape {self.shape}") from None
+        self._version += 1
         return self
 
-    def __iadd__(self, other): return self._inplace(other, ops.add)
-    def __isub__(self, other): return self._inplace(other, ops.subtract)
-    def __imul__(self, other): return self._inplace(other, ops.multiply)
-    def __itruediv__(self, other): return self._inplace(other, ops.divide)
+    def __iadd__(self, other): return self._inplace(other, ops.add, np.add)
+    def __isub__(self, other): return self._inplace(other, ops.subtract, np.subtract)
+    def __imul__(self, other): return self._inplace(other, ops.multiply, np.multiply)
+    def __itruediv__(self, other): return self._inplace(other, ops.divide, np.true_divide)
 
     # Tensors compare elementwise, so identity decides hashing.
     __hash__ = object.__hash__
@@ -291,7 +297,7 @@ def record(op, data, inputs, vjp):
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
-                out._node = Node(op, inputs, vjp)
+                out._node = Node(op, inputs, vjp, [i._version for i in inputs])
                 break
     return out
 

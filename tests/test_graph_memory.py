@@ -57,3 +57,37 @@ def test_leaf_grad_is_writable_after_broadcast():
     x.sum().backward()                       # the vjp is a read-only broadcast view
     x.grad.data *= 0.5
     np.testing.assert_array_equal(x.grad.numpy(), np.full(4, 0.5, dtype=np.float32))
+
+
+def test_changing_a_saved_value_in_place_is_refused_at_backward():
+    x = cr.randn(3, requires_grad=True)
+    y = x.exp()                         # exp's derivative reads y
+    with cr.no_grad():
+        y[0] = 0.0
+    with pytest.raises(RuntimeError, match="changed in place.*'exp'"):
+        y.sum().backward()
+
+
+def test_changing_an_input_in_place_is_refused_at_backward():
+    w = cr.randn(3, requires_grad=True)
+    x = cr.randn(3)
+    loss = (w * x).sum()                # multiply's derivative reads x
+    x += 1.0                            # x needs no grad: an in-place update
+    with pytest.raises(RuntimeError, match="input 1"):
+        loss.backward()
+
+
+def test_weight_update_in_place_then_new_graph_is_fine():
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()
+    with cr.no_grad():
+        w -= 0.5 * w.grad                # same object, new values
+    w.grad = None
+    (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [0.0, 0.0])
+
+
+def test_in_place_shape_change_is_refused():
+    x = cr.zeros(3)
+    with pytest.raises(cr.ShapeError, match=r"\(3,\)"):
+        x += cr.ones(2, 3)
