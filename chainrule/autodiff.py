@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .graph import STATE, differentiation_scope, run_backward
+from .ops import reshape, stack
 from .tensor import Tensor, as_tensor
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients"]
@@ -73,6 +74,28 @@ def _check_scalar(out, who):
                          f"shape {out.shape}. Reduce it (.sum(), .mean()) or use cr.jacobian.")
 
 
+def _argnums(argnums):
+    """(whether one argument was asked for, the tuple of argument positions)."""
+    single = isinstance(argnums, numbers.Integral)
+    return single, ((argnums,) if single else tuple(argnums))
+
+
+def _call_with_sources(f, nums, args):
+    """Call ``f`` with the arguments at ``nums`` made into tensors that need
+    grad, inside a differentiation scope. Returns (f's result, those tensors)."""
+    args = list(args)
+    for i in nums:
+        if i >= len(args):
+            raise IndexError(f"argnums includes {i} but only {len(args)} argument(s) were passed")
+        args[i] = _as_source(args[i])
+    return differentiation_scope(f)(*args), [args[i] for i in nums]
+
+
+def _zeros_for_none(grads, sources):
+    return [g if g is not None else Tensor._wrap(np.zeros_like(s.data))
+            for g, s in zip(grads, sources)]
+
+
 def value_and_grad(f, argnums=0, has_aux=False):
     """``f``'s value and its gradient with respect to the arguments in ``argnums``.
 
@@ -85,26 +108,13 @@ def value_and_grad(f, argnums=0, has_aux=False):
     ``has_aux`` ``f`` returns ``(value, aux)`` and the result is
     ``((value, aux), grads)``.
     """
-    single = isinstance(argnums, numbers.Integral)
-    nums = (argnums,) if single else tuple(argnums)
-
-    @differentiation_scope
-    def run_f(args):
-        return f(*args)
+    single, nums = _argnums(argnums)
 
     def wrapper(*args):
-        args = list(args)
-        for i in nums:
-            if i >= len(args):
-                raise IndexError(f"argnums includes {i} but only {len(args)} argument(s) were passed")
-            args[i] = _as_source(args[i])
-        result = run_f(args)
+        result, sources = _call_with_sources(f, nums, args)
         out, aux = (result if has_aux else (result, None))
         _check_scalar(out, "grad")
-        sources = [args[i] for i in nums]
-        grads = gradients(out, sources)
-        grads = [g if g is not None else Tensor._wrap(np.zeros_like(s.data))
-                 for g, s in zip(grads, sources)]
+        grads = _zeros_for_none(gradients(out, sources), sources)
         value = out if STATE.diff_depth > 0 else out.detach()
         value = (value, aux) if has_aux else value
         return value, (grads[0] if single else tuple(grads))
@@ -134,29 +144,19 @@ def jacobian(f, argnums=0):
     Computed one output entry at a time (reverse mode), so it suits functions
     with few outputs.
     """
-    single = isinstance(argnums, numbers.Integral)
-    nums = (argnums,) if single else tuple(argnums)
-
-    @differentiation_scope
-    def run_f(args):
-        return f(*args)
+    single, nums = _argnums(argnums)
 
     def wrapper(*args):
-        args = list(args)
-        for i in nums:
-            args[i] = _as_source(args[i])
-        out = run_f(args)
+        out, sources = _call_with_sources(f, nums, args)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian: the function must return a chainrule Tensor, got {type(out).__name__}")
-        sources = [args[i] for i in nums]
         rows = [[] for _ in sources]
         for k in range(out.size):
             seed = np.zeros(out.size, dtype=out.dtype)
             seed[k] = 1
             gs = gradients(out, sources, [seed.reshape(out.shape)], retain_graph=True)
-            for row, g, s in zip(rows, gs, sources):
-                row.append(g if g is not None else Tensor._wrap(np.zeros_like(s.data)))
-        from .ops import reshape, stack
+            for row, g in zip(rows, _zeros_for_none(gs, sources)):
+                row.append(g)
         jacs = []
         for row, s in zip(rows, sources):
             if row:
