@@ -340,9 +340,13 @@ def _store_leaf_grads(leaves, grads, create_graph):
             leaf.grad = _new_tensor(leaf.grad.data + g.data)
 
 
-def _new_tensor(data):
-    from .tensor import Tensor  # tensor.py imports this module
-    return Tensor._wrap(data)
+_new_tensor = None   # Tensor._wrap; tensor.py binds it (it imports this module)
+
+
+def bind_tensor_type(tensor_type):
+    """Called once by tensor.py, so the traversal can make tensors."""
+    global _new_tensor
+    _new_tensor = tensor_type._wrap
 
 
 def differentiation_scope(fn):

@@ -181,7 +181,7 @@ class Tensor:
                     f"backward() without a gradient needs a one-element output; this "
                     f"one has shape {self.shape}. Reduce it first (loss.sum() or "
                     f"loss.mean()) or pass grad= of the same shape.")
-            grad = Tensor._wrap(np.ones_like(self.data))
+            grad = Tensor._wrap(np.ones(self.shape, self.dtype))
         else:
             grad = Tensor._wrap(np.array(grad.data if isinstance(grad, Tensor) else grad,
                                          dtype=self.dtype))      # a copy: .grad may be updated in place
@@ -290,7 +290,14 @@ def record(op, data, inputs, vjp):
     it must: the node is made only when recording is on and an input needs a
     gradient.
     """
-    out = Tensor._wrap(data)
+    out = _new(Tensor)            # Tensor._wrap, inlined: this runs for every op
+    out.data = data if type(data) is np.ndarray else np.asarray(data)
+    out.grad = None
+    out.requires_grad = False
+    out._node = None
+    out._retain_grad = False
+    out._version = 0
+    out.name = None
     if STATE.anomaly:
         check_finite(out.data, f"the forward of '{op}'")
     if STATE.grad_enabled:
@@ -300,6 +307,10 @@ def record(op, data, inputs, vjp):
                 out._node = Node(op, inputs, vjp, [i._version for i in inputs])
                 break
     return out
+
+
+_new = object.__new__
+graph.bind_tensor_type(Tensor)
 
 
 # --------------------------------------------------------------------------

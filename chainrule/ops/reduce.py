@@ -4,6 +4,8 @@ A reduction's derivative spreads the gradient back over the axes it
 reduced: evenly for a sum (each input counted once), divided by n for a
 mean, only onto the winning entries for max/min.
 """
+import math
+
 import numpy as np
 
 from ..tensor import Tensor, as_tensor, record
@@ -28,7 +30,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
     """Sum over ``axis``.      d/dx_i = 1 for every summed entry"""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
-    data = np.sum(x.data, axis=axes, keepdims=keepdims)
+    data = np.add.reduce(x.data, axis=axes, keepdims=keepdims)
 
     def d_sum(g, out, x):
         return expand_back(g, x.shape, axes, keepdims)
@@ -39,8 +41,8 @@ def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``.     d/dx_i = 1/n"""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
-    data = np.mean(x.data, axis=axes, keepdims=keepdims)
-    count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    count = math.prod(x.shape[a] for a in axes)
+    data = np.true_divide(np.add.reduce(x.data, axis=axes, keepdims=keepdims), count)
 
     def d_mean(g, out, x):
         return expand_back(g / count, x.shape, axes, keepdims)
@@ -51,7 +53,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
     """Variance (``ddof=0`` as NumPy), built from mean, subtract and sum."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "var")
-    count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
+    count = math.prod(x.shape[a] for a in axes)
     centered = x - mean(x, axes, keepdims=True)
     return sum(centered * centered, axes, keepdims) / (count - ddof)
 

@@ -61,24 +61,34 @@ def transpose(x, axes=None):
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
+    ndim = x.ndim
     axes = tuple(int(a) for a in axes)
-    if sorted(a % x.ndim if -x.ndim <= a < x.ndim else a + 10 ** 9 for a in axes) != list(range(x.ndim)):
+    if len(axes) != ndim or any(not -ndim <= a < ndim for a in axes) or \
+            len({a % ndim for a in axes}) != ndim:
         raise ShapeError(f"transpose: axes {axes} are not a permutation of the "
-                         f"{x.ndim} axes of a tensor of shape {x.shape}")
-    axes = tuple(a % x.ndim for a in axes)
-    inverse = tuple(int(i) for i in np.argsort(axes))
+                         f"{ndim} axes of a tensor of shape {x.shape}")
+    axes = tuple(a % ndim for a in axes)
 
     def d_transpose(g, out, x):
+        inverse = [0] * ndim
+        for position, axis in enumerate(axes):
+            inverse[axis] = position
         return transpose(g, inverse)
     return record("transpose", x.data.transpose(axes), (x,), d_transpose)
 
 
 def swapaxes(x, axis1, axis2):
-    """Exchange two axes."""
+    """Exchange two axes.   Gradient: the same two axes exchanged back."""
     x = as_tensor(x)
-    axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(x, axes)
+    try:
+        data = x.data.swapaxes(axis1, axis2)
+    except ValueError:
+        raise ShapeError(f"swapaxes: axes {axis1} and {axis2} do not both exist in a "
+                         f"tensor of shape {x.shape}") from None
+
+    def d_swapaxes(g, out, x):
+        return swapaxes(g, axis1, axis2)
+    return record("swapaxes", data, (x,), d_swapaxes)
 
 
 def expand_dims(x, axis):
