@@ -220,3 +220,10 @@ def test_inplace_on_a_plain_tensor_is_in_place_and_differentiable_one_rebinds():
     assert y is not y0
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [2, 2])
+
+
+def test_dtype_names_are_numpy_dtypes():
+    x = cr.zeros(2, dtype=cr.float64)
+    assert x.dtype == np.float64
+    assert cr.tensor([1, 2], dtype=cr.int32).dtype == np.int32
+    assert cr.ones(1, dtype=cr.bool_).dtype == np.bool_
