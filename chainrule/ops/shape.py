@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import Tensor, as_tensor, record
+from ..tensor import as_tensor, record
 
 __all__ = [
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten",
@@ -201,7 +201,3 @@ def pad(x, pad_width, value=0):
     def d_pad(g, out, x):
         return g[inner]
     return record("pad", data, (x,), d_pad)
-
-
-def _is_tensor(x):
-    return isinstance(x, Tensor)
