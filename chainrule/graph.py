@@ -84,38 +84,40 @@ def is_grad_enabled():
     return STATE.grad_enabled
 
 
-class _GradMode(contextlib.ContextDecorator):
-    """A context manager (and decorator) that sets recording on or off inside."""
+class _Switch(contextlib.ContextDecorator):
+    """Set one field of STATE inside a block (also usable as a decorator);
+    blocks nest, each restoring what it found."""
 
-    def __init__(self, mode):
-        self.mode = bool(mode)
+    def __init__(self, field, value):
+        self.field = field
+        self.value = value
         self._prev = []
 
     def __enter__(self):
-        self._prev.append(STATE.grad_enabled)
-        STATE.grad_enabled = self.mode
+        self._prev.append(getattr(STATE, self.field))
+        setattr(STATE, self.field, self.value)
         return self
 
     def __exit__(self, *exc):
-        STATE.grad_enabled = self._prev.pop()
+        setattr(STATE, self.field, self._prev.pop())
         return False
 
 
-class no_grad(_GradMode):
+class no_grad(_Switch):
     """``with cr.no_grad(): ...`` runs ops without recording a graph.
 
     Use it for inference and for updating weights by hand. Also a decorator.
     """
 
     def __init__(self):
-        super().__init__(False)
+        super().__init__("grad_enabled", False)
 
 
-class enable_grad(_GradMode):
+class enable_grad(_Switch):
     """Turn recording back on inside a ``no_grad`` block."""
 
     def __init__(self):
-        super().__init__(True)
+        super().__init__("grad_enabled", True)
 
 
 class set_grad_enabled:
@@ -135,7 +137,7 @@ class set_grad_enabled:
         return False
 
 
-class detect_anomaly(contextlib.ContextDecorator):
+class detect_anomaly(_Switch):
     """Raise at the first op whose forward or backward gives NaN or inf.
 
     The error names the op. It costs a finiteness check per op, so use it to
@@ -147,16 +149,7 @@ class detect_anomaly(contextlib.ContextDecorator):
     """
 
     def __init__(self):
-        self._prev = []
-
-    def __enter__(self):
-        self._prev.append(STATE.anomaly)
-        STATE.anomaly = True
-        return self
-
-    def __exit__(self, *exc):
-        STATE.anomaly = self._prev.pop()
-        return False
+        super().__init__("anomaly", True)
 
 
 # --------------------------------------------------------------------------
@@ -238,11 +231,9 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     continue
                 if gp.data.shape != p.data.shape or gp.data.dtype != p.data.dtype or STATE.anomaly:
                     gp = _fit_to(gp, p, node.op)
-                key = id(p)
-                prev = grads.get(key)
-                grads[key] = gp if prev is None else prev + gp
+                _accumulate(grads, p, gp)
                 if p._node is None:
-                    leaves[key] = p
+                    leaves[id(p)] = p
             if not retain_graph:
                 node.vjp = None        # frees the closure and its buffers
                 node.inputs = ()
