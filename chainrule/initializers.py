@@ -1,0 +1,244 @@
+"""Weight initializers with Keras 3's names, defaults and formulas.
+
+An initializer is called with a shape and a dtype and returns a NumPy array:
+
+>>> import chainrule as cr
+>>> init = cr.initializers.GlorotUniform(seed=0)
+>>> init((784, 512)).shape
+(784, 512)
+
+Fans follow Keras: a Dense kernel (in, out) has fan_in = in, fan_out = out; a
+convolution kernel (kh, kw, cin, cout) multiplies both by kh·kw.
+Randomness follows ``cr.set_seed`` unless a ``seed`` is given.
+"""
+import numpy as np
+
+from .random import default_rng
+
+__all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
+           "TruncatedNormal", "VarianceScaling", "GlorotUniform", "GlorotNormal",
+           "HeUniform", "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal",
+           "get", "serialize", "deserialize"]
+
+
+def compute_fans(shape):
+    """(fan_in, fan_out) as Keras computes them."""
+    shape = tuple(shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = int(np.prod(shape[:-2]))
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype)`` and a config of its arguments."""
+
+    def __call__(self, shape, dtype="float32"):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.zeros(shape, dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype="float32"):
+        return np.ones(shape, dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        return np.full(shape, self.value, dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class _Seeded(Initializer):
+    def __init__(self, seed=None):
+        self.seed = seed
+
+    def _rng(self):
+        return default_rng(self.seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class RandomNormal(_Seeded):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return self._rng().normal(self.mean, self.stddev, shape).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class RandomUniform(_Seeded):
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        super().__init__(seed)
+        self.minval, self.maxval = minval, maxval
+
+    def __call__(self, shape, dtype="float32"):
+        return self._rng().uniform(self.minval, self.maxval, shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
+
+
+def _truncated_normal(rng, stddev, shape):
+    """Normal(0, stddev) with draws beyond two standard deviations redrawn."""
+    out = rng.normal(0.0, stddev, shape)
+    bad = np.abs(out) > 2 * stddev
+    while bad.any():
+        out[bad] = rng.normal(0.0, stddev, int(bad.sum()))
+        bad = np.abs(out) > 2 * stddev
+    return out
+
+
+class TruncatedNormal(_Seeded):
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        super().__init__(seed)
+        self.mean, self.stddev = mean, stddev
+
+    def __call__(self, shape, dtype="float32"):
+        return (self.mean + _truncated_normal(self._rng(), self.stddev, shape)).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
+
+
+class VarianceScaling(_Seeded):
+    """Variance ``scale / n`` with n the fan_in, fan_out or their average.
+
+    uniform: limit = sqrt(3·scale/n); truncated normal: stddev =
+    sqrt(scale/n) / 0.8796 (the stddev of a normal truncated at 2σ).
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        super().__init__(seed)
+        if scale <= 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"VarianceScaling: mode must be fan_in, fan_out or fan_avg, got {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError("VarianceScaling: distribution must be truncated_normal, "
+                             f"untruncated_normal or uniform, got {distribution!r}")
+        self.scale, self.mode, self.distribution = scale, mode, distribution
+
+    def __call__(self, shape, dtype="float32"):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        scale = self.scale / max(1.0, n)
+        rng = self._rng()
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * scale)
+            return rng.uniform(-limit, limit, shape).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, np.sqrt(scale), shape).astype(dtype)
+        return _truncated_normal(rng, np.sqrt(scale) / 0.87962566103423978, shape).astype(dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode,
+                "distribution": self.distribution, "seed": self.seed}
+
+
+def _preset(name, scale, mode, distribution):
+    def __init__(self, seed=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
+                                           "__doc__": f"VarianceScaling({scale}, {mode!r}, {distribution!r})."})
+
+
+GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
+GlorotNormal = _preset("GlorotNormal", 1.0, "fan_avg", "truncated_normal")
+HeUniform = _preset("HeUniform", 2.0, "fan_in", "uniform")
+HeNormal = _preset("HeNormal", 2.0, "fan_in", "truncated_normal")
+LecunUniform = _preset("LecunUniform", 1.0, "fan_in", "uniform")
+LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(_Seeded):
+    """A (semi-)orthogonal matrix from the QR of a normal matrix, times ``gain``."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = gain
+
+    def __call__(self, shape, dtype="float32"):
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal needs a shape of 2 or more dimensions, got {tuple(shape)}")
+        rows, cols = int(np.prod(shape[:-1])), shape[-1]
+        a = self._rng().normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))          # make it uniform over orthogonal matrices
+        if rows < cols:
+            q = q.T
+        return (self.gain * q.reshape(shape)).astype(dtype)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+_ALIASES = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal,
+}
+_CLASSES = {cls.__name__: cls for cls in _ALIASES.values()}
+
+
+def serialize(initializer):
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(spec):
+    cls = _CLASSES.get(spec["class_name"])
+    if cls is None:
+        raise ValueError(f"unknown initializer class {spec['class_name']!r}; "
+                         f"known: {sorted(_CLASSES)}")
+    return cls.from_config(spec.get("config", {}))
+
+
+def get(identifier):
+    """An initializer from a name (``"glorot_uniform"``), a config dict, or itself."""
+    if isinstance(identifier, Initializer) or callable(identifier) and not isinstance(identifier, (str, dict, type)):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in _ALIASES:
+            return _ALIASES[key]()
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise ValueError(f"unknown initializer {identifier!r}; use one of {sorted(_ALIASES)}")
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    raise TypeError(f"cannot interpret {identifier!r} as an initializer: pass a name "
+                    f"like 'glorot_uniform' or an Initializer")

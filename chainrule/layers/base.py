@@ -1,0 +1,453 @@
+"""The base ``Layer``: lazy build, weight tracking, training flag, config.
+
+Every layer subclasses :class:`Layer` and writes two methods, as in Keras:
+
+* ``build(input_shape)`` creates the weights with ``add_weight`` once the
+  first input shape is known (batch dimension included);
+* ``call(x, training=False)`` computes the output with chainrule ops, so the
+  gradient comes from the engine and nothing here knows about backward.
+
+>>> import chainrule as cr
+>>> class Scale(cr.layers.Layer):
+...     def __init__(self, factor=2.0, **kwargs):
+...         super().__init__(**kwargs)
+...         self.factor = factor
+...     def build(self, input_shape):
+...         self.w = self.add_weight("w", (input_shape[-1],), initializer="ones")
+...     def call(self, x):
+...         return x * self.w * self.factor
+>>> layer = Scale(3.0)
+>>> layer(cr.ones(2, 4)).shape
+(2, 4)
+>>> layer.get_config()["factor"]     # captured from the constructor, no code needed
+3.0
+
+Besides Tensors, a layer accepts the :class:`SymbolicTensor` made by
+``cr.Input``; it then builds itself, works out its output shape and returns
+another ``SymbolicTensor`` that remembers where it came from. Functional
+models (``chainrule.models``) replay that history.
+"""
+import inspect
+import re
+import threading
+
+import numpy as np
+
+from .. import initializers, regularizers
+from ..errors import ShapeError
+from ..graph import no_grad
+from ..tensor import Tensor, as_tensor
+
+__all__ = ["Layer", "InputSpec", "SymbolicTensor", "serialize", "deserialize",
+           "register", "get_registered"]
+
+# class name -> Layer subclass; filled by __init_subclass__ so that loading a
+# saved model only ever instantiates classes that were imported, never code.
+_REGISTRY = {}
+_NAME_COUNTS = {}
+_CONTEXT = threading.local()       # the training flag of the outermost call
+
+
+def _snake(name):
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s).lower()
+
+
+def unique_name(base):
+    """``dense``, ``dense_1``, ``dense_2``... as Keras names layers."""
+    count = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = count + 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _fmt_shape(shape):
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
+        ("," if len(shape) == 1 else "") + ")"
+
+
+class InputSpec:
+    """What a built layer accepts: a number of dimensions and fixed axis sizes.
+
+    ``axes`` maps an axis (negative counts from the end) to its required size.
+    """
+
+    def __init__(self, ndim=None, min_ndim=None, axes=None, dtype_kind=None):
+        self.ndim, self.min_ndim = ndim, min_ndim
+        self.axes = dict(axes or {})
+        self.dtype_kind = dtype_kind
+
+    def check(self, layer, shape):
+        shape = tuple(shape)
+        expected = self.expected_shape(len(shape))
+        problem = None
+        if self.ndim is not None and len(shape) != self.ndim:
+            problem = f"{self.ndim} dimensions"
+        elif self.min_ndim is not None and len(shape) < self.min_ndim:
+            problem = f"at least {self.min_ndim} dimensions"
+        else:
+            for axis, size in self.axes.items():
+                if -len(shape) <= axis < len(shape) and shape[axis] not in (size, None):
+                    problem = f"size {size} on axis {axis}"
+                    break
+        if problem:
+            raise ShapeError(
+                f"{type(layer).__name__} layer '{layer.name}' expects input of shape "
+                f"{_fmt_shape(expected)} ({problem}, batch first) but received "
+                f"{_fmt_shape(shape)}.")
+
+    def expected_shape(self, ndim_received):
+        ndim = self.ndim or max(self.min_ndim or 0, ndim_received,
+                                max((a + 1 if a >= 0 else -a for a in self.axes), default=0))
+        shape = [None] * ndim
+        for axis, size in self.axes.items():
+            if -ndim <= axis < ndim:
+                shape[axis] = size
+        return tuple(shape)
+
+
+class SymbolicTensor:
+    """A placeholder for a batch that does not exist yet (Keras' KerasTensor).
+
+    ``shape`` has ``None`` for the batch. ``history`` is ``(layer, inputs,
+    kwargs, index)``: the layer call that made it (``None`` for an Input), so a
+    functional ``Model`` can replay the calls in order.
+    """
+
+    def __init__(self, shape, dtype="float32", history=None, name=None):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.history = history
+        self.name = name
+
+    ndim = property(lambda self: len(self.shape))
+
+    def __repr__(self):
+        return f"<SymbolicTensor shape={_fmt_shape(self.shape)} dtype={self.dtype.name} name={self.name}>"
+
+
+def _flatten(structure):
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for item in structure.values() for leaf in _flatten(item)]
+    return [structure]
+
+
+def _map(fn, structure):
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_map(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _map(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
+def _shape_of(x):
+    return tuple(x.shape)
+
+
+class Layer:
+    """Base class of every layer (and of ``Model``)."""
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        # Remember the constructor arguments: get_config returns them, so a
+        # custom layer saves without writing get_config by hand.
+        object.__setattr__(self, "_init_args", (args, kwargs))
+        return self
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY.setdefault(cls.__name__, cls)
+        try:
+            params = inspect.signature(cls.call).parameters
+            cls._call_takes_training = "training" in params or any(
+                p.kind == p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            cls._call_takes_training = False
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
+                 input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{sorted(kwargs)}")
+        object.__setattr__(self, "_layers", [])
+        object.__setattr__(self, "_weights", [])
+        self.name = name or unique_name(_snake(type(self).__name__))
+        self.trainable = trainable
+        self.dtype = np.dtype(dtype or "float32")
+        self.built = False
+        self.input_spec = None
+        self.regularizers = {}          # id(weight) -> regularizer
+        self._activity_losses = []
+        self.input_shape_declared = None
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if input_shape is not None:
+            self.input_shape_declared = tuple(input_shape)
+        self.build_input_shape = None
+        self.output_shape_ = None
+
+    # -- tracking ------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if not name.startswith("_") and "_layers" in self.__dict__:
+            for item in _flatten(value) if isinstance(value, (list, tuple, dict)) else [value]:
+                if isinstance(item, Layer) and item is not self and \
+                        all(item is not seen for seen in self._layers):
+                    self._layers.append(item)
+        object.__setattr__(self, name, value)
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
+                   trainable=True, dtype=None):
+        """Create a weight Tensor, initialized now, tracked by this layer."""
+        dtype = np.dtype(dtype or self.dtype)
+        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
+        weight = Tensor(np.asarray(value, dtype=dtype), requires_grad=trainable, name=name)
+        self._weights.append(weight)
+        if regularizer is not None:
+            self.regularizers[id(weight)] = regularizers.get(regularizer)
+        return weight
+
+    @property
+    def layers(self):
+        """The layers tracked directly inside this one."""
+        return list(self._layers)
+
+    def _walk(self):
+        yield self
+        for layer in self._layers:
+            yield from layer._walk()
+
+    def _all_weights(self):
+        seen, out = set(), []
+        for layer in self._walk():
+            for w in layer._weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append((layer, w))
+        return out
+
+    @property
+    def weights(self):
+        """Every weight, trainable first as Keras lists them."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        return [w for layer, w in self._all_weights()
+                if w.requires_grad and self._is_trainable(layer)]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for layer, w in self._all_weights()
+                if not (w.requires_grad and self._is_trainable(layer))]
+
+    def _is_trainable(self, layer):
+        # A frozen layer freezes everything inside it.
+        for outer in self._walk():
+            if not outer.trainable and any(l is layer for l in outer._walk()):
+                return False
+        return True
+
+    @property
+    def losses(self):
+        """Regularization penalties of every weight, plus losses added in call."""
+        out = []
+        for layer in self._walk():
+            for w in layer._weights:
+                reg = layer.regularizers.get(id(w))
+                if reg is not None:
+                    out.append(reg(w))
+            out.extend(layer._activity_losses)
+        return out
+
+    def add_loss(self, value):
+        """Add a loss term (a scalar Tensor) from inside ``call``."""
+        self._activity_losses.append(value)
+
+    def count_params(self):
+        return int(sum(w.size for w in self.weights))
+
+    def get_weights(self):
+        """The weights as NumPy arrays (copies), in Keras' order and layout."""
+        return [w.data.copy() for w in self._ordered_weights()]
+
+    def set_weights(self, arrays):
+        """Load NumPy arrays into the weights, checking count and shapes."""
+        weights = self._ordered_weights()
+        arrays = list(arrays)
+        if len(arrays) != len(weights):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' has {len(weights)} weight arrays "
+                f"({', '.join(w.name or '?' for w in weights)}) but set_weights "
+                f"received {len(arrays)}.")
+        for w, a in zip(weights, arrays):
+            a = np.asarray(a)
+            if a.shape != w.shape:
+                raise ShapeError(
+                    f"{type(self).__name__} '{self.name}': weight '{w.name}' has shape "
+                    f"{w.shape} but the array given for it has shape {a.shape}.")
+            w.data[...] = a
+            w._version += 1
+
+    def _ordered_weights(self):
+        # Creation order within the layer tree (Keras' get_weights order for
+        # a single layer: kernel, bias; gamma, beta, moving_mean, moving_variance).
+        return [w for _, w in self._all_weights()]
+
+    # -- calling ---------------------------------------------------------------
+    def build(self, input_shape):
+        """Create the weights. The default has none."""
+
+    def call(self, inputs):
+        raise NotImplementedError(f"{type(self).__name__} must define call()")
+
+    def compute_output_shape(self, input_shape):
+        """The output shape for an input shape (batch first, may be None).
+
+        The default runs ``call`` on a batch of zeros, which is always right
+        for the layers here; override it when that would be costly.
+        """
+        def dummy(shape):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
+        with no_grad():
+            out = self._call_with_training(_map(dummy, input_shape), False, {})
+        return _map(lambda t: (None,) + tuple(t.shape[1:]), out)
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build_input_shape = input_shape
+            self.build(input_shape)
+            self.built = True
+
+    def _call_with_training(self, inputs, training, kwargs):
+        if self._call_takes_training:
+            return self.call(inputs, training=training, **kwargs)
+        return self.call(inputs, **kwargs)
+
+    def __call__(self, inputs, training=None, **kwargs):
+        leaves = _flatten(inputs)
+        if any(isinstance(x, SymbolicTensor) for x in leaves):
+            return self._symbolic_call(inputs, kwargs)
+        if not isinstance(inputs, (list, tuple, dict)):
+            if not isinstance(inputs, Tensor):
+                inputs = as_tensor(inputs, self.dtype if np.asarray(inputs).dtype.kind == "f" else None)
+        else:
+            inputs = _map(lambda x: x if isinstance(x, Tensor) else as_tensor(x), inputs)
+        shapes = _map(_shape_of, inputs)
+        if self.input_shape_declared is not None and not self.built and \
+                isinstance(shapes, tuple) and shapes[1:] != self.input_shape_declared:
+            raise ShapeError(
+                f"{type(self).__name__} layer '{self.name}' was declared with "
+                f"input_shape={self.input_shape_declared} (batch excluded) but received "
+                f"input of shape {shapes}.")
+        self._maybe_build(shapes)
+        if self.input_spec is not None and isinstance(shapes, tuple):
+            self.input_spec.check(self, shapes)
+        outer = getattr(_CONTEXT, "training", None)
+        if training is None:
+            training = bool(outer) if outer is not None else False
+        _CONTEXT.training = training
+        self._activity_losses = []
+        try:
+            return self._call_with_training(inputs, training, kwargs)
+        finally:
+            _CONTEXT.training = outer
+
+    def _symbolic_call(self, inputs, kwargs):
+        shapes = _map(_shape_of, inputs)
+        self._maybe_build(shapes)
+        if self.input_spec is not None and isinstance(shapes, tuple):
+            self.input_spec.check(self, shapes)
+        out_shape = self.compute_output_shape(shapes)
+        index = getattr(self, "_symbolic_calls", 0)
+        object.__setattr__(self, "_symbolic_calls", index + 1)
+
+        def make(shape):
+            return SymbolicTensor(shape, self.dtype, history=(self, inputs, kwargs, index),
+                                  name=self.name)
+        if isinstance(out_shape, list):
+            return [make(s) for s in out_shape]
+        return make(out_shape)
+
+    # -- config ----------------------------------------------------------------
+    def get_config(self):
+        """The constructor arguments (captured automatically) plus name/trainable/dtype.
+
+        Values must be JSON-friendly; initializer and regularizer objects are
+        serialized, tuples become lists.
+        """
+        args, kwargs = self._init_args
+        try:
+            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        except TypeError:
+            bound = None
+        config = {}
+        if bound is not None:
+            for key, value in list(bound.arguments.items())[1:]:
+                param = bound.signature.parameters[key]
+                if param.kind == param.VAR_KEYWORD:
+                    config.update(value)
+                elif param.kind == param.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(f"{type(self).__name__}: *args cannot be saved")
+                else:
+                    config[key] = value
+        config.update(name=self.name, trainable=self.trainable, dtype=self.dtype.name)
+        return {k: _jsonable(v) for k, v in config.items()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, Layer):
+        return serialize(value)
+    if hasattr(value, "get_config") and not isinstance(value, type):
+        return {"class_name": type(value).__name__, "config": value.get_config()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if callable(value) and hasattr(value, "__name__"):
+        return value.__name__          # activations given as functions
+    raise TypeError(f"cannot save {type(value).__name__} value {value!r} in a layer config; "
+                    f"use numbers, strings, lists or objects with get_config()")
+
+
+def register(cls=None, name=None):
+    """Register a custom layer class under a name for loading saved models."""
+    def deco(c):
+        _REGISTRY[name or c.__name__] = c
+        return c
+    return deco(cls) if cls is not None else deco
+
+
+def get_registered(class_name, custom_objects=None):
+    if custom_objects and class_name in custom_objects:
+        return custom_objects[class_name]
+    if class_name not in _REGISTRY:
+        raise ValueError(f"unknown layer class '{class_name}': import the module that "
+                         f"defines it, or pass custom_objects={{'{class_name}': cls}}")
+    return _REGISTRY[class_name]
+
+
+def serialize(layer):
+    """``{"class_name": ..., "config": ...}`` as Keras writes a layer."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(spec, custom_objects=None):
+    cls = get_registered(spec["class_name"], custom_objects)
+    return cls.from_config(dict(spec["config"]))

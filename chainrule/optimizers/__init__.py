@@ -1,0 +1,1 @@
+"""Optimizers with Keras 3 update rules (filled in by the optimizers work)."""
