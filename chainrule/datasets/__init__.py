@@ -1,4 +1,4 @@
 """Datasets. The small ones ship inside the package; larger ones load from a path."""
-from .bundled import load_digits
+from .bundled import load_diabetes, load_digits, load_iris
 
-__all__ = ["load_digits"]
+__all__ = ["load_diabetes", "load_digits", "load_iris"]

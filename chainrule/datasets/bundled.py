@@ -4,7 +4,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["load_digits"]
+__all__ = ["load_diabetes", "load_digits", "load_iris"]
 
 
 def _data_file(name):
@@ -20,3 +20,33 @@ def load_digits():
     with _data_file("digits.npz").open("rb") as f, np.load(f, allow_pickle=False) as z:
         images, labels = z["x"], z["y"]
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
+
+
+def load_iris():
+    """Fisher's iris flowers (150 samples, 4 measurements in cm, 3 species).
+
+    Returns ``(X, y)``: ``X`` float64 of shape (150, 4) (sepal length, sepal
+    width, petal length, petal width), ``y`` int64 of shape (150,) with 0 =
+    setosa, 1 = versicolor, 2 = virginica, 50 each, as
+    ``sklearn.datasets.load_iris(return_X_y=True)``.
+    """
+    with _data_file("iris.npz").open("rb") as f, np.load(f, allow_pickle=False) as z:
+        features, labels = z["x"], z["y"]
+    return features.astype(np.float64), labels.astype(np.int64)
+
+
+def load_diabetes():
+    """The diabetes regression data of Efron et al. (442 patients, 10 features).
+
+    Returns ``(X, y)`` as ``sklearn.datasets.load_diabetes(return_X_y=True)``:
+    ``X`` float64 of shape (442, 10) (age, sex, bmi, bp, s1..s6), each column
+    mean-centred and scaled to a sum of squares of 1; ``y`` float64 of shape
+    (442,), disease progression one year after baseline (25..346).
+
+    >>> X, y = load_diabetes()
+    >>> X.shape, y.shape
+    ((442, 10), (442,))
+    """
+    with _data_file("diabetes.npz").open("rb") as f, np.load(f, allow_pickle=False) as z:
+        features, target = z["x"], z["y"]
+    return features.astype(np.float64), target.astype(np.float64)
