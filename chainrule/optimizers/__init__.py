@@ -1,1 +1,53 @@
-"""Optimizers with Keras 3 update rules (filled in by the optimizers work)."""
+"""Optimizers with the update rules and defaults of Keras 3.
+
+>>> import chainrule as cr
+>>> opt = cr.optimizers.get("adam")
+>>> opt.learning_rate
+0.001
+
+``get`` accepts a Keras name ("sgd", "adam", ...), a ``{"class_name",
+"config"}`` dict or an optimizer; ``serialize``/``deserialize`` convert to and
+from that dict. Learning-rate schedules live in ``cr.optimizers.schedules``.
+"""
+from . import schedules
+from .adam import Adam
+from .base import Optimizer
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "Optimizer", "deserialize", "get", "schedules", "serialize"]
+
+# Keras' string identifiers (lower case) and class names.
+_BY_NAME = {cls.__name__.lower(): cls for cls in [SGD, Adam]}
+
+
+def serialize(optimizer):
+    """``{"class_name": ..., "config": ...}`` describing ``optimizer``."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"serialize takes an Optimizer, got {type(optimizer).__name__}")
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config):
+    """The optimizer that ``serialize`` described (class names are case-insensitive)."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config'; got {config!r}")
+    name = str(config["class_name"])
+    cls = _BY_NAME.get(name.lower())
+    if cls is None:
+        raise ValueError(f"Unknown optimizer: {name!r}. Known: {sorted(_BY_NAME)}")
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier):
+    """An optimizer from a Keras name ("adam"), a serialized dict or an optimizer."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Unknown optimizer: {identifier!r}. Known: {sorted(_BY_NAME)}")
+        return cls()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}; pass a name like "
+                     f"'adam', a dict {{'class_name', 'config'}} or an Optimizer")

@@ -1,0 +1,294 @@
+"""The optimizer base class: everything the Keras 3 optimizers share.
+
+One step of any optimizer, as Keras 3 does it::
+
+    grads = clip(grads)                   # clipnorm | global_clipnorm | clipvalue
+    for each variable w (not excluded):   # decoupled weight decay, before the step
+        w -= weight_decay * lr * w
+    for each (g, w): update_step(g, w)    # the optimizer's own rule
+    iterations += 1
+
+``lr`` is the learning rate at the current ``iterations`` (a float, or a
+schedule evaluated at ``iterations``). Variables are ``cr.Tensor`` leaves; the
+update writes their ``.data`` in place with NumPy and records no graph.
+
+A subclass holds only its own rule: ``_build_slots(value)`` returns the
+per-variable state (e.g. ``{"momentum": zeros}``) and
+``_update_step(grad, value, slots, lr)`` changes ``value`` and ``slots`` in
+place. ``self.iterations + 1`` is the step number ``t`` during an update.
+"""
+import math
+import re
+import warnings
+
+import numpy as np
+
+from ..autodiff import GradientTape
+from ..tensor import Tensor
+from . import schedules as _schedules
+from .schedules import LearningRateSchedule
+
+# Keras 3 config keys chainrule does not implement; accepted at their defaults
+# so that a config written by Keras loads.
+_KERAS_ONLY_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
+                        "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                        "gradient_accumulation_steps": None}
+
+
+def check_range(name, value, low=None, high=None, low_open=False, high_open=False):
+    """Raise ValueError naming ``name`` unless ``value`` is a number in the range.
+
+    ``low_open``/``high_open`` exclude the bounds: rho in [0, 1) is
+    ``check_range("rho", rho, 0, 1, high_open=True)``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"Argument `{name}` must be a number. Received: {name}={value!r}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high or math.isnan(value):
+        left = "-inf" if low is None else f"{low}"
+        right = "inf" if high is None else f"{high}"
+        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"Argument `{name}` must be in {interval}. Received: {name}={value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base class of the optimizers (Keras 3's ``BaseOptimizer``).
+
+    Args:
+        learning_rate: a float >= 0, a ``LearningRateSchedule`` (evaluated at
+            ``iterations``) or a zero-argument callable returning a float.
+        weight_decay: if set, each step first does ``w -= weight_decay * lr * w``.
+        clipnorm: clip each gradient to this L2 norm.
+        clipvalue: clip each gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this global L2 norm.
+            At most one of the three clipping options may be set.
+        name: a name for the optimizer.
+
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> opt = cr.optimizers.SGD(learning_rate=0.1)
+    >>> _ = opt.apply_gradients([(cr.tensor([1.0, 1.0]), w)])
+    >>> w
+    tensor([0.9, 1.9], requires_grad=True)
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **kwargs):
+        for key, default in _KERAS_ONLY_DEFAULTS.items():
+            if key in kwargs and kwargs.pop(key) != default:
+                raise NotImplementedError(f"chainrule optimizers do not implement `{key}`")
+        if kwargs:
+            raise ValueError(f"Argument(s) not recognized: {kwargs}")
+        set_clips = {k: v for k, v in [("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                       ("global_clipnorm", global_clipnorm)] if v is not None}
+        if len(set_clips) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
+                             f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                             f"global_clipnorm={global_clipnorm}")
+        for key, value in set_clips.items():
+            check_range(key, value, 0)
+        if weight_decay is not None:
+            check_range("weight_decay", weight_decay, 0)
+        self.name = name if name is not None else type(self).__name__.lower()
+        self.weight_decay = weight_decay
+        self.clipnorm = clipnorm
+        self.clipvalue = clipvalue
+        self.global_clipnorm = global_clipnorm
+        self.iterations = 0
+        self._learning_rate = self._checked_learning_rate(learning_rate)
+        self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
+        self._exclude_ids = set()
+        self._exclude_pattern = None
+
+    # -- learning rate ------------------------------------------------------
+    @staticmethod
+    def _checked_learning_rate(learning_rate):
+        if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
+            return learning_rate
+        if isinstance(learning_rate, bool) or not isinstance(
+                learning_rate, (int, float, np.integer, np.floating)):
+            raise TypeError("Argument `learning_rate` should be a float, a LearningRateSchedule "
+                             f"or a callable. Received: learning_rate={learning_rate!r}")
+        return check_range("learning_rate", learning_rate, 0)
+
+    @property
+    def learning_rate(self):
+        """The learning rate now: a schedule is evaluated at ``iterations``."""
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return float(lr(self.iterations))
+        if callable(lr):
+            return float(lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        is_schedule = isinstance(value, LearningRateSchedule) or callable(value)
+        if isinstance(self._learning_rate, LearningRateSchedule) and not is_schedule:
+            raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
+                            "`learning_rate` constructor argument, hence its learning rate is not "
+                            "settable. If you need the learning rate to be settable, you should "
+                            "instantiate the optimizer with a float `learning_rate` argument.")
+        self._learning_rate = self._checked_learning_rate(value)
+
+    # -- weight decay exclusions -------------------------------------------
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Skip weight decay for the tensors in ``var_list`` and for every tensor
+        whose ``name`` contains one of the strings in ``var_names`` (e.g. "bias")."""
+        self._exclude_ids = {id(v) for v in (var_list or [])}
+        self._exclude_pattern = re.compile("|".join(map(re.escape, var_names))) if var_names else None
+
+    def _use_weight_decay(self, var):
+        if id(var) in self._exclude_ids:
+            return False
+        name = getattr(var, "name", None)
+        return not (self._exclude_pattern is not None and name
+                    and self._exclude_pattern.search(str(name)))
+
+    # -- the step -----------------------------------------------------------
+    def build(self, variables):
+        """Create the state (slots) of each variable now rather than at its first step."""
+        for var in variables:
+            self._slots_of(var)
+
+    def _slots_of(self, var):
+        slots = self._slots.get(var)
+        if slots is None:
+            slots = self._slots[var] = self._build_slots(var.data)
+        return slots
+
+    def _build_slots(self, value):
+        """Per-variable state, as a dict of arrays shaped like ``value``."""
+        return {}
+
+    def _update_step(self, grad, value, slots, lr):
+        """Change ``value`` (and ``slots``) in place, given its gradient."""
+        raise NotImplementedError
+
+    def apply_gradients(self, grads_and_vars):
+        """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
+
+        Returns the new ``iterations``.
+        """
+        grads, variables = [], []
+        skipped = []
+        for grad, var in grads_and_vars:
+            if not isinstance(var, Tensor):
+                raise TypeError(f"apply_gradients updates chainrule Tensors; got a variable of type "
+                                f"{type(var).__name__}")
+            if grad is None:
+                skipped.append(var.name or f"tensor of shape {var.shape}")
+                continue
+            grads.append(self._as_gradient(grad, var))
+            variables.append(var)
+        if not grads:
+            raise ValueError("No gradients provided for any variable.")
+        if skipped:
+            warnings.warn(f"Gradients do not exist for variables {skipped} when minimizing the loss.",
+                          stacklevel=2)
+        grads = self._clip_gradients(grads)
+        lr = self.learning_rate
+        if self.weight_decay:
+            for var in variables:
+                if self._use_weight_decay(var):
+                    value = self._writable(var)
+                    value -= value * value.dtype.type(self.weight_decay * lr)
+        for grad, var in zip(grads, variables):
+            value = self._writable(var)
+            self._update_step(grad, value, self._slots_of(var), value.dtype.type(lr))
+            var._version += 1       # the engine detects in-place changes by this counter
+        self.iterations += 1
+        return self.iterations
+
+    @staticmethod
+    def _as_gradient(grad, var):
+        g = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+        if g.shape != var.shape:
+            raise ValueError(f"Gradient of shape {g.shape} does not match its variable of shape "
+                             f"{var.shape}")
+        return g.astype(var.dtype, copy=False)
+
+    @staticmethod
+    def _writable(var):
+        if not var.data.flags.writeable:
+            var.data = var.data.copy()
+        return var.data
+
+    def _clip_gradients(self, grads):
+        if self.clipnorm:
+            # g * c / max(||g||, c): unchanged when the norm is already <= c
+            return [g * (self.clipnorm / max(float(np.sqrt(np.sum(np.square(g, dtype=np.float64)))),
+                                             self.clipnorm)) for g in grads]
+        if self.global_clipnorm:
+            norm = float(np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads)))
+            scale = self.global_clipnorm / max(norm, self.global_clipnorm) if np.isfinite(norm) \
+                else float("nan")   # as Keras: a non-finite norm gives NaN updates
+            return [g * g.dtype.type(scale) for g in grads]
+        if self.clipvalue:
+            return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def minimize(self, loss_fn, var_list):
+        """Compute ``loss_fn()``, its gradients for ``var_list``, and apply one step.
+
+        ``var_list`` is a list of tensors or a zero-argument callable returning
+        one. Returns the loss.
+        """
+        variables = list(var_list() if callable(var_list) else var_list)
+        with GradientTape() as tape:
+            tape.watch(variables)
+            loss = loss_fn()
+        grads = tape.gradient(loss, variables)
+        self.apply_gradients(zip(grads, variables))
+        return loss
+
+    # -- config and state ---------------------------------------------------
+    def get_config(self):
+        lr = self._learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = _schedules.serialize(lr)
+        elif callable(lr):
+            lr = float(lr())    # a plain callable cannot be serialized; keep its value now
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def get_state(self, variables):
+        """The optimizer's state as ``{"iterations": ..., "learning_rate": ...,
+        "<i>/<slot>": ...}``, ``i`` the position of the variable in ``variables``."""
+        state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
+        if not (isinstance(self._learning_rate, LearningRateSchedule) or callable(self._learning_rate)):
+            state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
+        for i, var in enumerate(variables):
+            for slot, array in self._slots.get(var, {}).items():
+                state[f"{i}/{slot}"] = array.copy()
+        return state
+
+    def set_state(self, state, variables):
+        """Restore what ``get_state`` returned, for the same list of variables."""
+        self.iterations = int(state["iterations"])
+        if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
+            self._learning_rate = float(state["learning_rate"])
+        for i, var in enumerate(variables):
+            slots = self._slots_of(var)
+            for slot, array in slots.items():
+                key = f"{i}/{slot}"
+                if key not in state:
+                    continue    # the variable had not been stepped when the state was saved
+                saved = np.asarray(state[key])
+                if saved.shape != array.shape:
+                    raise ValueError(f"Optimizer state {key!r} has shape {saved.shape}, but its "
+                                     f"variable has shape {array.shape}")
+                array[...] = saved
+
+    def __repr__(self):
+        return f"{type(self).__name__}(learning_rate={self.learning_rate:g})"
