@@ -10,14 +10,23 @@
 from that dict. Learning-rate schedules live in ``cr.optimizers.schedules``.
 """
 from . import schedules
+from .adadelta import Adadelta
+from .adagrad import Adagrad
 from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
 from .base import Optimizer
+from .ftrl import Ftrl
+from .nadam import Nadam
+from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adam", "Optimizer", "deserialize", "get", "schedules", "serialize"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Nadam", "Optimizer",
+           "RMSprop", "deserialize", "get", "schedules", "serialize"]
 
-# Keras' string identifiers (lower case) and class names.
-_BY_NAME = {cls.__name__.lower(): cls for cls in [SGD, Adam]}
+# Keras' string identifiers are the class names in lower case ("sgd", "adamw", ...).
+_BY_NAME = {cls.__name__.lower(): cls
+            for cls in [SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Ftrl]}
 
 
 def serialize(optimizer):

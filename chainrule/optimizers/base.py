@@ -99,6 +99,7 @@ class Optimizer:
         self.iterations = 0
         self._learning_rate = self._checked_learning_rate(learning_rate)
         self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
+        self._globals = {}                # state shared by all variables (Nadam's u_product)
         self._exclude_ids = set()
         self._exclude_pattern = None
 
@@ -167,6 +168,9 @@ class Optimizer:
         """Change ``value`` (and ``slots``) in place, given its gradient."""
         raise NotImplementedError
 
+    def _before_updates(self):
+        """Once per step, before the variables' updates (for state shared by all)."""
+
     def apply_gradients(self, grads_and_vars):
         """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
 
@@ -195,6 +199,7 @@ class Optimizer:
                 if self._use_weight_decay(var):
                     value = self._writable(var)
                     value -= value * value.dtype.type(self.weight_decay * lr)
+        self._before_updates()
         for grad, var in zip(grads, variables):
             value = self._writable(var)
             self._update_step(grad, value, self._slots_of(var), value.dtype.type(lr))
@@ -264,10 +269,13 @@ class Optimizer:
 
     def get_state(self, variables):
         """The optimizer's state as ``{"iterations": ..., "learning_rate": ...,
-        "<i>/<slot>": ...}``, ``i`` the position of the variable in ``variables``."""
+        "<i>/<slot>": ...}``, ``i`` the position of the variable in ``variables``
+        (plus any state shared by all variables, such as Nadam's "u_product")."""
         state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
         if not (isinstance(self._learning_rate, LearningRateSchedule) or callable(self._learning_rate)):
             state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
+        for name, array in self._globals.items():
+            state[name] = np.array(array)
         for i, var in enumerate(variables):
             for slot, array in self._slots.get(var, {}).items():
                 state[f"{i}/{slot}"] = array.copy()
@@ -278,6 +286,9 @@ class Optimizer:
         self.iterations = int(state["iterations"])
         if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
             self._learning_rate = float(state["learning_rate"])
+        for name in self._globals:
+            if name in state:
+                self._globals[name] = np.array(state[name], dtype=self._globals[name].dtype)
         for i, var in enumerate(variables):
             slots = self._slots_of(var)
             for slot, array in slots.items():
