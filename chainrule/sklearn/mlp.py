@@ -1,0 +1,701 @@
+"""Multi-layer perceptrons with scikit-learn's interface: ``MLPClassifier``
+and ``MLPRegressor``.
+
+Same parameters, defaults, fitted attributes and numerics as
+``sklearn.neural_network``; the training is chainrule's: each batch is a
+Tensor, the forward pass is chainrule ops, one ``backward`` gives every
+gradient and the optimizer updates the weights in place.
+
+The network, for layers ``i = 0 .. L-1``::
+
+    a₀ = X,   aᵢ₊₁ = act(aᵢ @ Wᵢ + bᵢ)          (act = activation; the last layer's
+                                                is softmax / logistic / identity)
+
+and the loss scikit-learn minimizes (n samples in the batch)::
+
+    log-loss       −Σ y·log p / n                (softmax, multiclass)
+                   −Σ [y·log p + (1−y)·log(1−p)] / n   (logistic: binary, multilabel)
+    squared error  ½ Σ (y − ŷ)² / n              (identity, regression)
+    + L2           ½·alpha·Σ‖Wᵢ‖² / n
+
+Weights start Glorot-uniform in ±√(6/(fan_in+fan_out)) (factor 2 instead of 6
+for the logistic activation), drawn from ``random_state`` in scikit-learn's
+order, so with ``dtype="float64"`` the same ``random_state`` gives the same
+initial weights, batches and loss curve as scikit-learn.
+
+Precision: training runs in float32 by default (``dtype="float32"``, about
+twice as fast and half the memory); pass ``dtype="float64"`` to train in
+float64 whatever the input's dtype. Predictions come back in that dtype.
+"""
+import warnings
+from itertools import pairwise
+from numbers import Integral, Real
+from typing import ClassVar
+
+import numpy as np
+import scipy.optimize
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import shuffle as shuffle_indices
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+import chainrule as cr
+from chainrule.autodiff import gradients
+
+from ._optim import make_adam, make_sgd
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_HIDDEN_ACTIVATIONS = {
+    "identity": lambda z: z,
+    "logistic": cr.sigmoid,
+    "tanh": cr.tanh,
+    "relu": cr.relu,
+}
+
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: parameters, the network,
+    the loss and the three solvers. Subclasses define the output layer and
+    how targets are encoded."""
+
+    _parameter_constraints: ClassVar[dict] = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+    }
+
+    # ------------------------------------------------------------------
+    # The network
+    # ------------------------------------------------------------------
+    def _forward(self, x):
+        """Pre-activation output z of the last layer, as a chainrule Tensor."""
+        params = self._params
+        n = self.n_layers_ - 1
+        act = _HIDDEN_ACTIVATIONS[self.activation]
+        h = x
+        for i in range(n):
+            h = h @ params[i] + params[n + i]
+            if i < n - 1:
+                h = act(h)
+        return h
+
+    def _output(self, z):
+        """The output activation applied to z (a Tensor) -> NumPy array."""
+        if self.out_activation_ == "softmax":
+            return cr.softmax(z, axis=1).data
+        if self.out_activation_ == "logistic":
+            return cr.sigmoid(z).data
+        if self.out_activation_ == "exp":
+            return cr.exp(z).data
+        return z.data
+
+    def _forward_pass_fast(self, X, check_input=True):
+        if check_input:
+            X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        with cr.no_grad():
+            return self._output(self._forward(cr.Tensor(np.asarray(X, dtype=self._dtype))))
+
+    def _loss(self, x, Y):
+        """Loss of a batch: (Tensor to differentiate, float value to report).
+
+        The differentiated loss is the stable form from the logits (its
+        gradient with respect to z is ``p − y``, as scikit-learn's). The
+        reported value follows scikit-learn exactly: probabilities clipped to
+        [eps, 1−eps] in the log-loss, the squared error averaged over outputs.
+        """
+        n = x.shape[0]
+        z = self._forward(x)
+        eps = np.finfo(self._dtype).eps
+        lo, hi = np.log(eps), np.log1p(-eps)
+        out = self.out_activation_
+        if out == "softmax":
+            log_p = cr.log_softmax(z, axis=1)
+            data_loss = -cr.sum(log_p * Y) * (1.0 / n)
+            value = -float(np.sum(Y * np.clip(log_p.data, lo, hi))) / n
+        elif out == "logistic":
+            # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
+            sp = cr.softplus(z)
+            data_loss = cr.sum(sp - z * Y) * (1.0 / n)
+            log_p1 = np.clip(z.data - sp.data, lo, hi)
+            log_p0 = np.clip(-sp.data, lo, hi)
+            value = -float(np.sum(Y * log_p1 + (1 - Y) * log_p0)) / n
+        elif out == "exp":
+            # Poisson deviance: Σ [y log(y/p) − y + p] / n with p = e^z.
+            data_loss = cr.sum(cr.exp(z) - z * Y) * (1.0 / n)
+            const = np.sum(_xlogy(Y, Y) - Y) / n
+            value = float(data_loss.data) + float(const)
+        else:
+            diff = z - Y
+            data_loss = cr.sum(diff * diff) * (0.5 / n)
+            value = float(data_loss.data) / Y.shape[1]
+        if self.alpha > 0:
+            n_w = self.n_layers_ - 1
+            l2 = cr.sum(self._params[0] * self._params[0])
+            for w in self._params[1:n_w]:
+                l2 = l2 + cr.sum(w * w)
+            l2 = l2 * (0.5 * self.alpha / n)
+            value += float(l2.data)
+            data_loss = data_loss + l2
+        return data_loss, value
+
+    # ------------------------------------------------------------------
+    # Setting up
+    # ------------------------------------------------------------------
+    def _initialize(self, Y, layer_units):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        # Glorot et al.; drawn in scikit-learn's order (W then b, layer by layer).
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in pairwise(layer_units):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            w = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            b = self._random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(w.astype(self._dtype))
+            self.intercepts_.append(b.astype(self._dtype))
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _bind_params(self):
+        """Tensors that share memory with coefs_ and intercepts_, so in-place
+        optimizer updates are the fitted attributes' updates. A new binding
+        (user-replaced arrays, unpickled estimator) starts a new optimizer."""
+        arrays = list(self.coefs_) + list(self.intercepts_)
+        params = getattr(self, "_params", None)
+        if params is not None and len(params) == len(arrays) and all(
+                p.data is a for p, a in zip(params, arrays)):
+            return
+        arrays = [np.ascontiguousarray(a, dtype=self._dtype) for a in arrays]
+        n = len(self.coefs_)
+        self.coefs_, self.intercepts_ = arrays[:n], arrays[n:]
+        self._params = [cr.Tensor(a, requires_grad=True) for a in arrays]
+        self._optimizer = None
+
+    def _fit(self, X, y, incremental=False):
+        self._dtype = np.dtype(self.dtype)
+        hidden = self.hidden_layer_sizes
+        if not hasattr(hidden, "__iter__"):
+            hidden = [hidden]
+        hidden = list(hidden)
+        if np.any(np.array(hidden) <= 0):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        X = np.ascontiguousarray(X, dtype=self._dtype)
+        Y = np.asarray(y, dtype=self._dtype)
+        if Y.ndim == 1:
+            Y = Y.reshape(-1, 1)
+        self.n_outputs_ = Y.shape[1]
+        layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, layer_units)
+            self._params = None
+        self._bind_params()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, Y, incremental)
+        else:
+            self._fit_lbfgs(X, Y)
+        if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may"
+                             " contain large values and need to be preprocessed.")
+        return self
+
+    # ------------------------------------------------------------------
+    # L-BFGS: SciPy drives, chainrule gives the loss and its gradient
+    # ------------------------------------------------------------------
+    def _fit_lbfgs(self, X, Y):
+        params = self._params
+        sizes = np.cumsum([0] + [p.size for p in params])
+        x = cr.Tensor(X)
+
+        def loss_and_grad(theta):
+            for p, start, stop in zip(params, sizes[:-1], sizes[1:]):
+                np.copyto(p.data, theta[start:stop].reshape(p.shape), casting="unsafe")
+            loss, value = self._loss(x, Y)
+            grads = gradients(loss, params)
+            return value, np.concatenate([g.data.ravel() for g in grads]).astype(np.float64)
+
+        theta0 = np.concatenate([p.data.ravel() for p in params]).astype(np.float64)
+        result = scipy.optimize.minimize(
+            loss_and_grad, theta0, method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        self.n_iter_ = _check_optimize_result(result, self.max_iter)
+        self.loss_ = float(result.fun)
+        loss_and_grad(result.x)          # leave the weights at the solution
+        if self.verbose:
+            print(f"L-BFGS-B: {result.message} after {self.n_iter_} iterations, loss = {self.loss_:.8f}")
+
+    # ------------------------------------------------------------------
+    # SGD and Adam: mini-batches
+    # ------------------------------------------------------------------
+    def _make_optimizer(self):
+        if self.solver == "sgd":
+            return make_sgd(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return make_adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _fit_stochastic(self, X, Y, incremental):
+        if getattr(self, "_optimizer", None) is None or not incremental:
+            self._optimizer = self._make_optimizer()
+        optimizer, params = self._optimizer, self._params
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            # Stratify only single-output classification, as scikit-learn.
+            stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+            X_train, X_val, Y_train, Y_val = train_test_split(
+                X, Y, random_state=self._random_state, test_size=self.validation_fraction,
+                stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                                 "or the size of your dataset.")
+            y_val = self._decode_targets(Y_val)
+        else:
+            X_train, Y_train, X_val, y_val = X, Y, None, None
+
+        n_samples = X_train.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        order = np.arange(n_samples)
+        starts = range(0, n_samples, batch_size)
+
+        self.n_iter_ = 0
+        for _ in range(self.max_iter):
+            if self.shuffle:
+                # Shuffle indices, not data; the same random stream as scikit-learn.
+                order = shuffle_indices(order, random_state=self._random_state)
+            total = 0.0
+            for start in starts:
+                if self.shuffle:
+                    rows = order[start:start + batch_size]
+                    xb, yb = X_train[rows], Y_train[rows]
+                else:
+                    xb, yb = X_train[start:start + batch_size], Y_train[start:start + batch_size]
+                loss, value = self._loss(cr.Tensor(xb), yb)
+                grads = gradients(loss, params)
+                optimizer.apply_gradients(zip(grads, params))
+                total += value * xb.shape[0]
+            self.n_iter_ += 1
+            self.loss_ = total / n_samples
+            self.t_ += n_samples
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            self._update_no_improvement_count(early_stopping, X_val, y_val)
+            if self.solver == "sgd" and self.learning_rate == "invscaling":
+                optimizer.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if early_stopping else "Training loss"
+                msg = (f"{what} did not improve more than tol={self.tol:f} for "
+                       f"{self.n_iter_no_change} consecutive epochs.")
+                if self._trigger_stopping(msg):
+                    break
+                self._no_improvement_count = 0
+            if incremental:
+                break
+            if self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              "reached and the optimization hasn't converged yet.", ConvergenceWarning)
+        if early_stopping:
+            for p, best in zip(params, self._best_coefs + self._best_intercepts):
+                np.copyto(p.data, best)
+
+    def _trigger_stopping(self, msg):
+        """Stop, or (sgd with learning_rate='adaptive') divide the rate by 5."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer.learning_rate = float(self._optimizer.learning_rate) / 5.0
+        if self.verbose:
+            print(msg + f" Setting learning rate to {self._optimizer.learning_rate:f}")
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+        if early_stopping:
+            score = self._score(X_val, y_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = [c.copy() for c in self.coefs_]
+                self._best_intercepts = [i.copy() for i in self.intercepts_]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+
+    def _score_with_function(self, X, y, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred)
+
+    # ------------------------------------------------------------------
+    # Public API shared by both
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data matrix X and target(s) y.
+
+        X: array-like (n_samples, n_features); y: (n_samples,) or
+        (n_samples, n_outputs). Returns self.
+        """
+        return self._fit(X, y, incremental=False)
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
+
+    def __getstate__(self):
+        # The Tensors and the optimizer are rebuilt from coefs_/intercepts_ on
+        # the next fit; pickles hold plain NumPy arrays only.
+        state = super().__getstate__()
+        state.pop("_params", None)
+        state.pop("_optimizer", None)
+        return state
+
+
+def _xlogy(x, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
+
+
+def _check_optimize_result(result, max_iter):
+    """n_iter of a SciPy L-BFGS result; a ConvergenceWarning when it stopped early."""
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        msg = (f"lbfgs failed to converge after {n_iter} iteration(s) "
+               f"(status={result.status}):\n{result.message}\n")
+        if n_iter == max_iter:
+            msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={max_iter})."
+        msg += ("\nYou might also want to scale the data as shown in:\n"
+                "    https://scikit-learn.org/stable/modules/preprocessing.html")
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    return n_iter
+
+
+_DOC_PARAMS = """
+    Parameters (as scikit-learn's, same defaults)
+    ----------
+    hidden_layer_sizes : array-like of int, default=(100,)
+        Units of each hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'lbfgs' runs SciPy's L-BFGS-B on the flattened weights with
+        gradients from chainrule; 'sgd' and 'adam' train on mini-batches.
+    alpha : float, default=0.0001
+        L2 penalty: the loss gains ½·alpha·Σ‖W‖²/n_samples.
+    batch_size : int or 'auto', default='auto'   ('auto' = min(200, n_samples))
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        sgd only. invscaling: lr = learning_rate_init / (t+1)^power_t with t
+        the samples seen; adaptive: divide by 5 after n_iter_no_change epochs
+        without improvement.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+    max_iter : int, default=200
+        Epochs for sgd/adam; iterations for lbfgs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+    tol : float, default=1e-4
+    verbose : bool, default=False
+    warm_start : bool, default=False
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8   (Adam)
+    n_iter_no_change : int, default=10
+    max_fun : int, default=15000   (lbfgs: most loss evaluations)
+    dtype : {'float32', 'float64'}, default='float32'
+        chainrule's addition: the precision training and prediction run in.
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : lists of arrays, layer by layer
+    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+    n_iter_, t_ (samples seen), n_layers_, n_outputs_, out_activation_,
+    n_features_in_, feature_names_in_ (and classes_ for the classifier)
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    __doc__ = """Multi-layer perceptron classifier, trained by chainrule.
+
+    Minimizes the log-loss: softmax output for multiclass targets, logistic
+    for binary and multilabel ones.
+
+    >>> from chainrule.sklearn import MLPClassifier
+    >>> X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
+    >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0)
+    >>> clf.fit(X, [0, 1, 1, 0]).predict(X).tolist()
+    [0, 1, 1, 0]
+    """ + _DOC_PARAMS
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float32"):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+
+    loss = "log_loss"
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as in the "
+                        f"previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                                 f"{self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y)
+
+    def _decode_targets(self, Y):
+        return self._label_binarizer.inverse_transform(Y)
+
+    def _score(self, X, y):
+        return self._score_with_function(X, y, accuracy_score)
+
+    def predict(self, X):
+        """Class labels (for multilabel targets, the indicator matrix)."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y). ``classes`` (all labels) is required on the first call."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+    def predict_proba(self, X):
+        """Probability of each class, (n_samples, n_classes)."""
+        check_is_fitted(self)
+        y_pred = self._forward_pass_fast(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """log of predict_proba."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    __doc__ = """Multi-layer perceptron regressor, trained by chainrule.
+
+    Minimizes the squared error ½·mean((y − ŷ)²) (or the Poisson deviance
+    with ``loss='poisson'``) with an identity (exp) output.
+
+    >>> import numpy as np
+    >>> from chainrule.sklearn import MLPRegressor
+    >>> X = np.linspace(-1, 1, 50).reshape(-1, 1)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0)
+    >>> reg.fit(X, X.ravel() ** 2).score(X, X.ravel() ** 2) > 0.9
+    True
+
+    loss : {'squared_error', 'poisson'}, default='squared_error'
+    """ + _DOC_PARAMS
+
+    _parameter_constraints: ClassVar[dict] = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype="float32"):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("loss='poisson' needs non-negative targets y; got a minimum of "
+                             f"{np.min(y)}.")
+        return X, y
+
+    def _decode_targets(self, Y):
+        return Y.ravel() if Y.shape[1] == 1 else Y
+
+    def _score(self, X, y):
+        return self._score_with_function(X, y, r2_score)
+
+    def predict(self, X):
+        """Predicted values, (n_samples,) or (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """One epoch over (X, y)."""
+        return self._fit(X, y, incremental=True)
