@@ -1,2 +1,50 @@
-"""Keras-style layers: a base ``Layer`` and one layer family per file."""
-from .base import Layer, InputSpec, SymbolicTensor, serialize, deserialize, register  # noqa: F401
+"""Keras-style layers: a base ``Layer`` and one layer family per file.
+
+>>> import chainrule as cr
+>>> from chainrule import layers
+>>> x = cr.randn(4, 28, 28, 1)
+>>> for layer in [layers.Conv2D(8, 3, activation="relu"), layers.MaxPooling2D(),
+...               layers.Flatten(), layers.Dense(10)]:
+...     x = layer(x)
+>>> x.shape
+(4, 10)
+"""
+from .base import (
+    InputSpec,
+    Layer,
+    SymbolicTensor,
+    deserialize,
+    get_registered,
+    register,
+    serialize,
+)
+from .conv import Conv2D
+from .core import (
+    Activation,
+    Add,
+    Concatenate,
+    Dense,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    Reshape,
+)
+from .embedding import Embedding
+from .normalization import BatchNormalization
+from .pooling import (
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling2D,
+)
+from .recurrent import GRU, LSTM, SimpleRNN
+
+__all__ = [
+    "GRU", "LSTM", "Activation", "Add", "AveragePooling2D", "BatchNormalization",
+    "Concatenate", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
+    "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "InputSpec", "Layer", "LeakyReLU", "MaxPooling2D", "Reshape",
+    "SimpleRNN", "SymbolicTensor", "deserialize", "get_registered", "register", "serialize",
+]

@@ -1,0 +1,178 @@
+"""Activation functions under Keras 3's names.
+
+Each activation is a plain function from a Tensor to a Tensor, written with
+chainrule ops, so its derivative comes from the engine. Layers take them by
+name (``activation="relu"``), as a function, or ``None`` (linear):
+
+>>> import chainrule as cr
+>>> relu = cr.activations.get("relu")
+>>> relu(cr.tensor([-1.0, 2.0])).numpy()
+array([0., 2.], dtype=float32)
+>>> cr.activations.serialize(relu)
+'relu'
+
+Formulas follow Keras 3 (``keras.activations``); a few of them differ from
+PyTorch's defaults, e.g. ``leaky_relu`` has ``negative_slope=0.2`` here, and
+``hard_sigmoid`` is ``relu6(x + 3) / 6``.
+"""
+from . import ops
+from .tensor import as_tensor
+
+__all__ = [
+    "deserialize",
+    "elu",
+    "exponential",
+    "get",
+    "hard_sigmoid",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "serialize",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "swish",
+    "tanh",
+]
+
+
+def linear(x):
+    """x (the identity; what ``activation=None`` means)."""
+    return as_tensor(x)
+
+
+def relu(x):
+    """max(x, 0)."""
+    return ops.relu(x)
+
+
+def relu6(x):
+    """min(max(x, 0), 6)."""
+    return ops.clip(x, 0.0, 6.0)
+
+
+def sigmoid(x):
+    """1 / (1 + e^-x), stable for large |x|."""
+    return ops.sigmoid(x)
+
+
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (Keras 3)."""
+    return relu6(as_tensor(x) + 3.0) / 6.0
+
+
+def tanh(x):
+    """tanh x."""
+    return ops.tanh(x)
+
+
+def softmax(x, axis=-1):
+    """e^x / Σ e^x along ``axis`` (shifted by the max, so ±1000 is fine)."""
+    return ops.softmax(x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    """x - logsumexp(x) along ``axis``."""
+    return ops.log_softmax(x, axis=axis)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """x if x > 0 else negative_slope·x (Keras' default slope is 0.2)."""
+    return ops.leaky_relu(x, alpha=negative_slope)
+
+
+def elu(x, alpha=1.0):
+    """x if x > 0 else alpha·(e^x - 1)."""
+    return ops.elu(x, alpha=alpha)
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    """scale·elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
+    return ops.elu(x, alpha=_SELU_ALPHA) * _SELU_SCALE
+
+
+def softplus(x):
+    """log(1 + e^x), stable for large |x|."""
+    return ops.softplus(x)
+
+
+def softsign(x):
+    """x / (1 + |x|)."""
+    x = as_tensor(x)
+    return x / (ops.abs(x) + 1.0)
+
+
+def silu(x):
+    """x·σ(x) (also called swish)."""
+    x = as_tensor(x)
+    return x * ops.sigmoid(x)
+
+
+swish = silu
+
+
+def mish(x):
+    """x·tanh(softplus(x))."""
+    x = as_tensor(x)
+    return x * ops.tanh(ops.softplus(x))
+
+
+def exponential(x):
+    """e^x."""
+    return ops.exp(x)
+
+
+_BY_NAME = {fn.__name__: fn for fn in (
+    linear, relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, leaky_relu,
+    elu, selu, softplus, softsign, silu, mish, exponential)}
+_BY_NAME["swish"] = silu
+
+
+def serialize(activation):
+    """The name of an activation function (what layer configs store)."""
+    activation = get(activation)
+    for name, fn in _BY_NAME.items():
+        if fn is activation:
+            return name
+    name = getattr(activation, "__name__", None)
+    if name is None or name == "<lambda>":
+        raise ValueError(f"cannot serialize the activation {activation!r}: give a named "
+                         f"function or one of {sorted(_BY_NAME)}")
+    return name
+
+
+def deserialize(name):
+    """The activation function called ``name``."""
+    return get(name)
+
+
+def get(identifier):
+    """An activation from a name (``"relu"``), a function, or ``None`` (linear).
+
+    The ``{"class_name": name, "config": ...}`` form of a saved config is
+    accepted too.
+    """
+    if identifier is None:
+        return linear
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        identifier = identifier["class_name"]
+    if isinstance(identifier, str):
+        fn = _BY_NAME.get(identifier) or _BY_NAME.get(identifier.lower())
+        if fn is None:
+            raise ValueError(f"unknown activation {identifier!r}; use one of "
+                             f"{sorted(_BY_NAME)}, a function, or None")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"cannot interpret {identifier!r} as an activation: pass a name like "
+                    f"'relu', a function from Tensor to Tensor, or None")

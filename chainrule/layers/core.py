@@ -1,0 +1,286 @@
+"""Core layers: Dense, Activation, Dropout, Flatten, Reshape and the merges.
+
+>>> import chainrule as cr
+>>> layer = cr.layers.Dense(3, activation="relu")
+>>> layer(cr.ones(2, 4)).shape
+(2, 3)
+>>> [w.shape for w in layer.weights]          # kernel (in, out), bias (out,)
+[(4, 3), (3,)]
+"""
+import numbers
+
+import numpy as np
+
+from .. import activations, initializers, ops, regularizers
+from ..errors import ShapeError
+from .base import InputSpec, Layer
+
+__all__ = [
+    "Activation",
+    "Add",
+    "Concatenate",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "LeakyReLU",
+    "Reshape",
+]
+
+
+def check_positive_int(layer_name, arg, value):
+    """Validate an argument that counts something (units, filters...)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{layer_name}: {arg} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_rate(layer_name, arg, value):
+    """Validate a probability in [0, 1)."""
+    if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{layer_name}: {arg} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+class Dense(Layer):
+    """A fully connected layer: ``activation(x @ kernel + bias)``.
+
+    ``kernel`` has shape (in, units) as in Keras, so ``get_weights`` arrays
+    move between the two. On N-D input the product acts on the last axis.
+
+    >>> Dense(10, activation="softmax")(cr.ones(5, 7, 4)).shape
+    (5, 7, 10)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_positive_int("Dense", "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        self.input_spec.check(self, input_shape)      # at least (batch, features)
+        in_features = input_shape[-1]
+        if in_features is None:
+            raise ShapeError(f"Dense layer '{self.name}': the last axis of the input must "
+                             f"be known to build the kernel, got shape {input_shape}")
+        self.kernel = self.add_weight("kernel", (in_features, self.units),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer,
+                                     self.bias_regularizer) if self.use_bias else None)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: in_features})
+
+    def call(self, x):
+        y = ops.matmul(x, self.kernel)
+        if self.bias is not None:
+            y = y + self.bias
+        y = self.activation(y)
+        if self.activity_regularizer is not None:
+            self.add_loss(self.activity_regularizer(y))
+        return y
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+
+class Activation(Layer):
+    """Applies an activation function: ``Activation("relu")``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, x):
+        return self.activation(x)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class LeakyReLU(Layer):
+    """x if x > 0 else negative_slope·x, with Keras' layer default slope 0.3."""
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(negative_slope, numbers.Real) or negative_slope < 0:
+            raise ValueError(f"LeakyReLU: negative_slope must be a number >= 0, "
+                             f"got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def call(self, x):
+        return ops.leaky_relu(x, alpha=self.negative_slope)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class Dropout(Layer):
+    """Zeroes a fraction ``rate`` of the entries while training and scales the
+    rest by 1/(1 - rate); the identity at inference.
+
+    With a ``seed`` the layer owns a generator, so successive calls draw
+    different masks but a rebuilt layer repeats the same sequence.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = check_rate("Dropout", "rate", rate)
+        if noise_shape is not None:
+            raise NotImplementedError("Dropout: noise_shape is not supported; leave it None "
+                                      "(an independent draw for every entry)")
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        # The layer's own generator when seeded, else chainrule's global one.
+        return ops.dropout(x, self.rate, training=True, seed=self._rng)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class Flatten(Layer):
+    """(batch, d1, d2, ...) -> (batch, d1·d2·...); a (batch,) input gives (batch, 1)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError("Flatten: only data_format='channels_last' is supported "
+                             f"(chainrule is channels-last), got {data_format!r}")
+
+    def call(self, x):
+        return ops.reshape(x, (x.shape[0], -1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        return (input_shape[0], size)
+
+
+class Reshape(Layer):
+    """Reshapes everything but the batch axis to ``target_shape`` (one entry may be -1).
+
+    >>> Reshape((2, -1))(cr.ones(5, 6)).shape
+    (5, 2, 3)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        target = tuple(int(d) for d in target_shape)
+        if any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
+            raise ValueError(f"Reshape: target_shape must hold positive sizes and at most "
+                             f"one -1, got {tuple(target_shape)}")
+        self.target_shape = target
+
+    def _resolve(self, rest):
+        """``target_shape`` with the -1 worked out for a sample of shape ``rest``."""
+        if any(d is None for d in rest):
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = int(np.prod(rest, dtype=np.int64))
+        known = int(np.prod([d for d in self.target_shape if d != -1], dtype=np.int64))
+        if -1 in self.target_shape:
+            ok = known > 0 and size % known == 0
+            resolved = tuple(size // known if d == -1 else d for d in self.target_shape) if ok else None
+        else:
+            ok = known == size
+            resolved = self.target_shape
+        if not ok:
+            raise ShapeError(f"Reshape layer '{self.name}': cannot reshape a sample of shape "
+                             f"{tuple(rest)} ({size} values) into target_shape "
+                             f"{self.target_shape}; the number of values must stay the same")
+        return resolved
+
+    def call(self, x):
+        return ops.reshape(x, (x.shape[0],) + self._resolve(x.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + self._resolve(input_shape[1:])
+
+
+class _Merge(Layer):
+    """Base of the layers that take a list of tensors."""
+
+    def _check_inputs(self, shapes):
+        if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or \
+                not all(isinstance(s, tuple) for s in shapes):
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' must be called on a "
+                             f"list of at least 2 inputs, got {shapes!r}")
+
+    def build(self, input_shape):
+        self._check_inputs(input_shape)
+
+
+class Add(_Merge):
+    """Sum of a list of same-shape inputs: ``Add()([a, b])``."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._check_shapes(input_shape)
+
+    def _check_shapes(self, shapes):
+        first = shapes[0]
+        for s in shapes[1:]:
+            if len(s) != len(first) or any(a != b and None not in (a, b)
+                                           for a, b in zip(s[1:], first[1:])):
+                raise ShapeError(f"Add layer '{self.name}': all inputs must have the same "
+                                 f"shape, got {', '.join(map(str, shapes))}")
+
+    def call(self, inputs):
+        self._check_shapes([tuple(x.shape) for x in inputs])
+        total = inputs[0]
+        for x in inputs[1:]:
+            total = total + x
+        return total
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+
+class Concatenate(_Merge):
+    """Joins a list of inputs along ``axis`` (default the last): ``Concatenate()([a, b])``."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._check_shapes(input_shape)
+
+    def _check_shapes(self, shapes):
+        ndim = len(shapes[0])
+        if any(len(s) != ndim for s in shapes) or not -ndim <= self.axis < ndim or \
+                self.axis % ndim == 0:
+            raise ShapeError(f"Concatenate layer '{self.name}': cannot join shapes "
+                             f"{', '.join(map(str, shapes))} along axis {self.axis}; the "
+                             f"inputs need the same number of dimensions and the axis must "
+                             f"not be the batch axis")
+        axis = self.axis % ndim
+        for i in range(1, ndim):
+            sizes = {s[i] for s in shapes} - {None}
+            if i != axis and len(sizes) > 1:
+                raise ShapeError(f"Concatenate layer '{self.name}': shapes "
+                                 f"{', '.join(map(str, shapes))} differ on axis {i}; only "
+                                 f"axis {self.axis} may differ")
+
+    def call(self, inputs):
+        return ops.concatenate(list(inputs), axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        axis = self.axis % len(input_shape[0])
+        out = list(input_shape[0])
+        sizes = [s[axis] for s in input_shape]
+        out[axis] = None if None in sizes else int(sum(sizes))
+        return tuple(out)

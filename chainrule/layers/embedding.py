@@ -1,0 +1,60 @@
+"""Embedding: integer ids to dense vectors, a lookup in a trainable table.
+
+>>> import chainrule as cr
+>>> emb = cr.layers.Embedding(input_dim=1000, output_dim=16)
+>>> emb(cr.tensor([[4, 20, 7]])).shape
+(1, 3, 16)
+
+Row ``i`` of ``embeddings`` (input_dim, output_dim) is the vector of id ``i``.
+The lookup is indexing, so the gradient scatters back onto the rows that were
+used (added up where an id repeats).
+"""
+import numpy as np
+
+from .. import initializers, ops, regularizers
+from ..tensor import Tensor
+from .base import Layer
+from .core import check_positive_int
+
+__all__ = ["Embedding"]
+
+
+class Embedding(Layer):
+    """Maps ids in [0, input_dim) to vectors of size ``output_dim``.
+
+    ``embeddings_initializer="uniform"`` is Keras' RandomUniform(-0.05, 0.05).
+    Masking (``mask_zero=True``) is not supported.
+    """
+
+    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
+                 embeddings_regularizer=None, mask_zero=False, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
+        self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        if mask_zero:
+            raise NotImplementedError("Embedding: mask_zero=True is not supported (chainrule "
+                                      "layers carry no masks); pad with id 0 and let the "
+                                      "model learn to ignore it, or keep mask_zero=False")
+
+    def build(self, input_shape):
+        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
+                                          self.embeddings_initializer,
+                                          self.embeddings_regularizer)
+
+    def call(self, ids):
+        ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+        if ids.dtype.kind == "f" and np.all(ids == np.round(ids)):
+            ids = ids.astype(np.int64)        # Keras casts float ids to int
+        if ids.dtype.kind not in "iu":
+            raise TypeError(f"Embedding layer '{self.name}' expects integer ids, got dtype "
+                            f"{ids.dtype}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise IndexError(f"Embedding layer '{self.name}': ids must lie in [0, "
+                             f"{self.input_dim}) (input_dim={self.input_dim}), got values "
+                             f"from {ids.min()} to {ids.max()}")
+        return ops.take(self.embeddings, ids, axis=0)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)

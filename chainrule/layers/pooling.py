@@ -1,0 +1,101 @@
+"""Pooling layers over channels-last images (and sequences, globally).
+
+>>> import chainrule as cr
+>>> cr.layers.MaxPooling2D()(cr.ones(2, 28, 28, 8)).shape
+(2, 14, 14, 8)
+>>> cr.layers.GlobalAveragePooling2D()(cr.ones(2, 7, 7, 8)).shape
+(2, 8)
+"""
+from .. import ops
+from .base import InputSpec, Layer
+from .conv import (
+    check_channels_last,
+    conv_output_size,
+    normalize_padding,
+    normalize_pair,
+)
+
+__all__ = [
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "MaxPooling2D",
+]
+
+
+class _Pooling2D(Layer):
+    _op = None      # the chainrule pooling op
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        self.pool_size = normalize_pair(name, "pool_size", pool_size)
+        # strides=None means windows side by side, as in Keras.
+        self.strides = self.pool_size if strides is None else normalize_pair(name, "strides", strides)
+        self.padding = normalize_padding(name, padding)
+        check_channels_last(name, data_format)
+        self.input_spec = InputSpec(ndim=4)
+
+    def call(self, x):
+        return type(self)._op(x, self.pool_size, self.strides, self.padding)
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, c = input_shape
+        (kh, kw), (sh, sw) = self.pool_size, self.strides
+        return (batch, conv_output_size(h, kh, sh, self.padding),
+                conv_output_size(w, kw, sw, self.padding), c)
+
+
+class MaxPooling2D(_Pooling2D):
+    """The largest value of each ``pool_size`` window."""
+    _op = staticmethod(ops.max_pool2d)
+
+
+class AveragePooling2D(_Pooling2D):
+    """The mean of each ``pool_size`` window (with 'same', padding is not counted)."""
+    _op = staticmethod(ops.avg_pool2d)
+
+
+class _GlobalPooling(Layer):
+    _ndim = 4           # (batch, h, w, c); 3 for (batch, steps, features)
+    _reduce = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        check_channels_last(type(self).__name__, data_format)
+        self.keepdims = bool(keepdims)
+        self.input_spec = InputSpec(ndim=self._ndim)
+
+    def call(self, x):
+        axes = tuple(range(1, self._ndim - 1))       # every axis but batch and channels
+        return type(self)._reduce(x, axis=axes, keepdims=self.keepdims)
+
+    def compute_output_shape(self, input_shape):
+        if self.keepdims:
+            return (input_shape[0],) + (1,) * (self._ndim - 2) + (input_shape[-1],)
+        return (input_shape[0], input_shape[-1])
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
+    _reduce = staticmethod(ops.mean)
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Max over height and width: (batch, h, w, c) -> (batch, c)."""
+    _reduce = staticmethod(ops.max)
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """Mean over the steps: (batch, steps, features) -> (batch, features)."""
+    _ndim = 3
+    _reduce = staticmethod(ops.mean)
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """Max over the steps: (batch, steps, features) -> (batch, features)."""
+    _ndim = 3
+    _reduce = staticmethod(ops.max)

@@ -1,0 +1,274 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, with Keras 3's weight layouts.
+
+Input is (batch, time, features). Each layer keeps a state and walks the
+sequence one step at a time; every step is made of chainrule ops, so the
+gradient flows back through time by the ordinary backward pass (BPTT).
+
+The input part of every step does not depend on the state, so ``x @ kernel``
+is computed for all steps in one matrix product before the loop; the loop
+only adds ``h_prev @ recurrent_kernel``.
+
+>>> import chainrule as cr
+>>> lstm = cr.layers.LSTM(8, return_sequences=True)
+>>> lstm(cr.randn(2, 5, 3)).shape
+(2, 5, 8)
+>>> [w.shape for w in lstm.weights]     # kernel, recurrent_kernel, bias; gates i, f, c, o
+[(3, 32), (8, 32), (32,)]
+"""
+import numpy as np
+
+from .. import activations, initializers, ops, regularizers
+from ..errors import ShapeError
+from ..random import default_rng
+from ..tensor import Tensor, as_tensor
+from .base import InputSpec, Layer
+from .core import check_positive_int, check_rate
+
+__all__ = ["GRU", "LSTM", "SimpleRNN"]
+
+
+class _Recurrent(Layer):
+    """What the three layers share: arguments, weights, the time loop, outputs.
+
+    A subclass sets ``_gates`` (how many blocks of ``units`` columns the
+    kernels have), ``_state_names`` and writes ``_step``.
+    """
+
+    _gates = 1
+    _state_names = ("h",)
+
+    def __init__(self, units, activation="tanh", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, dropout=0.0,
+                 recurrent_dropout=0.0, seed=None, return_sequences=False,
+                 return_state=False, go_backwards=False, stateful=False, unroll=False,
+                 **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        self.units = check_positive_int(name, "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.dropout = check_rate(name, "dropout", dropout)
+        self.recurrent_dropout = check_rate(name, "recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        if stateful:
+            raise NotImplementedError(f"{name}: stateful=True is not supported; pass the "
+                                      f"last state back yourself with initial_state=")
+        # unroll is accepted for Keras compatibility: the Python loop below is
+        # an unrolled loop already.
+        self.input_spec = InputSpec(ndim=3)
+
+    # -- weights ---------------------------------------------------------------
+    def _bias_shape(self):
+        return (self._gates * self.units,)
+
+    def _bias_init(self):
+        return self.bias_initializer
+
+    def build(self, input_shape):
+        self.input_spec.check(self, input_shape)
+        features = input_shape[-1]
+        if features is None:
+            raise ShapeError(f"{type(self).__name__} layer '{self.name}': the feature axis "
+                             f"(last) of the input must be known, got {input_shape}")
+        width = self._gates * self.units
+        self.kernel = self.add_weight("kernel", (features, width), self.kernel_initializer,
+                                      self.kernel_regularizer)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
+                                                self.recurrent_initializer,
+                                                self.recurrent_regularizer)
+        self.bias = (self.add_weight("bias", self._bias_shape(), self._bias_init(),
+                                     self.bias_regularizer) if self.use_bias else None)
+        self.input_spec = InputSpec(ndim=3, axes={-1: features})
+
+    def _input_bias(self):
+        """The bias added to ``x @ kernel`` (GRU's reset_after splits it in two)."""
+        return self.bias
+
+    # -- the loop --------------------------------------------------------------
+    def _dropout_mask(self, shape, rate, dtype):
+        """One mask per sequence (the same at every step), scaled by 1/(1-rate)."""
+        keep = default_rng(self._rng).random(shape) >= rate
+        return Tensor((keep / (1 - rate)).astype(dtype))
+
+    def _initial_states(self, batch, dtype, initial_state):
+        if initial_state is None:
+            return [Tensor(np.zeros((batch, self.units), dtype)) for _ in self._state_names]
+        if isinstance(initial_state, (Tensor, np.ndarray)):
+            initial_state = [initial_state]
+        states = [as_tensor(s) for s in initial_state]
+        if len(states) != len(self._state_names) or \
+                any(s.shape != (batch, self.units) for s in states):
+            raise ShapeError(
+                f"{type(self).__name__} layer '{self.name}': initial_state must be "
+                f"{len(self._state_names)} tensor(s) ({', '.join(self._state_names)}) of shape "
+                f"({batch}, {self.units}), got shapes {[s.shape for s in states]}")
+        return states
+
+    def call(self, x, training=False, initial_state=None):
+        batch, steps, features = x.shape
+        if steps == 0:
+            raise ShapeError(f"{type(self).__name__} layer '{self.name}': the input has no "
+                             f"time steps (shape {x.shape})")
+        if self.go_backwards:
+            x = x[:, ::-1]                     # and the outputs stay in that order (Keras)
+        if training and self.dropout:
+            x = x * ops.reshape(self._dropout_mask((batch, features), self.dropout, x.dtype),
+                                (batch, 1, features))
+        recurrent_mask = None
+        if training and self.recurrent_dropout:
+            recurrent_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout,
+                                                x.dtype)
+        # The input half of every step at once: (batch, time, gates·units).
+        x_proj = ops.matmul(x, self.kernel)
+        if self.use_bias:
+            x_proj = x_proj + self._input_bias()
+
+        states = self._initial_states(batch, x_proj.dtype, initial_state)
+        outputs = []
+        for t in range(steps):
+            output, states = self._step(x_proj[:, t], states, recurrent_mask)
+            if self.return_sequences:
+                outputs.append(output)
+        output = ops.stack(outputs, axis=1) if self.return_sequences else output
+        return [output] + list(states) if self.return_state else output
+
+    def _step(self, x_t, states, recurrent_mask):
+        """One time step: (output, new states) from this step's x @ kernel (+ bias)."""
+        raise NotImplementedError
+
+    def _recurrent_input(self, h, recurrent_mask):
+        return h if recurrent_mask is None else h * recurrent_mask
+
+    def compute_output_shape(self, input_shape):
+        batch, steps = input_shape[0], input_shape[1]
+        out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out] + [(batch, self.units)] * len(self._state_names)
+        return out
+
+
+class SimpleRNN(_Recurrent):
+    """The plain recurrence h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
+
+    Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,).
+    """
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+
+    def _step(self, x_t, states, recurrent_mask):
+        (h_prev,) = states
+        h = self.activation(x_t + ops.matmul(self._recurrent_input(h_prev, recurrent_mask),
+                                             self.recurrent_kernel))
+        return h, [h]
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997), Keras' gate order i, f, c, o.
+
+    With z = x_t @ kernel + h_{t-1} @ recurrent_kernel + bias split in four:
+
+        i = σ(z_i)   f = σ(z_f)   o = σ(z_o)        (σ = recurrent_activation)
+        c_t = f · c_{t-1} + i · tanh(z_c)            (tanh = activation)
+        h_t = o · tanh(c_t)
+
+    Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,).
+    ``unit_forget_bias`` starts the forget gate's bias at 1, so the cell
+    remembers by default. ``return_state`` returns [output, h, c].
+    """
+
+    _gates = 4
+    _state_names = ("h", "c")
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 unit_forget_bias=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_init(self):
+        if not self.unit_forget_bias:
+            return self.bias_initializer
+        units, init = self.units, self.bias_initializer
+
+        def forget_ones(shape, dtype="float32"):
+            # [i | f | c | o]: ones for f, the bias initializer elsewhere.
+            return np.concatenate([init((units,), dtype=dtype), np.ones(units, dtype),
+                                   init((2 * units,), dtype=dtype)])
+        return forget_ones
+
+    def _step(self, x_t, states, recurrent_mask):
+        h_prev, c_prev = states
+        u = self.units
+        z = x_t + ops.matmul(self._recurrent_input(h_prev, recurrent_mask),
+                             self.recurrent_kernel)
+        i = self.recurrent_activation(z[:, :u])
+        f = self.recurrent_activation(z[:, u:2 * u])
+        g = self.activation(z[:, 2 * u:3 * u])
+        o = self.recurrent_activation(z[:, 3 * u:])
+        c = f * c_prev + i * g
+        h = o * self.activation(c)
+        return h, [h, c]
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho et al. 2014), Keras' gate order z, r, h.
+
+    With x_z, x_r, x_h the three blocks of x_t @ kernel + input bias:
+
+        z = σ(x_z + h_{t-1} @ U_z + b'_z)       (update gate)
+        r = σ(x_r + h_{t-1} @ U_r + b'_r)       (reset gate)
+        reset_after=True (default, cuDNN's):  ĥ = tanh(x_h + r · (h_{t-1} @ U_h + b'_h))
+        reset_after=False:                     ĥ = tanh(x_h + (r · h_{t-1}) @ U_h)
+        h_t = z · h_{t-1} + (1 - z) · ĥ
+
+    Weights: kernel (features, 3u), recurrent_kernel (u, 3u), and bias (2, 3u)
+    with reset_after (row 0 the input bias, row 1 the recurrent bias b'),
+    else bias (3u,).
+    """
+
+    _gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 reset_after=True, **kwargs):
+        super().__init__(units, activation=activation, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.reset_after = bool(reset_after)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _input_bias(self):
+        return self.bias[0] if self.reset_after else self.bias
+
+    def _step(self, x_t, states, recurrent_mask):
+        (h_prev,) = states
+        u = self.units
+        h_in = self._recurrent_input(h_prev, recurrent_mask)
+        if self.reset_after:
+            inner = ops.matmul(h_in, self.recurrent_kernel)
+            if self.use_bias:
+                inner = inner + self.bias[1]
+        else:
+            inner = ops.matmul(h_in, self.recurrent_kernel[:, :2 * u])
+        z = self.recurrent_activation(x_t[:, :u] + inner[:, :u])
+        r = self.recurrent_activation(x_t[:, u:2 * u] + inner[:, u:2 * u])
+        if self.reset_after:
+            recurrent_h = r * inner[:, 2 * u:]
+        else:
+            recurrent_h = ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * u:])
+        candidate = self.activation(x_t[:, 2 * u:] + recurrent_h)
+        h = z * h_prev + (1 - z) * candidate
+        return h, [h]
