@@ -1,0 +1,542 @@
+"""Loss functions with Keras 3's formulas, defaults and names.
+
+Two faces, as in Keras:
+
+- functions (``binary_crossentropy``, ``mse``, ...) return one loss per
+  sample, a Tensor of shape (N,) (or (N, T) for sequences);
+- Loss objects (``BinaryCrossentropy()``, ``MeanSquaredError()``, ...) are
+  called as ``loss(y_true, y_pred, sample_weight=None)`` and return a scalar
+  Tensor: the per-sample losses, weighted, summed and divided by their count
+  ("sum_over_batch_size").
+
+``y_pred`` is a Tensor (made by chainrule ops, so the loss can be
+differentiated) or an array; ``y_true`` a NumPy array or a Tensor, never
+differentiated. The result has ``y_pred``'s dtype.
+
+Probabilities are clipped to [ε, 1-ε] with ε = 1e-7 as Keras does, so a
+predicted probability of 0 for the true class costs -log(1e-7) ≈ 16.1 rather
+than infinity. With ``from_logits=True`` no clipping is needed: the losses go
+through ``log_softmax`` or a log-sigmoid, exact and finite even at ±1000.
+
+>>> import chainrule as cr
+>>> loss = cr.losses.SparseCategoricalCrossentropy(from_logits=True)
+>>> logits = cr.tensor([[2.0, 0.0, 0.0]], requires_grad=True)
+>>> round(float(loss([0], logits)), 4)
+0.2395
+"""
+import re
+
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, as_tensor, record
+
+__all__ = [
+    "Loss", "LossFunctionWrapper",
+    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+    "MeanSquaredError", "MeanAbsoluteError", "Huber", "Hinge",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "softmax_cross_entropy", "mean_squared_error", "mse", "mean_absolute_error", "mae",
+    "huber", "hinge", "get", "serialize", "deserialize", "EPSILON",
+]
+
+EPSILON = 1e-7          # Keras' backend.epsilon(): the clip for probabilities
+
+
+# --------------------------------------------------------------------------
+# Input handling
+# --------------------------------------------------------------------------
+def _prediction(y_pred):
+    """y_pred as a floating Tensor (integers become float32)."""
+    y_pred = as_tensor(y_pred)
+    if y_pred.dtype.kind != "f":
+        y_pred = y_pred.astype(np.float32)
+    return y_pred
+
+
+def _target(y_true, dtype):
+    """y_true as a constant array of the prediction's dtype (no gradient)."""
+    data = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    return data.astype(dtype, copy=False)
+
+
+def _match_ranks(y_true, y_pred_shape):
+    """Keras' squeeze-or-expand rule: a target of shape (N,) next to a
+    prediction of shape (N, 1) (or the other way round) gets the trailing 1
+    added or removed; after that the shapes must agree."""
+    if y_true.ndim == len(y_pred_shape) - 1 and y_pred_shape[-1] == 1:
+        y_true = y_true[..., None]
+    elif y_true.ndim == len(y_pred_shape) + 1 and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_true.shape != tuple(y_pred_shape):
+        raise ValueError(
+            f"y_true has shape {y_true.shape} but y_pred has shape {tuple(y_pred_shape)}; "
+            f"they must match (a trailing dimension of 1 may differ)"
+            + (" - the batch sizes differ" if y_true.shape[:1] != tuple(y_pred_shape)[:1] else ""))
+    return y_true
+
+
+def _mean_last(values):
+    """Per-sample value: the mean over the last axis (Keras). A 1-D tensor is
+    already one value per sample, so it is kept as it is."""
+    return values if values.ndim <= 1 else ops.mean(values, axis=-1)
+
+
+def _sparse_labels(y_true, y_pred_shape):
+    """Integer labels of shape y_pred.shape[:-1] (a trailing 1 is dropped),
+    checked to lie in [0, number of classes)."""
+    labels = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if labels.ndim == len(y_pred_shape) and labels.ndim > 1 and labels.shape[-1] == 1:
+        labels = labels[..., 0]
+    if labels.dtype.kind == "f":
+        if not np.all(labels == np.round(labels)):
+            bad = labels[labels != np.round(labels)].ravel()[0]
+            raise ValueError(f"sparse labels must be integers (class indices), got {bad}; "
+                             f"for one-hot or soft labels use CategoricalCrossentropy")
+        labels = labels.astype(np.int64)
+    elif labels.dtype.kind not in "iu":
+        raise TypeError(f"sparse labels must be integers, got dtype {labels.dtype}")
+    if labels.shape != tuple(y_pred_shape[:-1]):
+        raise ValueError(
+            f"y_true has shape {labels.shape} but y_pred has shape {tuple(y_pred_shape)}; "
+            f"sparse labels need shape {tuple(y_pred_shape[:-1])} (one integer per sample) "
+            f"or {tuple(y_pred_shape[:-1]) + (1,)}")
+    num_classes = y_pred_shape[-1]
+    if labels.size:
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= num_classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"label {bad} is outside [0, {num_classes}): y_pred has "
+                             f"{num_classes} classes, so labels must be 0..{num_classes - 1}")
+    return labels
+
+
+# --------------------------------------------------------------------------
+# Per-sample loss functions
+# --------------------------------------------------------------------------
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+    """-[y·log p + (1-y)·log(1-p)], averaged over the last axis.
+
+    From probabilities p is clipped to [1e-7, 1 - 1e-7]. From logits x,
+    log p = -softplus(-x) and log(1-p) = -softplus(x), so the loss is
+    softplus(x) - y·x, finite at any x. Label smoothing moves y towards ½:
+    y·(1-s) + s/2.
+    """
+    y_pred = _prediction(y_pred)
+    y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + 0.5 * label_smoothing
+    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    if from_logits:
+        elementwise = ops.softplus(y_pred) - y * y_pred
+    else:
+        p = ops.clip(y_pred, EPSILON, 1 - EPSILON)
+        elementwise = -(y * ops.log(p) + (1 - y) * ops.log(1 - p))
+    return _mean_last(elementwise)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """-Σ y·log p along ``axis``, for one-hot (or soft) targets y.
+
+    From probabilities (Keras 3): p ← p / Σp, then clipped to [1e-7, 1 - 1e-7].
+    From logits: log p = log_softmax(x). Label smoothing: y·(1-s) + s/C.
+    """
+    y_pred = _prediction(y_pred)
+    y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + label_smoothing / y_pred.shape[axis]
+    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    if from_logits:
+        log_p = ops.log_softmax(y_pred, axis=axis)
+    else:
+        p = y_pred / ops.sum(y_pred, axis=axis, keepdims=True)
+        log_p = ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
+    return -ops.sum(y * log_p, axis=axis)
+
+
+def softmax_cross_entropy(logits, labels):
+    """-log softmax(x)[label] along the last axis, one value per sample:
+
+        loss = logsumexp(x) - x[label]        d/dx = softmax(x) - onehot(label)
+
+    One fused op (the hot path of classification training): the forward never
+    forms the softmax, the backward is a single subtraction. ``labels`` are
+    integer class indices of shape ``logits.shape[:-1]`` (or with a trailing 1).
+    """
+    x = _prediction(logits)
+    return _softmax_cross_entropy(x, _sparse_labels(labels, x.shape))
+
+
+def _softmax_cross_entropy(x, labels):
+    """softmax_cross_entropy for labels already checked."""
+    shifted = x.data - np.max(x.data, axis=-1, keepdims=True)   # no overflow in exp
+    log_sum = np.log(np.sum(np.exp(shifted), axis=-1))
+    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
+    data = log_sum - picked
+
+    def d_softmax_cross_entropy(g, out, x):
+        one_hot = np.zeros(x.shape, dtype=x.dtype)
+        np.put_along_axis(one_hot, labels[..., None], 1, axis=-1)
+        return ops.expand_dims(g, -1) * (ops.softmax(x, axis=-1) - Tensor._wrap(one_hot))
+    return record("softmax_cross_entropy", data, (x,), d_softmax_cross_entropy)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+    """-log p[label] for integer labels (shape (N,) or (N, 1)), per sample.
+
+    From probabilities p is renormalized and clipped as in
+    ``categorical_crossentropy``; from logits it is ``softmax_cross_entropy``.
+    """
+    y_pred = _prediction(y_pred)
+    if y_pred.ndim < 1:
+        raise ValueError(f"y_pred must have a class axis, got shape {y_pred.shape}")
+    labels = _sparse_labels(y_true, y_pred.shape)
+    if from_logits:
+        return _softmax_cross_entropy(y_pred, labels)
+    p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+    log_p = ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
+    # Pick log p[i, label_i] with one integer-array index per leading axis.
+    leading = tuple(np.indices(labels.shape, sparse=True))
+    return -log_p[leading + (labels,)]
+
+
+def mean_squared_error(y_true, y_pred):
+    """mean((y - ŷ)²) over the last axis."""
+    y_pred = _prediction(y_pred)
+    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
+    diff = y_pred - y
+    return _mean_last(diff * diff)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y - ŷ|) over the last axis."""
+    y_pred = _prediction(y_pred)
+    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
+    return _mean_last(ops.abs(y_pred - y))
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """½e² where |e| ≤ δ, else δ·|e| - ½δ² (e = ŷ - y), averaged over the last
+    axis: quadratic near zero, linear (robust to outliers) far away."""
+    y_pred = _prediction(y_pred)
+    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
+    error = y_pred - y
+    abs_error = ops.abs(error)
+    quadratic = 0.5 * error * error
+    linear = delta * abs_error - 0.5 * delta * delta
+    return _mean_last(ops.where(abs_error.data <= delta, quadratic, linear))
+
+
+def hinge(y_true, y_pred):
+    """mean(max(1 - y·ŷ, 0)) over the last axis, for labels y in {-1, +1}.
+    Labels in {0, 1} are first turned into {-1, +1} (Keras)."""
+    y_pred = _prediction(y_pred)
+    y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
+    if np.all((y == 0) | (y == 1)):
+        y = 2 * y - 1
+    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    return _mean_last(ops.relu(1 - y * y_pred))
+
+
+mse = mean_squared_error
+mae = mean_absolute_error
+
+
+# --------------------------------------------------------------------------
+# Loss objects
+# --------------------------------------------------------------------------
+_REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None)
+
+
+def _snake_case(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Loss:
+    """Base class: subclasses write ``call(y_true, y_pred)`` returning one
+    loss per sample; ``__call__`` weights and reduces them.
+
+    ``reduction``: "sum_over_batch_size" (default, = "mean"): Σ w·loss / count;
+    "sum": Σ w·loss; "mean_with_sample_weight": Σ w·loss / Σ w; "none": the
+    weighted per-sample losses.
+    """
+
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
+        self.name = name or _snake_case(type(self).__name__)
+        self.reduction = reduction
+
+    def call(self, y_true, y_pred):
+        raise NotImplementedError("a Loss subclass must define call(y_true, y_pred)")
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        values = self.call(y_true, y_pred)
+        if not isinstance(values, Tensor):
+            values = as_tensor(values)
+        weights = None
+        if sample_weight is not None:
+            weights = _target(sample_weight, values.dtype)
+            if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+                weights = weights[..., 0]
+            try:
+                np.broadcast_shapes(weights.shape, values.shape)
+            except ValueError:
+                raise ValueError(f"sample_weight has shape {weights.shape} but the per-sample "
+                                 f"losses have shape {values.shape}; give one weight per "
+                                 f"sample") from None
+            if weights.ndim < values.ndim:     # (N,) weights for (N, T) losses
+                weights = weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
+            values = values * Tensor._wrap(weights)
+        if self.reduction in ("none", None) or values.ndim == 0:
+            return values
+        total = ops.sum(values)
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "mean_with_sample_weight" and weights is not None:
+            weight_sum = float(np.broadcast_to(weights, values.shape).sum())
+            return total / weight_sum if weight_sum else total * 0
+        return total / values.size if values.size else total
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class LossFunctionWrapper(Loss):
+    """A Loss made from a function ``fn(y_true, y_pred, **kwargs)`` that
+    returns per-sample losses (or already a scalar).
+
+    >>> loss = LossFunctionWrapper(lambda y, p: (p - y) ** 2, name="squares")
+    """
+
+    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        super().__init__(name=name or getattr(fn, "__name__", None) or "loss",
+                         reduction=reduction)
+        self.fn = fn
+        self.fn_kwargs = kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), **self.fn_kwargs}
+
+
+def _check_smoothing(label_smoothing):
+    label_smoothing = float(label_smoothing)
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    return label_smoothing
+
+
+class BinaryCrossentropy(Loss):
+    """Cross-entropy for 0/1 targets and one probability (or logit) per output.
+
+    >>> bce = BinaryCrossentropy(from_logits=True)
+    >>> round(float(bce([[1.0]], [[0.0]])), 4)     # -log σ(0) = log 2
+    0.6931
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0,
+                 reduction="sum_over_batch_size", name="binary_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+
+    def call(self, y_true, y_pred):
+        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy for one-hot targets.
+
+    >>> cce = CategoricalCrossentropy()
+    >>> round(float(cce([[0, 1, 0]], [[0.05, 0.95, 0.0]])), 4)   # -log 0.95
+    0.0513
+    """
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+        self.axis = int(axis)
+
+    def call(self, y_true, y_pred):
+        return categorical_crossentropy(y_true, y_pred, self.from_logits,
+                                        self.label_smoothing, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy for integer labels, shape (N,) or (N, 1).
+
+    >>> scce = SparseCategoricalCrossentropy()
+    >>> round(float(scce([1], [[0.05, 0.95, 0.0]])), 4)          # -log 0.95
+    0.0513
+    """
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class MeanSquaredError(Loss):
+    """mean((y - ŷ)²).
+
+    >>> float(MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
+    0.5
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def call(self, y_true, y_pred):
+        return mean_squared_error(y_true, y_pred)
+
+
+class MeanAbsoluteError(Loss):
+    """mean(|y - ŷ|).
+
+    >>> float(MeanAbsoluteError()([[0.0, 1.0]], [[2.0, 1.0]]))
+    1.0
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+        super().__init__(name=name, reduction=reduction)
+
+    def call(self, y_true, y_pred):
+        return mean_absolute_error(y_true, y_pred)
+
+
+class Huber(Loss):
+    """Huber loss: ½e² for |e| ≤ delta, delta·|e| - ½delta² beyond.
+
+    >>> float(Huber(delta=1.0)([[0.0]], [[3.0]]))    # 1·3 - ½
+    2.5
+    """
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+        super().__init__(name=name, reduction=reduction)
+        self.delta = float(delta)
+        if self.delta <= 0:
+            raise ValueError(f"delta must be positive, got {delta}")
+
+    def call(self, y_true, y_pred):
+        return huber(y_true, y_pred, self.delta)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class Hinge(Loss):
+    """max(1 - y·ŷ, 0) for labels in {-1, +1} (0/1 labels are converted).
+
+    >>> float(Hinge()([[1.0]], [[0.25]]))
+    0.75
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(name=name, reduction=reduction)
+
+    def call(self, y_true, y_pred):
+        return hinge(y_true, y_pred)
+
+
+# --------------------------------------------------------------------------
+# Lookup and serialization
+# --------------------------------------------------------------------------
+_CLASSES = {cls.__name__: cls for cls in (
+    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+    MeanSquaredError, MeanAbsoluteError, Huber, Hinge)}
+
+_ALIASES = {
+    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "huber": Huber, "huber_loss": Huber, "hinge": Hinge,
+}
+
+# Our own functions map to their classes, so get(losses.mse) can be saved.
+_FUNCTIONS = {
+    binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+    huber: Huber, hinge: Hinge,
+}
+
+
+def serialize(loss):
+    """{"class_name": ..., "config": ...} for a Loss object."""
+    if not isinstance(loss, Loss):
+        raise TypeError(f"serialize needs a Loss object, got {type(loss).__name__}")
+    if type(loss) is LossFunctionWrapper:
+        raise TypeError(f"the loss {loss.name!r} wraps a plain function, which cannot be "
+                        f"serialized; subclass chainrule.losses.Loss instead")
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config):
+    """The Loss object a ``serialize`` dict describes."""
+    name = config.get("class_name") if isinstance(config, dict) else None
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"unknown loss class {name!r}; known: {sorted(_CLASSES)}")
+    return cls.from_config(config.get("config") or {})
+
+
+def get(identifier):
+    """A Loss object from a Keras name (``"sparse_categorical_crossentropy"``,
+    ``"mse"``...), a class name, a config dict, a Loss object (returned as it
+    is) or a function ``fn(y_true, y_pred)`` (wrapped; reduced by the mean).
+
+    >>> get("mse")
+    MeanSquaredError(name='mean_squared_error', reduction='sum_over_batch_size')
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier) or _ALIASES.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"unknown loss {identifier!r}; use one of "
+                             f"{sorted(_ALIASES)} or a class name from {sorted(_CLASSES)}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier):
+        for fn, cls in _FUNCTIONS.items():
+            if fn is identifier:
+                return cls()
+        return LossFunctionWrapper(identifier)
+    raise TypeError(f"cannot interpret {identifier!r} as a loss: give a name such as "
+                    f"'mse', a Loss object, a config dict or a function (y_true, y_pred)")

@@ -1,0 +1,628 @@
+"""Metrics with Keras 3's definitions: what training reports, not what it
+differentiates.
+
+Metrics work on NumPy (a Tensor is read through ``.numpy()``; no graph is
+recorded). Two faces, as in Keras:
+
+- functions (``binary_accuracy``, ``categorical_accuracy``,
+  ``sparse_categorical_accuracy``, ``mean_squared_error``...) return one value
+  per sample as a NumPy array;
+- stateful objects accumulate over batches: ``update_state(y_true, y_pred,
+  sample_weight=None)``, ``result()`` (a Python float), ``reset_state()``.
+
+>>> import chainrule as cr
+>>> m = cr.metrics.SparseCategoricalAccuracy()
+>>> m.update_state([0, 1], [[0.9, 0.1], [0.8, 0.2]])
+>>> m.update_state([1], [[0.3, 0.7]])
+>>> round(m.result(), 4)          # 2 right out of 3
+0.6667
+"""
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = [
+    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
+    "CategoricalAccuracy", "SparseCategoricalAccuracy", "MeanSquaredError",
+    "MeanAbsoluteError", "AUC", "Precision", "Recall",
+    "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "mean_squared_error", "mean_absolute_error", "mse", "mae",
+    "get", "serialize", "deserialize",
+]
+
+EPSILON = 1e-7      # Keras' backend.epsilon(), used for AUC's end thresholds
+
+
+def _array(x):
+    """A Tensor, list or array as a NumPy array (Tensors without copying)."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _match_ranks(y_true, y_pred):
+    """Keras' squeeze-or-expand rule: (N,) next to (N, 1) gets the trailing 1
+    added (or removed on the longer side); then the shapes must agree."""
+    if y_true.ndim == y_pred.ndim - 1 and y_pred.shape[-1] == 1:
+        y_true = y_true[..., None]
+    elif y_pred.ndim == y_true.ndim - 1 and y_true.shape[-1] == 1:
+        y_pred = y_pred[..., None]
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape "
+                         f"{y_pred.shape}; they must match (a trailing 1 may differ)")
+    return y_true, y_pred
+
+
+def _mean_last(values):
+    """Mean over the last axis; a 1-D array already holds one value per sample."""
+    return values if values.ndim <= 1 else values.mean(axis=-1)
+
+
+# --------------------------------------------------------------------------
+# Per-sample functions
+# --------------------------------------------------------------------------
+def accuracy(y_true, y_pred):
+    """1 where y_pred equals y_true exactly (averaged over the last axis)."""
+    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    return _mean_last((y_true == y_pred).astype(np.float32))
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1 where (y_pred > threshold) equals the 0/1 label (mean over the last axis).
+
+    >>> binary_accuracy([[1], [0]], [[0.7], [0.7]])
+    array([1., 0.], dtype=float32)
+    """
+    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    return _mean_last((y_true == (y_pred > threshold)).astype(np.float32))
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1 where argmax(y_pred) equals argmax(y_true), for one-hot targets.
+
+    >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
+    array([0., 1.], dtype=float32)
+    """
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}; "
+                         f"categorical accuracy needs one-hot targets of the same shape "
+                         f"(for integer labels use sparse_categorical_accuracy)")
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1 where argmax(y_pred) equals the integer label (shape (N,) or (N, 1)).
+
+    >>> sparse_categorical_accuracy([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+    array([0., 1.], dtype=float32)
+    """
+    y_true, y_pred = _array(y_true), _array(y_pred)
+    if y_true.ndim == y_pred.ndim and y_true.ndim > 1 and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    if y_true.shape != y_pred.shape[:-1]:
+        raise ValueError(f"y_true has shape {y_true.shape} but y_pred has shape {y_pred.shape}; "
+                         f"integer labels need shape {y_pred.shape[:-1]} or "
+                         f"{y_pred.shape[:-1] + (1,)}")
+    return (y_true == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def mean_squared_error(y_true, y_pred):
+    """mean((y - ŷ)²) over the last axis."""
+    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    return _mean_last(np.square(y_true - y_pred))
+
+
+def mean_absolute_error(y_true, y_pred):
+    """mean(|y - ŷ|) over the last axis."""
+    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    return _mean_last(np.abs(y_true - y_pred))
+
+
+mse = mean_squared_error
+mae = mean_absolute_error
+
+
+# --------------------------------------------------------------------------
+# Stateful metrics
+# --------------------------------------------------------------------------
+class Metric:
+    """Base class: ``update_state`` accumulates, ``result`` reads, ``reset_state``
+    starts over. Calling a metric updates it and returns the result."""
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or type(self).__name__.lower()
+        self.dtype = np.dtype(dtype or np.float64)
+        self.reset_state()
+
+    def update_state(self, *args, **kwargs):
+        raise NotImplementedError
+
+    def result(self):
+        raise NotImplementedError
+
+    def reset_state(self):
+        raise NotImplementedError
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Mean(Metric):
+    """The (weighted) mean of all values seen: Σ w·v / Σ w.
+
+    Values with more than one axis are first averaged per sample, so each
+    sample counts once (Keras).
+
+    >>> m = Mean()
+    >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
+    >>> m.result()
+    2.0
+    """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        values = np.asarray(_array(values), dtype=np.float64)
+        if sample_weight is None:
+            if values.ndim > 1:
+                values = values.reshape(values.shape[0], -1).mean(axis=1)
+            self.total += float(values.sum())
+            self.count += values.shape[0] if values.ndim else 1
+            return
+        weights = np.asarray(_array(sample_weight), dtype=np.float64)
+        if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
+            weights = weights[..., 0]
+        elif values.ndim == weights.ndim + 1 and values.shape[-1] == 1:
+            values = values[..., 0]
+        if values.ndim > weights.ndim:     # average the extra axes per sample
+            values = values.mean(axis=tuple(range(weights.ndim, values.ndim)))
+        try:
+            weights = np.broadcast_to(weights, values.shape)
+        except ValueError:
+            raise ValueError(f"sample_weight has shape {weights.shape} but the values have "
+                             f"shape {values.shape}; give one weight per sample") from None
+        self.total += float((values * weights).sum())
+        if weights.ndim > 1:
+            weights = weights.reshape(weights.shape[0], -1).mean(axis=1)
+        self.count += float(weights.sum())
+
+    def result(self):
+        return float(self.total / self.count) if self.count else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The running mean of a per-sample function ``fn(y_true, y_pred, **kwargs)``."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.fn_kwargs = kwargs
+        super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        super().update_state(_array(values), sample_weight)
+
+    def get_config(self):
+        return {"name": self.name, **self.fn_kwargs}
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often y_pred equals y_true exactly.
+
+    >>> Accuracy()([[1], [2], [3], [4]], [[0], [2], [3], [4]])
+    0.75
+    """
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name=name, dtype=dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often (y_pred > threshold) matches the 0/1 label.
+
+    >>> BinaryAccuracy()([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    0.75
+    """
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        if not 0 < threshold < 1:
+            raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+        super().__init__(binary_accuracy, name=name, dtype=dtype, threshold=float(threshold))
+        self.threshold = float(threshold)
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) matches the one-hot target's argmax."""
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often argmax(y_pred) matches the integer label."""
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name=name, dtype=dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    """Running mean of mean((y - ŷ)²)."""
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """Running mean of mean(|y - ŷ|)."""
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+
+# --------------------------------------------------------------------------
+# Confusion-matrix metrics: AUC, precision, recall
+# --------------------------------------------------------------------------
+def _labels_and_scores(y_true, y_pred, sample_weight, metric):
+    """Flatten labels, scores and weights to 1-D (every entry counts, as
+    Keras with multi_label=False), checking the scores are probabilities."""
+    y_true, y_pred = _match_ranks(np.asarray(_array(y_true)), np.asarray(_array(y_pred)))
+    if y_pred.size and (np.nanmin(y_pred) < 0 or np.nanmax(y_pred) > 1):
+        raise ValueError(f"{metric}: predictions must be probabilities in [0, 1], got values in "
+                         f"[{np.nanmin(y_pred):g}, {np.nanmax(y_pred):g}]; for logits apply "
+                         f"a sigmoid first" + (" or pass from_logits=True" if metric == "AUC" else ""))
+    if sample_weight is None:
+        weights = np.ones(y_pred.size)
+    else:
+        weights = np.asarray(_array(sample_weight), dtype=np.float64)
+        if weights.ndim == y_pred.ndim - 1:
+            weights = weights[..., None]
+        try:
+            weights = np.broadcast_to(weights, y_pred.shape).ravel()
+        except ValueError:
+            raise ValueError(f"sample_weight has shape {np.shape(sample_weight)} but y_pred has "
+                             f"shape {y_pred.shape}; give one weight per sample") from None
+    return (y_true.ravel() != 0), y_pred.ravel().astype(np.float64), weights
+
+
+def _confusion_counts(is_positive, scores, weights, thresholds):
+    """Weighted TP, FP, TN, FN at each threshold; a score counts as a
+    positive prediction when it is strictly greater than the threshold."""
+    # above[k] = how many thresholds each score exceeds -> bucket of the score.
+    above = np.searchsorted(thresholds, scores, side="left")
+    n = len(thresholds)
+    pos = np.bincount(above, weights=weights * is_positive, minlength=n + 1)
+    neg = np.bincount(above, weights=weights * ~is_positive, minlength=n + 1)
+    # A score in bucket b exceeds thresholds 0..b-1: reverse cumulative sums.
+    tp = np.cumsum(pos[::-1])[::-1][1:]
+    fp = np.cumsum(neg[::-1])[::-1][1:]
+    return tp, fp, neg.sum() - fp, pos.sum() - tp
+
+
+def _divide_no_nan(a, b):
+    return np.divide(a, b, out=np.zeros_like(a, dtype=np.float64), where=b != 0)
+
+
+class AUC(Metric):
+    """Area under the ROC (or precision-recall) curve, as Keras computes it:
+    confusion counts at ``num_thresholds`` evenly spaced thresholds
+    (0 - ε, 1/(n-1), ..., (n-2)/(n-1), 1 + ε), then a Riemann sum whose heights
+    are ``summation_method``: "interpolation" (trapezoids), "minoring" or
+    "majoring". The PR curve with interpolation uses Davis & Goadrich's
+    interpolation, as Keras.
+
+    >>> auc = AUC()
+    >>> auc.update_state([0, 0, 1, 1], [0.0, 0.5, 0.3, 0.9])
+    >>> auc.result()
+    0.75
+    """
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
+                 name="auc", dtype=None, thresholds=None, from_logits=False):
+        curve, summation_method = str(curve).upper(), str(summation_method).lower()
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f"curve must be 'ROC' or 'PR', got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError(f"summation_method must be 'interpolation', 'minoring' or "
+                             f"'majoring', got {summation_method!r}")
+        if thresholds is not None:
+            inner = np.sort(np.asarray(thresholds, dtype=np.float64))
+            if inner.size and (inner.min() < 0 or inner.max() > 1):
+                raise ValueError("thresholds must lie in [0, 1]")
+            num_thresholds = inner.size + 2
+        else:
+            if int(num_thresholds) <= 1:
+                raise ValueError(f"num_thresholds must be > 1, got {num_thresholds}")
+            num_thresholds = int(num_thresholds)
+            inner = np.array([(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)])
+        self.thresholds = np.concatenate([[0.0 - EPSILON], inner, [1.0 + EPSILON]])
+        self.num_thresholds = num_thresholds
+        self._given_thresholds = None if thresholds is None else list(map(float, inner))
+        self.curve, self.summation_method = curve, summation_method
+        self.from_logits = bool(from_logits)
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.true_negatives, self.false_negatives = np.zeros(n), np.zeros(n)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = np.asarray(_array(y_pred), dtype=np.float64)
+        if self.from_logits:
+            y_pred = 0.5 * (1 + np.tanh(0.5 * y_pred))      # sigmoid, never overflows
+        labels, scores, weights = _labels_and_scores(y_true, y_pred, sample_weight, "AUC")
+        tp, fp, tn, fn = _confusion_counts(labels, scores, weights, self.thresholds)
+        self.true_positives += tp
+        self.false_positives += fp
+        self.true_negatives += tn
+        self.false_negatives += fn
+
+    def _interpolate_pr_auc(self):
+        tp, fp, fn = self.true_positives, self.false_positives, self.false_negatives
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        precision_slope = _divide_no_nan(dtp, np.maximum(dp, 0))
+        intercept = tp[1:] - precision_slope * p[1:]
+        safe_p_ratio = np.where((p[:-1] > 0) & (p[1:] > 0),
+                                _divide_no_nan(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        increments = _divide_no_nan(precision_slope * (dtp + intercept * np.log(safe_p_ratio)),
+                                    np.maximum(tp[1:] + fn[1:], 0))
+        return float(increments.sum())
+
+    def result(self):
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self._interpolate_pr_auc()
+        tp, fp = self.true_positives, self.false_positives
+        tn, fn = self.true_negatives, self.false_negatives
+        recall = _divide_no_nan(tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(fp, fp + tn), recall
+        else:
+            x, y = recall, _divide_no_nan(tp, tp + fp)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2
+        elif self.summation_method == "minoring":
+            heights = np.minimum(y[:-1], y[1:])
+        else:
+            heights = np.maximum(y[:-1], y[1:])
+        return float(np.sum((x[:-1] - x[1:]) * heights))
+
+    def get_config(self):
+        config = {"name": self.name, "num_thresholds": self.num_thresholds, "curve": self.curve,
+                  "summation_method": self.summation_method, "from_logits": self.from_logits}
+        if self._given_thresholds is not None:
+            config["thresholds"] = self._given_thresholds
+        return config
+
+
+class _ThresholdMetric(Metric):
+    """Precision and Recall: weighted TP/FP/FN counts at one threshold."""
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        threshold = 0.5 if thresholds is None else float(thresholds)
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"thresholds must be in [0, 1], got {thresholds}")
+        self.threshold = threshold
+        super().__init__(name=name, dtype=dtype)
+
+    def reset_state(self):
+        self.true_positives = self.false_positives = self.false_negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        labels, scores, weights = _labels_and_scores(y_true, y_pred, sample_weight,
+                                                     type(self).__name__)
+        predicted = scores > self.threshold
+        self.true_positives += float(weights[predicted & labels].sum())
+        self.false_positives += float(weights[predicted & ~labels].sum())
+        self.false_negatives += float(weights[~predicted & labels].sum())
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.threshold}
+
+
+class Precision(_ThresholdMetric):
+    """TP / (TP + FP): of the predicted positives (score > 0.5), how many are.
+
+    >>> Precision()([0, 1, 1, 1], [1, 0, 1, 1])
+    0.6666666666666666
+    """
+
+    def __init__(self, thresholds=None, name="precision", dtype=None):
+        super().__init__(thresholds, name=name, dtype=dtype)
+
+    def result(self):
+        total = self.true_positives + self.false_positives
+        return self.true_positives / total if total else 0.0
+
+
+class Recall(_ThresholdMetric):
+    """TP / (TP + FN): of the actual positives, how many were found.
+
+    >>> Recall()([0, 1, 1, 1], [1, 0, 1, 1])
+    0.6666666666666666
+    """
+
+    def __init__(self, thresholds=None, name="recall", dtype=None):
+        super().__init__(thresholds, name=name, dtype=dtype)
+
+    def result(self):
+        total = self.true_positives + self.false_negatives
+        return self.true_positives / total if total else 0.0
+
+
+# --------------------------------------------------------------------------
+# Lookup: get("accuracy", loss=..., y_true=..., y_pred=...)
+# --------------------------------------------------------------------------
+def _accuracy_kind(loss, y_true_shape, y_pred_shape):
+    """'binary', 'sparse_categorical', 'categorical' or None (not known yet).
+
+    The loss decides first (Keras 2); otherwise the shapes (Keras 3): one
+    output unit is binary; labels with one axis fewer than y_pred, or a
+    last axis of 1 next to several units, are sparse; else categorical.
+    """
+    name = _loss_name(loss)
+    if name == "sparse_categorical_crossentropy":
+        return "sparse_categorical"
+    if name == "binary_crossentropy":
+        return "binary"
+    if name == "categorical_crossentropy":
+        return "categorical"
+    if y_pred_shape is None:
+        return None
+    if len(y_pred_shape) <= 1 or y_pred_shape[-1] == 1:
+        return "binary"
+    if y_true_shape is None:
+        return None
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
+        return "sparse_categorical"
+    return "categorical"
+
+
+def _loss_name(loss):
+    """The Keras name of a loss given as a string, a Loss object or function."""
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        return {"bce": "binary_crossentropy"}.get(loss.lower(), loss.lower())
+    from . import losses      # losses and metrics are on the same floor
+    try:
+        loss = losses.get(loss)
+    except (TypeError, ValueError):
+        return None
+    return {losses.BinaryCrossentropy: "binary_crossentropy",
+            losses.CategoricalCrossentropy: "categorical_crossentropy",
+            losses.SparseCategoricalCrossentropy: "sparse_categorical_crossentropy",
+            }.get(type(loss))
+
+
+_ACCURACY_FUNCTIONS = {"binary": binary_accuracy, "categorical": categorical_accuracy,
+                       "sparse_categorical": sparse_categorical_accuracy}
+
+
+class _InferredAccuracy(MeanMetricWrapper):
+    """"accuracy" whose kind (binary/categorical/sparse) is decided from the
+    shapes of the first batch it sees, when nothing told it earlier."""
+
+    def __init__(self, name="accuracy", loss=None):
+        self.kind = None
+        self._loss = loss
+        super().__init__(self._resolve_and_compute, name=name)
+
+    def _resolve_and_compute(self, y_true, y_pred):
+        if self.kind is None:
+            self.kind = _accuracy_kind(self._loss, np.shape(_array(y_true)),
+                                       np.shape(_array(y_pred)))
+        return _ACCURACY_FUNCTIONS[self.kind](y_true, y_pred)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+_CLASSES = {cls.__name__: cls for cls in (
+    Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+    MeanSquaredError, MeanAbsoluteError, AUC, Precision, Recall)}
+
+_FUNCTIONS = {fn.__name__: fn for fn in (
+    accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
+    mean_squared_error, mean_absolute_error)}
+
+_NAMED = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
+    "auc": AUC, "precision": Precision, "recall": Recall,
+}
+
+
+def serialize(metric):
+    """{"class_name": ..., "config": ...} for a built-in metric object."""
+    if type(metric) is _InferredAccuracy:
+        return {"class_name": "accuracy", "config": {"name": metric.name}}
+    if type(metric) is MeanMetricWrapper and _FUNCTIONS.get(getattr(metric.fn, "__name__", None)) is metric.fn:
+        return {"class_name": "MeanMetricWrapper",
+                "config": {"fn": metric.fn.__name__, **metric.get_config()}}
+    if type(metric).__name__ not in _CLASSES:
+        raise TypeError(f"cannot serialize {metric!r}: only the built-in metric classes "
+                        f"{sorted(_CLASSES)} can be saved")
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, loss=None):
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name == "accuracy":
+        return get("accuracy", loss=loss)
+    if name == "MeanMetricWrapper":
+        config = dict(config.get("config") or {})
+        fn = config.pop("fn", None)
+        if fn not in _FUNCTIONS:
+            raise ValueError(f"unknown metric function {fn!r}; known: {sorted(_FUNCTIONS)}")
+        return MeanMetricWrapper(_FUNCTIONS[fn], **config)
+    cls = _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"unknown metric class {name!r}; known: {sorted(_CLASSES)}")
+    return cls.from_config(config.get("config") or {})
+
+
+def get(identifier, loss=None, y_true=None, y_pred=None):
+    """A metric object from a name, a config dict, a Metric (returned as it is)
+    or a function ``fn(y_true, y_pred)`` of per-sample values.
+
+    "accuracy"/"acc" resolve as Keras does (see ``_accuracy_kind``): from
+    ``loss`` when it is a cross-entropy, else from the shapes of ``y_true``
+    and ``y_pred`` (arrays or shape tuples), else from the first batch the
+    metric sees. The metric keeps the name it was asked by ("accuracy").
+
+    >>> get("accuracy", loss="sparse_categorical_crossentropy").fn.__name__
+    'sparse_categorical_accuracy'
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier, loss=loss)
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            kind = _accuracy_kind(loss, _shape_of(y_true), _shape_of(y_pred))
+            if kind is None:
+                return _InferredAccuracy(name=identifier, loss=loss)
+            return MeanMetricWrapper(_ACCURACY_FUNCTIONS[kind], name=identifier)
+        cls = _NAMED.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown metric {identifier!r}; use 'accuracy' or one of "
+                             f"{sorted(_NAMED)} or a class name from {sorted(_CLASSES)}")
+        return cls(name=identifier) if identifier in _NAMED else cls()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier)
+    raise TypeError(f"cannot interpret {identifier!r} as a metric: give a name such as "
+                    f"'accuracy', a Metric object or a function (y_true, y_pred)")
+
+
+def _shape_of(x):
+    """The shape of an array/Tensor, or the tuple itself when a shape is given."""
+    if x is None:
+        return None
+    if isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) or d is None for d in x):
+        return x
+    return np.shape(_array(x))
