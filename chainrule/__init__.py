@@ -19,6 +19,7 @@ from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError
 from . import initializers, regularizers, layers, optimizers  # noqa: E402
+from . import linalg  # noqa: E402
 from . import losses, metrics, utils  # noqa: E402
 
 # dtype names, so `cr.float64` reads like `torch.float64` (they are NumPy's).
