@@ -29,6 +29,7 @@ import re
 import numpy as np
 
 from . import ops
+from .graph import is_grad_enabled
 from .tensor import Tensor, as_tensor, record
 
 __all__ = [
@@ -169,15 +170,27 @@ def softmax_cross_entropy(logits, labels):
 
 def _softmax_cross_entropy(x, labels):
     """softmax_cross_entropy for labels already checked."""
+    classes = x.shape[-1]
+    rows = np.arange(labels.size)
+    flat_labels = labels.reshape(-1)
     shifted = x.data - np.max(x.data, axis=-1, keepdims=True)   # no overflow in exp
-    log_sum = np.log(np.sum(np.exp(shifted), axis=-1))
-    picked = np.take_along_axis(shifted, labels[..., None], axis=-1)[..., 0]
-    data = log_sum - picked
+    exps = np.exp(shifted)
+    sums = np.sum(exps, axis=-1, keepdims=True)
+    picked = shifted.reshape(-1, classes)[rows, flat_labels].reshape(labels.shape)
+    data = np.log(sums[..., 0]) - picked
 
     def d_softmax_cross_entropy(g, out, x):
-        one_hot = np.zeros(x.shape, dtype=x.dtype)
-        np.put_along_axis(one_hot, labels[..., None], 1, axis=-1)
-        return ops.expand_dims(g, -1) * (ops.softmax(x, axis=-1) - Tensor._wrap(one_hot))
+        if is_grad_enabled():
+            # A gradient that will be differentiated again: written with ops.
+            one_hot = np.zeros(x.shape, dtype=x.dtype)
+            one_hot.reshape(-1, classes)[rows, flat_labels] = 1
+            return ops.expand_dims(g, -1) * (ops.softmax(x, axis=-1) - Tensor._wrap(one_hot))
+        # An ordinary backward (nothing recorded): the same formula in NumPy,
+        # reusing the forward's exponentials.
+        grad = exps / sums
+        grad.reshape(-1, classes)[rows, flat_labels] -= 1
+        grad *= g.data[..., None]
+        return Tensor._wrap(grad)
     return record("softmax_cross_entropy", data, (x,), d_softmax_cross_entropy)
 
 
@@ -290,6 +303,8 @@ class Loss:
             values = values * Tensor._wrap(weights)
         if self.reduction in ("none", None) or values.ndim == 0:
             return values
+        if self.reduction in ("sum_over_batch_size", "mean") and values.size:
+            return ops.mean(values)
         total = ops.sum(values)
         if self.reduction == "sum":
             return total
