@@ -35,7 +35,9 @@ def gradcheck(f, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
     for i, x in enumerate(inputs):
         data = x.data if isinstance(x, Tensor) else np.asarray(x)
         if data.dtype.kind == "f":
-            args.append(Tensor(data.astype(np.float64), requires_grad=True))
+            # C order, so the flat view that _numeric_gradient nudges is a
+            # view (a transposed input would otherwise be nudged in a copy).
+            args.append(Tensor(np.array(data, dtype=np.float64, order="C"), requires_grad=True))
             checked.append(i)
         else:
             args.append(x)

@@ -212,7 +212,7 @@ class Orthogonal(_Seeded):
         q *= np.sign(np.diag(r))          # make it uniform over orthogonal matrices
         if rows < cols:
             q = q.T
-        return (self.gain * q.reshape(shape)).astype(dtype)
+        return np.ascontiguousarray(self.gain * q.reshape(shape), dtype=dtype)
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}
