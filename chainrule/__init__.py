@@ -19,6 +19,8 @@ from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError
 from . import initializers, regularizers, layers, optimizers  # noqa: E402
+from .models import Sequential, Model, Input, load_model  # noqa: E402
+from . import callbacks  # noqa: E402
 from . import linalg  # noqa: E402
 from . import losses, metrics, utils  # noqa: E402
 

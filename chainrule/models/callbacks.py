@@ -1,0 +1,454 @@
+"""Callbacks: code that ``fit`` runs at the start and end of training, of each
+epoch and of each batch (Keras semantics).
+
+>>> import chainrule as cr
+>>> stop = cr.callbacks.EarlyStopping(monitor="val_loss", patience=3,
+...                                   restore_best_weights=True)
+>>> history = model.fit(x, y, validation_split=0.2, epochs=100,
+...                     callbacks=[stop])                       # doctest: +SKIP
+
+A callback sees ``self.model`` (so it can set ``model.stop_training`` or
+read ``model.optimizer.learning_rate``) and ``self.params`` (epochs, steps).
+``logs`` at the end of an epoch hold ``loss``, the metrics and, with
+validation data, ``val_loss`` and ``val_<metric>``.
+"""
+import csv
+import math
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+]
+
+
+class Callback:
+    """Base class: override the hooks you need; each receives a ``logs`` dict."""
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_model(self, model):
+        self.model = model
+
+    def set_params(self, params):
+        self.params = params
+
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): pass
+    def on_train_batch_end(self, batch, logs=None): pass
+
+
+class CallbackList:
+    """The callbacks of one ``fit``: the user's, plus History and the progress bar."""
+
+    def __init__(self, callbacks=None, model=None, history=None, verbose=0, params=None):
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be cr.callbacks.Callback instances, got "
+                                f"{type(cb).__name__}")
+        self.callbacks = callbacks
+        if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+            self.callbacks.append(ProgbarLogger())
+        if history is not None:
+            self.callbacks.insert(0, history)
+        for cb in self.callbacks:
+            cb.set_model(model)
+            cb.set_params(dict(params or {}))
+
+    def _call(self, hook, *args):
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args)
+
+    def on_train_begin(self, logs=None): self._call("on_train_begin", logs)
+    def on_train_end(self, logs=None): self._call("on_train_end", logs)
+    def on_epoch_begin(self, epoch, logs=None): self._call("on_epoch_begin", epoch, logs)
+    def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
+    def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
+    def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+
+
+class History(Callback):
+    """Records the epoch logs: ``history.history["loss"][epoch]``; ``history.epoch``."""
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _fmt_logs(logs):
+    return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) and abs(v) >= 1e-3 or v == 0
+                      else f"{k}: {v:.4e}" for k, v in logs.items())
+
+
+def _fmt_time(seconds):
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
+    if seconds >= 60:
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{seconds:.0f}s"
+
+
+class ProgbarLogger(Callback):
+    """Keras-style progress: with ``verbose=1`` a bar per epoch with the running
+    loss and metrics and the time left; with ``verbose=2`` one line per epoch.
+
+    ``fit`` adds it when ``verbose`` is 1 or 2. Redraws at most 10 times a second.
+    """
+
+    def __init__(self, stream=None, width=30, interval=0.1):
+        super().__init__()
+        self.stream, self.width, self.interval = stream, width, interval
+
+    def _out(self):
+        return self.stream or sys.stdout
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.verbose = self.params.get("verbose", 1)
+        self.steps = self.params.get("steps")
+        self.start = self.last_draw = time.perf_counter()
+        self.last_logs = {}
+        self._out().write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
+
+    def _bar(self, done):
+        digits = len(str(self.steps))
+        filled = int(self.width * done / self.steps) if self.steps else self.width
+        arrow = ">" if filled < self.width else ""
+        bar = "=" * max(filled - len(arrow), 0) + arrow
+        return f"{done:>{digits}}/{self.steps} [{bar.ljust(self.width, '.')}]"
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_logs = dict(logs or {})
+        self.done = batch + 1
+        if self.verbose != 1:
+            return
+        now = time.perf_counter()
+        if now - self.last_draw < self.interval and self.done < self.steps:
+            return
+        self.last_draw = now
+        elapsed = now - self.start
+        eta = elapsed / self.done * (self.steps - self.done)
+        self._out().write(f"\r{self._bar(self.done)} - ETA: {_fmt_time(eta)} - "
+                          f"{_fmt_logs(self.last_logs)}")
+        self._out().flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self.start
+        done = getattr(self, "done", self.steps) or 1
+        per_step = elapsed / done * 1000
+        timing = f"{_fmt_time(elapsed)} {per_step:.0f}ms/step"
+        text = _fmt_logs(logs or {})
+        if self.verbose == 1:
+            self._out().write(f"\r{self._bar(done)} - {timing} - {text}\n")
+        else:
+            self._out().write(f"{done}/{self.steps} - {timing} - {text}\n")
+        self._out().flush()
+
+
+# --------------------------------------------------------------------------
+# Monitoring a quantity
+# --------------------------------------------------------------------------
+def _direction(monitor, mode, who):
+    """'min' or 'max' for ``mode`` ('auto' guesses from the name, as Keras)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode != "auto":
+        return mode
+    name = monitor.removeprefix("val_")
+    if any(word in name for word in ("acc", "auc", "precision", "recall")):
+        return "max"
+    return "min"
+
+
+def _monitor_value(logs, monitor, who):
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(f"{who} monitors '{monitor}', which is not in the logs; available: "
+                      f"{', '.join(logs or {})}. Pass validation data for val_* "
+                      f"quantities, or compile with the metric.", RuntimeWarning, stacklevel=3)
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs.
+
+    Improvement means ``current - min_delta < best`` (mode 'min') or
+    ``current + min_delta > best`` (mode 'max'). With
+    ``restore_best_weights=True`` the weights of the best epoch are put back
+    at the end of training (Keras 3: whether or not training stopped early).
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
+                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+        super().__init__()
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        self.monitor, self.patience, self.verbose = monitor, patience, verbose
+        self.baseline, self.restore_best_weights = baseline, restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.mode = _direction(monitor, mode, "EarlyStopping")
+        self.min_delta = abs(min_delta) * (1 if self.mode == "max" else -1)
+
+    def _improved(self, current, reference):
+        # Keras keeps min_delta signed: -|d| in mode 'min', +|d| in mode 'max'.
+        if self.mode == "min":
+            return current - self.min_delta < reference
+        return current - self.min_delta > reference
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = _monitor_value(logs, self.monitor, "EarlyStopping")
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self._improved(current, self.best):
+            self.best, self.best_epoch = current, epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._improved(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (or only its weights) at the end of each epoch.
+
+    ``filepath`` may contain ``{epoch:02d}`` (1-based, as Keras) and any log,
+    e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.chainrule"``. With
+    ``save_best_only`` a file is written only when ``monitor`` improved
+    (mode as in EarlyStopping). Files are written atomically.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
+                 save_weights_only=False, mode="auto", initial_value_threshold=None):
+        super().__init__()
+        self.filepath = os.fspath(filepath)
+        self.monitor, self.verbose = monitor, verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        self.mode = _direction(monitor, mode, "ModelCheckpoint")
+        self.best = initial_value_threshold if initial_value_threshold is not None else \
+            (math.inf if self.mode == "min" else -math.inf)
+
+    def _path(self, epoch, logs):
+        try:
+            return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+        except KeyError as e:
+            raise KeyError(f"ModelCheckpoint: filepath '{self.filepath}' refers to {e}, which "
+                           f"is not in the logs ({', '.join(logs or {})})") from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        path = self._path(epoch, logs)
+        if self.save_best_only:
+            current = _monitor_value(logs, self.monitor, "ModelCheckpoint")
+            if current is None:
+                return
+            better = current < self.best if self.mode == "min" else current > self.best
+            if not better:
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                return
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                      f"{current:.5f}, saving model to {path}")
+            self.best = current
+        elif self.verbose:
+            print(f"Epoch {epoch + 1}: saving model to {path}")
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+def _get_lr(model, who):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not hasattr(optimizer, "learning_rate"):
+        raise ValueError(f"{who} needs a compiled model whose optimizer has a learning_rate")
+    return float(optimizer.learning_rate)
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``
+    (``epoch`` counts from 0)."""
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError("LearningRateScheduler needs a function schedule(epoch, lr)")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = float(self.schedule(epoch, _get_lr(self.model, "LearningRateScheduler")))
+        if not math.isfinite(lr):
+            raise ValueError(f"LearningRateScheduler: the schedule returned {lr} for epoch {epoch}")
+        self.model.optimizer.learning_rate = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _get_lr(self.model, "LearningRateScheduler")
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved
+    for ``patience`` epochs (improvement beyond ``min_delta``); then wait
+    ``cooldown`` epochs; never go below ``min_lr``."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
+                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+        super().__init__()
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0, got {factor}")
+        self.monitor, self.factor, self.patience, self.verbose = monitor, factor, patience, verbose
+        self.mode = _direction(monitor, mode, "ReduceLROnPlateau")
+        self.min_delta, self.cooldown, self.min_lr = min_delta, cooldown, min_lr
+        self._reset()
+
+    def _reset(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _improved(self, current):
+        if self.mode == "min":
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        lr = _get_lr(self.model, "ReduceLROnPlateau")
+        logs["learning_rate"] = lr
+        current = _monitor_value(logs, self.monitor, "ReduceLROnPlateau")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience and lr > np.float32(self.min_lr):
+                new_lr = max(lr * self.factor, self.min_lr)
+                self.model.optimizer.learning_rate = new_lr
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+class CSVLogger(Callback):
+    """Write one row per epoch (``epoch`` then the logs, keys sorted) to a CSV file.
+
+    ``append=True`` adds to an existing file instead of starting a new one.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename, self.separator, self.append = os.fspath(filename), separator, append
+        self.keys = None
+        self._file = None
+
+    def on_train_begin(self, logs=None):
+        has_rows = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115 (open for the whole fit)
+        self._header_written = has_rows
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        writer = csv.writer(self._file, delimiter=self.separator)
+        if not self._header_written:
+            writer.writerow(["epoch"] + self.keys)
+            self._header_written = True
+        writer.writerow([epoch] + [logs.get(k, "NA") for k in self.keys])
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's loss is NaN or infinite.
+
+    ``fit`` already does this on its own (see training.py); the callback
+    exists for Keras code that lists it.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None):
+        super().__init__()
+        for name, fn in list(locals().items()):
+            if name.startswith("on_") and fn is not None:
+                setattr(self, name, fn)

@@ -1,0 +1,122 @@
+"""``Sequential``: layers applied one after the other.
+
+>>> import chainrule as cr
+>>> from chainrule import layers
+>>> model = cr.Sequential([
+...     cr.Input((784,)),
+...     layers.Dense(512, activation="relu"),
+...     layers.Dense(10, activation="softmax"),
+... ])
+>>> model.count_params()
+407050
+
+The model is built (its weights exist) as soon as the input shape is known:
+from a leading ``cr.Input(shape)``, from ``input_shape=`` on the first
+layer, from ``model.build(input_shape)`` or from the first call on data.
+"""
+from ..errors import ShapeError
+from ..layers.base import Layer, SymbolicTensor, _fmt_shape
+from .functional import InputLayer, _deserialize_any
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A stack of layers; ``model.layers`` lists them (an ``Input`` is not one)."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._input_dtype = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer (or, first, a ``cr.Input`` giving the input shape)."""
+        if isinstance(layer, SymbolicTensor) and getattr(layer, "input_layer", None) is not None:
+            layer = layer.input_layer
+        if isinstance(layer, InputLayer):
+            if self._layers:
+                raise ValueError("an Input can only be the first entry of a Sequential model")
+            self._input_dtype = layer.dtype
+            self.build((None,) + layer.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a layer, got {type(layer).__name__} "
+                            f"({layer!r})")
+        self._layers.append(layer)
+        declared = getattr(layer, "input_shape_declared", None)
+        if len(self._layers) == 1 and declared is not None:
+            self.build((None,) + tuple(declared))
+        elif self.built and self.build_input_shape is not None:
+            # Already built: build the new layer from the current output shape.
+            self.built = False
+            self.build(self.build_input_shape)
+
+    def pop(self):
+        """Remove the last layer."""
+        if not self._layers:
+            raise IndexError("pop from an empty Sequential model")
+        layer = self._layers.pop()
+        if self.build_input_shape is not None:
+            self.built = False
+            self.build(self.build_input_shape)
+        return layer
+
+    def build(self, input_shape=None):
+        """Build every layer by passing a placeholder of ``input_shape`` through."""
+        if input_shape is None:
+            input_shape = self.build_input_shape
+            if input_shape is None:
+                raise ValueError("Sequential.build() needs input_shape, e.g. (None, 784)")
+        input_shape = (None,) + tuple(input_shape)[1:]
+        x = SymbolicTensor(input_shape, self._input_dtype or self.dtype, name="input")
+        for layer in self._layers:
+            x = layer(x)
+            if isinstance(x, list):
+                raise ValueError(f"layer '{layer.name}' returns {len(x)} tensors; a "  # noqa: TRY004
+                                 f"Sequential model needs one output per layer "
+                                 f"(use the functional API)")
+            layer.output_shape_ = x.shape
+        self.build_input_shape = input_shape
+        self.built = True
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+
+    def call(self, inputs, training=False):
+        expected = self.build_input_shape
+        if expected is not None and self._layers and (
+                len(inputs.shape) != len(expected) or
+                any(e is not None and e != r for e, r in zip(expected[1:], inputs.shape[1:]))):
+            first = self._layers[0]
+            raise ShapeError(
+                f"{type(first).__name__} layer '{first.name}' (the first layer of model "
+                f"'{self.name}') expects input of shape {_fmt_shape(expected)} (batch "
+                f"first) but received {_fmt_shape(inputs.shape)}.")
+        x = inputs
+        for layer in self._layers:
+            x = layer(x, training=training)
+        return x
+
+    @property
+    def output_names(self):
+        return [self._layers[-1].name] if self._layers else [self.name]
+
+    # -- config ------------------------------------------------------------
+    def get_config(self):
+        from ..layers.base import serialize
+        return {"name": self.name, "trainable": self.trainable,
+                "layers": [serialize(layer) for layer in self._layers],
+                "build_input_shape": None if self.build_input_shape is None
+                else list(self.build_input_shape)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for spec in config["layers"]:
+            model._layers.append(_deserialize_any(spec, custom_objects))
+        if config.get("build_input_shape") is not None:
+            model.build(tuple(config["build_input_shape"]))
+        return model
