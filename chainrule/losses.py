@@ -33,12 +33,29 @@ from .graph import is_grad_enabled
 from .tensor import Tensor, as_tensor, record
 
 __all__ = [
-    "Loss", "LossFunctionWrapper",
-    "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
-    "MeanSquaredError", "MeanAbsoluteError", "Huber", "Hinge",
-    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "softmax_cross_entropy", "mean_squared_error", "mse", "mean_absolute_error", "mae",
-    "huber", "hinge", "get", "serialize", "deserialize", "EPSILON",
+    "EPSILON",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Hinge",
+    "Huber",
+    "Loss",
+    "LossFunctionWrapper",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "mae",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mse",
+    "serialize",
+    "softmax_cross_entropy",
+    "sparse_categorical_crossentropy",
 ]
 
 EPSILON = 1e-7          # Keras' backend.epsilon(): the clip for probabilities

@@ -22,12 +22,29 @@ import numpy as np
 from .tensor import Tensor
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
-    "CategoricalAccuracy", "SparseCategoricalAccuracy", "MeanSquaredError",
-    "MeanAbsoluteError", "AUC", "Precision", "Recall",
-    "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "mean_squared_error", "mean_absolute_error", "mse", "mae",
-    "get", "serialize", "deserialize",
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "Metric",
+    "Precision",
+    "Recall",
+    "SparseCategoricalAccuracy",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "deserialize",
+    "get",
+    "mae",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "mse",
+    "serialize",
+    "sparse_categorical_accuracy",
 ]
 
 EPSILON = 1e-7      # Keras' backend.epsilon(), used for AUC's end thresholds
@@ -502,7 +519,7 @@ def _loss_name(loss):
         return None
     if isinstance(loss, str):
         return {"bce": "binary_crossentropy"}.get(loss.lower(), loss.lower())
-    from . import losses      # losses and metrics are on the same floor
+    from . import losses  # losses and metrics are on the same floor
     try:
         loss = losses.get(loss)
     except (TypeError, ValueError):

@@ -26,9 +26,9 @@ def data(rng):
     labels = rng.integers(0, c, size=n)
     onehot = np.eye(c)[labels]
     binary = rng.integers(0, 2, size=(n, 3)).astype(np.float64)
-    return dict(logits=logits, probs=softmax_np(logits), labels=labels, onehot=onehot,
-                binary=binary, bin_logits=rng.normal(size=(n, 3)) * 2,
-                y=rng.normal(size=(n, 3)), y_pred=rng.normal(size=(n, 3)))
+    return {"logits": logits, "probs": softmax_np(logits), "labels": labels, "onehot": onehot,
+                "binary": binary, "bin_logits": rng.normal(size=(n, 3)) * 2,
+                "y": rng.normal(size=(n, 3)), "y_pred": rng.normal(size=(n, 3))}
 
 
 # --------------------------------------------------------------------------

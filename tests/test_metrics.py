@@ -209,18 +209,18 @@ def test_precision_recall_by_hand_and_without_positives():
 # get() and the "accuracy" resolution
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, expected", [
-    (dict(loss="sparse_categorical_crossentropy"), "sparse_categorical_accuracy"),
-    (dict(loss=cr.losses.SparseCategoricalCrossentropy(from_logits=True)), "sparse_categorical_accuracy"),
-    (dict(loss="binary_crossentropy"), "binary_accuracy"),
-    (dict(loss=cr.losses.BinaryCrossentropy()), "binary_accuracy"),
-    (dict(loss="categorical_crossentropy"), "categorical_accuracy"),
+    ({"loss": "sparse_categorical_crossentropy"}, "sparse_categorical_accuracy"),
+    ({"loss": cr.losses.SparseCategoricalCrossentropy(from_logits=True)}, "sparse_categorical_accuracy"),
+    ({"loss": "binary_crossentropy"}, "binary_accuracy"),
+    ({"loss": cr.losses.BinaryCrossentropy()}, "binary_accuracy"),
+    ({"loss": "categorical_crossentropy"}, "categorical_accuracy"),
     # From shapes (Keras 3): labels with one axis fewer, or a last axis of 1.
-    (dict(y_true=np.zeros(8), y_pred=np.zeros((8, 10))), "sparse_categorical_accuracy"),
-    (dict(y_true=np.zeros((8, 1)), y_pred=np.zeros((8, 10))), "sparse_categorical_accuracy"),
-    (dict(y_true=np.zeros((8, 10)), y_pred=np.zeros((8, 10))), "categorical_accuracy"),
-    (dict(y_true=np.zeros((8, 1)), y_pred=np.zeros((8, 1))), "binary_accuracy"),
-    (dict(y_true=(8,), y_pred=(8, 1)), "binary_accuracy"),
-    (dict(loss="mse", y_pred=(8, 1)), "binary_accuracy"),
+    ({"y_true": np.zeros(8), "y_pred": np.zeros((8, 10))}, "sparse_categorical_accuracy"),
+    ({"y_true": np.zeros((8, 1)), "y_pred": np.zeros((8, 10))}, "sparse_categorical_accuracy"),
+    ({"y_true": np.zeros((8, 10)), "y_pred": np.zeros((8, 10))}, "categorical_accuracy"),
+    ({"y_true": np.zeros((8, 1)), "y_pred": np.zeros((8, 1))}, "binary_accuracy"),
+    ({"y_true": (8,), "y_pred": (8, 1)}, "binary_accuracy"),
+    ({"loss": "mse", "y_pred": (8, 1)}, "binary_accuracy"),
 ])
 def test_accuracy_resolves_as_keras(kwargs, expected):
     for name in ("accuracy", "acc"):
