@@ -24,12 +24,8 @@ except ImportError as e:  # pragma: no cover - exercised only without scikit-lea
         "Install it with `pip install chainrule[sklearn]` (or `pip install scikit-learn`)."
     ) from e
 
+from .linear import LinearRegression, LogisticRegression, Perceptron
 from .mlp import MLPClassifier, MLPRegressor
-
-try:
-    from .linear import LinearRegression, LogisticRegression, Perceptron
-except ImportError:
-    pass
 
 __all__ = [
     "LinearRegression",

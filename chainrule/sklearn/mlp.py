@@ -57,9 +57,8 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import chainrule as cr
+from chainrule import optimizers
 from chainrule.autodiff import gradients
-
-from ._optim import make_adam, make_sgd
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -107,9 +106,9 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # The network
     # ------------------------------------------------------------------
-    def _forward(self, x):
-        """Pre-activation output z of the last layer, as a chainrule Tensor."""
-        params = self._params
+    def _forward(self, x, params):
+        """Pre-activation output z of the last layer, as a chainrule Tensor;
+        ``params`` are the Tensors [W₀, …, W_L-1, b₀, …, b_L-1]."""
         n = self.n_layers_ - 1
         act = _HIDDEN_ACTIVATIONS[self.activation]
         h = x
@@ -132,8 +131,11 @@ class _BaseMLP(BaseEstimator):
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        # The current coefs_/intercepts_ (which a user may have replaced).
+        params = [cr.Tensor(np.asarray(a)) for a in self.coefs_ + self.intercepts_]
         with cr.no_grad():
-            return self._output(self._forward(cr.Tensor(np.asarray(X, dtype=self._dtype))))
+            x = cr.Tensor(np.asarray(X, dtype=params[0].dtype))
+            return self._output(self._forward(x, params))
 
     def _loss(self, x, Y):
         """Loss of a batch: (Tensor to differentiate, float value to report).
@@ -144,7 +146,7 @@ class _BaseMLP(BaseEstimator):
         [eps, 1−eps] in the log-loss, the squared error averaged over outputs.
         """
         n = x.shape[0]
-        z = self._forward(x)
+        z = self._forward(x, self._params)
         eps = np.finfo(self._dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
         out = self.out_activation_
@@ -289,9 +291,13 @@ class _BaseMLP(BaseEstimator):
     # SGD and Adam: mini-batches
     # ------------------------------------------------------------------
     def _make_optimizer(self):
+        # scikit-learn's update rules are Keras': SGD v ← μv − lr·g, p ← p + v
+        # (Nesterov p ← p + μv − lr·g); Adam with lr·√(1−β2^t)/(1−β1^t).
         if self.solver == "sgd":
-            return make_sgd(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
-        return make_adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+            return optimizers.SGD(learning_rate=self.learning_rate_init, momentum=self.momentum,
+                                  nesterov=self.nesterovs_momentum)
+        return optimizers.Adam(learning_rate=self.learning_rate_init, beta_1=self.beta_1,
+                               beta_2=self.beta_2, epsilon=self.epsilon)
 
     def _fit_stochastic(self, X, Y, incremental):
         if getattr(self, "_optimizer", None) is None or not incremental:
