@@ -284,8 +284,8 @@ class Optimizer:
     def set_state(self, state, variables):
         """Restore what ``get_state`` returned, for the same list of variables."""
         self.iterations = int(state["iterations"])
-        if "learning_rate" in state and not isinstance(self._learning_rate, LearningRateSchedule):
-            self._learning_rate = float(state["learning_rate"])
+        if "learning_rate" in state and not callable(self._learning_rate):
+            self._learning_rate = float(state["learning_rate"])     # a schedule stays a schedule
         for name in self._globals:
             if name in state:
                 self._globals[name] = np.array(state[name], dtype=self._globals[name].dtype)
