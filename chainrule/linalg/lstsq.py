@@ -84,8 +84,8 @@ def lstsq(A, b, method="qr", rcond=None):
         warnings.warn(
             f"lstsq(method={method!r}): A has condition number {cond:.3g}, so the normal "
             f"equations (AᵀA has condition number {cond ** 2:.3g}) lose about "
-            f"{np.log10(cond ** 2):.0f} of the {-np.log10(eps):.0f} significant digits of "
-            f"{dtype}; use method='qr' (or 'svd'), which works with A itself",
+            f"{np.log10(cond ** 2):.0f} significant digits ({dtype} carries about "
+            f"{-np.log10(eps):.0f}); use method='qr' (or 'svd'), which works with A itself",
             PrecisionWarning, stacklevel=2)
     if method != "svd" and rank < n:
         raise np.linalg.LinAlgError(

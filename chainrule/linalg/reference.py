@@ -52,14 +52,12 @@ def householder_qr(A):
     reflectors = []
     for j in range(k):
         x = R[j:, j]
-        v = x.copy()
-        norm_x = np.linalg.norm(x)
-        v[0] += (np.sign(x[0]) or 1.0) * norm_x
-        norm_v = np.linalg.norm(v)
-        if norm_v == 0.0:                   # the column is already zero
+        if not np.any(x[1:]):               # nothing below the diagonal to zero (LAPACK: H = I)
             reflectors.append(None)
             continue
-        v /= norm_v
+        v = x.copy()
+        v[0] += (np.sign(x[0]) or 1.0) * np.linalg.norm(x)
+        v /= np.linalg.norm(v)
         R[j:, j:] -= 2.0 * np.outer(v, v @ R[j:, j:])
         reflectors.append(v)
     Q = np.eye(m, k, dtype=A.dtype)
