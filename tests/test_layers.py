@@ -229,7 +229,7 @@ def same_padding(size, k, s):
 
 
 def np_conv2d(x, w, b, stride, padding):
-    n, h, wd, cin = x.shape
+    n, h, wd, _ = x.shape
     kh, kw, _, cout = w.shape
     if padding == "same":
         (t, bo), (le, r) = same_padding(h, kh, stride), same_padding(wd, kw, stride)
