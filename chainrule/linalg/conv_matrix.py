@@ -91,6 +91,10 @@ def fft_conv2d(image, kernel, padding="valid", stride=1):
     """
     img = _as_2d(image, "image", "fft_conv2d")
     k = _as_2d(kernel, "kernel", "fft_conv2d")
+    # The float operand sets the dtype (integers were made float64 above).
+    given = [np.asarray(getattr(v, "data", v)).dtype for v in (image, kernel)]
+    floats = [d for d in given if d.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.float64
     (sh, sw), (top, bottom, left, right), (oh, ow) = _geometry(img.shape, k.shape, stride,
                                                                padding, "fft_conv2d")
     img = np.pad(img, ((top, bottom), (left, right)))
@@ -98,5 +102,5 @@ def fft_conv2d(image, kernel, padding="valid", stride=1):
     size = (img.shape[0] + kh - 1, img.shape[1] + kw - 1)   # no wrap-around
     full = np.fft.irfft2(np.fft.rfft2(img, size) * np.fft.rfft2(k[::-1, ::-1], size), size)
     valid = full[kh - 1:img.shape[0], kw - 1:img.shape[1]]
-    out = valid[::sh, ::sw][:oh, :ow].astype(np.result_type(img.dtype, k.dtype))
+    out = valid[::sh, ::sw][:oh, :ow].astype(dtype)
     return Tensor(out) if isinstance(image, Tensor) or isinstance(kernel, Tensor) else out
