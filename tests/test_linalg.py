@@ -510,3 +510,19 @@ def test_errors_name_the_problem():
     assert L.lu(np.ones((3, 2))).U.shape == (2, 2)          # no gradient asked: fine
     with pytest.raises(ValueError, match="invalid ord 'nuc' for a vector"):
         L.norm(np.ones(3), "nuc")
+
+
+# --------------------------------------------------------------------------
+# The examples in the docstrings run
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("module", ["chainrule.linalg", "chainrule.linalg.solvers",
+                                    "chainrule.linalg.decompositions", "chainrule.linalg.lstsq",
+                                    "chainrule.linalg.norms", "chainrule.linalg.nmf",
+                                    "chainrule.linalg.conv_matrix", "chainrule.linalg.reference"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+    import sys
+    importlib.import_module(module)
+    result = doctest.testmod(sys.modules[module], extraglobs={"cr": cr, "np": np})
+    assert result.attempted > 0 and result.failed == 0
