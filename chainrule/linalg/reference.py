@@ -14,6 +14,8 @@ from collections import namedtuple
 
 import numpy as np
 
+from ..tensor import Tensor
+
 __all__ = [
     "back_substitution",
     "forward_substitution",
@@ -28,7 +30,8 @@ EigenPair = namedtuple("EigenPair", ["eigenvalue", "eigenvector"])
 
 
 def _matrix(A, op):
-    A = np.array(getattr(A, "data", A) if not isinstance(A, np.ndarray) else A, copy=True)
+    """A float copy of A (a Tensor's values are read; nothing is differentiated)."""
+    A = np.array(A.data if isinstance(A, Tensor) else A, copy=True)
     if A.dtype.kind != "f":
         A = A.astype(np.float64)
     if A.ndim != 2:
