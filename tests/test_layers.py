@@ -386,6 +386,14 @@ def test_batchnorm_moving_stats_converge_and_bump_version(rng):
         assert old is None or version > old
     np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(0), rtol=1e-4)
     np.testing.assert_allclose(bn.moving_variance.numpy(), x.var(0), rtol=1e-4)
+    # Frozen (trainable=False): inference mode even when training, as Keras 3.
+    bn.trainable = False
+    before = bn.get_weights()
+    y = bn(x * 2, training=True).numpy()
+    for got, want in zip(bn.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(y, (x * 2 - before[2]) / np.sqrt(before[3] + 1e-3) * before[0]
+                               + before[1], rtol=1e-5, atol=1e-6)
 
 
 def test_batchnorm_gradients_through_batch_statistics(rng):
@@ -749,3 +757,15 @@ def test_gradcheck_nudges_non_contiguous_inputs(rng):
     # weight: gradcheck must still perturb the values it evaluates.
     w = np.asfortranarray(rng.standard_normal((3, 4)))
     assert cr.gradcheck(lambda w: (w * w).sum(), w)
+
+
+@pytest.mark.parametrize("module", [
+    "chainrule.activations", "chainrule.initializers", "chainrule.layers",
+    "chainrule.layers.base", "chainrule.layers.core", "chainrule.layers.conv",
+    "chainrule.layers.pooling", "chainrule.layers.normalization", "chainrule.layers.embedding",
+    "chainrule.layers.recurrent"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module), extraglobs={"cr": cr, "np": np})
+    assert result.failed == 0 and result.attempted > 0

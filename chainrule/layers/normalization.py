@@ -9,7 +9,8 @@ mean_B and var_B too. Each such call also moves the running statistics,
 
     moving = moving · momentum + batch_statistic · (1 - momentum),
 
-which inference (``training=False``) uses in place of the batch's.
+which inference (``training=False``, or a layer with ``trainable=False``)
+uses in place of the batch's.
 
 >>> import chainrule as cr
 >>> bn = cr.layers.BatchNormalization()
@@ -83,7 +84,9 @@ class BatchNormalization(Layer):
         self.input_spec = InputSpec(ndim=ndim, axes={axis: features})
 
     def call(self, x, training=False):
-        if training:
+        # A frozen layer (trainable=False) always runs in inference mode, as
+        # in Keras 3, so fine-tuning leaves its statistics alone.
+        if training and self.trainable:
             mean = ops.mean(x, axis=self._reduce_axes)
             variance = ops.var(x, axis=self._reduce_axes)           # biased, as Keras
             self._update_moving(mean, variance)
