@@ -158,10 +158,9 @@ class Functional(Model):
         if len(xs) != len(self._input_tensors):
             raise ValueError(f"model '{self.name}' has {len(self._input_tensors)} inputs "
                              f"but was called with {len(xs)}")
-        values = {}
-        for placeholder, x in zip(self._input_tensors, xs):
-            x = _check_input(placeholder, x)
-            values[id(placeholder)] = x
+        xs = [_cast_input(placeholder, x) for placeholder, x in zip(self._input_tensors, xs)]
+        self._check_input_shapes([x.shape for x in xs])
+        values = {id(placeholder): x for placeholder, x in zip(self._input_tensors, xs)}
         for layer, args, kwargs, out in self._nodes:
             concrete = _map(lambda t: values[id(t)] if isinstance(t, SymbolicTensor) else t, args)
             y = layer(concrete, training=training, **kwargs)
@@ -187,6 +186,12 @@ class Functional(Model):
 
     def _input_shapes(self):
         return [t.shape for t in self._input_tensors]
+
+    def _input_error(self, index, expected, received):
+        return ShapeError(
+            f"InputLayer '{self._input_tensors[index].name}' of model '{self.name}' expects "
+            f"input of shape {_fmt_shape(expected)} (batch first) but received "
+            f"{_fmt_shape(received)}.")
 
     # -- config ------------------------------------------------------------
     def get_config(self):
@@ -254,17 +259,11 @@ def _deserialize_any(spec, custom_objects=None):
     return deserialize(spec, custom_objects)
 
 
-def _check_input(placeholder, x):
-    """Cast to the placeholder's float dtype and check the shape (batch aside)."""
+def _cast_input(placeholder, x):
+    """``x`` as a Tensor, floats cast to the placeholder's dtype."""
     if not isinstance(x, Tensor):
         arr = np.asarray(x)
-        x = as_tensor(arr, placeholder.dtype if arr.dtype.kind == "f" else None)
-    elif x.dtype.kind == "f" and x.dtype != placeholder.dtype:
-        x = x.astype(placeholder.dtype)
-    expected = placeholder.shape
-    if len(x.shape) != len(expected) or any(
-            e is not None and e != r for e, r in zip(expected[1:], x.shape[1:])):
-        raise ShapeError(
-            f"InputLayer '{placeholder.name}' expects input of shape {_fmt_shape(expected)} "
-            f"(batch first) but received {_fmt_shape(x.shape)}.")
+        return as_tensor(arr, placeholder.dtype if arr.dtype.kind == "f" else None)
+    if x.dtype.kind == "f" and x.dtype != placeholder.dtype:
+        return x.astype(placeholder.dtype)
     return x

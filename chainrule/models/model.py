@@ -31,6 +31,7 @@ import inspect
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..graph import no_grad
 from ..layers.base import Layer, _fmt_shape
 from ..tensor import Tensor
@@ -84,12 +85,34 @@ class Model(Layer):
             self(dummy, training=False)
         self.build_input_shape = shapes
 
+    def compute_output_shape(self, input_shape):
+        """Output shape(s) for ``input_shape`` (batch first), by running zeros."""
+        def zeros(shape):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
+        dummy = [zeros(s) for s in input_shape] if _is_shape_list(input_shape) \
+            else zeros(input_shape)
+        with no_grad():
+            out = self._call_with_training(dummy, False, {})
+        if isinstance(out, (list, tuple)):
+            return [(None,) + tuple(o.shape[1:]) for o in out]
+        return (None,) + tuple(out.shape[1:])
+
     def _input_shapes(self):
-        """The input shapes the model expects (batch first), when known."""
-        shape = self.build_input_shape
-        if shape is None:
-            return None
-        return [tuple(s) for s in shape] if _is_shape_list(shape) else [tuple(shape)]
+        """The input shapes the model expects (batch first), when known. A
+        subclassed model's ``call`` may accept many shapes: None."""
+        return None  # noqa: RET501
+
+    def _input_error(self, index, expected, received):
+        return ShapeError(f"model '{self.name}' expects input {index} of shape "
+                          f"{_fmt_shape(expected)} (batch first) but received "
+                          f"{_fmt_shape(received)}.")
+
+    def _check_input_shapes(self, shapes):
+        """Raise the ShapeError of the first input whose shape does not fit."""
+        for i, (expected, received) in enumerate(zip(self._input_shapes() or [], shapes)):
+            if len(expected) != len(received) or any(
+                    e is not None and e != r for e, r in zip(expected[1:], received[1:])):
+                raise self._input_error(i, expected, received)
 
     @property
     def output_names(self):

@@ -85,16 +85,20 @@ class Sequential(Model):
         if not self.built:
             self.build(input_shape)
 
+    def _input_shapes(self):
+        return None if self.build_input_shape is None else [tuple(self.build_input_shape)]
+
+    def _input_error(self, index, expected, received):
+        if not self._layers:
+            return super()._input_error(index, expected, received)
+        first = self._layers[0]
+        return ShapeError(
+            f"{type(first).__name__} layer '{first.name}' (the first layer of model "
+            f"'{self.name}') expects input of shape {_fmt_shape(expected)} (batch "
+            f"first) but received {_fmt_shape(received)}.")
+
     def call(self, inputs, training=False):
-        expected = self.build_input_shape
-        if expected is not None and self._layers and (
-                len(inputs.shape) != len(expected) or
-                any(e is not None and e != r for e, r in zip(expected[1:], inputs.shape[1:]))):
-            first = self._layers[0]
-            raise ShapeError(
-                f"{type(first).__name__} layer '{first.name}' (the first layer of model "
-                f"'{self.name}') expects input of shape {_fmt_shape(expected)} (batch "
-                f"first) but received {_fmt_shape(inputs.shape)}.")
+        self._check_input_shapes([inputs.shape])
         x = inputs
         for layer in self._layers:
             x = layer(x, training=training)

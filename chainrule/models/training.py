@@ -108,6 +108,7 @@ def _check_lengths(xs, ys):
 def _probe(model, xs):
     """Run one sample through the model (builds it, checks the input shape
     before training starts) and return the output arrays."""
+    model._check_input_shapes([x.shape for x in xs])     # message with the full shapes
     with no_grad():
         out = model([x[:1] for x in xs] if len(xs) > 1 else xs[0][:1], training=False)
     return [o.data for o in out] if isinstance(out, (list, tuple)) else [out.data]
@@ -128,7 +129,7 @@ def _check_labels(model, ys, outputs):
             bad = (labels < 0) | (labels >= units)
             if bad.any():
                 raise ValueError(
-                    f"label {labels[bad].ravel()[0]!r} is outside [0, {units}): {where} has "
+                    f"label {labels[bad].ravel()[0].item()!r} is outside [0, {units}): {where} has "
                     f"{units} units, so sparse labels must be integers 0..{units - 1}. Check "
                     f"the labels, or give the last layer as many units as there are classes.")
         elif "categorical" in kind and units > 1 and (y.ndim != out.ndim or y.shape[-1] != units):
@@ -400,6 +401,7 @@ def predict(model, x, batch_size=32, verbose=0):
     xs = _as_arrays(x, _n_inputs(model), "x")
     _check_lengths(xs, None)
     xs = _cast(xs, _float_dtype(model))
+    model._check_input_shapes([x.shape for x in xs])
     chunks = None
     with no_grad():
         for idx in _batches(len(xs[0]), batch_size):

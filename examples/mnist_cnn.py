@@ -1,0 +1,48 @@
+"""MNIST with Keras' small convnet (Conv 32, pool, Conv 64, pool, dropout, dense).
+
+    python examples/mnist_cnn.py [--data path/to/mnist.npz] [--epochs 2]
+
+Two epochs of Adam reach about 98.8% test accuracy.
+"""
+import numpy as np
+from _mnist_common import EpochTimer, load, parse_args
+
+import chainrule as cr
+from chainrule import layers
+
+
+def build_model():
+    model = cr.Sequential([
+        cr.Input((28, 28, 1)),
+        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
+        layers.MaxPooling2D(pool_size=(2, 2)),
+        layers.Flatten(),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def main():
+    args = parse_args(__doc__.splitlines()[0])
+    cr.set_seed(args.seed)
+    (x_train, y_train), (x_test, y_test) = load(args.data)
+    x_train = x_train[..., None].astype(np.float32) / 255     # (N, 28, 28, 1) channels-last
+    x_test = x_test[..., None].astype(np.float32) / 255
+    model = build_model()
+    model.summary()
+    timer = EpochTimer()
+    history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
+                        verbose=args.verbose, callbacks=[timer])
+    loss, accuracy = model.evaluate(x_test, y_test, batch_size=500)
+    print(f"train accuracy (last epoch, during training): {history.history['accuracy'][-1]:.4f}")
+    print(f"test loss {loss:.4f}, test accuracy {accuracy:.4f}")
+    print("seconds per epoch: " + ", ".join(f"{s:.1f}" for s in timer.seconds))
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()
