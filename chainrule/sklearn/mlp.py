@@ -431,14 +431,6 @@ class _BaseMLP(BaseEstimator):
                                  f"{self.solver} is not stochastic.")
         return True
 
-    def __getstate__(self):
-        # The Tensors and the optimizer are rebuilt from coefs_/intercepts_ on
-        # the next fit; pickles hold plain NumPy arrays only.
-        state = super().__getstate__()
-        state.pop("_params", None)
-        state.pop("_optimizer", None)
-        return state
-
 
 def _xlogy(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
