@@ -67,10 +67,12 @@ class CallbackList:
                 raise TypeError(f"callbacks must be cr.callbacks.Callback instances, got "
                                 f"{type(cb).__name__}")
         self.callbacks = callbacks
+        # As Keras: the progress bar first, History last (so it records what
+        # other callbacks add to the logs, such as the learning rate).
         if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
-            self.callbacks.append(ProgbarLogger())
+            self.callbacks.insert(0, ProgbarLogger())
         if history is not None:
-            self.callbacks.insert(0, history)
+            self.callbacks.append(history)
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(dict(params or {}))
