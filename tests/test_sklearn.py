@@ -105,6 +105,23 @@ def test_mlp_float64_reproduces_sklearn(kind, solver, rng):
         np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "regression"])
+def test_mlp_sample_weight_as_sklearn(kind, solver, rng):
+    X, y = _problem(kind, rng)
+    w = rng.uniform(0.2, 3.0, size=len(y))
+    ours, theirs = ((MLPRegressor, sk_nn.MLPRegressor) if kind == "regression"
+                    else (MLPClassifier, sk_nn.MLPClassifier))
+    params = {"hidden_layer_sizes": (6,), "solver": solver, "max_iter": 6, "random_state": 1,
+              "early_stopping": solver == "sgd", "validation_fraction": 0.25}
+    a = _quiet(lambda: ours(dtype="float64", **params).fit(X, y, sample_weight=w))
+    b = _quiet(lambda: theirs(**params).fit(X, y, sample_weight=w))
+    np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(a.loss_, b.loss_, rtol=1e-8)
+    if solver == "sgd":
+        np.testing.assert_allclose(a.validation_scores_, b.validation_scores_)
+
+
 @pytest.mark.parametrize("extra", [
     {"solver": "sgd", "learning_rate": "adaptive", "n_iter_no_change": 2, "tol": 0.5},
     {"solver": "sgd", "learning_rate": "invscaling", "nesterovs_momentum": False},

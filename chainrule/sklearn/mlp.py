@@ -54,7 +54,11 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 import chainrule as cr
 from chainrule import optimizers
@@ -137,38 +141,44 @@ class _BaseMLP(BaseEstimator):
             x = cr.Tensor(np.asarray(X, dtype=params[0].dtype))
             return self._output(self._forward(x, params))
 
-    def _loss(self, x, Y):
+    def _loss(self, x, Y, sample_weight=None):
         """Loss of a batch: (Tensor to differentiate, float value to report).
 
         The differentiated loss is the stable form from the logits (its
         gradient with respect to z is ``p − y``, as scikit-learn's). The
         reported value follows scikit-learn exactly: probabilities clipped to
         [eps, 1−eps] in the log-loss, the squared error averaged over outputs.
+        With ``sample_weight`` every mean over samples becomes a weighted
+        mean (n = Σ weights, also in the L2 term), as scikit-learn's.
         """
-        n = x.shape[0]
+        if sample_weight is None:
+            n, w = x.shape[0], 1.0
+        else:
+            n, w = float(sample_weight.sum()), sample_weight.reshape(-1, 1)
         z = self._forward(x, self._params)
         eps = np.finfo(self._dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
         out = self.out_activation_
         if out == "softmax":
+            Yw = Y if sample_weight is None else Y * w
             log_p = cr.log_softmax(z, axis=1)
-            data_loss = -cr.sum(log_p * Y) * (1.0 / n)
-            value = -float(np.sum(Y * np.clip(log_p.data, lo, hi))) / n
+            data_loss = -cr.sum(log_p * Yw) * (1.0 / n)
+            value = -float(np.sum(Yw * np.clip(log_p.data, lo, hi))) / n
         elif out == "logistic":
             # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
             sp = cr.softplus(z)
-            data_loss = cr.sum(sp - z * Y) * (1.0 / n)
+            data_loss = cr.sum(_weigh(sp - z * Y, sample_weight, w)) * (1.0 / n)
             log_p1 = np.clip(z.data - sp.data, lo, hi)
             log_p0 = np.clip(-sp.data, lo, hi)
-            value = -float(np.sum(Y * log_p1 + (1 - Y) * log_p0)) / n
+            value = -float(np.sum(w * (Y * log_p1 + (1 - Y) * log_p0))) / n
         elif out == "exp":
             # Poisson deviance: Σ [y log(y/p) − y + p] / n with p = e^z.
-            data_loss = cr.sum(cr.exp(z) - z * Y) * (1.0 / n)
-            const = np.sum(_xlogy(Y, Y) - Y) / n
+            data_loss = cr.sum(_weigh(cr.exp(z) - z * Y, sample_weight, w)) * (1.0 / n)
+            const = np.sum(w * (_xlogy(Y, Y) - Y)) / n
             value = float(data_loss.data) + float(const)
         else:
             diff = z - Y
-            data_loss = cr.sum(diff * diff) * (0.5 / n)
+            data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
             value = float(data_loss.data) / Y.shape[1]
         if self.alpha > 0:
             n_w = self.n_layers_ - 1
@@ -232,7 +242,7 @@ class _BaseMLP(BaseEstimator):
         self._params = [cr.Tensor(a, requires_grad=True) for a in arrays]
         self._optimizer = None
 
-    def _fit(self, X, y, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False):
         self._dtype = np.dtype(self.dtype)
         hidden = self.hidden_layer_sizes
         if not hasattr(hidden, "__iter__"):
@@ -242,6 +252,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=self._dtype)
         X = np.ascontiguousarray(X, dtype=self._dtype)
         Y = np.asarray(y, dtype=self._dtype)
         if Y.ndim == 1:
@@ -254,9 +266,9 @@ class _BaseMLP(BaseEstimator):
             self._params = None
         self._bind_params()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, incremental)
+            self._fit_stochastic(X, Y, sample_weight, incremental)
         else:
-            self._fit_lbfgs(X, Y)
+            self._fit_lbfgs(X, Y, sample_weight)
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -265,7 +277,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # L-BFGS: SciPy drives, chainrule gives the loss and its gradient
     # ------------------------------------------------------------------
-    def _fit_lbfgs(self, X, Y):
+    def _fit_lbfgs(self, X, Y, sample_weight):
         params = self._params
         sizes = np.cumsum([0] + [p.size for p in params])
         x = cr.Tensor(X)
@@ -273,7 +285,7 @@ class _BaseMLP(BaseEstimator):
         def loss_and_grad(theta):
             for p, start, stop in zip(params, sizes[:-1], sizes[1:]):
                 np.copyto(p.data, theta[start:stop].reshape(p.shape), casting="unsafe")
-            loss, value = self._loss(x, Y)
+            loss, value = self._loss(x, Y, sample_weight)
             grads = gradients(loss, params)
             return value, np.concatenate([g.data.ravel() for g in grads]).astype(np.float64)
 
@@ -299,7 +311,7 @@ class _BaseMLP(BaseEstimator):
         return optimizers.Adam(learning_rate=self.learning_rate_init, beta_1=self.beta_1,
                                beta_2=self.beta_2, epsilon=self.epsilon)
 
-    def _fit_stochastic(self, X, Y, incremental):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental):
         if getattr(self, "_optimizer", None) is None or not incremental:
             self._optimizer = self._make_optimizer()
         optimizer, params = self._optimizer, self._params
@@ -309,15 +321,22 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             # Stratify only single-output classification, as scikit-learn.
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X_train, X_val, Y_train, Y_val = train_test_split(
-                X, Y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify)
+            if sample_weight is None:
+                X_train, X_val, Y_train, Y_val = train_test_split(
+                    X, Y, random_state=self._random_state, test_size=self.validation_fraction,
+                    stratify=stratify)
+                sw_train = sw_val = None
+            else:
+                X_train, X_val, Y_train, Y_val, sw_train, sw_val = train_test_split(
+                    X, Y, sample_weight, random_state=self._random_state,
+                    test_size=self.validation_fraction, stratify=stratify)
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                                  "or the size of your dataset.")
             y_val = self._decode_targets(Y_val)
         else:
-            X_train, Y_train, X_val, y_val = X, Y, None, None
+            X_train, Y_train, sw_train = X, Y, sample_weight
+            X_val = y_val = sw_val = None
 
         n_samples = X_train.shape[0]
         if self.batch_size == "auto":
@@ -337,12 +356,10 @@ class _BaseMLP(BaseEstimator):
                 order = shuffle_indices(order, random_state=self._random_state)
             total = 0.0
             for start in starts:
-                if self.shuffle:
-                    rows = order[start:start + batch_size]
-                    xb, yb = X_train[rows], Y_train[rows]
-                else:
-                    xb, yb = X_train[start:start + batch_size], Y_train[start:start + batch_size]
-                loss, value = self._loss(cr.Tensor(xb), yb)
+                rows = order[start:start + batch_size] if self.shuffle else slice(start, start + batch_size)
+                xb, yb = X_train[rows], Y_train[rows]
+                swb = None if sw_train is None else sw_train[rows]
+                loss, value = self._loss(cr.Tensor(xb), yb, swb)
                 grads = gradients(loss, params)
                 optimizer.apply_gradients(zip(grads, params))
                 total += value * xb.shape[0]
@@ -352,7 +369,7 @@ class _BaseMLP(BaseEstimator):
             self.loss_curve_.append(self.loss_)
             if self.verbose:
                 print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-            self._update_no_improvement_count(early_stopping, X_val, y_val)
+            self._update_no_improvement_count(early_stopping, X_val, y_val, sw_val)
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 optimizer.learning_rate = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
             if self._no_improvement_count > self.n_iter_no_change:
@@ -386,9 +403,9 @@ class _BaseMLP(BaseEstimator):
             print(msg + f" Setting learning rate to {self._optimizer.learning_rate:f}")
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
         if early_stopping:
-            score = self._score(X_val, y_val)
+            score = self._score(X_val, y_val, sw_val)
             self.validation_scores_.append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
@@ -407,29 +424,34 @@ class _BaseMLP(BaseEstimator):
                 self._no_improvement_count = 0
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
-    def _score_with_function(self, X, y, score_function):
+    def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return score_function(y, y_pred)
+        return score_function(y, y_pred, sample_weight=sample_weight)
 
     # ------------------------------------------------------------------
     # Public API shared by both
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
         X: array-like (n_samples, n_features); y: (n_samples,) or
-        (n_samples, n_outputs). Returns self.
+        (n_samples, n_outputs); sample_weight: (n_samples,) or None.
+        Returns self.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def _check_solver(self):
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
         return True
+
+
+def _weigh(per_element, sample_weight, w):
+    return per_element if sample_weight is None else per_element * w
 
 
 def _xlogy(x, y):
@@ -566,8 +588,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _decode_targets(self, Y):
         return self._label_binarizer.inverse_transform(Y)
 
-    def _score(self, X, y):
-        return self._score_with_function(X, y, accuracy_score)
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
 
     def predict(self, X):
         """Class labels (for multilabel targets, the indicator matrix)."""
@@ -582,7 +604,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y). ``classes`` (all labels) is required on the first call."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
@@ -590,7 +612,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict_proba(self, X):
         """Probability of each class, (n_samples, n_classes)."""
@@ -680,8 +702,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _decode_targets(self, Y):
         return Y.ravel() if Y.shape[1] == 1 else Y
 
-    def _score(self, X, y):
-        return self._score_with_function(X, y, r2_score)
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, r2_score)
 
     def predict(self, X):
         """Predicted values, (n_samples,) or (n_samples, n_outputs)."""
@@ -694,6 +716,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y)."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
