@@ -23,6 +23,9 @@ for the logistic activation), drawn from ``random_state`` in scikit-learn's
 order, so with ``dtype="float64"`` the same ``random_state`` gives the same
 initial weights, batches and loss curve as scikit-learn.
 
+``fit`` and ``partial_fit`` take ``sample_weight`` as scikit-learn 1.9's do
+(every mean over samples becomes a weighted mean).
+
 Precision: training runs in float32 by default (``dtype="float32"``, about
 twice as fast and half the memory); pass ``dtype="float64"`` to train in
 float64 whatever the input's dtype. Predictions come back in that dtype.
@@ -229,8 +232,8 @@ class _BaseMLP(BaseEstimator):
 
     def _bind_params(self):
         """Tensors that share memory with coefs_ and intercepts_, so in-place
-        optimizer updates are the fitted attributes' updates. A new binding
-        (user-replaced arrays, unpickled estimator) starts a new optimizer."""
+        optimizer updates are the fitted attributes' updates. Arrays the user
+        replaced get a new binding and a new optimizer."""
         arrays = list(self.coefs_) + list(self.intercepts_)
         params = getattr(self, "_params", None)
         if params is not None and len(params) == len(arrays) and all(
