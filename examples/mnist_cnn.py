@@ -2,7 +2,9 @@
 
     python examples/mnist_cnn.py [--data path/to/mnist.npz] [--epochs 2]
 
-Two epochs of Adam reach about 98.8% test accuracy.
+Adam (learning rate 1e-3) on batches of 32 (Keras' default batch size):
+two epochs reach about 98.7% test accuracy. (Batches of 128 give 4x fewer
+updates and about 98.3% after two epochs.)
 """
 import numpy as np
 from _mnist_common import EpochTimer, load, parse_args
@@ -27,7 +29,7 @@ def build_model():
 
 
 def main():
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(__doc__.splitlines()[0], batch_size=32)
     cr.set_seed(args.seed)
     (x_train, y_train), (x_test, y_test) = load(args.data)
     x_train = x_train[..., None].astype(np.float32) / 255     # (N, 28, 28, 1) channels-last
