@@ -59,6 +59,7 @@ class InputLayer(Layer):
 def Input(shape, dtype=None, name=None):
     """A placeholder for the model's input: ``shape`` is one sample's shape.
 
+    >>> import chainrule as cr
     >>> x = cr.Input((28, 28, 1))
     >>> x.shape
     (None, 28, 28, 1)
