@@ -769,3 +769,15 @@ def test_docstring_examples_run(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module), extraglobs={"cr": cr, "np": np})
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_default_compute_output_shape_builds_and_runs_a_custom_layer():
+    class Scale(cr.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight("w", (input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    assert Scale().compute_output_shape((None, 3)) == (None, 3)
+    assert Scale()(cr.Input((2, 5))).shape == (None, 2, 5)

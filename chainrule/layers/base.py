@@ -141,6 +141,21 @@ def _map(fn, structure):
     return fn(structure)
 
 
+def _is_shape(x):
+    return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
+
+
+def _map_shapes(fn, structure):
+    """``_map`` over a structure whose leaves are shape tuples."""
+    if _is_shape(structure):
+        return fn(structure)
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_map_shapes(fn, s) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _map_shapes(fn, v) for k, v in structure.items()}
+    return fn(structure)
+
+
 def _shape_of(x):
     return tuple(x.shape)
 
@@ -309,8 +324,9 @@ class Layer:
         """
         def dummy(shape):
             return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
+        self._maybe_build(input_shape)
         with no_grad():
-            out = self._call_with_training(_map(dummy, input_shape), False, {})
+            out = self._call_with_training(_map_shapes(dummy, input_shape), False, {})
         return _map(lambda t: (None,) + tuple(t.shape[1:]), out)
 
     def _maybe_build(self, input_shape):
