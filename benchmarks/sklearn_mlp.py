@@ -3,8 +3,9 @@
 The same estimator call in both libraries -- ``hidden_layer_sizes=(256,)``,
 ``solver="adam"``, ``max_iter=10`` (10 epochs), ``batch_size="auto"`` (200),
 ``random_state=0`` -- on the 60,000 training images scaled to [0, 1]
-(float64, as a user would pass them), timed side by side in one process,
-with both test accuracies. chainrule trains in float32 by default; a third
+(float64, as a user would pass them), timed side by side in one process
+(the rows take turns, twice, and each keeps its fastest fit), with both test
+accuracies. chainrule trains in float32 by default; a third
 row gives scikit-learn float32 inputs too (it then also trains in float32),
 so the speed-up that is not just precision is visible.
 
@@ -59,11 +60,16 @@ def run(quick=False, log=print) -> str:
         ("chainrule (float32, default)", lambda: CrMLP(**params), x_train),
         ("chainrule (dtype='float64')", lambda: CrMLP(dtype="float64", **params), x_train),
     ]
+    # The rows take turns, `repeats` times, and each keeps its fastest fit:
+    # a busy machine slows some fits down, never speeds one up.
+    repeats = 1 if quick else 2
     results = {}
-    for name, make, x in rows:
-        seconds, acc = _fit(make, x, y_train, x_test.astype(x.dtype), y_test)
-        results[name] = (seconds, acc)
-        log(f"  {name:32s} fit {seconds:7.2f} s   test accuracy {acc:.4f}")
+    for _ in range(repeats):
+        for name, make, x in rows:
+            seconds, acc = _fit(make, x, y_train, x_test.astype(x.dtype), y_test)
+            best = min(seconds, results.get(name, (np.inf,))[0])
+            results[name] = (best, acc)
+            log(f"  {name:32s} fit {seconds:7.2f} s   test accuracy {acc:.4f}")
 
     base = results["scikit-learn (float64 inputs)"][0]
     lines = [
@@ -71,7 +77,8 @@ def run(quick=False, log=print) -> str:
         "",
         f"`MLPClassifier(hidden_layer_sizes=(256,), solver='adam', max_iter={epochs}, "
         f"random_state=0)` (batch 200), {len(x_train)} training images scaled to [0, 1], "
-        "fit time and test accuracy, side by side in one run"
+        "fit time (the fastest of the runs, the rows taking turns) and test accuracy, "
+        "side by side in one run"
         + (" (quick smoke run: a subset, 3 epochs)" if quick else "") + ".",
         "",
         "| estimator | fit (s) | speed-up vs scikit-learn | test accuracy |",

@@ -184,10 +184,12 @@ class _BaseMLP(BaseEstimator):
             data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
             value = float(data_loss.data) / Y.shape[1]
         if self.alpha > 0:
-            n_w = self.n_layers_ - 1
-            l2 = cr.sum(self._params[0] * self._params[0])
-            for w in self._params[1:n_w]:
-                l2 = l2 + cr.sum(w * w)
+            # Σ W_ij² as one einsum: no W-sized temporary in the forward and two
+            # in the backward (W·W then sum would make five; this is the hot path).
+            weights = self._params[:self.n_layers_ - 1]
+            l2 = cr.einsum("ij,ij->", weights[0], weights[0])
+            for w in weights[1:]:
+                l2 = l2 + cr.einsum("ij,ij->", w, w)
             l2 = l2 * (0.5 * self.alpha / n)
             value += float(l2.data)
             data_loss = data_loss + l2
