@@ -51,14 +51,27 @@ class Adam(Optimizer):
     def _update_step(self, grad, value, slots, lr):
         t = self.iterations + 1
         m, v = slots["momentum"], slots["velocity"]
-        alpha = value.dtype.type(lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        m += (grad - m) * (1 - self.beta_1)
-        v += (np.square(grad) - v) * (1 - self.beta_2)
+        alpha = lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        # The formulas above, in place with one scratch array: Adam runs on
+        # every weight at every step, and each temporary costs a weight-sized
+        # allocation and a pass over memory.
+        scratch = np.empty_like(value)
+        np.subtract(grad, m, out=scratch)
+        scratch *= 1 - self.beta_1
+        m += scratch
+        np.square(grad, out=scratch)
+        scratch -= v
+        scratch *= 1 - self.beta_2
+        v += scratch
         if self.amsgrad:
             v_hat = slots["velocity_hat"]
             np.maximum(v_hat, v, out=v_hat)
             v = v_hat
-        value -= m * alpha / (np.sqrt(v) + self.epsilon)
+        np.sqrt(v, out=scratch)
+        scratch += self.epsilon
+        np.divide(m, scratch, out=scratch)
+        scratch *= alpha
+        value -= scratch
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
