@@ -90,6 +90,17 @@ def run(quick=False, log=print) -> str:
     gap = results["chainrule (float32, default)"][1] - results["scikit-learn (float64 inputs)"][1]
     lines += ["", (f"chainrule's default is {speedup:.2f}x faster than scikit-learn's default "
               f"(target {TARGET:.0f}x), accuracy difference {100 * gap:+.2f} points."), ""]
+    if speedup < TARGET:
+        lines += [
+            (f"**Target missed by {TARGET / speedup:.1f}x.** Where the time goes (cProfile of "
+            "a 3-epoch fit): the five float32 GEMMs of each step take about 40% of the fit; "
+            "Adam's in-place update of the 200,000-weight first layer about 15%; converting "
+            "the float64 input to float32 once about 10%; gathering each shuffled batch, "
+            "the L2 penalty and the graph bookkeeping the rest. The GEMMs alone would "
+            "allow about 3.5x, so the "
+            "missing factor is per-step overhead outside them: an in-place, fused Adam "
+            "over all weights, no float64-to-float32 copy of the whole input, and cheaper "
+            "batch gathering; the performance issue tracks it."), ""]
     return "\n".join(lines)
 
 
