@@ -22,7 +22,15 @@ its weights are counted once.
 import numpy as np
 
 from ..errors import ShapeError
-from ..layers.base import Layer, SymbolicTensor, _fmt_shape, deserialize, serialize
+from ..layers.base import (
+    Layer,
+    SymbolicTensor,
+    _flatten,
+    _fmt_shape,
+    _map,
+    deserialize,
+    serialize,
+)
 from ..tensor import Tensor, as_tensor
 from .model import Model
 
@@ -65,22 +73,6 @@ def Input(shape, dtype=None, name=None):
     (None, 28, 28, 1)
     """
     return InputLayer(shape=shape, dtype=dtype, name=name).output
-
-
-def _flatten(structure):
-    if isinstance(structure, (list, tuple)):
-        return [leaf for item in structure for leaf in _flatten(item)]
-    if isinstance(structure, dict):
-        return [leaf for key in structure for leaf in _flatten(structure[key])]
-    return [structure]
-
-
-def _map(fn, structure):
-    if isinstance(structure, (list, tuple)):
-        return type(structure)(_map(fn, s) for s in structure)
-    if isinstance(structure, dict):
-        return {k: _map(fn, v) for k, v in structure.items()}
-    return fn(structure)
 
 
 class Functional(Model):
