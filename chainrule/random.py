@@ -4,9 +4,11 @@
 initializers and shuffling) reproducible; a ``seed=`` argument gives a
 private generator instead.
 """
+import contextlib
+
 import numpy as np
 
-__all__ = ["set_seed", "default_rng"]
+__all__ = ["set_seed", "default_rng", "use_generator"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
 
@@ -23,3 +25,19 @@ def default_rng(seed=None):
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+@contextlib.contextmanager
+def use_generator(rng):
+    """Make ``rng`` the global generator inside the block, then restore the old one.
+
+    ``fit`` uses it so that each epoch's shuffling and dropout masks come from
+    a generator seeded by (seed, epoch), which makes resumed training repeat
+    uninterrupted training exactly.
+    """
+    saved = _GLOBAL["rng"]
+    _GLOBAL["rng"] = rng
+    try:
+        yield rng
+    finally:
+        _GLOBAL["rng"] = saved

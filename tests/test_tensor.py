@@ -227,3 +227,16 @@ def test_dtype_names_are_numpy_dtypes():
     assert x.dtype == np.float64
     assert cr.tensor([1, 2], dtype=cr.int32).dtype == np.int32
     assert cr.ones(1, dtype=cr.bool_).dtype == np.bool_
+
+
+def test_use_generator_swaps_the_global_generator_for_a_block():
+    import numpy as np
+    from chainrule.random import default_rng, use_generator
+
+    cr.set_seed(1)
+    outside = default_rng()
+    with use_generator(np.random.default_rng(7)) as rng:
+        assert default_rng() is rng
+        inside = cr.rand(3).numpy()
+    assert default_rng() is outside
+    np.testing.assert_array_equal(inside, np.random.default_rng(7).random(3).astype(np.float32))

@@ -264,13 +264,8 @@ def _run_evaluation(model, xs, ys, batch_size, tracker=None):
 @contextlib.contextmanager
 def _epoch_generator(seed, epoch):
     """Make a generator seeded by (seed, epoch) the global one for the epoch."""
-    rng = np.random.default_rng([seed, epoch])
-    saved = _random._GLOBAL["rng"]
-    _random._GLOBAL["rng"] = rng
-    try:
+    with _random.use_generator(np.random.default_rng([seed, epoch])) as rng:
         yield rng
-    finally:
-        _random._GLOBAL["rng"] = saved
 
 
 # --------------------------------------------------------------------------
