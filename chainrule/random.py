@@ -8,7 +8,7 @@ import contextlib
 
 import numpy as np
 
-__all__ = ["set_seed", "default_rng", "use_generator"]
+__all__ = ["default_rng", "set_seed", "use_generator"]
 
 _GLOBAL = {"rng": np.random.default_rng()}
 
