@@ -96,8 +96,9 @@ def run(quick=False, log=print) -> str:
             "a 3-epoch fit): the five float32 GEMMs of each step take about 40% of the fit; "
             "Adam's in-place update of the 200,000-weight first layer about 15%; converting "
             "the float64 input to float32 once about 10%; gathering each shuffled batch, "
-            "the L2 penalty and the graph bookkeeping the rest. The GEMMs alone would "
-            "allow about 3.5x, so the "
+            "the L2 penalty and the graph bookkeeping the rest. Timed alone, the two "
+            "large GEMMs of a step take 40-55% of it, so even with no overhead at all the "
+            "ratio would be about 2.6-3.5x on this machine; the "
             "missing factor is per-step overhead outside them: an in-place, fused Adam "
             "over all weights, no float64-to-float32 copy of the whole input, and cheaper "
             "batch gathering; the performance issue tracks it."), ""]
