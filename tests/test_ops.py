@@ -560,6 +560,8 @@ POOLS = [  # x shape, pool, stride, padding
     ((1, 5, 6, 1), (2, 3), (1, 2), "same"),
     ((1, 6, 6, 1), 3, 2, "same"),             # (0, 1) padding
     ((1, 5, 5, 1), 3, 1, "same"),             # symmetric (1, 1)
+    ((2, 7, 5, 3), 2, None, "valid"),         # stride = window: the reshape path, cropped
+    ((1, 6, 9, 1), (2, 3), (2, 3), "valid"),  # the reshape path, rectangular windows
 ]
 POOL_CASES = []
 for xs, pool, st, pad in POOLS:

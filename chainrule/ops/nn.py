@@ -205,7 +205,27 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
         else:
             lowest = np.finfo(x.dtype).min
         x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=lowest)
+    if (sh, sw) == (kh, kw) and _fits(x, kh, kw):
+        return reduce_max(_tiles(x, kh, kw), axis=(2, 4))
     return reduce_max(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
+
+
+def _fits(x, kh, kw):
+    return x.shape[1] >= kh and x.shape[2] >= kw
+
+
+def _tiles(x, kh, kw):
+    """Non-overlapping windows as two extra axes: (n, oh, kh, ow, kw, c).
+
+    When the stride equals the window, pooling is a reshape and a reduction:
+    no patch copies, and the backward needs no fold_patches. Rows and columns
+    that do not fill a window are dropped, as 'valid' pooling does.
+    """
+    n, h, w, c = x.shape
+    oh, ow = h // kh, w // kw
+    if (oh * kh, ow * kw) != (h, w):
+        x = x[:, :oh * kh, :ow * kw, :]
+    return reshape(x, (n, oh, kh, ow, kw, c))
 
 
 def avg_pool2d(x, pool_size, stride=None, padding="valid"):
@@ -217,6 +237,8 @@ def avg_pool2d(x, pool_size, stride=None, padding="valid"):
     kh, kw = _pair(pool_size, "pool_size")
     sh, sw = _pair(stride if stride is not None else (kh, kw), "stride")
     if padding == "valid":
+        if (sh, sw) == (kh, kw) and _fits(x, kh, kw):
+            return mean(_tiles(x, kh, kw), axis=(2, 4))
         return mean(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
     padded = _pad_image(x, kh, kw, sh, sw, padding, "avg_pool2d")
     sums = reduce_sum(extract_patches(padded, (kh, kw), (sh, sw)), axis=(3, 4))
