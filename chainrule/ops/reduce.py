@@ -75,9 +75,12 @@ def _extreme(name, reducer, x, axis, keepdims):
         # The gradient goes to the entries equal to the result, split evenly
         # between ties (as PyTorch's amax/amin).
         winners = x.data == kept
-        ties = winners.sum(axis=axes, keepdims=True)
-        # Without ties (the usual case) the share is the mask itself.
-        share = winners.astype(g.dtype) if ties.max() == 1 else (winners / ties).astype(g.dtype)
+        # Without ties (the usual case; one count over the whole mask tells)
+        # the share is the mask itself.
+        if np.count_nonzero(winners) == kept.size:
+            share = winners.astype(g.dtype)
+        else:
+            share = (winners / winners.sum(axis=axes, keepdims=True)).astype(g.dtype)
         return expand_back(g, x.shape, axes, keepdims) * Tensor._wrap(share)
     return record(name, data, (x,), d_extreme)
 
