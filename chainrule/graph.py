@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = [
     "Node", "is_grad_enabled", "no_grad", "enable_grad",
-    "set_grad_enabled", "detect_anomaly", "run_backward",
+    "set_grad_enabled", "detect_anomaly", "run_backward", "IndexedGrad",
 ]
 
 
@@ -198,6 +198,7 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     if retain_graph is None:
         retain_graph = create_graph
     grads = {}
+    owned = set()      # keys of gradient buffers made here, safe to add into in place
     for r, s in zip(roots, seeds):
         _accumulate(grads, r, s)
     target_ids = {id(t) for t in targets} if targets is not None else ()
@@ -229,9 +230,12 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
             for p, gp in zip(inputs, in_grads):
                 if gp is None or not p.requires_grad:
                     continue
-                if gp.data.shape != p.data.shape or gp.data.dtype != p.data.dtype or STATE.anomaly:
-                    gp = _fit_to(gp, p, node.op)
-                _accumulate(grads, p, gp)
+                if type(gp) is IndexedGrad:
+                    _accumulate_indexed(grads, owned, p, gp)
+                else:
+                    if gp.data.shape != p.data.shape or gp.data.dtype != p.data.dtype or STATE.anomaly:
+                        gp = _fit_to(gp, p, node.op)
+                    _accumulate(grads, p, gp, owned)
                 if p._node is None:
                     leaves[id(p)] = p
             if not retain_graph:
@@ -279,10 +283,49 @@ def _checked_vjp(node, g, out):
             f"(output shape {out.shape}); inside it, {str(e).split(': ', 1)[-1]}") from None
 
 
-def _accumulate(grads, t, g):
+def _accumulate(grads, t, g, owned=None):
     key = id(t)
     prev = grads.get(key)
-    grads[key] = g if prev is None else prev + g
+    if prev is None:
+        grads[key] = g
+    else:
+        grads[key] = prev + g
+        if owned is not None:
+            owned.add(key)
+
+
+class IndexedGrad:
+    """A gradient that is zero except for ``values`` at ``index``.
+
+    Indexing's vjp returns one during an ordinary backward (not recorded), and
+    the traversal adds it into a single buffer per input. Scattering into a
+    fresh full-size zero array per slice instead would make a loop that reads
+    one time step at a time (a recurrent layer) quadratic in the number of
+    steps. With ``create_graph`` the vjp uses the differentiable
+    ``scatter_add`` instead.
+    """
+    __slots__ = ("basic", "index", "values")
+
+    def __init__(self, index, values, basic):
+        self.index, self.values, self.basic = index, values, basic
+
+    def add_into(self, buffer):
+        if self.basic:              # no repeated positions: plain in-place add
+            buffer[self.index] += self.values
+        else:
+            np.add.at(buffer, self.index, self.values)
+
+
+def _accumulate_indexed(grads, owned, t, g):
+    key = id(t)
+    prev = grads.get(key)
+    if prev is None or key not in owned:
+        # A buffer of our own (never a view of another tensor's array).
+        data = (np.zeros(t.data.shape, t.data.dtype) if prev is None
+                else np.array(prev.data, dtype=t.data.dtype))
+        prev = grads[key] = _new_tensor(data)
+        owned.add(key)
+    g.add_into(prev.data)
 
 
 def _fit_to(g, p, op):

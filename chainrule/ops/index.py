@@ -7,6 +7,7 @@ whose derivative is ``getitem`` again: the pair differentiate each other.
 """
 import numpy as np
 
+from ..graph import STATE, IndexedGrad
 from ..tensor import Tensor, as_tensor, record
 
 __all__ = ["getitem", "scatter_add", "take"]
@@ -49,7 +50,9 @@ def getitem(x, index):
         raise IndexError(f"index {index} does not fit a tensor of shape {x.shape}: {e}") from None
 
     def d_getitem(g, out, x):
-        return scatter_add(g, index, x.shape)
+        if STATE.grad_enabled or STATE.anomaly:      # a backward that is itself recorded
+            return scatter_add(g, index, x.shape)
+        return IndexedGrad(index, g.data, _is_basic(index))   # added in place by the traversal
     return record("getitem", np.asarray(data), (x,), d_getitem)
 
 
