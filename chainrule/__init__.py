@@ -8,7 +8,7 @@
 >>> a.grad, b.grad
 (tensor(9.), tensor(6.))
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .tensor import (Tensor, tensor, as_tensor, zeros, ones, full, zeros_like,
                      ones_like, arange, eye, rand, randn)
@@ -18,11 +18,11 @@ from .ops import *  # noqa: F401,F403
 from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError
-from . import initializers, regularizers, layers, optimizers  # noqa: E402
+# Building blocks, models and training (Keras-style), then the uses on top.
+from . import activations, initializers, regularizers, losses, metrics, optimizers, layers  # noqa: E402
+from . import callbacks, utils  # noqa: E402
 from .models import Sequential, Model, Input, load_model  # noqa: E402
-from . import callbacks  # noqa: E402
-from . import linalg  # noqa: E402
-from . import losses, metrics, utils  # noqa: E402
+from . import linalg, datasets  # noqa: E402
 
 # dtype names, so `cr.float64` reads like `torch.float64` (they are NumPy's).
 from numpy import float32, float64, int32, int64, bool_  # noqa: E402,F401
