@@ -1,47 +1,45 @@
-"""The ``chainrule`` command: ``chainrule demo [NAME]``, ``chainrule --version``."""
+"""The ``chainrule`` command.
+
+Each subcommand lives next to what it runs and is imported only when it is
+chosen (so ``chainrule --version`` stays instant). A subcommand module has
+``main(argv) -> int`` and builds its own parser with ``prog="chainrule NAME"``.
+"""
 import argparse
+import importlib
 import sys
 
 from . import __version__
 
-
-def _demo(args):
-    from .demos import DEFAULT, DEMOS
-    if args.list:
-        for name, (_, what) in DEMOS.items():
-            print(f"{name:12s} {what}")
-        return 0
-    name = args.name or DEFAULT
-    if name not in DEMOS:
-        print(f"chainrule demo: no demo named '{name}'. Available: {', '.join(DEMOS)} "
-              f"(see `chainrule demo --list`)", file=sys.stderr)
-        return 2
-    module, _ = DEMOS[name]
-    module.run(quick=args.quick, seed=args.seed)
-    return 0
+# name -> (module with main(argv), one-line help)
+SUBCOMMANDS = {
+    "demo": ("chainrule.demos", "run a demo end to end (default: an MLP on the bundled digits)"),
+    "explain": ("chainrule.explain",
+                'print a backward pass step by step, e.g. chainrule explain "3*(a*b+c)" a=2 b=3 c=4'),
+    "bench": ("chainrule.bench", "measure chainrule against NumPy, PyTorch, JAX, scikit-learn"),
+    "launch": ("chainrule.distributed.launch", "run a training script on N processes with MPI"),
+}
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="chainrule", description="chainrule: deep learning you can read, on NumPy.")
+        prog="chainrule", description="chainrule: deep learning you can read, on NumPy.",
+        epilog="Run `chainrule COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="run a demo end to end (default: an MLP on the bundled digits)")
-    demo.add_argument("name", nargs="?", help="which demo (see --list)")
-    demo.add_argument("--list", action="store_true", help="list the demos")
-    demo.add_argument("--quick", action="store_true", help="a short run, for a smoke test")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.set_defaults(func=_demo)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
 def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
+    if not argv or argv[0] not in SUBCOMMANDS:
+        args = parser.parse_args(argv)       # --help, --version, or an unknown command (exit 2)
         parser.print_help()
         return 0
-    return args.func(args)
+    module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+    return module.main(argv[1:])
 
 
 if __name__ == "__main__":

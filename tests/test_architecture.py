@@ -12,7 +12,8 @@ FLOORS = {
     3: ["initializers", "regularizers", "activations", "losses", "metrics", "optimizers",
         "layers", "utils"],
     4: ["models", "callbacks"],
-    5: ["linalg", "sklearn", "datasets", "demos", "cli", "__main__"],
+    5: ["linalg", "sklearn", "datasets", "attacks", "viz", "explain", "distributed", "bench",
+        "demos", "cli", "__main__"],
 }
 FLOOR_OF = {name: floor for floor, names in FLOORS.items() for name in names}
 

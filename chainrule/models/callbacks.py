@@ -56,6 +56,14 @@ class Callback:
     def on_train_batch_begin(self, batch, logs=None): pass
     def on_train_batch_end(self, batch, logs=None): pass
 
+    def transform_batch(self, batch, xs, ys):
+        """Return the batch to train on: lists of input and label arrays.
+
+        Not in Keras: the hook that adversarial training
+        (``cr.attacks.AdversarialTraining``) uses to replace or extend each
+        batch before the step. The default trains on the batch as given."""
+        return xs, ys
+
 
 class CallbackList:
     """The callbacks of one ``fit``: the user's, plus History and the progress bar."""
@@ -87,6 +95,11 @@ class CallbackList:
     def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
     def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
     def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+
+    def transform_batch(self, batch, xs, ys):
+        for cb in self.callbacks:
+            xs, ys = cb.transform_batch(batch, xs, ys)
+        return xs, ys
 
 
 class History(Callback):

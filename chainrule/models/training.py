@@ -339,6 +339,7 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
             for step, idx in enumerate(_batches(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
                 xb, yb = [x_[idx] for x_ in xs], [y_[idx] for y_ in ys]
+                xb, yb = cbs.transform_batch(step, xb, yb)
                 loss, parts, outs = _train_step(model, xb, yb, params)
                 if params is None:
                     params = model.trainable_weights      # the model is built by now
