@@ -1,0 +1,207 @@
+"""Where data files come from: the one place that finds (and, if allowed, downloads) them.
+
+Every loader asks :func:`find_file`, which looks, in this order, at
+
+1. ``path``, the argument a user gave (the file itself, or the folder holding it);
+2. ``$CHAINRULE_DATA`` (a folder, a file, or several folders joined by ``os.pathsep``);
+3. the cache ``~/.chainrule/datasets``;
+4. the canonical address ``url``, only when downloading is allowed: ``download=True``,
+   or ``download=None`` (the default) while ``$CHAINRULE_OFFLINE`` is unset.
+
+A download lands in the cache atomically (a temporary file in the same folder,
+then ``os.replace``) and only after its SHA-256 matched. When nothing is found,
+:class:`DatasetNotFoundError` (a ``FileNotFoundError``) lists every place looked at
+and says exactly where to put the file.
+
+>>> from chainrule.datasets import find_file
+>>> find_file("mnist.npz", "/work/shared/data")             # doctest: +SKIP
+PosixPath('/work/shared/data/mnist.npz')
+
+Files you put in place yourself (``path`` and ``$CHAINRULE_DATA``) are used as they
+are, so a subset or a tiny test file works; files in the cache must have one of
+the known digests, since the cache is what downloads fill.
+"""
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+__all__ = ["ChecksumError", "DatasetNotFoundError", "cache_dir", "download_allowed",
+           "find_file", "sha256sum"]
+
+DATA_ENV = "CHAINRULE_DATA"
+OFFLINE_ENV = "CHAINRULE_OFFLINE"
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data file is in none of the places looked at; the message says where to put it."""
+
+
+class ChecksumError(ValueError):
+    """A data file's SHA-256 is not the one expected (a truncated download, another file)."""
+
+
+def cache_dir():
+    """``~/.chainrule/datasets``, where downloads go (``$HOME`` decides ``~``)."""
+    return Path(os.path.expanduser("~")) / ".chainrule" / "datasets"
+
+
+def download_allowed(download=None):
+    """``download`` if it is True/False; for None, True unless ``$CHAINRULE_OFFLINE`` is set.
+
+    ``CHAINRULE_OFFLINE`` counts as set for any value except ``""``, ``0``, ``false``, ``no``.
+    """
+    if download is not None:
+        return bool(download)
+    flag = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    return flag in ("", "0", "false", "no")
+
+
+def sha256sum(path):
+    """The SHA-256 of a file as 64 hex digits, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _accepted(sha256, name):
+    """The digests a file called ``name`` may have (None: not checked)."""
+    if isinstance(sha256, dict):
+        sha256 = sha256.get(name)
+    if sha256 is None:
+        return None
+    return {sha256.lower()} if isinstance(sha256, str) else {s.lower() for s in sha256}
+
+
+def _check(path, accepted, what):
+    if accepted is None or path.is_dir():
+        return
+    actual = sha256sum(path)
+    if actual not in accepted:
+        raise ChecksumError(
+            f"{what} {path} has SHA-256 {actual}, expected "
+            f"{' or '.join(sorted(accepted))}. The file is truncated or a different file: "
+            f"delete it and put a correct copy there (or let chainrule download it again).")
+
+
+def _fetch(url, out):
+    """Copy the bytes at ``url`` into the open binary file ``out`` (tests replace this)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            out.write(chunk)
+
+
+def _download(url, destination, accepted):
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    print(f"chainrule: downloading {url} to {destination}", file=sys.stderr)
+    fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part",
+                               dir=destination.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _fetch(url, out)
+        _check(Path(tmp), accepted, f"the download from {url}, saved as")
+        os.replace(tmp, destination)      # atomic: the cache never holds half a file
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return destination
+
+
+def _env_places():
+    value = os.environ.get(DATA_ENV, "")
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
+
+
+def find_file(filename, path=None, *, sha256=None, url=None, download=None, save_as=None):
+    """Return the ``pathlib.Path`` of a data file, looking where the module docstring says.
+
+    Args:
+        filename: the file's name (``"mnist.npz"``), or a sequence of names that would
+            each do, tried in order (``("cifar-10-batches-py", "cifar-10-python.tar.gz")``;
+            a name may be a folder).
+        path: the file itself or the folder holding it, or None.
+        sha256: the expected SHA-256 (hex), a collection of accepted ones, or a dict
+            ``{name: digest(s)}`` when the names differ; checked on downloads and on
+            files in the cache.
+        url: the canonical address to download from, or None if there is none.
+        download: True/False, or None for "yes unless ``$CHAINRULE_OFFLINE`` is set".
+        save_as: the name a download is saved as in the cache (default: the first name).
+
+    Raises:
+        DatasetNotFoundError: the file is nowhere and could not be downloaded.
+        ChecksumError: a cached or downloaded file has the wrong SHA-256.
+    """
+    names = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
+    names = [os.fspath(n) for n in names]
+    if not names:
+        raise ValueError("find_file needs at least one file name")
+    save_as = os.fspath(save_as) if save_as is not None else names[0]
+    looked = []
+
+    def look_in_folder(folder, why):
+        for name in names:
+            candidate = folder / name
+            if candidate.exists():
+                return candidate
+            looked.append(f"{candidate} ({why})")
+        return None
+
+    if path is not None:
+        given = Path(os.fspath(path)).expanduser()
+        if given.is_file() or (given.is_dir() and given.name in names):
+            return given
+        if given.is_dir():
+            found = look_in_folder(given, "the path argument")
+            if found is not None:
+                return found
+        else:
+            looked.append(f"{given} (the path argument: no such file or folder)")
+
+    env = _env_places()
+    for place in env:
+        if place.is_file() and place.name in names:
+            return place
+        if place.is_dir():
+            found = look_in_folder(place, f"${DATA_ENV}")
+            if found is not None:
+                return found
+        else:
+            what = f"not {' or '.join(names)}" if place.exists() else "no such file or folder"
+            looked.append(f"{place} (${DATA_ENV}: {what})")
+    if not env:
+        looked.append(f"${DATA_ENV} (not set)")
+
+    cache = cache_dir()
+    found = look_in_folder(cache, "the cache")
+    if found is not None:
+        _check(found, _accepted(sha256, found.name), "the cached file")
+        return found
+
+    accepted = _accepted(sha256, save_as)
+    if url is None:
+        why_not = "there is no address to download it from"
+    elif not download_allowed(download):
+        why_not = ("downloading is off (download=False)" if download is False else
+                   f"downloading is off (${OFFLINE_ENV} is set)")
+    else:
+        try:
+            return _download(url, cache / save_as, accepted)
+        except ChecksumError:
+            raise
+        except OSError as e:   # URLError, timeouts, a full disk: all OSError
+            why_not = f"the download from {url} failed ({e})"
+
+    wanted = " or ".join(names)
+    lines = [f"{wanted} was not found. Looked at:"]
+    lines += [f"  - {place}" for place in looked]
+    lines.append(f"Not downloaded: {why_not}.")
+    lines.append(f"Put {save_as} in {cache}{os.sep} (mkdir -p {cache}), or in a folder "
+                 f"named by ${DATA_ENV}, or pass its path (the file or its folder) as path=.")
+    if url is not None:
+        lines.append(f"Its canonical address is {url}"
+                     + (f" (SHA-256 {' or '.join(sorted(accepted))})." if accepted else "."))
+    raise DatasetNotFoundError("\n".join(lines))
