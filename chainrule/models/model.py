@@ -151,13 +151,18 @@ class Model(Layer):
         self.compiled = True
 
     def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for ``epochs`` epochs; returns a ``History`` (see training.py)."""
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+            distribution=None):
+        """Train for ``epochs`` epochs; returns a ``History`` (see training.py).
+
+        ``distribution=chainrule.distributed.DataParallel()`` trains on several
+        MPI processes, ``batch_size`` being the global batch (see that class).
+        """
         from .training import fit
         return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                    callbacks=callbacks, validation_split=validation_split,
                    validation_data=validation_data, shuffle=shuffle,
-                   initial_epoch=initial_epoch)
+                   initial_epoch=initial_epoch, distribution=distribution)
 
     def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
         """Loss and metrics on ``(x, y)``: a number, a list ``[loss, *metrics]``

@@ -243,6 +243,48 @@ def _train_step(model, xs, ys, params):
     return loss_value, part_values, out_arrays
 
 
+def _distributed_train_step(model, xs, ys, params, distribution, n_global):
+    """One synchronous data-parallel update (see chainrule/distributed): this
+    rank's gradients of its shard's mean loss go to ``distribution.reduce_step``,
+    which averages them over the ranks weighted by shard size; every rank
+    then applies the same update. Returns (local loss, [local per-output
+    losses], [local output arrays], global loss); a non-finite global loss
+    skips the update on every rank."""
+    n_local = len(xs[0])
+    if n_local:
+        outs = _forward(model, xs, training=True)
+        total, parts = _compute_loss(model, ys, outs)
+        loss_value = float(total.data)
+        part_values = [float(p.data) for p in parts] if len(parts) > 1 else []
+        out_arrays = [o.data for o in outs]
+        grads = gradients(total, params)
+    else:       # a global batch smaller than the number of ranks: nothing to do here
+        loss_value, part_values, out_arrays, grads = 0.0, [], [], [None] * len(params)
+    grads, (global_loss,) = distribution.reduce_step(grads, params, [loss_value],
+                                                     n_local, n_global)
+    if math.isfinite(global_loss):
+        model.optimizer.apply_gradients(zip(grads, params))
+    return loss_value, part_values, out_arrays, global_loss
+
+
+def _zero_logs(tracker):
+    """The keys ``tracker.result()`` would give, all 0: the logs of a rank that
+    has seen no sample yet (they weigh 0 in the average over ranks)."""
+    logs = {"loss": 0.0}
+    if len(tracker.names) > 1:
+        logs.update({f"{name}_loss": 0.0 for name in tracker.names})
+    logs.update({name: 0.0 for _, name, _ in tracker.metric_objects or []})
+    return logs
+
+
+def _global_logs(tracker, distribution):
+    """The tracker's logs; with a distribution, averaged over the ranks."""
+    if distribution is None:
+        return tracker.result()
+    logs = tracker.result() if tracker.count else _zero_logs(tracker)
+    return distribution.average_logs(logs, tracker.count)
+
+
 def _batches(n, batch_size, order=None):
     for start in range(0, n, batch_size):
         yield order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
@@ -271,6 +313,13 @@ def _epoch_generator(seed, epoch):
 # --------------------------------------------------------------------------
 # fit / evaluate / predict
 # --------------------------------------------------------------------------
+def _rank_generator(distribution, seed, epoch):
+    """With several ranks, each draws its dropout masks from its own generator
+    (the batch order still comes from the shared one); otherwise nothing changes."""
+    rng = distribution.rank_generator(seed, epoch) if distribution is not None else None
+    return _random.use_generator(rng) if rng is not None else contextlib.nullcontext()
+
+
 def _require_compiled(model, who):
     if not getattr(model, "compiled", False):
         raise RuntimeError(f"call model.compile(optimizer, loss, metrics) before {who}()")
@@ -285,8 +334,14 @@ def _check_batch_size(batch_size):
 
 
 def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-    """Train ``model`` (see ``Model.fit``); returns the ``History`` callback."""
+        validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
+        distribution=None):
+    """Train ``model`` (see ``Model.fit``); returns the ``History`` callback.
+
+    ``distribution`` (e.g. ``chainrule.distributed.DataParallel()``) is used
+    only through the methods called below (duck typing): this floor never
+    imports the distributed package, nor mpi4py.
+    """
     _require_compiled(model, "fit")
     batch_size = _check_batch_size(batch_size)
     if verbose not in (0, 1, 2, "auto"):
@@ -320,6 +375,8 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
     n = len(xs[0])
     steps = math.ceil(n / batch_size)
     history = callbacks_module.History()
+    if distribution is not None:      # only rank 0 prints and writes files
+        callbacks, verbose = distribution.select_callbacks(callbacks, verbose)
     cbs = callbacks_module.CallbackList(
         callbacks, model=model, history=history, verbose=verbose,
         params={"epochs": epochs, "steps": steps, "verbose": verbose,
@@ -329,23 +386,47 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
     model.stop_training = False
     tracker, val_tracker = _Tracker(model), _Tracker(model)
     params = None
+    if distribution is not None:
+        # Every rank starts from rank 0's weights, seed and epoch count (so all
+        # draw the same batch order), knows the metric names before its first
+        # sample (a rank may get none), and validates on its share of val.
+        model._training_seed, model._epochs_seen = distribution.begin_fit(
+            model, model._training_seed, model._epochs_seen)
+        params = model.trainable_weights
+        for t in (tracker, val_tracker):
+            t._resolve([y_[:1] for y_ in ys], outputs)
+        if val is not None and len(val[0][0]) >= distribution.world_size:
+            start, stop = distribution.shard_bounds(len(val[0][0]))
+            val = ([v[start:stop] for v in val[0]], [v[start:stop] for v in val[1]])
     cbs.on_train_begin()
     for epoch in range(initial_epoch, epochs):
         tracker.reset()
         cbs.on_epoch_begin(epoch)
         stopped_by_nan = False
-        with _epoch_generator(model._training_seed, model._epochs_seen) as rng:
+        with _epoch_generator(model._training_seed, model._epochs_seen) as rng, \
+                _rank_generator(distribution, model._training_seed, model._epochs_seen):
             order = rng.permutation(n) if shuffle else None
             for step, idx in enumerate(_batches(n, batch_size, order)):
                 cbs.on_train_batch_begin(step)
+                if distribution is not None:      # this rank's share of the global batch
+                    rows = np.arange(n)[idx] if isinstance(idx, slice) else idx
+                    n_global, idx = len(rows), distribution.shard(rows)
                 xb, yb = [x_[idx] for x_ in xs], [y_[idx] for y_ in ys]
-                xb, yb = cbs.transform_batch(step, xb, yb)
-                loss, parts, outs = _train_step(model, xb, yb, params)
+                if len(xb[0]):
+                    xb, yb = cbs.transform_batch(step, xb, yb)
+                if distribution is None:
+                    loss, parts, outs = _train_step(model, xb, yb, params)
+                    global_loss = loss
+                else:
+                    loss, parts, outs, global_loss = _distributed_train_step(
+                        model, xb, yb, params, distribution, n_global)
                 if params is None:
                     params = model.trainable_weights      # the model is built by now
-                tracker.update(yb, outs, loss, parts, len(xb[0]))
-                logs = tracker.result()
+                if len(xb[0]):
+                    tracker.update(yb, outs, loss, parts, len(xb[0]))
+                logs = _global_logs(tracker, distribution)
                 cbs.on_train_batch_end(step, logs)
+                loss = global_loss
                 if not math.isfinite(loss):
                     warnings.warn(
                         f"Epoch {epoch + 1}, batch {step + 1}: the loss is {loss}; training "
@@ -357,9 +438,13 @@ def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
                 if model.stop_training:
                     break
         model._epochs_seen += 1
-        epoch_logs = tracker.result()
+        if distribution is not None:
+            distribution.end_epoch(model)     # e.g. average BatchNorm's moving statistics
+        epoch_logs = _global_logs(tracker, distribution)
         if val is not None and not stopped_by_nan:
             val_logs = _run_evaluation(model, val[0], val[1], batch_size, val_tracker)
+            if distribution is not None:
+                val_logs = distribution.average_logs(val_logs, len(val[0][0]))
             epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, epoch_logs)
         if model.stop_training:

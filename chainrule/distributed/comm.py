@@ -1,0 +1,168 @@
+"""The MPI side of ``chainrule.distributed``: who am I, how many are we, and
+collectives that give up after a timeout instead of hanging.
+
+``mpi4py`` is imported here, lazily, and nowhere else in chainrule: the
+core never needs it. Without it a single process is rank 0 of 1, unless an
+MPI launcher started several processes, which is then an error (each would
+train alone without knowing it).
+
+Failure behaviour. ``init()`` installs an excepthook: an exception that
+nobody catches prints its traceback and calls ``MPI_Abort``, which makes the
+launcher kill every rank, so one failing rank stops all of them at once.
+A rank that is merely stuck (or that caught the exception and went on) is
+caught by the timeout: every collective here polls a non-blocking request
+and raises :class:`DistributedTimeoutError` on the ranks still waiting.
+"""
+import os
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["INSTALL_HINT", "DistributedTimeoutError", "init", "rank", "world_size"]
+
+INSTALL_HINT = ('pip install "chainrule[distributed]" (installs mpi4py and the MPICH '
+                'library and its mpiexec), or pip install mpi4py on a cluster that '
+                'has its own MPI (module load openmpi/mpich first)')
+
+# Environment variables MPI launchers set for each process they start.
+_LAUNCHER_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE")
+
+_STATE = {"MPI": None, "hook_installed": False}
+
+
+class DistributedTimeoutError(RuntimeError):
+    """A collective did not complete in time: another rank stopped or is stuck."""
+
+
+def _import_mpi():
+    """The ``mpi4py.MPI`` module, or an ImportError that says what to install."""
+    if _STATE["MPI"] is None:
+        try:
+            from mpi4py import MPI
+        except ImportError as error:
+            raise ImportError(f"chainrule.distributed needs mpi4py and an MPI library, "
+                              f"which are not installed: {INSTALL_HINT}.") from error
+        _STATE["MPI"] = MPI
+    return _STATE["MPI"]
+
+
+def _mpi_available():
+    try:
+        _import_mpi()
+    except ImportError:
+        return False
+    return True
+
+
+def _launched_size():
+    """The number of processes an MPI launcher says it started (1 when none)."""
+    for name in _LAUNCHER_SIZE_VARS:
+        value = os.environ.get(name)
+        if value and value.isdigit():
+            return int(value)
+    return 1
+
+
+def init(abort_on_error=True):
+    """Start MPI (once) and return ``MPI.COMM_WORLD``.
+
+    With ``abort_on_error`` (the default) an uncaught exception on any rank
+    prints its traceback and aborts every rank, instead of leaving the
+    others waiting forever in the next collective.
+    """
+    MPI = _import_mpi()
+    comm = MPI.COMM_WORLD
+    if abort_on_error and not _STATE["hook_installed"]:
+        previous = sys.excepthook
+
+        def abort_all_ranks(exc_type, exc, tb):
+            previous(exc_type, exc, tb)          # the traceback first, so the cause is visible
+            sys.stderr.flush()
+            sys.stdout.flush()
+            if comm.Get_size() > 1:
+                comm.Abort(1)
+
+        sys.excepthook = abort_all_ranks
+        _STATE["hook_installed"] = True
+    return comm
+
+
+def rank():
+    """This process's rank, 0 .. world_size() - 1 (0 without MPI)."""
+    if not _mpi_available():
+        _check_not_launched()
+        return 0
+    return init().Get_rank()
+
+
+def world_size():
+    """How many processes train together (1 without MPI)."""
+    if not _mpi_available():
+        _check_not_launched()
+        return 1
+    return init().Get_size()
+
+
+def _check_not_launched():
+    size = _launched_size()
+    if size > 1:
+        raise ImportError(f"this process is one of {size} started by an MPI launcher, but "
+                          f"mpi4py is not installed, so the processes cannot talk to each "
+                          f"other: {INSTALL_HINT}.")
+
+
+# --------------------------------------------------------------------------
+# Collectives with a timeout
+# --------------------------------------------------------------------------
+def wait(request, timeout, what):
+    """Wait for a non-blocking MPI request, at most ``timeout`` seconds.
+
+    Spins for the first millisecond (a step's all-reduce on one machine
+    takes microseconds), then sleeps between polls so a long wait does not
+    burn a core that another rank may need.
+    """
+    start = time.monotonic()
+    pause = 0.0
+    while not request.Test():
+        waited = time.monotonic() - start
+        if waited > timeout:
+            comm = init()
+            raise DistributedTimeoutError(
+                f"rank {comm.Get_rank()} of {comm.Get_size()}: {what} did not complete "
+                f"within {timeout:g} s; another rank has stopped or is stuck (look for its "
+                f"error above). Every rank stops: a synchronous step needs all of them.")
+        if waited > 1e-3:
+            time.sleep(pause)
+            pause = min(2 * pause or 1e-5, 1e-3)
+
+
+def allreduce_sum(buffer, timeout, what="all-reduce"):
+    """Sum ``buffer`` (a contiguous NumPy array) over every rank, in place."""
+    MPI = _import_mpi()
+    wait(init().Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM), timeout, what)
+    return buffer
+
+
+def start_allreduce_sum(buffer):
+    """Start summing ``buffer`` in place; returns the request to ``wait`` on."""
+    MPI = _import_mpi()
+    return init().Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+
+
+def broadcast(buffer, timeout, root=0, what="broadcast"):
+    """Overwrite ``buffer`` on every rank with rank ``root``'s, in place."""
+    wait(init().Ibcast(buffer, root=root), timeout, what)
+    return buffer
+
+
+def barrier(timeout=300.0):
+    """Wait until every rank gets here (or raise after ``timeout`` seconds)."""
+    wait(init().Ibarrier(), timeout, "barrier")
+
+
+def broadcast_int(value, timeout, root=0):
+    """Rank ``root``'s integer, on every rank (``None`` travels as -1)."""
+    buffer = np.array([-1 if value is None else int(value)], dtype=np.int64)
+    broadcast(buffer, timeout, root, "broadcast of the training seed")
+    return None if buffer[0] == -1 else int(buffer[0])

@@ -1,0 +1,83 @@
+"""One rank of a data-parallel training run, for tests/test_distributed.py.
+
+    mpirun -n 2 python tests/_dist_worker.py '{"case": "dense", ...}' OUT_DIR
+
+Each rank writes OUT_DIR/rank{r}.npz (its weights) and OUT_DIR/rank{r}.json
+(its history and training seed). The test imports ``make_data`` and
+``build_model`` to train the single-process reference on the same data.
+
+Cases: "dense" (Dense layers, SGD or Adam, validation and accuracy),
+"bn_dropout" (BatchNormalization and Dropout), "fail" (rank 1 raises in the
+middle of an epoch), "stall" (rank 1 hangs; the others must time out).
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import chainrule as cr
+from chainrule import layers
+
+
+def make_data(n=46, features=5, classes=3):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(n, features)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    return x, np.minimum(y, classes - 1)
+
+
+def build_model(config, seed):
+    """The model of ``config``, initialized from ``cr.set_seed(seed)``."""
+    cr.set_seed(seed)
+    stack = [cr.Input((5,)), layers.Dense(8, activation="tanh",
+                                          kernel_regularizer=cr.regularizers.L2(1e-3))]
+    if config["case"] == "bn_dropout":
+        stack += [layers.BatchNormalization(momentum=0.8), layers.Dropout(0.3)]
+    stack += [layers.Dense(3, activation="softmax")]
+    model = cr.Sequential(stack)
+    optimizer = cr.optimizers.SGD(0.1, momentum=0.9) if config["optimizer"] == "sgd" \
+        else cr.optimizers.Adam(0.01)
+    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class _Fail(cr.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 2:
+            raise RuntimeError("rank 1 fails on purpose")
+
+
+class _Stall(cr.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 2:
+            time.sleep(120)
+
+
+def main(config, out_dir):
+    from chainrule import distributed
+    dp = distributed.DataParallel(timeout=config.get("timeout", 60))
+    rank = distributed.rank()
+    # Each rank initializes differently on purpose: fit must broadcast rank 0's weights.
+    model = build_model(config, seed=config["seed"] + rank)
+    x, y = make_data(config.get("n", 46))
+    callbacks = []
+    if rank == 1 and config["case"] in ("fail", "stall"):
+        callbacks.append(_Fail() if config["case"] == "fail" else _Stall())
+    if config.get("checkpoint"):
+        callbacks.append(cr.callbacks.ModelCheckpoint(
+            os.path.join(out_dir, f"ckpt_by_rank{rank}.chainrule"), save_best_only=False))
+    history = model.fit(x, y, batch_size=config["batch_size"], epochs=config["epochs"],
+                        validation_split=config.get("validation_split", 0.0),
+                        callbacks=callbacks, verbose=0, distribution=dp)
+    np.savez(os.path.join(out_dir, f"rank{rank}.npz"), *model.get_weights())
+    with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+        json.dump({"history": history.history, "seed": model._training_seed,
+                   "world_size": distributed.world_size()}, f)
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]), sys.argv[2])
