@@ -23,6 +23,7 @@ from . import activations, initializers, regularizers, losses, metrics, optimize
 from . import callbacks, utils  # noqa: E402
 from .models import Sequential, Model, Input, load_model  # noqa: E402
 from . import linalg, datasets  # noqa: E402
+from .explain import explain  # noqa: E402
 
 # dtype names, so `cr.float64` reads like `torch.float64` (they are NumPy's).
 from numpy import float32, float64, int32, int64, bool_  # noqa: E402,F401
