@@ -69,7 +69,8 @@ class DataParallel:
     Launch with ``mpirun -n 4 python train.py`` or ``chainrule launch -n 4 train.py``:
 
     >>> import chainrule as cr                            # doctest: +SKIP
-    >>> dp = cr.distributed.DataParallel()                # doctest: +SKIP
+    >>> from chainrule.distributed import DataParallel   # doctest: +SKIP
+    >>> dp = DataParallel()                               # doctest: +SKIP
     >>> model.fit(x, y, batch_size=256, epochs=5, distribution=dp)   # doctest: +SKIP
     """
 
@@ -192,7 +193,8 @@ def allreduce_gradients(grads, weight=None, timeout=_DEFAULT_TIMEOUT, bucket_mb=
     had None.
 
     >>> loss, grads = cr.value_and_grad(loss_fn)(*params)      # doctest: +SKIP
-    >>> grads = cr.distributed.allreduce_gradients(grads, weight=len(x_local))  # doctest: +SKIP
+    >>> from chainrule.distributed import allreduce_gradients            # doctest: +SKIP
+    >>> grads = allreduce_gradients(grads, weight=len(x_local))          # doctest: +SKIP
     >>> optimizer.apply_gradients(zip(grads, params))           # doctest: +SKIP
     """
     grads = list(grads)
