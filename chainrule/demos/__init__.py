@@ -1,32 +1,125 @@
-"""Demos that ``chainrule demo NAME`` runs. Each module has ``run(quick, seed)``."""
+"""The demos that ``chainrule demo NAME`` runs, one module each.
+
+Every demo module has the constants ``NAME``, ``SUMMARY`` and ``DATA`` (what
+it needs to download, or None) and one function::
+
+    run(quick=False, seed=0, out_dir=".", data_path=None) -> dict
+
+which prints what a learner should read, writes its PNGs into ``out_dir``
+and returns its numbers (plus ``"pngs": [paths]``). Modules are imported only
+when needed, and keep their heavy imports inside ``run``, so ``--list`` is fast.
+
+    chainrule demo                  # the default: an MLP on the bundled digits
+    chainrule demo --list           # every demo, the data it needs, whether it is here
+    chainrule demo mnist-cnn --data ~/Downloads/mnist.npz --out-dir plots
+"""
 import argparse
+import importlib
 import sys
 
-from . import digits_mlp
-
+# name -> module in this package, in the order --list shows them.
 DEMOS = {
-    "digits": (digits_mlp, "an MLP learns the bundled 8x8 digits with .backward() (no data to download)"),
+    "digits": "digits_mlp",
+    "backprop": "backprop",
+    "perceptron": "perceptron",
+    "logistic": "logistic",
+    "lstsq": "lstsq",
+    "conv-as-matrix": "conv_as_matrix",
+    "mnist-mlp": "mnist_mlp",
+    "mnist-cnn": "mnist_cnn",
+    "ship-or-frog": "ship_or_frog",
 }
 DEFAULT = "digits"
 
+# Which downloadable data a demo needs, to say on --list whether it is here.
+_NEEDS = {"mnist-mlp": "mnist", "mnist-cnn": "mnist", "ship-or-frog": "cifar10"}
+
+EXIT_UNKNOWN, EXIT_NO_DATA = 2, 3
+
+
+def load(name):
+    """The module of demo ``name`` (imported now). ``KeyError`` for an unknown name."""
+    return importlib.import_module(f"{__name__}.{DEMOS[name]}")
+
+
+def data_status(name, data_path=None):
+    """``"bundled"``, ``"found: PATH"`` or ``"missing"`` for a demo's data (no download)."""
+    from ..datasets import DatasetNotFoundError, cifar10, find_file, mnist
+    need = _NEEDS.get(name)
+    if need is None:
+        return "bundled"
+    if need == "mnist":
+        names = mnist.FILENAME
+    else:
+        names = (cifar10.FOLDER, cifar10.ARCHIVE, cifar10.PARTIAL)
+    try:
+        return f"found: {find_file(names, data_path, download=False)}"
+    except DatasetNotFoundError:
+        return "missing"
+
+
+def _list(data_path):
+    for name in DEMOS:
+        try:
+            module = load(name)
+            summary, data = module.SUMMARY, module.DATA
+        except ImportError as e:
+            summary, data = f"(not available: {e})", None
+        status = data_status(name, data_path)
+        needs = data if data else "nothing to download"
+        marker = "" if name != DEFAULT else "  [default]"
+        print(f"{name:15s}{summary}{marker}")
+        print(f"{'':15s}data: {needs} ({status})")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="chainrule demo", description="run a demo end to end",
+        epilog="demos: " + ", ".join(DEMOS) + " (see --list)")
+    parser.add_argument("name", nargs="?", default=DEFAULT,
+                        help=f"which demo (default: {DEFAULT}; see --list)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the demos, the data each needs, and whether it is found")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run on a little data (a smoke test)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out-dir", default=".",
+                        help="folder for the PNGs (default: the current folder)")
+    parser.add_argument("--data", default=None, metavar="PATH",
+                        help="the demo's data file or its folder (default: $CHAINRULE_DATA, "
+                             "then ~/.chainrule/datasets)")
+    return parser
+
 
 def main(argv=None):
-    """``chainrule demo [NAME] [--list] [--quick] [--seed N]``."""
-    parser = argparse.ArgumentParser(prog="chainrule demo", description="run a demo end to end")
-    parser.add_argument("name", nargs="?", help="which demo (see --list)")
-    parser.add_argument("--list", action="store_true", help="list the demos")
-    parser.add_argument("--quick", action="store_true", help="a short run, for a smoke test")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    args = parser.parse_args(argv)
+    """``chainrule demo [NAME] [--list] [--quick] [--seed N] [--out-dir DIR] [--data PATH]``.
+
+    Returns 0, or 2 for an unknown demo, or 3 when the demo's data is missing
+    (the message, on stderr, says where to put the file).
+    """
+    from ..datasets import DatasetNotFoundError
+    args = build_parser().parse_args(argv)
     if args.list:
-        for name, (_, what) in DEMOS.items():
-            print(f"{name:12s} {what}")
-        return 0
-    name = args.name or DEFAULT
-    if name not in DEMOS:
-        print(f"chainrule demo: no demo named '{name}'. Available: {', '.join(DEMOS)} "
-              f"(see `chainrule demo --list`)", file=sys.stderr)
-        return 2
-    module, _ = DEMOS[name]
-    module.run(quick=args.quick, seed=args.seed)
+        return _list(args.data)
+    if args.name not in DEMOS:
+        print(f"chainrule demo: no demo named '{args.name}'. Choose one of: "
+              f"{', '.join(DEMOS)} (`chainrule demo --list` says what each does).",
+              file=sys.stderr)
+        return EXIT_UNKNOWN
+    try:
+        module = load(args.name)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{DEMOS[args.name]}":
+            raise                       # a missing dependency inside the demo: show it
+        print(f"chainrule demo: '{args.name}' is not part of this installation "
+              f"({e.name} is missing).", file=sys.stderr)
+        return 1
+    try:
+        module.run(quick=args.quick, seed=args.seed, out_dir=args.out_dir,
+                   data_path=args.data)
+    except DatasetNotFoundError as e:
+        print(f"chainrule demo {args.name}: its data is missing ({module.DATA}).\n{e}",
+              file=sys.stderr)
+        return EXIT_NO_DATA
     return 0

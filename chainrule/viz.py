@@ -1,0 +1,282 @@
+"""Seeing it: the computation graph, training curves, decision boundaries, images.
+
+>>> import chainrule as cr
+>>> from chainrule import viz
+>>> a, b = cr.tensor(2.0, requires_grad=True), cr.tensor(3.0, requires_grad=True)
+>>> J = 3 * (a * b + 4)
+>>> J.backward()
+>>> dot = viz.draw_graph(J)          # Graphviz DOT text: a str you can print or save
+>>> "multiply" in dot
+True
+>>> dot.render("graph.svg")          # doctest: +SKIP  (needs Graphviz's `dot` program)
+
+``draw_graph`` needs nothing but chainrule. The plotting functions need
+matplotlib (``pip install "chainrule[viz]"``), imported when they run; each
+returns the matplotlib ``Figure`` (call ``fig.savefig(path)`` or ``plt.show()``).
+The core library never imports this module.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+__all__ = ["GraphDot", "draw_graph", "image_grid", "plot_decision_boundary", "plot_history"]
+
+_INSTALL_GRAPHVIZ = (
+    "Graphviz's `dot` program is not installed, so the graph cannot be drawn as an image. "
+    "Install Graphviz (Debian/Ubuntu: `sudo apt install graphviz`; macOS: `brew install "
+    "graphviz`; conda: `conda install graphviz`; Windows: https://graphviz.org/download/), "
+    "or keep the DOT text: save it with .save('graph.dot') and paste it into any "
+    "Graphviz viewer.")
+
+
+# ---------------------------------------------------------------- the graph
+
+
+class GraphDot(str):
+    """Graphviz DOT text (a ``str``) that can also save and render itself."""
+
+    def save(self, path):
+        """Write the DOT text to ``path`` (atomically) and return the path."""
+        _write_atomically(path, str(self).encode())
+        return path
+
+    def render(self, path, format=None):
+        """Draw the graph to ``path`` with Graphviz's ``dot``; the format comes from the
+        suffix (``.svg``, ``.png``, ``.pdf``) unless ``format`` is given.
+
+        Raises ``RuntimeError`` saying how to install Graphviz when ``dot`` is missing.
+        """
+        fmt = format or os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+        if fmt not in ("svg", "png", "pdf"):
+            raise ValueError(f"render: cannot tell the image format of {path!r}; use a .svg, "
+                             f".png or .pdf name, or pass format='svg'")
+        dot = shutil.which("dot")
+        if dot is None:
+            raise RuntimeError(_INSTALL_GRAPHVIZ)
+        done = subprocess.run([dot, f"-T{fmt}"], input=str(self).encode(),
+                              capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"dot failed: {done.stderr.decode(errors='replace')}")
+        _write_atomically(path, done.stdout)
+        return path
+
+
+def _write_atomically(path, data):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _summary(array, max_elements):
+    """A short text for an array: its values when small, else its range."""
+    array = np.asarray(array)
+    if array.size <= max_elements:
+        if array.ndim == 0:
+            return f"{array.item():.4g}"
+        return np.array2string(array, precision=4, separator=", ", max_line_width=60)
+    return f"mean {array.mean():.4g}, in [{array.min():.4g}, {array.max():.4g}]"
+
+
+def _escape(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def draw_graph(tensor, max_elements=4, rankdir="LR"):
+    """The computation graph that produced ``tensor``, as Graphviz DOT text.
+
+    Each tensor is a box with its name (when it has one), shape, value and
+    gradient (``.grad`` after ``backward``; intermediate tensors keep theirs
+    only with ``retain_grad()``); each op is an ellipse between its inputs and
+    its output. Arrays with more than ``max_elements`` values are summarised by
+    their mean and range. Returns a :class:`GraphDot`, a ``str`` with
+    ``.render("graph.svg")`` and ``.save("graph.dot")``.
+    """
+    ids = {}
+
+    def node_id(t):
+        return ids.setdefault(id(t), f"t{len(ids)}")
+
+    lines = ["digraph chainrule {", f"  rankdir={rankdir};",
+             '  node [fontname="Helvetica", fontsize=11];']
+    seen, stack, order = set(), [tensor], []
+    while stack:                            # depth-first, without recursion
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        order.append(t)
+        if t._node is not None:
+            stack.extend(t._node.inputs)
+    for t in order:
+        title = t.name or ("leaf" if t._node is None and t.requires_grad
+                           else "constant" if t._node is None else "")
+        label = [title] if title else []
+        label.append(f"shape {tuple(t.shape)}")
+        label.append(f"value {_summary(t.data, max_elements)}")
+        if t.grad is not None:
+            grad = t.grad.data if hasattr(t.grad, "data") else t.grad
+            label.append(f"grad {_summary(grad, max_elements)}")
+        style = "filled" if t.requires_grad else "dashed"
+        lines.append(f'  {node_id(t)} [shape=box, style={style}, fillcolor="#e8f0fe", '
+                     f'label="{_escape(chr(10).join(label))}"];')
+        if t._node is not None:
+            op = f"{node_id(t)}_op"
+            lines.append(f'  {op} [shape=ellipse, label="{_escape(t._node.op)}"];')
+            for source in t._node.inputs:
+                lines.append(f"  {node_id(source)} -> {op};")
+            lines.append(f"  {op} -> {node_id(t)};")
+    lines.append("}")
+    return GraphDot("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ImportError("chainrule.viz plots need matplotlib: pip install "
+                          "'chainrule[viz]' (or pip install matplotlib)") from e
+    return plt
+
+
+def _root(figure):
+    """The top-level Figure of a (sub)figure."""
+    while getattr(figure, "figure", figure) is not figure:
+        figure = figure.figure
+    return figure
+
+
+def plot_history(history, ax=None):
+    """Loss per epoch (and validation loss, and accuracy on a second axis if recorded).
+
+    ``history`` is what ``model.fit`` returns (a ``History``) or its ``.history``
+    dict. Returns the Figure.
+    """
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or "loss" not in logs:
+        raise ValueError("plot_history: expected fit's History or a dict with a 'loss' list, "
+                         f"got {type(history).__name__}")
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(6, 4))
+    epochs = np.arange(1, len(logs["loss"]) + 1)
+    ax.plot(epochs, logs["loss"], "o-", label="loss", color="C0")
+    if "val_loss" in logs:
+        ax.plot(epochs, logs["val_loss"], "s--", label="val_loss", color="C1")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    handles, names = ax.get_legend_handles_labels()
+    accuracy_keys = [k for k in ("accuracy", "val_accuracy") if k in logs]
+    if accuracy_keys:
+        twin = ax.twinx()
+        for k, color in zip(accuracy_keys, ("C2", "C3")):
+            twin.plot(epochs, logs[k], ":", label=k, color=color)
+        twin.set_ylabel("accuracy")
+        more_handles, more_names = twin.get_legend_handles_labels()
+        handles, names = handles + more_handles, names + more_names
+    ax.legend(handles, names, loc="center right")
+    ax.grid(alpha=0.3)
+    return _root(ax.figure)
+
+
+def _as_numpy(values):
+    values = values.numpy() if hasattr(values, "numpy") else values
+    return np.asarray(values)
+
+
+def plot_decision_boundary(model, X, y, ax=None, resolution=200):
+    """Colour the plane by the class ``model`` predicts, and scatter ``X`` coloured by ``y``.
+
+    ``X`` has two columns. ``model`` is an object with ``predict`` (a Keras-style
+    model, a scikit-learn estimator) or a callable from an (n, 2) array to
+    predictions: class labels, one score per sample (positive, or above 0.5 for
+    probabilities in [0, 1], means the second class) or one column per class
+    (the largest wins). Returns the Figure.
+    """
+    X, y = np.asarray(X), np.asarray(y).ravel()
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"plot_decision_boundary: X must have shape (n, 2), got {X.shape}")
+    predict = getattr(model, "predict", model)
+    if not callable(predict):
+        raise TypeError("plot_decision_boundary: model must have .predict or be callable")
+    pad = 0.05 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    grid = np.c_[xx.ravel(), yy.ravel()].astype(X.dtype if X.dtype.kind == "f" else np.float64)
+    out = _as_numpy(predict(grid))
+    if out.ndim == 2 and out.shape[1] > 1:
+        regions = out.argmax(axis=1)
+    else:
+        out = out.ravel()
+        classes = np.unique(y)
+        if np.isin(np.unique(out), classes).all():
+            regions = out                                   # class labels already
+        else:
+            threshold = 0.5 if out.min() >= 0 and out.max() <= 1 else 0.0
+            regions = np.where(out > threshold, classes[-1], classes[0])
+    if ax is None:
+        _, ax = _pyplot().subplots(figsize=(6, 5))
+    ax.contourf(xx, yy, regions.reshape(xx.shape).astype(float), alpha=0.3, cmap="coolwarm")
+    scatter = ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=25)
+    ax.legend(*scatter.legend_elements(), title="class", loc="best")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    return _root(ax.figure)
+
+
+def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None, fig=None,
+               cmap="gray"):
+    """Images in a grid, titled by label, or by prediction with wrong ones in red.
+
+    ``images``: (n, H, W), (n, H, W, 1) or (n, H, W, 3), any numeric dtype
+    (floats are shown over their own range). With ``predictions``, a title is
+    the prediction, and for a mistake "prediction (true label)" in red.
+    ``class_names`` maps labels to names. ``fig`` draws into an existing
+    (sub)figure. Returns the Figure.
+    """
+    images = _as_numpy(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise ValueError("image_grid: images must have shape (n, H, W), (n, H, W, 1) or "
+                         f"(n, H, W, 3), got {images.shape}")
+    n = len(images)
+    if n == 0:
+        raise ValueError("image_grid: no images to show")
+    ncols = max(1, min(int(ncols), n))
+    nrows = -(-n // ncols)
+
+    def name(label):
+        label = label.item() if hasattr(label, "item") else label
+        return str(class_names[int(label)]) if class_names is not None else str(label)
+
+    if fig is None:
+        fig = _pyplot().figure(figsize=(1.3 * ncols, 1.45 * nrows + 0.3))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i >= n:
+            continue
+        image = images[i]
+        if image.ndim == 3 and image.dtype.kind == "f":     # colour floats: to [0, 1]
+            image = (image - image.min()) / (np.ptp(image) + 1e-12)
+        ax.imshow(image, cmap=cmap if image.ndim == 2 else None, interpolation="nearest")
+        if predictions is not None:
+            right = labels is None or predictions[i] == labels[i]
+            title = name(predictions[i]) if right else f"{name(predictions[i])} ({name(labels[i])})"
+            ax.set_title(title, fontsize=9, color="black" if right else "red",
+                         fontweight="normal" if right else "bold")
+        elif labels is not None:
+            ax.set_title(name(labels[i]), fontsize=9)
+    return _root(fig)
