@@ -130,6 +130,14 @@ class _Recurrent(Layer):
         if training and self.recurrent_dropout:
             recurrent_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout,
                                                 x.dtype)
+        if self.fused and self._fusable():
+            # One op for the whole sequence (chainrule.ops.rnn): the same
+            # numbers, a fraction of the per-op bookkeeping.
+            states = (None if initial_state is None
+                      else self._initial_states(batch, x.dtype, initial_state))
+            output, states = self._fused_call(x, states, recurrent_mask)
+            return [output] + list(states) if self.return_state else output
+
         # The input half of every step at once: (batch, time, gates·units).
         x_proj = ops.matmul(x, self.kernel)
         if self.use_bias:
@@ -143,6 +151,18 @@ class _Recurrent(Layer):
                 outputs.append(output)
         output = ops.stack(outputs, axis=1) if self.return_sequences else output
         return [output] + list(states) if self.return_state else output
+
+    # A layer with the default activations runs as one fused op; setting
+    # ``layer.fused = False`` walks the steps with ordinary ops instead (the
+    # tests compare the two).
+    fused = True
+
+    def _fusable(self):
+        return False
+
+    def _fused_call(self, x, states, recurrent_mask):
+        """(output, final states) from the fused op; ``states`` None means zeros."""
+        raise NotImplementedError
 
     def _step(self, x_t, states, recurrent_mask):
         """One time step: (output, new states) from this step's x @ kernel (+ bias)."""
@@ -173,6 +193,16 @@ class SimpleRNN(_Recurrent):
         h = self.activation(x_t + ops.matmul(self._recurrent_input(h_prev, recurrent_mask),
                                              self.recurrent_kernel))
         return h, [h]
+
+    def _fusable(self):
+        return self.activation is activations.tanh
+
+    def _fused_call(self, x, states, recurrent_mask):
+        h0 = None if states is None else states[0]
+        hs = ops.simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, h0,
+                            recurrent_mask)
+        last = hs[:, -1]
+        return (hs if self.return_sequences else last), [last]
 
 
 class LSTM(_Recurrent):
@@ -221,6 +251,16 @@ class LSTM(_Recurrent):
         c = f * c_prev + i * g
         h = o * self.activation(c)
         return h, [h, c]
+
+    def _fusable(self):
+        return (self.activation is activations.tanh
+                and self.recurrent_activation is activations.sigmoid)
+
+    def _fused_call(self, x, states, recurrent_mask):
+        h0, c0 = (None, None) if states is None else states
+        hc = ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0, recurrent_mask)
+        h, c = hc[:, -1, 0], hc[:, -1, 1]
+        return (hc[:, :, 0] if self.return_sequences else h), [h, c]
 
 
 class GRU(_Recurrent):

@@ -15,5 +15,7 @@ from .matmul import *  # noqa: F401,F403
 from .matmul import __all__ as _matmul
 from .nn import *  # noqa: F401,F403
 from .nn import __all__ as _nn
+from .rnn import *  # noqa: F401,F403
+from .rnn import __all__ as _rnn
 
-__all__ = _elementwise + _shape + _index + _reduce + _matmul + _nn
+__all__ = _elementwise + _shape + _index + _reduce + _matmul + _nn + _rnn

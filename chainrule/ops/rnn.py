@@ -1,0 +1,300 @@
+"""Fused recurrent ops: a whole LSTM or SimpleRNN sequence as one op.
+
+Written step by step with chainrule ops, an LSTM records about 40 small ops
+per time step, and their bookkeeping (not the arithmetic) dominates. These
+ops run the time loop in NumPy and record a single node; the vjp is
+backpropagation through time derived by hand (below each op).
+
+With ``create_graph=True`` (higher-order derivatives) the vjp instead
+recomputes the sequence with ordinary chainrule ops (``*_by_steps``, which is
+also the reference the tests compare against) and differentiates that, so
+the gradient is itself differentiable.
+
+Both ops take the Keras weight layout: kernel (features, gates·units),
+recurrent_kernel (units, gates·units), bias (gates·units,).
+"""
+import numpy as np
+
+from .. import graph
+from ..errors import ShapeError
+from ..tensor import Tensor, as_tensor, record
+from .elementwise import sigmoid, tanh
+from .matmul import matmul
+from .shape import stack
+
+__all__ = ["lstm", "simple_rnn"]
+
+
+def _check(name, x, kernel, recurrent_kernel, bias, states, gates):
+    if x.ndim != 3:
+        raise ShapeError(f"{name}: x must be (batch, time, features), got shape {x.shape}")
+    batch, _, features = x.shape
+    units = recurrent_kernel.shape[0]
+    width = gates * units
+    if kernel.shape != (features, width) or recurrent_kernel.shape != (units, width):
+        raise ShapeError(
+            f"{name}: kernel must be ({features}, {width}) and recurrent_kernel "
+            f"({units}, {width}) for {features} features and {units} units "
+            f"({gates} gate(s)); got {kernel.shape} and {recurrent_kernel.shape}")
+    if bias is not None and bias.shape != (width,):
+        raise ShapeError(f"{name}: bias must be ({width},), got {bias.shape}")
+    for s in states:
+        if s is not None and s.shape != (batch, units):
+            raise ShapeError(f"{name}: initial states must be ({batch}, {units}), got {s.shape}")
+
+
+def _inputs(*maybe):
+    """The tensors given (None dropped) and where each argument sits among them."""
+    tensors, where = [], []
+    for t in maybe:
+        where.append(len(tensors) if t is not None else None)
+        if t is not None:
+            tensors.append(t)
+    return tuple(tensors), where
+
+
+def _recompute_vjp(by_steps, args, g, inputs):
+    """The differentiable vjp for create_graph: replay ``by_steps`` with
+    recorded ops and backpropagate ``g`` through it."""
+    ref = by_steps(*args)
+    return tuple(graph.run_backward([ref], [g], targets=list(inputs), create_graph=True,
+                                    accumulate=False))
+
+
+# --------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------
+def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mask=None):
+    """A whole LSTM sequence (Keras gate order i, f, c, o) as one op.
+
+    ``x``: (batch, time, features); ``h0``, ``c0``: (batch, units), zeros if
+    None; ``recurrent_mask``: an optional constant (batch, units) array that
+    multiplies h_{t-1} before the recurrent product (recurrent dropout).
+    Returns (batch, time, 2, units): ``[:, t, 0]`` is h_t, ``[:, t, 1]`` is c_t.
+
+    With z = x_t @ kernel + (m·h_{t-1}) @ recurrent_kernel + bias split in four:
+
+        i, f, o = σ(z_i), σ(z_f), σ(z_o)     g = tanh(z_c)
+        c_t = f·c_{t-1} + i·g                h_t = o·tanh(c_t)
+
+    Backward (dh, dc: incoming plus carried from step t+1), with a = tanh(c_t):
+
+        dc  += dh·o·(1 − a²)
+        dz_o = dh·a·o(1−o)      dz_i = dc·g·i(1−i)
+        dz_f = dc·c_{t-1}·f(1−f) dz_c = dc·i·(1−g²)
+        carried: dc_{t-1} = dc·f,   dh_{t-1} = m·(dz @ recurrent_kernelᵀ)
+
+    and the weight gradients are one matrix product each over all steps:
+    d kernel = Xᵀ dZ, d recurrent_kernel = (m·H_prev)ᵀ dZ, d bias = Σ dZ.
+
+    >>> out = cr.ops.lstm(cr.randn(2, 5, 3), cr.randn(3, 16), cr.randn(4, 16))
+    >>> out.shape
+    (2, 5, 2, 4)
+    """
+    x, kernel, recurrent_kernel = as_tensor(x), as_tensor(kernel), as_tensor(recurrent_kernel)
+    bias, h0, c0 = (None if t is None else as_tensor(t) for t in (bias, h0, c0))
+    _check("lstm", x, kernel, recurrent_kernel, bias, (h0, c0), 4)
+    mask = None if recurrent_mask is None else np.asarray(
+        recurrent_mask.data if isinstance(recurrent_mask, Tensor) else recurrent_mask)
+    inputs, where = _inputs(x, kernel, recurrent_kernel, bias, h0, c0)
+    dtype = np.result_type(*[t.data for t in inputs])
+    batch, steps, features = x.shape
+    u = recurrent_kernel.shape[0]
+
+    # Work in the column order (o, i, f, c) instead of (i, f, c, o): the three
+    # sigmoids then sit side by side, and in the backward the three blocks
+    # multiplied by dc too. σ(z) = (1 + tanh(z/2))/2, so with the sigmoid
+    # columns of the weights halved, one tanh over the whole row does all four
+    # activations (and never overflows).
+    perm = np.r_[3 * u:4 * u, 0:3 * u]
+    half = np.ones(4 * u, dtype)
+    half[:3 * u] = 0.5
+    W = kernel.data.astype(dtype, copy=False)[:, perm]
+    U = recurrent_kernel.data.astype(dtype, copy=False)[:, perm]
+
+    # The input half of every step in one GEMM, time-major: (time, batch, 4u).
+    xs = np.ascontiguousarray(x.data.astype(dtype, copy=False).transpose(1, 0, 2))
+    acts = (xs.reshape(steps * batch, features) @ (W * half)).reshape(steps, batch, 4 * u)
+    if bias is not None:
+        acts += bias.data.astype(dtype, copy=False)[perm] * half
+    U_half = U * half
+    hs = np.empty((steps + 1, batch, u), dtype)       # hs[t+1] = h_t; hs[0] = h0
+    cs = np.empty((steps + 1, batch, u), dtype)
+    hs[0] = 0 if h0 is None else h0.data
+    cs[0] = 0 if c0 is None else c0.data
+    tanh_c = np.empty((steps, batch, u), dtype)
+    for t in range(steps):
+        h_in = hs[t] if mask is None else hs[t] * mask
+        z = acts[t]
+        z += h_in @ U_half
+        np.tanh(z, out=z)
+        sig = z[:, :3 * u]
+        sig *= 0.5
+        sig += 0.5
+        o, i, f, g = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+        c = cs[t + 1]
+        np.multiply(f, cs[t], out=c)
+        c += i * g
+        np.tanh(c, out=tanh_c[t])
+        np.multiply(o, tanh_c[t], out=hs[t + 1])
+    data = np.empty((batch, steps, 2, u), dtype)
+    data[:, :, 0] = hs[1:].transpose(1, 0, 2)
+    data[:, :, 1] = cs[1:].transpose(1, 0, 2)
+
+    def d_lstm(grad, out, *tensors):
+        if graph.STATE.grad_enabled:            # create_graph: differentiable replay
+            args = [None if k is None else tensors[k] for k in where] + [mask]
+            return _recompute_vjp(lstm_by_steps, args, grad, tensors)
+        gd = grad.data
+        o, i, f, g = (acts[..., k * u:(k + 1) * u] for k in range(4))
+        # What each dz block is dc (or dh) times, for all steps at once.
+        partner = np.empty_like(acts)
+        np.multiply(tanh_c, o * (1 - o), out=partner[..., :u])
+        np.multiply(g, i * (1 - i), out=partner[..., u:2 * u])
+        np.multiply(cs[:-1], f * (1 - f), out=partner[..., 2 * u:3 * u])
+        np.multiply(i, 1 - g * g, out=partner[..., 3 * u:])
+        dc_from_h = o * (1 - tanh_c * tanh_c)
+        partner_c = partner[..., u:].reshape(steps, batch, 3, u)
+        dz = np.empty_like(acts)
+        dz_c = dz[..., u:].reshape(steps, batch, 3, u)
+        U_T = np.ascontiguousarray(U.T)
+        dh_next = np.zeros((batch, u), dtype)
+        dc_next = np.zeros((batch, u), dtype)
+        for t in range(steps - 1, -1, -1):
+            dh = gd[:, t, 0] + dh_next
+            dc = dh * dc_from_h[t]
+            dc += gd[:, t, 1]
+            dc += dc_next
+            np.multiply(dh, partner[t, :, :u], out=dz[t, :, :u])
+            np.multiply(dc[:, None, :], partner_c[t], out=dz_c[t])
+            dc_next = dc * f[t]
+            dh_next = dz[t] @ U_T
+            if mask is not None:
+                dh_next *= mask
+        dz_flat = dz.reshape(steps * batch, 4 * u)
+        grads = [None] * len(tensors)
+        if x.requires_grad:
+            grads[0] = Tensor._wrap((dz_flat @ W.T).reshape(steps, batch, features)
+                                    .transpose(1, 0, 2))
+        unperm = np.argsort(perm)
+        if kernel.requires_grad:
+            grads[1] = Tensor._wrap((xs.reshape(steps * batch, features).T @ dz_flat)[:, unperm])
+        if recurrent_kernel.requires_grad:
+            h_prev = hs[:-1] if mask is None else hs[:-1] * mask
+            grads[2] = Tensor._wrap((h_prev.reshape(steps * batch, u).T @ dz_flat)[:, unperm])
+        if bias is not None:
+            grads[where[3]] = Tensor._wrap(dz_flat.sum(axis=0)[unperm])
+        if h0 is not None:
+            grads[where[4]] = Tensor._wrap(dh_next)
+        if c0 is not None:
+            grads[where[5]] = Tensor._wrap(dc_next)
+        return tuple(grads)
+    return record("lstm", data, inputs, d_lstm)
+
+
+def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mask=None):
+    """:func:`lstm` written with ordinary chainrule ops, one time step at a time
+    (the reference for tests, and the differentiable replay for create_graph)."""
+    batch, steps, _ = x.shape
+    u = recurrent_kernel.shape[0]
+    zeros = Tensor._wrap(np.zeros((batch, u), x.dtype))
+    h, c = (zeros if h0 is None else h0), (zeros if c0 is None else c0)
+    x_proj = matmul(x, kernel)
+    if bias is not None:
+        x_proj = x_proj + bias
+    mask = None if recurrent_mask is None else Tensor._wrap(np.asarray(recurrent_mask))
+    outputs = []
+    for t in range(steps):
+        z = x_proj[:, t] + matmul(h if mask is None else h * mask, recurrent_kernel)
+        i, f = sigmoid(z[:, :u]), sigmoid(z[:, u:2 * u])
+        g, o = tanh(z[:, 2 * u:3 * u]), sigmoid(z[:, 3 * u:])
+        c = f * c + i * g
+        h = o * tanh(c)
+        outputs.append(stack([h, c], axis=1))
+    return stack(outputs, axis=1)
+
+
+# --------------------------------------------------------------------------
+# SimpleRNN (tanh)
+# --------------------------------------------------------------------------
+def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+    """A whole tanh RNN sequence as one op: h_t = tanh(x_t @ kernel +
+    (m·h_{t-1}) @ recurrent_kernel + bias). Returns (batch, time, units).
+
+    Backward: dz = (dh_in + dh_next)·(1 − h_t²), dh_next = m·(dz @ recurrent_kernelᵀ);
+    d kernel = Xᵀ dZ, d recurrent_kernel = (m·H_prev)ᵀ dZ, d bias = Σ dZ.
+
+    >>> cr.ops.simple_rnn(cr.randn(2, 5, 3), cr.randn(3, 4), cr.randn(4, 4)).shape
+    (2, 5, 4)
+    """
+    x, kernel, recurrent_kernel = as_tensor(x), as_tensor(kernel), as_tensor(recurrent_kernel)
+    bias, h0 = (None if t is None else as_tensor(t) for t in (bias, h0))
+    _check("simple_rnn", x, kernel, recurrent_kernel, bias, (h0,), 1)
+    mask = None if recurrent_mask is None else np.asarray(
+        recurrent_mask.data if isinstance(recurrent_mask, Tensor) else recurrent_mask)
+    inputs, where = _inputs(x, kernel, recurrent_kernel, bias, h0)
+    dtype = np.result_type(*[t.data for t in inputs])
+    batch, steps, features = x.shape
+    u = recurrent_kernel.shape[0]
+    W = kernel.data.astype(dtype, copy=False)
+    U = recurrent_kernel.data.astype(dtype, copy=False)
+
+    xs = np.ascontiguousarray(x.data.astype(dtype, copy=False).transpose(1, 0, 2))
+    hs = np.empty((steps + 1, batch, u), dtype)      # hs[t+1] = h_t
+    np.matmul(xs.reshape(steps * batch, features), W, out=hs[1:].reshape(steps * batch, u))
+    if bias is not None:
+        hs[1:] += bias.data.astype(dtype, copy=False)
+    hs[0] = 0 if h0 is None else h0.data
+    for t in range(steps):
+        h = hs[t + 1]
+        h += (hs[t] if mask is None else hs[t] * mask) @ U
+        np.tanh(h, out=h)
+    data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+
+    def d_simple_rnn(grad, out, *tensors):
+        if graph.STATE.grad_enabled:
+            args = [None if k is None else tensors[k] for k in where] + [mask]
+            return _recompute_vjp(simple_rnn_by_steps, args, grad, tensors)
+        gd = grad.data
+        local = 1 - hs[1:] * hs[1:]                    # tanh' for every step at once
+        dz = np.empty((steps, batch, u), dtype)
+        U_T = np.ascontiguousarray(U.T)
+        dh_next = np.zeros((batch, u), dtype)
+        for t in range(steps - 1, -1, -1):
+            np.add(gd[:, t], dh_next, out=dz[t])
+            dz[t] *= local[t]
+            dh_next = dz[t] @ U_T
+            if mask is not None:
+                dh_next *= mask
+        dz_flat = dz.reshape(steps * batch, u)
+        grads = [None] * len(tensors)
+        if x.requires_grad:
+            grads[0] = Tensor._wrap((dz_flat @ W.T).reshape(steps, batch, features)
+                                    .transpose(1, 0, 2))
+        if kernel.requires_grad:
+            grads[1] = Tensor._wrap(xs.reshape(steps * batch, features).T @ dz_flat)
+        if recurrent_kernel.requires_grad:
+            h_prev = hs[:-1] if mask is None else hs[:-1] * mask
+            grads[2] = Tensor._wrap(h_prev.reshape(steps * batch, u).T @ dz_flat)
+        if bias is not None:
+            grads[where[3]] = Tensor._wrap(dz_flat.sum(axis=0))
+        if h0 is not None:
+            grads[where[4]] = Tensor._wrap(dh_next)
+        return tuple(grads)
+    return record("simple_rnn", data, inputs, d_simple_rnn)
+
+
+def simple_rnn_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+    """:func:`simple_rnn` with ordinary chainrule ops, one step at a time."""
+    batch, steps, _ = x.shape
+    u = recurrent_kernel.shape[0]
+    h = Tensor._wrap(np.zeros((batch, u), x.dtype)) if h0 is None else h0
+    x_proj = matmul(x, kernel)
+    if bias is not None:
+        x_proj = x_proj + bias
+    mask = None if recurrent_mask is None else Tensor._wrap(np.asarray(recurrent_mask))
+    outputs = []
+    for t in range(steps):
+        h = tanh(x_proj[:, t] + matmul(h if mask is None else h * mask, recurrent_kernel))
+        outputs.append(h)
+    return stack(outputs, axis=1)
