@@ -4,7 +4,7 @@
 >>> from chainrule import viz
 >>> a, b = cr.tensor(2.0, requires_grad=True), cr.tensor(3.0, requires_grad=True)
 >>> J = 3 * (a * b + 4)
->>> J.backward()
+>>> J.backward(retain_graph=True)     # keep the graph to draw it with its gradients
 >>> dot = viz.draw_graph(J)          # Graphviz DOT text: a str you can print or save
 >>> "multiply" in dot
 True
@@ -96,7 +96,8 @@ def draw_graph(tensor, max_elements=4, rankdir="LR"):
     Each tensor is a box with its name (when it has one), shape, value and
     gradient (``.grad`` after ``backward``; intermediate tensors keep theirs
     only with ``retain_grad()``); each op is an ellipse between its inputs and
-    its output. Arrays with more than ``max_elements`` values are summarised by
+    its output. ``backward()`` frees the graph behind it, so to see values and
+    gradients together call ``backward(retain_graph=True)`` first. Arrays with more than ``max_elements`` values are summarised by
     their mean and range. Returns a :class:`GraphDot`, a ``str`` with
     ``.render("graph.svg")`` and ``.save("graph.dot")``.
     """
@@ -129,8 +130,11 @@ def draw_graph(tensor, max_elements=4, rankdir="LR"):
         lines.append(f'  {node_id(t)} [shape=box, style={style}, fillcolor="#e8f0fe", '
                      f'label="{_escape(chr(10).join(label))}"];')
         if t._node is not None:
-            op = f"{node_id(t)}_op"
-            lines.append(f'  {op} [shape=ellipse, label="{_escape(t._node.op)}"];')
+            op, op_label = f"{node_id(t)}_op", t._node.op
+            if t._node.vjp is None and not t._node.inputs:
+                # backward() frees the graph behind it unless told to keep it.
+                op_label += "\n(inputs freed by backward:\ncall backward(retain_graph=True))"
+            lines.append(f'  {op} [shape=ellipse, label="{_escape(op_label)}"];')
             for source in t._node.inputs:
                 lines.append(f"  {node_id(source)} -> {op};")
             lines.append(f"  {op} -> {node_id(t)};")

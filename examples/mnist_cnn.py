@@ -10,22 +10,9 @@ import numpy as np
 from _mnist_common import EpochTimer, load, parse_args
 
 import chainrule as cr
-from chainrule import layers
 
-
-def build_model():
-    model = cr.Sequential([
-        cr.Input((28, 28, 1)),
-        layers.Conv2D(32, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Conv2D(64, kernel_size=(3, 3), activation="relu"),
-        layers.MaxPooling2D(pool_size=(2, 2)),
-        layers.Flatten(),
-        layers.Dropout(0.5),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
+# The network is the one `chainrule demo mnist-cnn` trains.
+from chainrule.demos.mnist_cnn import build_model
 
 
 def main():

@@ -12,22 +12,9 @@ import numpy as np
 from _mnist_common import EpochTimer, load, parse_args
 
 import chainrule as cr
-from chainrule import layers
 
-
-def build_model():
-    model = cr.Sequential([
-        cr.Input((784,)),
-        layers.Dense(512, activation="relu"),
-        layers.Dense(512, activation="relu"),
-        layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-def schedule(epoch, lr):
-    return 1e-3 if epoch == 0 else 3e-4
+# The network is the one `chainrule demo mnist-mlp` trains.
+from chainrule.demos.mnist_mlp import build_model, schedule
 
 
 def main():
