@@ -23,10 +23,12 @@ import chainrule as cr
 from chainrule import layers
 
 
-def make_data(n=46, features=5, classes=3):
+def make_data(n=46, features=5, classes=3, nan_row=None):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(n, features)).astype(np.float32)
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)
+    if nan_row is not None:          # a broken sample: training must stop on every rank
+        x[nan_row, 0] = np.nan
     return x, np.minimum(y, classes - 1)
 
 
@@ -84,7 +86,7 @@ def main(config, out_dir):
     rank = distributed.rank()
     # Each rank initializes differently on purpose: fit must broadcast rank 0's weights.
     model = build_model(config, seed=config["seed"] + rank)
-    x, y = make_data(config.get("n", 46))
+    x, y = make_data(config.get("n", 46), nan_row=config.get("nan_row"))
     callbacks = []
     if rank == 1 and config["case"] in ("fail", "stall"):
         callbacks.append(_Fail() if config["case"] == "fail" else _Stall())

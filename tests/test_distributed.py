@@ -65,17 +65,20 @@ def load_rank(out, rank):
 DENSE_CASES = [
     # optimizer, ranks, global batch: 36 training samples, so batches of 10 end
     # with 6 (shards 3/3 or 2/2/2) and batches of 7 end with 1 (ranks 1 and 2 idle)
-    ("sgd", 2, 10, False),
-    ("adam", 3, 7, False),
-    ("adam", 2, 10, True),          # through `chainrule launch`
+    # and a NaN in sample 25 (on rank 0 or 1): every rank stops where one process would
+    ("sgd", 2, 10, False, None),
+    ("adam", 3, 7, False, None),
+    ("adam", 2, 10, True, None),          # through `chainrule launch`
+    ("sgd", 2, 10, False, 25),
 ]
 
 
 @needs_mpi
-@pytest.mark.parametrize("optimizer,world,batch_size,via_cli", DENSE_CASES)
-def test_data_parallel_matches_one_process(tmp_path, optimizer, world, batch_size, via_cli):
+@pytest.mark.parametrize("optimizer,world,batch_size,via_cli,nan_row", DENSE_CASES)
+def test_data_parallel_matches_one_process(tmp_path, optimizer, world, batch_size, via_cli,
+                                           nan_row):
     config = {"case": "dense", "optimizer": optimizer, "seed": 3, "batch_size": batch_size,
-              "epochs": 2, "validation_split": 0.2, "checkpoint": True}
+              "epochs": 2, "validation_split": 0.2, "checkpoint": True, "nan_row": nan_row}
     rc, output, _, out = run_ranks(config, world, tmp_path, via_cli=via_cli)
     assert rc == 0, output
     ranks = [load_rank(out, r) for r in range(world)]
@@ -88,8 +91,16 @@ def test_data_parallel_matches_one_process(tmp_path, optimizer, world, batch_siz
     assert ranks[0][1]["world_size"] == world
     # One process, rank 0's initial weights (the worker seeds rank r with seed + r).
     model = build_model(config, seed=config["seed"])
-    x, y = make_data()
-    history = model.fit(x, y, batch_size=batch_size, epochs=2, validation_split=0.2, verbose=0)
+    x, y = make_data(nan_row=nan_row)
+    if nan_row is None:
+        history = model.fit(x, y, batch_size=batch_size, epochs=2, validation_split=0.2,
+                            verbose=0)
+    else:
+        with pytest.warns(RuntimeWarning, match="the loss is nan"):
+            history = model.fit(x, y, batch_size=batch_size, epochs=2, validation_split=0.2,
+                                verbose=0)
+        assert "the loss is nan" in output            # every rank said why it stopped
+        assert len(history.history["loss"]) == 1 and np.isnan(history.history["loss"][0])
     assert model._training_seed == ranks[0][1]["seed"]
     for single, parallel in zip(model.get_weights(), ranks[0][0]):
         np.testing.assert_allclose(parallel, single, rtol=1e-5, atol=1e-6)
