@@ -30,6 +30,11 @@ with a generator seeded by ``(seed, k)``: it draws the batch order and, for
 the length of the epoch, it is the global generator, so dropout masks follow
 it too. Training 2 epochs, saving, loading and training 2 more therefore
 sees the same batches and masks as 4 epochs in one go.
+
+Data parallelism: ``fit(..., distribution=strategy)`` hands each global
+batch's rows to ``strategy.shard`` and each step's gradients to
+``strategy.reduce_step`` (see ``chainrule/distributed/data_parallel.py``).
+The strategy is duck-typed: this module never imports it, nor mpi4py.
 """
 import contextlib
 import math
