@@ -74,7 +74,8 @@ def _accepted(sha256, name):
         sha256 = sha256.get(name)
     if sha256 is None:
         return None
-    return {sha256.lower()} if isinstance(sha256, str) else {s.lower() for s in sha256}
+    digests = [sha256] if isinstance(sha256, str) else list(sha256)
+    return tuple(dict.fromkeys(d.lower() for d in digests))      # in the order given
 
 
 def _check(path, accepted, what):
@@ -84,7 +85,7 @@ def _check(path, accepted, what):
     if actual not in accepted:
         raise ChecksumError(
             f"{what} {path} has SHA-256 {actual}, expected "
-            f"{' or '.join(sorted(accepted))}. The file is truncated or a different file: "
+            f"{' or '.join(accepted)}. The file is truncated or a different file: "
             f"delete it and put a correct copy there (or let chainrule download it again).")
 
 
@@ -200,8 +201,9 @@ def find_file(filename, path=None, *, sha256=None, url=None, download=None, save
     lines += [f"  - {place}" for place in looked]
     lines.append(f"Not downloaded: {why_not}.")
     lines.append(f"Put {save_as} in {cache}{os.sep} (mkdir -p {cache}), or in a folder "
-                 f"named by ${DATA_ENV}, or pass its path (the file or its folder) as path=.")
+                 f"named by ${DATA_ENV}, or pass its path (the file or its folder): "
+                 f"load_data(path=...), or `chainrule demo NAME --data PATH`.")
     if url is not None:
         lines.append(f"Its canonical address is {url}"
-                     + (f" (SHA-256 {' or '.join(sorted(accepted))})." if accepted else "."))
+                     + (f" (SHA-256 {' or '.join(accepted)})." if accepted else "."))
     raise DatasetNotFoundError("\n".join(lines))

@@ -68,8 +68,8 @@ def _list(data_path):
         status = data_status(name, data_path)
         needs = data if data else "nothing to download"
         marker = "" if name != DEFAULT else "  [default]"
-        print(f"{name:15s}{summary}{marker}")
-        print(f"{'':15s}data: {needs} ({status})")
+        print(f"{name:16s}{summary}{marker}")
+        print(f"{'':16s}data: {needs} ({status})")
     return 0
 
 
