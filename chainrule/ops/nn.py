@@ -4,24 +4,47 @@ Convolution and pooling rest on one pair of ops. ``extract_patches`` cuts an
 image into the (kh, kw) windows a kernel sees ("im2col"); its derivative,
 ``fold_patches``, adds each window's gradient back onto the image, and the
 derivative of that is ``extract_patches`` again. With the patches in hand a
-convolution is one matrix product, max pooling a max and average pooling a
-mean over each window, so their gradients (of any order) come from matmul,
-max and mean.
+convolution is one matrix product and max pooling a max over each window.
+
+``conv2d`` and ``max_pool2d`` are each one fused op for speed (the training
+hot path of a convnet): the forward and an ordinary backward run on NumPy
+arrays directly (the convolution and both of its gradients are single
+GEMMs). When the backward is itself recorded (``create_graph``, nested
+``cr.grad``), their vjps are written with the differentiable ops above
+(``extract_patches``, ``matmul``, ``fold_patches``), so gradients of any order
+still work.
+
+NumPy note that shapes the code below: an elementwise ufunc over a strided
+view whose contiguous runs are short (channels-last windows: runs of C
+floats) pays a per-run overhead and can be 10x slower than on contiguous
+arrays, while copies between such views are fast. So windows are copied
+into contiguous buffers first and the arithmetic runs there.
 """
 import numbers
 
 import numpy as np
 
 from ..errors import ShapeError
+from ..graph import STATE
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor, record
 from .elementwise import exp, multiply
-from .reduce import max as reduce_max, mean, sum as reduce_sum
-from .shape import normalize_axes, pad, reshape
 from .matmul import matmul
+from .reduce import mean
+from .reduce import sum as reduce_sum
+from .shape import normalize_axes, pad, reshape, swapaxes
 
-__all__ = ["softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d",
-           "dropout", "one_hot", "extract_patches", "fold_patches"]
+__all__ = [
+    "avg_pool2d",
+    "conv2d",
+    "dropout",
+    "extract_patches",
+    "fold_patches",
+    "log_softmax",
+    "max_pool2d",
+    "one_hot",
+    "softmax",
+]
 
 
 # --------------------------------------------------------------------------
@@ -70,6 +93,53 @@ def _out_size(size, k, s):
     return (size - k) // s + 1
 
 
+def _check_fits(shape, kh, kw):
+    h, w = shape[1], shape[2]
+    if h < kh or w < kw:
+        raise ShapeError(f"a {kh}x{kw} window does not fit an image of {h}x{w} "
+                         f"(input shape {shape}); use padding='same' or a smaller kernel")
+
+
+def _window(image, i, j, oh, ow, sh, sw):
+    """What kernel offset (i, j) sees in each of the oh x ow windows of an
+    (N, H, W, C) array: a strided view of shape (N, oh, ow, C)."""
+    return image[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :]
+
+
+def _patches(image, kh, kw, sh, sw):
+    """im2col on arrays: a new contiguous (N, oh, ow, kh, kw, C) array."""
+    n, h, w, c = image.shape
+    oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
+    if c >= _MANY_CHANNELS:
+        # One copy of the transposed window view (long runs of C floats).
+        windows = np.lib.stride_tricks.sliding_window_view(image, (kh, kw), axis=(1, 2))
+        return np.ascontiguousarray(windows[:, ::sh, ::sw].transpose(0, 1, 2, 4, 5, 3))
+    # Few channels: that view would be copied one float at a time; kh*kw
+    # copies of whole windows are several times faster.
+    out = np.empty((n, oh, ow, kh, kw, c), image.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, :, i, j, :] = _window(image, i, j, oh, ow, sh, sw)
+    return out
+
+
+_MANY_CHANNELS = 4
+
+
+def _fold(patches, image_shape, sh, sw):
+    """col2im on arrays: add each window of (N, oh, ow, kh, kw, C) back onto a
+    zero image: kh*kw strided adds, one per kernel offset."""
+    _, oh, ow, kh, kw, c = patches.shape
+    image = np.zeros(image_shape, patches.dtype)
+    part = np.empty(patches.shape[:3] + (c,), patches.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            np.copyto(part, patches[:, :, :, i, j, :])    # contiguous first (see the top)
+            target = _window(image, i, j, oh, ow, sh, sw)
+            target += part
+    return image
+
+
 def extract_patches(x, kernel_size, stride=1):
     """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C).
 
@@ -78,13 +148,8 @@ def extract_patches(x, kernel_size, stride=1):
     x = as_tensor(x)
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
-    n, h, w, c = x.shape
-    if h < kh or w < kw:
-        raise ShapeError(f"a {kh}x{kw} window does not fit an image of {h}x{w} "
-                         f"(input shape {x.shape}); use padding='same' or a smaller kernel")
-    windows = np.lib.stride_tricks.sliding_window_view(x.data, (kh, kw), axis=(1, 2))
-    windows = windows[:, ::sh, ::sw]                       # (N, oh, ow, C, kh, kw)
-    data = np.ascontiguousarray(windows.transpose(0, 1, 2, 4, 5, 3))
+    _check_fits(x.shape, kh, kw)
+    data = _patches(x.data, kh, kw, sh, sw)
 
     def d_extract_patches(g, out, x):
         return fold_patches(g, x.shape, (sh, sw))
@@ -98,11 +163,8 @@ def fold_patches(patches, image_shape, stride=1):
     """
     patches = as_tensor(patches)
     sh, sw = _pair(stride, "stride")
-    _, oh, ow, kh, kw, _ = patches.shape
-    data = np.zeros(image_shape, dtype=patches.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            data[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += patches.data[:, :, :, i, j, :]
+    kh, kw = patches.shape[3:5]
+    data = _fold(patches.data, tuple(image_shape), sh, sw)
 
     def d_fold_patches(g, out, patches):
         return extract_patches(g, (kh, kw), (sh, sw))
@@ -163,18 +225,72 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
                          f"the kernel expects C_in = {cin} (kernel shape {w.shape}); the last "
                          f"axis of the input must equal the third axis of the kernel.{hint}")
     sh, sw = _pair(stride, "stride")
-    x = _pad_image(x, kh, kw, sh, sw, padding, "conv2d")
-    patches = extract_patches(x, (kh, kw), (sh, sw))
-    n, oh, ow = patches.shape[:3]
-    cols = reshape(patches, (n * oh * ow, kh * kw * cin))
-    y = reshape(matmul(cols, reshape(w, (kh * kw * cin, cout))), (n, oh, ow, cout))
     if b is not None:
         b = as_tensor(b)
         if b.shape != (cout,):
             raise ShapeError(f"conv2d: bias must have shape ({cout},) (one per output "
                              f"channel), got {b.shape}")
-        y = y + b
-    return y
+    x = _pad_image(x, kh, kw, sh, sw, padding, "conv2d")
+    _check_fits(x.shape, kh, kw)
+    return _conv2d_valid(x, w, b, sh, sw)
+
+
+def _conv2d_valid(x, w, b, sh, sw):
+    """The fused op on an already padded input: one GEMM forward, one per gradient.
+
+    With M = N·oh·ow output pixels and K = kh·kw·C_in:
+        y  = cols @ w (+ b)        cols = patches of x, (M, K);  w as (K, C_out)
+        dw = colsᵀ @ g             (K, C_out)
+        dx = fold(g @ wᵀ)          the (M, K) patch gradients added back onto x
+        db = Σ over the M rows of g
+    """
+    kh, kw, cin, cout = w.shape
+    patches = _patches(x.data, kh, kw, sh, sw)
+    n, oh, ow = patches.shape[:3]
+    m, k = n * oh * ow, kh * kw * cin
+    cols = patches.reshape(m, k)
+    y = cols @ w.data.reshape(k, cout)
+    if b is not None:
+        if y.dtype == np.result_type(y, b.data):
+            y += b.data                # in place: no second (M, C_out) array
+        else:
+            y = y + b.data
+
+    def d_conv2d(g, out, x, w, b=None):
+        if STATE.grad_enabled:         # a recorded backward: differentiable ops
+            return _d_conv2d_recorded(g, x, w, b, sh, sw)
+        g2 = g.data.reshape(m, cout)   # a copy only if g is not contiguous
+        dx = dw = db = None
+        if x.requires_grad:
+            dcols = g2 @ w.data.reshape(k, cout).T
+            dx = Tensor._wrap(_fold(dcols.reshape(n, oh, ow, kh, kw, cin), x.shape, sh, sw))
+        if w.requires_grad:
+            dw = Tensor._wrap((cols.T @ g2).reshape(w.shape))
+        if b is not None and b.requires_grad:
+            # ones @ g2 is a BLAS matrix-vector product; g2.sum(axis=0) over
+            # a tall, narrow array is several times slower.
+            db = Tensor._wrap(np.ones(m, g2.dtype) @ g2)
+        return (dx, dw) if b is None else (dx, dw, db)
+    inputs = (x, w) if b is None else (x, w, b)
+    return record("conv2d", y.reshape(n, oh, ow, cout), inputs, d_conv2d)
+
+
+def _d_conv2d_recorded(g, x, w, b, sh, sw):
+    """conv2d's vjp written with chainrule ops, so it can be differentiated again."""
+    kh, kw, cin, cout = w.shape
+    n, oh, ow = g.shape[:3]
+    m, k = n * oh * ow, kh * kw * cin
+    g2 = reshape(g, (m, cout))
+    dx = dw = db = None
+    if x.requires_grad:
+        dcols = matmul(g2, swapaxes(reshape(w, (k, cout)), 0, 1))
+        dx = fold_patches(reshape(dcols, (n, oh, ow, kh, kw, cin)), x.shape, (sh, sw))
+    if w.requires_grad:
+        cols = reshape(extract_patches(x, (kh, kw), (sh, sw)), (m, k))
+        dw = reshape(matmul(swapaxes(cols, 0, 1), g2), w.shape)
+    if b is not None and b.requires_grad:
+        db = reduce_sum(g2, axis=0)
+    return (dx, dw) if b is None else (dx, dw, db)
 
 
 # --------------------------------------------------------------------------
@@ -205,9 +321,54 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
         else:
             lowest = np.finfo(x.dtype).min
         x = _pad_image(x, kh, kw, sh, sw, padding, "max_pool2d", value=lowest)
-    if (sh, sw) == (kh, kw) and _fits(x, kh, kw):
-        return reduce_max(_tiles(x, kh, kw), axis=(2, 4))
-    return reduce_max(extract_patches(x, (kh, kw), (sh, sw)), axis=(3, 4))
+    _check_fits(x.shape, kh, kw)
+    return _max_pool2d_valid(x, kh, kw, sh, sw)
+
+
+def _max_pool2d_valid(x, kh, kw, sh, sw):
+    """The fused op on an already padded input.
+
+    Forward: for each kernel offset, what it sees in every window is copied
+    into one contiguous (kh·kw, N, oh, ow, C) buffer, then reduced over the
+    first axis. Backward: each window's gradient goes to its first largest
+    entry (as PyTorch and TensorFlow; ties are rare in practice).
+    """
+    n, h, w, c = x.shape
+    oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
+    offsets = [(i, j) for i in range(kh) for j in range(kw)]
+    stacked = np.empty((len(offsets), n, oh, ow, c), x.dtype)
+    for k, (i, j) in enumerate(offsets):
+        np.copyto(stacked[k], _window(x.data, i, j, oh, ow, sh, sw))
+    data = stacked.max(axis=0)
+
+    def d_max_pool2d(g, out, x):
+        masks = _first_max_masks(stacked, data)
+        if STATE.grad_enabled:         # a recorded backward: differentiable ops
+            mask = np.stack(list(masks), axis=3).reshape(n, oh, ow, kh, kw, c)
+            spread = reshape(g, (n, oh, ow, 1, 1, c)) * Tensor._wrap(mask.astype(g.dtype))
+            return fold_patches(spread, x.shape, (sh, sw))
+        dx = np.zeros(x.shape, g.dtype)
+        overlapping = sh < kh or sw < kw
+        for (i, j), mask in zip(offsets, masks):
+            part = g.data * mask
+            target = _window(dx, i, j, oh, ow, sh, sw)
+            if overlapping:
+                target += part
+            else:                      # each entry lies in one window only
+                np.copyto(target, part)
+        return Tensor._wrap(dx)
+    return record("max_pool2d", data, (x,), d_max_pool2d)
+
+
+def _first_max_masks(stacked, top):
+    """For each kernel offset (a row of ``stacked``), the windows whose first
+    largest entry sits at that offset."""
+    unplaced = np.ones(top.shape, bool)      # windows whose max has no home yet
+    for values in stacked:
+        mask = values == top
+        mask &= unplaced
+        unplaced ^= mask
+        yield mask
 
 
 def _fits(x, kh, kw):
