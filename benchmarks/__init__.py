@@ -1,5 +1,6 @@
-"""Benchmarks of chainrule against PyTorch and hand-written NumPy.
+"""``python -m benchmarks``: the same as ``chainrule bench`` (see :mod:`chainrule.bench`).
 
-Run ``python -m benchmarks`` (``--quick`` for a smoke run, ``--no-write`` to
-leave ``BENCHMARKS.md`` alone). See :mod:`benchmarks.core`.
+The suite lives in the package so that an installed chainrule can run it;
+this folder keeps the old entry point and the hand-written profile notes
+(``PROFILE.md``).
 """

@@ -1,6 +1,6 @@
-"""``python -m benchmarks``: run the benchmarks and write BENCHMARKS.md."""
+"""``python -m benchmarks [--quick] [--only NAME,...] [--no-write] [--out PATH]``."""
 import sys
 
-from .core import main
+from chainrule.bench import main
 
 sys.exit(main())

@@ -1,0 +1,125 @@
+"""chainrule bench: the quick suite runs, prints its table and writes its report.
+
+No timing is asserted anywhere (timings depend on the machine and its load);
+the tests check that the suite measures what it says, reports it, and
+rejects bad arguments with a clear message.
+"""
+import numpy as np
+import pytest
+
+from chainrule import bench
+from chainrule.bench import mlp
+from chainrule.bench.report import Section, Target, render, write_atomically
+from chainrule.bench.timing import interleaved, rss_now, rss_peak
+
+
+def test_quick_suite_prints_the_table_and_writes_the_report(tmp_path, capsys):
+    out = tmp_path / "BENCH.md"
+    code = bench.main(["--quick", "--only", "ops,tiny,mnist_mlp,memory", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    text = out.read_text(encoding="utf-8")
+    # the exact command, the machine, the GEMM peak, every requested section and its targets
+    assert "chainrule bench --quick --only ops,tiny,mnist_mlp,memory --out " + str(out) in text
+    assert "## Machine" in text and "float32 GEMM peak" in text
+    for title in ("(a) Per-op overhead", "(b) Tiny MLP", "(c) MNIST MLP", "(g) Resident memory"):
+        assert title in text and title in printed
+    assert "Tiny MLP step, chainrule / hand-written NumPy" in text
+    assert ("PASS" in text) or ("MISS" in text)
+    # the printed table has a chainrule row with a time per step
+    assert any(line.startswith("chainrule ") and ("µs" in line or "ms" in line)
+               for line in printed.splitlines())
+    assert "wrote" in printed
+
+
+@pytest.mark.slow
+def test_whole_quick_suite_runs(tmp_path, capsys):
+    out = tmp_path / "B.md"
+    assert bench.main(["--quick", "--out", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    for title in ("(d) MNIST convnet", "(e) LSTM", "(f) MLPClassifier"):
+        assert title in text
+
+
+def test_no_write_leaves_no_file(tmp_path, capsys):
+    out = tmp_path / "never.md"
+    assert bench.main(["--quick", "--only", "tiny", "--no-write", "--out", str(out)]) == 0
+    assert not out.exists()
+    assert "Tiny MLP step" in capsys.readouterr().out
+
+
+def test_unknown_section_is_rejected_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.main(["--only", "tiny,warp_drive"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "warp_drive" in err and "mnist_mlp" in err
+    with pytest.raises(ValueError, match="unknown benchmark name.*warp_drive"):
+        bench.run(only=["warp_drive"])
+
+
+@pytest.mark.parametrize("kind,sizes", [("tiny", mlp.TINY), ("mnist", (20, 16, 12, 5))])
+def test_chainrule_and_numpy_take_the_same_step(kind, sizes):
+    """The race is fair: from the same weights, chainrule's first two losses
+    (so its update too) match the hand-written NumPy step's."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, sizes[0])).astype(np.float32)
+    y = (rng.standard_normal((16, 1)).astype(np.float32) if kind == "tiny"
+         else rng.integers(0, sizes[-1], 16))
+    params = mlp.init_params(sizes, seed=1)
+    make_np = mlp.numpy_tiny_step if kind == "tiny" else mlp.numpy_mnist_step
+    make_cr = mlp.chainrule_tiny_step if kind == "tiny" else mlp.chainrule_mnist_step
+    step_np = make_np([p.copy() for p in params], x, y)
+    step_cr = make_cr([p.copy() for p in params], x, y)
+    assert step_cr() == pytest.approx(step_np(), rel=1e-5)
+    # the second loss is computed from the updated weights: equal losses, equal updates
+    assert step_cr() == pytest.approx(step_np(), rel=1e-5)
+
+
+def test_mlp_flops_counts_each_gemm():
+    # 2-3-1, batch 4: forward 2*4*(2*3 + 3*1) = 72, weight grads 72, input grad of layer 2: 24
+    assert mlp.mlp_flops((2, 3, 1), 4) == 72 + 72 + 2 * 4 * 3 * 1
+
+
+def test_interleaved_times_every_callable():
+    calls = {"a": 0, "b": 0}
+
+    def make(name):
+        def step():
+            calls[name] += 1
+        return step
+    result = interleaved({"a": make("a"), "b": make("b")}, repeats=3, min_time=0.001)
+    assert set(result) == {"a", "b"}
+    for t in result.values():
+        assert len(t.samples) == 3 and t.median > 0 and t.calls >= 1
+    assert calls["a"] > 3 and calls["b"] > 3
+
+
+def test_targets_and_report_rendering(tmp_path):
+    miss, ok, absent = Target("x / y", 3.0, 1.5), Target("u / v", 0.5, 1.0), Target("w", None, 1.0, "no lib")
+    assert miss.verdict == "MISS" and "missed by 2.00x" in miss.line()
+    assert ok.verdict == "PASS" and absent.verdict == "NOT MEASURED"
+    section = Section("k", "Title", "What was measured.", ["library", "time"], [["chainrule", "1 ms"]],
+                      [miss])
+    text = render({"CPU": "test cpu"}, "chainrule bench --only k", "today", "full run", 100.0, [section])
+    assert "chainrule bench --only k" in text and "- CPU: test cpu" in text
+    assert "| chainrule | 1 ms |" in text and "**MISS** at 3.00x" in text
+    path = tmp_path / "r.md"
+    write_atomically(path, text)
+    assert path.read_text(encoding="utf-8") == text
+    assert [p.name for p in tmp_path.iterdir()] == ["r.md"]       # no temporary file left
+
+
+def test_memory_probes_report_bytes():
+    now, peak = rss_now(), rss_peak()
+    assert peak > 1e6
+    if now is not None:                    # /proc is Linux-only
+        assert 1e6 < now <= peak * 1.01
+
+
+def test_cli_dispatches_to_bench(capsys):
+    from chainrule.cli import main
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--help"])
+    assert info.value.code == 0
+    assert "--quick" in capsys.readouterr().out
