@@ -25,7 +25,6 @@ import hashlib
 import os
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 
 __all__ = ["ChecksumError", "DatasetNotFoundError", "cache_dir", "download_allowed",
@@ -91,6 +90,7 @@ def _check(path, accepted, what):
 
 def _fetch(url, out):
     """Copy the bytes at ``url`` into the open binary file ``out`` (tests replace this)."""
+    import urllib.request  # here, so `import chainrule` does not load http and ssl
     with urllib.request.urlopen(url, timeout=60) as response:
         for chunk in iter(lambda: response.read(1 << 20), b""):
             out.write(chunk)
