@@ -178,13 +178,14 @@ def plot_history(history, ax=None):
     if "val_loss" in logs:
         ax.plot(epochs, logs["val_loss"], "s--", label="val_loss", color="C1")
     ax.set_xlabel("epoch")
+    ax.set_xticks(epochs if len(epochs) <= 10 else np.linspace(1, len(epochs), 6).round())
     ax.set_ylabel("loss")
     handles, names = ax.get_legend_handles_labels()
     accuracy_keys = [k for k in ("accuracy", "val_accuracy") if k in logs]
     if accuracy_keys:
         twin = ax.twinx()
         for k, color in zip(accuracy_keys, ("C2", "C3")):
-            twin.plot(epochs, logs[k], ":", label=k, color=color)
+            twin.plot(epochs, logs[k], ":", marker=".", label=k, color=color)
         twin.set_ylabel("accuracy")
         more_handles, more_names = twin.get_legend_handles_labels()
         handles, names = handles + more_handles, names + more_names
