@@ -36,6 +36,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import scipy.linalg.blas
 import scipy.optimize
 from sklearn.base import (
     BaseEstimator,
@@ -144,7 +145,7 @@ class _BaseMLP(BaseEstimator):
             x = cr.Tensor(np.asarray(X, dtype=params[0].dtype))
             return self._output(self._forward(x, params))
 
-    def _loss(self, x, Y, sample_weight=None):
+    def _loss(self, x, Y, sample_weight=None, l2_in_graph=True):
         """Loss of a batch: (Tensor to differentiate, float value to report).
 
         The differentiated loss is the stable form from the logits (its
@@ -153,6 +154,8 @@ class _BaseMLP(BaseEstimator):
         [eps, 1−eps] in the log-loss, the squared error averaged over outputs.
         With ``sample_weight`` every mean over samples becomes a weighted
         mean (n = Σ weights, also in the L2 term), as scikit-learn's.
+        With ``l2_in_graph=False`` the L2 term is left out of both; the
+        mini-batch loop adds it by hand (``_add_l2``).
         """
         if sample_weight is None:
             n, w = x.shape[0], 1.0
@@ -183,7 +186,7 @@ class _BaseMLP(BaseEstimator):
             diff = z - Y
             data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
             value = float(data_loss.data) / Y.shape[1]
-        if self.alpha > 0:
+        if self.alpha > 0 and l2_in_graph:
             # Σ W_ij² as one einsum: no W-sized temporary in the forward and two
             # in the backward (W·W then sum would make five; this is the hot path).
             weights = self._params[:self.n_layers_ - 1]
@@ -364,8 +367,11 @@ class _BaseMLP(BaseEstimator):
                 rows = order[start:start + batch_size] if self.shuffle else slice(start, start + batch_size)
                 xb, yb = X_train[rows], Y_train[rows]
                 swb = None if sw_train is None else sw_train[rows]
-                loss, value = self._loss(cr.Tensor(xb), yb, swb)
+                loss, value = self._loss(cr.Tensor(xb), yb, swb, l2_in_graph=False)
                 grads = gradients(loss, params)
+                if self.alpha > 0:
+                    n = xb.shape[0] if swb is None else float(swb.sum())
+                    value += self._add_l2(grads, n)
                 optimizer.apply_gradients(zip(grads, params))
                 total += value * xb.shape[0]
             self.n_iter_ += 1
@@ -392,6 +398,27 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             for p, best in zip(params, self._best_coefs + self._best_intercepts):
                 np.copyto(p.data, best)
+
+    def _add_l2(self, grads, n):
+        """Add the L2 penalty's gradient alpha·W/n into each weight's gradient,
+        in place, and return the penalty ½·alpha·Σ‖W‖²/n.
+
+        The same numbers as differentiating the penalty in the graph, but one
+        BLAS axpy (g ← g + a·W) and one dot per weight instead of recorded ops
+        and W-sized temporaries: on a (784, 256) first layer at batch 200 the
+        recorded form cost about a tenth of the step.
+        """
+        scale = self.alpha / n
+        total = 0.0
+        for g, w in zip(grads, self._params[:self.n_layers_ - 1]):
+            flat_w = w.data.reshape(-1)
+            if g.data.flags.c_contiguous and g.data.dtype == flat_w.dtype:
+                axpy = scipy.linalg.blas.get_blas_funcs("axpy", (flat_w,))
+                axpy(flat_w, g.data.reshape(-1), a=scale)      # in place: a view of g.data
+            else:
+                g.data += scale * w.data
+            total += float(np.dot(flat_w, flat_w))
+        return 0.5 * scale * total
 
     def _trigger_stopping(self, msg):
         """Stop, or (sgd with learning_rate='adaptive') divide the rate by 5."""

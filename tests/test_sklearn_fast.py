@@ -1,0 +1,70 @@
+"""The MLP estimators' fast mini-batch path: the L2 penalty added by hand
+(BLAS axpy into the gradients) must be exactly the penalty differentiated in
+the graph, and the speed must not cost accuracy against scikit-learn."""
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autodiff import gradients
+from chainrule.sklearn import MLPClassifier, MLPRegressor
+
+
+def _fitted(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["plain", "sample_weight"])
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_l2_by_hand_equals_l2_in_the_graph(Est, weighted, dtype):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    y = rng.integers(0, 3, 40) if Est is MLPClassifier else rng.standard_normal(40)
+    est = _fitted(Est(hidden_layer_sizes=(9, 5), alpha=0.3, max_iter=2, random_state=0,
+                      dtype=dtype), X, y)
+    x = cr.Tensor(X.astype(dtype))
+    Y = (est._label_binarizer.transform(y) if Est is MLPClassifier else y.reshape(-1, 1)).astype(dtype)
+    sw = rng.uniform(0.5, 2.0, 40).astype(dtype) if weighted else None
+    n = 40 if sw is None else float(sw.sum())
+
+    loss, value = est._loss(x, Y, sw, l2_in_graph=True)
+    want = [g.numpy() for g in gradients(loss, est._params)]
+    loss, by_hand = est._loss(x, Y, sw, l2_in_graph=False)
+    got = gradients(loss, est._params)
+    penalty = est._add_l2(got, n)
+    assert penalty > 0
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    assert by_hand + penalty == pytest.approx(value, rel=rtol)
+    for g, w in zip(got, want):
+        assert g.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(g.numpy(), w, rtol=rtol, atol=rtol * 1e-2)
+
+
+def test_l2_gradient_is_added_even_to_non_contiguous_gradients():
+    rng = np.random.default_rng(1)
+    est = _fitted(MLPRegressor(hidden_layer_sizes=(3,), alpha=2.0, max_iter=1, random_state=0),
+                  rng.standard_normal((10, 4)), rng.standard_normal(10))
+    grads = [cr.Tensor(np.zeros(w.shape[::-1], np.float32).T) for w in est.coefs_]
+    assert not grads[0].numpy().flags.c_contiguous
+    est._add_l2(grads, 10)
+    for g, w in zip(grads, est.coefs_):
+        np.testing.assert_allclose(g.numpy(), 0.2 * w, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_mnist_same_accuracy_as_sklearn():
+    from sklearn.neural_network import MLPClassifier as SkMLP
+    with np.load("/work/shared/data/mnist.npz") as data:
+        X, y = data["x_train"][:12000].reshape(12000, -1) / 255.0, data["y_train"][:12000]
+        Xt, yt = data["x_test"][:3000].reshape(3000, -1) / 255.0, data["y_test"][:3000]
+    params = {"hidden_layer_sizes": (256,), "solver": "adam", "max_iter": 3, "random_state": 0}
+    # Speed is measured by benchmarks/sklearn_profile.py and `chainrule bench`, not
+    # here: on a shared machine a timing assertion fails for reasons of its own.
+    theirs = _fitted(SkMLP(**params), X, y).score(Xt, yt)
+    ours = _fitted(MLPClassifier(**params), X, y).score(Xt, yt)
+    assert ours > 0.9
+    assert abs(ours - theirs) <= 0.005
