@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import pickle
+import struct
 import tarfile
 
 import numpy as np
@@ -281,6 +282,40 @@ def test_shared_partial_cifar_matches_its_readme():
     assert x_train.shape == (5169, 32, 32, 3) and x_test.shape == (1017, 32, 32, 3)
     assert y_train[:10].ravel().tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
     assert np.bincount(y_test.ravel())[[6, 8]].tolist() == [114, 110]
+
+
+def _python2_batch(data, labels):
+    """{'data': uint8 array, 'labels': [...]} pickled as Python 2 wrote the official batches
+    (protocol 2, str keys as byte strings, the array through numpy.core.multiarray)."""
+    def string(b):
+        return b"U" + bytes([len(b)]) + b
+    raw = data.tobytes()
+    out = b"\x80\x02}(" + string(b"data")
+    out += b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + string(b"b")
+    out += b"\x87R(K\x01J" + struct.pack("<i", data.shape[0])
+    out += b"M" + struct.pack("<H", data.shape[1]) + b"\x86"
+    out += b"cnumpy\ndtype\n" + string(b"u1") + b"K\x00K\x01\x87R"
+    out += b"(K\x03" + string(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    out += b"\x89T" + struct.pack("<I", len(raw)) + raw + b"tb"
+    out += string(b"labels") + b"](" + b"".join(b"K" + bytes([v]) for v in labels) + b"eu."
+    return out
+
+
+def test_cifar_reads_python2_pickles_like_the_official_files(tmp_path, rng):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rows = {}
+    for i, name in enumerate(cifar10.TRAIN_BATCHES + (cifar10.TEST_BATCH,)):
+        rows[name] = rng.integers(0, 256, (2, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(_python2_batch(rows[name], [i, 9 - i]))
+    (x_train, y_train), (x_test, y_test) = cifar10.load_data(folder)
+    assert x_train.shape == (10, 32, 32, 3) and y_train.ravel().tolist()[:4] == [0, 9, 1, 8]
+    # Row layout: 1024 red, then 1024 green, then 1024 blue values, each 32x32 row-major.
+    first = rows["data_batch_1"][0]
+    np.testing.assert_array_equal(x_train[0, :, :, 0], first[:1024].reshape(32, 32))
+    np.testing.assert_array_equal(x_train[0, :, :, 2], first[2048:].reshape(32, 32))
+    np.testing.assert_array_equal(x_test[1, :, :, 1], rows["test_batch"][1, 1024:2048].reshape(32, 32))
+    assert y_test.ravel().tolist() == [5, 4]
 
 
 class _Evil:
