@@ -35,7 +35,8 @@ MODES = ("forward", "recorded", "fwd+bwd")
 def _function(stmt, namespace):
     """``stmt`` (one line, ``;``-separated) compiled into a zero-argument function."""
     code = "def _f():\n    " + stmt.replace("; ", "\n    ")
-    exec(compile(  # noqa: S102 - our own constant statements, as timeit doescode, f"<bench: {stmt}>", "exec"), namespace)
+    # our own constant statements, compiled as timeit does
+    exec(compile(code, f"<bench: {stmt}>", "exec"), namespace)  # noqa: S102
     return namespace["_f"]
 
 
