@@ -78,13 +78,19 @@ def test_default_demo_quick_through_the_cli(capsys, tmp_path):
 
 def test_console_entry_point_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "chainrule", "--version"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0 and done.stdout.startswith("chainrule ")
 
 
 def test_demo_help_lists_the_options():
     done = subprocess.run([sys.executable, "-m", "chainrule", "demo", "--help"],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0
     for option in ("--list", "--quick", "--seed", "--out-dir", "--data"):
         assert option in done.stdout
+
+
+def test_a_registered_demo_whose_module_is_absent_exits_1(capsys, monkeypatch):
+    monkeypatch.setitem(demos.DEMOS, "ghost", "no_such_module")
+    assert cli.main(["demo", "ghost"]) == 1
+    assert "'ghost' is not part of this installation" in capsys.readouterr().err

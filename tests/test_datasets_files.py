@@ -114,6 +114,14 @@ def test_offline_environment_variable_blocks_the_download(monkeypatch):
         find_file("thing.bin")
 
 
+@pytest.mark.parametrize("value, allowed", [("", True), ("0", True), ("false", True),
+                                             ("1", False), ("yes", False), ("TRUE", False)])
+def test_offline_flag_values(value, allowed, monkeypatch):
+    monkeypatch.setenv("CHAINRULE_OFFLINE", value)
+    assert _files.download_allowed() is allowed
+    assert _files.download_allowed(True) is True and _files.download_allowed(False) is False
+
+
 def test_download_lands_checked_and_atomically_in_the_cache(monkeypatch, _isolated):
     content = b"the real file"
     calls = []

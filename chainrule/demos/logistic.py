@@ -76,21 +76,18 @@ def _plot(X, y, w, b, losses, out_dir):
         print("(install chainrule[viz] to save the plots)")
         return []
     import numpy as np
+
+    from chainrule import viz
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
-    pad = 0.5
-    xs = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 200)
-    ys = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 200)
-    gx, gy = np.meshgrid(xs, ys)
-    phi = sigmoid(np.stack([gx.ravel(), gy.ravel()], axis=1) @ w + b).reshape(gx.shape)
-    filled = left.contourf(gx, gy, phi, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.5)
-    left.contour(gx, gy, phi, levels=[0.5], colors="k")
-    fig.colorbar(filled, ax=left, label="φ = P(virginica)")
-    for label, marker, name in ((0, "o", "versicolor (0)"), (1, "^", "virginica (1)")):
-        left.scatter(X[y == label, 0], X[y == label, 1], marker=marker, edgecolor="k",
-                     label=name)
-    left.set(xlabel="petal length (standardized)", ylabel="petal width (standardized)",
-             title="decision boundary w·x + b = 0 (φ = 0.5)")
-    left.legend(loc="upper left", fontsize=8)
+    # the regions each side of the line (viz), then the line w·x + b = 0 itself
+    viz.plot_decision_boundary(lambda grid: sigmoid(grid @ w + b), X, y.astype(int), ax=left)
+    t = np.linspace(X[:, 0].min(), X[:, 0].max(), 2)
+    if w[1] != 0:
+        left.plot(t, -(w[0] * t + b) / w[1], "k-", lw=1.5)
+    left.set(xlim=(X[:, 0].min() - 0.2, X[:, 0].max() + 0.2),
+             ylim=(X[:, 1].min() - 0.2, X[:, 1].max() + 0.2),
+             xlabel="petal length (standardized)", ylabel="petal width (standardized)",
+             title="versicolor (0) / virginica (1): boundary w·x + b = 0")
     right.plot(np.arange(len(losses)), losses)
     right.set(xlabel="gradient-descent step", ylabel="mean cross-entropy", title="training loss")
     fig.tight_layout()
