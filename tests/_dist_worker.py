@@ -8,7 +8,8 @@ Each rank writes OUT_DIR/rank{r}.npz (its weights) and OUT_DIR/rank{r}.json
 
 Cases: "dense" (Dense layers, SGD or Adam, validation and accuracy),
 "bn_dropout" (BatchNormalization and Dropout), "fail" (rank 1 raises in the
-middle of an epoch), "stall" (rank 1 hangs; the others must time out).
+middle of an epoch), "die" (rank 1's process ends), "stall" (rank 1 hangs;
+the others must time out), "custom_loop" (allreduce_gradients).
 """
 import json
 import os
@@ -53,6 +54,12 @@ class _Fail(cr.callbacks.Callback):
             raise RuntimeError("rank 1 fails on purpose")
 
 
+class _Die(cr.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 2:
+            os._exit(3)              # no exception, no excepthook: the process just ends
+
+
 class _Stall(cr.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if batch == 2:
@@ -88,8 +95,8 @@ def main(config, out_dir):
     model = build_model(config, seed=config["seed"] + rank)
     x, y = make_data(config.get("n", 46), nan_row=config.get("nan_row"))
     callbacks = []
-    if rank == 1 and config["case"] in ("fail", "stall"):
-        callbacks.append(_Fail() if config["case"] == "fail" else _Stall())
+    if rank == 1 and config["case"] in ("fail", "die", "stall"):
+        callbacks.append({"fail": _Fail, "die": _Die, "stall": _Stall}[config["case"]]())
     if config.get("checkpoint"):
         callbacks.append(cr.callbacks.ModelCheckpoint(
             os.path.join(out_dir, f"ckpt_by_rank{rank}.chainrule"), save_best_only=False))
