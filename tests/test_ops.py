@@ -757,7 +757,7 @@ def test_one_hot_infers_num_classes():
 
 # --------------------------------------------------------------------------
 # The fused recurrent ops have their own file (tests/test_rnn_ops.py, same check_op).
-COVERED.update({"lstm", "simple_rnn"})
+COVERED.update({"lstm", "gru", "simple_rnn"})
 
 
 def test_every_op_is_covered():

@@ -24,7 +24,7 @@ def _outputs_and_grads(layer, x, initial_state=None, training=False):
     return [o.numpy() for o in outs], [g.numpy() for g in gradients(loss, sources)]
 
 
-@pytest.mark.parametrize("cls", [layers.LSTM, layers.SimpleRNN])
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
 @pytest.mark.parametrize("options", [
     {}, {"return_sequences": True}, {"go_backwards": True, "return_sequences": True},
     {"return_state": True}, {"use_bias": False},
@@ -45,7 +45,7 @@ def test_fused_equals_step_by_step(cls, options):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", [layers.LSTM, layers.SimpleRNN])
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
 def test_initial_state_gets_gradients(cls):
     rng = np.random.default_rng(1)
     x = cr.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True)
@@ -74,9 +74,11 @@ def test_the_fused_op_is_what_runs():
     assert hard(x)._node.inputs[0]._node.op != "lstm"
     relu = layers.SimpleRNN(5, activation="relu", return_sequences=True)
     assert relu(x)._node.op != "simple_rnn"
+    assert layers.GRU(5, return_sequences=True)(x)._node.op == "gru"
+    assert layers.GRU(5, reset_after=False, return_sequences=True)(x)._node.op != "gru"
 
 
-@pytest.mark.parametrize("cls", [layers.LSTM, layers.SimpleRNN])
+@pytest.mark.parametrize("cls", [layers.LSTM, layers.GRU, layers.SimpleRNN])
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "steps"])
 def test_gradcheck_layer_float64(cls, fused):
     rng = np.random.default_rng(2)

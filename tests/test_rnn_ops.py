@@ -6,7 +6,7 @@ import pytest
 from helpers import check_op, to_torch, torch
 
 import chainrule as cr
-from chainrule.ops.rnn import lstm_by_steps
+from chainrule.ops.rnn import gru_by_steps, lstm_by_steps
 
 
 def _sigmoid(z):
@@ -43,6 +43,23 @@ def np_simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None):
     return np.stack(out, axis=1)
 
 
+def np_gru(x, kernel, recurrent_kernel, bias=None, h0=None, mask=None):
+    """Keras' GRU with reset_after=True, bias rows (input, recurrent)."""
+    batch, steps, _ = x.shape
+    u = recurrent_kernel.shape[0]
+    h = np.zeros((batch, u)) if h0 is None else h0
+    out = []
+    for t in range(steps):
+        xp = x[:, t] @ kernel + (0 if bias is None else bias[0])
+        inner = (h if mask is None else h * mask) @ recurrent_kernel + (0 if bias is None else bias[1])
+        z = _sigmoid(xp[:, :u] + inner[:, :u])
+        r = _sigmoid(xp[:, u:2 * u] + inner[:, u:2 * u])
+        cand = np.tanh(xp[:, 2 * u:] + r * inner[:, 2 * u:])
+        h = z * h + (1 - z) * cand
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
 B, T, F, U = 2, 4, 3, 3
 MASK = (np.random.default_rng(5).random((B, U)) > 0.4) / 0.6
 
@@ -69,6 +86,14 @@ def test_simple_rnn(mask):
     check_op([(B, T, F), (F, U), (U, U)], cr.simple_rnn, np_simple_rnn)
 
 
+@pytest.mark.parametrize("mask", [None, MASK], ids=["no-mask", "recurrent-mask"])
+def test_gru(mask):
+    check_op([(B, T, F), (F, 3 * U), (U, 3 * U), (2, 3 * U), (B, U)],
+             lambda *t: cr.gru(*t, recurrent_mask=mask),
+             lambda *a: np_gru(*a, mask=mask), low=-1.5, high=1.5)
+    check_op([(B, T, F), (F, 3 * U), (U, 3 * U)], cr.gru, np_gru)
+
+
 def test_fused_gradients_equal_the_step_by_step_ops():
     rng = np.random.default_rng(0)
     args = [cr.tensor(rng.uniform(-1, 1, s)) for s in
@@ -90,6 +115,10 @@ def test_lstm_second_derivatives_through_create_graph():
     h_fused = cr.hessian(lambda k: (cr.lstm(x, k, u, b) ** 2).sum())(w)
     h_steps = cr.hessian(lambda k: (lstm_by_steps(x, k, u, b) ** 2).sum())(w)
     assert np.abs(h_steps.numpy()).max() > 1e-3          # not vacuously zero
+    np.testing.assert_allclose(h_fused.numpy(), h_steps.numpy(), rtol=1e-9, atol=1e-12)
+    h_fused = cr.hessian(lambda k: (cr.gru(x, k[:, :6], u[:, :6]) ** 2).sum())(w)
+    h_steps = cr.hessian(lambda k: (gru_by_steps(x, k[:, :6], u[:, :6]) ** 2).sum())(w)
+    assert np.abs(h_steps.numpy()).max() > 1e-3
     np.testing.assert_allclose(h_fused.numpy(), h_steps.numpy(), rtol=1e-9, atol=1e-12)
     # and backward(create_graph=True) then a second backward
     k = cr.tensor(w.numpy(), requires_grad=True)
@@ -121,6 +150,8 @@ def test_shape_errors_name_the_expected_shape():
         cr.lstm(x, cr.randn(4, 20), cr.randn(5, 20), cr.randn(5))
     with pytest.raises(cr.ShapeError, match=r"initial states must be \(2, 5\)"):
         cr.lstm(x, cr.randn(4, 20), cr.randn(5, 20), None, cr.randn(3, 5))
+    with pytest.raises(cr.ShapeError, match=r"gru: bias must be \(2, 15\)"):
+        cr.gru(x, cr.randn(4, 15), cr.randn(5, 15), cr.randn(15))
     with pytest.raises(cr.ShapeError, match=r"\(batch, time, features\)"):
         cr.simple_rnn(cr.randn(3, 4), cr.randn(4, 5), cr.randn(5, 5))
 

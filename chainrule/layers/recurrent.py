@@ -312,3 +312,13 @@ class GRU(_Recurrent):
         candidate = self.activation(x_t[:, 2 * u:] + recurrent_h)
         h = z * h_prev + (1 - z) * candidate
         return h, [h]
+
+    def _fusable(self):
+        return (self.reset_after and self.activation is activations.tanh
+                and self.recurrent_activation is activations.sigmoid)
+
+    def _fused_call(self, x, states, recurrent_mask):
+        h0 = None if states is None else states[0]
+        hs = ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, h0, recurrent_mask)
+        last = hs[:, -1]
+        return (hs if self.return_sequences else last), [last]

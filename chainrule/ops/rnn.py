@@ -1,4 +1,4 @@
-"""Fused recurrent ops: a whole LSTM or SimpleRNN sequence as one op.
+"""Fused recurrent ops: a whole LSTM, GRU or SimpleRNN sequence as one op.
 
 Written step by step with chainrule ops, an LSTM records about 40 small ops
 per time step, and their bookkeeping (not the arithmetic) dominates. These
@@ -11,7 +11,8 @@ also the reference the tests compare against) and differentiates that, so
 the gradient is itself differentiable.
 
 Both ops take the Keras weight layout: kernel (features, gates·units),
-recurrent_kernel (units, gates·units), bias (gates·units,).
+recurrent_kernel (units, gates·units), bias (gates·units,) (GRU: (2, 3·units),
+the input and the recurrent bias, Keras' reset_after=True layout).
 """
 import numpy as np
 
@@ -22,7 +23,7 @@ from .elementwise import sigmoid, tanh
 from .matmul import matmul
 from .shape import stack
 
-__all__ = ["lstm", "simple_rnn"]
+__all__ = ["gru", "lstm", "simple_rnn"]
 
 
 def _check(name, x, kernel, recurrent_kernel, bias, states, gates):
@@ -211,6 +212,146 @@ def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recu
         c = f * c + i * g
         h = o * tanh(c)
         outputs.append(stack([h, c], axis=1))
+    return stack(outputs, axis=1)
+
+
+# --------------------------------------------------------------------------
+# GRU (reset_after=True, Keras' and cuDNN's default)
+# --------------------------------------------------------------------------
+def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+    """A whole GRU sequence (Keras gate order z, r, h; reset_after=True) as one op.
+
+    ``bias``: (2, 3·units), row 0 added to x_t @ kernel, row 1 to the
+    recurrent product; None for no bias. Returns (batch, time, units).
+    With x̃ = x_t @ kernel + b₀ and ĩ = (m·h_{t-1}) @ recurrent_kernel + b₁:
+
+        z = σ(x̃_z + ĩ_z)     r = σ(x̃_r + ĩ_r)     ĥ = tanh(x̃_h + r·ĩ_h)
+        h_t = z·h_{t-1} + (1 − z)·ĥ
+
+    Backward (dh: incoming plus carried from step t+1):
+
+        dx̃_z = dh·(h_{t-1} − ĥ)·z(1−z)     dx̃_h = dh·(1−z)(1−ĥ²)
+        dx̃_r = dx̃_h·ĩ_h·r(1−r)
+        dĩ = [dx̃_z, dx̃_r, dx̃_h·r]        dh_{t-1} = dh·z + m·(dĩ @ recurrent_kernelᵀ)
+
+    d kernel = Xᵀ dX̃, d recurrent_kernel = (m·H_prev)ᵀ dĨ, d bias = [Σ dX̃, Σ dĨ].
+
+    >>> cr.ops.gru(cr.randn(2, 5, 3), cr.randn(3, 12), cr.randn(4, 12)).shape
+    (2, 5, 4)
+    """
+    x, kernel, recurrent_kernel = as_tensor(x), as_tensor(kernel), as_tensor(recurrent_kernel)
+    bias, h0 = (None if t is None else as_tensor(t) for t in (bias, h0))
+    _check("gru", x, kernel, recurrent_kernel, None, (h0,), 3)
+    u = recurrent_kernel.shape[0]
+    if bias is not None and bias.shape != (2, 3 * u):
+        raise ShapeError(f"gru: bias must be (2, {3 * u}) (input and recurrent rows), "
+                         f"got {bias.shape}")
+    mask = None if recurrent_mask is None else np.asarray(
+        recurrent_mask.data if isinstance(recurrent_mask, Tensor) else recurrent_mask)
+    inputs, where = _inputs(x, kernel, recurrent_kernel, bias, h0)
+    dtype = np.result_type(*[t.data for t in inputs])
+    batch, steps, features = x.shape
+    W = kernel.data.astype(dtype, copy=False)
+    U = recurrent_kernel.data.astype(dtype, copy=False)
+
+    xs = np.ascontiguousarray(x.data.astype(dtype, copy=False).transpose(1, 0, 2))
+    x_proj = (xs.reshape(steps * batch, features) @ W).reshape(steps, batch, 3 * u)
+    b_rec = None
+    if bias is not None:
+        x_proj += bias.data[0].astype(dtype, copy=False)
+        b_rec = bias.data[1].astype(dtype, copy=False)
+    hs = np.empty((steps + 1, batch, u), dtype)      # hs[t+1] = h_t
+    hs[0] = 0 if h0 is None else h0.data
+    gates = np.empty((steps, batch, 2 * u), dtype)   # z, r
+    cand = np.empty((steps, batch, u), dtype)        # ĥ
+    inner_h = np.empty((steps, batch, u), dtype)     # ĩ_h, before the reset gate
+    for t in range(steps):
+        inner = (hs[t] if mask is None else hs[t] * mask) @ U
+        if b_rec is not None:
+            inner += b_rec
+        zr = gates[t]
+        np.add(x_proj[t, :, :2 * u], inner[:, :2 * u], out=zr)
+        # σ(a) = (1 + tanh(a/2))/2: stable and one ufunc call
+        zr *= 0.5
+        np.tanh(zr, out=zr)
+        zr *= 0.5
+        zr += 0.5
+        z, r = zr[:, :u], zr[:, u:]
+        inner_h[t] = inner[:, 2 * u:]
+        np.multiply(r, inner_h[t], out=cand[t])
+        cand[t] += x_proj[t, :, 2 * u:]
+        np.tanh(cand[t], out=cand[t])
+        h = hs[t + 1]                                # ĥ + z·(h_{t-1} − ĥ)
+        np.subtract(hs[t], cand[t], out=h)
+        h *= z
+        h += cand[t]
+    data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
+
+    def d_gru(grad, out, *tensors):
+        if graph.STATE.grad_enabled:
+            args = [None if k is None else tensors[k] for k in where] + [mask]
+            return _recompute_vjp(gru_by_steps, args, grad, tensors)
+        gd = grad.data
+        z, r = gates[..., :u], gates[..., u:]
+        # The local derivatives of every step at once.
+        along_z = (hs[:-1] - cand) * z * (1 - z)
+        along_h = (1 - z) * (1 - cand * cand)
+        along_r = inner_h * r * (1 - r)
+        dx = np.empty((steps, batch, 3 * u), dtype)
+        di = np.empty((steps, batch, 3 * u), dtype)
+        U_T = np.ascontiguousarray(U.T)
+        dh_next = np.zeros((batch, u), dtype)
+        for t in range(steps - 1, -1, -1):
+            dh = gd[:, t] + dh_next
+            np.multiply(dh, along_z[t], out=dx[t, :, :u])
+            np.multiply(dh, along_h[t], out=dx[t, :, 2 * u:])
+            np.multiply(dx[t, :, 2 * u:], along_r[t], out=dx[t, :, u:2 * u])
+            di[t, :, :2 * u] = dx[t, :, :2 * u]
+            np.multiply(dx[t, :, 2 * u:], r[t], out=di[t, :, 2 * u:])
+            dh_next = di[t] @ U_T
+            if mask is not None:
+                dh_next *= mask
+            dh *= z[t]
+            dh_next += dh
+        dx_flat = dx.reshape(steps * batch, 3 * u)
+        di_flat = di.reshape(steps * batch, 3 * u)
+        grads = [None] * len(tensors)
+        if x.requires_grad:
+            grads[0] = Tensor._wrap((dx_flat @ W.T).reshape(steps, batch, features)
+                                    .transpose(1, 0, 2))
+        if kernel.requires_grad:
+            grads[1] = Tensor._wrap(xs.reshape(steps * batch, features).T @ dx_flat)
+        if recurrent_kernel.requires_grad:
+            h_prev = hs[:-1] if mask is None else hs[:-1] * mask
+            grads[2] = Tensor._wrap(h_prev.reshape(steps * batch, u).T @ di_flat)
+        if bias is not None:
+            grads[where[3]] = Tensor._wrap(np.stack([dx_flat.sum(axis=0), di_flat.sum(axis=0)]))
+        if h0 is not None:
+            grads[where[4]] = Tensor._wrap(dh_next)
+        return tuple(grads)
+    return record("gru", data, inputs, d_gru)
+
+
+def gru_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+    """:func:`gru` with ordinary chainrule ops, one step at a time."""
+    batch, steps, _ = x.shape
+    u = recurrent_kernel.shape[0]
+    h = Tensor._wrap(np.zeros((batch, u), x.dtype)) if h0 is None else h0
+    x_proj = matmul(x, kernel)
+    if bias is not None:
+        x_proj = x_proj + bias[0]
+    mask = None if recurrent_mask is None else Tensor._wrap(np.asarray(recurrent_mask))
+    outputs = []
+    for t in range(steps):
+        inner = matmul(h if mask is None else h * mask, recurrent_kernel)
+        if bias is not None:
+            inner = inner + bias[1]
+        x_t = x_proj[:, t]
+        z = sigmoid(x_t[:, :u] + inner[:, :u])
+        r = sigmoid(x_t[:, u:2 * u] + inner[:, u:2 * u])
+        cand = tanh(x_t[:, 2 * u:] + r * inner[:, 2 * u:])
+        h = z * h + (1 - z) * cand
+        outputs.append(h)
     return stack(outputs, axis=1)
 
 
