@@ -278,6 +278,10 @@ def _graph(output):
             raise RuntimeError(
                 "explain: this graph was already used by a backward pass, which freed it. "
                 "Call cr.explain(J) before J.backward() (or pass retain_graph=True to backward).")
+        if t._version or any(i._version != v for i, v in zip(node.inputs, node.versions)):
+            raise RuntimeError(
+                f"explain: a value that '{node.op}' used was changed in place after it ran, "
+                f"so its recorded derivative no longer holds; rebuild the expression.")
         if node.op not in FORWARD:
             raise ValueError(
                 f"explain cannot describe the op '{node.op}': it describes only "

@@ -263,3 +263,12 @@ def test_cli_local_derivative_formulas(expression, values, expected, capsys):
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     for line in expected:
         assert line in lines, (line, lines)
+
+
+def test_a_value_changed_in_place_is_refused():
+    a, b = scalar(2.0), scalar(3.0)
+    J = a * b
+    with cr.no_grad():
+        b += 1.0                         # the recorded ∂J/∂a = b is now stale
+    with pytest.raises(RuntimeError, match="changed in place"):
+        cr.explain(J, file=io.StringIO())
