@@ -673,5 +673,6 @@ def main(argv=None):
         out_name = next(n for n in ("J", "L", "out", "result") if n not in values)
         print(f"{out_name} = {args.expression}")
         print()
-        explain(output, inputs=tensors, names={out_name: output})
+        is_input = any(output is t for t in tensors.values())    # e.g. the expression "a"
+        explain(output, inputs=tensors, names=None if is_input else {out_name: output})
     return 0
