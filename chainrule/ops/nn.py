@@ -112,8 +112,7 @@ def _patches(image, kh, kw, sh, sw):
     oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
     if c >= _MANY_CHANNELS:
         # One copy of the transposed window view (long runs of C floats).
-        windows = np.lib.stride_tricks.sliding_window_view(image, (kh, kw), axis=(1, 2))
-        return np.ascontiguousarray(windows[:, ::sh, ::sw].transpose(0, 1, 2, 4, 5, 3))
+        return np.ascontiguousarray(_windows(image, kh, kw, sh, sw).transpose(0, 1, 2, 4, 5, 3))
     # Few channels: that view would be copied one float at a time; kh*kw
     # copies of whole windows are several times faster.
     out = np.empty((n, oh, ow, kh, kw, c), image.dtype)
@@ -137,6 +136,17 @@ def _fold(patches, image_shape, sh, sw):
             np.copyto(part, patches[:, :, :, i, j, :])    # contiguous first (see the top)
             target = _window(image, i, j, oh, ow, sh, sw)
             target += part
+    return image
+
+
+def _fold_taps(tap_patches, image_shape, sh, sw):
+    """``_fold`` for patches laid out offset first: (kh, kw, N, oh, ow, C)."""
+    kh, kw, _, oh, ow, _ = tap_patches.shape
+    image = np.zeros(image_shape, tap_patches.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            target = _window(image, i, j, oh, ow, sh, sw)
+            target += tap_patches[i, j]
     return image
 
 
@@ -242,6 +252,7 @@ def _conv2d_valid(x, w, b, sh, sw):
         y  = cols @ w (+ b)        cols = patches of x, (M, K);  w as (K, C_out)
         dw = colsᵀ @ g             (K, C_out)
         dx = fold(g @ wᵀ)          the (M, K) patch gradients added back onto x
+                                   (computed one kernel offset at a time)
         db = Σ over the M rows of g
     """
     kh, kw, cin, cout = w.shape
@@ -252,7 +263,10 @@ def _conv2d_valid(x, w, b, sh, sw):
     y = cols @ w.data.reshape(k, cout)
     if b is not None:
         if y.dtype == np.result_type(y, b.data):
-            y += b.data                # in place: no second (M, C_out) array
+            # In place, with the bias tiled over one image's pixels: adding a
+            # (C_out,) vector row by row would run in short runs of C_out.
+            rows = y.reshape(n, oh * ow * cout)
+            rows += np.tile(b.data, oh * ow)
         else:
             y = y + b.data
 
@@ -262,8 +276,14 @@ def _conv2d_valid(x, w, b, sh, sw):
         g2 = g.data.reshape(m, cout)   # a copy only if g is not contiguous
         dx = dw = db = None
         if x.requires_grad:
-            dcols = g2 @ w.data.reshape(k, cout).T
-            dx = Tensor._wrap(_fold(dcols.reshape(n, oh, ow, kh, kw, cin), x.shape, sh, sw))
+            # One product per kernel offset (a batched matmul), so that each
+            # offset's patch gradients come out contiguous and fold back onto
+            # x with long runs: several times faster than g @ wᵀ as one (M, K)
+            # array whose offsets interleave in runs of C_in floats.
+            taps = w.data.reshape(kh * kw, cin, cout).transpose(0, 2, 1)
+            tap_grads = np.matmul(g2, taps)                  # (kh·kw, M, C_in)
+            dx = Tensor._wrap(_fold_taps(tap_grads.reshape(kh, kw, n, oh, ow, cin),
+                                         x.shape, sh, sw))
         if w.requires_grad:
             dw = Tensor._wrap((cols.T @ g2).reshape(w.shape))
         if b is not None and b.requires_grad:
@@ -328,46 +348,61 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
 def _max_pool2d_valid(x, kh, kw, sh, sw):
     """The fused op on an already padded input.
 
-    Forward: for each kernel offset, what it sees in every window is copied
-    into one contiguous (kh·kw, N, oh, ow, C) buffer, then reduced over the
-    first axis. Backward: each window's gradient goes to its first largest
-    entry (as PyTorch and TensorFlow; ties are rare in practice).
+    Forward: what each kernel offset sees in every window is copied, by one
+    transposing copy, into a contiguous (kh, kw, N, oh, ow, C) buffer, which
+    is then reduced over its first two axes. Backward: each window's gradient
+    goes to its first largest entry in row-major order (as PyTorch and
+    TensorFlow do with ties, frequent after a relu), and is copied back the
+    same way.
     """
     n, h, w, c = x.shape
     oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
-    offsets = [(i, j) for i in range(kh) for j in range(kw)]
-    stacked = np.empty((len(offsets), n, oh, ow, c), x.dtype)
-    for k, (i, j) in enumerate(offsets):
-        np.copyto(stacked[k], _window(x.data, i, j, oh, ow, sh, sw))
-    data = stacked.max(axis=0)
+    stacked = np.ascontiguousarray(_offset_major(_windows(x.data, kh, kw, sh, sw)))
+    data = stacked.max(axis=(0, 1))
 
     def d_max_pool2d(g, out, x):
-        masks = _first_max_masks(stacked, data)
+        masks = _first_max_masks(stacked.reshape((kh * kw,) + data.shape), data)
         if STATE.grad_enabled:         # a recorded backward: differentiable ops
             mask = np.stack(list(masks), axis=3).reshape(n, oh, ow, kh, kw, c)
             spread = reshape(g, (n, oh, ow, 1, 1, c)) * Tensor._wrap(mask.astype(g.dtype))
             return fold_patches(spread, x.shape, (sh, sw))
-        dx = np.zeros(x.shape, g.dtype)
-        overlapping = sh < kh or sw < kw
-        for (i, j), mask in zip(offsets, masks):
-            part = g.data * mask
-            target = _window(dx, i, j, oh, ow, sh, sw)
-            if overlapping:
-                target += part
-            else:                      # each entry lies in one window only
-                np.copyto(target, part)
+        spread = np.empty(stacked.shape, g.dtype)          # (kh, kw, N, oh, ow, C)
+        for part, mask in zip(spread.reshape((kh * kw,) + data.shape), masks):
+            np.multiply(g.data, mask, out=part)
+        if sh >= kh and sw >= kw:      # windows do not overlap: one copy puts all back
+            dx = np.zeros(x.shape, g.dtype)
+            np.copyto(_offset_major(_windows(dx, kh, kw, sh, sw, writeable=True)), spread)
+        else:
+            dx = _fold_taps(spread, x.shape, sh, sw)
         return Tensor._wrap(dx)
     return record("max_pool2d", data, (x,), d_max_pool2d)
+
+
+def _windows(image, kh, kw, sh, sw, writeable=False):
+    """All windows of an (N, H, W, C) array as a view (N, oh, ow, C, kh, kw).
+    ``writeable`` only where windows do not overlap."""
+    view = np.lib.stride_tricks.sliding_window_view(image, (kh, kw), axis=(1, 2),
+                                                    writeable=writeable)
+    return view[:, ::sh, ::sw]
+
+
+def _offset_major(windows):
+    """(N, oh, ow, C, kh, kw) -> (kh, kw, N, oh, ow, C), a view."""
+    return windows.transpose(4, 5, 0, 1, 2, 3)
 
 
 def _first_max_masks(stacked, top):
     """For each kernel offset (a row of ``stacked``), the windows whose first
     largest entry sits at that offset."""
-    unplaced = np.ones(top.shape, bool)      # windows whose max has no home yet
-    for values in stacked:
+    unplaced = None                          # windows whose max has no home yet
+    for k, values in enumerate(stacked):
         mask = values == top
-        mask &= unplaced
-        unplaced ^= mask
+        if unplaced is None:
+            unplaced = ~mask
+        else:
+            mask &= unplaced
+            if k + 1 < len(stacked):
+                unplaced ^= mask
         yield mask
 
 
