@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 
 import numpy as np
 
@@ -55,16 +56,23 @@ class Node:
     changed in place since (its ``_version`` moved on), the gradient would be
     wrong, so the traversal refuses, as PyTorch does.
     """
-    __slots__ = ("op", "inputs", "vjp", "versions")
+    __slots__ = ("op", "inputs", "vjp", "versions", "seq")
 
     def __init__(self, op, inputs, vjp, versions):
         self.op = op
         self.inputs = inputs
         self.vjp = vjp
         self.versions = versions    # the inputs' versions when the op ran
+        # Creation order. An op's inputs exist before it runs, so every node
+        # is numbered after the nodes of its inputs: sorting by ``seq`` is a
+        # topological order (see _topological_order).
+        self.seq = _next_seq()
 
     def __repr__(self):
         return f"<Node {self.op}>"
+
+
+_next_seq = itertools.count().__next__
 
 
 def check_finite(array, what):
@@ -158,21 +166,16 @@ class detect_anomaly(_Switch):
 def _topological_order(roots):
     """Non-leaf tensors reachable from ``roots``, each after all it depends on.
 
-    Iterative depth-first search with an explicit stack, so a chain of
-    100,000 ops needs no recursion.
+    A plain search (explicit stack, so a chain of 100,000 ops needs no
+    recursion) collects the reachable tensors; sorting them by their node's
+    creation number ``seq`` then puts every tensor after its inputs, because
+    an op's inputs are always made before the op runs.
     """
-    order, visited = [], set()
-    stack = [(r, False) for r in roots if r._node is not None]
+    found = [r for r in roots if r._node is not None]
+    seen = {id(r) for r in found}
+    stack = list(found)
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        node = t._node
+        node = stack.pop()._node
         if node.vjp is None:
             raise RuntimeError(
                 f"backward through the graph a second time: the buffers of "
@@ -180,9 +183,16 @@ def _topological_order(roots):
                 f"retain_graph=True to the first backward (or use a persistent "
                 f"GradientTape) to differentiate the same graph twice.")
         for p in node.inputs:
-            if p.requires_grad and p._node is not None and id(p) not in visited:
-                stack.append((p, False))
-    return order
+            if p._node is not None and p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                found.append(p)
+                stack.append(p)
+    found.sort(key=_creation_number)
+    return found
+
+
+def _creation_number(t):
+    return t._node.seq
 
 
 def run_backward(roots, seeds, targets=None, create_graph=False,
@@ -219,13 +229,17 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 t.grad = own if t.grad is None else t.grad + own
             node = t._node
             inputs = node.inputs
-            if t._version or any(i._version != v for i, v in zip(inputs, node.versions)):
+            # A plain loop, not any(<generator>): this runs once per node.
+            for i, v in zip(inputs, node.versions):
+                if i._version != v:
+                    _raise_modified(node, t)
+            if t._version:
                 _raise_modified(node, t)
             if STATE.anomaly:
                 in_grads = _checked_vjp(node, g, t)
             else:
                 in_grads = node.vjp(g, t, *inputs)
-            if len(inputs) == 1 and not isinstance(in_grads, tuple):
+            if len(inputs) == 1 and type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for p, gp in zip(inputs, in_grads):
                 if gp is None or not p.requires_grad:
@@ -233,9 +247,16 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 if type(gp) is IndexedGrad:
                     _accumulate_indexed(grads, owned, p, gp)
                 else:
-                    if gp.data.shape != p.data.shape or gp.data.dtype != p.data.dtype or STATE.anomaly:
+                    gd, pd = gp.data, p.data
+                    if gd.shape != pd.shape or gd.dtype != pd.dtype or STATE.anomaly:
                         gp = _fit_to(gp, p, node.op)
-                    _accumulate(grads, p, gp, owned)
+                    key = id(p)                   # _accumulate, inlined
+                    prev = grads.get(key)
+                    if prev is None:
+                        grads[key] = gp
+                    else:
+                        grads[key] = prev + gp
+                        owned.add(key)
                 if p._node is None:
                     leaves[id(p)] = p
             if not retain_graph:
@@ -333,14 +354,33 @@ def _fit_to(g, p, op):
 
     This is the single place where broadcasting is handled for every op.
     """
-    if g.shape != p.shape:
-        from .ops.shape import sum_to
-        g = sum_to(g, p.shape)
-    if g.dtype != p.data.dtype and p.data.dtype.kind == "f":
-        g = g.astype(p.data.dtype)
+    if g.data.shape != p.data.shape:
+        if STATE.grad_enabled:                # create_graph: a differentiable sum
+            from .ops.shape import sum_to
+            g = sum_to(g, p.data.shape)
+        else:                                 # an ordinary backward: NumPy directly
+            g = _new_tensor(sum_to_array(g.data, p.data.shape))
+    if g.data.dtype != p.data.dtype and p.data.dtype.kind == "f":
+        g = _new_tensor(g.data.astype(p.data.dtype)) if not STATE.grad_enabled else g.astype(p.data.dtype)
     if STATE.anomaly:
         check_finite(g.data, f"the backward of '{op}'")
     return g
+
+
+def sum_to_array(array, shape):
+    """Sum ``array`` over the axes that broadcasting ``shape`` to it added
+    (the NumPy half of ``ops.shape.sum_to``; shapes are assumed compatible).
+
+    A bias of shape (n,) added to a (batch, n) activation gets
+    ``array.sum(axis=0)``.
+    """
+    if array.ndim == len(shape) + 1 and array.shape[1:] == shape:
+        return np.add.reduce(array, axis=0)       # the bias case, directly
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and array.shape[lead + i] != 1)
+    out = np.add.reduce(array, axis=axes, keepdims=True) if axes else array
+    return out.reshape(shape) if out.shape != shape else out
 
 
 def _own_array(g, seen_owners):

@@ -8,7 +8,8 @@ import string
 import numpy as np
 
 from ..errors import ShapeError, matmul_error
-from ..tensor import as_tensor, record
+from ..graph import STATE
+from ..tensor import Tensor, as_tensor, record
 from .shape import broadcast_to, reshape, swapaxes
 
 __all__ = ["matmul", "dot", "einsum"]
@@ -20,6 +21,10 @@ def matmul(a, b):
     d/dA = g @ Bᵀ,  d/dB = Aᵀ @ g
     """
     a, b = as_tensor(a), as_tensor(b)
+    ad, bd = a.data, b.data
+    if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
+        # The common case (two matrices) first, without the checks below.
+        return record("matmul", np.matmul(ad, bd), (a, b), d_matmul)
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least one dimension "
                          f"(got shapes {a.shape} and {b.shape}); use * to scale by a number")
@@ -50,6 +55,13 @@ def matmul(a, b):
 
 
 def d_matmul(g, out, a, b):
+    if not STATE.grad_enabled:
+        # An ordinary backward: the two GEMMs on the arrays, transposes as views.
+        gd, ad, bd = g.data, a.data, b.data
+        return (Tensor._wrap(np.matmul(gd, bd.T if bd.ndim == 2 else np.swapaxes(bd, -1, -2)))
+                if a.requires_grad else None,
+                Tensor._wrap(np.matmul(ad.T if ad.ndim == 2 else np.swapaxes(ad, -1, -2), gd))
+                if b.requires_grad else None)
     return (matmul(g, swapaxes(b, -1, -2)) if a.requires_grad else None,
             matmul(swapaxes(a, -1, -2), g) if b.requires_grad else None)
 

@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 
+from ..graph import STATE
 from ..tensor import Tensor, as_tensor, record
 from .elementwise import exp, sqrt
 from .shape import broadcast_to, normalize_axes, reshape
@@ -21,6 +22,14 @@ def _kept_shape(shape, axes):
 
 def expand_back(g, shape, axes, keepdims):
     """Broadcast a reduced gradient back to the input's ``shape``."""
+    if not STATE.grad_enabled:
+        # An ordinary backward: a NumPy broadcast view, no graph to record.
+        gd = g.data
+        if gd.size == 1:                 # a full reduction: one value everywhere
+            return Tensor._wrap(np.full(shape, gd.reshape(()), dtype=gd.dtype))
+        if not keepdims:
+            gd = gd.reshape(_kept_shape(shape, axes))
+        return Tensor._wrap(np.broadcast_to(gd, shape))
     if not keepdims and g.ndim:      # a 0-d gradient broadcasts as it is
         g = reshape(g, _kept_shape(shape, axes))
     return broadcast_to(g, shape)
@@ -45,6 +54,9 @@ def mean(x, axis=None, keepdims=False):
     data = np.true_divide(np.add.reduce(x.data, axis=axes, keepdims=keepdims), count)
 
     def d_mean(g, out, x):
+        if not STATE.grad_enabled:
+            return expand_back(Tensor._wrap(g.data / g.data.dtype.type(count)), x.shape, axes,
+                               keepdims)
         return expand_back(g / count, x.shape, axes, keepdims)
     return record("mean", data, (x,), d_mean)
 
