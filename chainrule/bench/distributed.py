@@ -234,10 +234,11 @@ def section(quick=False, log=print):
             f"machine's throughput; with the global batch kept at {MNIST_BATCH}, 8 machines "
             f"give {strong8 / single:.1f}x and 64 give {strong64 / single:.1f}x.")
     lines += ["", ("When more machines help: when one step's compute (`b · t_sample`) is "
-              "large next to its all-reduce, i.e. many FLOPs per parameter (convolutions) "
-              "and enough samples per worker. On NumPy, a step is slow enough that a "
-              "10 Gbit/s network is rarely the bottleneck at 128 samples per worker; "
-              "splitting a small global batch over many machines is what stops paying."),
+                   "large next to its all-reduce, that is many FLOPs per parameter "
+                   "(convolutions) and enough samples per worker. Splitting a fixed global "
+                   "batch over more machines shrinks each one's compute but not the "
+                   "all-reduce, which grows towards 2 · bytes / bandwidth plus the ring's "
+                   "latency: that is where more machines stop paying."),
               ""] + verdicts
     return "\n".join(lines) + "\n"
 
