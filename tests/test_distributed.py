@@ -261,3 +261,30 @@ def test_launch_without_mpiexec_says_what_to_install(monkeypatch, capsys, tmp_pa
     assert "no such script" in capsys.readouterr().err
     assert launch.main(["-n", "0", str(script)]) == 2
     assert "-n must be at least 1" in capsys.readouterr().err
+
+
+def test_shards_cover_each_batch_once_and_differ_by_at_most_one():
+    strategy = cr.distributed.DataParallel.__new__(cr.distributed.DataParallel)
+    for world in (1, 2, 3, 4):
+        strategy.world_size = world
+        for count in range(13):
+            rows = np.arange(100, 100 + count)
+            shards = []
+            for r in range(world):
+                strategy.rank = r
+                shards.append(strategy.shard(rows))
+            np.testing.assert_array_equal(np.concatenate(shards), rows)
+            assert [len(s) for s in shards] == [len(s) for s in np.array_split(rows, world)]
+
+
+def test_scaling_model_is_the_ring_all_reduce_formula():
+    from chainrule.bench.distributed import allreduce_seconds, scaling_model
+    n_bytes, bandwidth, latency = 4e6, 1.25e9, 50e-6
+    assert allreduce_seconds(n_bytes, 1) == 0.0
+    # N = 4: each worker sends 2·3/4 of the bytes, in 2·3 messages.
+    assert allreduce_seconds(n_bytes, 4, bandwidth, latency) == pytest.approx(
+        1.5 * 4e6 / 1.25e9 + 6 * 50e-6)
+    rate, step, comm_seconds = scaling_model(1e-3, 10 ** 6, 8, 128)
+    assert comm_seconds == pytest.approx(2 * 7 / 8 * 4e6 / 1.25e9 + 14 * 50e-6)
+    assert step == pytest.approx(0.128 + comm_seconds)
+    assert rate == pytest.approx(8 * 128 / step)
