@@ -14,6 +14,9 @@ One step with ``N`` ranks and a global batch of ``B`` samples::
 Gradients travel flattened into a few buckets (``bucket_mb`` each, float32
 for a float32 model); the buckets' all-reduces are started one after the
 other without waiting, so packing bucket k+1 overlaps sending bucket k.
+They do not overlap the backward pass: ``gradients`` hands back every
+gradient at once, and a per-weight hook in the engine would cost more
+reading than the few milliseconds it could hide on a NumPy step.
 
 The class is a strategy object that ``Model.fit(..., distribution=dp)``
 talks to through a handful of methods (``begin_fit``, ``shard``,
