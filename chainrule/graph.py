@@ -216,14 +216,16 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     leaves = {}
 
     order = _topological_order(roots)
+    anomaly = STATE.anomaly
     prev_mode, STATE.grad_enabled = STATE.grad_enabled, create_graph
     try:
         for t in reversed(order):
-            g = grads.pop(id(t), None)
+            tid = id(t)
+            g = grads.pop(tid, None)
             if g is None:
                 continue
-            if id(t) in target_ids:
-                captured[id(t)] = g
+            if tid in target_ids:
+                captured[tid] = g
             if t._retain_grad and accumulate:
                 own = g if create_graph else _new_tensor(g.data.copy())
                 t.grad = own if t.grad is None else t.grad + own
@@ -235,7 +237,7 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     _raise_modified(node, t)
             if t._version:
                 _raise_modified(node, t)
-            if STATE.anomaly:
+            if anomaly:
                 in_grads = _checked_vjp(node, g, t)
             else:
                 in_grads = node.vjp(g, t, *inputs)
@@ -248,15 +250,15 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     _accumulate_indexed(grads, owned, p, gp)
                 else:
                     gd, pd = gp.data, p.data
-                    if gd.shape != pd.shape or gd.dtype != pd.dtype or STATE.anomaly:
+                    if gd.shape != pd.shape or gd.dtype != pd.dtype or anomaly:
                         gp = _fit_to(gp, p, node.op)
-                    key = id(p)                   # _accumulate, inlined
-                    prev = grads.get(key)
+                    pid = id(p)                   # _accumulate, inlined
+                    prev = grads.get(pid)
                     if prev is None:
-                        grads[key] = gp
+                        grads[pid] = gp
                     else:
-                        grads[key] = prev + gp
-                        owned.add(key)
+                        grads[pid] = prev + gp
+                        owned.add(pid)
                 if p._node is None:
                     leaves[id(p)] = p
             if not retain_graph:

@@ -179,13 +179,16 @@ class Optimizer:
         grads, variables = [], []
         skipped = []
         for grad, var in grads_and_vars:
-            if not isinstance(var, Tensor):
+            if type(var) is not Tensor and not isinstance(var, Tensor):
                 raise TypeError(f"apply_gradients updates chainrule Tensors; got a variable of type "
                                 f"{type(var).__name__}")
             if grad is None:
                 skipped.append(var.name or f"tensor of shape {var.shape}")
                 continue
-            grads.append(self._as_gradient(grad, var))
+            g, value = grad.data if type(grad) is Tensor else None, var.data
+            if g is None or g.shape != value.shape or g.dtype != value.dtype:
+                g = self._as_gradient(grad, var)      # checks the shape, casts the dtype
+            grads.append(g)
             variables.append(var)
         if not grads:
             raise ValueError("No gradients provided for any variable.")
@@ -200,9 +203,18 @@ class Optimizer:
                     value = self._writable(var)
                     value -= value * value.dtype.type(self.weight_decay * lr)
         self._before_updates()
+        slots_of, update_step, lr_as = self._slots.get, self._update_step, {}
         for grad, var in zip(grads, variables):
-            value = self._writable(var)
-            self._update_step(grad, value, self._slots_of(var), value.dtype.type(lr))
+            value = var.data
+            if not value.flags.writeable:
+                value = self._writable(var)
+            slots = slots_of(var)
+            if slots is None:
+                slots = self._slots_of(var)
+            lr_value = lr_as.get(value.dtype)       # lr in the variable's dtype, once per dtype
+            if lr_value is None:
+                lr_value = lr_as[value.dtype] = value.dtype.type(lr)
+            update_step(grad, value, slots, lr_value)
             var._version += 1       # the engine detects in-place changes by this counter
         self.iterations += 1
         return self.iterations
