@@ -190,10 +190,12 @@ def section(quick=False, log=print):
         sample_seconds[name] = min((r["seconds"] - r["allreduce_seconds"]) / r["samples"]
                                    for r in results if r["processes"] == 1)
     local_note = (
-        f"Two processes share the {os.cpu_count()} cores that one process with multi-threaded "
-        f"BLAS already uses, so on one machine data parallelism can at best break even; the "
-        f"rows show what the synchronization costs (on one machine MPI moves the gradients "
-        f"through shared memory).")
+        f"Two single-threaded processes use the same {os.cpu_count()} cores as one process "
+        f"with multi-threaded BLAS. Where that one process keeps every core busy, data "
+        f"parallelism on one machine can at best break even, and these rows show what the "
+        f"synchronization costs (MPI moves the gradients through shared memory here). "
+        f"Multi-threaded BLAS suffers most when other processes load the machine, which is "
+        f"why single-threaded rows can come out ahead.")
     model_note = (
         f"Per step: `t = b · t_sample + 2(N−1)/N · bytes / bandwidth + 2(N−1) · latency` "
         f"(ring all-reduce, not overlapped with compute); `t_sample` is measured above with "
