@@ -1,5 +1,5 @@
 """The MLP estimators' fast mini-batch path: the L2 penalty added by hand
-(BLAS axpy into the gradients) must be exactly the penalty differentiated in
+(in place, into the gradients) must be exactly the penalty differentiated in
 the graph, and the speed must not cost accuracy against scikit-learn."""
 import warnings
 
@@ -44,7 +44,7 @@ def test_l2_by_hand_equals_l2_in_the_graph(Est, weighted, dtype):
         np.testing.assert_allclose(g.numpy(), w, rtol=rtol, atol=rtol * 1e-2)
 
 
-def test_l2_gradient_is_added_even_to_non_contiguous_gradients():
+def test_l2_gradient_is_added_to_non_contiguous_gradients_too():
     rng = np.random.default_rng(1)
     est = _fitted(MLPRegressor(hidden_layer_sizes=(3,), alpha=2.0, max_iter=1, random_state=0),
                   rng.standard_normal((10, 4)), rng.standard_normal(10))

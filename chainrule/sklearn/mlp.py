@@ -36,7 +36,6 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
-import scipy.linalg.blas
 import scipy.optimize
 from sklearn.base import (
     BaseEstimator,
@@ -357,6 +356,7 @@ class _BaseMLP(BaseEstimator):
         order = np.arange(n_samples)
         starts = range(0, n_samples, batch_size)
 
+        l2_scratch = [np.empty_like(p.data) for p in params[:self.n_layers_ - 1]]
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             if self.shuffle:
@@ -371,7 +371,7 @@ class _BaseMLP(BaseEstimator):
                 grads = gradients(loss, params)
                 if self.alpha > 0:
                     n = xb.shape[0] if swb is None else float(swb.sum())
-                    value += self._add_l2(grads, n)
+                    value += self._add_l2(grads, n, l2_scratch)
                 optimizer.apply_gradients(zip(grads, params))
                 total += value * xb.shape[0]
             self.n_iter_ += 1
@@ -399,25 +399,26 @@ class _BaseMLP(BaseEstimator):
             for p, best in zip(params, self._best_coefs + self._best_intercepts):
                 np.copyto(p.data, best)
 
-    def _add_l2(self, grads, n):
+    def _add_l2(self, grads, n, scratch=None):
         """Add the L2 penalty's gradient alpha·W/n into each weight's gradient,
         in place, and return the penalty ½·alpha·Σ‖W‖²/n.
 
-        The same numbers as differentiating the penalty in the graph, but one
-        BLAS axpy (g ← g + a·W) and one dot per weight instead of recorded ops
-        and W-sized temporaries: on a (784, 256) first layer at batch 200 the
-        recorded form cost about a tenth of the step.
+        The same numbers as differentiating the penalty in the graph, but two
+        in-place passes and one dot per weight instead of recorded ops and
+        W-sized temporaries: on a (784, 256) first layer at batch 200 the
+        recorded form cost about a tenth of the step. ``scratch``: one array
+        per weight, reused across steps.
         """
         scale = self.alpha / n
+        weights = self._params[:self.n_layers_ - 1]
+        if scratch is None:
+            scratch = [np.empty_like(w.data) for w in weights]
         total = 0.0
-        for g, w in zip(grads, self._params[:self.n_layers_ - 1]):
-            flat_w = w.data.reshape(-1)
-            if g.data.flags.c_contiguous and g.data.dtype == flat_w.dtype:
-                axpy = scipy.linalg.blas.get_blas_funcs("axpy", (flat_w,))
-                axpy(flat_w, g.data.reshape(-1), a=scale)      # in place: a view of g.data
-            else:
-                g.data += scale * w.data
-            total += float(np.dot(flat_w, flat_w))
+        for g, w, tmp in zip(grads, weights, scratch):
+            np.multiply(w.data, scale, out=tmp)
+            g.data += tmp
+            flat = w.data.reshape(-1)
+            total += float(np.dot(flat, flat))
         return 0.5 * scale * total
 
     def _trigger_stopping(self, msg):
