@@ -181,7 +181,7 @@ class Tensor:
                     f"backward() without a gradient needs a one-element output; this "
                     f"one has shape {self.shape}. Reduce it first (loss.sum() or "
                     f"loss.mean()) or pass grad= of the same shape.")
-            grad = Tensor._wrap(np.ones(self.shape, self.dtype))
+            grad = Tensor._wrap(np.ones(self.data.shape, self.data.dtype))
         else:
             grad = Tensor._wrap(np.array(grad.data if isinstance(grad, Tensor) else grad,
                                          dtype=self.dtype))      # a copy: .grad may be updated in place

@@ -53,7 +53,7 @@ SECTIONS = {
 
 QUICK = {"repeats": 3, "min_time": 0.02, "sklearn": (3000, 1000, 2), "sklearn_repeats": 1,
          "memory": (1280, 3)}
-FULL = {"repeats": 7, "min_time": 0.2, "sklearn": (30000, 10000, 10), "sklearn_repeats": 1,
+FULL = {"repeats": 7, "min_time": 0.2, "sklearn": (60000, 10000, 10), "sklearn_repeats": 1,
         "memory": (12800, 6)}
 
 
