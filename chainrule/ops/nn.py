@@ -276,14 +276,19 @@ def _conv2d_valid(x, w, b, sh, sw):
         g2 = g.data.reshape(m, cout)   # a copy only if g is not contiguous
         dx = dw = db = None
         if x.requires_grad:
-            # One product per kernel offset (a batched matmul), so that each
-            # offset's patch gradients come out contiguous and fold back onto
-            # x with long runs: several times faster than g @ wᵀ as one (M, K)
-            # array whose offsets interleave in runs of C_in floats.
-            taps = w.data.reshape(kh * kw, cin, cout).transpose(0, 2, 1)
-            tap_grads = np.matmul(g2, taps)                  # (kh·kw, M, C_in)
-            dx = Tensor._wrap(_fold_taps(tap_grads.reshape(kh, kw, n, oh, ow, cin),
-                                         x.shape, sh, sw))
+            # One product per kernel offset, g @ w[i, j]ᵀ, so that each
+            # offset's patch gradients come out contiguous and add onto x in
+            # long runs: several times faster than g @ wᵀ as one (M, K) array
+            # whose offsets interleave in runs of C_in floats, and a buffer
+            # kh·kw times smaller.
+            dx = np.zeros(x.shape, np.result_type(g2, w.data))
+            part = np.empty((n, oh, ow, cin), dx.dtype)
+            for i in range(kh):
+                for j in range(kw):
+                    np.matmul(g2, w.data[i, j].T, out=part.reshape(m, cin))
+                    target = _window(dx, i, j, oh, ow, sh, sw)
+                    target += part
+            dx = Tensor._wrap(dx)
         if w.requires_grad:
             dw = Tensor._wrap((cols.T @ g2).reshape(w.shape))
         if b is not None and b.requires_grad:
@@ -459,7 +464,7 @@ def dropout(x, rate, training=True, seed=None):
     if not training or rate == 0:
         return x
     keep = default_rng(seed).random(x.shape) >= rate
-    scale = (keep / (1 - rate)).astype(x.dtype)
+    scale = np.where(keep, x.dtype.type(1 / (1 - rate)), x.dtype.type(0))   # in x's dtype
     return multiply(x, Tensor._wrap(scale))
 
 
