@@ -250,7 +250,9 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     _accumulate_indexed(grads, owned, p, gp)
                 else:
                     gd, pd = gp.data, p.data
-                    if gd.shape != pd.shape or gd.dtype != pd.dtype or anomaly:
+                    # (`is not` on dtypes: NumPy shares one object per builtin dtype, and
+                    # a false alarm only costs a call to _fit_to, which compares properly)
+                    if gd.shape != pd.shape or gd.dtype is not pd.dtype or anomaly:
                         gp = _fit_to(gp, p, node.op)
                     pid = id(p)                   # _accumulate, inlined
                     prev = grads.get(pid)
