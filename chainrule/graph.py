@@ -171,9 +171,12 @@ def _topological_order(roots):
     creation number ``seq`` then puts every tensor after its inputs, because
     an op's inputs are always made before the op runs.
     """
-    found = [r for r in roots if r._node is not None]
-    seen = {id(r) for r in found}
-    stack = list(found)
+    found, seen = [], set()
+    for r in roots:                  # (plain loops: a comprehension is a function call)
+        if r._node is not None and id(r) not in seen:
+            seen.add(id(r))
+            found.append(r)
+    stack = found[:]
     while stack:
         node = stack.pop()._node
         if node.vjp is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from . import libraries
 from .report import Section, render, write_atomically
-from .timing import gemm_peak, machine_info
+from .timing import gemm_peak, load_average, machine_info
 
 __all__ = ["SECTIONS", "main", "run"]
 
@@ -150,6 +150,7 @@ def main(argv=None):
     start = time.perf_counter()
     info, peak, sections = run(only=only, quick=args.quick)
     elapsed = time.perf_counter() - start
+    info["Load average at the end"] = load_average()
     settings = ("`--quick` smoke run, numbers indicative only" if args.quick else "full run") + (
         f"; sections: {', '.join(s.key for s in sections)}; the suite took {elapsed:.0f} s")
     report = render(info, command, date, settings, peak, sections)

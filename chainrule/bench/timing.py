@@ -204,4 +204,16 @@ def machine_info(libraries):
                                              "MKL_NUM_THREADS") if k in os.environ]
     info["Thread variables"] = (", ".join(env) if env else
                                 "OPENBLAS_NUM_THREADS unset (OpenBLAS uses every core)")
+    info["Load average at the start"] = load_average()
     return info
+
+
+def load_average():
+    """The 1-minute load average next to the core count: other jobs competing
+    for the CPU make every wall-clock number here slower and noisier."""
+    try:
+        one = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return "unknown"
+    busy = " (other processes were competing for the CPU)" if one > 1.0 else ""
+    return f"{one:.2f} on {os.cpu_count()} cores{busy}"
