@@ -241,16 +241,22 @@ class _Target:
             out = _call(self.model, Tensor(x_batch))
         return _decide(out.data, self.units, self.threshold)
 
-    def input_gradient(self, x_batch, labels):
+    def input_gradient(self, x_batch, labels, with_outputs=False):
         """∇x of the summed per-sample loss (a sum, not a mean, so that each
-        sample's gradient does not shrink with the batch size)."""
+        sample's gradient does not shrink with the batch size; cross-entropy
+        from logits is rescaled per sample, see ``_cross_entropy_direction``).
+        With ``with_outputs`` also the model's outputs on ``x_batch``."""
+        grad, outputs = self._input_gradient(x_batch, labels)
+        return (grad, outputs) if with_outputs else grad
+
+    def _input_gradient(self, x_batch, labels):
         x_tensor = Tensor(x_batch, requires_grad=True)
         with enable_grad():
             out = _call(self.model, x_tensor)
             if self.closed_form:
                 seed = _cross_entropy_direction(out.data, labels, self.units)
                 (grad,) = gradients(out, [x_tensor], grad_outputs=[seed])
-                return np.zeros_like(x_batch) if grad is None else grad.data
+                return (np.zeros_like(x_batch) if grad is None else grad.data), out.data
             if self.one_hot:
                 targets = np.eye(self.units, dtype=out.dtype)[labels]
             elif self.units == 1:
@@ -260,7 +266,7 @@ class _Target:
             per_sample = self.loss_fn.call(targets, out)
             total = per_sample.sum() if per_sample.ndim else per_sample
             (grad,) = gradients(total, [x_tensor])
-        return np.zeros_like(x_batch) if grad is None else grad.data
+        return (np.zeros_like(x_batch) if grad is None else grad.data), out.data
 
 
 def _prepare(model, x, y, eps, clip, loss, batch_size, labels_optional=True):
@@ -354,13 +360,16 @@ def pgd(model, x, y, eps, alpha=None, steps=10, random_start=True, targeted=Fals
             current = _clip(current + noise, clip)
         active = np.ones(len(batch), dtype=bool)       # samples not fooled yet
         for _ in range(int(steps)):
-            if early_stop:
-                fooled = _fooled(target.predict(current[active]), batch_labels[active], targeted)
-                active[np.flatnonzero(active)[fooled]] = False
+            rows = np.flatnonzero(active)
+            grad, outputs = target.input_gradient(current[rows], batch_labels[rows],
+                                                  with_outputs=True)
+            if early_stop:      # the forward pass of the gradient also says who is fooled
+                predicted = _decide(outputs, target.units, target.threshold)
+                fooled = _fooled(predicted, batch_labels[rows], targeted)
+                active[rows[fooled]] = False
+                rows, grad = rows[~fooled], grad[~fooled]
                 if not active.any():
                     break
-            rows = np.flatnonzero(active)
-            grad = target.input_gradient(current[rows], batch_labels[rows])
             moved = current[rows] + (direction * alpha) * np.sign(grad).astype(batch.dtype)
             current[rows] = _clip(np.clip(moved, low[rows], high[rows]), clip)
         adversarial[start:start + batch_size] = current
