@@ -52,10 +52,10 @@ class Adam(Optimizer):
         t = self.iterations + 1
         m, v = slots["momentum"], slots["velocity"]
         alpha = lr * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        # The formulas above, in place with one scratch array: Adam runs on
-        # every weight at every step, and each temporary costs a weight-sized
-        # allocation and a pass over memory.
-        scratch = np.empty_like(value)
+        # The formulas above, in place with one scratch array (kept across
+        # steps): Adam runs on every weight at every step, and each temporary
+        # costs a weight-sized allocation and a pass over memory.
+        scratch = self._scratch_like(value)
         np.subtract(grad, m, out=scratch)
         scratch *= 1 - self.beta_1
         m += scratch

@@ -99,6 +99,7 @@ class Optimizer:
         self.iterations = 0
         self._learning_rate = self._checked_learning_rate(learning_rate)
         self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
+        self._scratch = {}                # (shape, dtype) -> a work array reused by every step
         self._globals = {}                # state shared by all variables (Nadam's u_product)
         self._exclude_ids = set()
         self._exclude_pattern = None
@@ -159,6 +160,16 @@ class Optimizer:
         if slots is None:
             slots = self._slots[var] = self._build_slots(var.data)
         return slots
+
+    def _scratch_like(self, value):
+        """A work array shaped like ``value``, reused across variables and steps
+        (an update that needs a temporary writes it here instead of allocating
+        a weight-sized array every step). Not part of the saved state."""
+        key = (value.shape, value.dtype)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            buffer = self._scratch[key] = np.empty_like(value)
+        return buffer
 
     def _build_slots(self, value):
         """Per-variable state, as a dict of arrays shaped like ``value``."""
