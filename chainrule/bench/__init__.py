@@ -68,7 +68,7 @@ def _distributed_section(quick, log):
         log(f"  distributed: skipped ({e})")
         return None
     text = distributed.section(quick=quick, log=log)
-    return Section("distributed", "", "", notes=[]) if not text else _Raw(text)
+    return _Raw(text) if text else None
 
 
 class _Raw(Section):
