@@ -2,7 +2,8 @@
 
 chainrule and PyTorch CPU eager take turns (interleaved), each timing
 ``--steps`` Adam steps on batches of 128 random MNIST-shaped images; the
-medians over ``--repeats`` are printed in ms per step. ``--ops`` adds a
+medians over ``--repeats`` are printed in ms per step, wall clock and CPU
+(user + sys of the whole process, all threads). ``--ops`` adds a
 per-op breakdown of one chainrule step (forward and backward of every
 layer), ``--cprofile`` a cProfile of a few steps.
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import statistics
 import time
@@ -114,13 +116,19 @@ def main(argv=None):
         torch_steps(*t, 2)
         timers.append(("torch", lambda: torch_steps(*t, a.steps)))
     res = {k: [] for k, _ in timers}
+    cpu = {k: [] for k, _ in timers}
     for _ in range(a.repeats):
         for k, f in timers:
+            before = os.times()
             res[k].append(f() * 1000)
+            after = os.times()
+            used = (after.user - before.user) + (after.system - before.system)
+            cpu[k].append(used / a.steps * 1000)
             time.sleep(0.05)
     med = {k: statistics.median(v) for k, v in res.items()}
     for k, v in med.items():
-        print(f"{k:10s} {v:7.1f} ms/step   (all: {', '.join(f'{s:.0f}' for s in res[k])})")
+        print(f"{k:10s} {v:7.1f} ms/step wall, {statistics.median(cpu[k]):6.1f} ms/step CPU   "
+              f"(wall: {', '.join(f'{s:.0f}' for s in res[k])})")
     if "torch" in med:
         print(f"ratio chainrule/torch: {med['chainrule'] / med['torch']:.2f}x")
     if a.ops:

@@ -208,3 +208,9 @@ def test_window_larger_than_the_image_is_a_clear_error():
         cr.conv2d(cr.ones(1, 2, 2, 1), cr.ones(3, 3, 1, 1))
     with pytest.raises(cr.ShapeError, match=r"3x3 window does not fit an image of 2x5"):
         cr.max_pool2d(cr.ones(1, 2, 5, 1), 3)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 6, 64 * 3])
+def test_bias_gradient_column_sums_match_numpy(rng, rows):
+    a = rng.standard_normal((rows, 5))
+    np.testing.assert_allclose(nn_ops._column_sums(a), a.sum(axis=0), rtol=1e-12, atol=1e-12)
