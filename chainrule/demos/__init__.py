@@ -62,14 +62,13 @@ def _list(data_path):
     for name in DEMOS:
         try:
             module = load(name)
-            summary, data = module.SUMMARY, module.DATA
         except ImportError as e:
-            summary, data = f"(not available: {e})", None
-        status = data_status(name, data_path)
-        needs = data if data else "nothing to download"
+            print(f"{name:16s}(not available: {e})")
+            continue
+        needs = module.DATA or "nothing to download"
         marker = "" if name != DEFAULT else "  [default]"
-        print(f"{name:16s}{summary}{marker}")
-        print(f"{'':16s}data: {needs} ({status})")
+        print(f"{name:16s}{module.SUMMARY}{marker}")
+        print(f"{'':16s}data: {needs} ({data_status(name, data_path)})")
     return 0
 
 
