@@ -126,7 +126,7 @@ def test_a_confident_model_is_still_attacked():
     w = np.linspace(-1, 1, 8).astype(np.float32)[:, None] * 1000
     x = np.full((3, 8), 0.5, dtype=np.float32)
     x[:, -1] = 1.0                                     # logit +1000·(0.5·Σw + 0.5) > 0
-    model = lambda t: t @ cr.tensor(w)               
+    model = lambda t: t @ cr.tensor(w)
     assert np.all((x @ w)[:, 0] > 100)
     x_adv = attacks.fgsm(model, x, np.ones(3), 0.01)
     assert np.all(np.abs(x_adv - x)[:, :-1] == pytest.approx(0.01))
@@ -143,7 +143,7 @@ def test_given_loss_is_climbed_numerically(rng):
     W = rng.normal(size=(5, 1))
     x = rng.uniform(0.3, 0.7, size=(4, 5))
     y = np.array([0, 1, 1, 0])
-    f = lambda t: cr.sigmoid(t @ cr.tensor(W))      
+    f = lambda t: cr.sigmoid(t @ cr.tensor(W))
     x_adv = attacks.fgsm(f, x, y, 0.01, loss="mse")
 
     def loss(xs):
@@ -370,3 +370,21 @@ def test_fit_with_adversarial_training_trains_on_attacked_batches(trained_cnn):
     for batch in seen:
         distance = np.abs(batch[:, None] - x[None]).reshape(len(batch), len(x), -1).max(-1)
         assert np.allclose(distance.min(axis=1), 0.1, atol=1e-6)
+
+
+@pytest.mark.parametrize("units", [1, 4])
+def test_rescaled_cross_entropy_gradient_is_a_positive_multiple_of_the_true_one(rng, units):
+    """What the attacks backpropagate for cross-entropy from logits points
+    the same way as autodiff's gradient of that loss (float64)."""
+    z = rng.normal(scale=3, size=(6, units))
+    y = rng.integers(0, max(units, 2), size=6)
+    if units == 1:
+        loss = cr.losses.BinaryCrossentropy(from_logits=True, reduction="sum")
+        true = cr.grad(lambda t: loss(y[:, None].astype(np.float64), t))(z).numpy()
+    else:
+        loss = cr.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+        true = cr.grad(lambda t: loss(y, t))(z).numpy()
+    direction = attacks._cross_entropy_direction(z, y, units)
+    factor = np.abs(true).sum(1) / np.abs(direction).sum(1)
+    assert np.all(factor > 0)
+    np.testing.assert_allclose(direction * factor[:, None], true, rtol=1e-10, atol=1e-14)
