@@ -214,3 +214,17 @@ def test_window_larger_than_the_image_is_a_clear_error():
 def test_bias_gradient_column_sums_match_numpy(rng, rows):
     a = rng.standard_normal((rows, 5))
     np.testing.assert_allclose(nn_ops._column_sums(a), a.sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("make_source", [
+    lambda a: a,                                   # contiguous
+    lambda a: a.transpose(1, 0, 2),                # pixels in another order
+    lambda a: a[:, ::2],                           # strided pixels
+    lambda a: a[..., ::-1],                        # channels not contiguous: plain copy
+    lambda a: a.astype(np.float64),                # another dtype: plain copy (casts)
+])
+def test_copy_pixels_is_copyto(rng, make_source):
+    source = make_source(rng.standard_normal((4, 6, 3)).astype(np.float32))
+    got = np.empty(source.shape, np.float32)
+    nn_ops._copy_pixels(got, source)
+    np.testing.assert_array_equal(got, source.astype(np.float32))
