@@ -110,19 +110,20 @@ def _patches(image, kh, kw, sh, sw):
     """im2col on arrays: a new contiguous (N, oh, ow, kh, kw, C) array."""
     n, h, w, c = image.shape
     oh, ow = _out_size(h, kh, sh), _out_size(w, kw, sw)
-    if c >= _MANY_CHANNELS:
-        # One copy of the transposed window view (long runs of C floats).
-        return np.ascontiguousarray(_windows(image, kh, kw, sh, sw).transpose(0, 1, 2, 4, 5, 3))
-    # Few channels: that view would be copied one float at a time; kh*kw
-    # copies of whole windows are several times faster.
     out = np.empty((n, oh, ow, kh, kw, c), image.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, :, i, j, :] = _window(image, i, j, oh, ow, sh, sw)
+    if c >= _MANY_CHANNELS:
+        # One copy of the transposed window view, pixel by pixel.
+        _copy_pixels(out, _windows(image, kh, kw, sh, sw).transpose(0, 1, 2, 4, 5, 3))
+    else:
+        # One channel: that copy would move one float per step; kh*kw copies
+        # of whole windows are several times faster.
+        for i in range(kh):
+            for j in range(kw):
+                out[:, :, :, i, j, :] = _window(image, i, j, oh, ow, sh, sw)
     return out
 
 
-_MANY_CHANNELS = 4
+_MANY_CHANNELS = 2
 
 
 def _fold(patches, image_shape, sh, sw):
