@@ -15,16 +15,6 @@ import chainrule as cr
 B, T, F, U = 64, 50, 32, 128
 
 
-def best_ms(fn, repeats=15):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * min(times), 1000 * float(np.median(times))
-
-
 def chainrule_step(layer_name, fused=True):
     layer = getattr(cr.layers, layer_name)(U)
     x = cr.Tensor(np.random.default_rng(0).standard_normal((B, T, F)).astype(np.float32))
@@ -74,6 +64,16 @@ if __name__ == "__main__":
             rows.append(("torch", torch_step(args.layer)))
         except ImportError:
             pass
-        for name, fn in rows:
-            b, m = best_ms(fn)
-            print(f"{args.layer} {name:18s} best {b:7.1f} ms  median {m:7.1f} ms")
+        # The rows take turns (a busy machine slows some rounds down, never
+        # speeds one up); each keeps its best and its median.
+        results = {name: [] for name, _ in rows}
+        for _ in range(4):
+            for name, fn in rows:
+                fn()
+                for _ in range(5):
+                    start = time.perf_counter()
+                    fn()
+                    results[name].append(1000 * (time.perf_counter() - start))
+        for name, times in results.items():
+            print(f"{args.layer} {name:18s} best {min(times):7.1f} ms  "
+                  f"median {float(np.median(times)):7.1f} ms")
