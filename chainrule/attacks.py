@@ -35,7 +35,6 @@ import numbers
 import numpy as np
 
 from . import losses as losses_module
-from . import random as random_module
 from .autodiff import gradients
 from .callbacks import Callback
 from .graph import enable_grad, no_grad
@@ -456,7 +455,7 @@ class AdversarialTraining(Callback):
     >>> adv = cr.attacks.AdversarialTraining(method="fgsm", eps=8 / 255, ratio=0.5)
     >>> model.fit(x_train, y_train, epochs=10, callbacks=[adv])   # doctest: +SKIP
 
-    Labels must be sparse (integer classes, or 0/1 for one output unit).
+    Labels may be integer classes, one-hot rows, or 0/1 for one output unit.
     """
 
     def __init__(self, method="fgsm", eps=8 / 255, ratio=0.5, alpha=None, steps=7,
@@ -484,12 +483,14 @@ class AdversarialTraining(Callback):
     def on_train_begin(self, logs=None):
         # One private generator per fit: PGD's random starts never draw from
         # chainrule's global generator (which fit uses for shuffling and dropout).
-        self._rng = random_module.default_rng(self.seed if self.seed is not None else 0)
+        self._rng = np.random.default_rng(self.seed)
 
     def transform_batch(self, batch, xs, ys):
         if len(xs) != 1 or len(ys) != 1:
             raise ValueError("AdversarialTraining supports models with one input and one output")
         x, y = xs[0], ys[0]
+        if y.ndim == 2 and y.shape[1] > 1:
+            y = y.argmax(axis=1)        # one-hot labels (categorical cross-entropy)
         count = round(self.ratio * len(x))
         if count == 0 or self.eps == 0:
             return xs, ys

@@ -388,3 +388,16 @@ def test_rescaled_cross_entropy_gradient_is_a_positive_multiple_of_the_true_one(
     factor = np.abs(true).sum(1) / np.abs(direction).sum(1)
     assert np.all(factor > 0)
     np.testing.assert_allclose(direction * factor[:, None], true, rtol=1e-10, atol=1e-14)
+
+
+def test_adversarial_training_accepts_one_hot_labels(trained_cnn):
+    model, x, y = trained_cnn
+    model.compile("adam", cr.losses.CategoricalCrossentropy(from_logits=True))
+    one_hot = np.eye(3, dtype=np.float32)[y]
+    callback = attacks.AdversarialTraining(eps=0.1, ratio=0.5)
+    callback.set_model(model)
+    (new_x,), (new_y,) = callback.transform_batch(0, [x[:10]], [one_hot[:10]])
+    assert new_y is one_hot[:10] or np.array_equal(new_y, one_hot[:10])
+    np.testing.assert_allclose(new_x[:5], attacks.fgsm(model, x[:5], y[:5], 0.1))
+    history = model.fit(x, one_hot, epochs=1, batch_size=30, verbose=0, callbacks=[callback])
+    assert np.isfinite(history.history["loss"][0])
