@@ -61,7 +61,7 @@ def test_quick_demo_prints_the_story(quick_run):
     assert result["fgsm_accuracy"] < result["clean_accuracy"]
     # The ship is one the model is sure of; the attacks move P(ship) the asked way.
     assert result["ship_p_before"] > 0.9 and result["ship_p_after"] < result["ship_p_before"]
-    assert result["frog_p_before"] < 0.5 and result["frog_p_after"] > result["frog_p_before"]
+    assert result["frog_p_before"] < 0.1 and result["frog_p_after"] > result["frog_p_before"]
     assert result["linear_p_after"] > result["linear_p_before"]
 
 

@@ -140,13 +140,15 @@ def run(quick=False, seed=0, out_dir=".", data_path=None):
     print(f"trained {epochs} epoch(s) in {time.perf_counter() - start:.1f}s; "
           f"test accuracy: {result['test_accuracy']:.1%}")
 
-    # 2. A ship the model is sure of, attacked with FGSM: of the ships the
-    # attack fools, the one the model was surest of (there may be none).
+    # 2. A ship the model is sure of (P(ship) > 0.9), attacked with FGSM: of
+    # those the attack fools, the one the model was surest of (or, if it
+    # fools none, simply the surest ship).
     ships = np.flatnonzero(y_test == 1)
     ships_adv = attacks.fgsm(model, x_test[ships], y_test[ships], EPS)
     p_ships_adv = p_ship(model, ships_adv)
     fooled = np.flatnonzero((p_test[ships] > 0.5) & (p_ships_adv < 0.5))
-    pool = fooled if len(fooled) else np.arange(len(ships))
+    sure_and_fooled = fooled[p_test[ships][fooled] > 0.9]
+    pool = sure_and_fooled if len(sure_and_fooled) else np.arange(len(ships))
     pick = pool[np.argmax(p_test[ships][pool])]
     ship, ship_adv = ships[pick], ships_adv[pick]
     before, after = p_test[ship], p_ships_adv[pick]
@@ -156,14 +158,15 @@ def run(quick=False, seed=0, out_dir=".", data_path=None):
     print(f"after FGSM (eps = 8/255):     predicted probability for ship: {after:.4f} "
           f"({len(fooled)} of {len(ships)} test ships now say frog)")
 
-    # 3. A frog turned into a ship: targeted FGSM on the CNN...
+    # 3. A frog turned into a ship: targeted FGSM on the CNN (a frog it is
+    # sure of, P(ship) < 0.1, chosen as the ship above)...
     frogs = np.flatnonzero(y_test == 0)
     frogs_adv = attacks.fgsm(model, x_test[frogs], np.ones(len(frogs), dtype=np.int64), EPS,
                              targeted=True)
     p_frogs_adv = p_ship(model, frogs_adv)
-    # ...shown on the frog the model was surest of among those the attack turns.
     turned = np.flatnonzero((p_test[frogs] < 0.5) & (p_frogs_adv > 0.5))
-    pool = turned if len(turned) else np.arange(len(frogs))
+    sure_and_turned = turned[p_test[frogs][turned] < 0.1]
+    pool = sure_and_turned if len(sure_and_turned) else np.arange(len(frogs))
     pick = pool[np.argmin(p_test[frogs][pool])]
     frog = frogs[pick]
     result.update(frog_p_before=float(p_test[frog]), frog_p_after=float(p_frogs_adv[pick]),
