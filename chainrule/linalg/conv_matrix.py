@@ -15,7 +15,6 @@ row/column at the bottom/right; an int: that many on every side).
 array([37., 47., 67., 77.])
 """
 import numpy as np
-import scipy.sparse
 
 from ..errors import ShapeError
 from ..ops.nn import _padding_amounts, _pair
@@ -73,6 +72,7 @@ def conv2d_matrix(kernel, input_shape, stride=1, padding="valid"):
             rows.append((out_i * ow + out_j)[inside])
             cols.append((src_i * w + src_j)[inside])
             vals.append(np.full(int(inside.sum()), k[a, b]))
+    import scipy.sparse   # here, not at the top: it costs a quarter second at import
     return scipy.sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(oh * ow, h * w), dtype=k.dtype)
