@@ -123,3 +123,14 @@ def test_fused_lstm_trains_and_is_float32():
     history = model.fit(x, y, epochs=15, batch_size=16, verbose=0)
     assert model.predict(x, verbose=0).dtype == np.float32
     assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+
+
+def test_time_loops_leave_the_blas_thread_count_as_they_found_it():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [pool["num_threads"] for pool in threadpoolctl.threadpool_info()]
+    x = cr.randn(2, 3, 4, requires_grad=True)
+    for layer in (layers.LSTM(5), layers.GRU(5), layers.SimpleRNN(5)):
+        cr.sum(layer(x)).backward()
+    with pytest.raises(cr.ShapeError):
+        cr.lstm(x, cr.randn(4, 20), cr.randn(5, 20), cr.randn(3))
+    assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before

@@ -14,6 +14,8 @@ Both ops take the Keras weight layout: kernel (features, gates·units),
 recurrent_kernel (units, gates·units), bias (gates·units,) (GRU: (2, 3·units),
 the input and the recurrent bias, Keras' reset_after=True layout).
 """
+import contextlib
+
 import numpy as np
 
 from .. import graph
@@ -24,6 +26,31 @@ from .matmul import matmul
 from .shape import stack
 
 __all__ = ["gru", "lstm", "simple_rnn"]
+
+try:        # optional (scikit-learn's dependency): see _one_blas_thread
+    from threadpoolctl import ThreadpoolController
+except ImportError:                      # pragma: no cover - depends on the environment
+    ThreadpoolController = None
+_blas = None
+
+
+def _one_blas_thread():
+    """A context running BLAS on one thread, for the time loops.
+
+    Each step's product (batch × units @ units × gates·units) is small: a
+    second BLAS thread costs more to wake and synchronize than it saves, and
+    while it spins waiting for the next product it takes a core from the
+    NumPy work between products. Measured on 2 cores (LSTM, 128 units, batch
+    64): the forward loop 15 ms on one thread, 27-37 ms on two
+    (benchmarks/PROFILE-lstm-sklearn.md). The big weight-gradient products
+    after the loop keep every thread. Without threadpoolctl nothing changes.
+    """
+    global _blas
+    if ThreadpoolController is None:
+        return contextlib.nullcontext()
+    if _blas is None:
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
 
 
 def _check(name, x, kernel, recurrent_kernel, bias, states, gates):
@@ -110,8 +137,9 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     perm = np.r_[3 * u:4 * u, 0:3 * u]
     half = np.ones(4 * u, dtype)
     half[:3 * u] = 0.5
-    W = kernel.data.astype(dtype, copy=False)[:, perm]
-    U = recurrent_kernel.data.astype(dtype, copy=False)[:, perm]
+    # (a[:, perm] comes out column-major; row-major products are faster)
+    W = np.ascontiguousarray(kernel.data.astype(dtype, copy=False)[:, perm])
+    U = np.ascontiguousarray(recurrent_kernel.data.astype(dtype, copy=False)[:, perm])
 
     # The input half of every step in one GEMM, time-major: (time, batch, 4u).
     xs = np.ascontiguousarray(x.data.astype(dtype, copy=False).transpose(1, 0, 2))
@@ -124,20 +152,23 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     hs[0] = 0 if h0 is None else h0.data
     cs[0] = 0 if c0 is None else c0.data
     tanh_c = np.empty((steps, batch, u), dtype)
-    for t in range(steps):
-        h_in = hs[t] if mask is None else hs[t] * mask
-        z = acts[t]
-        z += h_in @ U_half
-        np.tanh(z, out=z)
-        sig = z[:, :3 * u]
-        sig *= 0.5
-        sig += 0.5
-        o, i, f, g = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
-        c = cs[t + 1]
-        np.multiply(f, cs[t], out=c)
-        c += i * g
-        np.tanh(c, out=tanh_c[t])
-        np.multiply(o, tanh_c[t], out=hs[t + 1])
+    recurrent = np.empty((batch, 4 * u), dtype)
+    with _one_blas_thread():
+        for t in range(steps):
+            h_in = hs[t] if mask is None else hs[t] * mask
+            z = acts[t]
+            np.matmul(h_in, U_half, out=recurrent)
+            z += recurrent
+            np.tanh(z, out=z)
+            sig = z[:, :3 * u]
+            sig *= 0.5
+            sig += 0.5
+            o, i, f, g = z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:]
+            c = cs[t + 1]
+            np.multiply(f, cs[t], out=c)
+            c += i * g
+            np.tanh(c, out=tanh_c[t])
+            np.multiply(o, tanh_c[t], out=hs[t + 1])
     data = np.empty((batch, steps, 2, u), dtype)
     data[:, :, 0] = hs[1:].transpose(1, 0, 2)
     data[:, :, 1] = cs[1:].transpose(1, 0, 2)
@@ -161,17 +192,18 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
         dc_next = np.zeros((batch, u), dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = gd[:, t, 0] + dh_next
-            dc = dh * dc_from_h[t]
-            dc += gd[:, t, 1]
-            dc += dc_next
-            np.multiply(dh, partner[t, :, :u], out=dz[t, :, :u])
-            np.multiply(dc[:, None, :], partner_c[t], out=dz_c[t])
-            dc_next = dc * f[t]
-            dh_next = dz[t] @ U_T
-            if mask is not None:
-                dh_next *= mask
+        with _one_blas_thread():
+            for t in range(steps - 1, -1, -1):
+                dh = gd[:, t, 0] + dh_next
+                dc = dh * dc_from_h[t]
+                dc += gd[:, t, 1]
+                dc += dc_next
+                np.multiply(dh, partner[t, :, :u], out=dz[t, :, :u])
+                np.multiply(dc[:, None, :], partner_c[t], out=dz_c[t])
+                dc_next = dc * f[t]
+                dh_next = dz[t] @ U_T
+                if mask is not None:
+                    dh_next *= mask
         dz_flat = dz.reshape(steps * batch, 4 * u)
         grads = [None] * len(tensors)
         if x.requires_grad:
@@ -265,26 +297,27 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
     gates = np.empty((steps, batch, 2 * u), dtype)   # z, r
     cand = np.empty((steps, batch, u), dtype)        # ĥ
     inner_h = np.empty((steps, batch, u), dtype)     # ĩ_h, before the reset gate
-    for t in range(steps):
-        inner = (hs[t] if mask is None else hs[t] * mask) @ U
-        if b_rec is not None:
-            inner += b_rec
-        zr = gates[t]
-        np.add(x_proj[t, :, :2 * u], inner[:, :2 * u], out=zr)
-        # σ(a) = (1 + tanh(a/2))/2: stable and one ufunc call
-        zr *= 0.5
-        np.tanh(zr, out=zr)
-        zr *= 0.5
-        zr += 0.5
-        z, r = zr[:, :u], zr[:, u:]
-        inner_h[t] = inner[:, 2 * u:]
-        np.multiply(r, inner_h[t], out=cand[t])
-        cand[t] += x_proj[t, :, 2 * u:]
-        np.tanh(cand[t], out=cand[t])
-        h = hs[t + 1]                                # ĥ + z·(h_{t-1} − ĥ)
-        np.subtract(hs[t], cand[t], out=h)
-        h *= z
-        h += cand[t]
+    with _one_blas_thread():
+        for t in range(steps):
+            inner = (hs[t] if mask is None else hs[t] * mask) @ U
+            if b_rec is not None:
+                inner += b_rec
+            zr = gates[t]
+            np.add(x_proj[t, :, :2 * u], inner[:, :2 * u], out=zr)
+            # σ(a) = (1 + tanh(a/2))/2: stable and one ufunc call
+            zr *= 0.5
+            np.tanh(zr, out=zr)
+            zr *= 0.5
+            zr += 0.5
+            z, r = zr[:, :u], zr[:, u:]
+            inner_h[t] = inner[:, 2 * u:]
+            np.multiply(r, inner_h[t], out=cand[t])
+            cand[t] += x_proj[t, :, 2 * u:]
+            np.tanh(cand[t], out=cand[t])
+            h = hs[t + 1]                                # ĥ + z·(h_{t-1} − ĥ)
+            np.subtract(hs[t], cand[t], out=h)
+            h *= z
+            h += cand[t]
     data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def d_gru(grad, out, *tensors):
@@ -301,18 +334,19 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
         di = np.empty((steps, batch, 3 * u), dtype)
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
-        for t in range(steps - 1, -1, -1):
-            dh = gd[:, t] + dh_next
-            np.multiply(dh, along_z[t], out=dx[t, :, :u])
-            np.multiply(dh, along_h[t], out=dx[t, :, 2 * u:])
-            np.multiply(dx[t, :, 2 * u:], along_r[t], out=dx[t, :, u:2 * u])
-            di[t, :, :2 * u] = dx[t, :, :2 * u]
-            np.multiply(dx[t, :, 2 * u:], r[t], out=di[t, :, 2 * u:])
-            dh_next = di[t] @ U_T
-            if mask is not None:
-                dh_next *= mask
-            dh *= z[t]
-            dh_next += dh
+        with _one_blas_thread():
+            for t in range(steps - 1, -1, -1):
+                dh = gd[:, t] + dh_next
+                np.multiply(dh, along_z[t], out=dx[t, :, :u])
+                np.multiply(dh, along_h[t], out=dx[t, :, 2 * u:])
+                np.multiply(dx[t, :, 2 * u:], along_r[t], out=dx[t, :, u:2 * u])
+                di[t, :, :2 * u] = dx[t, :, :2 * u]
+                np.multiply(dx[t, :, 2 * u:], r[t], out=di[t, :, 2 * u:])
+                dh_next = di[t] @ U_T
+                if mask is not None:
+                    dh_next *= mask
+                dh *= z[t]
+                dh_next += dh
         dx_flat = dx.reshape(steps * batch, 3 * u)
         di_flat = di.reshape(steps * batch, 3 * u)
         grads = [None] * len(tensors)
@@ -386,10 +420,11 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
     if bias is not None:
         hs[1:] += bias.data.astype(dtype, copy=False)
     hs[0] = 0 if h0 is None else h0.data
-    for t in range(steps):
-        h = hs[t + 1]
-        h += (hs[t] if mask is None else hs[t] * mask) @ U
-        np.tanh(h, out=h)
+    with _one_blas_thread():
+        for t in range(steps):
+            h = hs[t + 1]
+            h += (hs[t] if mask is None else hs[t] * mask) @ U
+            np.tanh(h, out=h)
     data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def d_simple_rnn(grad, out, *tensors):
@@ -401,12 +436,13 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
         dz = np.empty((steps, batch, u), dtype)
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
-        for t in range(steps - 1, -1, -1):
-            np.add(gd[:, t], dh_next, out=dz[t])
-            dz[t] *= local[t]
-            dh_next = dz[t] @ U_T
-            if mask is not None:
-                dh_next *= mask
+        with _one_blas_thread():
+            for t in range(steps - 1, -1, -1):
+                np.add(gd[:, t], dh_next, out=dz[t])
+                dz[t] *= local[t]
+                dh_next = dz[t] @ U_T
+                if mask is not None:
+                    dh_next *= mask
         dz_flat = dz.reshape(steps * batch, u)
         grads = [None] * len(tensors)
         if x.requires_grad:
