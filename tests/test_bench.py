@@ -123,3 +123,12 @@ def test_cli_dispatches_to_bench(capsys):
         main(["bench", "--help"])
     assert info.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+def test_a_failing_section_is_reported_and_the_others_still_run(monkeypatch):
+    def broken(libs, cfg, peak, log=print):
+        raise RuntimeError("simulated failure")
+    monkeypatch.setattr(mlp, "tiny_section", broken)
+    _, _, sections = bench.run(only=["tiny"], quick=True, log=lambda *a: None)
+    assert [s.title for s in sections] == ["tiny: not measured"]
+    assert "RuntimeError: simulated failure" in sections[0].markdown()

@@ -29,6 +29,7 @@ import importlib.util
 import shlex
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from . import libraries
@@ -104,12 +105,18 @@ def run(only=None, quick=False, log=print):
     for name in names:
         start = time.perf_counter()
         log(f"\n[{name}]")
-        if name == "distributed":
-            section = _distributed_section(quick, log)
-        else:
-            module, function = SECTIONS[name]
-            module = importlib.import_module(f".{module}", __name__)
-            section = getattr(module, function)(libs, cfg, peak, log=log)
+        try:
+            if name == "distributed":
+                section = _distributed_section(quick, log)
+            else:
+                module, function = SECTIONS[name]
+                module = importlib.import_module(f".{module}", __name__)
+                section = getattr(module, function)(libs, cfg, peak, log=log)
+        except Exception as e:  # noqa: BLE001 - one broken section must not lose the others
+            log(traceback.format_exc())
+            section = Section(name, f"{name}: not measured",
+                              f"This section failed: `{type(e).__name__}: {e}` (the traceback "
+                              "was printed by the run).")
         if section is not None:
             sections.append(section)
         log(f"  ({time.perf_counter() - start:.1f} s)")
