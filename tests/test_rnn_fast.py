@@ -134,3 +134,17 @@ def test_time_loops_leave_the_blas_thread_count_as_they_found_it():
     with pytest.raises(cr.ShapeError):
         cr.lstm(x, cr.randn(4, 20), cr.randn(5, 20), cr.randn(3))
     assert [pool["num_threads"] for pool in threadpoolctl.threadpool_info()] == before
+
+
+def test_only_small_step_products_are_limited_to_one_blas_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from chainrule.ops import rnn
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    before = blas_threads()
+    with rnn._one_blas_thread(64, 128, 512):          # the benchmark's LSTM step
+        assert all(n == 1 for n in blas_threads())
+    with rnn._one_blas_thread(1024, 512, 2048):       # big enough for every thread
+        assert blas_threads() == before
+    assert blas_threads() == before

@@ -34,19 +34,24 @@ except ImportError:                      # pragma: no cover - depends on the env
 _blas = None
 
 
-def _one_blas_thread():
-    """A context running BLAS on one thread, for the time loops.
+# Per-step products below this many multiply-adds run on one BLAS thread.
+SMALL_STEP_PRODUCT = 1 << 23
 
-    Each step's product (batch × units @ units × gates·units) is small: a
-    second BLAS thread costs more to wake and synchronize than it saves, and
-    while it spins waiting for the next product it takes a core from the
-    NumPy work between products. Measured on 2 cores (LSTM, 128 units, batch
-    64): the forward loop 15 ms on one thread, 27-37 ms on two
-    (benchmarks/PROFILE-lstm-sklearn.md). The big weight-gradient products
-    after the loop keep every thread. Without threadpoolctl nothing changes.
+
+def _one_blas_thread(batch, units, width):
+    """A context running BLAS on one thread for a time loop whose per-step
+    product (batch, units) @ (units, width) is small.
+
+    A second BLAS thread then costs about what it saves, and while it spins
+    between products it takes a core the NumPy gate work needs; on a busy
+    machine that is ruinous. Measured on 2 cores (LSTM, 128 units, batch 64,
+    benchmarks/PROFILE-lstm-sklearn.md): quiet, one thread is ~15% slower;
+    busy, it is 2-13x faster. Larger products keep every thread, as do the
+    weight-gradient products after the loop. Without threadpoolctl (it comes
+    with scikit-learn) nothing changes.
     """
     global _blas
-    if ThreadpoolController is None:
+    if ThreadpoolController is None or batch * units * width >= SMALL_STEP_PRODUCT:
         return contextlib.nullcontext()
     if _blas is None:
         _blas = ThreadpoolController()
@@ -153,7 +158,7 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     cs[0] = 0 if c0 is None else c0.data
     tanh_c = np.empty((steps, batch, u), dtype)
     recurrent = np.empty((batch, 4 * u), dtype)
-    with _one_blas_thread():
+    with _one_blas_thread(batch, u, 4 * u):
         for t in range(steps):
             h_in = hs[t] if mask is None else hs[t] * mask
             z = acts[t]
@@ -192,7 +197,7 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
         dc_next = np.zeros((batch, u), dtype)
-        with _one_blas_thread():
+        with _one_blas_thread(batch, u, 4 * u):
             for t in range(steps - 1, -1, -1):
                 dh = gd[:, t, 0] + dh_next
                 dc = dh * dc_from_h[t]
@@ -297,7 +302,7 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
     gates = np.empty((steps, batch, 2 * u), dtype)   # z, r
     cand = np.empty((steps, batch, u), dtype)        # ĥ
     inner_h = np.empty((steps, batch, u), dtype)     # ĩ_h, before the reset gate
-    with _one_blas_thread():
+    with _one_blas_thread(batch, u, 3 * u):
         for t in range(steps):
             inner = (hs[t] if mask is None else hs[t] * mask) @ U
             if b_rec is not None:
@@ -334,7 +339,7 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
         di = np.empty((steps, batch, 3 * u), dtype)
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
-        with _one_blas_thread():
+        with _one_blas_thread(batch, u, 3 * u):
             for t in range(steps - 1, -1, -1):
                 dh = gd[:, t] + dh_next
                 np.multiply(dh, along_z[t], out=dx[t, :, :u])
@@ -420,7 +425,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
     if bias is not None:
         hs[1:] += bias.data.astype(dtype, copy=False)
     hs[0] = 0 if h0 is None else h0.data
-    with _one_blas_thread():
+    with _one_blas_thread(batch, u, u):
         for t in range(steps):
             h = hs[t + 1]
             h += (hs[t] if mask is None else hs[t] * mask) @ U
@@ -436,7 +441,7 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
         dz = np.empty((steps, batch, u), dtype)
         U_T = np.ascontiguousarray(U.T)
         dh_next = np.zeros((batch, u), dtype)
-        with _one_blas_thread():
+        with _one_blas_thread(batch, u, u):
             for t in range(steps - 1, -1, -1):
                 np.add(gd[:, t], dh_next, out=dz[t])
                 dz[t] *= local[t]
