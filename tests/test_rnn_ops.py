@@ -14,7 +14,7 @@ def _sigmoid(z):
 
 
 def np_lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None):
-    """Keras' LSTM, one step at a time in NumPy; (batch, time, 2, units)."""
+    """Keras' LSTM, one step at a time in NumPy; (2, time, batch, units): h, c."""
     batch, steps, _ = x.shape
     u = recurrent_kernel.shape[0]
     h = np.zeros((batch, u)) if h0 is None else h0
@@ -28,7 +28,7 @@ def np_lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, mask=None)
             _sigmoid(z[:, 3 * u:])
         c = f * c + i * g
         h = o * np.tanh(c)
-        out.append(np.stack([h, c], axis=1))
+        out.append(np.stack([h, c]))
     return np.stack(out, axis=1)
 
 
@@ -99,7 +99,7 @@ def test_fused_gradients_equal_the_step_by_step_ops():
     args = [cr.tensor(rng.uniform(-1, 1, s)) for s in
             [(3, 6, 2), (2, 16), (4, 16), (16,), (3, 4), (3, 4)]]
     mask = (rng.random((3, 4)) > 0.4) / 0.6
-    weights = cr.tensor(rng.standard_normal((3, 6, 2, 4)))
+    weights = cr.tensor(rng.standard_normal((2, 6, 3, 4)))
     everything = tuple(range(6))
     fused = cr.grad(lambda *t: (cr.lstm(*t, mask) * weights).sum(), argnums=everything)(*args)
     steps = cr.grad(lambda *t: (lstm_by_steps(*t, mask) * weights).sum(),
@@ -169,4 +169,13 @@ def test_lstm_matches_torch():
         cell.bias_ih_l0.copy_(to_torch(b, False))
         cell.bias_hh_l0.zero_()
     want, _ = cell(to_torch(x, False))
-    np.testing.assert_allclose(out.numpy()[:, :, 0], want.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.numpy()[0].transpose(1, 0, 2), want.detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from chainrule.ops import rnn
+    result = doctest.testmod(rnn, extraglobs={"cr": cr, "np": np})
+    assert result.failed == 0 and result.attempted >= 3

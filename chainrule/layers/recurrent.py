@@ -259,8 +259,8 @@ class LSTM(_Recurrent):
     def _fused_call(self, x, states, recurrent_mask):
         h0, c0 = (None, None) if states is None else states
         hc = ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0, recurrent_mask)
-        h, c = hc[:, -1, 0], hc[:, -1, 1]
-        return (hc[:, :, 0] if self.return_sequences else h), [h, c]
+        h, c = hc[0, -1], hc[1, -1]                     # hc: (2, time, batch, units)
+        return (ops.swapaxes(hc[0], 0, 1) if self.return_sequences else h), [h, c]
 
 
 class GRU(_Recurrent):

@@ -103,7 +103,9 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     ``x``: (batch, time, features); ``h0``, ``c0``: (batch, units), zeros if
     None; ``recurrent_mask``: an optional constant (batch, units) array that
     multiplies h_{t-1} before the recurrent product (recurrent dropout).
-    Returns (batch, time, 2, units): ``[:, t, 0]`` is h_t, ``[:, t, 1]`` is c_t.
+    Returns (2, time, batch, units), time-major: ``[0, t]`` is h_t and
+    ``[1, t]`` is c_t (the loop's own buffer, so no copy is made; the layer
+    turns ``[0]`` back into (batch, time, units) with a view).
 
     With z = x_t @ kernel + (m·h_{t-1}) @ recurrent_kernel + bias split in four:
 
@@ -120,9 +122,9 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     and the weight gradients are one matrix product each over all steps:
     d kernel = Xᵀ dZ, d recurrent_kernel = (m·H_prev)ᵀ dZ, d bias = Σ dZ.
 
-    >>> out = cr.ops.lstm(cr.randn(2, 5, 3), cr.randn(3, 16), cr.randn(4, 16))
-    >>> out.shape
-    (2, 5, 2, 4)
+    >>> out = cr.ops.lstm(cr.randn(3, 5, 2), cr.randn(2, 16), cr.randn(4, 16))
+    >>> out.shape                  # (h, c), time, batch, units
+    (2, 5, 3, 4)
     """
     x, kernel, recurrent_kernel = as_tensor(x), as_tensor(kernel), as_tensor(recurrent_kernel)
     bias, h0, c0 = (None if t is None else as_tensor(t) for t in (bias, h0, c0))
@@ -152,8 +154,8 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     if bias is not None:
         acts += bias.data.astype(dtype, copy=False)[perm] * half
     U_half = U * half
-    hs = np.empty((steps + 1, batch, u), dtype)       # hs[t+1] = h_t; hs[0] = h0
-    cs = np.empty((steps + 1, batch, u), dtype)
+    states = np.empty((2, steps + 1, batch, u), dtype)
+    hs, cs = states                                   # hs[t+1] = h_t; hs[0] = h0
     hs[0] = 0 if h0 is None else h0.data
     cs[0] = 0 if c0 is None else c0.data
     tanh_c = np.empty((steps, batch, u), dtype)
@@ -174,9 +176,7 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
             c += i * g
             np.tanh(c, out=tanh_c[t])
             np.multiply(o, tanh_c[t], out=hs[t + 1])
-    data = np.empty((batch, steps, 2, u), dtype)
-    data[:, :, 0] = hs[1:].transpose(1, 0, 2)
-    data[:, :, 1] = cs[1:].transpose(1, 0, 2)
+    data = states[:, 1:]
 
     def d_lstm(grad, out, *tensors):
         if graph.STATE.grad_enabled:            # create_graph: differentiable replay
@@ -199,9 +199,9 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
         dc_next = np.zeros((batch, u), dtype)
         with _one_blas_thread(batch, u, 4 * u):
             for t in range(steps - 1, -1, -1):
-                dh = gd[:, t, 0] + dh_next
+                dh = gd[0, t] + dh_next
                 dc = dh * dc_from_h[t]
-                dc += gd[:, t, 1]
+                dc += gd[1, t]
                 dc += dc_next
                 np.multiply(dh, partner[t, :, :u], out=dz[t, :, :u])
                 np.multiply(dc[:, None, :], partner_c[t], out=dz_c[t])
@@ -248,8 +248,8 @@ def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recu
         g, o = tanh(z[:, 2 * u:3 * u]), sigmoid(z[:, 3 * u:])
         c = f * c + i * g
         h = o * tanh(c)
-        outputs.append(stack([h, c], axis=1))
-    return stack(outputs, axis=1)
+        outputs.append(stack([h, c]))
+    return stack(outputs, axis=1)          # (2, time, batch, units)
 
 
 # --------------------------------------------------------------------------
