@@ -1,8 +1,11 @@
 """Recurrent layers: SimpleRNN, LSTM and GRU, with Keras 3's weight layouts.
 
 Input is (batch, time, features). Each layer keeps a state and walks the
-sequence one step at a time; every step is made of chainrule ops, so the
-gradient flows back through time by the ordinary backward pass (BPTT).
+sequence one step at a time. With the default activations the whole walk is
+one fused op (``cr.ops.lstm``, ``cr.ops.gru``, ``cr.ops.simple_rnn``: a NumPy
+loop with a hand-written backpropagation through time); otherwise, or with
+``layer.fused = False``, every step is made of chainrule ops and the gradient
+flows back through time by the ordinary backward pass.
 
 The input part of every step does not depend on the state, so ``x @ kernel``
 is computed for all steps in one matrix product before the loop; the loop
