@@ -148,3 +148,13 @@ def test_only_small_step_products_are_limited_to_one_blas_thread():
     with rnn._one_blas_thread(1024, 512, 2048):       # big enough for every thread
         assert blas_threads() == before
     assert blas_threads() == before
+
+
+def test_reused_backward_work_arrays_leak_into_no_result():
+    rng = np.random.default_rng(4)
+    w, u = cr.tensor(rng.standard_normal((3, 20))), cr.tensor(rng.standard_normal((5, 20)))
+    xs = [cr.tensor(rng.standard_normal((2, 4, 3)), requires_grad=True) for _ in range(2)]
+    first = gradients(cr.sum(cr.lstm(xs[0], w, u) ** 2), [xs[0]])[0].numpy().copy()
+    kept = gradients(cr.sum(cr.lstm(xs[0], w, u) ** 2), [xs[0]])[0]
+    gradients(cr.sum(cr.lstm(xs[1], w, u) ** 2), [xs[1]])    # same shapes: same work arrays
+    np.testing.assert_array_equal(kept.numpy(), first)
