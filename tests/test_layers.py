@@ -781,3 +781,18 @@ def test_default_compute_output_shape_builds_and_runs_a_custom_layer():
 
     assert Scale().compute_output_shape((None, 3)) == (None, 3)
     assert Scale()(cr.Input((2, 5))).shape == (None, 2, 5)
+
+
+@pytest.mark.parametrize("make, shape, count", [
+    (lambda: cr.layers.Dense(4), (None, 2), 2),
+    (lambda: cr.layers.LSTM(4), (None, 3, 2), 3),
+    (lambda: cr.layers.Conv2D(2, 3), (None, 5, 5, 1), 2),
+    (lambda: cr.layers.BatchNormalization(), (None, 3), 2),
+])
+def test_build_called_directly_marks_the_layer_built(make, shape, count):
+    # Keras: layer.build(shape) then layer(x) creates the weights once.
+    layer = make()
+    layer.build(shape)
+    assert layer.built
+    layer(np.zeros((1,) + shape[1:], "float32"))
+    assert len(layer.trainable_weights) == count

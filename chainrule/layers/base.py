@@ -27,6 +27,7 @@ Besides Tensors, a layer accepts the :class:`SymbolicTensor` made by
 another ``SymbolicTensor`` that remembers where it came from. Functional
 models (``chainrule.models``) replay that history.
 """
+import functools
 import inspect
 import re
 import threading
@@ -52,6 +53,20 @@ def _snake(name):
     """Keras' rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, SimpleRNN -> simple_rnn."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def _marks_built(build):
+    """Wrap a layer's ``build`` so that calling it directly, as
+    ``layer.build(shape)``, marks the layer built (as Keras does); otherwise
+    the first call would build it a second time, with a second set of weights."""
+    @functools.wraps(build)
+    def wrapper(self, input_shape, *args, **kwargs):
+        result = build(self, input_shape, *args, **kwargs)
+        if not self.built:
+            self.build_input_shape = input_shape
+            self.built = True
+        return result
+    return wrapper
 
 
 def unique_name(base):
@@ -174,6 +189,8 @@ class Layer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _REGISTRY.setdefault(cls.__name__, cls)
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
         try:
             params = inspect.signature(cls.call).parameters
             cls._call_takes_training = "training" in params or any(
