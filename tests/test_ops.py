@@ -456,6 +456,11 @@ MATMUL_CASES = [
     case("dot", [(4,), (4,)], cr.dot, np.dot, id="1d"),
     case("dot", [(2, 3), (3, 2)], cr.dot, np.dot, id="2d"),
     case("dot", [(2, 3), (3,)], lambda a, b: a.dot(b), np.dot, id="method"),
+    case("linear", [(4, 3), (3, 2), (2,)], cr.linear, lambda x, w, b: x @ w + b, id="2d"),
+    case("linear", [(2, 4, 3), (3, 2), (2,)], cr.linear, lambda x, w, b: x @ w + b, id="3d-input"),
+    case("linear", [(3,), (3, 2), (2,)], cr.linear, lambda x, w, b: x @ w + b, id="1d-input"),
+    case("linear", [(4, 3), (3, 2)], cr.linear, np.matmul, id="no-bias"),
+    case("linear", [(2, 2, 4, 3), (3, 2)], cr.linear, np.matmul, id="4d-no-bias"),
 ]
 EINSUMS = [
     ("matrix-product", "ij,jk->ik", [(2, 3), (3, 4)]),

@@ -79,9 +79,7 @@ class Dense(Layer):
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_features})
 
     def call(self, x):
-        y = ops.matmul(x, self.kernel)
-        if self.bias is not None:
-            y = y + self.bias
+        y = ops.linear(x, self.kernel, self.bias)     # x @ kernel + bias, one op
         y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
