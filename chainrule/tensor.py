@@ -304,11 +304,13 @@ def record(op, data, inputs, vjp):
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
-                # the inputs' versions now (spelled out for one or two inputs:
+                # the inputs' versions now (spelled out for one to three inputs:
                 # a list comprehension is a function call in Python 3.11)
                 n = len(inputs)
                 versions = ((inputs[0]._version,) if n == 1 else
                             (inputs[0]._version, inputs[1]._version) if n == 2 else
+                            (inputs[0]._version, inputs[1]._version, inputs[2]._version)
+                            if n == 3 else      # (linear: x, kernel, bias)
                             tuple([i._version for i in inputs]))
                 out._node = Node(op, inputs, vjp, versions)
                 break

@@ -93,24 +93,26 @@ def linear(x, kernel, bias=None):
     (5, 2)
     """
     x, kernel = as_tensor(x), as_tensor(kernel)
-    if kernel.ndim != 2:
+    xd, wd = x.data, kernel.data
+    if wd.ndim != 2:
         raise ShapeError(f"linear: the kernel must be a matrix of shape (in, out), "
-                         f"got shape {kernel.shape}")
-    if x.ndim == 0 or x.shape[-1] != kernel.shape[0]:
-        raise ShapeError(f"linear: the last axis of x (shape {x.shape}) must equal the "
-                         f"first axis of the kernel (shape {kernel.shape}), its number "
+                         f"got shape {wd.shape}")
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[0]:
+        raise ShapeError(f"linear: the last axis of x (shape {xd.shape}) must equal the "
+                         f"first axis of the kernel (shape {wd.shape}), its number "
                          f"of inputs")
-    data = np.matmul(x.data, kernel.data)
+    data = np.matmul(xd, wd)
     if bias is None:
         return record("linear", data, (x, kernel), d_linear)
     bias = as_tensor(bias)
-    if bias.shape != kernel.shape[1:]:
-        raise ShapeError(f"linear: the bias must have shape ({kernel.shape[1]},), one "
-                         f"value per output, got shape {bias.shape}")
-    if bias.dtype is data.dtype:
-        data += bias.data           # in place: the product is a fresh array
+    bd = bias.data
+    if bd.shape != wd.shape[1:]:
+        raise ShapeError(f"linear: the bias must have shape ({wd.shape[1]},), one "
+                         f"value per output, got shape {bd.shape}")
+    if bd.dtype is data.dtype:
+        data += bd                  # in place: the product is a fresh array
     else:
-        data = data + bias.data     # (let NumPy promote, as x @ W + b would)
+        data = data + bd            # (let NumPy promote, as x @ W + b would)
     return record("linear", data, (x, kernel, bias), d_linear)
 
 
