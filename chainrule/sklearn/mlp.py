@@ -66,6 +66,7 @@ from sklearn.utils.validation import (
 import chainrule as cr
 from chainrule import optimizers
 from chainrule.autodiff import gradients
+from chainrule.losses import _soft_softmax_cross_entropy_sum
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -166,9 +167,10 @@ class _BaseMLP(BaseEstimator):
         out = self.out_activation_
         if out == "softmax":
             Yw = Y if sample_weight is None else Y * w
-            log_p = cr.log_softmax(z, axis=1)
-            data_loss = -cr.sum(log_p * Yw) * (1.0 / n)
-            value = -float(np.sum(Yw * np.clip(log_p.data, lo, hi))) / n
+            # −Σ Yw·log_softmax(z) / n as one fused op (the hot path of fit).
+            data_loss, log_p = _soft_softmax_cross_entropy_sum(z, Yw, 1.0 / n)
+            np.clip(log_p, lo, hi, out=log_p)
+            value = -float(np.vdot(Yw, log_p)) / n
         elif out == "logistic":
             # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
             sp = cr.softplus(z)
