@@ -261,8 +261,9 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     prev = grads.get(pid)
                     if prev is None:
                         grads[pid] = gp
-                    else:
-                        grads[pid] = prev + gp
+                    else:           # (an ordinary backward adds the arrays, no op)
+                        grads[pid] = (prev + gp if create_graph else
+                                      _new_tensor(prev.data + gp.data))
                         owned.add(pid)
                 if p._node is None:
                     leaves[id(p)] = p
