@@ -110,3 +110,18 @@ def test_fused_softmax_cross_entropy_sum_is_finite_at_1000():
     grad = gradients(loss, [x])[0].numpy()
     assert np.isfinite(grad).all()
     np.testing.assert_allclose(grad, 0.5 * np.array([[1, -1, 0], [-1, 0.5, 0.5]]), atol=1e-6)
+
+
+def test_training_array_is_converted_once_and_only_when_needed():
+    from chainrule.sklearn.mlp import _as_training_array
+    rng = np.random.default_rng(3)
+    small32 = rng.random((5, 3)).astype(np.float32)
+    assert _as_training_array(small32, np.float32) is small32          # no copy
+    big = rng.random((4500, 1000))          # 18 MB as float32: past the mmap threshold
+    for X in (big, np.asfortranarray(big), big[::-1]):
+        got = _as_training_array(X, np.float32)
+        assert got.dtype == np.float32 and got.flags.c_contiguous and got.flags.writeable
+        np.testing.assert_array_equal(got, X.astype(np.float32))
+    small = _as_training_array(small32[:, ::2], np.float64)
+    assert small.dtype == np.float64 and small.flags.c_contiguous
+    np.testing.assert_array_equal(small, small32[:, ::2])

@@ -30,6 +30,7 @@ Precision: training runs in float32 by default (``dtype="float32"``, about
 twice as fast and half the memory); pass ``dtype="float64"`` to train in
 float64 whatever the input's dtype. Predictions come back in that dtype.
 """
+import mmap
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
@@ -263,7 +264,7 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=self._dtype)
-        X = np.ascontiguousarray(X, dtype=self._dtype)
+        X = _as_training_array(X, self._dtype)       # the one conversion of a fit
         Y = np.asarray(y, dtype=self._dtype)
         if Y.ndim == 1:
             Y = Y.reshape(-1, 1)
@@ -483,6 +484,27 @@ class _BaseMLP(BaseEstimator):
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
         return True
+
+
+def _as_training_array(X, dtype):
+    """X as a C-contiguous array of ``dtype``, copied only if it is not one already.
+
+    A large conversion (MNIST's 60,000×784 float64 → float32: 188 MB) is
+    written into plain anonymous memory (``mmap``) rather than ``np.empty``:
+    NumPy advises transparent huge pages for big arrays, and where the kernel
+    then compacts memory on first touch (THP defrag "madvise", a common
+    default) page-faulting the fresh array took 0.5-0.8 s instead of 0.2 s.
+    """
+    X = np.asarray(X)
+    dtype = np.dtype(dtype)
+    if X.dtype == dtype and X.flags.c_contiguous:
+        return X
+    nbytes = X.size * dtype.itemsize
+    if nbytes < 16 * 2**20:
+        return np.ascontiguousarray(X, dtype=dtype)
+    out = np.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype).reshape(X.shape)
+    np.copyto(out, X, casting="unsafe")
+    return out
 
 
 def _weigh(per_element, sample_weight, w):
