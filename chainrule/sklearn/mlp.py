@@ -122,7 +122,7 @@ class _BaseMLP(BaseEstimator):
         act = _HIDDEN_ACTIVATIONS[self.activation]
         h = x
         for i in range(n):
-            h = h @ params[i] + params[n + i]
+            h = cr.ops.linear(h, params[i], params[n + i])     # h @ W + b as one op
             if i < n - 1:
                 h = act(h)
         return h
