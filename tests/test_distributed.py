@@ -205,10 +205,12 @@ def test_a_rank_that_raises_or_dies_stops_every_rank(tmp_path, case):
 def test_a_stuck_rank_makes_the_others_time_out(tmp_path):
     config = {"case": "stall", "optimizer": "sgd", "seed": 1, "batch_size": 6, "epochs": 3,
               "timeout": 2}
-    rc, output, seconds, out = run_ranks(config, 2, tmp_path, timeout=60)
+    # Generous wall-clock bounds: starting two interpreters on a busy 2-core
+    # machine takes seconds; what matters is that the job ends instead of hanging.
+    rc, output, seconds, out = run_ranks(config, 2, tmp_path, timeout=120)
     assert rc != 0
     assert "DistributedTimeoutError" in output and "did not complete within 2 s" in output
-    assert seconds < 30
+    assert seconds < 60
     assert not list(out.glob("rank*.npz"))
 
 
