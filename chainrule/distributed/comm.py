@@ -81,6 +81,9 @@ def init(abort_on_error=True):
             sys.stderr.flush()
             sys.stdout.flush()
             if comm.Get_size() > 1:
+                # The launcher forwards our output through a pipe; MPI_Abort kills
+                # the job at once, so give it a moment to pass the traceback on.
+                time.sleep(0.5)
                 comm.Abort(1)
 
         sys.excepthook = abort_all_ranks
