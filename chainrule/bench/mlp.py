@@ -155,9 +155,11 @@ def chainrule_tiny_step(params, x, y):
     def step():
         for p in ps:
             p.grad = None
-        h1 = cr.tanh(X @ W1 + b1)
-        h2 = cr.tanh(h1 @ W2 + b2)
-        d = h2 @ W3 + b3 - Y
+        # cr.linear is x @ W + b as one op (what Dense uses); PyTorch's row
+        # uses addmm, what nn.Linear uses.
+        h1 = cr.tanh(cr.linear(X, W1, b1))
+        h2 = cr.tanh(cr.linear(h1, W2, b2))
+        d = cr.linear(h2, W3, b3) - Y
         loss = (d * d).mean()
         loss.backward()
         opt.apply_gradients([(p.grad, p) for p in ps])
@@ -196,9 +198,9 @@ def chainrule_mnist_step(params, x, y):
     def step():
         for p in ps:
             p.grad = None
-        h1 = cr.relu(X @ W1 + b1)
-        h2 = cr.relu(h1 @ W2 + b2)
-        loss = cr.losses.softmax_cross_entropy(h2 @ W3 + b3, y).mean()
+        h1 = cr.relu(cr.linear(X, W1, b1))
+        h2 = cr.relu(cr.linear(h1, W2, b2))
+        loss = cr.losses.softmax_cross_entropy(cr.linear(h2, W3, b3), y).mean()
         loss.backward()
         opt.apply_gradients([(p.grad, p) for p in ps])
         return loss.item()
@@ -216,9 +218,9 @@ def torch_tiny_step(torch, params, x, y):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        h1 = torch.tanh(X @ W1 + b1)
-        h2 = torch.tanh(h1 @ W2 + b2)
-        d = h2 @ W3 + b3 - Y
+        h1 = torch.tanh(torch.addmm(b1, X, W1))
+        h2 = torch.tanh(torch.addmm(b2, h1, W2))
+        d = torch.addmm(b3, h2, W3) - Y
         loss = (d * d).mean()
         loss.backward()
         opt.step()
@@ -236,9 +238,9 @@ def torch_mnist_step(torch, params, x, y):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        h1 = torch.relu(X @ W1 + b1)
-        h2 = torch.relu(h1 @ W2 + b2)
-        loss = cross_entropy(h2 @ W3 + b3, Y)
+        h1 = torch.relu(torch.addmm(b1, X, W1))
+        h2 = torch.relu(torch.addmm(b2, h1, W2))
+        loss = cross_entropy(torch.addmm(b3, h2, W3), Y)
         loss.backward()
         opt.step()
         return loss.item()
