@@ -16,6 +16,13 @@ A subclass holds only its own rule: ``_build_slots(value)`` returns the
 per-variable state (e.g. ``{"momentum": zeros}``) and
 ``_update_step(grad, value, slots, lr)`` changes ``value`` and ``slots`` in
 place. ``self.iterations + 1`` is the step number ``t`` during an update.
+
+Every rule here is elementwise, so small variables of one dtype are updated
+together: their gradients and values are concatenated into flat arrays, one
+``_update_step`` runs on those (their slots are views into flat slot arrays),
+and the results are copied back. Same arithmetic, one call per ufunc instead
+of one per variable and ufunc (a dozen-ufunc Adam step on a few small arrays
+is mostly call overhead).
 """
 import math
 import re
@@ -30,6 +37,10 @@ from .schedules import LearningRateSchedule
 
 # Keras 3 config keys chainrule does not implement; accepted at their defaults
 # so that a config written by Keras loads.
+# Variables with fewer elements than this are stepped together (see above);
+# larger ones in place one by one (a copy in and out would cost passes).
+FUSE_BELOW = 16384
+
 _KERAS_ONLY_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
                         "ema_overwrite_frequency": None, "loss_scale_factor": None,
                         "gradient_accumulation_steps": None}
@@ -74,6 +85,10 @@ class Optimizer:
     tensor([0.9, 1.9], requires_grad=True)
     """
 
+    # Step small variables together (module docstring); off where a rule is a
+    # single ufunc per variable and the copies would cost more than they save.
+    _fuse_small = True
+
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, name=None, **kwargs):
         for key, default in _KERAS_ONLY_DEFAULTS.items():
@@ -101,6 +116,7 @@ class Optimizer:
         self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
         self._scratch = {}                # (shape, dtype) -> a work array reused by every step
         self._globals = {}                # state shared by all variables (Nadam's u_product)
+        self._fused = {}                  # tuple of small variables -> their _FusedGroup
         self._exclude_ids = set()
         self._exclude_pattern = None
 
@@ -215,20 +231,50 @@ class Optimizer:
                     value -= value * value.dtype.type(self.weight_decay * lr)
         self._before_updates()
         slots_of, update_step, lr_as = self._slots.get, self._update_step, {}
+        small = {}                  # dtype -> [(grad, var)] of the small variables
         for grad, var in zip(grads, variables):
             value = var.data
             if not value.flags.writeable:
                 value = self._writable(var)
-            slots = slots_of(var)
-            if slots is None:
-                slots = self._slots_of(var)
             lr_value = lr_as.get(value.dtype)       # lr in the variable's dtype, once per dtype
             if lr_value is None:
                 lr_value = lr_as[value.dtype] = value.dtype.type(lr)
+            if value.size < FUSE_BELOW and self._fuse_small:
+                small.setdefault(value.dtype, []).append((grad, var))
+                continue
+            slots = slots_of(var)
+            if slots is None:
+                slots = self._slots_of(var)
             update_step(grad, value, slots, lr_value)
             var._version += 1       # the engine detects in-place changes by this counter
+        for dtype, pairs in small.items():
+            if len(pairs) == 1:
+                (grad, var), = pairs
+                update_step(grad, var.data, self._slots_of(var), lr_as[dtype])
+                var._version += 1
+            else:
+                self._fused_step(pairs, lr_as[dtype])
         self.iterations += 1
         return self.iterations
+
+    def _fused_step(self, pairs, lr):
+        """One ``_update_step`` for several small variables of one dtype, on
+        flat concatenations of their gradients, values and slots."""
+        variables = tuple(var for _, var in pairs)
+        group = self._fused.get(variables)
+        if group is None or group.shapes != [var.data.shape for var in variables]:
+            # A variable belongs to one group at a time: its slots are views
+            # into that group's arrays, so groups sharing a variable go.
+            ids = {id(var) for var in variables}
+            self._fused = {key: g for key, g in self._fused.items()
+                           if not ids.intersection(map(id, key))}
+            group = self._fused[variables] = _FusedGroup(self, variables)
+        np.concatenate([g.reshape(-1) for g, _ in pairs], out=group.grads)
+        np.concatenate([var.data.reshape(-1) for var in variables], out=group.values)
+        self._update_step(group.grads, group.values, group.slots, lr)
+        for var, new_value in zip(variables, group.value_views):
+            np.copyto(var.data, new_value)
+            var._version += 1
 
     @staticmethod
     def _as_gradient(grad, var):
@@ -273,6 +319,13 @@ class Optimizer:
         return loss
 
     # -- config and state ---------------------------------------------------
+    def __getstate__(self):
+        # Pickling and deepcopy copy the fused groups' views as separate
+        # arrays; drop the groups (the next step rebuilds them from the slots).
+        state = self.__dict__.copy()
+        state["_fused"] = {}
+        return state
+
     def get_config(self):
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
@@ -326,3 +379,28 @@ class Optimizer:
 
     def __repr__(self):
         return f"{type(self).__name__}(learning_rate={self.learning_rate:g})"
+
+
+class _FusedGroup:
+    """Flat work arrays for stepping a tuple of small variables together.
+
+    The variables' slots become views into flat slot arrays (state saved
+    before is copied in), so ``get_state``/``set_state`` and a later
+    variable-by-variable step see the same numbers.
+    """
+
+    def __init__(self, optimizer, variables):
+        self.shapes = shapes = [var.data.shape for var in variables]
+        stops = np.cumsum([var.data.size for var in variables])
+        starts = np.concatenate([[0], stops[:-1]])
+        dtype = variables[0].data.dtype
+        self.grads = np.empty(stops[-1], dtype=dtype)
+        self.values = np.empty(stops[-1], dtype=dtype)
+        self.value_views = [self.values[a:b].reshape(shape)
+                            for a, b, shape in zip(starts, stops, shapes)]
+        per_var = [optimizer._slots_of(var) for var in variables]
+        self.slots = {}
+        for name in per_var[0]:
+            self.slots[name] = flat = np.concatenate([slots[name].reshape(-1) for slots in per_var])
+            for slots, a, b, shape in zip(per_var, starts, stops, shapes):
+                slots[name] = flat[a:b].reshape(shape)

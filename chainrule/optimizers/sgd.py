@@ -40,6 +40,9 @@ class SGD(Optimizer):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = check_range("momentum", momentum, 0, 1)
         self.nesterov = bool(nesterov)
+        # Plain SGD is one ufunc per variable: fusing small variables would
+        # only add the copies (measured: 15 µs vs 11 µs for six small ones).
+        self._fuse_small = self.momentum != 0
 
     def _build_slots(self, value):
         return {"momentum": np.zeros_like(value)} if self.momentum != 0 else {}
