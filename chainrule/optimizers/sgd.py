@@ -36,13 +36,16 @@ class SGD(Optimizer):
     tensor([0.5, 2.5], requires_grad=True)
     """
 
+    # One to four ufuncs per variable: stepping small variables together
+    # (base.py) saves about what its copies cost. Measured, fused vs one by
+    # one: six small variables 15 vs 11 µs plain, 16 vs 18 µs with momentum;
+    # three (the MLP estimators' 256x10, 256, 10) 13 vs 10 µs with momentum.
+    _fuse_small = False
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = check_range("momentum", momentum, 0, 1)
         self.nesterov = bool(nesterov)
-        # Plain SGD is one ufunc per variable: fusing small variables would
-        # only add the copies (measured: 15 µs vs 11 µs for six small ones).
-        self._fuse_small = self.momentum != 0
 
     def _build_slots(self, value):
         return {"momentum": np.zeros_like(value)} if self.momentum != 0 else {}
