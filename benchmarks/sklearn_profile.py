@@ -3,6 +3,10 @@
     python benchmarks/sklearn_profile.py              # cProfile of a 2-epoch fit on 20,000 images
     python benchmarks/sklearn_profile.py --compare    # fit seconds and accuracy, ours vs scikit-learn
     python benchmarks/sklearn_profile.py --gemm       # the two big GEMMs of a step alone
+    ... --n 60000 --epochs 10 --threads 1             # the benchmark's size, BLAS on one thread
+
+On the shared 2-core machine take numbers with rows taking turns (``--compare``
+does) and say the load: two BLAS threads under load are much slower than one.
 """
 import argparse
 import time
@@ -48,7 +52,11 @@ if __name__ == "__main__":
     ap.add_argument("--gemm", action="store_true")
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="BLAS threads (default: OpenBLAS')")
     args = ap.parse_args()
+    if args.threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.threads, "blas")
     x, y, xt, yt = _load()
     x, y = x[:args.n], y[:args.n]
     params = {"hidden_layer_sizes": (256,), "solver": "adam", "max_iter": args.epochs,
