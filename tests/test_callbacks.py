@@ -242,3 +242,18 @@ def test_non_callback_is_rejected(rng):
     x, y = _data(rng)
     with pytest.raises(TypeError, match="Callback"):
         _model().fit(x, y, verbose=0, callbacks=[lambda: None])
+
+
+def test_progress_bar_into_a_pipe_writes_one_line_per_epoch():
+    # Not a terminal: no carriage-return redraws, just the epoch's final line (Keras).
+    import io
+    x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    model = cr.Sequential([cr.Input((3,)), cr.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "binary_crossentropy")
+    stream = io.StringIO()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=1,
+              callbacks=[cr.callbacks.ProgbarLogger(stream=stream, interval=0)])
+    text = stream.getvalue()
+    assert "\r" not in text and "ETA" not in text
+    assert text.count("8/8 [") == 2 and text.count("Epoch ") == 2

@@ -152,6 +152,9 @@ class ProgbarLogger(Callback):
         self.steps = self.params.get("steps")
         self.start = self.last_draw = time.perf_counter()
         self.last_logs = {}
+        # Redraw the bar only on a terminal; into a file or a pipe, where `\r`
+        # does not go back, write just the line at the end of the epoch (Keras).
+        self.dynamic = getattr(self._out(), "isatty", lambda: False)()
         self._out().write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
 
     def _bar(self, done):
@@ -164,7 +167,7 @@ class ProgbarLogger(Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.last_logs = dict(logs or {})
         self.done = batch + 1
-        if self.verbose != 1:
+        if self.verbose != 1 or not self.dynamic:
             return
         now = time.perf_counter()
         if now - self.last_draw < self.interval and self.done < self.steps:
@@ -183,7 +186,8 @@ class ProgbarLogger(Callback):
         timing = f"{_fmt_time(elapsed)} {per_step:.0f}ms/step"
         text = _fmt_logs(logs or {})
         if self.verbose == 1:
-            self._out().write(f"\r{self._bar(done)} - {timing} - {text}\n")
+            start = "\r" if self.dynamic else ""
+            self._out().write(f"{start}{self._bar(done)} - {timing} - {text}\n")
         else:
             self._out().write(f"{done}/{self.steps} - {timing} - {text}\n")
         self._out().flush()
