@@ -18,7 +18,7 @@ cross-correlation) gives a 2x2 result. The same numbers come three ways:
 giving [[37, 47], [67, 77]]. Gradients are matrix products too: the
 backward pass of the convolution is Mᵀ times the output's gradient.
 """
-import os
+from ._plotting import pyplot, save_figure
 
 NAME = "conv-as-matrix"
 SUMMARY = "the seeds' [[37, 47], [67, 77]] three ways: conv2d, a Toeplitz matrix product, by hand"
@@ -46,12 +46,8 @@ def by_hand(x, k):
 
 
 def _plot(matrix, shape, out_dir):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+    plt = pyplot()
+    if plt is None:
         return []
     fig, ax = plt.subplots(figsize=(9, 4.2))
     shown = ax.imshow(matrix, cmap="viridis")
@@ -59,11 +55,7 @@ def _plot(matrix, shape, out_dir):
                  f"{matrix.shape[0]}x{matrix.shape[1]}",
            xlabel="input pixel (row-major)", ylabel="output pixel (row-major)")
     fig.colorbar(shown, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "conv_as_matrix.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "conv_as_matrix.png")
     print(f"saved a picture of a bigger convolution matrix to {path}")
     return [path]
 

@@ -16,6 +16,8 @@ graph, the loss's ``backward`` fills each weight's ``.grad``, Adam updates.
 import os
 import time
 
+from ._plotting import pyplot
+
 NAME = "digits"
 SUMMARY = "a Keras-style MLP learns the bundled 8x8 digits (progress bar, accuracy, a plot)"
 DATA = None
@@ -61,12 +63,8 @@ def save_training_figure(history, images, labels, predictions, path, cmap="gray_
     Shared by the digits and MNIST demos. Returns ``[path]``, or ``[]`` (with a
     note) when matplotlib is not installed.
     """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+    plt = pyplot()
+    if plt is None:
         return []
     from chainrule import viz
     show = examples_to_show(labels, predictions)

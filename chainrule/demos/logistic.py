@@ -19,7 +19,7 @@ then plots the decision boundary φ = 0.5, i.e. w·x + b = 0.
 Data: iris, versicolor (0) against virginica (1), on petal length and width
 (standardized): two classes that overlap a little, so the line matters.
 """
-import os
+from ._plotting import pyplot, save_figure
 
 NAME = "logistic"
 SUMMARY = "logistic regression by the seeds' gradient (φ - y)·x, then Keras-style; the boundary"
@@ -68,12 +68,8 @@ def autodiff_gradient(w, b, X, y):
 
 
 def _plot(X, y, w, b, losses, out_dir):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+    plt = pyplot()
+    if plt is None:
         return []
     import numpy as np
 
@@ -90,11 +86,7 @@ def _plot(X, y, w, b, losses, out_dir):
              title="versicolor (0) / virginica (1): boundary w·x + b = 0")
     right.plot(np.arange(len(losses)), losses)
     right.set(xlabel="gradient-descent step", ylabel="mean cross-entropy", title="training loss")
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "logistic.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "logistic.png")
     print(f"saved the decision boundary and the loss curve to {path}")
     return [path]
 

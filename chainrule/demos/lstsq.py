@@ -15,7 +15,7 @@ error of each method (``chainrule.linalg.lstsq`` warns with a
 ``PrecisionWarning`` when the normal equations would lose more than half
 of the digits).
 """
-import os
+from ._plotting import pyplot, save_figure
 
 NAME = "lstsq"
 SUMMARY = "least squares on diabetes: normal equations vs QR, then where the normal equations fail"
@@ -53,12 +53,8 @@ def vandermonde_errors(degree, points=POINTS):
 
 
 def _plot(rows, out_dir):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+    plt = pyplot()
+    if plt is None:
         return []
     import numpy as np
     degrees = [r["degree"] for r in rows]
@@ -73,11 +69,7 @@ def _plot(rows, out_dir):
            ylabel="relative error of the coefficients",
            title="least squares: the normal equations square the condition number")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "lstsq.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "lstsq.png")
     print(f"saved the error against the degree to {path}")
     return [path]
 

@@ -11,7 +11,7 @@ which is gradient descent on the loss max(0, -y·(w·x + b)). After every
 visit it measures the accuracy on all applicants. The plot shows the data,
 the true line and the learned one, and the accuracy per iteration.
 """
-import os
+from ._plotting import pyplot, save_figure
 
 NAME = "perceptron"
 SUMMARY = "the seeds' perceptron learns to approve loans from income and debt"
@@ -55,12 +55,8 @@ def train(X, y, eta=ETA, epochs=1, log=None):
 
 
 def _plot(X, y, learned, w_true, b_true, accuracy, out_dir):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+    plt = pyplot()
+    if plt is None:
         return []
     import numpy as np
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -79,11 +75,7 @@ def _plot(X, y, learned, w_true, b_true, accuracy, out_dir):
     right.plot(steps, accuracy)
     right.set(xlabel="iteration (one applicant visited)", ylabel="accuracy on all applicants",
               ylim=(0, 1.02), title="the seeds' pass: accuracy per iteration")
-    fig.tight_layout()
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, "perceptron.png")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+    path = save_figure(fig, out_dir, "perceptron.png")
     print(f"saved the hyperplanes and the accuracy curve to {path}")
     return [path]
 

@@ -92,12 +92,10 @@ def save_triptych(original, adversarial, titles, path):
     """One PNG: original | perturbation (amplified to fill [0, 1]) | adversarial.
     Returns the path, or None when matplotlib is not installed."""
     import numpy as np
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(install chainrule[viz] to save the plots)")
+
+    from ._plotting import pyplot
+    plt = pyplot()
+    if plt is None:
         return None
     delta = adversarial - original
     scale = np.abs(delta).max() or 1.0
