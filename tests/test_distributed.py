@@ -191,13 +191,20 @@ def test_allreduce_gradients_in_a_custom_loop(tmp_path):
 @needs_mpi
 @pytest.mark.parametrize("case", ["fail", "die"])
 def test_a_rank_that_raises_or_dies_stops_every_rank(tmp_path, case):
+    # A raising rank aborts the job through the excepthook, well before the
+    # others' timeout. A rank that just ends is usually caught by the launcher
+    # at once too, but MPICH's launcher occasionally misses it on a busy
+    # machine (seen once in CI): then the others' timeout must stop the job.
+    timeout = 25 if case == "fail" else 8
     config = {"case": case, "optimizer": "sgd", "seed": 1, "batch_size": 6, "epochs": 3,
-              "timeout": 25}
-    rc, output, seconds, out = run_ranks(config, 3, tmp_path, timeout=60)
+              "timeout": timeout}
+    rc, output, seconds, out = run_ranks(config, 3, tmp_path, timeout=90)
     assert rc != 0
     if case == "fail":
         assert "rank 1 fails on purpose" in output
-    assert seconds < 20          # well before the others' 25 s timeout
+        assert seconds < 20
+    else:
+        assert seconds < timeout + 30
     assert not list(out.glob("rank*.npz"))     # no rank went on to finish training
 
 
