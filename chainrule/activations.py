@@ -15,7 +15,10 @@ Formulas follow Keras 3 (``keras.activations``); a few of them differ from
 PyTorch's defaults, e.g. ``leaky_relu`` has ``negative_slope=0.2`` here, and
 ``hard_sigmoid`` is ``relu6(x + 3) / 6``.
 """
+import contextlib
+
 from . import ops
+from .registry import CustomObjectScope, Registry
 from .tensor import as_tensor
 
 __all__ = [
@@ -132,46 +135,48 @@ def exponential(x):
     return ops.exp(x)
 
 
-_BY_NAME = {fn.__name__: fn for fn in (
+_REGISTRY = Registry("activation", {fn.__name__: fn for fn in (
     linear, relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, leaky_relu,
-    elu, selu, softplus, softsign, silu, mish, exponential)}
-_BY_NAME["swish"] = silu
+    elu, selu, softplus, softsign, silu, mish, exponential)})
+_REGISTRY.entries()["swish"] = silu      # Keras' alias
 
 
 def serialize(activation):
-    """The name of an activation function (what layer configs store)."""
+    """The name of an activation function (what layer configs store): a
+    built-in's Keras name, a registered function's ``"package>name"``, or a
+    named function's ``__name__`` (load it back with ``custom_objects``)."""
     activation = get(activation)
-    for name, fn in _BY_NAME.items():
-        if fn is activation:
-            return name
-    name = getattr(activation, "__name__", None)
+    name = _REGISTRY.name_of(activation) or getattr(activation, "__name__", None)
     if name is None or name == "<lambda>":
         raise ValueError(f"cannot serialize the activation {activation!r}: give a named "
-                         f"function or one of {sorted(_BY_NAME)}")
+                         f"function (registered with chainrule.saving."
+                         f"register_keras_serializable, or passed to load_model as "
+                         f"custom_objects) or one of {_REGISTRY.names()}")
     return name
 
 
-def deserialize(name):
-    """The activation function called ``name``."""
-    return get(name)
+def deserialize(config, custom_objects=None):
+    """The activation function a name (or a ``{"class_name": ...}`` dict) describes."""
+    with CustomObjectScope(custom_objects) if custom_objects else contextlib.nullcontext():
+        return get(config)
 
 
 def get(identifier):
     """An activation from a name (``"relu"``), a function, or ``None`` (linear).
 
-    The ``{"class_name": name, "config": ...}`` form of a saved config is
-    accepted too.
+    Names follow ``chainrule.registry``'s rules (custom objects first). The
+    ``{"class_name": name, "config": ...}`` form of a saved config is
+    accepted too, as is Keras' ``{"class_name": "function", "config": name}``.
     """
     if identifier is None:
         return linear
     if isinstance(identifier, dict) and "class_name" in identifier:
-        identifier = identifier["class_name"]
+        if identifier["class_name"] == "function":
+            identifier = identifier.get("registered_name") or identifier.get("config")
+        else:
+            identifier = identifier["class_name"]
     if isinstance(identifier, str):
-        fn = _BY_NAME.get(identifier) or _BY_NAME.get(identifier.lower())
-        if fn is None:
-            raise ValueError(f"unknown activation {identifier!r}; use one of "
-                             f"{sorted(_BY_NAME)}, a function, or None")
-        return fn
+        return _REGISTRY.lookup(identifier)
     if callable(identifier):
         return identifier
     raise TypeError(f"cannot interpret {identifier!r} as an activation: pass a name like "

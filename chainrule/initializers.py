@@ -14,6 +14,7 @@ Randomness follows ``cr.set_seed`` unless a ``seed`` is given.
 import numpy as np
 
 from .random import default_rng
+from .registry import Registry, class_and_snake_names
 
 __all__ = [
     "Constant",
@@ -233,30 +234,22 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-_ALIASES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Identity,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal,
-}
-_CLASSES = {cls.__name__: cls for cls in _ALIASES.values()}
-# Keras' short names: "uniform" is RandomUniform(-0.05, 0.05) (Embedding's default).
-_ALIASES.update({"uniform": RandomUniform, "normal": RandomNormal, "zero": Zeros, "one": Ones})
+# Keras' names: class names and their snake_case ("glorot_uniform"), plus
+# the short names, e.g. "uniform" is RandomUniform(-0.05, 0.05) (Embedding's default).
+_REGISTRY = Registry("initializer", {
+    **class_and_snake_names(Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform,
+                            TruncatedNormal, VarianceScaling, GlorotUniform, GlorotNormal,
+                            HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal),
+    "uniform": RandomUniform, "normal": RandomNormal, "zero": Zeros, "one": Ones,
+})
 
 
 def serialize(initializer):
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return _REGISTRY.serialize(initializer)
 
 
 def deserialize(spec):
-    cls = _CLASSES.get(spec["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown initializer class {spec['class_name']!r}; "
-                         f"known: {sorted(_CLASSES)}")
-    return cls.from_config(spec.get("config", {}))
+    return _REGISTRY.deserialize(spec)
 
 
 def get(identifier):
@@ -266,12 +259,7 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in _ALIASES:
-            return _ALIASES[key]()
-        if identifier in _CLASSES:
-            return _CLASSES[identifier]()
-        raise ValueError(f"unknown initializer {identifier!r}; use one of {sorted(_ALIASES)}")
+        return get(_REGISTRY.lookup(identifier))
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
     raise TypeError(f"cannot interpret {identifier!r} as an initializer: pass a name "

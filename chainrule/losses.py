@@ -30,6 +30,7 @@ import numpy as np
 
 from . import ops
 from .graph import is_grad_enabled
+from .registry import Registry, class_and_snake_names
 from .tensor import Tensor, as_tensor, record
 
 __all__ = [
@@ -538,18 +539,16 @@ class Hinge(Loss):
 # --------------------------------------------------------------------------
 # Lookup and serialization
 # --------------------------------------------------------------------------
-_CLASSES = {cls.__name__: cls for cls in (
-    BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
-    MeanSquaredError, MeanAbsoluteError, Huber, Hinge)}
-
-_ALIASES = {
+# Keras' names: class names, the functions' snake_case names, short aliases.
+_REGISTRY = Registry("loss", {
+    **class_and_snake_names(BinaryCrossentropy, CategoricalCrossentropy,
+                            SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError,
+                            Huber, Hinge),
     "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber, "hinge": Hinge,
-}
+    "mse": MeanSquaredError, "mae": MeanAbsoluteError, "huber_loss": Huber,
+})
 
 # Our own functions map to their classes, so get(losses.mse) can be saved.
 _FUNCTIONS = {
@@ -567,16 +566,12 @@ def serialize(loss):
     if type(loss) is LossFunctionWrapper:
         raise TypeError(f"the loss {loss.name!r} wraps a plain function, which cannot be "
                         f"serialized; subclass chainrule.losses.Loss instead")
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return _REGISTRY.serialize(loss)
 
 
 def deserialize(config):
     """The Loss object a ``serialize`` dict describes."""
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"unknown loss class {name!r}; known: {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config") or {})
+    return _REGISTRY.deserialize(config)
 
 
 def get(identifier):
@@ -592,11 +587,7 @@ def get(identifier):
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier) or _ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; use one of "
-                             f"{sorted(_ALIASES)} or a class name from {sorted(_CLASSES)}")
-        return cls()
+        return get(_REGISTRY.lookup(identifier))
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Loss):

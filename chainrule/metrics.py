@@ -19,6 +19,7 @@ recorded). Two faces, as in Keras:
 """
 import numpy as np
 
+from .registry import Registry, class_and_snake_names
 from .tensor import Tensor
 
 __all__ = [
@@ -557,17 +558,16 @@ _CLASSES = {cls.__name__: cls for cls in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     MeanSquaredError, MeanAbsoluteError, AUC, Precision, Recall)}
 
+# Keras' names: class names and their snake_case, short aliases; "accuracy"
+# and "acc" are resolved by get() from the loss or the shapes.
+_REGISTRY = Registry("metric", {**class_and_snake_names(*_CLASSES.values()),
+                                "accuracy": _InferredAccuracy, "acc": _InferredAccuracy,
+                                "mse": MeanSquaredError, "mae": MeanAbsoluteError})
+
 _FUNCTIONS = {fn.__name__: fn for fn in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
     mean_squared_error, mean_absolute_error)}
 
-_NAMED = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "auc": AUC, "precision": Precision, "recall": Recall,
-}
 
 
 def serialize(metric):
@@ -577,10 +577,12 @@ def serialize(metric):
     if type(metric) is MeanMetricWrapper and _FUNCTIONS.get(getattr(metric.fn, "__name__", None)) is metric.fn:
         return {"class_name": "MeanMetricWrapper",
                 "config": {"fn": metric.fn.__name__, **metric.get_config()}}
-    if type(metric).__name__ not in _CLASSES:
+    if _CLASSES.get(type(metric).__name__) is not type(metric) and \
+            _REGISTRY.name_of(type(metric)) is None:
         raise TypeError(f"cannot serialize {metric!r}: only the built-in metric classes "
-                        f"{sorted(_CLASSES)} can be saved")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+                        f"{sorted(_CLASSES)} and classes registered with "
+                        f"chainrule.saving.register_keras_serializable can be saved")
+    return _REGISTRY.serialize(metric)
 
 
 def deserialize(config, loss=None):
@@ -593,10 +595,7 @@ def deserialize(config, loss=None):
         if fn not in _FUNCTIONS:
             raise ValueError(f"unknown metric function {fn!r}; known: {sorted(_FUNCTIONS)}")
         return MeanMetricWrapper(_FUNCTIONS[fn], **config)
-    cls = _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"unknown metric class {name!r}; known: {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config") or {})
+    return _REGISTRY.deserialize(config)
 
 
 def get(identifier, loss=None, y_true=None, y_pred=None):
@@ -625,11 +624,12 @@ def get(identifier, loss=None, y_true=None, y_pred=None):
             if kind is None:
                 return _InferredAccuracy(name=identifier, loss=loss)
             return MeanMetricWrapper(_ACCURACY_FUNCTIONS[kind], name=identifier)
-        cls = _NAMED.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; use 'accuracy' or one of "
-                             f"{sorted(_NAMED)} or a class name from {sorted(_CLASSES)}")
-        return cls(name=identifier) if identifier in _NAMED else cls()
+        found = _REGISTRY.lookup(identifier)
+        if _CLASSES.get(getattr(found, "__name__", None)) is not found:
+            return get(found)       # a custom object
+        # a snake_case name or alias names the metric ("mse"); a class name keeps the default
+        builtin = identifier in _REGISTRY.entries() and identifier != found.__name__
+        return found(name=identifier) if builtin else found()
     if callable(identifier):
         return MeanMetricWrapper(identifier)
     raise TypeError(f"cannot interpret {identifier!r} as a metric: give a name such as "

@@ -8,6 +8,7 @@
 0.5
 """
 from . import ops
+from .registry import Registry, class_and_snake_names
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
 
@@ -63,19 +64,16 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
+# Keras' names (class names and snake_case: "l1", "l2", "l1l2") plus "l1_l2".
+_REGISTRY = Registry("regularizer", {**class_and_snake_names(L1, L2, L1L2), "l1_l2": L1L2})
 
 
 def serialize(reg):
-    return {"class_name": type(reg).__name__, "config": reg.get_config()}
+    return _REGISTRY.serialize(reg)
 
 
 def deserialize(spec):
-    cls = _CLASSES.get(spec["class_name"])
-    if cls is None:
-        raise ValueError(f"unknown regularizer class {spec['class_name']!r}; known: {sorted(_CLASSES)}")
-    return cls.from_config(spec.get("config", {}))
+    return _REGISTRY.deserialize(spec)
 
 
 def get(identifier):
@@ -85,9 +83,9 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        if identifier.lower() in _ALIASES:
-            return _ALIASES[identifier.lower()]()
-        raise ValueError(f"unknown regularizer {identifier!r}; use one of {sorted(_ALIASES)}")
-    if callable(identifier):
+        return get(_REGISTRY.lookup(identifier))
+    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
+        return identifier()
+    if callable(identifier) and not isinstance(identifier, type):
         return identifier
     raise TypeError(f"cannot interpret {identifier!r} as a regularizer")

@@ -7,11 +7,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
 
 FLOORS = {
-    1: ["tensor", "graph", "ops", "errors", "random"],
+    1: ["tensor", "graph", "ops", "errors", "random", "registry"],
     2: ["autodiff", "gradcheck"],
     3: ["initializers", "regularizers", "activations", "losses", "metrics", "optimizers",
         "layers", "utils"],
-    4: ["models", "callbacks"],
+    4: ["models", "callbacks", "saving"],
     5: ["linalg", "sklearn", "datasets", "attacks", "viz", "explain", "distributed", "bench",
         "demos", "cli", "__main__"],
 }

@@ -139,7 +139,7 @@ def test_get_serialize_deserialize():
     assert (vs.scale, vs.mode, vs.distribution, vs.seed) == (2.0, "fan_out", "uniform", 1)
     with pytest.raises(ValueError, match="unknown initializer 'glorot'"):
         init.get("glorot")
-    with pytest.raises(ValueError, match="unknown initializer class 'Nope'"):
+    with pytest.raises(ValueError, match="unknown initializer 'Nope'"):
         init.deserialize({"class_name": "Nope", "config": {}})
     with pytest.raises(TypeError, match="cannot interpret 3 as an initializer"):
         init.get(3)

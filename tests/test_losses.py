@@ -330,7 +330,7 @@ def test_bad_arguments_have_clear_errors():
         losses.get("msee")
     with pytest.raises(TypeError, match="cannot interpret 3 as a loss"):
         losses.get(3)
-    with pytest.raises(ValueError, match="unknown loss class 'Nope'"):
+    with pytest.raises(ValueError, match="unknown loss 'Nope'"):
         losses.deserialize({"class_name": "Nope", "config": {}})
 
 

@@ -503,7 +503,7 @@ def test_get_accepts_names_dicts_and_instances():
     assert optimizers.get(opt) is opt
     got = optimizers.get({"class_name": "RMSprop", "config": {"learning_rate": 0.3}})
     assert type(got) is RMSprop and got.learning_rate == pytest.approx(0.3)
-    with pytest.raises(ValueError, match="Unknown optimizer: 'adamm'"):
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'; did you mean 'adam'"):
         optimizers.get("adamm")
     with pytest.raises(ValueError, match="Could not interpret"):
         optimizers.get(3)

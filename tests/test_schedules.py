@@ -159,7 +159,7 @@ def test_a_user_schedule_is_accepted_and_serialized():
     (lambda: CosineDecayRestarts(0.1, first_decay_steps=0), r"first_decay_steps=0"),
     (lambda: PiecewiseConstantDecay([10, 20], [1.0, 0.5]), r"1 less than the length of values"),
     (lambda: PiecewiseConstantDecay([20, 10], [1.0, 0.5, 0.1]), r"strictly increasing"),
-    (lambda: schedules.deserialize({"class_name": "Nope", "config": {}}), r"Unknown learning rate"),
+    (lambda: schedules.deserialize({"class_name": "Nope", "config": {}}), r"unknown learning rate schedule 'Nope'"),
 ])
 def test_bad_schedule_arguments(make, match):
     with pytest.raises(ValueError, match=match):

@@ -9,6 +9,7 @@
 "config"}`` dict or an optimizer; ``serialize``/``deserialize`` convert to and
 from that dict. Learning-rate schedules live in ``cr.optimizers.schedules``.
 """
+from ..registry import Registry
 from . import schedules
 from .adadelta import Adadelta
 from .adagrad import Adagrad
@@ -24,27 +25,23 @@ from .sgd import SGD
 __all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Nadam", "Optimizer",
            "RMSprop", "deserialize", "get", "schedules", "serialize"]
 
-# Keras' string identifiers are the class names in lower case ("sgd", "adamw", ...).
-_BY_NAME = {cls.__name__.lower(): cls
-            for cls in [SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Ftrl]}
+# Keras' string identifiers are the class names in lower case ("sgd", "adamw",
+# ...), as Keras 3 ``keras/src/optimizers/__init__.py``; the class names match too.
+_REGISTRY = Registry("optimizer", {
+    cls.__name__.lower(): cls
+    for cls in [SGD, RMSprop, Adam, AdamW, Adagrad, Adadelta, Adamax, Nadam, Ftrl]})
 
 
 def serialize(optimizer):
     """``{"class_name": ..., "config": ...}`` describing ``optimizer``."""
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"serialize takes an Optimizer, got {type(optimizer).__name__}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return _REGISTRY.serialize(optimizer)
 
 
 def deserialize(config):
     """The optimizer that ``serialize`` described (class names are case-insensitive)."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"deserialize expects a dict with 'class_name' and 'config'; got {config!r}")
-    name = str(config["class_name"])
-    cls = _BY_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown optimizer: {name!r}. Known: {sorted(_BY_NAME)}")
-    return cls.from_config(config.get("config", {}))
+    return _REGISTRY.deserialize(config)
 
 
 def get(identifier):
@@ -54,9 +51,8 @@ def get(identifier):
     if isinstance(identifier, dict):
         return deserialize(identifier)
     if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer: {identifier!r}. Known: {sorted(_BY_NAME)}")
-        return cls()
+        return get(_REGISTRY.lookup(identifier))
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}; pass a name like "
                      f"'adam', a dict {{'class_name', 'config'}} or an Optimizer")

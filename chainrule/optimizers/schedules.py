@@ -11,6 +11,8 @@ its ``iterations`` (0 for the first step).
 import itertools
 import math
 
+from ..registry import Registry
+
 
 def _check_positive(name, value):
     if not value > 0:
@@ -255,15 +257,15 @@ def _all_schedule_classes(cls=LearningRateSchedule):
     return found
 
 
+# Every subclass of LearningRateSchedule, by class name (read at each lookup).
+_REGISTRY = Registry("learning rate schedule", _all_schedule_classes)
+
+
 def serialize(schedule):
     """``{"class_name": ..., "config": ...}`` of a schedule."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return _REGISTRY.serialize(schedule)
 
 
 def deserialize(config):
     """The schedule that ``serialize`` described (any subclass of LearningRateSchedule)."""
-    classes = _all_schedule_classes()
-    name = config.get("class_name")
-    if name not in classes:
-        raise ValueError(f"Unknown learning rate schedule: {name!r}. Known: {sorted(classes)}")
-    return classes[name].from_config(config["config"])
+    return _REGISTRY.deserialize(config)

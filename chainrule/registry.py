@@ -1,0 +1,243 @@
+"""One name lookup behind every ``get``/``serialize``/``deserialize``.
+
+Activations, initializers, regularizers, losses, metrics, optimizers and
+learning-rate schedules each keep a :class:`Registry` of their names. Every
+registry applies the same rules:
+
+1. **Custom objects first**, as Keras 3 ``keras/src/saving/object_registration.py``
+   ``get_registered_object``: the innermost ``custom_object_scope``, then the
+   global dictionary filled by ``register_keras_serializable`` (keys
+   ``"package>name"``) and by ``get_custom_objects()[name] = obj``.
+2. **Keras' names**: the snake_case names (``"glorot_uniform"``,
+   ``"mean_squared_error"``) and the class names (``"GlorotUniform"``), as
+   Keras 3's ``get`` functions accept them (``ALL_OBJECTS_DICT`` in
+   ``keras/src/initializers/__init__.py`` and its siblings), plus each
+   module's short aliases (``"mse"``).
+3. **Then case-insensitively** (Keras' optimizers already accept ``"Adam"``
+   and ``"adam"``; chainrule accepts that spelling freedom everywhere).
+
+An unknown name raises :class:`UnknownNameError` (a ``ValueError``) of one
+shape, naming the kind, the name, the closest known name and the list:
+
+>>> reg = Registry("activation", {"relu": abs, "tanh": abs})
+>>> reg.lookup("rleu")
+Traceback (most recent call last):
+...
+chainrule.registry.UnknownNameError: unknown activation 'rleu'; did you mean 'relu'? Known activation names: 'relu', 'tanh'
+
+This module imports nothing from chainrule, so every floor can use it;
+``chainrule.saving`` is its public face.
+"""
+import difflib
+import inspect
+import re
+import threading
+
+__all__ = ["Registry", "UnknownNameError", "CustomObjectScope", "custom_object_scope",
+           "get_custom_objects", "register_keras_serializable", "get_registered_name",
+           "get_registered_object", "snake_case", "class_and_snake_names"]
+
+# "package>name" -> object, and object -> "package>name" (Keras' two dictionaries).
+_GLOBAL_CUSTOM_OBJECTS = {}
+_GLOBAL_CUSTOM_NAMES = {}
+_SCOPE = threading.local()          # .objects: the innermost custom_object_scope's dict
+
+
+def snake_case(name):
+    """``GlorotUniform`` -> ``glorot_uniform``, as Keras 3 ``keras/src/utils/naming.py``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def class_and_snake_names(*classes):
+    """``{ClassName: cls, class_name: cls}`` for each class (Keras' ALL_OBJECTS_DICT)."""
+    names = {}
+    for cls in classes:
+        names[cls.__name__] = cls
+        names.setdefault(snake_case(cls.__name__), cls)
+    return names
+
+
+# --------------------------------------------------------------------------
+# Custom objects (the state behind chainrule.saving)
+# --------------------------------------------------------------------------
+class CustomObjectScope:
+    """``with CustomObjectScope({"custom_fn": custom_fn}):`` makes those names
+    known to every ``get``/``deserialize`` and to ``load_model`` inside the block.
+
+    As Keras, a scope replaces the enclosing scope's objects for its duration
+    (the global registered objects stay visible).
+    """
+
+    def __init__(self, custom_objects=None):
+        if custom_objects is not None and not isinstance(custom_objects, dict):
+            raise TypeError(f"custom_objects must be a dict {{name: object}}, got "
+                            f"{type(custom_objects).__name__}")
+        self.custom_objects = dict(custom_objects or {})
+        self._outer = None
+
+    def __enter__(self):
+        self._outer = getattr(_SCOPE, "objects", {})
+        _SCOPE.objects = dict(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _SCOPE.objects = self._outer
+
+
+custom_object_scope = CustomObjectScope
+
+
+def get_custom_objects():
+    """The live global dictionary of custom objects (``name -> object``)."""
+    return _GLOBAL_CUSTOM_OBJECTS
+
+
+def register_keras_serializable(package="Custom", name=None):
+    """Decorator registering a class or function under ``"package>name"``
+    (``name`` defaults to its ``__name__``), as Keras 3.
+
+    A registered class must have ``get_config``.
+    """
+    if not isinstance(package, str) or not package:
+        raise ValueError(f"package must be a non-empty string, got {package!r}")
+
+    def decorator(obj):
+        registered = f"{package}>{name if name is not None else obj.__name__}"
+        if inspect.isclass(obj) and not hasattr(obj, "get_config"):
+            raise ValueError(f"cannot register the class {obj.__name__}: it has no "
+                             f"get_config() method, so it could not be saved")
+        _GLOBAL_CUSTOM_OBJECTS[registered] = obj
+        _GLOBAL_CUSTOM_NAMES[obj] = registered
+        return obj
+    return decorator
+
+
+def get_registered_name(obj):
+    """The name ``obj`` was registered under, else its ``__name__`` (Keras)."""
+    try:
+        if obj in _GLOBAL_CUSTOM_NAMES:
+            return _GLOBAL_CUSTOM_NAMES[obj]
+    except TypeError:       # unhashable objects cannot have been registered
+        pass
+    return obj.__name__
+
+
+def registered_name_or_none(obj):
+    """The ``"package>name"`` of a registered object, else None."""
+    try:
+        return _GLOBAL_CUSTOM_NAMES.get(obj)
+    except TypeError:
+        return None
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object called ``name``: the scope, then the registered objects, then
+    ``custom_objects``, then ``module_objects``; None if none has it (Keras' order)."""
+    scope = getattr(_SCOPE, "objects", {})
+    for source in (scope, _GLOBAL_CUSTOM_OBJECTS, custom_objects or {}, module_objects or {}):
+        if name in source:
+            return source[name]
+    return None
+
+
+# --------------------------------------------------------------------------
+# Registries of built-in names
+# --------------------------------------------------------------------------
+class UnknownNameError(ValueError):
+    """A name no registry knows. ``kind``, ``name``, ``closest`` and ``known``
+    say which kind of object, what was asked, the nearest known name and all."""
+
+    def __init__(self, kind, name, known):
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        self.closest = _closest(name, self.known)
+        hint = f"; did you mean {self.closest!r}?" if self.closest else ";"
+        listing = ", ".join(repr(k) for k in self.known)
+        super().__init__(f"unknown {kind} {name!r}{hint} Known {kind} names: {listing}")
+
+
+def _closest(name, known):
+    """The known name most similar to ``name`` (difflib's ratio, ignoring case)."""
+    if not known or not isinstance(name, str):
+        return None
+    lowered = {k.lower(): k for k in known}
+    best = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.0)
+    return lowered[best[0]] if best else None
+
+
+class Registry:
+    """The names of one kind of object (``"activation"``, ``"loss"``...).
+
+    ``entries`` maps names to objects, or is a function returning that dict
+    (read at each lookup, for kinds whose user subclasses count too).
+    """
+
+    def __init__(self, kind, entries):
+        self.kind = kind
+        self._entries = entries
+
+    def entries(self):
+        return self._entries() if callable(self._entries) else self._entries
+
+    def names(self):
+        """Every known built-in name, sorted."""
+        return sorted(self.entries())
+
+    def find(self, name):
+        """The object called ``name`` (custom objects first, then the exact
+        name, then ignoring case), or None."""
+        custom = get_registered_object(name)
+        if custom is not None:
+            return custom
+        entries = self.entries()
+        if name in entries:
+            return entries[name]
+        matches = {id(obj): obj for key, obj in entries.items() if key.lower() == name.lower()}
+        return next(iter(matches.values())) if len(matches) == 1 else None
+
+    def lookup(self, name):
+        """The object called ``name``; an :class:`UnknownNameError` if none."""
+        found = self.find(name) if isinstance(name, str) else None
+        if found is None:
+            raise self.unknown(name)
+        return found
+
+    def unknown(self, name):
+        return UnknownNameError(self.kind, name, self.names())
+
+    def name_of(self, obj):
+        """The first name ``obj`` is listed under: its registered
+        ``"package>name"`` if it was registered, else its built-in name, else None."""
+        registered = registered_name_or_none(obj)
+        if registered is not None:
+            return registered
+        for key, value in self.entries().items():
+            if value is obj:
+                return key
+        return None
+
+    def serialize(self, obj):
+        """``{"class_name", "config"}`` of an object with ``get_config``, plus
+        ``registered_name`` when its class was registered (Keras' config shape)."""
+        spec = {"class_name": type(obj).__name__, "config": obj.get_config()}
+        registered = registered_name_or_none(type(obj))
+        if registered is not None:
+            spec["registered_name"] = registered
+        return spec
+
+    def deserialize(self, spec, **from_config_kwargs):
+        """The object a ``serialize`` dict describes: its ``registered_name`` is
+        looked up first, then its ``class_name``; then ``cls.from_config(config)``."""
+        if not isinstance(spec, dict) or "class_name" not in spec:
+            raise ValueError(f"cannot deserialize {spec!r} as a {self.kind}: expected a dict "
+                             f"{{'class_name': ..., 'config': {{...}}}}")
+        cls = None
+        if spec.get("registered_name"):
+            cls = get_registered_object(spec["registered_name"])
+        if cls is None:
+            cls = self.lookup(spec["class_name"])
+        config = spec.get("config") or {}
+        if not isinstance(cls, type):
+            return cls
+        return cls.from_config(dict(config), **from_config_kwargs)
