@@ -265,21 +265,36 @@ class Layer:
         return self.trainable_weights + self.non_trainable_weights
 
     @property
+    def trainable(self):
+        """Whether the optimizer updates this layer's weights.
+
+        Setting it sets every sublayer too, recursively (a model inside a
+        model included), as Keras 3 ``keras/src/layers/layer.py``; a sublayer
+        can then be switched back on its own. A frozen BatchNormalization
+        runs in inference mode.
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        object.__setattr__(self, "_trainable", bool(value))
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
     def trainable_weights(self):
-        return [w for layer, w in self._all_weights()
-                if w.requires_grad and self._is_trainable(layer)]
+        """Weights created trainable whose own layer is trainable; none at all
+        when this layer is frozen (Keras 3's rule)."""
+        if not self.trainable:
+            return []
+        return [w for layer, w in self._all_weights() if w.requires_grad and layer.trainable]
 
     @property
     def non_trainable_weights(self):
+        if not self.trainable:
+            return [w for _, w in self._all_weights()]
         return [w for layer, w in self._all_weights()
-                if not (w.requires_grad and self._is_trainable(layer))]
-
-    def _is_trainable(self, layer):
-        # A frozen layer freezes everything inside it.
-        for outer in self._walk():
-            if not outer.trainable and any(l is layer for l in outer._walk()):
-                return False
-        return True
+                if not (w.requires_grad and layer.trainable)]
 
     @property
     def losses(self):
