@@ -10,7 +10,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["to_categorical"]
+__all__ = ["pad_sequences", "to_categorical"]
 
 
 def to_categorical(y, num_classes=None):
@@ -49,3 +49,69 @@ def to_categorical(y, num_classes=None):
     one_hot = np.zeros((labels.size, num_classes), dtype=np.float32)
     one_hot[np.arange(labels.size), labels] = 1
     return one_hot.reshape(shape + (num_classes,))
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
+                  value=0.0):
+    """Sequences of different lengths to one array of shape (n, maxlen), as
+    Keras 3 ``keras/src/utils/sequence_utils.py`` ``pad_sequences``.
+
+    ``maxlen`` defaults to the longest sequence. Shorter sequences are padded
+    with ``value`` before (``padding="pre"``, the default) or after
+    (``"post"``); longer ones lose their first (``truncating="pre"``) or last
+    (``"post"``) elements. Each element may itself be an array (all of one
+    shape), which then becomes the trailing axes.
+
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]])
+    array([[0, 0, 1],
+           [0, 2, 3],
+           [4, 5, 6]], dtype=int32)
+    >>> pad_sequences([[1], [2, 3], [4, 5, 6]], maxlen=2, padding="post")
+    array([[1, 0],
+           [2, 3],
+           [5, 6]], dtype=int32)
+    """
+    if padding not in ("pre", "post"):
+        raise ValueError(f'pad_sequences: padding must be "pre" or "post", got {padding!r}')
+    if truncating not in ("pre", "post"):
+        raise ValueError(f'pad_sequences: truncating must be "pre" or "post", got {truncating!r}')
+    if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
+        raise ValueError(f"pad_sequences: sequences must be a list of sequences, got "
+                         f"{type(sequences).__name__}")
+    lengths, sample_shape = [], None
+    for i, seq in enumerate(sequences):
+        if isinstance(seq, Tensor):
+            seq = seq.data
+        if not hasattr(seq, "__len__"):
+            raise ValueError(f"pad_sequences: sequences must be a list of sequences; item {i} "
+                             f"is {seq!r}, not a sequence")
+        lengths.append(len(seq))
+        if sample_shape is None and len(seq):     # the first non-empty one decides
+            sample_shape = np.asarray(seq).shape[1:]
+    sample_shape = sample_shape or ()
+    if maxlen is None:
+        maxlen = max(lengths, default=0)
+    elif int(maxlen) != maxlen or maxlen < 0:
+        raise ValueError(f"pad_sequences: maxlen must be a non-negative integer or None, "
+                         f"got {maxlen!r}")
+    maxlen = int(maxlen)
+    text = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
+    if isinstance(value, str) and dtype is not object and not text:
+        raise ValueError(f"pad_sequences: value {value!r} is a string but dtype is {dtype}; "
+                         f"use dtype=object (or a string dtype) to pad strings")
+    out = np.full((len(lengths), maxlen) + sample_shape, value, dtype=dtype)
+    for i, seq in enumerate(sequences):
+        if isinstance(seq, Tensor):
+            seq = seq.data
+        if not len(seq) or not maxlen:
+            continue
+        kept = np.asarray(seq[-maxlen:] if truncating == "pre" else seq[:maxlen], dtype=dtype)
+        if kept.shape[1:] != sample_shape:
+            raise ValueError(f"pad_sequences: the elements of sequence {i} have shape "
+                             f"{kept.shape[1:]} but the first non-empty sequence's have "
+                             f"{sample_shape}")
+        if padding == "post":
+            out[i, :len(kept)] = kept
+        else:
+            out[i, maxlen - len(kept):] = kept
+    return out
