@@ -5,8 +5,8 @@ derivative (vjp) sits right below it and is written with these same ops.
 """
 from .elementwise import *  # noqa: F401,F403
 from .elementwise import __all__ as _elementwise
-from .shape import *  # noqa: F401,F403
-from .shape import __all__ as _shape
+from .shaping import *  # noqa: F401,F403
+from .shaping import __all__ as _shape
 from .index import *  # noqa: F401,F403
 from .index import __all__ as _index
 from .reduce import *  # noqa: F401,F403
