@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import threading
 
 import numpy as np
 
@@ -30,9 +31,10 @@ __all__ = [
 ]
 
 
-class _State:
-    """Process-wide switches. One object so the hot path reads one global."""
-    __slots__ = ("grad_enabled", "anomaly", "diff_depth")
+class _State(threading.local):
+    """The switches, one set per thread (as PyTorch's grad mode): a ``no_grad``
+    block in one thread never turns recording off in another. Every new thread
+    starts with recording on. One object so the hot path reads one global."""
 
     def __init__(self):
         self.grad_enabled = True   # record nodes for ops?
@@ -44,24 +46,28 @@ STATE = _State()
 
 
 class Node:
-    """How a tensor was made: the op's name, its inputs and its vjp.
+    """How a tensor was made: the op's name, its inputs and its two vjps.
 
     ``vjp(g, out, *inputs)`` receives the output's gradient ``g``, the output
     tensor itself and the input tensors, and returns one gradient per input
     (a tuple, or a single tensor for a one-input op; ``None`` where an input
-    gets no gradient). Broadcast inputs need no care inside a vjp: the
-    traversal sums every gradient back to its input's shape in one place.
+    gets no gradient), written with chainrule ops so that it can be
+    differentiated again. ``array_vjp(needs, g, out, *inputs)``, when the op
+    has one, is the same formula on NumPy arrays (see ``chainrule.rules``).
+    Broadcast inputs need no care inside either: the traversal sums every
+    gradient back to its input's shape in one place.
 
     A vjp reads its inputs and output as they were when the op ran; if one was
     changed in place since (its ``_version`` moved on), the gradient would be
     wrong, so the traversal refuses, as PyTorch does.
     """
-    __slots__ = ("op", "inputs", "vjp", "versions", "seq")
+    __slots__ = ("op", "inputs", "vjp", "array_vjp", "versions", "seq")
 
-    def __init__(self, op, inputs, vjp, versions):
+    def __init__(self, op, inputs, vjp, versions, array_vjp=None):
         self.op = op
         self.inputs = inputs
         self.vjp = vjp
+        self.array_vjp = array_vjp
         self.versions = versions    # the inputs' versions when the op ran
         # Creation order. An op's inputs exist before it runs, so every node
         # is numbered after the nodes of its inputs: sorting by ``seq`` is a
@@ -163,13 +169,16 @@ class detect_anomaly(_Switch):
 # --------------------------------------------------------------------------
 # The backward traversal
 # --------------------------------------------------------------------------
-def _topological_order(roots):
-    """Non-leaf tensors reachable from ``roots``, each after all it depends on.
+def walk(roots):
+    """The recorded graph behind ``roots``: every tensor made by a recorded op
+    that a root depends on through inputs that require a gradient, each listed
+    after everything it depends on (inputs before the ops that use them).
 
-    A plain search (explicit stack, so a chain of 100,000 ops needs no
-    recursion) collects the reachable tensors; sorting them by their node's
-    creation number ``seq`` then puts every tensor after its inputs, because
-    an op's inputs are always made before the op runs.
+    The one iterator over a graph: the backward traversal, ``cr.explain`` and
+    ``viz.draw_graph`` all read it. A plain search (explicit stack, so a chain
+    of 100,000 ops needs no recursion) collects the tensors; sorting them by
+    their node's creation number ``seq`` then puts every tensor after its
+    inputs, because an op's inputs are always made before the op runs.
     """
     found, seen = [], set()
     for r in roots:                  # (plain loops: a comprehension is a function call)
@@ -194,6 +203,18 @@ def _topological_order(roots):
     return found
 
 
+def graph_leaves(order):
+    """The leaves (tensors with requires_grad made by no recorded op) that the
+    tensors of ``walk``'s list read, in first-use order."""
+    leaves, seen = [], set()
+    for t in order:
+        for p in t._node.inputs:
+            if p.requires_grad and p._node is None and id(p) not in seen:
+                seen.add(id(p))
+                leaves.append(p)
+    return leaves
+
+
 def _creation_number(t):
     return t._node.seq
 
@@ -207,20 +228,30 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     ``GradientTape``) the gradients of those tensors are returned instead, a
     list with ``None`` for a target the roots do not depend on, and no
     ``.grad`` is touched.
+
+    Which vjp runs is chosen here, once per node: for an ordinary backward the
+    gradients are NumPy arrays and each node's array vjp runs (an op without
+    one gets its differentiable vjp with recording off); with
+    ``create_graph`` the gradients are tensors, recording stays on, and every
+    node's differentiable vjp runs, so the result can be differentiated again.
     """
     if retain_graph is None:
         retain_graph = create_graph
-    grads = {}
+    arrays = not create_graph
+    grads = {}         # id(tensor) -> its gradient so far (an array, or a Tensor with create_graph)
     owned = set()      # keys of gradient buffers made here, safe to add into in place
     for r, s in zip(roots, seeds):
-        _accumulate(grads, r, s)
+        s = s.data if arrays else s
+        prev = grads.get(id(r))
+        grads[id(r)] = s if prev is None else prev + s
     target_ids = {id(t) for t in targets} if targets is not None else ()
     captured = {}
     leaves = {}
 
-    order = _topological_order(roots)
-    anomaly = STATE.anomaly
-    prev_mode, STATE.grad_enabled = STATE.grad_enabled, create_graph
+    order = walk(roots)
+    state = STATE
+    anomaly = state.anomaly
+    prev_mode, state.grad_enabled = state.grad_enabled, create_graph
     try:
         for t in reversed(order):
             tid = id(t)
@@ -230,8 +261,7 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
             if tid in target_ids:
                 captured[tid] = g
             if t._retain_grad and accumulate:
-                own = g if create_graph else _new_tensor(g.data.copy())
-                t.grad = own if t.grad is None else t.grad + own
+                _retain(t, g, create_graph)
             node = t._node
             inputs = node.inputs
             # A plain loop, not any(<generator>): this runs once per node.
@@ -240,38 +270,56 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     _raise_modified(node, t)
             if t._version:
                 _raise_modified(node, t)
-            if anomaly:
-                in_grads = _checked_vjp(node, g, t)
-            else:
-                in_grads = node.vjp(g, t, *inputs)
-            if len(inputs) == 1 and type(in_grads) is not tuple:
+            n = len(inputs)
+            if not arrays:
+                in_grads = _checked_vjp(node, g, t) if anomaly else node.vjp(g, t, *inputs)
+            elif node.array_vjp is not None:
+                if n == 1:       # (spelled out: a comprehension is a function call)
+                    in_grads = node.array_vjp((True,), g, t.data, inputs[0].data)
+                elif n == 2:
+                    a, b = inputs
+                    in_grads = node.array_vjp((a.requires_grad, b.requires_grad), g, t.data,
+                                              a.data, b.data)
+                else:
+                    in_grads = node.array_vjp(tuple([i.requires_grad for i in inputs]), g,
+                                              t.data, *[i.data for i in inputs])
+            else:                # no array vjp: the differentiable one, recording off
+                in_grads = _unwrap(_checked_vjp(node, _new_tensor(g), t) if anomaly
+                                   else node.vjp(_new_tensor(g), t, *inputs))
+            if n == 1 and type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             for p, gp in zip(inputs, in_grads):
                 if gp is None or not p.requires_grad:
                     continue
+                pid = id(p)
                 if type(gp) is IndexedGrad:
+                    if anomaly:
+                        check_finite(np.asarray(gp.values), f"the backward of '{node.op}'")
                     _accumulate_indexed(grads, owned, p, gp)
-                else:
-                    gd, pd = gp.data, p.data
+                elif arrays:
+                    pd = p.data
                     # (`is not` on dtypes: NumPy shares one object per builtin dtype, and
-                    # a false alarm only costs a call to _fit_to, which compares properly)
-                    if gd.shape != pd.shape or gd.dtype is not pd.dtype or anomaly:
-                        gp = _fit_to(gp, p, node.op)
-                    pid = id(p)                   # _accumulate, inlined
+                    # a false alarm only costs a call to _fit_array, which compares properly)
+                    if gp.shape != pd.shape or gp.dtype is not pd.dtype or anomaly:
+                        gp = _fit_array(gp, pd, node.op, anomaly)
                     prev = grads.get(pid)
                     if prev is None:
                         grads[pid] = gp
-                    else:           # (an ordinary backward adds the arrays, no op)
-                        grads[pid] = (prev + gp if create_graph else
-                                      _new_tensor(prev.data + gp.data))
+                    else:
+                        grads[pid] = prev + gp
                         owned.add(pid)
+                else:
+                    if gp.data.shape != p.data.shape or gp.data.dtype is not p.data.dtype or anomaly:
+                        gp = _fit_tensor(gp, p, node.op, anomaly)
+                    prev = grads.get(pid)
+                    grads[pid] = gp if prev is None else prev + gp
                 if p._node is None:
-                    leaves[id(p)] = p
+                    leaves[pid] = p
             if not retain_graph:
-                node.vjp = None        # frees the closure and its buffers
+                node.vjp = node.array_vjp = None     # frees the closures and their buffers
                 node.inputs = ()
     finally:
-        STATE.grad_enabled = prev_mode
+        state.grad_enabled = prev_mode
 
     # What is left in ``grads`` now are leaves (and roots that are leaves).
     for r in roots:
@@ -289,6 +337,21 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     if accumulate:
         _store_leaf_grads(leaves, grads, create_graph)
     return None
+
+
+def _unwrap(in_grads):
+    """A differentiable vjp's tensors as arrays, for an ordinary backward."""
+    if type(in_grads) is tuple:
+        return tuple([None if gp is None else gp.data for gp in in_grads])
+    return None if in_grads is None else in_grads.data
+
+
+def _retain(t, g, create_graph):
+    """``.grad`` of a non-leaf that asked for it (``retain_grad()``)."""
+    if create_graph:
+        t.grad = g if t.grad is None else t.grad + g
+    else:
+        t.grad = _new_tensor(g.copy() if t.grad is None else t.grad.data + g)
 
 
 def _raise_modified(node, out):
@@ -312,26 +375,14 @@ def _checked_vjp(node, g, out):
             f"(output shape {out.shape}); inside it, {str(e).split(': ', 1)[-1]}") from None
 
 
-def _accumulate(grads, t, g, owned=None):
-    key = id(t)
-    prev = grads.get(key)
-    if prev is None:
-        grads[key] = g
-    else:
-        grads[key] = prev + g
-        if owned is not None:
-            owned.add(key)
-
-
 class IndexedGrad:
     """A gradient that is zero except for ``values`` at ``index``.
 
-    Indexing's vjp returns one during an ordinary backward (not recorded), and
-    the traversal adds it into a single buffer per input. Scattering into a
-    fresh full-size zero array per slice instead would make a loop that reads
-    one time step at a time (a recurrent layer) quadratic in the number of
-    steps. With ``create_graph`` the vjp uses the differentiable
-    ``scatter_add`` instead.
+    Indexing's array vjp returns one, and the traversal adds it into a single
+    buffer per input. Scattering into a fresh full-size zero array per slice
+    instead would make a loop that reads one time step at a time (a recurrent
+    layer) quadratic in the number of steps. Indexing's differentiable vjp
+    uses the differentiable ``scatter_add`` instead.
     """
     __slots__ = ("basic", "index", "values")
 
@@ -350,34 +401,40 @@ def _accumulate_indexed(grads, owned, t, g):
     prev = grads.get(key)
     if prev is None or key not in owned:
         # A buffer of our own (never a view of another tensor's array).
-        data = (np.zeros(t.data.shape, t.data.dtype) if prev is None
-                else np.array(prev.data, dtype=t.data.dtype))
-        prev = grads[key] = _new_tensor(data)
+        prev = grads[key] = (np.zeros(t.data.shape, t.data.dtype) if prev is None
+                             else np.array(prev, dtype=t.data.dtype))
         owned.add(key)
-    g.add_into(prev.data)
+    g.add_into(prev)
 
 
-def _fit_to(g, p, op):
-    """Sum a gradient back to its input's shape (undoing broadcasting) and dtype.
+def _fit_array(g, like, op, anomaly):
+    """Sum an array gradient back to its input's shape (undoing broadcasting)
+    and cast it to its dtype: the single place where broadcasting is handled
+    for every op in an ordinary backward."""
+    if g.shape != like.shape:
+        g = sum_to_array(g, like.shape)
+    if g.dtype != like.dtype and like.dtype.kind == "f":
+        g = g.astype(like.dtype)
+    if anomaly:
+        check_finite(g, f"the backward of '{op}'")
+    return g
 
-    This is the single place where broadcasting is handled for every op.
-    """
+
+def _fit_tensor(g, p, op, anomaly):
+    """``_fit_array`` for a recorded backward: the same, with differentiable ops."""
     if g.data.shape != p.data.shape:
-        if STATE.grad_enabled:                # create_graph: a differentiable sum
-            from .ops.shape import sum_to
-            g = sum_to(g, p.data.shape)
-        else:                                 # an ordinary backward: NumPy directly
-            g = _new_tensor(sum_to_array(g.data, p.data.shape))
+        from .ops.shaping import sum_to
+        g = sum_to(g, p.data.shape)
     if g.data.dtype != p.data.dtype and p.data.dtype.kind == "f":
-        g = _new_tensor(g.data.astype(p.data.dtype)) if not STATE.grad_enabled else g.astype(p.data.dtype)
-    if STATE.anomaly:
+        g = g.astype(p.data.dtype)
+    if anomaly:
         check_finite(g.data, f"the backward of '{op}'")
     return g
 
 
 def sum_to_array(array, shape):
     """Sum ``array`` over the axes that broadcasting ``shape`` to it added
-    (the NumPy half of ``ops.shape.sum_to``; shapes are assumed compatible).
+    (the NumPy half of ``ops.shaping.sum_to``; shapes are assumed compatible).
 
     A bias of shape (n,) added to a (batch, n) activation gets
     ``array.sum(axis=0)``.
@@ -391,35 +448,31 @@ def sum_to_array(array, shape):
     return out.reshape(shape) if out.shape != shape else out
 
 
-def _own_array(g, seen_owners):
-    """``g`` cut from the graph, on a writable array no other result shares.
+def _own_array(data, seen_owners):
+    """An array gradient as a Tensor on a writable array no other result shares.
 
     Gradients handed to users (``.grad``, ``cr.grad``) may be updated in place
     by optimizers, while one upstream array may reach several leaves (``a + b``
     gives both the same gradient) or be a read-only broadcast view.
     """
-    data = g.data
     owner = id(data if data.base is None else data.base)
-    if not data.flags.writeable or owner in seen_owners or g._node is not None:
+    if not data.flags.writeable or owner in seen_owners:
         data = data.copy()
         owner = id(data)
-        g = _new_tensor(data)
     seen_owners.add(owner)
-    return g
+    return _new_tensor(data)
 
 
 def _store_leaf_grads(leaves, grads, create_graph):
     seen_owners = set()
     for key, leaf in leaves.items():
         g = grads[key]
-        if not create_graph:
-            g = _own_array(g, seen_owners)
-        if leaf.grad is None:
-            leaf.grad = g
-        elif create_graph:
-            leaf.grad = leaf.grad + g
+        if create_graph:
+            leaf.grad = g if leaf.grad is None else leaf.grad + g
+        elif leaf.grad is None:
+            leaf.grad = _own_array(g, seen_owners)
         else:
-            leaf.grad = _new_tensor(leaf.grad.data + g.data)
+            leaf.grad = _new_tensor(leaf.grad.data + g)
 
 
 _new_tensor = None   # Tensor._wrap; tensor.py binds it (it imports this module)

@@ -29,9 +29,8 @@ import re
 import numpy as np
 
 from . import ops
-from .graph import is_grad_enabled
 from .registry import Registry, class_and_snake_names
-from .tensor import Tensor, as_tensor, record
+from .tensor import Tensor, as_tensor
 
 __all__ = [
     "EPSILON",
@@ -183,69 +182,7 @@ def softmax_cross_entropy(logits, labels):
     integer class indices of shape ``logits.shape[:-1]`` (or with a trailing 1).
     """
     x = _prediction(logits)
-    return _softmax_cross_entropy(x, _sparse_labels(labels, x.shape))
-
-
-def _softmax_cross_entropy(x, labels):
-    """softmax_cross_entropy for labels already checked."""
-    classes = x.shape[-1]
-    rows = np.arange(labels.size)
-    flat_labels = labels.reshape(-1)
-    shifted = x.data - np.max(x.data, axis=-1, keepdims=True)   # no overflow in exp
-    exps = np.exp(shifted)
-    sums = np.sum(exps, axis=-1, keepdims=True)
-    picked = shifted.reshape(-1, classes)[rows, flat_labels].reshape(labels.shape)
-    data = np.log(sums[..., 0]) - picked
-
-    def d_softmax_cross_entropy(g, out, x):
-        if is_grad_enabled():
-            # A gradient that will be differentiated again: written with ops.
-            one_hot = np.zeros(x.shape, dtype=x.dtype)
-            one_hot.reshape(-1, classes)[rows, flat_labels] = 1
-            return ops.expand_dims(g, -1) * (ops.softmax(x, axis=-1) - Tensor._wrap(one_hot))
-        # An ordinary backward (nothing recorded): the same formula in NumPy,
-        # reusing the forward's exponentials.
-        grad = exps / sums
-        grad.reshape(-1, classes)[rows, flat_labels] -= 1
-        grad *= g.data[..., None]
-        return Tensor._wrap(grad)
-    return record("softmax_cross_entropy", data, (x,), d_softmax_cross_entropy)
-
-
-def _soft_softmax_cross_entropy_sum(x, y, scale):
-    """The scalar ``-scale · Σᵢⱼ yᵢⱼ · log softmax(xᵢ)ⱼ`` for dense targets y (one-hot,
-    soft or sample-weighted rows; an array, not differentiated), as one op:
-
-        d/dx = scale · (softmax(x) · Σⱼ yᵢⱼ − y)
-
-    Returns ``(loss, log_p)``: the scalar Tensor and the log-probabilities as
-    an array (callers that report a clipped loss reuse them). The training
-    loop of ``chainrule.sklearn``'s MLPs uses it: one recorded op instead of
-    log_softmax, a product, a sum and two scalings (five ops, four
-    batch-sized temporaries in the backward).
-    """
-    xd = x.data
-    shifted = xd - np.max(xd, axis=-1, keepdims=True)         # no overflow in exp
-    exps = np.exp(shifted)
-    sums = np.sum(exps, axis=-1, keepdims=True)
-    log_p = shifted
-    log_p -= np.log(sums)
-    data = np.asarray(-scale * np.sum(y * log_p), dtype=xd.dtype)
-
-    def d_soft_softmax_cross_entropy(g, out, x):
-        if is_grad_enabled():
-            # A gradient that will be differentiated again: written with ops.
-            row_sums = Tensor._wrap(np.sum(y, axis=-1, keepdims=True).astype(x.dtype))
-            target = Tensor._wrap(np.asarray(y, dtype=x.dtype))
-            return g * scale * (ops.softmax(x, axis=-1) * row_sums - target)
-        # An ordinary backward: the formula in NumPy, in place on one array,
-        # reusing the forward's exponentials.
-        grad = exps / sums
-        grad *= np.sum(y, axis=-1, keepdims=True)
-        grad -= y
-        grad *= g.data * scale
-        return Tensor._wrap(grad.astype(x.dtype, copy=False))
-    return record("softmax_cross_entropy", data, (x,), d_soft_softmax_cross_entropy), log_p
+    return ops.softmax_cross_entropy(x, _sparse_labels(labels, x.shape))
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
@@ -259,7 +196,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
         raise ValueError(f"y_pred must have a class axis, got shape {y_pred.shape}")
     labels = _sparse_labels(y_true, y_pred.shape)
     if from_logits:
-        return _softmax_cross_entropy(y_pred, labels)
+        return ops.softmax_cross_entropy(y_pred, labels)
     p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
     log_p = ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
     # Pick log p[i, label_i] with one integer-array index per leading axis.

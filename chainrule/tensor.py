@@ -17,6 +17,7 @@ import numpy as np
 from . import graph
 from .errors import ShapeError, creation_error
 from .graph import STATE, Node, check_finite
+from .rules import Rule
 from .random import default_rng
 
 __all__ = [
@@ -283,12 +284,16 @@ def as_tensor(x, dtype=None):
     return Tensor._wrap(_to_array(x, dtype))
 
 
-def record(op, data, inputs, vjp):
+def record(op, data, inputs, vjp=None, array_vjp=None):
     """Wrap ``data`` (an op's NumPy result) in a Tensor and record its Node.
 
-    Every op ends with this call. It is on the hot path, so it does only what
-    it must: the node is made only when recording is on and an input needs a
-    gradient.
+    Every op ends with this call. ``op`` is the op's declared ``Rule`` (see
+    ``chainrule.rules``), whose vjps the node takes unless the op made its own
+    for this call (``vjp``, ``array_vjp``: closures over forward values). A
+    name (a string) with a ``vjp`` records a one-off op of your own.
+
+    It is on the hot path, so it does only what it must: the node is made only
+    when recording is on and an input needs a gradient.
     """
     out = _new(Tensor)            # Tensor._wrap, inlined: this runs for every op
     out.data = data if type(data) is np.ndarray else np.asarray(data)
@@ -298,12 +303,19 @@ def record(op, data, inputs, vjp):
     out._retain_grad = False
     out._version = 0
     out.name = None
-    if STATE.anomaly:
-        check_finite(out.data, f"the forward of '{op}'")
-    if STATE.grad_enabled:
+    state = STATE
+    if state.anomaly:
+        check_finite(out.data, f"the forward of '{getattr(op, 'name', op)}'")
+    if state.grad_enabled:
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
+                if type(op) is Rule:
+                    if vjp is None:
+                        vjp, array_vjp = op.vjp, op.array_vjp
+                    op = op.name
+                elif vjp is None:
+                    raise TypeError(f"record({op!r}, ...): give the op's Rule or a vjp")
                 # the inputs' versions now (spelled out for one to three inputs:
                 # a list comprehension is a function call in Python 3.11)
                 n = len(inputs)
@@ -312,7 +324,7 @@ def record(op, data, inputs, vjp):
                             (inputs[0]._version, inputs[1]._version, inputs[2]._version)
                             if n == 3 else      # (linear: x, kernel, bias)
                             tuple([i._version for i in inputs]))
-                out._node = Node(op, inputs, vjp, versions)
+                out._node = Node(op, inputs, vjp, versions, array_vjp)
                 break
     return out
 
@@ -423,3 +435,133 @@ for _name in ("sum", "mean", "var", "std", "max", "min", "argmax", "argmin",
               "dot", "pad"):
     setattr(Tensor, _name, getattr(ops, _name))
 del _name
+
+
+# --------------------------------------------------------------------------
+# NumPy's reduction functions: np.mean(t, dtype=...) and friends call these
+# methods with NumPy's keywords (dtype, out, ...), so they accept them.
+# --------------------------------------------------------------------------
+def _numpy_reduction(op, takes_dtype=True):
+    def method(self, axis=None, keepdims=False, *, dtype=None, out=None, **kwargs):
+        x = self if dtype is None else ops.astype(self, dtype)
+        unknown = set(kwargs) - {"ddof", "where", "initial"}
+        if unknown:
+            raise TypeError(f"Tensor.{op.__name__}() got unexpected keyword argument(s) "
+                            f"{sorted(unknown)}")
+        if kwargs.get("initial", None) is not None or kwargs.get("where", True) is not True:
+            # NumPy-only options: compute on the array, as NumPy would.
+            result = getattr(np, op.__name__)(x.data, axis=axis, keepdims=keepdims, **kwargs)
+            result = Tensor._wrap(np.asarray(result))
+        elif "ddof" in kwargs:
+            result = op(x, axis, keepdims, ddof=kwargs["ddof"])
+        else:
+            result = op(x, axis, keepdims)
+        if out is not None:                # NumPy's out=: fill it and return it
+            out[...] = result.data
+            return out
+        return result
+    method.__name__ = op.__name__
+    method.__doc__ = op.__doc__
+    if not takes_dtype:
+        method.__doc__ = (op.__doc__ or "") + "\n(``dtype`` casts the input first.)"
+    return method
+
+
+for _op in (ops.sum, ops.mean, ops.var, ops.std, ops.max, ops.min, ops.argmax, ops.argmin):
+    setattr(Tensor, _op.__name__, _numpy_reduction(_op))
+del _op
+
+
+# --------------------------------------------------------------------------
+# Variables (Keras 3): a weight is a Tensor; these update it in place.
+# --------------------------------------------------------------------------
+def _assign_value(self, value, how):
+    value = value.data if isinstance(value, Tensor) else np.asarray(value)
+    try:
+        new = np.broadcast_to(value, self.shape) if how == "assign" else value
+        if how == "assign":
+            np.copyto(self.data, new, casting="unsafe")
+        elif how == "add":
+            np.add(self.data, new, out=self.data, casting="unsafe")
+        else:
+            np.subtract(self.data, new, out=self.data, casting="unsafe")
+    except ValueError:
+        raise ShapeError(f"assign{'' if how == 'assign' else '_' + how}: the variable has "
+                         f"shape {self.shape} but the value has shape {np.shape(value)}; "
+                         f"they must match (or the value broadcast to it)") from None
+    self._version += 1
+    return self
+
+
+def _assign(self, value):
+    """Set the value in place, as Keras' ``variable.assign(value)``.
+
+    Shape and dtype stay; the update is not recorded (not differentiable),
+    like an optimizer's step. Returns the variable.
+    """
+    return _assign_value(self, value, "assign")
+
+
+def _assign_add(self, delta):
+    """``variable += delta`` in place (Keras' ``assign_add``); returns the variable."""
+    return _assign_value(self, delta, "add")
+
+
+def _assign_sub(self, delta):
+    """``variable -= delta`` in place (Keras' ``assign_sub``); returns the variable."""
+    return _assign_value(self, delta, "sub")
+
+
+Tensor.assign, Tensor.assign_add, Tensor.assign_sub = _assign, _assign_add, _assign_sub
+Tensor.value = property(lambda self: self, doc=(
+    "The variable itself, as a tensor (Keras' ``variable.value``): ops on it "
+    "stay differentiable with respect to the variable."))
+
+
+# --------------------------------------------------------------------------
+# PyTorch spellings
+# --------------------------------------------------------------------------
+class GradFn:
+    """What ``t.grad_fn`` returns for a tensor made by a recorded op (PyTorch's
+    ``grad_fn``): ``name()`` gives e.g. ``'MultiplyBackward'``; ``op`` the op's name."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op):
+        self.op = op
+
+    def name(self):
+        return "".join(part.capitalize() for part in self.op.split("_")) + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+
+def _grad_fn(self):
+    return None if self._node is None else GradFn(self._node.op)
+
+
+def _t(self):
+    """The transpose of a tensor of at most 2 dimensions (``torch.Tensor.t``)."""
+    if self.ndim > 2:
+        raise ValueError(f"t() expects a tensor of at most 2 dimensions, got shape "
+                         f"{self.shape}; use transpose(axes) or .mT for batches")
+    return ops.transpose(self)
+
+
+def _zero_(self):
+    """Fill with zeros in place and return the tensor (``torch.Tensor.zero_``,
+    as in ``w.grad.zero_()``)."""
+    self.data[...] = 0
+    self._version += 1
+    return self
+
+
+Tensor.grad_fn = property(_grad_fn, doc="None for a leaf, else an object with name().")
+Tensor.t = _t
+Tensor.zero_ = _zero_
+Tensor.pow = ops.power
+Tensor.double = lambda self: ops.astype(self, np.float64)
+Tensor.double.__doc__ = "Cast to float64 (``torch.Tensor.double``); differentiable."
+Tensor.float = lambda self: ops.astype(self, np.float32)
+Tensor.float.__doc__ = "Cast to float32 (``torch.Tensor.float``); differentiable."

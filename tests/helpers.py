@@ -9,8 +9,14 @@ the arrays given) and checks, in this order:
 3. that the three gradient faces agree: ``.backward()`` on leaf tensors,
    ``cr.grad(f, argnums=...)`` and ``cr.GradientTape``, each gradient having
    its input's shape (broadcasting summed back);
-4. values and gradients against ``torch.autograd`` when ``torch_fn`` is given
+4. that each op's two vjps agree (``chainrule.rules``): the ordinary backward
+   (array vjps) against the recorded one (``create_graph=True``:
+   differentiable vjps), to 1e-12 in float64;
+5. values and gradients against ``torch.autograd`` when ``torch_fn`` is given
    and torch is installed.
+
+``RECORDED_OPS`` holds the names of the ops the last check recorded, so a test
+can make sure its case exercised the op it means to.
 
 Only the floating-point inputs are passed to the functions; anything else an op
 needs (an index, a condition, an axis) goes into the lambda as a constant.
@@ -22,6 +28,8 @@ import numbers
 import numpy as np
 
 import chainrule as cr
+from chainrule.autodiff import gradients
+from chainrule.graph import walk
 
 try:  # torch is optional: the torch comparison is skipped without it
     import torch
@@ -29,7 +37,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     torch = None
 
 __all__ = ["check_op", "make_inputs", "faces_gradients", "torch", "to_torch",
-           "conv2d_ref", "pool2d_ref", "same_padding"]
+           "conv2d_ref", "pool2d_ref", "same_padding", "RECORDED_OPS"]
+
+RECORDED_OPS = set()
 
 
 def make_inputs(inputs, seed=0, low=-2.0, high=2.0):
@@ -68,6 +78,8 @@ def faces_gradients(cr_fn, arrays, weights):
     # 1. PyTorch style: leaves, backward, .grad
     leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
     out = loss(*leaves)
+    RECORDED_OPS.clear()
+    RECORDED_OPS.update(t._node.op for t in walk([out]))
     if out.requires_grad:
         out.backward()
     via_backward = [leaf.grad for leaf in leaves]
@@ -84,6 +96,22 @@ def faces_gradients(cr_fn, arrays, weights):
     via_tape = tape.gradient(target, sources)
     assert isinstance(via_tape, list) and len(via_tape) == n
     return via_backward, list(via_grad), via_tape
+
+
+def differentiable_vjps(cr_fn, arrays, weights, via_backward):
+    """Gradients through the differentiable vjps (a recorded backward), checked
+    against ``via_backward`` (the array vjps of an ordinary backward)."""
+    leaves = [cr.tensor(a, requires_grad=True) for a in arrays]
+    out = (cr_fn(*leaves) * cr.tensor(weights)).sum()
+    recorded = gradients(out, leaves, create_graph=True) if out.requires_grad else \
+        [None] * len(leaves)
+    for i, (g_rec, g_arr) in enumerate(zip(recorded, via_backward)):
+        if g_arr is None:
+            assert g_rec is None or not np.any(g_rec.numpy()), f"input {i}: vjps disagree on None"
+            continue
+        assert g_rec is not None, f"input {i}: the differentiable vjps gave no gradient"
+        np.testing.assert_allclose(g_arr.numpy(), g_rec.numpy(), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"array vjps vs differentiable vjps, input {i}")
 
 
 def to_torch(a, requires_grad=True):
@@ -147,6 +175,9 @@ def check_op(inputs, cr_fn, np_fn=None, torch_fn=None, *, low=-2.0, high=2.0, se
             assert g.dtype == np.float64
             np.testing.assert_allclose(g.numpy(), g_grad.numpy(), rtol=1e-12, atol=1e-12,
                                        err_msg=f"{name} vs cr.grad, input {i}")
+
+    # -- the two vjps of every op agree ------------------------------------------
+    differentiable_vjps(cr_fn, arrays, weights, via_backward)
 
     # -- torch -------------------------------------------------------------------
     if torch_fn is not None and torch is not None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from helpers import check_op, conv2d_ref, pool2d_ref
+from helpers import check_op, torch, conv2d_ref, pool2d_ref
 
 COVERED = set()
 
@@ -758,6 +758,42 @@ def test_one_hot(labels, n):
 @covers("one_hot")
 def test_one_hot_infers_num_classes():
     np.testing.assert_array_equal(cr.one_hot([0, 3]).numpy(), np.eye(4)[[0, 3]])
+
+
+# --------------------------------------------------------------------------
+# Fused losses and the L2 penalty
+def _log_softmax_ref(x):
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+LABELS = np.array([[2, 0, 1], [1, 1, 3]])
+TARGETS = np.random.default_rng(7).dirichlet(np.ones(4), size=5)
+
+
+@covers("softmax_cross_entropy")
+@pytest.mark.parametrize("low,high", [(-2, 2), (-1000, 1000)])
+def test_softmax_cross_entropy(low, high):
+    want = lambda x: -np.take_along_axis(_log_softmax_ref(x), LABELS[..., None], -1)[..., 0]
+    check_op([(2, 3, 4)], lambda x: cr.ops.softmax_cross_entropy(x, LABELS), want,
+             lambda x: torch.nn.functional.cross_entropy(x.reshape(-1, 4), torch.tensor(
+                 LABELS.reshape(-1)), reduction="none").reshape(2, 3),
+             low=low, high=high, grad=high < 10)
+
+
+@covers("softmax_cross_entropy_sum")
+def test_softmax_cross_entropy_sum():
+    check_op([(5, 4)], lambda x: cr.ops.softmax_cross_entropy_sum(x, TARGETS, 0.25),
+             lambda x: -0.25 * np.sum(TARGETS * _log_softmax_ref(x)))
+    loss, log_p = cr.ops.softmax_cross_entropy_sum(cr.tensor(np.zeros((2, 4))), TARGETS[:2],
+                                                   return_log_probs=True)
+    np.testing.assert_allclose(log_p, np.log(np.full((2, 4), 0.25)))
+
+
+@covers("l2_loss")
+def test_l2_loss():
+    check_op([(3, 4)], cr.ops.l2_loss, lambda x: 0.5 * np.sum(x * x),
+             lambda x: 0.5 * (x * x).sum())
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from ..ops import max as max_
 from ..ops import min as min_
 from ..ops import reshape, transpose, where
 from ..ops import sum as sum_
-from ..ops.shape import normalize_axes
+from ..ops.shaping import normalize_axes
 from ..tensor import Tensor, record
 from ._util import as_float_tensor
 from .decompositions import svd

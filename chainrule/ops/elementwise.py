@@ -1,23 +1,20 @@
 """Elementwise ops: arithmetic, unary math and activations.
 
-Each op is its forward (one NumPy call) followed by its derivative, the
-vjp ``d_<op>(g, out, *inputs)`` that multiplies the incoming gradient ``g``
-by the local derivative. Vjps use chainrule ops, so they can be
-differentiated again. Broadcasting needs no care here: the graph sums each
-gradient back to its input's shape (``graph._fit_to``).
-
-The most used vjps (arithmetic, tanh, sigmoid, relu, exp, log) also have a
-NumPy-only branch for an ordinary backward, when nothing is being recorded
-(``not STATE.grad_enabled``): the same formula on the arrays, without
-building a Tensor and a call to ``record`` per intermediate. That
-bookkeeping is most of the cost of a small network's step.
+Each op is its forward (one NumPy call), then its derivative: the
+differentiable vjp ``d_<op>(g, out, *inputs)`` that multiplies the incoming
+gradient ``g`` by the local derivative with chainrule ops (so it can be
+differentiated again), and, where it pays, ``d_<op>_arrays(needs, g, out,
+*inputs)``, the same formula on NumPy arrays for an ordinary backward. The
+``declare`` after them states the formula once; the docstring, ``cr.explain``
+and the tests read it there (``chainrule.rules``). Broadcasting needs no care
+here: the traversal sums each gradient back to its input's shape.
 """
 import numbers
 
 import numpy as np
 
 from ..errors import broadcast_error
-from ..graph import STATE
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
 
 _wrap = Tensor._wrap
@@ -51,19 +48,19 @@ def _operands(a, b):
     return a, b
 
 
-def _binary(name, ufunc, a, b, vjp):
+def _binary(rule, ufunc, a, b):
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _operands(a, b)
     try:
         data = ufunc(a.data, b.data)
     except ValueError:
-        raise broadcast_error(name, a.shape, b.shape) from None
-    return record(name, data, (a, b), vjp)
+        raise broadcast_error(rule.name, a.shape, b.shape) from None
+    return record(rule, data, (a, b))
 
 
-def _unary(name, fn, x, vjp):
+def _unary(rule, fn, x):
     x = as_tensor(x)
-    return record(name, fn(x.data), (x,), vjp)
+    return record(rule, fn(x.data), (x,))
 
 
 def _mask(array, dtype):
@@ -76,75 +73,100 @@ def _mask(array, dtype):
 # Arithmetic
 # --------------------------------------------------------------------------
 def add(a, b):
-    """a + b.          d/da = 1, d/db = 1"""
-    return _binary("add", np.add, a, b, d_add)
+    """a + b."""
+    return _binary(ADD, np.add, a, b)
 
 
 def d_add(g, out, a, b):
     return g, g
 
 
+def d_add_arrays(needs, g, out, a, b):
+    return g, g
+
+
+ADD = declare(add, forward="a + b", derivative=("1", "1"), elementwise=True,
+              vjp=d_add, array_vjp=d_add_arrays)
+
+
 def subtract(a, b):
-    """a - b.          d/da = 1, d/db = -1"""
-    return _binary("subtract", np.subtract, a, b, d_subtract)
+    """a - b."""
+    return _binary(SUBTRACT, np.subtract, a, b)
 
 
 def d_subtract(g, out, a, b):
-    if not b.requires_grad:
-        return g, None
-    if not STATE.grad_enabled:
-        return g, _wrap(np.negative(g.data))
-    return g, negative(g)
+    return g, (negative(g) if b.requires_grad else None)
+
+
+def d_subtract_arrays(needs, g, out, a, b):
+    return g, (np.negative(g) if needs[1] else None)
+
+
+SUBTRACT = declare(subtract, forward="a - b", derivative=("1", "-1"), elementwise=True,
+                   vjp=d_subtract, array_vjp=d_subtract_arrays)
 
 
 def multiply(a, b):
-    """a * b.          d/da = b, d/db = a"""
-    return _binary("multiply", np.multiply, a, b, d_multiply)
+    """a * b."""
+    return _binary(MULTIPLY, np.multiply, a, b)
 
 
 def d_multiply(g, out, a, b):
-    if not STATE.grad_enabled:
-        return (_wrap(g.data * b.data) if a.requires_grad else None,
-                _wrap(g.data * a.data) if b.requires_grad else None)
     return (g * b if a.requires_grad else None,
             g * a if b.requires_grad else None)
 
 
+def d_multiply_arrays(needs, g, out, a, b):
+    return (g * b if needs[0] else None,
+            g * a if needs[1] else None)
+
+
+MULTIPLY = declare(multiply, forward="a·b", derivative=("b", "a"), elementwise=True,
+                   vjp=d_multiply, array_vjp=d_multiply_arrays)
+
+
 def divide(a, b):
-    """a / b.          d/da = 1/b, d/db = -a/b² = -out/b"""
-    return _binary("divide", np.true_divide, a, b, d_divide)
+    """a / b."""
+    return _binary(DIVIDE, np.true_divide, a, b)
 
 
 def d_divide(g, out, a, b):
-    if not STATE.grad_enabled:
-        return (_wrap(g.data / b.data) if a.requires_grad else None,
-                _wrap(-(g.data * out.data / b.data)) if b.requires_grad else None)
-    ga = g / b if a.requires_grad else None
-    gb = negative(g * out / b) if b.requires_grad else None
-    return ga, gb
+    return (g / b if a.requires_grad else None,
+            negative(g * out / b) if b.requires_grad else None)
+
+
+def d_divide_arrays(needs, g, out, a, b):
+    return (g / b if needs[0] else None,
+            -(g * out / b) if needs[1] else None)
+
+
+DIVIDE = declare(divide, forward="a/b", derivative=("1/b", "-a/b²"), elementwise=True,
+                 vjp=d_divide, array_vjp=d_divide_arrays)
 
 
 def negative(x):
-    """-x.             d/dx = -1"""
-    return _unary("negative", np.negative, x, d_negative)
+    """-x."""
+    return _unary(NEGATIVE, np.negative, x)
 
 
 def d_negative(g, out, x):
-    if not STATE.grad_enabled:
-        return _wrap(np.negative(g.data))
     return negative(g)
 
 
+def d_negative_arrays(needs, g, out, x):
+    return np.negative(g)
+
+
+NEGATIVE = declare(negative, forward="-x", derivative="-1", elementwise=True,
+                   vjp=d_negative, array_vjp=d_negative_arrays)
+
+
 def power(a, b):
-    """a ** b.         d/da = b·a^(b-1), d/db = a^b·log(a)"""
-    return _binary("power", np.power, a, b, d_power)
+    """a ** b."""
+    return _binary(POWER, np.power, a, b)
 
 
 def d_power(g, out, a, b):
-    if not STATE.grad_enabled and not b.requires_grad:
-        # An ordinary backward of x ** constant (x ** 2 in a squared error).
-        ad, bd = a.data, b.data
-        return _wrap(g.data * bd * ad ** np.where(bd == 0, 1, bd - 1)), None
     # b·a^(b-1) with the exponent nudged where b == 0 (the term is 0 there),
     # so that d(x^0)/dx is 0 rather than 0·0^-1 = nan at x = 0.
     ga = g * b * a ** where(b.data == 0, 1, b - 1) if a.requires_grad else None
@@ -157,89 +179,131 @@ def d_power(g, out, a, b):
     return ga, gb
 
 
+def d_power_arrays(needs, g, out, a, b):
+    ga = g * b * a ** np.where(b == 0, 1, b - 1) if needs[0] else None
+    gb = g * out * np.log(np.where(a > 0, a, 1)) if needs[1] else None
+    return ga, gb
+
+
+POWER = declare(power, forward="a^b", derivative=("b·a^(b - 1)", "out·log(a)"),
+                elementwise=True, vjp=d_power, array_vjp=d_power_arrays)
+
+
 # --------------------------------------------------------------------------
 # Unary math
 # --------------------------------------------------------------------------
 def exp(x):
-    """e^x.            d/dx = e^x = out"""
-    return _unary("exp", np.exp, x, d_exp)
+    """e^x."""
+    return _unary(EXP, np.exp, x)
 
 
 def d_exp(g, out, x):
-    if not STATE.grad_enabled:
-        return _wrap(g.data * out.data)
     return g * out
 
 
+def d_exp_arrays(needs, g, out, x):
+    return g * out
+
+
+EXP = declare(exp, forward="exp(x)", derivative="exp(x)", elementwise=True,
+              vjp=d_exp, array_vjp=d_exp_arrays)
+
+
 def log(x):
-    """Natural log.    d/dx = 1/x"""
-    return _unary("log", np.log, x, d_log)
+    """Natural log."""
+    return _unary(LOG, np.log, x)
 
 
 def d_log(g, out, x):
-    if not STATE.grad_enabled:
-        return _wrap(g.data / x.data)
     return g / x
 
 
+def d_log_arrays(needs, g, out, x):
+    return g / x
+
+
+LOG = declare(log, forward="log(x)", derivative="1/x", elementwise=True,
+              vjp=d_log, array_vjp=d_log_arrays)
+
+
 def sqrt(x):
-    """√x.             d/dx = 1/(2√x) = 1/(2·out)"""
-    return _unary("sqrt", np.sqrt, x, d_sqrt)
+    """√x."""
+    return _unary(SQRT, np.sqrt, x)
 
 
 def d_sqrt(g, out, x):
     return g / (2 * out)
 
 
+SQRT = declare(sqrt, forward="√x", derivative="0.5/√x", elementwise=True, vjp=d_sqrt)
+
+
 def abs(x):  # noqa: A001  (the public name mirrors NumPy's)
-    """|x|.            d/dx = sign(x) (0 at 0)"""
-    return _unary("abs", np.abs, x, d_abs)
+    """|x|."""
+    return _unary(ABS, np.abs, x)
 
 
 def d_abs(g, out, x):
     return g * _mask(np.sign(x.data), g.dtype)
 
 
+ABS = declare(abs, forward="|x|", derivative="sign(x)", elementwise=True, vjp=d_abs)
+
+
 def sin(x):
-    """sin x.          d/dx = cos x"""
-    return _unary("sin", np.sin, x, d_sin)
+    """sin x."""
+    return _unary(SIN, np.sin, x)
 
 
 def d_sin(g, out, x):
     return g * cos(x)
 
 
+SIN = declare(sin, forward="sin(x)", derivative="cos(x)", elementwise=True, vjp=d_sin)
+
+
 def cos(x):
-    """cos x.          d/dx = -sin x"""
-    return _unary("cos", np.cos, x, d_cos)
+    """cos x."""
+    return _unary(COS, np.cos, x)
 
 
 def d_cos(g, out, x):
     return negative(g * sin(x))
 
 
+COS = declare(cos, forward="cos(x)", derivative="-sin(x)", elementwise=True, vjp=d_cos)
+
+
 def sign(x):
-    """-1, 0 or 1.     d/dx = 0 (a step function: no gradient flows)"""
-    return _unary("sign", np.sign, x, d_sign)
+    """-1, 0 or 1 (a step function: no gradient flows)."""
+    return _unary(SIGN, np.sign, x)
 
 
 def d_sign(g, out, x):
     return g * 0
 
 
+SIGN = declare(sign, forward="sign(x)", derivative="0", elementwise=True, vjp=d_sign)
+
+
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
 def tanh(x):
-    """tanh x.         d/dx = 1 - tanh²x = 1 - out²"""
-    return _unary("tanh", np.tanh, x, d_tanh)
+    """tanh x."""
+    return _unary(TANH, np.tanh, x)
 
 
 def d_tanh(g, out, x):
-    if not STATE.grad_enabled:
-        y = out.data
-        return _wrap(g.data * (1 - y * y))
     return g * (1 - out * out)
+
+
+def d_tanh_arrays(needs, g, out, x):
+    return g * (1 - out * out)
+
+
+TANH = declare(tanh, forward="tanh(x)", derivative="(1 - out²)", elementwise=True,
+               vjp=d_tanh, array_vjp=d_tanh_arrays)
 
 
 def _stable_sigmoid(x):
@@ -251,64 +315,95 @@ def _stable_sigmoid(x):
 
 
 def sigmoid(x):
-    """1/(1+e^-x).     d/dx = σ(x)(1 - σ(x)) = out·(1 - out)"""
-    return _unary("sigmoid", _stable_sigmoid, x, d_sigmoid)
+    """σ(x) = 1/(1+e^-x), computed without overflow."""
+    return _unary(SIGMOID, _stable_sigmoid, x)
 
 
 def d_sigmoid(g, out, x):
-    if not STATE.grad_enabled:
-        y = out.data
-        return _wrap(g.data * (y * (1 - y)))
     return g * out * (1 - out)
 
 
+def d_sigmoid_arrays(needs, g, out, x):
+    return g * (out * (1 - out))
+
+
+SIGMOID = declare(sigmoid, forward="σ(x)", derivative="out·(1 - out)", elementwise=True,
+                  vjp=d_sigmoid, array_vjp=d_sigmoid_arrays)
+
+
 def relu(x):
-    """max(x, 0).      d/dx = 1 where x > 0, else 0"""
-    return _unary("relu", lambda a: np.maximum(a, 0), x, d_relu)
+    """max(x, 0)."""
+    return _unary(RELU, _relu, x)
+
+
+def _relu(a):
+    return np.maximum(a, 0)
 
 
 def d_relu(g, out, x):
-    if not STATE.grad_enabled:
-        return _wrap(g.data * (x.data > 0))
     return g * _mask(x.data > 0, g.dtype)
 
 
+def d_relu_arrays(needs, g, out, x):
+    return g * (x > 0)
+
+
+RELU = declare(relu, forward="relu(x)", derivative="[x > 0]", elementwise=True,
+               vjp=d_relu, array_vjp=d_relu_arrays)
+
+
 def leaky_relu(x, alpha=0.01):
-    """x if x > 0 else alpha·x (alpha=0.01 as PyTorch/JAX).   d/dx = 1 or alpha"""
+    """x if x > 0 else alpha·x (alpha=0.01 as PyTorch/JAX)."""
     x = as_tensor(x)
     data = np.where(x.data > 0, x.data, x.data * x.dtype.type(alpha))
 
     def d_leaky_relu(g, out, x):
         return g * _mask(np.where(x.data > 0, 1.0, alpha), g.dtype)
-    return record("leaky_relu", data, (x,), d_leaky_relu)
+    return record(LEAKY_RELU, data, (x,), d_leaky_relu)
+
+
+LEAKY_RELU = declare(leaky_relu, forward="leaky_relu(x)", inputs="x",
+                     derivative="[x > 0] + alpha·[x ≤ 0]", elementwise=True, vjp=PER_CALL)
 
 
 def elu(x, alpha=1.0):
-    """x if x > 0 else alpha·(e^x - 1).   d/dx = 1 or out + alpha"""
+    """x if x > 0 else alpha·(e^x - 1)."""
     x = as_tensor(x)
     positive = x.data > 0
     data = np.where(positive, x.data, x.dtype.type(alpha) * np.expm1(np.minimum(x.data, 0)))
 
     def d_elu(g, out, x):
         return where(positive, g, g * (out + alpha))
-    return record("elu", data, (x,), d_elu)
+    return record(ELU, data, (x,), d_elu)
+
+
+ELU = declare(elu, forward="elu(x)", inputs="x", derivative="[x > 0] + (out + alpha)·[x ≤ 0]",
+              elementwise=True, vjp=PER_CALL)
 
 
 def softplus(x):
-    """log(1 + e^x), computed stably.   d/dx = σ(x)"""
-    return _unary("softplus", lambda a: np.logaddexp(a.dtype.type(0), a), x, d_softplus)
+    """log(1 + e^x), computed stably."""
+    return _unary(SOFTPLUS, _softplus, x)
+
+
+def _softplus(a):
+    return np.logaddexp(a.dtype.type(0), a)
 
 
 def d_softplus(g, out, x):
     return g * sigmoid(x)
 
 
+SOFTPLUS = declare(softplus, forward="softplus(x)", derivative="σ(x)", elementwise=True,
+                   vjp=d_softplus)
+
+
 # --------------------------------------------------------------------------
 # Selection
 # --------------------------------------------------------------------------
 def maximum(a, b):
-    """Elementwise max.   The gradient goes to the larger input (split at ties)."""
-    return _binary("maximum", np.maximum, a, b, d_maximum)
+    """Elementwise max. The gradient goes to the larger input (split at ties)."""
+    return _binary(MAXIMUM, np.maximum, a, b)
 
 
 def d_maximum(g, out, a, b):
@@ -316,9 +411,14 @@ def d_maximum(g, out, a, b):
     return g * share_a, g * (1 - share_a)
 
 
+MAXIMUM = declare(maximum, forward="max(a, b)",
+                  derivative=("[a > b] + ½[a = b]", "[b > a] + ½[a = b]"),
+                  elementwise=True, vjp=d_maximum)
+
+
 def minimum(a, b):
-    """Elementwise min.   The gradient goes to the smaller input (split at ties)."""
-    return _binary("minimum", np.minimum, a, b, d_minimum)
+    """Elementwise min. The gradient goes to the smaller input (split at ties)."""
+    return _binary(MINIMUM, np.minimum, a, b)
 
 
 def d_minimum(g, out, a, b):
@@ -326,8 +426,13 @@ def d_minimum(g, out, a, b):
     return g * share_a, g * (1 - share_a)
 
 
+MINIMUM = declare(minimum, forward="min(a, b)",
+                  derivative=("[a < b] + ½[a = b]", "[b < a] + ½[a = b]"),
+                  elementwise=True, vjp=d_minimum)
+
+
 def where(condition, x, y):
-    """x where condition holds, else y.   The gradient follows the choice."""
+    """x where condition holds, else y. The gradient follows the choice."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     x, y = _operands(x, y)
     try:
@@ -342,11 +447,15 @@ def where(condition, x, y):
     def d_where(g, out, x, y):
         return (where(cond, g, 0) if x.requires_grad else None,
                 where(cond, 0, g) if y.requires_grad else None)
-    return record("where", data, (x, y), d_where)
+    return record(WHERE, data, (x, y), d_where)
+
+
+WHERE = declare(where, forward="where(c, x, y)", inputs="x y", derivative=("[c]", "[not c]"),
+                elementwise=True, vjp=PER_CALL)
 
 
 def clip(x, min=None, max=None):  # noqa: A002  (NumPy's names)
-    """Limit values to [min, max].   d/dx = 1 inside the range, 0 outside.
+    """Limit values to [min, max].
 
     The bounds (numbers, arrays or tensors) are constants; for a gradient with
     respect to a bound, use ``maximum``/``minimum``.
@@ -360,17 +469,25 @@ def clip(x, min=None, max=None):  # noqa: A002  (NumPy's names)
 
     def d_clip(g, out, x):
         return g * _mask((x.data >= lo) & (x.data <= hi), g.dtype)
-    return record("clip", data, (x,), d_clip)
+    return record(CLIP, data, (x,), d_clip)
+
+
+CLIP = declare(clip, forward="clip(x)", inputs="x", derivative="[min ≤ x ≤ max]",
+               elementwise=True, vjp=PER_CALL)
 
 
 def astype(x, dtype, copy=False):
-    """Cast.           The gradient is cast back to x's dtype."""
+    """Cast. The gradient is cast back to x's dtype."""
     x = as_tensor(x)
     dtype = np.dtype(dtype)
+    return record(ASTYPE, x.data.astype(dtype, copy=copy), (x,))
 
-    def d_astype(g, out, x):
-        return astype(g, x.dtype)
-    return record("astype", x.data.astype(dtype, copy=copy), (x,), d_astype)
+
+def d_astype(g, out, x):
+    return astype(g, x.dtype)
+
+
+ASTYPE = declare(astype, forward="x", derivative="g cast back to x's dtype", vjp=d_astype)
 
 
 # --------------------------------------------------------------------------

@@ -7,7 +7,8 @@ whose derivative is ``getitem`` again: the pair differentiate each other.
 """
 import numpy as np
 
-from ..graph import STATE, IndexedGrad
+from ..graph import IndexedGrad
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
 
 __all__ = ["getitem", "scatter_add", "take"]
@@ -38,10 +39,7 @@ def _is_basic(index):
 
 
 def getitem(x, index):
-    """``x[index]`` with slices, ints, None, ..., integer arrays and masks.
-
-    Gradient: scattered back to where the entries came from (added at repeats).
-    """
+    """``x[index]`` with slices, ints, None, ..., integer arrays and masks."""
     x = as_tensor(x)
     index = _normalize_index(index)
     try:
@@ -50,17 +48,20 @@ def getitem(x, index):
         raise IndexError(f"index {index} does not fit a tensor of shape {x.shape}: {e}") from None
 
     def d_getitem(g, out, x):
-        if STATE.grad_enabled or STATE.anomaly:      # a backward that is itself recorded
-            return scatter_add(g, index, x.shape)
-        return IndexedGrad(index, g.data, _is_basic(index))   # added in place by the traversal
-    return record("getitem", np.asarray(data), (x,), d_getitem)
+        return scatter_add(g, index, x.shape)
+
+    def d_getitem_arrays(needs, g, out, x):
+        return IndexedGrad(index, g, _is_basic(index))   # added in place by the traversal
+    return record(GETITEM, np.asarray(data), (x,), d_getitem, d_getitem_arrays)
+
+
+GETITEM = declare(getitem, forward="x[i]", inputs="x",
+                  derivative="g scattered back to the entries at i (added where i repeats)",
+                  vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def scatter_add(values, index, shape):
-    """A zero tensor of ``shape`` with ``values`` added at ``index``.
-
-    Gradient: ``getitem`` at the same index.
-    """
+    """A zero tensor of ``shape`` with ``values`` added at ``index``."""
     values = as_tensor(values)
     index = _normalize_index(index)
     data = np.zeros(shape, dtype=values.dtype)
@@ -71,7 +72,11 @@ def scatter_add(values, index, shape):
 
     def d_scatter_add(g, out, values):
         return getitem(g, index)
-    return record("scatter_add", data, (values,), d_scatter_add)
+    return record(SCATTER_ADD, data, (values,), d_scatter_add)
+
+
+SCATTER_ADD = declare(scatter_add, forward="scatter_add(v)", inputs="v", derivative="g[i]",
+                      vjp=PER_CALL)
 
 
 def take(x, indices, axis=None):
@@ -79,7 +84,7 @@ def take(x, indices, axis=None):
     x = as_tensor(x)
     indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if axis is None:
-        from .shape import reshape
+        from .shaping import reshape
         return getitem(reshape(x, -1), indices)
     axis = axis % x.ndim
     return getitem(x, (slice(None),) * axis + (indices,))

@@ -8,23 +8,20 @@ import string
 import numpy as np
 
 from ..errors import ShapeError, matmul_error
-from ..graph import STATE
-from ..tensor import Tensor, as_tensor, record
-from .shape import broadcast_to, reshape, swapaxes
+from ..rules import PER_CALL, declare
+from ..tensor import as_tensor, record
+from .shaping import broadcast_to, reshape, swapaxes
 
 __all__ = ["matmul", "dot", "linear", "einsum"]
 
 
 def matmul(a, b):
-    """Matrix product with NumPy's rules: vectors are promoted, batches broadcast.
-
-    d/dA = g @ Bᵀ,  d/dB = Aᵀ @ g
-    """
+    """Matrix product with NumPy's rules: vectors are promoted, batches broadcast."""
     a, b = as_tensor(a), as_tensor(b)
     ad, bd = a.data, b.data
     if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
         # The common case (two matrices) first, without the checks below.
-        return record("matmul", np.matmul(ad, bd), (a, b), d_matmul)
+        return record(MATMUL, np.matmul(ad, bd), (a, b))
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least one dimension "
                          f"(got shapes {a.shape} and {b.shape}); use * to scale by a number")
@@ -51,19 +48,22 @@ def matmul(a, b):
     except ValueError:
         raise ShapeError(f"matmul: the batch dimensions of {a.shape} and {b.shape} "
                          f"(all but the last two) cannot be broadcast together") from None
-    return record("matmul", data, (a, b), d_matmul)
+    return record(MATMUL, data, (a, b))
 
 
 def d_matmul(g, out, a, b):
-    if not STATE.grad_enabled:
-        # An ordinary backward: the two GEMMs on the arrays, transposes as views.
-        gd, ad, bd = g.data, a.data, b.data
-        return (Tensor._wrap(np.matmul(gd, bd.T if bd.ndim == 2 else np.swapaxes(bd, -1, -2)))
-                if a.requires_grad else None,
-                Tensor._wrap(np.matmul(ad.T if ad.ndim == 2 else np.swapaxes(ad, -1, -2), gd))
-                if b.requires_grad else None)
     return (matmul(g, swapaxes(b, -1, -2)) if a.requires_grad else None,
             matmul(swapaxes(a, -1, -2), g) if b.requires_grad else None)
+
+
+def d_matmul_arrays(needs, g, out, a, b):
+    # (the transposes are views; .T is the cheapest for matrices)
+    return (np.matmul(g, b.T if b.ndim == 2 else np.swapaxes(b, -1, -2)) if needs[0] else None,
+            np.matmul(a.T if a.ndim == 2 else np.swapaxes(a, -1, -2), g) if needs[1] else None)
+
+
+MATMUL = declare(matmul, forward="a @ b", derivative=("g @ bᵀ", "aᵀ @ g"),
+                 vjp=d_matmul, array_vjp=d_matmul_arrays)
 
 
 def dot(a, b):
@@ -81,9 +81,8 @@ def linear(x, kernel, bias=None):
     its transpose); ``x`` has any rank >= 1 with ``in`` as its last axis (the
     product acts on that axis); ``bias`` has shape (out,) or is None.
 
-    y = x @ W + b:  d/dx = g @ Wᵀ,  d/dW = xᵀ @ g,  d/db = Σ g
-    (with the leading axes of x and g folded into one batch axis of rows, so
-    d/dW and d/db sum over every row).
+    The leading axes of x and g are folded into one batch axis of rows for
+    the derivative, so the kernel's and the bias's gradients sum over every row.
 
     One recorded node instead of matmul + add: a small network's step is
     mostly per-node bookkeeping.
@@ -103,7 +102,7 @@ def linear(x, kernel, bias=None):
                          f"of inputs")
     data = np.matmul(xd, wd)
     if bias is None:
-        return record("linear", data, (x, kernel), d_linear)
+        return record(LINEAR, data, (x, kernel))
     bias = as_tensor(bias)
     bd = bias.data
     if bd.shape != wd.shape[1:]:
@@ -113,23 +112,27 @@ def linear(x, kernel, bias=None):
         data += bd                  # in place: the product is a fresh array
     else:
         data = data + bd            # (let NumPy promote, as x @ W + b would)
-    return record("linear", data, (x, kernel, bias), d_linear)
+    return record(LINEAR, data, (x, kernel, bias))
 
 
 def d_linear(g, out, x, kernel, bias=None):
-    if not STATE.grad_enabled:
-        # An ordinary backward: the formulas on the arrays (no Tensor per step).
-        gd = g.data
-        xr, gr = _rows(x.data), _rows(gd)
-        return (Tensor._wrap(np.matmul(gd, kernel.data.T)) if x.requires_grad else None,
-                Tensor._wrap(np.matmul(xr.T, gr)) if kernel.requires_grad else None,
-                Tensor._wrap(np.add.reduce(gr, axis=0))
-                if bias is not None and bias.requires_grad else None)
     n_in, n_out = kernel.shape
     xr, gr = reshape(x, (-1, n_in)), reshape(g, (-1, n_out))
     return (matmul(g, swapaxes(kernel, 0, 1)) if x.requires_grad else None,
             matmul(swapaxes(xr, 0, 1), gr) if kernel.requires_grad else None,
             gr.sum(axis=0) if bias is not None and bias.requires_grad else None)
+
+
+def d_linear_arrays(needs, g, out, x, kernel, bias=None):
+    xr, gr = _rows(x), _rows(g)
+    return (np.matmul(g, kernel.T) if needs[0] else None,
+            np.matmul(xr.T, gr) if needs[1] else None,
+            np.add.reduce(gr, axis=0) if bias is not None and needs[2] else None)
+
+
+LINEAR = declare(linear, forward="x @ W + b", inputs="x W b",
+                 derivative=("g @ Wᵀ", "xᵀ @ g", "Σ g over the rows"),
+                 vjp=d_linear, array_vjp=d_linear_arrays)
 
 
 def _rows(a):
@@ -198,7 +201,12 @@ def einsum(subscripts, *operands):
             other_specs = [s for j, s in enumerate(specs) if j != i]
             grads.append(_einsum_operand_grad(g, out_spec, others, other_specs, specs[i], op.shape))
         return tuple(grads)
-    return record("einsum", np.asarray(data), tuple(operands), d_einsum)
+    return record(EINSUM, np.asarray(data), tuple(operands), d_einsum)
+
+
+EINSUM = declare(einsum, forward="einsum(x)", inputs="x",
+                 derivative="an einsum of g with the other operands, onto x's indices",
+                 vjp=PER_CALL)
 
 
 def _einsum_operand_grad(g, out_spec, others, other_specs, spec, shape):

@@ -7,12 +7,12 @@ derivative of that is ``extract_patches`` again. With the patches in hand a
 convolution is one matrix product and max pooling a max over each window.
 
 ``conv2d`` and ``max_pool2d`` are each one fused op for speed (the training
-hot path of a convnet): the forward and an ordinary backward run on NumPy
-arrays directly (the convolution and both of its gradients are single
-GEMMs). When the backward is itself recorded (``create_graph``, nested
-``cr.grad``), their vjps are written with the differentiable ops above
-(``extract_patches``, ``matmul``, ``fold_patches``), so gradients of any order
-still work.
+hot path of a convnet): the forward and the array vjp run on NumPy arrays
+directly (the convolution and both of its gradients are single GEMMs). Their
+differentiable vjps are written with the ops above (``extract_patches``,
+``matmul``, ``fold_patches``), so gradients of any order still work.
+``softmax_cross_entropy`` and ``softmax_cross_entropy_sum`` are the fused
+losses of classification (the hot path of every classifier's step).
 
 NumPy note that shapes the code below: an elementwise ufunc over a strided
 view whose contiguous runs are short (channels-last windows: runs of C
@@ -21,19 +21,19 @@ arrays, while copies between such views are fast. So windows are copied
 into contiguous buffers first and the arithmetic runs there.
 """
 import numbers
-import threading
 
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import STATE
 from ..random import default_rng
+from ..rules import PER_CALL, declare
+from ..scratch import scratch
 from ..tensor import Tensor, as_tensor, record
 from .elementwise import exp, multiply
 from .matmul import matmul
 from .reduce import mean
 from .reduce import sum as reduce_sum
-from .shape import normalize_axes, pad, reshape, swapaxes
+from .shaping import normalize_axes, pad, reshape, swapaxes
 
 __all__ = [
     "avg_pool2d",
@@ -45,6 +45,8 @@ __all__ = [
     "max_pool2d",
     "one_hot",
     "softmax",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_sum",
 ]
 
 
@@ -52,10 +54,7 @@ __all__ = [
 # Softmax
 # --------------------------------------------------------------------------
 def softmax(x, axis=-1):
-    """e^x / Σ e^x along ``axis``, shifted by the max so it never overflows.
-
-    d/dx: y·(g - Σ g·y)   (y = out)
-    """
+    """e^x / Σ e^x along ``axis``, shifted by the max so it never overflows."""
     x = as_tensor(x)
     (ax,) = normalize_axes(axis, x.ndim, "softmax")
     e = np.exp(x.data - np.max(x.data, axis=ax, keepdims=True))
@@ -63,11 +62,15 @@ def softmax(x, axis=-1):
 
     def d_softmax(g, out, x):
         return out * (g - reduce_sum(g * out, ax, keepdims=True))
-    return record("softmax", data, (x,), d_softmax)
+    return record(SOFTMAX, data, (x,), d_softmax)
+
+
+SOFTMAX = declare(softmax, forward="softmax(x)", inputs="x", derivative="out·(g - Σ g·out)",
+                  vjp=PER_CALL)
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``.   d/dx: g - softmax(x)·Σ g"""
+    """x - logsumexp(x) along ``axis``."""
     x = as_tensor(x)
     (ax,) = normalize_axes(axis, x.ndim, "log_softmax")
     shifted = x.data - np.max(x.data, axis=ax, keepdims=True)
@@ -75,7 +78,91 @@ def log_softmax(x, axis=-1):
 
     def d_log_softmax(g, out, x):
         return g - exp(out) * reduce_sum(g, ax, keepdims=True)
-    return record("log_softmax", data, (x,), d_log_softmax)
+    return record(LOG_SOFTMAX, data, (x,), d_log_softmax)
+
+
+LOG_SOFTMAX = declare(log_softmax, forward="log_softmax(x)", inputs="x",
+                      derivative="g - e^out·Σ g", vjp=PER_CALL)
+
+
+# --------------------------------------------------------------------------
+# Softmax cross-entropy, fused
+# --------------------------------------------------------------------------
+def _shifted_exps(xd):
+    shifted = xd - np.max(xd, axis=-1, keepdims=True)        # no overflow in exp
+    exps = np.exp(shifted)
+    return shifted, exps, np.sum(exps, axis=-1, keepdims=True)
+
+
+def softmax_cross_entropy(logits, labels):
+    """-log softmax(x)[label] along the last axis, one value per sample:
+    logsumexp(x) - x[label], without ever forming the softmax.
+
+    ``labels``: integer class indices of shape ``logits.shape[:-1]``, already
+    checked (``losses.softmax_cross_entropy`` checks them for users).
+    """
+    x = as_tensor(logits)
+    labels = np.asarray(labels)
+    classes = x.shape[-1]
+    rows = np.arange(labels.size)
+    flat_labels = labels.reshape(-1)
+    shifted, exps, sums = _shifted_exps(x.data)
+    picked = shifted.reshape(-1, classes)[rows, flat_labels].reshape(labels.shape)
+    data = np.log(sums[..., 0]) - picked
+
+    def d_softmax_cross_entropy(g, out, x):
+        one_hot = np.zeros(x.shape, dtype=x.dtype)
+        one_hot.reshape(-1, classes)[rows, flat_labels] = 1
+        return reshape(g, g.shape + (1,)) * (softmax(x, axis=-1) - Tensor._wrap(one_hot))
+
+    def d_softmax_cross_entropy_arrays(needs, g, out, x):
+        grad = exps / sums                     # the forward's exponentials, reused
+        grad.reshape(-1, classes)[rows, flat_labels] -= 1
+        grad *= g[..., None]
+        return grad
+    return record(SOFTMAX_CROSS_ENTROPY, data, (x,), d_softmax_cross_entropy,
+                  d_softmax_cross_entropy_arrays)
+
+
+SOFTMAX_CROSS_ENTROPY = declare(
+    softmax_cross_entropy, forward="-log softmax(x)[label]", inputs="x",
+    derivative="g·(softmax(x) - onehot(label))", vjp=PER_CALL, array_vjp=PER_CALL)
+
+
+def softmax_cross_entropy_sum(logits, targets, scale=1.0, return_log_probs=False):
+    """The scalar ``-scale · Σᵢⱼ yᵢⱼ · log softmax(xᵢ)ⱼ`` for dense targets y
+    (one-hot, soft or sample-weighted rows; an array, not differentiated).
+
+    With ``return_log_probs`` also the log-probabilities as an array (callers
+    that report a clipped loss reuse them). One op instead of log_softmax, a
+    product, a sum and two scalings.
+    """
+    x = as_tensor(logits)
+    y = np.asarray(targets)
+    shifted, exps, sums = _shifted_exps(x.data)
+    log_p = shifted
+    log_p -= np.log(sums)
+    data = np.asarray(-scale * np.sum(y * log_p), dtype=x.dtype)
+
+    def d_softmax_cross_entropy_sum(g, out, x):
+        row_sums = Tensor._wrap(np.sum(y, axis=-1, keepdims=True).astype(x.dtype))
+        target = Tensor._wrap(np.asarray(y, dtype=x.dtype))
+        return g * scale * (softmax(x, axis=-1) * row_sums - target)
+
+    def d_softmax_cross_entropy_sum_arrays(needs, g, out, x):
+        grad = exps / sums                     # in place on one array from here
+        grad *= np.sum(y, axis=-1, keepdims=True)
+        grad -= y
+        grad *= g * scale
+        return grad
+    loss = record(SOFTMAX_CROSS_ENTROPY_SUM, data, (x,), d_softmax_cross_entropy_sum,
+                  d_softmax_cross_entropy_sum_arrays)
+    return (loss, log_p) if return_log_probs else loss
+
+
+SOFTMAX_CROSS_ENTROPY_SUM = declare(
+    softmax_cross_entropy_sum, forward="-scale·Σ y·log softmax(x)", inputs="x",
+    derivative="g·scale·(softmax(x)·Σⱼ y - y)", vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 # --------------------------------------------------------------------------
@@ -127,29 +214,12 @@ def _patches(image, kh, kw, sh, sw):
 _MANY_CHANNELS = 2
 
 
-_SCRATCH = threading.local()
-
-
-def _scratch(name, shape, dtype):
-    """A work array that never leaves the function asking for it, kept from
-    one call to the next (one per name and thread). A fresh large array
-    costs page faults when first written, because the allocator hands big
-    blocks back to the system between training steps; for the convnet step
-    that was a third of its time."""
-    cache = _SCRATCH.__dict__
-    shape, dtype = tuple(shape), np.dtype(dtype)
-    buf = cache.get(name)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = cache[name] = np.empty(shape, dtype)
-    return buf
-
-
 def _fold(patches, image_shape, sh, sw):
     """col2im on arrays: add each window of (N, oh, ow, kh, kw, C) back onto a
     zero image: kh*kw strided adds, one per kernel offset."""
     _, oh, ow, kh, kw, c = patches.shape
     image = np.zeros(image_shape, patches.dtype)
-    part = _scratch("fold", patches.shape[:3] + (c,), patches.dtype)
+    part = scratch("fold", patches.shape[:3] + (c,), patches.dtype)
     for i in range(kh):
         for j in range(kw):
             _copy_pixels(part, patches[:, :, :, i, j, :])   # contiguous first (see the top)
@@ -182,10 +252,7 @@ def _fold_taps(tap_patches, image_shape, sh, sw):
 
 
 def extract_patches(x, kernel_size, stride=1):
-    """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C).
-
-    Gradient: ``fold_patches`` adds each window's gradient back in place.
-    """
+    """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C)."""
     x = as_tensor(x)
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
@@ -194,13 +261,18 @@ def extract_patches(x, kernel_size, stride=1):
 
     def d_extract_patches(g, out, x):
         return fold_patches(g, x.shape, (sh, sw))
-    return record("extract_patches", data, (x,), d_extract_patches)
+    return record(EXTRACT_PATCHES, data, (x,), d_extract_patches)
+
+
+EXTRACT_PATCHES = declare(extract_patches, forward="patches(x)", inputs="x",
+                          derivative="fold_patches(g): each window's gradient added back",
+                          vjp=PER_CALL)
 
 
 def fold_patches(patches, image_shape, stride=1):
     """Add windows (N, oh, ow, kh, kw, C) back onto an image of ``image_shape``.
 
-    The adjoint of extract_patches; its gradient is extract_patches.
+    The adjoint of extract_patches.
     """
     patches = as_tensor(patches)
     sh, sw = _pair(stride, "stride")
@@ -209,7 +281,11 @@ def fold_patches(patches, image_shape, stride=1):
 
     def d_fold_patches(g, out, patches):
         return extract_patches(g, (kh, kw), (sh, sw))
-    return record("fold_patches", data, (patches,), d_fold_patches)
+    return record(FOLD_PATCHES, data, (patches,), d_fold_patches)
+
+
+FOLD_PATCHES = declare(fold_patches, forward="fold(p)", inputs="p",
+                       derivative="extract_patches(g)", vjp=PER_CALL)
 
 
 def _padding_amounts(padding, size, k, s, op):
@@ -301,25 +377,26 @@ def _conv2d_valid(x, w, b, sh, sw):
             y = y + b.data
 
     def d_conv2d(g, out, x, w, b=None):
-        if STATE.grad_enabled:         # a recorded backward: differentiable ops
-            return _d_conv2d_recorded(g, x, w, b, sh, sw)
-        g2 = g.data.reshape(m, cout)   # a copy only if g is not contiguous
+        return _d_conv2d_recorded(g, x, w, b, sh, sw)
+
+    def d_conv2d_arrays(needs, g, out, x, w, b=None):
+        g2 = g.reshape(m, cout)        # a copy only if g is not contiguous
         dx = dw = db = None
-        if x.requires_grad:
+        if needs[0]:
             # One GEMM, not one per kernel offset: on a busy machine every
             # multi-threaded BLAS call can stall until its second thread is
             # scheduled again, so fewer, larger calls win.
-            w2 = w.data.reshape(k, cout)
-            dcols = np.matmul(g2, w2.T, out=_scratch("conv2d dcols", (m, k),
-                                                     np.result_type(g2, w2)))
-            dx = Tensor._wrap(_fold(dcols.reshape(n, oh, ow, kh, kw, cin), x.shape, sh, sw))
-        if w.requires_grad:
-            dw = Tensor._wrap((cols.T @ g2).reshape(w.shape))
-        if b is not None and b.requires_grad:
-            db = Tensor._wrap(_column_sums(g2))
+            w2 = w.reshape(k, cout)
+            dcols = np.matmul(g2, w2.T, out=scratch("conv2d dcols", (m, k),
+                                                    np.result_type(g2, w2)))
+            dx = _fold(dcols.reshape(n, oh, ow, kh, kw, cin), x.shape, sh, sw)
+        if needs[1]:
+            dw = (cols.T @ g2).reshape(w.shape)
+        if b is not None and needs[2]:
+            db = _column_sums(g2)
         return (dx, dw) if b is None else (dx, dw, db)
     inputs = (x, w) if b is None else (x, w, b)
-    return record("conv2d", y.reshape(n, oh, ow, cout), inputs, d_conv2d)
+    return record(CONV2D, y.reshape(n, oh, ow, cout), inputs, d_conv2d, d_conv2d_arrays)
 
 
 def _column_sums(a):
@@ -347,6 +424,11 @@ def _d_conv2d_recorded(g, x, w, b, sh, sw):
     if b is not None and b.requires_grad:
         db = reduce_sum(g2, axis=0)
     return (dx, dw) if b is None else (dx, dw, db)
+
+
+CONV2D = declare(conv2d, forward="conv2d(x, w) + b", inputs="x w b",
+                 derivative=("fold(g @ wᵀ)", "patches(x)ᵀ @ g", "Σ g over the pixels"),
+                 vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 # --------------------------------------------------------------------------
@@ -399,20 +481,27 @@ def _max_pool2d_valid(x, kh, kw, sh, sw):
 
     def d_max_pool2d(g, out, x):
         masks = _first_max_masks(stacked.reshape((kh * kw,) + data.shape), data)
-        if STATE.grad_enabled:         # a recorded backward: differentiable ops
-            mask = np.stack(list(masks), axis=3).reshape(n, oh, ow, kh, kw, c)
-            spread = reshape(g, (n, oh, ow, 1, 1, c)) * Tensor._wrap(mask.astype(g.dtype))
-            return fold_patches(spread, x.shape, (sh, sw))
-        spread = _scratch("max_pool2d", stacked.shape, g.dtype)   # (kh, kw, N, oh, ow, C)
+        mask = np.stack(list(masks), axis=3).reshape(n, oh, ow, kh, kw, c)
+        spread = reshape(g, (n, oh, ow, 1, 1, c)) * Tensor._wrap(mask.astype(g.dtype))
+        return fold_patches(spread, x.shape, (sh, sw))
+
+    def d_max_pool2d_arrays(needs, g, out, x):
+        masks = _first_max_masks(stacked.reshape((kh * kw,) + data.shape), data)
+        spread = scratch("max_pool2d", stacked.shape, g.dtype)   # (kh, kw, N, oh, ow, C)
         for part, mask in zip(spread.reshape((kh * kw,) + data.shape), masks):
-            np.multiply(g.data, mask, out=part)
+            np.multiply(g, mask, out=part)
         if sh >= kh and sw >= kw:      # windows do not overlap: one copy puts all back
             dx = np.zeros(x.shape, g.dtype)
             _copy_pixels(_offset_major(_windows(dx, kh, kw, sh, sw, writeable=True)), spread)
         else:
             dx = _fold_taps(spread, x.shape, sh, sw)
-        return Tensor._wrap(dx)
-    return record("max_pool2d", data, (x,), d_max_pool2d)
+        return dx
+    return record(MAX_POOL2D, data, (x,), d_max_pool2d, d_max_pool2d_arrays)
+
+
+MAX_POOL2D = declare(max_pool2d, forward="max_pool2d(x)", inputs="x",
+                     derivative="g to the first largest entry of each window",
+                     vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def _windows(image, kh, kw, sh, sw, writeable=False):

@@ -8,12 +8,12 @@ import math
 
 import numpy as np
 
-from ..graph import STATE
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
 from .elementwise import exp, sqrt
-from .shape import broadcast_to, normalize_axes, reshape
+from .shaping import broadcast_to, normalize_axes, reshape
 
-__all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp"]
+__all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp", "l2_loss"]
 
 
 def _kept_shape(shape, axes):
@@ -22,45 +22,58 @@ def _kept_shape(shape, axes):
 
 def expand_back(g, shape, axes, keepdims):
     """Broadcast a reduced gradient back to the input's ``shape``."""
-    if not STATE.grad_enabled:
-        # An ordinary backward: a NumPy broadcast view, no graph to record.
-        gd = g.data
-        if gd.size == 1:                 # a full reduction: one value everywhere
-            full = np.empty(shape, dtype=gd.dtype)
-            full.fill(gd.reshape(()))    # (np.full is a Python function: 3x slower here)
-            return Tensor._wrap(full)
-        if not keepdims:
-            gd = gd.reshape(_kept_shape(shape, axes))
-        return Tensor._wrap(np.broadcast_to(gd, shape))
     if not keepdims and g.ndim:      # a 0-d gradient broadcasts as it is
         g = reshape(g, _kept_shape(shape, axes))
     return broadcast_to(g, shape)
 
 
+def expand_back_array(g, shape, axes, keepdims):
+    """``expand_back`` on arrays: a broadcast view, or one filled array for a
+    full reduction."""
+    if g.size == 1:
+        full = np.empty(shape, dtype=g.dtype)
+        full.fill(g.reshape(()))         # (np.full is a Python function: 3x slower here)
+        return full
+    if not keepdims:
+        g = g.reshape(_kept_shape(shape, axes))
+    return np.broadcast_to(g, shape)
+
+
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    """Sum over ``axis``.      d/dx_i = 1 for every summed entry"""
+    """Sum over ``axis``."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "sum")
     data = np.add.reduce(x.data, axis=axes, keepdims=keepdims)
 
     def d_sum(g, out, x):
         return expand_back(g, x.shape, axes, keepdims)
-    return record("sum", data, (x,), d_sum)
+
+    def d_sum_arrays(needs, g, out, x):
+        return expand_back_array(g, x.shape, axes, keepdims)
+    return record(SUM, data, (x,), d_sum, d_sum_arrays)
+
+
+SUM = declare(sum, forward="sum(x)", inputs="x", derivative="g, for every summed entry of x",
+              vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def mean(x, axis=None, keepdims=False):
-    """Mean over ``axis``.     d/dx_i = 1/n"""
+    """Mean over ``axis``."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     count = math.prod(x.shape[a] for a in axes)
     data = np.true_divide(np.add.reduce(x.data, axis=axes, keepdims=keepdims), count)
 
     def d_mean(g, out, x):
-        if not STATE.grad_enabled:
-            return expand_back(Tensor._wrap(g.data / g.data.dtype.type(count)), x.shape, axes,
-                               keepdims)
         return expand_back(g / count, x.shape, axes, keepdims)
-    return record("mean", data, (x,), d_mean)
+
+    def d_mean_arrays(needs, g, out, x):
+        return expand_back_array(g / g.dtype.type(count), x.shape, axes, keepdims)
+    return record(MEAN, data, (x,), d_mean, d_mean_arrays)
+
+
+MEAN = declare(mean, forward="mean(x)", inputs="x", derivative="g/n, for every entry of x",
+               vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):
@@ -77,7 +90,8 @@ def std(x, axis=None, keepdims=False, ddof=0):
     return sqrt(var(x, axis, keepdims, ddof))
 
 
-def _extreme(name, reducer, x, axis, keepdims):
+def _extreme(rule, reducer, x, axis, keepdims):
+    name = rule.name
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, name)
     if x.size == 0:
@@ -96,17 +110,25 @@ def _extreme(name, reducer, x, axis, keepdims):
         else:
             share = (winners / winners.sum(axis=axes, keepdims=True)).astype(g.dtype)
         return expand_back(g, x.shape, axes, keepdims) * Tensor._wrap(share)
-    return record(name, data, (x,), d_extreme)
+    return record(rule, data, (x,), d_extreme)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
-    """Largest value over ``axis`` (values only; see argmax).   d/dx = 1 at the max"""
-    return _extreme("max", np.max, x, axis, keepdims)
+    """Largest value over ``axis`` (values only; see argmax)."""
+    return _extreme(MAX, np.max, x, axis, keepdims)
+
+
+MAX = declare(max, forward="max(x)", inputs="x",
+              derivative="g at the largest entries (split evenly between ties)", vjp=PER_CALL)
 
 
 def min(x, axis=None, keepdims=False):  # noqa: A001
-    """Smallest value over ``axis``.   d/dx = 1 at the min"""
-    return _extreme("min", np.min, x, axis, keepdims)
+    """Smallest value over ``axis``."""
+    return _extreme(MIN, np.min, x, axis, keepdims)
+
+
+MIN = declare(min, forward="min(x)", inputs="x",
+              derivative="g at the smallest entries (split evenly between ties)", vjp=PER_CALL)
 
 
 def argmax(x, axis=None, keepdims=False):
@@ -122,7 +144,7 @@ def argmin(x, axis=None, keepdims=False):
 
 
 def logsumexp(x, axis=None, keepdims=False):
-    """log(Σ e^x) computed without overflow.   d/dx = e^(x - out) = softmax(x)"""
+    """log(Σ e^x) computed without overflow."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "logsumexp")
     shift = np.max(x.data, axis=axes, keepdims=True)
@@ -134,4 +156,28 @@ def logsumexp(x, axis=None, keepdims=False):
     def d_logsumexp(g, out, x):
         out_b = expand_back(out, x.shape, axes, keepdims)
         return expand_back(g, x.shape, axes, keepdims) * exp(x - out_b)
-    return record("logsumexp", data, (x,), d_logsumexp)
+    return record(LOGSUMEXP, data, (x,), d_logsumexp)
+
+
+LOGSUMEXP = declare(logsumexp, forward="logsumexp(x)", inputs="x",
+                    derivative="g·e^(x - out) = g·softmax(x)", vjp=PER_CALL)
+
+
+def l2_loss(x):
+    """½·Σ x², the L2 penalty of a weight (TensorFlow's ``tf.nn.l2_loss``), as
+    one op: one dot product forward, one multiply backward."""
+    x = as_tensor(x)
+    flat = x.data.reshape(-1)
+    return record(L2_LOSS, np.asarray(0.5 * np.dot(flat, flat), dtype=x.dtype), (x,))
+
+
+def d_l2_loss(g, out, x):
+    return g * x
+
+
+def d_l2_loss_arrays(needs, g, out, x):
+    return g * x
+
+
+L2_LOSS = declare(l2_loss, forward="½·Σ x²", derivative="x", elementwise=True,
+                  vjp=d_l2_loss, array_vjp=d_l2_loss_arrays)

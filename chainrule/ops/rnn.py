@@ -2,29 +2,29 @@
 
 Written step by step with chainrule ops, an LSTM records about 40 small ops
 per time step, and their bookkeeping (not the arithmetic) dominates. These
-ops run the time loop in NumPy and record a single node; the vjp is
+ops run the time loop in NumPy and record a single node; the array vjp is
 backpropagation through time derived by hand (below each op).
 
-With ``create_graph=True`` (higher-order derivatives) the vjp instead
-recomputes the sequence with ordinary chainrule ops (``*_by_steps``, which is
-also the reference the tests compare against) and differentiates that, so
-the gradient is itself differentiable.
+The differentiable vjp recomputes the sequence with ordinary chainrule ops
+(``*_by_steps``, which is also the reference the tests compare against) and
+differentiates that, so the gradient is itself differentiable.
 
 Both ops take the Keras weight layout: kernel (features, gates·units),
 recurrent_kernel (units, gates·units), bias (gates·units,) (GRU: (2, 3·units),
 the input and the recurrent bias, Keras' reset_after=True layout).
 """
 import contextlib
-import threading
 
 import numpy as np
 
 from .. import graph
 from ..errors import ShapeError
+from ..rules import PER_CALL, declare
+from ..scratch import scratch
 from ..tensor import Tensor, as_tensor, record
 from .elementwise import sigmoid, tanh
 from .matmul import matmul
-from .shape import stack
+from .shaping import stack
 
 __all__ = ["gru", "lstm", "simple_rnn"]
 
@@ -57,28 +57,6 @@ def _one_blas_thread(batch, units, width):
     if _blas is None:
         _blas = ThreadpoolController()
     return _blas.limit(limits=1, user_api="blas")
-
-
-_scratch = threading.local()
-
-
-def _scratch_arrays(name, shapes, dtype):
-    """Work arrays for one backward, reused by the next call with the same
-    shapes (per thread; nothing returned from a backward points into them).
-
-    A fresh array of several MB is page-faulted in at its first write; on the
-    2-core test machine that cost about a quarter of the LSTM's backward.
-    """
-    cache = getattr(_scratch, "arrays", None)
-    if cache is None:
-        cache = _scratch.arrays = {}
-    key = (name, tuple(shapes), np.dtype(dtype))
-    arrays = cache.get(key)
-    if arrays is None:
-        if len(cache) >= 8:              # a few layer sizes at a time, not a leak
-            cache.clear()
-        arrays = cache[key] = [np.empty(shape, dtype) for shape in shapes]
-    return arrays
 
 
 def _check(name, x, kernel, recurrent_kernel, bias, states, gates):
@@ -202,15 +180,18 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
     data = states[:, 1:]
 
     def d_lstm(grad, out, *tensors):
-        if graph.STATE.grad_enabled:            # create_graph: differentiable replay
-            args = [None if k is None else tensors[k] for k in where] + [mask]
-            return _recompute_vjp(lstm_by_steps, args, grad, tensors)
-        gd = grad.data
+        args = [None if k is None else tensors[k] for k in where] + [mask]
+        return _recompute_vjp(lstm_by_steps, args, grad, tensors)
+
+    def d_lstm_arrays(needs, grad, out, *arrays):
+        gd = grad
         o, i, f, g = (acts[..., k * u:(k + 1) * u] for k in range(4))
         # What each dz block is dc (or dh) times, for all steps at once.
         # In place, in reused arrays: these are (time, batch, ·) large.
-        partner, dz, dc_from_h = _scratch_arrays(
-            "lstm", [acts.shape, acts.shape, tanh_c.shape], dtype)
+        # (reused work arrays: these are (time, batch, ·) large)
+        partner = scratch("lstm partner", acts.shape, dtype)
+        dz = scratch("lstm dz", acts.shape, dtype)
+        dc_from_h = scratch("lstm dc_from_h", tanh_c.shape, dtype)
         one = dtype.type(1)
         sig = partner[..., :3 * u]
         np.subtract(one, acts[..., :3 * u], out=sig)    # σ' = σ(1 − σ) for o, i, f at once
@@ -243,24 +224,28 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
                 if mask is not None:
                     dh_next *= mask
         dz_flat = dz.reshape(steps * batch, 4 * u)
-        grads = [None] * len(tensors)
-        if x.requires_grad:
-            grads[0] = Tensor._wrap((dz_flat @ W.T).reshape(steps, batch, features)
+        grads = [None] * len(arrays)
+        if needs[0]:
+            grads[0] = ((dz_flat @ W.T).reshape(steps, batch, features)
                                     .transpose(1, 0, 2))
         unperm = np.argsort(perm)
-        if kernel.requires_grad:
-            grads[1] = Tensor._wrap((xs.reshape(steps * batch, features).T @ dz_flat)[:, unperm])
-        if recurrent_kernel.requires_grad:
+        if needs[1]:
+            grads[1] = ((xs.reshape(steps * batch, features).T @ dz_flat)[:, unperm])
+        if needs[2]:
             h_prev = hs[:-1] if mask is None else hs[:-1] * mask
-            grads[2] = Tensor._wrap((h_prev.reshape(steps * batch, u).T @ dz_flat)[:, unperm])
+            grads[2] = ((h_prev.reshape(steps * batch, u).T @ dz_flat)[:, unperm])
         if bias is not None:
-            grads[where[3]] = Tensor._wrap(dz_flat.sum(axis=0)[unperm])
+            grads[where[3]] = (dz_flat.sum(axis=0)[unperm])
         if h0 is not None:
-            grads[where[4]] = Tensor._wrap(dh_next)
+            grads[where[4]] = (dh_next)
         if c0 is not None:
-            grads[where[5]] = Tensor._wrap(dc_next)
+            grads[where[5]] = (dc_next)
         return tuple(grads)
-    return record("lstm", data, inputs, d_lstm)
+    return record(LSTM, data, inputs, d_lstm, d_lstm_arrays)
+
+
+LSTM = declare(lstm, forward="lstm(x)", inputs="x W U b h0 c0",
+               derivative=("backpropagation through time",) * 6, vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mask=None):
@@ -359,10 +344,11 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
     data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def d_gru(grad, out, *tensors):
-        if graph.STATE.grad_enabled:
-            args = [None if k is None else tensors[k] for k in where] + [mask]
-            return _recompute_vjp(gru_by_steps, args, grad, tensors)
-        gd = grad.data
+        args = [None if k is None else tensors[k] for k in where] + [mask]
+        return _recompute_vjp(gru_by_steps, args, grad, tensors)
+
+    def d_gru_arrays(needs, grad, out, *arrays):
+        gd = grad
         z, r = gates[..., :u], gates[..., u:]
         # The local derivatives of every step at once.
         along_z = (hs[:-1] - cand) * z * (1 - z)
@@ -387,21 +373,25 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
                 dh_next += dh
         dx_flat = dx.reshape(steps * batch, 3 * u)
         di_flat = di.reshape(steps * batch, 3 * u)
-        grads = [None] * len(tensors)
-        if x.requires_grad:
-            grads[0] = Tensor._wrap((dx_flat @ W.T).reshape(steps, batch, features)
+        grads = [None] * len(arrays)
+        if needs[0]:
+            grads[0] = ((dx_flat @ W.T).reshape(steps, batch, features)
                                     .transpose(1, 0, 2))
-        if kernel.requires_grad:
-            grads[1] = Tensor._wrap(xs.reshape(steps * batch, features).T @ dx_flat)
-        if recurrent_kernel.requires_grad:
+        if needs[1]:
+            grads[1] = (xs.reshape(steps * batch, features).T @ dx_flat)
+        if needs[2]:
             h_prev = hs[:-1] if mask is None else hs[:-1] * mask
-            grads[2] = Tensor._wrap(h_prev.reshape(steps * batch, u).T @ di_flat)
+            grads[2] = (h_prev.reshape(steps * batch, u).T @ di_flat)
         if bias is not None:
-            grads[where[3]] = Tensor._wrap(np.stack([dx_flat.sum(axis=0), di_flat.sum(axis=0)]))
+            grads[where[3]] = (np.stack([dx_flat.sum(axis=0), di_flat.sum(axis=0)]))
         if h0 is not None:
-            grads[where[4]] = Tensor._wrap(dh_next)
+            grads[where[4]] = (dh_next)
         return tuple(grads)
-    return record("gru", data, inputs, d_gru)
+    return record(GRU, data, inputs, d_gru, d_gru_arrays)
+
+
+GRU = declare(gru, forward="gru(x)", inputs="x W U b h0",
+              derivative=("backpropagation through time",) * 5, vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def gru_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
@@ -466,10 +456,11 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
     data = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))
 
     def d_simple_rnn(grad, out, *tensors):
-        if graph.STATE.grad_enabled:
-            args = [None if k is None else tensors[k] for k in where] + [mask]
-            return _recompute_vjp(simple_rnn_by_steps, args, grad, tensors)
-        gd = grad.data
+        args = [None if k is None else tensors[k] for k in where] + [mask]
+        return _recompute_vjp(simple_rnn_by_steps, args, grad, tensors)
+
+    def d_simple_rnn_arrays(needs, grad, out, *arrays):
+        gd = grad
         local = 1 - hs[1:] * hs[1:]                    # tanh' for every step at once
         dz = np.empty((steps, batch, u), dtype)
         U_T = np.ascontiguousarray(U.T)
@@ -482,21 +473,26 @@ def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=N
                 if mask is not None:
                     dh_next *= mask
         dz_flat = dz.reshape(steps * batch, u)
-        grads = [None] * len(tensors)
-        if x.requires_grad:
-            grads[0] = Tensor._wrap((dz_flat @ W.T).reshape(steps, batch, features)
+        grads = [None] * len(arrays)
+        if needs[0]:
+            grads[0] = ((dz_flat @ W.T).reshape(steps, batch, features)
                                     .transpose(1, 0, 2))
-        if kernel.requires_grad:
-            grads[1] = Tensor._wrap(xs.reshape(steps * batch, features).T @ dz_flat)
-        if recurrent_kernel.requires_grad:
+        if needs[1]:
+            grads[1] = (xs.reshape(steps * batch, features).T @ dz_flat)
+        if needs[2]:
             h_prev = hs[:-1] if mask is None else hs[:-1] * mask
-            grads[2] = Tensor._wrap(h_prev.reshape(steps * batch, u).T @ dz_flat)
+            grads[2] = (h_prev.reshape(steps * batch, u).T @ dz_flat)
         if bias is not None:
-            grads[where[3]] = Tensor._wrap(dz_flat.sum(axis=0))
+            grads[where[3]] = (dz_flat.sum(axis=0))
         if h0 is not None:
-            grads[where[4]] = Tensor._wrap(dh_next)
+            grads[where[4]] = (dh_next)
         return tuple(grads)
-    return record("simple_rnn", data, inputs, d_simple_rnn)
+    return record(SIMPLE_RNN, data, inputs, d_simple_rnn, d_simple_rnn_arrays)
+
+
+SIMPLE_RNN = declare(simple_rnn, forward="simple_rnn(x)", inputs="x W U b h0",
+                     derivative=("backpropagation through time",) * 5, vjp=PER_CALL,
+                     array_vjp=PER_CALL)
 
 
 def simple_rnn_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):

@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from ..errors import ShapeError
+from ..rules import PER_CALL, declare
 from ..tensor import as_tensor, record
 
 __all__ = [
@@ -33,7 +34,7 @@ def normalize_axes(axis, ndim, op):
 
 
 def reshape(x, *shape):
-    """Same numbers, new shape (one dimension may be -1).   Gradient: reshaped back."""
+    """Same numbers, new shape (one dimension may be -1)."""
     x = as_tensor(x)
     if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
         shape = tuple(shape[0])
@@ -43,11 +44,19 @@ def reshape(x, *shape):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} "
                          f"({x.size} elements) into {tuple(shape)}; the number of "
                          f"elements must stay the same") from None
-    return record("reshape", data, (x,), d_reshape)
+    return record(RESHAPE, data, (x,))
 
 
 def d_reshape(g, out, x):
     return reshape(g, x.shape)
+
+
+def d_reshape_arrays(needs, g, out, x):
+    return g.reshape(x.shape)
+
+
+RESHAPE = declare(reshape, forward="reshape(x)", derivative="g reshaped back to x's shape",
+                  vjp=d_reshape, array_vjp=d_reshape_arrays)
 
 
 def flatten(x, start_axis=0):
@@ -57,7 +66,7 @@ def flatten(x, start_axis=0):
 
 
 def transpose(x, axes=None):
-    """Permute the axes (``axes=None`` reverses them).   Gradient: the inverse permutation."""
+    """Permute the axes (``axes=None`` reverses them)."""
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
@@ -69,16 +78,24 @@ def transpose(x, axes=None):
                          f"{ndim} axes of a tensor of shape {x.shape}")
     axes = tuple(a % ndim for a in axes)
 
+    inverse = [0] * ndim
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+
     def d_transpose(g, out, x):
-        inverse = [0] * ndim
-        for position, axis in enumerate(axes):
-            inverse[axis] = position
         return transpose(g, inverse)
-    return record("transpose", x.data.transpose(axes), (x,), d_transpose)
+
+    def d_transpose_arrays(needs, g, out, x):
+        return g.transpose(inverse)
+    return record(TRANSPOSE, x.data.transpose(axes), (x,), d_transpose, d_transpose_arrays)
+
+
+TRANSPOSE = declare(transpose, forward="xᵀ", inputs="x", derivative="gᵀ (the inverse permutation)",
+                    vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def swapaxes(x, axis1, axis2):
-    """Exchange two axes.   Gradient: the same two axes exchanged back."""
+    """Exchange two axes."""
     x = as_tensor(x)
     try:
         data = x.data.swapaxes(axis1, axis2)
@@ -88,7 +105,15 @@ def swapaxes(x, axis1, axis2):
 
     def d_swapaxes(g, out, x):
         return swapaxes(g, axis1, axis2)
-    return record("swapaxes", data, (x,), d_swapaxes)
+
+    def d_swapaxes_arrays(needs, g, out, x):
+        return g.swapaxes(axis1, axis2)
+    return record(SWAPAXES, data, (x,), d_swapaxes, d_swapaxes_arrays)
+
+
+SWAPAXES = declare(swapaxes, forward="swapaxes(x)", inputs="x",
+                   derivative="g with the same two axes exchanged back",
+                   vjp=PER_CALL, array_vjp=PER_CALL)
 
 
 def expand_dims(x, axis):
@@ -109,7 +134,7 @@ def squeeze(x, axis=None):
 
 
 def broadcast_to(x, shape):
-    """Repeat along length-1 axes to ``shape``.   Gradient: summed back (sum_to)."""
+    """Repeat along length-1 axes to ``shape``."""
     x = as_tensor(x)
     shape = tuple(shape)
     if x.shape == shape:
@@ -119,18 +144,22 @@ def broadcast_to(x, shape):
     except ValueError:
         raise ShapeError(f"broadcast_to: a tensor of shape {x.shape} cannot be "
                          f"broadcast to {shape}") from None
-    return record("broadcast_to", data, (x,), d_broadcast_to)
+    return record(BROADCAST_TO, data, (x,))
 
 
 def d_broadcast_to(g, out, x):
     return sum_to(g, x.shape)
 
 
+BROADCAST_TO = declare(broadcast_to, forward="broadcast(x)", derivative="sum_to(g, x's shape)",
+                       vjp=d_broadcast_to)
+
+
 def sum_to(x, shape):
     """Sum over the axes that broadcasting to ``x.shape`` from ``shape`` added.
 
     The inverse of broadcast_to, and the one place where every op's gradient
-    is reduced back to its input's shape.   Gradient: broadcast back.
+    is reduced back to its input's shape.
     """
     x = as_tensor(x)
     shape = tuple(shape)
@@ -145,15 +174,19 @@ def sum_to(x, shape):
     data = x.data.sum(axis=axes, keepdims=True)
     if lead:
         data = data.reshape(shape)
-    return record("sum_to", data, (x,), d_sum_to)
+    return record(SUM_TO, data, (x,))
 
 
 def d_sum_to(g, out, x):
     return broadcast_to(g, x.shape)
 
 
+SUM_TO = declare(sum_to, forward="sum_to(x)", derivative="g broadcast back to x's shape",
+                 vjp=d_sum_to)
+
+
 def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis.   Gradient: sliced back into pieces."""
+    """Join tensors along an existing axis."""
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate needs at least one tensor")
@@ -173,7 +206,11 @@ def concatenate(tensors, axis=0):
             index[axis] = slice(int(start), int(stop))
             grads.append(g[tuple(index)] if t.requires_grad else None)
         return tuple(grads)
-    return record("concatenate", data, tuple(tensors), d_concatenate)
+    return record(CONCATENATE, data, tuple(tensors), d_concatenate)
+
+
+CONCATENATE = declare(concatenate, forward="concatenate(x)", inputs="x",
+                      derivative="g sliced back into the pieces", vjp=PER_CALL)
 
 
 def stack(tensors, axis=0):
@@ -188,8 +225,6 @@ def stack(tensors, axis=0):
 
 def pad(x, pad_width, value=0):
     """Pad with a constant, NumPy's width format ``((before, after), ...)``.
-
-    Gradient: the padding is cut away again.
     """
     x = as_tensor(x)
     width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
@@ -200,4 +235,8 @@ def pad(x, pad_width, value=0):
 
     def d_pad(g, out, x):
         return g[inner]
-    return record("pad", data, (x,), d_pad)
+    return record(PAD, data, (x,), d_pad)
+
+
+PAD = declare(pad, forward="pad(x)", inputs="x", derivative="g with the padding cut away",
+              vjp=PER_CALL)

@@ -31,6 +31,7 @@ import warnings
 import numpy as np
 
 from ..autodiff import GradientTape
+from ..scratch import scratch
 from ..tensor import Tensor
 from . import schedules as _schedules
 from .schedules import LearningRateSchedule
@@ -114,7 +115,6 @@ class Optimizer:
         self.iterations = 0
         self._learning_rate = self._checked_learning_rate(learning_rate)
         self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
-        self._scratch = {}                # (shape, dtype) -> a work array reused by every step
         self._globals = {}                # state shared by all variables (Nadam's u_product)
         self._fused = {}                  # tuple of small variables -> their _FusedGroup
         self._exclude_ids = set()
@@ -181,11 +181,7 @@ class Optimizer:
         """A work array shaped like ``value``, reused across variables and steps
         (an update that needs a temporary writes it here instead of allocating
         a weight-sized array every step). Not part of the saved state."""
-        key = (value.shape, value.dtype)
-        buffer = self._scratch.get(key)
-        if buffer is None:
-            buffer = self._scratch[key] = np.empty_like(value)
-        return buffer
+        return scratch("optimizer update", value.shape, value.dtype)
 
     def _build_slots(self, value):
         """Per-variable state, as a dict of arrays shaped like ``value``."""
@@ -198,11 +194,36 @@ class Optimizer:
     def _before_updates(self):
         """Once per step, before the variables' updates (for state shared by all)."""
 
+    # While fit runs, training.py's _GradientGuard: all-reduces the gradients
+    # of a distributed step and skips a step whose gradients are not finite.
+    _gradient_guard = None
+
+    def apply(self, grads, trainable_variables=None):
+        """One step for ``grads`` and their variables, in the same order
+        (Keras 3's ``optimizer.apply``; ``apply_gradients`` takes pairs).
+
+        Without ``trainable_variables``, the variables given to ``build``.
+        Returns the new ``iterations``.
+        """
+        grads = list(grads)
+        variables = list(self._slots) if trainable_variables is None else list(trainable_variables)
+        if len(grads) != len(variables):
+            raise ValueError(f"apply: got {len(grads)} gradients for {len(variables)} variables"
+                             + ("" if trainable_variables is not None else
+                                " (the variables given to build(); pass trainable_variables)"))
+        return self.apply_gradients(zip(grads, variables))
+
     def apply_gradients(self, grads_and_vars):
         """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
 
         Returns the new ``iterations``.
         """
+        if self._gradient_guard is not None:
+            pairs = list(grads_and_vars)
+            guarded = self._gradient_guard([g for g, _ in pairs], [v for _, v in pairs])
+            if guarded is None:            # not finite: this step is skipped
+                return self.iterations
+            grads_and_vars = zip(guarded, [v for _, v in pairs])
         grads, variables = [], []
         skipped = []
         for grad, var in grads_and_vars:

@@ -67,7 +67,6 @@ from sklearn.utils.validation import (
 import chainrule as cr
 from chainrule import optimizers
 from chainrule.autodiff import gradients
-from chainrule.losses import _soft_softmax_cross_entropy_sum
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -146,7 +145,7 @@ class _BaseMLP(BaseEstimator):
             x = cr.Tensor(np.asarray(X, dtype=params[0].dtype))
             return self._output(self._forward(x, params))
 
-    def _loss(self, x, Y, sample_weight=None, l2_in_graph=True):
+    def _loss(self, x, Y, sample_weight=None):
         """Loss of a batch: (Tensor to differentiate, float value to report).
 
         The differentiated loss is the stable form from the logits (its
@@ -155,8 +154,6 @@ class _BaseMLP(BaseEstimator):
         [eps, 1−eps] in the log-loss, the squared error averaged over outputs.
         With ``sample_weight`` every mean over samples becomes a weighted
         mean (n = Σ weights, also in the L2 term), as scikit-learn's.
-        With ``l2_in_graph=False`` the L2 term is left out of both; the
-        mini-batch loop adds it by hand (``_add_l2``).
         """
         if sample_weight is None:
             n, w = x.shape[0], 1.0
@@ -169,7 +166,8 @@ class _BaseMLP(BaseEstimator):
         if out == "softmax":
             Yw = Y if sample_weight is None else Y * w
             # −Σ Yw·log_softmax(z) / n as one fused op (the hot path of fit).
-            data_loss, log_p = _soft_softmax_cross_entropy_sum(z, Yw, 1.0 / n)
+            data_loss, log_p = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n,
+                                                                return_log_probs=True)
             np.clip(log_p, lo, hi, out=log_p)
             value = -float(np.vdot(Yw, log_p)) / n
         elif out == "logistic":
@@ -188,14 +186,13 @@ class _BaseMLP(BaseEstimator):
             diff = z - Y
             data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
             value = float(data_loss.data) / Y.shape[1]
-        if self.alpha > 0 and l2_in_graph:
-            # Σ W_ij² as one einsum: no W-sized temporary in the forward and two
-            # in the backward (W·W then sum would make five; this is the hot path).
+        if self.alpha > 0:
+            # ½·alpha·Σ‖W‖²/n, one l2_loss op per weight (no W-sized temporary forward).
             weights = self._params[:self.n_layers_ - 1]
-            l2 = cr.einsum("ij,ij->", weights[0], weights[0])
+            l2 = cr.ops.l2_loss(weights[0])
             for w in weights[1:]:
-                l2 = l2 + cr.einsum("ij,ij->", w, w)
-            l2 = l2 * (0.5 * self.alpha / n)
+                l2 = l2 + cr.ops.l2_loss(w)
+            l2 = l2 * (self.alpha / n)
             value += float(l2.data)
             data_loss = data_loss + l2
         return data_loss, value
@@ -359,7 +356,6 @@ class _BaseMLP(BaseEstimator):
         order = np.arange(n_samples)
         starts = range(0, n_samples, batch_size)
 
-        l2_scratch = [np.empty_like(p.data) for p in params[:self.n_layers_ - 1]]
         self.n_iter_ = 0
         for _ in range(self.max_iter):
             if self.shuffle:
@@ -370,11 +366,8 @@ class _BaseMLP(BaseEstimator):
                 rows = order[start:start + batch_size] if self.shuffle else slice(start, start + batch_size)
                 xb, yb = X_train[rows], Y_train[rows]
                 swb = None if sw_train is None else sw_train[rows]
-                loss, value = self._loss(cr.Tensor(xb), yb, swb, l2_in_graph=False)
+                loss, value = self._loss(cr.Tensor(xb), yb, swb)
                 grads = gradients(loss, params)
-                if self.alpha > 0:
-                    n = xb.shape[0] if swb is None else float(swb.sum())
-                    value += self._add_l2(grads, n, l2_scratch)
                 optimizer.apply_gradients(zip(grads, params))
                 total += value * xb.shape[0]
             self.n_iter_ += 1
@@ -401,28 +394,6 @@ class _BaseMLP(BaseEstimator):
         if early_stopping:
             for p, best in zip(params, self._best_coefs + self._best_intercepts):
                 np.copyto(p.data, best)
-
-    def _add_l2(self, grads, n, scratch=None):
-        """Add the L2 penalty's gradient alpha·W/n into each weight's gradient,
-        in place, and return the penalty ½·alpha·Σ‖W‖²/n.
-
-        The same numbers as differentiating the penalty in the graph, but two
-        in-place passes and one dot per weight instead of recorded ops and
-        W-sized temporaries: on a (784, 256) first layer at batch 200 the
-        recorded form cost about a tenth of the step. ``scratch``: one array
-        per weight, reused across steps.
-        """
-        scale = self.alpha / n
-        weights = self._params[:self.n_layers_ - 1]
-        if scratch is None:
-            scratch = [np.empty_like(w.data) for w in weights]
-        total = 0.0
-        for g, w, tmp in zip(grads, weights, scratch):
-            np.multiply(w.data, scale, out=tmp)
-            g.data += tmp
-            flat = w.data.reshape(-1)
-            total += float(np.dot(flat, flat))
-        return 0.5 * scale * total
 
     def _trigger_stopping(self, msg):
         """Stop, or (sgd with learning_rate='adaptive') divide the rate by 5."""
@@ -530,47 +501,45 @@ def _check_optimize_result(result, max_iter):
     return n_iter
 
 
-_DOC_PARAMS = """
-    Parameters (as scikit-learn's, same defaults)
-    ----------
-    hidden_layer_sizes : array-like of int, default=(100,)
-        Units of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        'lbfgs' runs SciPy's L-BFGS-B on the flattened weights with
-        gradients from chainrule; 'sgd' and 'adam' train on mini-batches.
-    alpha : float, default=0.0001
-        L2 penalty: the loss gains ½·alpha·Σ‖W‖²/n_samples.
-    batch_size : int or 'auto', default='auto'   ('auto' = min(200, n_samples))
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        sgd only. invscaling: lr = learning_rate_init / (t+1)^power_t with t
-        the samples seen; adaptive: divide by 5 after n_iter_no_change epochs
-        without improvement.
-    learning_rate_init : float, default=0.001
-    power_t : float, default=0.5
-    max_iter : int, default=200
-        Epochs for sgd/adam; iterations for lbfgs.
-    shuffle : bool, default=True
-    random_state : int, RandomState instance or None, default=None
-    tol : float, default=1e-4
-    verbose : bool, default=False
-    warm_start : bool, default=False
-    momentum : float, default=0.9
-    nesterovs_momentum : bool, default=True
-    early_stopping : bool, default=False
-    validation_fraction : float, default=0.1
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8   (Adam)
-    n_iter_no_change : int, default=10
-    max_fun : int, default=15000   (lbfgs: most loss evaluations)
-    dtype : {'float32', 'float64'}, default='float32'
-        chainrule's addition: the precision training and prediction run in.
+# The estimators' shared arguments, in Keras' Args: format like the rest of the
+# docs; names and defaults are scikit-learn's (sklearn/neural_network/_multilayer_perceptron.py).
+_DOC_ARGS = """
+        hidden_layer_sizes: tuple of int, the units of each hidden layer. Defaults to (100,).
+        activation: ``'identity'``, ``'logistic'``, ``'tanh'`` or ``'relu'`` (the default).
+        solver: ``'lbfgs'`` runs SciPy's L-BFGS-B on the flattened weights with
+            gradients from chainrule; ``'sgd'`` and ``'adam'`` (the default) train
+            on mini-batches.
+        alpha: float, the L2 penalty: the loss gains ½·alpha·Σ‖W‖²/n_samples.
+            Defaults to 0.0001.
+        batch_size: int, or ``'auto'`` (the default) for min(200, n_samples).
+        learning_rate: sgd only. ``'constant'`` (the default); ``'invscaling'``:
+            lr = learning_rate_init / (t+1)^power_t with t the samples seen;
+            ``'adaptive'``: divide by 5 after n_iter_no_change epochs without improvement.
+        learning_rate_init: float. Defaults to 0.001.
+        power_t: float, for ``'invscaling'``. Defaults to 0.5.
+        max_iter: epochs for sgd/adam, iterations for lbfgs. Defaults to 200.
+        shuffle: shuffle the samples each epoch. Defaults to True.
+        random_state: int, ``RandomState`` instance or None (the default).
+        tol: float, the improvement that counts. Defaults to 1e-4.
+        verbose: print the loss each epoch. Defaults to False.
+        warm_start: continue from the previous fit's weights. Defaults to False.
+        momentum: float, sgd only. Defaults to 0.9.
+        nesterovs_momentum: bool, sgd only. Defaults to True.
+        early_stopping: hold out ``validation_fraction`` and stop when its score
+            stops improving. Defaults to False.
+        validation_fraction: float. Defaults to 0.1.
+        beta_1, beta_2, epsilon: Adam's. Default to 0.9, 0.999, 1e-8.
+        n_iter_no_change: int. Defaults to 10.
+        max_fun: int, lbfgs only: most loss evaluations. Defaults to 15000.
+        dtype: ``'float32'`` (the default) or ``'float64'``: chainrule's
+            addition, the precision training and prediction run in.
 
-    Attributes
-    ----------
-    coefs_, intercepts_ : lists of arrays, layer by layer
-    loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
-    n_iter_, t_ (samples seen), n_layers_, n_outputs_, out_activation_,
-    n_features_in_, feature_names_in_ (and classes_ for the classifier)
+    Attributes:
+        coefs_, intercepts_: lists of arrays, layer by layer.
+        loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
+            n_iter_, t_ (samples seen), n_layers_, n_outputs_, out_activation_,
+            n_features_in_, feature_names_in_ (and classes_ for the classifier):
+            as in scikit-learn.
 """
 
 
@@ -578,14 +547,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     __doc__ = """Multi-layer perceptron classifier, trained by chainrule.
 
     Minimizes the log-loss: softmax output for multiclass targets, logistic
-    for binary and multilabel ones.
+    for binary and multilabel ones. A scikit-learn estimator: ``fit``,
+    ``predict``, ``predict_proba``, ``score``, pipelines and grid search work.
+
+    Example:
 
     >>> from chainrule.sklearn import MLPClassifier
     >>> X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
     >>> clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0)
     >>> clf.fit(X, [0, 1, 1, 0]).predict(X).tolist()
     [0, 1, 1, 0]
-    """ + _DOC_PARAMS
+
+    Args:""" + _DOC_ARGS
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -705,8 +678,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> reg.fit(X, X.ravel() ** 2).score(X, X.ravel() ** 2) > 0.9
     True
 
-    loss : {'squared_error', 'poisson'}, default='squared_error'
-    """ + _DOC_PARAMS
+    Args:
+        loss: ``'squared_error'`` (the default) or ``'poisson'``.""" + _DOC_ARGS
 
     _parameter_constraints: ClassVar[dict] = {
         **_BaseMLP._parameter_constraints,
