@@ -126,6 +126,21 @@ def grad(f, argnums=0, has_aux=False):
 
     >>> df = cr.grad(lambda x: x ** 3)
     >>> df(2.0)
+    Args:
+        f: a function of tensors (numbers and arrays are turned into tensors)
+            that returns a scalar tensor, or ``(scalar, aux)`` with ``has_aux``.
+        argnums: which positional argument(s) to differentiate with respect
+            to: an int, or a tuple of ints for a tuple of gradients.
+        has_aux: ``f`` returns ``(value, aux)``; the new function then
+            returns ``(gradient, aux)``.
+
+    Returns:
+        A function taking the same arguments as ``f`` and returning the
+        gradient(s), with the shape of the argument(s). Nest ``grad`` for
+        higher derivatives.
+
+    Example:
+
     tensor(12.)
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)     # second derivative: 6x
     tensor(12.)

@@ -8,7 +8,8 @@
 >>> dot = viz.draw_graph(J)          # Graphviz DOT text: a str you can print or save
 >>> "multiply" in dot
 True
->>> dot.render("graph.svg")          # doctest: +SKIP  (needs Graphviz's `dot` program)
+>>> # dot.render needs Graphviz's `dot` program; in a notebook the graph shows itself
+>>> dot.render("graph.svg")          # doctest: +SKIP
 
 ``draw_graph`` needs nothing but chainrule. The plotting functions need
 matplotlib (``pip install "chainrule[viz]"``), imported when they run; each

@@ -42,13 +42,34 @@ def check_rate(layer_name, arg, value):
 
 
 class Dense(Layer):
-    """A fully connected layer: ``activation(x @ kernel + bias)``.
+    """A fully connected layer: ``output = activation(x @ kernel + bias)``.
 
     ``kernel`` has shape (in, units) as in Keras, so ``get_weights`` arrays
     move between the two. On N-D input the product acts on the last axis.
+    The weights are made on the first call, when the input's last axis is known.
 
-    >>> Dense(10, activation="softmax")(cr.ones(5, 7, 4)).shape
+    Args:
+        units: positive int, the size of the output's last axis.
+        activation: an activation name (``"relu"``, ``"softmax"``...) or a
+            callable; None means linear, ``a(x) = x``.
+        use_bias: whether the layer adds a bias vector.
+        kernel_initializer: how ``kernel`` starts (name or initializer).
+            Defaults to ``"glorot_uniform"``.
+        bias_initializer: how ``bias`` starts. Defaults to ``"zeros"``.
+        kernel_regularizer, bias_regularizer: a penalty on the weights, added
+            to the loss (``"l2"``, ``cr.regularizers.L2(1e-4)``...), or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
+
+    Example:
+
+    >>> layer = Dense(10, activation="softmax")
+    >>> layer(cr.ones(5, 7, 4)).shape
     (5, 7, 10)
+    >>> [w.shape for w in layer.get_weights()]          # kernel, bias
+    [(4, 10), (10,)]
     """
 
     def __init__(self, units, activation=None, use_bias=True,

@@ -23,7 +23,28 @@ __all__ = ["Sequential"]
 
 
 class Sequential(Model):
-    """A stack of layers; ``model.layers`` lists them (an ``Input`` is not one)."""
+    """A stack of layers, each feeding the next (Keras' ``Sequential``).
+
+    ``model.layers`` lists them (an ``Input`` is not one). A ``Sequential``
+    is a ``Model``: ``compile``, ``fit``, ``evaluate``, ``predict``,
+    ``summary``, ``save`` work on it.
+
+    Args:
+        layers: the layers in order, optionally starting with
+            ``cr.Input(shape)`` to build the model right away.
+        trainable: whether ``fit`` updates its weights.
+        name: the model's name (default ``"sequential"``, numbered when taken).
+
+    Example:
+
+    >>> from chainrule import layers
+    >>> model = cr.Sequential([cr.Input((4,)), layers.Dense(8, activation="relu"),
+    ...                        layers.Dense(3, activation="softmax")])
+    >>> model.count_params()                  # (4*8 + 8) + (8*3 + 3)
+    67
+    >>> model.predict(np.ones((2, 4), "float32"), verbose=0).shape
+    (2, 3)
+    """
 
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
