@@ -15,14 +15,16 @@ from .tensor import (Tensor, tensor, as_tensor, zeros, ones, full, zeros_like,
 from .random import set_seed
 from .graph import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly
 from .ops import *  # noqa: F401,F403
+from .ops.keras_api import linspace  # noqa: F401  (NumPy's/PyTorch's cr.linspace)
 from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
+from .autodiff import UnconnectedGradients  # noqa: F401  (tf.UnconnectedGradients)
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError
 # Building blocks, models and training (Keras-style), then the uses on top.
 from . import activations, initializers, regularizers, losses, metrics, optimizers, layers  # noqa: E402
 from . import callbacks, utils  # noqa: E402
 from .models import Sequential, Model, Input, load_model  # noqa: E402
-from . import linalg, datasets, attacks, distributed  # noqa: E402
+from . import linalg, datasets, attacks, distributed, saving  # noqa: E402
 from .explain import explain  # noqa: E402
 
 # dtype names, so `cr.float64` reads like `torch.float64` (they are NumPy's).

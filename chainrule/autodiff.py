@@ -7,6 +7,7 @@ differentiation (nested ``grad``, a tape inside a tape, ``hessian``) builds
 its own graph, so the outer one can differentiate it again.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -14,7 +15,8 @@ from .graph import STATE, differentiation_scope, run_backward
 from .ops import reshape, stack
 from .tensor import Tensor, as_tensor
 
-__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients"]
+__all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients",
+           "UnconnectedGradients"]
 
 
 def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_graph=None):
@@ -187,6 +189,43 @@ def hessian(f, argnums=0):
     return jacobian(grad(f, argnums), argnums)
 
 
+class UnconnectedGradients:
+    """What ``GradientTape.gradient`` returns for a source the target does not
+    depend on (TensorFlow's ``tf.UnconnectedGradients``): ``NONE`` gives None,
+    ``ZERO`` zeros of the source's shape. The strings ``"none"``/``"zero"`` work too."""
+    NONE = "none"
+    ZERO = "zero"
+
+
+def _flatten(structure):
+    """The tensors of a nested list/tuple/dict, in order, and a function that
+    puts a flat list back into the same structure."""
+    if isinstance(structure, dict):
+        keys = list(structure)
+        parts = [_flatten(structure[k]) for k in keys]
+    elif isinstance(structure, (list, tuple)):
+        keys = None
+        parts = [_flatten(item) for item in structure]
+    else:
+        return [structure], lambda flat: flat[0]
+    leaves = [leaf for part, _ in parts for leaf in part]
+    sizes = [len(part) for part, _ in parts]
+
+    def rebuild(flat):
+        out, at = [], 0
+        for (_, rebuild_part), n in zip(parts, sizes):
+            out.append(rebuild_part(flat[at:at + n]))
+            at += n
+        if keys is not None:
+            return dict(zip(keys, out))
+        return type(structure)(out) if isinstance(structure, tuple) else out
+    return leaves, rebuild
+
+
+def _is_float(t):
+    return isinstance(t, Tensor) and t.dtype.kind in "fc"
+
+
 class GradientTape:
     """Record operations to differentiate them later (TensorFlow's tape).
 
@@ -202,9 +241,11 @@ class GradientTape:
     ``watch(t)`` sets ``requires_grad`` on ``t`` (for good, like
     ``requires_grad_()``). A
     non-persistent tape answers one ``gradient`` call; ``persistent=True``
-    answers many. A source the target does not depend on gives None. A tape
-    used while another is recording produces gradients the outer tape can
-    differentiate (second derivatives).
+    answers many. A source the target does not depend on gives None (or zeros
+    with ``unconnected_gradients="zero"``). As in TensorFlow, watching an
+    integer tensor warns and its gradient is None. A tape used while another
+    is recording produces gradients the outer tape can differentiate (second
+    derivatives).
     """
 
     def __init__(self, persistent=False, watch_accessed_variables=True):
@@ -212,7 +253,8 @@ class GradientTape:
         self.watch_accessed_variables = watch_accessed_variables
         self._recording = False
         self._used = False
-        self._watched = set()       # ids of tensors passed to watch()
+        self._watched = []          # tensors passed to watch(), in order
+        self._accessed = []         # trainable leaves found behind the targets
 
     def __enter__(self):
         if self._recording:
@@ -230,42 +272,101 @@ class GradientTape:
         return False
 
     def watch(self, tensor):
-        """Record operations on ``tensor`` (or a list of tensors) from now on."""
-        for t in (tensor if isinstance(tensor, (list, tuple)) else [tensor]):
+        """Record operations on ``tensor`` (or a nested list/dict of tensors) from now on.
+
+        An integer or boolean tensor cannot have a gradient: as TensorFlow,
+        this warns and its gradient will be None.
+        """
+        for t in _flatten(tensor)[0]:
             if not isinstance(t, Tensor):
                 raise TypeError(f"GradientTape.watch takes chainrule Tensors, got {type(t).__name__}; "
                                 f"wrap it with cr.tensor(...) first")
-            if not t.requires_grad:
+            if not _is_float(t):
+                warnings.warn(f"GradientTape.watch: the dtype of the watched tensor must be "
+                              f"floating (e.g. float32), got {t.dtype}; its gradient will be "
+                              f"None", stacklevel=2)
+            elif not t.requires_grad:
                 t.requires_grad_(True)
-            self._watched.add(id(t))
+            if all(t is not seen for seen in self._watched):
+                self._watched.append(t)
 
-    def gradient(self, target, sources, output_gradients=None):
-        """d target / d sources; ``sources`` a tensor, a list or a dict of tensors.
+    def watched_variables(self):
+        """The tensors this tape watches, in the order it met them: those passed
+        to ``watch``, then (with ``watch_accessed_variables``) the trainable
+        leaves that the targets of ``gradient`` calls so far were computed from.
 
-        A non-scalar target is summed (as TensorFlow), unless
-        ``output_gradients`` gives its weights.
+        chainrule does not log variable reads while recording, so before the
+        first ``gradient`` call only the watched tensors are known.
         """
+        out = [t for t in self._watched if _is_float(t)]
+        if self.watch_accessed_variables:
+            out += [t for t in self._accessed if all(t is not seen for seen in out)]
+        return out
+
+    def _note_accessed(self, targets):
+        # the leaves that need a gradient behind the targets (iterative walk)
+        seen, stack = set(), [t for t in targets if isinstance(t, Tensor)]
+        while stack:
+            t = stack.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            node = t._node
+            if node is None:
+                if t.requires_grad and all(t is not a for a in self._accessed):
+                    self._accessed.append(t)
+                continue
+            stack.extend(i for i in reversed(getattr(node, "inputs", ()) or ())
+                         if isinstance(i, Tensor))
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients=UnconnectedGradients.NONE):
+        """d target / d sources, in the structure of ``sources``.
+
+        ``target`` and ``sources`` may each be a tensor or a nested list,
+        tuple or dict of tensors; several targets are summed (as TensorFlow),
+        and a non-scalar target is summed too, unless ``output_gradients``
+        (the structure of ``target``) gives its weights.
+        ``unconnected_gradients``: ``"none"`` (default) gives None for a
+        source the target does not depend on, ``"zero"`` gives zeros.
+        """
+        mode = getattr(unconnected_gradients, "value", unconnected_gradients)
+        mode = str(mode).lower()
+        if mode not in (UnconnectedGradients.NONE, UnconnectedGradients.ZERO):
+            raise ValueError(f"unconnected_gradients must be 'none' or 'zero' "
+                             f"(cr.UnconnectedGradients.NONE / .ZERO), got {unconnected_gradients!r}")
         if self._used and not self.persistent:
             raise RuntimeError("a non-persistent GradientTape can compute gradients only "
                                "once; use GradientTape(persistent=True) for several")
         self._used = True
-        if isinstance(sources, dict):
-            keys, flat = list(sources), list(sources.values())
-        elif isinstance(sources, (list, tuple)):
-            keys, flat = None, list(sources)
-        else:
-            keys, flat = None, [sources]
-        targets = list(target) if isinstance(target, (list, tuple)) else [target]
-        seeds = output_gradients
-        if seeds is not None and not isinstance(seeds, (list, tuple)):
-            seeds = [seeds]
-        outer_depth = STATE.diff_depth - (1 if self._recording else 0)
-        grads = gradients(targets, flat, seeds, create_graph=outer_depth > 0,
-                          retain_graph=True if self.persistent else None)
+        flat, rebuild = _flatten(sources)
+        for s in flat:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"GradientTape.gradient: every source must be a chainrule "
+                                f"Tensor, got {type(s).__name__}")
+        targets = _flatten(target)[0]
+        seeds = None if output_gradients is None else _flatten(output_gradients)[0]
+        if seeds is not None and len(seeds) != len(targets):
+            raise ValueError(f"output_gradients has {len(seeds)} entries but there are "
+                             f"{len(targets)} targets; give one per target")
+        # a target that is no tensor or needs no gradient contributes nothing
+        keep = [i for i, t in enumerate(targets) if isinstance(t, Tensor) and t.requires_grad]
+        targets = [targets[i] for i in keep]
+        seeds = None if seeds is None else [seeds[i] for i in keep]
+        self._note_accessed(targets)
+        floats = [i for i, s in enumerate(flat) if _is_float(s)]   # integers get None
+        grads = [None] * len(flat)
+        if targets and floats:
+            outer_depth = STATE.diff_depth - (1 if self._recording else 0)
+            found = gradients(targets, [flat[i] for i in floats], seeds,
+                              create_graph=outer_depth > 0,
+                              retain_graph=True if self.persistent else None)
+            for i, g in zip(floats, found):
+                grads[i] = g
         if not self.watch_accessed_variables:
-            grads = [g if id(s) in self._watched else None for g, s in zip(grads, flat)]
-        if keys is not None:
-            return dict(zip(keys, grads))
-        if isinstance(sources, (list, tuple)):
-            return type(sources)(grads) if isinstance(sources, tuple) else grads
-        return grads[0]
+            grads = [g if any(s is w for w in self._watched) else None
+                     for g, s in zip(grads, flat)]
+        if mode == UnconnectedGradients.ZERO:
+            grads = [Tensor._wrap(np.zeros_like(s.data)) if g is None and _is_float(s) else g
+                     for g, s in zip(grads, flat)]
+        return rebuild(grads)

@@ -142,14 +142,63 @@ mae = mean_absolute_error
 # --------------------------------------------------------------------------
 # Stateful metrics
 # --------------------------------------------------------------------------
-class Metric:
+class _ResetAfterInit(type):
+    """Runs ``_after_init`` once the whole ``__init__`` chain has finished, so a
+    subclass creates its state after ``super().__init__()`` (Keras 3)."""
+
+    def __call__(cls, *args, **kwargs):
+        metric = super().__call__(*args, **kwargs)
+        metric._after_init()
+        return metric
+
+
+class Metric(metaclass=_ResetAfterInit):
     """Base class: ``update_state`` accumulates, ``result`` reads, ``reset_state``
-    starts over. Calling a metric updates it and returns the result."""
+    starts over. Calling a metric updates it and returns the result.
+
+    State is either variables made by ``add_variable`` in ``__init__`` after
+    ``super().__init__()`` (Keras 3's way; the default ``reset_state`` zeroes
+    them) or plain attributes that the subclass's ``reset_state`` sets, which
+    runs once when the object is complete.
+    """
 
     def __init__(self, name=None, dtype=None):
         self.name = name or type(self).__name__.lower()
         self.dtype = np.dtype(dtype or np.float64)
-        self.reset_state()
+        self._variables = []
+
+    def _after_init(self):
+        # Variables start at their initializer's value (Keras); attribute
+        # state is created by reset_state.
+        if not self.__dict__.get("_variables"):
+            self.reset_state()
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A state variable (a Tensor that needs no gradient), tracked by the metric.
+
+        As Keras 3 ``keras/src/metrics/metric.py`` ``add_variable``: update it
+        with ``assign``/``assign_add``; ``aggregation`` is accepted for
+        compatibility (one process: nothing to aggregate here).
+        """
+        from . import initializers
+        shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        dtype = np.dtype(dtype or self.dtype)
+        if isinstance(initializer, (int, float)) and not isinstance(initializer, bool):
+            value = np.full(shape, initializer, dtype)
+        else:
+            value = initializers.get(initializer)(shape, dtype=dtype)
+        variable = Tensor(np.array(value, dtype=dtype), name=name)
+        self.__dict__.setdefault("_variables", []).append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """Keras' older name for :meth:`add_variable` (zeros by default)."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
+
+    @property
+    def variables(self):
+        """The state variables made by ``add_variable``."""
+        return list(self.__dict__.get("_variables", []))
 
     def update_state(self, *args, **kwargs):
         raise NotImplementedError
@@ -158,7 +207,10 @@ class Metric:
         raise NotImplementedError
 
     def reset_state(self):
-        raise NotImplementedError
+        """Zero every state variable (Keras' default); metrics that keep their
+        state in attributes override this."""
+        for variable in self.variables:
+            variable.assign(np.zeros(variable.shape, variable.dtype))
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)

@@ -229,15 +229,74 @@ class Layer:
                     self._layers.append(item)
         object.__setattr__(self, name, value)
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
-                   trainable=True, dtype=None):
-        """Create a weight Tensor, initialized now, tracked by this layer."""
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Create a weight Tensor, initialized now, tracked by this layer.
+
+        Keras 3's signature and defaults (as Keras 3 ``keras/src/layers/layer.py``
+        ``add_weight``): ``shape`` defaults to ``()``; ``initializer`` to
+        ``"glorot_uniform"`` for a float dtype, ``"zeros"`` otherwise; ``dtype``
+        to the layer's; ``name`` is optional. Up to three positional arguments
+        are ``shape, initializer, dtype`` as Keras. chainrule's older spelling
+        ``add_weight("kernel", shape, initializer, regularizer, trainable, dtype)``
+        (a name first) still works. ``constraint`` is kept in
+        ``layer.constraints`` and applied by the optimizer after each update;
+        ``autocast``, ``aggregation`` and ``overwrite_with_gradient`` are
+        accepted for compatibility (one device, one dtype: nothing to do).
+        """
+        if args and isinstance(args[0], str):
+            legacy = ("name", "shape", "initializer", "regularizer", "trainable", "dtype")
+            if len(args) > len(legacy):
+                raise TypeError(f"add_weight() takes at most {len(legacy)} positional "
+                                f"arguments in the (name, shape, ...) form; got {len(args)}")
+            given = dict(zip(legacy, args))
+            name = given["name"]
+            shape = given.get("shape", shape)
+            initializer = given.get("initializer", initializer)
+            regularizer = given.get("regularizer", regularizer)
+            trainable = given.get("trainable", trainable)
+            dtype = given.get("dtype", dtype)
+            if initializer is None:
+                initializer = "glorot_uniform"
+        elif args:
+            if len(args) > 3:
+                raise TypeError(f"add_weight() takes at most 3 positional arguments "
+                                f"(shape, initializer, dtype) but {len(args)} were given")
+            for key, value in zip(("shape", "initializer", "dtype"), args):
+                if locals()[key] is not None:
+                    raise TypeError(f"add_weight(): `{key}` was given both positionally "
+                                    f"and as a keyword argument")
+            shape = args[0]
+            initializer = args[1] if len(args) > 1 else initializer
+            dtype = args[2] if len(args) > 2 else dtype
+        if shape is None:
+            shape = ()
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        try:
+            shape = tuple(int(d) for d in shape)
+        except TypeError:
+            raise TypeError(f"add_weight(shape=...) must be a tuple of integers (no None), "
+                            f"got {shape!r}") from None
         dtype = np.dtype(dtype or self.dtype)
-        value = initializers.get(initializer)(tuple(shape), dtype=dtype)
-        weight = Tensor(np.asarray(value, dtype=dtype), requires_grad=trainable, name=name)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        if isinstance(initializer, (int, float, np.ndarray, Tensor)) and \
+                not isinstance(initializer, bool):
+            value = np.broadcast_to(np.asarray(initializer), shape)
+        else:
+            value = initializers.get(initializer)(shape, dtype=dtype)
+        weight = Tensor(np.array(value, dtype=dtype), name=name,
+                        requires_grad=bool(trainable) and dtype.kind in "fc")
         self._weights.append(weight)
         if regularizer is not None:
             self.regularizers[id(weight)] = regularizers.get(regularizer)
+        if constraint is not None:
+            if not callable(constraint):
+                raise TypeError(f"add_weight(constraint=...) must be callable (weight -> "
+                                f"constrained weight), got {constraint!r}")
+            self.__dict__.setdefault("constraints", {})[id(weight)] = constraint
         return weight
 
     @property

@@ -19,3 +19,4 @@ from .rnn import *  # noqa: F401,F403
 from .rnn import __all__ as _rnn
 
 __all__ = _elementwise + _shape + _index + _reduce + _matmul + _nn + _rnn
+from .keras_api import *  # noqa: E402,F401,F403  (keras.ops names: cr.ops only, not in __all__)
