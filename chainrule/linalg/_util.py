@@ -62,7 +62,7 @@ def eye_like(x):
     return np.eye(x.shape[-1], dtype=x.dtype)
 
 
-def record_many(name, arrays, inputs, vjp):
+def record_many(rule, arrays, inputs, vjp):
     """Record one op with several outputs.
 
     The outputs travel packed in one flat tensor and each one is a slice of it,
@@ -84,5 +84,5 @@ def record_many(name, arrays, inputs, vjp):
     def d_packed(g, out, *ins):
         return vjp(unpack(g), unpack(out), *ins)
 
-    packed = record(name, packed_data, tuple(inputs), d_packed)
+    packed = record(rule, packed_data, tuple(inputs), d_packed)
     return unpack(packed)

@@ -21,6 +21,7 @@ import scipy.linalg
 
 from ..graph import is_grad_enabled
 from ..ops import concatenate, where
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, record
 from . import reference
 from ._util import (
@@ -79,7 +80,7 @@ def cholesky(A, upper=False):
             "so it has an eigenvalue <= 0); Cholesky needs a symmetric positive-definite "
             "matrix. Add a small multiple of the identity (A + eps·I), or use eigh or "
             "lu for indefinite matrices") from None
-    L = record("cholesky", data, (A,), d_cholesky)
+    L = record(CHOLESKY, data, (A,), d_cholesky)
     return mT(L) if upper else L
 
 
@@ -127,7 +128,7 @@ def qr(A, method="lapack"):
     else:
         raise ValueError(f"qr: method must be 'lapack', 'householder', 'gram-schmidt' or "
                          f"'modified-gram-schmidt', got {method!r}")
-    return QRResult(*record_many("qr", [q, r], (A,), d_qr))
+    return QRResult(*record_many(QR, [q, r], (A,), d_qr))
 
 
 def d_qr(grads, outs, A):
@@ -167,7 +168,7 @@ def eigh(A):
     A = as_float_tensor(A)
     check_matrix(A, "eigh", square=True)
     w, v = np.linalg.eigh(A.data)
-    return EighResult(*record_many("eigh", [w, v], (A,), d_eigh))
+    return EighResult(*record_many(EIGH, [w, v], (A,), d_eigh))
 
 
 def d_eigh(grads, outs, A):
@@ -208,7 +209,7 @@ def svd(A, full_matrices=False):
     A = as_float_tensor(A)
     check_matrix(A, "svd")
     u, s, vh = np.linalg.svd(A.data, full_matrices=False)
-    return SVDResult(*record_many("svd", [u, s, vh], (A,), d_svd))
+    return SVDResult(*record_many(SVD, [u, s, vh], (A,), d_svd))
 
 
 def d_svd(grads, outs, A):
@@ -266,5 +267,15 @@ def lu(A, method="lapack"):
         M = tril(mT(L) @ gL, -1) + triu(gU @ mT(U))
         X = solve_triangular(mT(L), M, lower=False)             # L⁻ᵀ M
         return (P @ _right_solve_upper(X, U),)                  # P (L⁻ᵀ M U⁻ᵀ)
-    L, U = record_many("lu", [l_.astype(A.dtype), u.astype(A.dtype)], (A,), d_lu)
+    L, U = record_many(LU, [l_.astype(A.dtype), u.astype(A.dtype)], (A,), d_lu)
     return LUResult(P, L, U)
+
+
+# The factorizations' adjoints are the functions d_* above (Murray 2016 for
+# Cholesky, Walter & Lehmann / Seeger et al. for QR, Giles 2008 for eigh and SVD).
+CHOLESKY = declare(cholesky, forward="chol(A)", inputs="A",
+                   derivative="Φ(Lᵀ g) solved through L (d_cholesky)", vjp=PER_CALL)
+QR = declare(qr, forward="qr(A)", inputs="A", derivative="d_qr(gQ, gR)", vjp=PER_CALL)
+EIGH = declare(eigh, forward="eigh(A)", inputs="A", derivative="d_eigh(gw, gV)", vjp=PER_CALL)
+SVD = declare(svd, forward="svd(A)", inputs="A", derivative="d_svd(gU, gS, gVᴴ)", vjp=PER_CALL)
+LU = declare(lu, forward="lu(A)", inputs="A", derivative="d_lu(gL, gU)", vjp=PER_CALL)

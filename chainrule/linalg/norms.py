@@ -9,6 +9,7 @@ from ..ops import min as min_
 from ..ops import reshape, transpose, where
 from ..ops import sum as sum_
 from ..ops.shaping import normalize_axes
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, record
 from ._util import as_float_tensor
 from .decompositions import svd
@@ -29,7 +30,7 @@ def _l2(x, axes, keepdims):
             g, out = reshape(g, shape), reshape(out, shape)
         zero = out.data == 0
         return g * x / where(zero, 1.0, out) * (~zero)
-    return record("norm", data, (x,), d_l2)
+    return record(NORM, data, (x,), d_l2)
 
 
 def norm(x, ord=None, axis=None, keepdims=False):
@@ -108,3 +109,7 @@ def _matrix_norm(x, ord, axes, keepdims):
     if not keepdims:
         out = reshape(out, [x.shape[a] for a in range(x.ndim) if a not in axes])
     return out
+
+
+NORM = declare(norm, forward="‖x‖", inputs="x", derivative="g·x/‖x‖ (0 at x = 0)",
+               vjp=PER_CALL)

@@ -17,6 +17,7 @@ import scipy.linalg
 
 from ..errors import ShapeError
 from ..ops import reshape
+from ..rules import PER_CALL, declare
 from ..tensor import Tensor, record
 from ._util import as_float_tensor, check_matrix, mT, tril, triu
 
@@ -63,7 +64,7 @@ def solve(A, B):
         data = np.linalg.solve(A.data, B.data)
     except np.linalg.LinAlgError:
         raise _singular("solve") from None
-    X = record("solve", data, (A, B), d_solve)
+    X = record(SOLVE, data, (A, B))
     return reshape(X, (-1,)) if vector else X
 
 
@@ -95,7 +96,7 @@ def solve_triangular(A, B, lower=True):
             gA = -(gB @ mT(X))
             gA = tril(gA) if lower else triu(gA)
         return gA, (gB if B.requires_grad else None)
-    X = record("solve_triangular", data, (A, B), d_solve_triangular)
+    X = record(SOLVE_TRIANGULAR, data, (A, B), d_solve_triangular)
     return reshape(X, (-1,)) if vector else X
 
 
@@ -110,7 +111,7 @@ def inv(A):
         data = np.linalg.inv(A.data)
     except np.linalg.LinAlgError:
         raise _singular("inv") from None
-    return record("inv", data, (A,), d_inv)
+    return record(INV, data, (A,))
 
 
 def d_inv(g, X, A):
@@ -126,7 +127,7 @@ def det(A):
     """
     A = as_float_tensor(A)
     check_matrix(A, "det", square=True)
-    return record("det", np.asarray(np.linalg.det(A.data)), (A,), d_det)
+    return record(DET, np.asarray(np.linalg.det(A.data)), (A,))
 
 
 def d_det(g, d, A):
@@ -147,4 +148,12 @@ def slogdet(A):
     def d_slogdet(g, out, A):
         return reshape(g, g.shape + (1, 1)) * mT(inv(A))
     return SlogdetResult(Tensor(np.asarray(sign)),
-                         record("slogdet", np.asarray(logabsdet), (A,), d_slogdet))
+                         record(SLOGDET, np.asarray(logabsdet), (A,), d_slogdet))
+
+
+SOLVE = declare(solve, forward="A⁻¹B", derivative=("-A⁻ᵀ g Xᵀ", "A⁻ᵀ g"), vjp=d_solve)
+SOLVE_TRIANGULAR = declare(solve_triangular, forward="T⁻¹B", inputs="A B",
+                           derivative=("-tri(A⁻ᵀ g Xᵀ)", "A⁻ᵀ g"), vjp=PER_CALL)
+INV = declare(inv, forward="A⁻¹", derivative="-Xᵀ g Xᵀ", vjp=d_inv)
+DET = declare(det, forward="det(A)", derivative="g·det(A)·A⁻ᵀ", vjp=d_det)
+SLOGDET = declare(slogdet, forward="log|det(A)|", inputs="A", derivative="g·A⁻ᵀ", vjp=PER_CALL)
