@@ -24,7 +24,7 @@ from .errors import ShapeError
 from . import activations, initializers, regularizers, losses, metrics, optimizers, layers  # noqa: E402
 from . import callbacks, utils  # noqa: E402
 from .models import Sequential, Model, Input, load_model  # noqa: E402
-from . import linalg, datasets, attacks, distributed  # noqa: E402
+from . import linalg, datasets, attacks, distributed, saving  # noqa: E402
 from .explain import explain  # noqa: E402
 
 # dtype names, so `cr.float64` reads like `torch.float64` (they are NumPy's).

@@ -15,8 +15,6 @@ Formulas follow Keras 3 (``keras.activations``); a few of them differ from
 PyTorch's defaults, e.g. ``leaky_relu`` has ``negative_slope=0.2`` here, and
 ``hard_sigmoid`` is ``relu6(x + 3) / 6``.
 """
-import contextlib
-
 from . import ops
 from .registry import CustomObjectScope, Registry
 from .tensor import as_tensor
@@ -157,7 +155,7 @@ def serialize(activation):
 
 def deserialize(config, custom_objects=None):
     """The activation function a name (or a ``{"class_name": ...}`` dict) describes."""
-    with CustomObjectScope(custom_objects) if custom_objects else contextlib.nullcontext():
+    with CustomObjectScope(custom_objects):
         return get(config)
 
 

@@ -66,8 +66,9 @@ class CustomObjectScope:
     """``with CustomObjectScope({"custom_fn": custom_fn}):`` makes those names
     known to every ``get``/``deserialize`` and to ``load_model`` inside the block.
 
-    As Keras, a scope replaces the enclosing scope's objects for its duration
-    (the global registered objects stay visible).
+    A nested scope adds its objects to the enclosing scope's (Keras replaces
+    them; adding keeps a ``load_model(custom_objects=...)`` inside a user's
+    scope working). ``None`` adds nothing.
     """
 
     def __init__(self, custom_objects=None):
@@ -79,7 +80,7 @@ class CustomObjectScope:
 
     def __enter__(self):
         self._outer = getattr(_SCOPE, "objects", {})
-        _SCOPE.objects = dict(self.custom_objects)
+        _SCOPE.objects = {**self._outer, **self.custom_objects}
         return self
 
     def __exit__(self, *exc):

@@ -37,6 +37,8 @@ import numpy as np
 from .. import initializers, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
+from ..registry import (CustomObjectScope, get_registered_name, get_registered_object,
+                        registered_name_or_none)
 from ..tensor import Tensor, as_tensor
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "serialize", "deserialize",
@@ -525,11 +527,12 @@ def _jsonable(value):
     if isinstance(value, Layer):
         return serialize(value)
     if hasattr(value, "get_config") and not isinstance(value, type):
-        return {"class_name": type(value).__name__, "config": value.get_config()}
+        return _with_registered_name({"class_name": type(value).__name__,
+                                      "config": value.get_config()}, type(value))
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if callable(value) and hasattr(value, "__name__"):
-        return value.__name__          # activations given as functions
+        return get_registered_name(value)      # activations given as functions
     raise TypeError(f"cannot save {type(value).__name__} value {value!r} in a layer config; "
                     f"use numbers, strings, lists or objects with get_config()")
 
@@ -542,9 +545,20 @@ def register(cls=None, name=None):
     return deco(cls) if cls is not None else deco
 
 
+def _with_registered_name(spec, cls):
+    """Add Keras' ``registered_name`` to a config when ``cls`` was registered
+    with ``chainrule.saving.register_keras_serializable``."""
+    registered = registered_name_or_none(cls)
+    if registered is not None:
+        spec["registered_name"] = registered
+    return spec
+
+
 def get_registered(class_name, custom_objects=None):
-    if custom_objects and class_name in custom_objects:
-        return custom_objects[class_name]
+    # custom objects first: a scope, register_keras_serializable, the argument (Keras' order)
+    custom = get_registered_object(class_name, custom_objects)
+    if custom is not None:
+        return custom
     if class_name not in _REGISTRY:
         raise ValueError(f"unknown layer class '{class_name}': import the module that "
                          f"defines it, or pass custom_objects={{'{class_name}': cls}}")
@@ -553,9 +567,17 @@ def get_registered(class_name, custom_objects=None):
 
 def serialize(layer):
     """``{"class_name": ..., "config": ...}`` as Keras writes a layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return _with_registered_name({"class_name": type(layer).__name__,
+                                  "config": layer.get_config()}, type(layer))
 
 
 def deserialize(spec, custom_objects=None):
-    cls = get_registered(spec["class_name"], custom_objects)
-    return cls.from_config(dict(spec["config"]))
+    """The layer a ``serialize`` dict describes. Its ``registered_name`` is
+    looked up first; ``custom_objects`` are visible to everything the layer's
+    ``from_config`` looks up by name (a custom activation, say)."""
+    cls = get_registered_object(spec["registered_name"], custom_objects) \
+        if spec.get("registered_name") else None
+    with CustomObjectScope(custom_objects):
+        if cls is None:
+            cls = get_registered(spec["class_name"], custom_objects)
+        return cls.from_config(dict(spec["config"]))

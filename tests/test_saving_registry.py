@@ -1,0 +1,196 @@
+"""cr.saving: Keras 3's saving registry (issue 22), from the examples in
+Keras' own docstrings (keras/src/saving/object_registration.py)."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import layers as L
+from chainrule import saving
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    """Each test registers its own objects; leave the global registry as found."""
+    before = dict(saving.get_custom_objects())
+    from chainrule import registry
+    names_before = dict(registry._GLOBAL_CUSTOM_NAMES)
+    yield
+    saving.get_custom_objects().clear()
+    saving.get_custom_objects().update(before)
+    registry._GLOBAL_CUSTOM_NAMES.clear()
+    registry._GLOBAL_CUSTOM_NAMES.update(names_before)
+
+
+def test_register_keras_serializable_docstring_example():
+    @saving.register_keras_serializable("my_package")
+    class MyDense(L.Dense):
+        pass
+
+    assert saving.get_registered_object("my_package>MyDense") is MyDense
+    assert saving.get_registered_name(MyDense) == "my_package>MyDense"
+    # the default package is "Custom"; name= overrides the object's name
+    fn = saving.register_keras_serializable()(lambda x: x)
+    assert saving.get_registered_name(fn) == "Custom><lambda>"
+    named = saving.register_keras_serializable("pkg", name="other")(np.tanh)
+    assert saving.get_registered_name(named) == "pkg>other"
+
+
+def test_registering_a_class_without_get_config_is_refused():
+    class NoConfig:
+        pass
+    with pytest.raises(ValueError, match="no get_config"):
+        saving.register_keras_serializable()(NoConfig)
+
+
+def test_unregistered_objects_keep_their_python_name():
+    def plain(x):
+        return x
+    assert saving.get_registered_name(plain) == "plain"
+    assert saving.get_registered_object("plain") is None
+
+
+def test_get_custom_objects_docstring_example():
+    class MyObject:
+        def get_config(self):
+            return {}
+
+    saving.get_custom_objects().clear()
+    saving.get_custom_objects()["MyObject"] = MyObject
+    assert saving.get_registered_object("MyObject") is MyObject
+
+
+def test_custom_object_scope_docstring_example():
+    # Consider a custom regularizer `my_regularizer`: a layer's config refers
+    # to it by name, and Dense.from_config finds it inside the scope.
+    def my_regularizer(w):
+        return 0.01 * cr.sum(w * w)
+
+    layer = L.Dense(3, kernel_regularizer=my_regularizer)
+    config = layer.get_config()
+    assert config["kernel_regularizer"] == "my_regularizer"
+    with pytest.raises(ValueError, match="unknown regularizer 'my_regularizer'"):
+        L.Dense.from_config(config)
+    with saving.custom_object_scope({"my_regularizer": my_regularizer}):
+        layer = L.Dense.from_config(config)
+    assert layer.kernel_regularizer is my_regularizer
+    layer(np.ones((2, 4), np.float32))
+    assert len(layer.losses) == 1
+
+
+def test_scopes_nest_and_end():
+    a, b = object(), object()
+    with saving.CustomObjectScope({"a": a}):
+        with saving.custom_object_scope({"b": b}):
+            assert saving.get_registered_object("a") is a
+            assert saving.get_registered_object("b") is b
+        assert saving.get_registered_object("b") is None
+    assert saving.get_registered_object("a") is None
+
+
+def _model_with(activation):
+    model = cr.Sequential([cr.Input((3,)), L.Dense(4, activation=activation), L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_load_model_brings_back_a_custom_activation_saved_by_name(tmp_path):
+    def custom_fn(x):
+        return cr.tanh(x) * 2
+
+    model = _model_with(custom_fn)
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    path = tmp_path / "custom.chainrule"
+    model.save(path)
+    with pytest.raises(ValueError, match="custom_fn"):
+        cr.models.load_model(path)
+    loaded = saving.load_model(path, custom_objects={"custom_fn": custom_fn})
+    assert loaded.layers[0].activation is custom_fn
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    # inside a scope, without custom_objects, as Keras
+    with saving.custom_object_scope({"custom_fn": custom_fn}):
+        assert saving.load_model(path).layers[0].activation is custom_fn
+
+
+def test_a_registered_activation_loads_without_custom_objects(tmp_path):
+    @saving.register_keras_serializable(package="mine")
+    def scaled_tanh(x):
+        return cr.tanh(x) * 3
+
+    model = _model_with(scaled_tanh)
+    assert model.layers[0].get_config()["activation"] == "mine>scaled_tanh"
+    assert cr.activations.serialize(scaled_tanh) == "mine>scaled_tanh"
+    path = tmp_path / "registered.chainrule"
+    model.save(path)
+    assert saving.load_model(path).layers[0].activation is scaled_tanh
+
+
+def test_registered_name_in_configs_picks_the_registered_class():
+    @saving.register_keras_serializable("pkg_a", name="Scale")
+    class Scale(L.Layer):
+        def __init__(self, factor=2.0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+
+    spec = L.serialize(Scale(3.0))
+    assert spec["registered_name"] == "pkg_a>Scale"
+    assert "registered_name" not in L.serialize(L.Dense(2))       # built-ins carry none
+    rebuilt = L.deserialize(spec)
+    assert type(rebuilt) is Scale and rebuilt.factor == 3.0
+
+
+def test_serialize_keras_object_round_trips():
+    @saving.register_keras_serializable("pkg")
+    class Halve(cr.regularizers.Regularizer):
+        def __init__(self, rate=0.5):
+            self.rate = rate
+
+        def __call__(self, w):
+            return self.rate * cr.sum(w)
+
+        def get_config(self):
+            return {"rate": self.rate}
+
+    config = saving.serialize_keras_object(Halve(0.25))
+    assert config == {"module": Halve.__module__, "class_name": "Halve",
+                      "config": {"rate": 0.25}, "registered_name": "pkg>Halve"}
+    back = saving.deserialize_keras_object(config)
+    assert type(back) is Halve and back.rate == 0.25
+
+    loss = saving.deserialize_keras_object(saving.serialize_keras_object(
+        cr.losses.Huber(delta=2.0)))
+    assert type(loss) is cr.losses.Huber and loss.get_config()["delta"] == 2.0
+    layer = saving.deserialize_keras_object(saving.serialize_keras_object(L.Dense(7)))
+    assert type(layer) is L.Dense and layer.units == 7
+    relu = saving.serialize_keras_object(cr.activations.relu)
+    assert relu["class_name"] == "function" and relu["config"] == "relu"
+    assert saving.deserialize_keras_object(relu) is cr.activations.relu
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(
+        saving.deserialize_keras_object(saving.serialize_keras_object(array)), array)
+    nested = {"a": [1, 2.5, "x", None], "b": {"c": True}}
+    assert saving.deserialize_keras_object(saving.serialize_keras_object(nested)) == nested
+
+
+def test_deserialize_keras_object_with_custom_objects_argument():
+    def my_fn(x):
+        return x
+
+    config = saving.serialize_keras_object(my_fn)
+    assert config["config"] == "my_fn"
+    with pytest.raises(ValueError, match="unknown object 'my_fn'"):
+        saving.deserialize_keras_object(config)
+    assert saving.deserialize_keras_object(config, custom_objects={"my_fn": my_fn}) is my_fn
+
+
+def test_lambdas_cannot_be_saved():
+    with pytest.raises(ValueError, match="lambda"):
+        saving.serialize_keras_object(lambda x: x)
+
+
+def test_load_and_save_are_the_models_functions():
+    assert saving.load_model is cr.models.load_model
+    assert saving.save_model is cr.models.save_model
+    assert cr.saving is saving
