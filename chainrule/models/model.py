@@ -178,20 +178,29 @@ class Model(Layer):
 
     # -- saving --------------------------------------------------------------
     def save(self, filepath, include_optimizer=True):
-        """Save architecture, weights and optimizer state in one zip (``.chainrule``
-        or ``.keras``); see ``saving.py``."""
+        """Save architecture, weights and optimizer state: ``.keras`` writes Keras 3's
+        own file (``keras_format.py``), any other name chainrule's zip (``saving.py``)."""
         from .saving import save_model
         save_model(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath):
-        """Save only the weights (an ``.npz``, written atomically)."""
+        """Save only the weights: Keras' HDF5 for ``.weights.h5``, else an ``.npz``."""
         from .saving import save_weights
         save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Load weights saved by ``save_weights`` or ``save`` into this built model."""
+        """Load weights saved by ``save_weights`` or ``save`` (chainrule's or Keras')
+        into this built model."""
         from .saving import load_weights
         load_weights(self, filepath)
+
+    def export(self, filepath, format="onnx"):
+        """Write the model for serving elsewhere; ``format="onnx"`` (Keras 3's
+        name) writes an ONNX graph with a dynamic batch (``onnx_export.py``)."""
+        if format != "onnx":
+            raise ValueError(f"export(format={format!r}): chainrule exports format='onnx'")
+        from .onnx_export import export_onnx
+        return export_onnx(self, filepath)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -26,6 +26,7 @@ import zipfile
 
 import numpy as np
 
+from . import keras_format as _keras_format
 from ..layers.base import get_registered, serialize
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
@@ -129,6 +130,8 @@ def _compile_config(model):
 # --------------------------------------------------------------------------
 def save_model(model, filepath, include_optimizer=True):
     """Write ``model`` to ``filepath`` (see the module docstring)."""
+    if _keras_format.route_save(filepath) == "keras":     # Keras 3 .keras zip
+        return _keras_format.save_keras_model(model, filepath, include_optimizer)
     from .model import Model
     if not isinstance(model, Model):
         raise TypeError(f"save_model needs a chainrule Model, got {type(model).__name__}")
@@ -158,6 +161,8 @@ def save_model(model, filepath, include_optimizer=True):
 
 def save_weights(model, filepath):
     """Write only the weights, as an ``.npz`` (atomically)."""
+    if _keras_format.route_weights_save(filepath) == "keras":   # Keras' .weights.h5
+        return _keras_format.save_keras_weights(model, filepath)
     if not model.built:
         raise ValueError(f"model '{model.name}' has not been built, so it has no weights")
     arrays = _weight_arrays(model)
@@ -274,13 +279,15 @@ def _compile_from_config(model, compile_config):
                   loss_weights=compile_config.get("loss_weights"))
 
 
-def load_model(filepath, custom_objects=None, compile=True):
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Recreate the model saved by ``model.save``: architecture, weights, and
     (with ``compile=True``) loss, metrics and optimizer with its state.
 
     ``custom_objects`` maps class names to classes for custom layers or
     models that are not registered by importing them.
     """
+    if _keras_format.route_load(filepath) == "keras":     # a Keras 3 .keras file
+        return _keras_format.load_keras_model(filepath, custom_objects, compile, safe_mode)
     _, config, members = _read_archive(filepath)
     try:
         model = _build_model(config, custom_objects)
@@ -303,6 +310,8 @@ def load_model(filepath, custom_objects=None, compile=True):
 
 def load_weights(model, filepath):
     """Load weights from ``save_weights``' ``.npz`` or from a full model file."""
+    if _keras_format.route_weights_load(filepath) == "keras":   # HDF5 or .keras
+        return _keras_format.load_keras_weights(model, filepath)
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"no weights file at '{filepath}'")

@@ -1,0 +1,1268 @@
+"""Real Keras 3 files: ``.keras`` models and ``.weights.h5`` weights, in and out.
+
+A ``.keras`` file is a zip, as Keras 3 ``keras/src/saving/saving_lib.py``
+writes it:
+
+* ``config.json`` — ``serialize_keras_object(model)``: nested dicts of
+  ``{"module", "class_name", "config", "registered_name", "build_config"}``,
+  plus ``"compile_config"`` on the model (optimizer, loss, metrics);
+* ``model.weights.h5`` — an HDF5 file (read and written with ``h5py``) where
+  each object keeps its variables at ``<path>/vars/0``, ``/1``... The path of
+  a layer is ``layers/<snake_case class name>``, made unique in the order of
+  ``model.layers`` (``dense``, ``dense_1``...; Keras ``_save_container_state``),
+  a recurrent layer keeps its variables in its ``cell``
+  (``layers/lstm/cell/vars/0``), and the optimizer at ``optimizer/vars``:
+  ``iterations``, ``learning_rate``, then its slots (Keras ``build``);
+* ``metadata.json`` — the Keras version and the date.
+
+A ``.weights.h5`` file is that HDF5 file alone (Keras ``save_weights``).
+
+Reading translates Keras' config into chainrule's layers through one table,
+``KERAS_LAYERS`` (Keras class name -> how to build the chainrule layer);
+adding a layer is one entry there. Every Keras argument is either passed on,
+or known to mean "off" at the value the file holds (``lora_rank=None``), or
+refused with an error naming the layer and the argument: nothing is dropped
+silently. Loading never runs code: a Python lambda in the config is refused
+(``safe_mode=True``, as Keras), classes are looked up by name only.
+
+Writing produces what Keras itself writes for the same model, so
+``keras.saving.load_model`` reads a chainrule model and predicts the same
+numbers (tests/test_keras_files.py checks it with real Keras).
+"""
+import datetime
+import io
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["KERAS_LAYERS", "LayerFormat", "is_h5_file", "is_keras_zip", "keras_layer_order",
+           "load_keras_model", "load_keras_weights", "save_keras_model", "save_keras_weights"]
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+WEIGHTS_FILE = "model.weights.h5"
+KERAS_FORMAT_VERSION = "3.15.1"     # the Keras release whose file layout this follows
+_H5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------
+# The translation table
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerFormat:
+    """How one Keras layer class maps onto a chainrule layer.
+
+    ``chainrule`` is the chainrule class name (looked up in the layer
+    registry); ``cell`` is True for recurrent layers, whose variables Keras
+    keeps one level down, in ``<layer>/cell/vars``; ``off`` lists Keras
+    arguments chainrule does not take, with the value that makes them
+    irrelevant (any other value is refused by name).
+    """
+    chainrule: str
+    cell: bool = False
+    off: dict = field(default_factory=dict)
+
+
+# ``ANY``: an argument that only matters while another one, itself refused
+# unless off, is on (``renorm_momentum`` without ``renorm``).
+ANY = "any value (only used when its switch is on)"
+
+_RNN_OFF = {"zero_output_for_mask": (False, True), "activity_regularizer": None,
+            "use_cudnn": ("auto", False, True)}
+_CONV_OFF = {"groups": 1, "activity_regularizer": None, "lora_rank": None, "lora_alpha": None}
+
+KERAS_LAYERS = {
+    "Dense": LayerFormat("Dense"),
+    "Activation": LayerFormat("Activation"),
+    "LeakyReLU": LayerFormat("LeakyReLU"),
+    "Dropout": LayerFormat("Dropout"),
+    "Flatten": LayerFormat("Flatten"),
+    "Reshape": LayerFormat("Reshape"),
+    "Add": LayerFormat("Add"),
+    "Concatenate": LayerFormat("Concatenate"),
+    "Conv2D": LayerFormat("Conv2D", off=_CONV_OFF),
+    "MaxPooling2D": LayerFormat("MaxPooling2D"),
+    "AveragePooling2D": LayerFormat("AveragePooling2D"),
+    "GlobalAveragePooling1D": LayerFormat("GlobalAveragePooling1D"),
+    "GlobalAveragePooling2D": LayerFormat("GlobalAveragePooling2D"),
+    "GlobalMaxPooling1D": LayerFormat("GlobalMaxPooling1D"),
+    "GlobalMaxPooling2D": LayerFormat("GlobalMaxPooling2D"),
+    "BatchNormalization": LayerFormat(
+        "BatchNormalization", off={"synchronized": False, "renorm": False,
+                                   "renorm_clipping": ANY, "renorm_momentum": ANY}),
+    "Embedding": LayerFormat("Embedding", off={"activity_regularizer": None,
+                                               "embeddings_constraint": None}),
+    "SimpleRNN": LayerFormat("SimpleRNN", cell=True, off=_RNN_OFF),
+    "LSTM": LayerFormat("LSTM", cell=True, off=_RNN_OFF),
+    "GRU": LayerFormat("GRU", cell=True, off=_RNN_OFF),
+}
+
+# Arguments every Keras 3 layer may carry that do not change what it computes
+# here, with the value that means "off" (a tuple lists several such values).
+_COMMON_OFF = {"quantization_config": None, "lora_rank": None, "lora_alpha": None,
+               "activity_regularizer": None, "input_length": None, "autocast": True}
+
+# Keras optimizer class -> its slots per variable, in Keras' ``build`` order:
+# each inner tuple is one ``add_optimizer_variables`` call (interleaved per
+# variable); chainrule's optimizers use the same slot names.
+def _optimizer_slot_groups(class_name, config):
+    if class_name in ("Adam", "AdamW"):
+        return [("momentum", "velocity")] + ([("velocity_hat",)] if config.get("amsgrad") else [])
+    if class_name == "SGD":
+        return [("momentum",)] if config.get("momentum", 0) else []
+    if class_name == "RMSprop":
+        return [("velocity",)] + ([("momentum",)] if config.get("momentum", 0) > 0 else []) + \
+            ([("average_gradient",)] if config.get("centered") else [])
+    if class_name == "Adagrad":
+        return [("accumulator",)]
+    if class_name == "Adamax":
+        return [("momentum", "norm")]
+    if class_name == "Adadelta":
+        return [("accumulated_grad", "accumulated_delta_var")]
+    return None     # Nadam, Ftrl...: their extra variables are not mapped (yet)
+
+
+# Keras optimizer arguments chainrule's optimizers lack, with their "off" value.
+_OPTIMIZER_OFF = {"use_ema": False, "ema_momentum": ANY, "ema_overwrite_frequency": ANY,
+                  "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+def snake_case(name):
+    """``LeakyReLU`` -> ``leaky_re_lu``, as Keras 3 ``keras/src/utils/naming.py``."""
+    import re
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique(name, used):
+    """Keras ``_get_unique_name``: ``dense``, then ``dense_1``, ``dense_2``..."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name
+
+
+def _need_h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("reading and writing Keras 3 files needs h5py: "
+                          "pip install 'chainrule[keras]' (or pip install h5py)") from None
+    return h5py
+
+
+def is_h5_file(filepath):
+    """True if the file starts with the HDF5 signature."""
+    try:
+        with open(filepath, "rb") as f:
+            return f.read(8) == _H5_SIGNATURE
+    except OSError:
+        return False
+
+
+def is_keras_zip(filepath):
+    """True if the file is a zip holding Keras' ``config.json`` and weights."""
+    try:
+        with zipfile.ZipFile(filepath) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return CONFIG_FILE in names and (WEIGHTS_FILE in names or "model.weights.npz" not in names)
+
+
+def _atomic_write(filepath, data):
+    """Write ``data`` (bytes) to a temporary file beside ``filepath``, then
+    ``os.replace`` it into place, so a crash never leaves half a file."""
+    filepath = os.fspath(filepath)
+    directory = os.path.dirname(os.path.abspath(filepath))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _describe(where, config):
+    name = config.get("name") if isinstance(config, dict) else None
+    return f"{where} '{name}'" if name else where
+
+
+# --------------------------------------------------------------------------
+# Keras' order of a functional model's layers
+# --------------------------------------------------------------------------
+def keras_layer_order(model):
+    """The layers of a chainrule functional ``model`` in the order Keras'
+    ``model.layers`` would list them for the same graph (input layers
+    included), as Keras 3 ``keras/src/ops/function.py`` ``map_graph``: a
+    depth-first walk back from the outputs numbers the layers, every call
+    gets a depth (its distance to the outputs), and the layers are sorted by
+    decreasing depth, ties by that numbering. The weight paths
+    (``layers/dense_1``) follow this order."""
+    from ..layers.base import SymbolicTensor, _flatten
+    inputs = {id(t) for t in model._input_tensors}
+    index = {}                                   # id(layer) -> first time seen
+    layers = {}
+    order = []                                   # calls, inputs first
+    finished, parents = set(), {}
+
+    def key_of(t):
+        if t.history is None:
+            return ("input", id(t.input_layer))
+        return ("call", id(t.history[0]), t.history[3])
+
+    def visit(t):
+        key = key_of(t)
+        if key in finished:
+            return
+        layer = t.input_layer if t.history is None else t.history[0]
+        layers[id(layer)] = layer
+        index.setdefault(id(layer), len(index))
+        parents[key] = []
+        if t.history is not None and id(t) not in inputs:
+            for parent in _flatten(t.history[1]):
+                if isinstance(parent, SymbolicTensor):
+                    visit(parent)
+                    parents[key].append(key_of(parent))
+        finished.add(key)
+        order.append((key, id(layer)))
+
+    for t in model._output_tensors:
+        visit(t)
+    depth, layer_depth = {}, {}
+    for key, layer_id in reversed(order):
+        d = max(depth.setdefault(key, 0), layer_depth.get(layer_id, 0))
+        layer_depth[layer_id] = depth[key] = d
+        for parent in parents[key]:
+            depth[parent] = max(d + 1, depth.get(parent, 0))
+    for t in model._input_tensors:               # inputs no output depends on
+        layer = t.input_layer
+        if id(layer) not in layer_depth:
+            layers[id(layer)] = layer
+            layer_depth[id(layer)] = 0
+            index[id(layer)] = -1
+    ranked = sorted(layer_depth, key=lambda i: (-layer_depth[i], index[i]))
+    return [layers[i] for i in ranked]
+
+
+def _keras_class_name(layer, class_names=None):
+    """The Keras class name a chainrule layer is written under (or, for a
+    layer read from a file, the class name the file gave it)."""
+    from .functional import Functional, InputLayer
+    if class_names and id(layer) in class_names:
+        return class_names[id(layer)]
+    if isinstance(layer, InputLayer):
+        return "InputLayer"
+    if isinstance(layer, Functional):
+        return "Functional"
+    return type(layer).__name__
+
+
+def _children(model, orders=None):
+    """A model's layers in Keras' ``model.layers`` order."""
+    from .functional import Functional
+    from .sequential import Sequential
+    if orders is not None and id(model) in orders:
+        return orders[id(model)]
+    if isinstance(model, Sequential):
+        return model.layers
+    if isinstance(model, Functional):
+        return keras_layer_order(model)
+    return None
+
+
+def _weight_groups(layer, path, orders=None, class_names=None):
+    """``(h5 group path, layer, weights)`` for every object Keras stores
+    variables for, in Keras' order: the group is ``<path>/vars``. ``orders``
+    and ``class_names`` (by ``id``) come from a file being read: its order
+    of each model's layers and the class name of each layer."""
+    from .model import Model
+    children = _children(layer, orders)
+    if children is None and isinstance(layer, Model):
+        raise ValueError(f"model '{layer.name}' ({type(layer).__name__}) is a subclassed "
+                         f"model; Keras files hold Sequential and functional models. Save "
+                         f"it with model.save('{layer.name}.chainrule') instead")
+    if children is None:
+        entry = KERAS_LAYERS.get(type(layer).__name__)
+        if entry is not None and entry.cell:
+            yield path, layer, []
+            yield _join(path, "cell"), layer, list(layer._weights)
+        else:
+            # A custom layer: every weight it and its sublayers own, in creation order.
+            yield path, layer, [w for _, w in layer._all_weights()]
+        return
+    yield path, layer, []
+    used = {}
+    for child in children:
+        name = _unique(snake_case(_keras_class_name(child, class_names)), used)
+        yield from _weight_groups(child, _join(path, "layers", name), orders, class_names)
+
+
+def _join(*parts):
+    return "/".join(p for p in parts if p)
+
+
+def _keras_trainable(model, orders=None, class_names=None):
+    """The trainable weights in Keras' ``model.trainable_variables`` order."""
+    trainable = {id(w) for w in model.trainable_weights}
+    seen, out = set(), []
+    for _, _, weights in _weight_groups(model, "", orders, class_names):
+        for w in weights:
+            if id(w) in trainable and id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Keras config -> chainrule objects
+# --------------------------------------------------------------------------
+def _strip_keras(spec):
+    """``{"module", "class_name", "config", "registered_name"}`` -> chainrule's
+    ``{"class_name", "config"}``."""
+    return {"class_name": spec["class_name"], "config": spec.get("config") or {}}
+
+
+def _accepted_args(cls):
+    """The keyword arguments ``cls(...)`` takes, following ``**kwargs`` up the classes."""
+    import inspect
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        names |= {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                               p.KEYWORD_ONLY)}
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            break
+    names.discard("self")
+    return names
+
+
+def _is_off(value, off):
+    if off is ANY:
+        return True
+    allowed = off if isinstance(off, tuple) else (off,)
+    return value is None or any(value == a for a in allowed)
+
+
+def _dtype_of(value, where):
+    """A Keras dtype or ``DTypePolicy`` dict -> a NumPy dtype name."""
+    if isinstance(value, dict):
+        name = (value.get("config") or {}).get("name")
+    else:
+        name = value
+    if name is None:
+        return None
+    if not isinstance(name, str) or name.startswith("mixed_") or name == "bfloat16":
+        raise ValueError(f"{where}: dtype policy {name!r} is not supported (chainrule computes "
+                         f"in one dtype: float32, float64 or float16)")
+    return name
+
+
+def _initializer(spec, where, key):
+    from .. import initializers
+    if spec is None or isinstance(spec, str):
+        return spec
+    stripped = _strip_keras(spec)
+    try:
+        cls = initializers.get(stripped["class_name"]).__class__
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{where}: {key}: {e}") from None
+    stripped["config"] = _only_accepted(cls, stripped["config"], f"{where}: {key}", {
+        "input_axes": None, "output_axes": None})
+    try:
+        return initializers.deserialize(stripped)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{where}: {key} {stripped}: {e}") from None
+
+
+def _regularizer(spec, where, key):
+    from .. import regularizers
+    if spec is None or isinstance(spec, str):
+        return spec
+    try:
+        return regularizers.deserialize(_strip_keras(spec))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{where}: {key} {spec.get('class_name')!r}: {e}") from None
+
+
+def _activation(spec, where, key):
+    from .. import activations
+    name = spec
+    if isinstance(spec, dict):
+        name = spec.get("config") if spec.get("class_name") == "function" else spec.get("class_name")
+    try:
+        activations.get(name)
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{where}: {key}={name!r}: {e}") from None
+    return name
+
+
+def _constraint(spec, where, key, accepted):
+    if spec is None:
+        return None
+    name = spec.get("class_name") if isinstance(spec, dict) else spec
+    if key in accepted:
+        try:
+            from .. import constraints
+        except ImportError:
+            constraints = None
+        if constraints is not None:
+            try:
+                return constraints.deserialize(_strip_keras(spec)) if isinstance(spec, dict) \
+                    else constraints.get(spec)
+            except (ValueError, TypeError, KeyError) as e:
+                raise ValueError(f"{where}: {key}={name!r}: {e}") from None
+    raise ValueError(f"{where}: {key}={name!r} is a weight constraint, which this chainrule "
+                     f"layer does not support; remove the constraint in Keras before "
+                     f"saving, or write the layer as a custom chainrule layer")
+
+
+def _only_accepted(cls, config, where, off):
+    """``config`` without the keys ``cls`` does not take, each of which must be
+    at its ``off`` value; anything else is refused by name."""
+    accepted = _accepted_args(cls)
+    out = {}
+    for key, value in config.items():
+        if key in accepted:
+            out[key] = value
+        elif key in off and _is_off(value, off[key]):
+            continue
+        else:
+            raise ValueError(f"{where}: argument {key}={value!r} is not supported by "
+                             f"chainrule's {cls.__name__}")
+    return out
+
+
+def _translate_config(cls, entry, config, where):
+    """A Keras layer config -> the keyword arguments of chainrule's ``cls``."""
+    accepted = _accepted_args(cls)
+    off = {**_COMMON_OFF, **(entry.off if entry else {})}
+    out = {}
+    for key, value in config.items():
+        if key == "dtype":
+            value = _dtype_of(value, where)
+        elif key.endswith("_initializer"):
+            value = _initializer(value, where, key)
+        elif key.endswith("_regularizer"):
+            value = _regularizer(value, where, key)
+        elif key.endswith("_constraint"):
+            value = _constraint(value, where, key, accepted)
+            if value is None:
+                continue
+        elif key in ("activation", "recurrent_activation"):
+            value = _activation(value, where, key)
+        elif key in ("kernel_size", "strides", "pool_size", "dilation_rate", "target_shape") \
+                and isinstance(value, list):
+            value = tuple(value)
+        if key in accepted:
+            out[key] = value
+        elif key in off and _is_off(value, off[key]):
+            continue
+        else:
+            raise ValueError(f"{where}: argument {key}={value!r} is not supported by "
+                             f"chainrule's {cls.__name__}; load the model in Keras, remove "
+                             f"that setting, and save it again")
+    return out
+
+
+class _Reader:
+    """Builds chainrule models from a Keras config, remembering each model's
+    layers in the file's order (which names their weight groups)."""
+
+    def __init__(self, custom_objects, safe_mode, source):
+        self.custom_objects = dict(custom_objects or {})
+        self.safe_mode = safe_mode
+        self.source = source
+        self.orders = {}
+        self.class_names = {}
+
+    def error(self, message):
+        return ValueError(f"'{self.source}': config.json: {message}")
+
+    def build(self, spec):
+        if not isinstance(spec, dict) or "class_name" not in spec:
+            raise self.error(f"expected a layer or model description with 'class_name', got "
+                             f"{str(spec)[:80]}")
+        class_name = spec["class_name"]
+        if class_name == "Sequential":
+            built = self.sequential(spec)
+        elif class_name in ("Functional", "Model"):
+            built = self.functional(spec)
+        else:
+            built = self.layer(spec)
+        self.class_names[id(built)] = class_name
+        return built
+
+    def find_class(self, spec):
+        """The chainrule class for a Keras layer description, and its table entry."""
+        from ..layers.base import _REGISTRY
+        class_name = spec["class_name"]
+        registered = spec.get("registered_name") or class_name
+        config = spec.get("config") or {}
+        for key in (registered, class_name):
+            if key in self.custom_objects:
+                return self.custom_objects[key], None
+        try:
+            from .. import registry
+            found = registry.get_registered_object(registered)
+        except ImportError:
+            found = None
+        if found is not None:
+            return found, None
+        entry = KERAS_LAYERS.get(class_name)
+        module = spec.get("module") or ""
+        if entry is not None and (module.startswith("keras") or not module):
+            return _REGISTRY[entry.chainrule], entry
+        if class_name in _REGISTRY and not module.startswith("keras"):
+            return _REGISTRY[class_name], None      # a chainrule custom layer, by import
+        raise self.error(
+            f"{_describe('layer', config)} has class {class_name!r} "
+            f"(module {module!r}), which chainrule cannot build: "
+            + ("chainrule has no such layer yet" if module.startswith("keras") else
+               f"pass custom_objects={{{registered!r}: YourLayer}} or register the class")
+            + f". Layers chainrule reads from Keras files: {', '.join(sorted(KERAS_LAYERS))}")
+
+    def layer(self, spec):
+        config = dict(spec.get("config") or {})
+        where = f"{_describe('layer', config)} ({spec['class_name']})"
+        if spec["class_name"] == "Lambda" and "Lambda" not in self.custom_objects:
+            raise self.error(f"{where} is a Lambda layer, which chainrule does not have "
+                             f"(its function is Keras code); pass custom_objects="
+                             f"{{'Lambda': YourLayer}} to build a replacement")
+        cls, entry = self.find_class(spec)
+        kwargs = _translate_config(cls, entry, config, where)
+        try:
+            return cls.from_config(kwargs)
+        except (TypeError, ValueError, NotImplementedError) as e:
+            raise self.error(f"{where}: {type(e).__name__}: {e}") from None
+
+    def input_layer(self, spec):
+        from .functional import Input
+        config = spec.get("config") or {}
+        shape = config.get("batch_shape") or config.get("batch_input_shape")
+        if shape is None and "shape" in config:
+            shape = [None] + list(config["shape"])
+        if shape is None:
+            raise self.error(f"{_describe('InputLayer', config)} has no batch_shape")
+        if config.get("sparse") or config.get("ragged") or config.get("optional"):
+            raise self.error(f"{_describe('InputLayer', config)}: sparse, ragged or optional "
+                             f"inputs are not supported")
+        return Input(tuple(shape[1:]), dtype=config.get("dtype"), name=config.get("name"))
+
+    def sequential(self, spec):
+        from .sequential import Sequential
+        config = spec.get("config") or {}
+        model = Sequential(name=config.get("name"), trainable=config.get("trainable", True))
+        for layer_spec in config.get("layers", []):
+            if layer_spec.get("class_name") == "InputLayer":
+                model.add(self.input_layer(layer_spec))
+            else:
+                model.add(self.build(layer_spec))
+        shape = config.get("build_input_shape") or (spec.get("build_config") or {}).get(
+            "input_shape")
+        if not model.built and shape is not None:
+            model.build(tuple(shape))
+        return model
+
+    def functional(self, spec):
+        from ..layers.base import SymbolicTensor
+        from .functional import Functional
+        config = spec.get("config") or {}
+        layer_specs = config.get("layers", [])
+        tensors, by_name, order = {}, {}, []
+        for layer_spec in layer_specs:
+            name = layer_spec.get("name") or (layer_spec.get("config") or {}).get("name")
+            if layer_spec.get("class_name") == "InputLayer":
+                placeholder = self.input_layer(layer_spec)
+                tensors[(name, 0, 0)] = placeholder
+                layer = placeholder.input_layer
+            else:
+                layer = self.build(layer_spec)
+            by_name[name] = layer
+            order.append(layer)
+
+        def deref(value, where):
+            if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+                history = tuple(value["config"]["keras_history"])
+                if history not in tensors:
+                    raise KeyError(history)
+                return tensors[history]
+            if isinstance(value, list):
+                return [deref(v, where) for v in value]
+            if isinstance(value, dict) and "class_name" in value:
+                raise self.error(f"{where}: a call argument of kind {value['class_name']!r} "
+                                 f"is not supported")
+            return value
+
+        # Replay the calls: each layer's calls in order, each once its inputs exist.
+        pending = {i: list(s.get("inbound_nodes", [])) for i, s in enumerate(layer_specs)
+                   if s.get("class_name") != "InputLayer"}
+        done = {i: 0 for i in pending}
+        progress = True
+        while progress and any(pending.values()):
+            progress = False
+            for i, nodes in pending.items():
+                while nodes:
+                    layer, node = order[i], nodes[0]
+                    where = f"layer '{layer.name}' call {done[i]}"
+                    if not isinstance(node, dict):
+                        raise self.error(f"{where}: inbound node {str(node)[:60]} is in the "
+                                         f"Keras 2 format; re-save the model with Keras 3")
+                    try:
+                        args = deref(node.get("args", []), where)
+                        kwargs = {k: deref(v, where)
+                                  for k, v in (node.get("kwargs") or {}).items()}
+                    except KeyError:
+                        break                         # an input is not computed yet
+                    kwargs = self.call_kwargs(kwargs, where)
+                    if len(args) != 1:
+                        raise self.error(f"{where}: {len(args)} positional inputs; chainrule "
+                                         f"layers take one (a tensor or a list)")
+                    output = layer(args[0], **kwargs)
+                    outputs = output if isinstance(output, list) else [output]
+                    for k, out in enumerate(outputs):
+                        tensors[(layer.name, done[i], k)] = out
+                    done[i] += 1
+                    nodes.pop(0)
+                    progress = True
+        stuck = [order[i].name for i, nodes in pending.items() if nodes]
+        if stuck:
+            raise self.error(f"model '{config.get('name')}': the calls of layer(s) {stuck} "
+                             f"depend on tensors no layer produces (a broken graph)")
+
+        def endpoints(value, what):
+            single = bool(value) and isinstance(value[0], str)
+            refs = [value] if single else value
+            try:
+                found = [tensors[tuple(r)] for r in refs]
+            except (KeyError, TypeError):
+                raise self.error(f"model '{config.get('name')}': {what} {value} names a tensor "
+                                 f"the layers do not produce") from None
+            return found[0] if single else found
+        inputs = endpoints(config.get("input_layers", []), "input_layers")
+        outputs = endpoints(config.get("output_layers", []), "output_layers")
+        if isinstance(outputs, SymbolicTensor) and isinstance(config.get("output_layers"), list) \
+                and config["output_layers"] and isinstance(config["output_layers"][0], list):
+            outputs = [outputs]
+        model = Functional(inputs, outputs, name=config.get("name"),
+                           trainable=config.get("trainable", True))
+        self.orders[id(model)] = order
+        return model
+
+    def call_kwargs(self, kwargs, where):
+        """Keyword arguments of a recorded call, less those Keras adds that mean nothing here."""
+        out = {}
+        for key, value in kwargs.items():
+            if key == "training" and value in (None, False):
+                continue
+            if key == "mask" and value is None:
+                continue
+            out[key] = value
+        from ..layers.base import SymbolicTensor, _flatten
+        if any(isinstance(v, SymbolicTensor) for v in _flatten(out)):
+            raise self.error(f"{where}: tensors passed as keyword arguments "
+                             f"({sorted(out)}) are not supported")
+        return out
+
+
+def _check_safe(config, safe_mode, source, where="config.json"):
+    """Refuse a Python lambda anywhere in the config unless ``safe_mode=False``."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "__lambda__":
+            if safe_mode:
+                raise ValueError(
+                    f"'{source}': {where} holds a Python lambda (code) and loading it could "
+                    f"execute arbitrary code, so it is refused. If you trust this file, "
+                    f"pass safe_mode=False (chainrule still cannot run Keras code: supply "
+                    f"the layer through custom_objects)")
+            return
+        here = where
+        if isinstance(config.get("config"), dict) and config["config"].get("name"):
+            here = f"{where}: {config.get('class_name')} '{config['config']['name']}'"
+        for value in config.values():
+            _check_safe(value, safe_mode, source, here)
+    elif isinstance(config, list):
+        for value in config:
+            _check_safe(value, safe_mode, source, where)
+
+
+# --------------------------------------------------------------------------
+# Reading weights
+# --------------------------------------------------------------------------
+def _open_h5(data, source, part):
+    h5py = _need_h5py()
+    try:
+        return h5py.File(io.BytesIO(data) if isinstance(data, bytes) else data, "r")
+    except (OSError, ValueError) as e:
+        raise ValueError(f"'{source}': {part} is not a readable HDF5 file (truncated or "
+                         f"damaged?): {e}") from None
+
+
+def _read_group(h5, path, source, part):
+    """The arrays ``<path>/vars/0, 1, ...`` (empty if the group is absent)."""
+    group_path = _join(path, "vars")
+    try:
+        if group_path not in h5:
+            return []
+        group = h5[group_path]
+        keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
+        arrays = []
+        for key in keys:
+            if not key.isdigit():
+                raise ValueError(f"'{source}': {part} '{group_path}/{key}' is not a Keras "
+                                 f"variable name (0, 1, ...)")
+            dataset = group[key]
+            if dataset.attrs.get("dtype") == "bfloat16":
+                raise ValueError(f"'{source}': {part} '{group_path}/{key}' is bfloat16, "
+                                 f"which chainrule does not support")
+            arrays.append(np.asarray(dataset[()]))
+        return arrays
+    except (OSError, KeyError, TypeError, RuntimeError) as e:
+        raise ValueError(f"'{source}': {part} group '{group_path}' cannot be read "
+                         f"(truncated or damaged?): {e}") from None
+
+
+def _assign_weights(model, h5, source, part, orders=None, class_names=None):
+    """Check every group against the model, then copy all the arrays in."""
+    plan = []
+    for path, layer, weights in _weight_groups(model, "", orders, class_names):
+        arrays = _read_group(h5, path, source, part)
+        if len(arrays) != len(weights):
+            raise ValueError(
+                f"'{source}': {part} '{_join(path, 'vars')}' holds {len(arrays)} arrays but "
+                f"{type(layer).__name__} '{layer.name}' has {len(weights)} weights "
+                f"({', '.join(w.name or '?' for w in weights) or 'none'}); the architectures "
+                f"differ")
+        for k, (array, w) in enumerate(zip(arrays, weights)):
+            if array.shape != w.shape:
+                raise ValueError(
+                    f"'{source}': {part} '{_join(path, 'vars', str(k))}' has shape "
+                    f"{array.shape} but weight '{w.name}' of {type(layer).__name__} "
+                    f"'{layer.name}' has shape {w.shape}")
+            plan.append((w, array))
+    for w, array in plan:
+        if not w.data.flags.writeable:
+            w.data = np.array(array, dtype=w.dtype)
+        else:
+            w.data[...] = array
+        w._version += 1
+
+
+def _assign_optimizer(model, h5, source, part, orders=None, class_names=None):
+    """Restore the optimizer's ``iterations``, learning rate and slots, when
+    chainrule knows the layout of that Keras optimizer; else warn."""
+    optimizer = model.optimizer
+    from ..optimizers.schedules import LearningRateSchedule
+    arrays = _read_group(h5, "optimizer", source, part)
+    if not arrays:
+        return
+    groups = _optimizer_slot_groups(type(optimizer).__name__, optimizer.get_config())
+    if groups is None:
+        warnings.warn(f"'{source}': the state of the {type(optimizer).__name__} optimizer is "
+                      f"not restored (chainrule does not map its Keras variables yet); "
+                      f"training continues from a fresh optimizer state", stacklevel=3)
+        return
+    variables = _keras_trainable(model, orders, class_names)
+    has_lr = not (isinstance(optimizer._learning_rate, LearningRateSchedule)
+                  or callable(optimizer._learning_rate))
+    expected = 1 + has_lr + sum(len(g) for g in groups) * len(variables)
+    if len(arrays) != expected:
+        raise ValueError(f"'{source}': {part} 'optimizer/vars' holds {len(arrays)} arrays but "
+                         f"a {type(optimizer).__name__} for this model has {expected}")
+    position = {id(w): i for i, w in enumerate(model.trainable_weights)}
+    state = {"iterations": np.asarray(arrays[0]).astype(np.int64)}
+    k = 1
+    if has_lr:
+        state["learning_rate"] = np.asarray(arrays[1], dtype=np.float64)
+        k = 2
+    for group in groups:
+        for w in variables:
+            for slot in group:
+                array = arrays[k]
+                if array.shape != w.shape:
+                    raise ValueError(f"'{source}': {part} 'optimizer/vars/{k}' ({slot} of "
+                                     f"'{w.name}') has shape {array.shape}, expected {w.shape}")
+                state[f"{position[id(w)]}/{slot}"] = array
+                k += 1
+    optimizer.set_state(state, model.trainable_weights)
+
+
+# --------------------------------------------------------------------------
+# Reading: the public functions
+# --------------------------------------------------------------------------
+def _read_zip(filepath):
+    filepath = os.fspath(filepath)
+    try:
+        with zipfile.ZipFile(filepath) as archive:
+            names = set(archive.namelist())
+            if CONFIG_FILE not in names:
+                raise ValueError(f"'{filepath}' is not a Keras 3 model file: the zip has no "
+                                 f"{CONFIG_FILE}")
+            if WEIGHTS_FILE not in names:
+                other = " (Keras' npz weights format is not supported)" \
+                    if "model.weights.npz" in names else ""
+                raise ValueError(f"'{filepath}': the Keras zip has no {WEIGHTS_FILE}{other}")
+            config_bytes = archive.read(CONFIG_FILE)
+            weights = archive.read(WEIGHTS_FILE)
+    except zipfile.BadZipFile as e:
+        raise ValueError(f"'{filepath}' is not a valid .keras file (not a zip: {e})") from None
+    except (OSError, EOFError, zipfile.LargeZipFile) as e:
+        raise ValueError(f"'{filepath}': reading the zip failed (truncated?): {e}") from None
+    try:
+        config = json.loads(config_bytes)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"'{filepath}': {CONFIG_FILE} is not valid JSON: {e}") from None
+    return config, weights
+
+
+def load_keras_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Build the chainrule model a Keras 3 ``.keras`` file describes and load
+    its weights (and, with ``compile``, its compile config and optimizer state)."""
+    filepath = os.fspath(filepath)
+    config, weights = _read_zip(filepath)
+    _check_safe(config, safe_mode, filepath)
+    reader = _Reader(custom_objects, safe_mode, filepath)
+    from .model import Model
+    model = reader.build(config)
+    if not isinstance(model, Model):
+        raise ValueError(f"'{filepath}': {CONFIG_FILE} describes a {config.get('class_name')}, "
+                         f"not a model")
+    with _open_h5(weights, filepath, WEIGHTS_FILE) as h5:
+        _assign_weights(model, h5, filepath, WEIGHTS_FILE, reader.orders, reader.class_names)
+        if compile and config.get("compile_config"):
+            _compile_from_keras(model, config["compile_config"], filepath)
+            _assign_optimizer(model, h5, filepath, WEIGHTS_FILE, reader.orders,
+                              reader.class_names)
+    return model
+
+
+def load_keras_weights(model, filepath):
+    """Load a Keras ``.weights.h5`` (or the weights inside a ``.keras`` zip)."""
+    filepath = os.fspath(filepath)
+    if not model.built:
+        raise ValueError(f"model '{model.name}' must be built before load_weights; call "
+                         f"model.build(input_shape) or run it on data first")
+    if is_h5_file(filepath):
+        with open(filepath, "rb") as f:
+            data = f.read()
+        part = "the weights file"
+    else:
+        _, data = _read_zip(filepath)
+        part = WEIGHTS_FILE
+    with _open_h5(data, filepath, part) as h5:
+        _assign_weights(model, h5, filepath, part)
+
+
+def _compile_from_keras(model, compile_config, source):
+    """``model.compile(...)`` from Keras' compile config."""
+    from .. import losses, metrics, optimizers
+    where = f"'{source}': compile_config"
+    spec = compile_config.get("optimizer")
+    try:
+        if isinstance(spec, dict):
+            opt_config = dict(spec.get("config") or {})
+            cls = optimizers.get(spec["class_name"]).__class__
+            lr = opt_config.get("learning_rate")
+            if isinstance(lr, dict):
+                opt_config["learning_rate"] = _strip_keras(lr)
+            opt_config = _only_accepted(cls, opt_config, f"optimizer {spec['class_name']}",
+                                        _OPTIMIZER_OFF)
+            optimizer = optimizers.deserialize({"class_name": spec["class_name"],
+                                                "config": opt_config})
+        else:
+            optimizer = optimizers.get(spec or "rmsprop")
+
+        def convert(value, fn):
+            if isinstance(value, dict) and "class_name" not in value:
+                return {k: convert(v, fn) for k, v in value.items()}
+            if isinstance(value, list):
+                return [convert(v, fn) for v in value]
+            return fn(value)
+        loss = convert(compile_config.get("loss"), lambda v: v if isinstance(v, str) or v is None
+                       else losses.deserialize(_strip_keras(v)))
+        metric_list = convert(compile_config.get("metrics"), lambda v: v if isinstance(v, str)
+                              or v is None else metrics.deserialize(_strip_keras(v)))
+        if compile_config.get("weighted_metrics"):
+            raise ValueError("weighted_metrics are not supported")
+        model.compile(optimizer=optimizer, loss=loss, metrics=metric_list,
+                      loss_weights=compile_config.get("loss_weights"))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{where}: {e}. Load with compile=False to get the model without its "
+                         f"training setup") from None
+
+
+# --------------------------------------------------------------------------
+# chainrule -> Keras config
+# --------------------------------------------------------------------------
+_OBJECT_MODULES = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
+                   "_constraint": "keras.constraints"}
+
+
+def _policy(dtype):
+    return {"module": "keras", "class_name": "DTypePolicy",
+            "config": {"name": np.dtype(dtype).name}, "registered_name": None}
+
+
+def _keras_object(spec, module):
+    return {"module": module, "class_name": spec["class_name"],
+            "config": spec.get("config") or {}, "registered_name": None}
+
+
+def _shape_list(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_shape_list(s) for s in shape]
+    return [None if d is None else int(d) for d in shape]
+
+
+def _layer_to_keras(layer):
+    """One chainrule layer as Keras 3 ``serialize_keras_object`` writes it."""
+    from ..layers.base import serialize
+    class_name = _keras_class_name(layer)
+    config = serialize(layer)["config"]
+    import inspect
+    own = inspect.signature(type(layer).__init__).parameters
+    for key in ("input_shape", "input_dim"):
+        if key not in own:                 # Keras takes the shape from the InputLayer
+            config.pop(key, None)
+    for key, value in list(config.items()):
+        if key == "dtype":
+            config[key] = _policy(value)
+        elif isinstance(value, dict) and "class_name" in value:
+            module = next((m for suffix, m in _OBJECT_MODULES.items() if key.endswith(suffix)),
+                          None)
+            if module is not None:
+                config[key] = _keras_object(value, module)
+    if class_name in KERAS_LAYERS:
+        module, registered = "keras.layers", None
+    else:
+        module = type(layer).__module__
+        try:
+            from .. import registry
+            registered = registry.get_registered_name(type(layer))
+        except ImportError:
+            registered = class_name
+    spec = {"module": module, "class_name": class_name, "config": config,
+            "registered_name": registered}
+    if layer.build_input_shape is not None:
+        spec["build_config"] = {"input_shape": _shape_list(layer.build_input_shape)}
+    return spec
+
+
+def _input_to_keras(input_layer, name=None):
+    return {"module": "keras.layers", "class_name": "InputLayer",
+            "config": {"batch_shape": [None] + list(input_layer.shape),
+                       "dtype": np.dtype(input_layer.dtype).name, "sparse": False,
+                       "ragged": False, "name": name or input_layer.name, "optional": False},
+            "registered_name": None}
+
+
+def _model_to_keras(model):
+    from .functional import Functional
+    from .sequential import Sequential
+    if isinstance(model, Sequential):
+        return _sequential_to_keras(model)
+    if isinstance(model, Functional):
+        return _functional_to_keras(model)
+    raise ValueError(f"model '{model.name}' ({type(model).__name__}) is a subclassed model; "
+                     f"Keras files hold Sequential and functional models. Save it with "
+                     f"model.save('{model.name}.chainrule') instead")
+
+
+def _sequential_to_keras(model):
+    from .model import Model
+    if model.build_input_shape is None:
+        raise ValueError(f"model '{model.name}' has not been built; build it before saving")
+    shape = list(model.build_input_shape)
+    dtype = model._input_dtype or model.dtype
+    layers = [_input_to_keras(_InputInfo(tuple(shape[1:]), dtype), f"{model.name}_input")]
+    for layer in model.layers:
+        layers.append(_model_to_keras(layer) if isinstance(layer, Model) else
+                      _layer_to_keras(layer))
+    return {"module": "keras", "class_name": "Sequential",
+            "config": {"name": model.name, "trainable": model.trainable,
+                       "dtype": _policy(model.dtype), "layers": layers,
+                       "build_input_shape": _shape_list(shape)},
+            "registered_name": None, "build_config": {"input_shape": _shape_list(shape)}}
+
+
+@dataclass
+class _InputInfo:
+    shape: tuple
+    dtype: object
+    name: str = None
+
+
+def _functional_to_keras(model):
+    from ..layers.base import SymbolicTensor, _map
+    from .functional import InputLayer
+    from .model import Model
+    calls = {}                     # id(output placeholder) -> (layer name, call index)
+    per_layer = {}
+    inbound = {}
+    for layer, args, kwargs, out in model._nodes:
+        k = per_layer.get(id(layer), 0)
+        per_layer[id(layer)] = k + 1
+        calls[id(out)] = (layer.name, k)
+
+        def ref(t):
+            if not isinstance(t, SymbolicTensor):
+                return t
+            if t.history is None:
+                history = [t.input_layer.name, 0, 0]
+            else:
+                history = [*calls[id(t)], 0]
+            return {"class_name": "__keras_tensor__",
+                    "config": {"shape": _shape_list(t.shape), "dtype": t.dtype.name,
+                               "keras_history": history}}
+        inbound.setdefault(id(layer), []).append({"args": [_map(ref, args)],
+                                                  "kwargs": dict(kwargs)})
+    layers = []
+    for layer in keras_layer_order(model):
+        if isinstance(layer, InputLayer):
+            spec = _input_to_keras(layer)
+        elif isinstance(layer, Model):
+            spec = _model_to_keras(layer)
+        else:
+            spec = _layer_to_keras(layer)
+        spec["name"] = layer.name
+        spec["inbound_nodes"] = inbound.get(id(layer), [])
+        layers.append(spec)
+
+    def endpoint(t):
+        if t.history is None:
+            return [t.input_layer.name, 0, 0]
+        return [*calls[id(t)], 0]
+    inputs = [endpoint(t) for t in model._input_tensors]
+    outputs = [endpoint(t) for t in model._output_tensors]
+    return {"module": "keras.src.models.functional", "class_name": "Functional",
+            "config": {"name": model.name, "trainable": model.trainable, "layers": layers,
+                       "input_layers": inputs[0] if model._single_input else inputs,
+                       "output_layers": outputs[0] if model._single_output else outputs},
+            "registered_name": "Functional", "build_config": {"input_shape": None}}
+
+
+def _compile_to_keras(model):
+    """Keras' ``compile_config`` for a compiled chainrule model (else None)."""
+    if not getattr(model, "compiled", False):
+        return None
+    from .. import losses, metrics, optimizers
+    config = model._compile_config
+
+    def convert(value, fn):
+        if isinstance(value, dict):
+            return {k: convert(v, fn) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [convert(v, fn) for v in value]
+        return fn(value)
+
+    def loss_spec(item):
+        if isinstance(item, str) or item is None:
+            return item
+        return _keras_object(losses.serialize(losses.get(item)), "keras.losses")
+
+    def metric_spec(item):
+        if isinstance(item, str) or item is None:
+            return item
+        return _keras_object(metrics.serialize(metrics.get(item)), "keras.metrics")
+    opt = optimizers.serialize(model.optimizer)
+    opt_config = dict(opt["config"])
+    if isinstance(opt_config.get("learning_rate"), dict):
+        opt_config["learning_rate"] = _keras_object(opt_config["learning_rate"],
+                                                    "keras.optimizers.schedules")
+    return {"optimizer": {"module": "keras.optimizers", "class_name": opt["class_name"],
+                          "config": opt_config, "registered_name": None},
+            "loss": convert(config["loss"], loss_spec),
+            "loss_weights": config["loss_weights"],
+            "metrics": convert(config["metrics"], metric_spec) if config["metrics"] else None,
+            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1,
+            "jit_compile": False}
+
+
+# --------------------------------------------------------------------------
+# Writing weights
+# --------------------------------------------------------------------------
+def _h5_bytes(model, include_optimizer):
+    """The HDF5 file Keras writes for ``model`` (its ``model.weights.h5``)."""
+    h5py = _need_h5py()
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        for path, layer, weights in _weight_groups(model, ""):
+            group = h5.create_group(_join(path, "vars"))
+            group.attrs["name"] = f"{snake_case(type(layer).__name__)}_cell" \
+                if path.endswith("/cell") else layer.name
+            for k, w in enumerate(weights):
+                group.create_dataset(str(k), data=np.asarray(w.data))
+        if include_optimizer and model.optimizer is not None:
+            _write_optimizer(h5, model)
+    return buffer.getvalue()
+
+
+def _write_optimizer(h5, model):
+    from ..optimizers.schedules import LearningRateSchedule
+    optimizer = model.optimizer
+    groups = _optimizer_slot_groups(type(optimizer).__name__, optimizer.get_config())
+    if groups is None:
+        warnings.warn(f"the state of the {type(optimizer).__name__} optimizer is not written "
+                      f"to the Keras file (its Keras variables are not mapped yet); Keras "
+                      f"will start it fresh", stacklevel=4)
+        return
+    state = optimizer.get_state(model.trainable_weights)
+    position = {id(w): i for i, w in enumerate(model.trainable_weights)}
+    group = h5.create_group("optimizer/vars")
+    group.attrs["name"] = optimizer.name
+    arrays = [np.asarray(state["iterations"], dtype=np.int64)]
+    if not (isinstance(optimizer._learning_rate, LearningRateSchedule)
+            or callable(optimizer._learning_rate)):
+        # float64, not Keras' float32, so chainrule's own value survives a round
+        # trip exactly; Keras casts it to its variable's dtype when loading.
+        arrays.append(np.asarray(state["learning_rate"], dtype=np.float64))
+    for slots in groups:
+        for w in _keras_trainable(model):
+            for slot in slots:
+                key = f"{position[id(w)]}/{slot}"
+                arrays.append(np.asarray(state[key]) if key in state
+                              else np.zeros(w.shape, w.dtype))    # not stepped yet
+    for k, array in enumerate(arrays):
+        group.create_dataset(str(k), data=array)
+
+
+def _check_savable(model, filepath):
+    from .model import Model
+    if not isinstance(model, Model):
+        raise TypeError(f"saving needs a chainrule Model, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"model '{model.name}' has not been built, so it has no weights to "
+                         f"save to '{filepath}'; call it on data or model.build(input_shape)")
+
+
+def save_keras_model(model, filepath, include_optimizer=True):
+    """Write ``model`` as a Keras 3 ``.keras`` zip (atomically)."""
+    filepath = os.fspath(filepath)
+    _check_savable(model, filepath)
+    config = _model_to_keras(model)
+    compile_config = _compile_to_keras(model)
+    if compile_config is not None:
+        config["compile_config"] = compile_config
+    try:
+        config_json = json.dumps(config)
+    except TypeError as e:
+        raise ValueError(f"cannot write the config of model '{model.name}' as JSON: {e}") \
+            from None
+    from .. import __version__
+    metadata = {"keras_version": KERAS_FORMAT_VERSION,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "saved_by": f"chainrule {__version__}"}
+    weights = _h5_bytes(model, include_optimizer)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(METADATA_FILE, json.dumps(metadata))
+        archive.writestr(CONFIG_FILE, config_json)
+        archive.writestr(WEIGHTS_FILE, weights)
+    _atomic_write(filepath, buffer.getvalue())
+
+
+def save_keras_weights(model, filepath):
+    """Write the weights as Keras 3 ``save_weights`` does (an HDF5 file)."""
+    filepath = os.fspath(filepath)
+    _check_savable(model, filepath)
+    _atomic_write(filepath, _h5_bytes(model, include_optimizer=False))
+
+
+# --------------------------------------------------------------------------
+# Which format a path means (saving.py asks before doing anything)
+# --------------------------------------------------------------------------
+def _is_chainrule_zip(filepath):
+    try:
+        with zipfile.ZipFile(filepath) as archive:
+            return "model.weights.npz" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def route_save(filepath):
+    """``"keras"`` for a ``.keras`` path, ``"chainrule"`` otherwise; a legacy
+    ``.h5`` model path is refused (Keras 3 writes models as ``.keras``)."""
+    name = os.fspath(filepath).lower()
+    if name.endswith(".keras"):
+        return "keras"
+    if name.endswith((".h5", ".hdf5")):
+        raise ValueError(f"'{os.fspath(filepath)}': chainrule saves whole models as .keras "
+                         f"(Keras 3's format) or .chainrule (its own zip), not as legacy "
+                         f".h5; for weights only use model.save_weights('....weights.h5')")
+    return "chainrule"
+
+
+def route_weights_save(filepath):
+    """``"keras"`` for an ``.h5`` path (Keras' ``.weights.h5``), else ``"chainrule"`` (npz)."""
+    return "keras" if os.fspath(filepath).lower().endswith((".h5", ".hdf5")) else "chainrule"
+
+
+def route_load(filepath):
+    """``"keras"`` or ``"chainrule"`` from the file's content. A Keras file
+    named ``.chainrule`` is refused; a chainrule zip named ``.keras`` (what
+    chainrule before 0.4 wrote) loads, with a warning saying how to rename it."""
+    filepath = os.fspath(filepath)
+    if not os.path.isfile(filepath):
+        return "chainrule"               # its loader says what is wrong with the path
+    if is_h5_file(filepath):
+        raise ValueError(f"'{filepath}' is an HDF5 file: a weights file (load it with "
+                         f"model.load_weights) or a legacy Keras 2 .h5 model, which chainrule "
+                         f"does not read; re-save that model in Keras 3 as .keras")
+    if _is_chainrule_zip(filepath):
+        if filepath.lower().endswith(".keras"):
+            warnings.warn(f"'{filepath}' is a chainrule zip (model.weights.npz), not a Keras 3 "
+                          f"file, though named .keras (chainrule before 0.4 wrote that); it "
+                          f"loads, but rename it to '{filepath[:-6]}.chainrule' so that Keras "
+                          f"and chainrule agree on what it is", UserWarning, stacklevel=3)
+        return "chainrule"
+    if is_keras_zip(filepath):
+        if filepath.lower().endswith(".chainrule"):
+            raise ValueError(f"'{filepath}' is a Keras 3 file (config.json + "
+                             f"model.weights.h5) named .chainrule; rename it to .keras")
+        return "keras"
+    return "chainrule"
+
+
+def route_weights_load(filepath):
+    """``"keras"`` for HDF5 weights or a Keras zip, else ``"chainrule"``; a
+    chainrule npz named ``.h5`` (chainrule before 0.4) loads with a warning."""
+    filepath = os.fspath(filepath)
+    if not os.path.isfile(filepath):
+        return "chainrule"
+    if is_h5_file(filepath):
+        return "keras"
+    if _is_chainrule_zip(filepath):
+        return "chainrule"
+    if is_keras_zip(filepath):
+        return "keras"
+    if filepath.lower().endswith((".h5", ".hdf5")):
+        if zipfile.is_zipfile(filepath):
+            warnings.warn(f"'{filepath}' holds chainrule's npz weights, not HDF5, though named "
+                          f".h5 (chainrule before 0.4 wrote that); it loads, but re-save it "
+                          f"with model.save_weights so Keras can read it too", UserWarning,
+                          stacklevel=3)
+            return "chainrule"
+        raise ValueError(f"'{filepath}' is named .h5 but is not an HDF5 file (truncated or "
+                         f"another format?)")
+    return "chainrule"

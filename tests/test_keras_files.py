@@ -1,0 +1,434 @@
+"""Real Keras 3 files in and out (chainrule/models/keras_format.py).
+
+The ``.keras`` fixtures and their inputs/predictions were written by real
+Keras (keras==3.15.1, torch backend) with tests/keras_refs/gen_keras_files.py.
+The test that hands chainrule's files to real Keras runs only where Keras is
+installed (it is marked slow: one Keras import costs ~10 s).
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import layers
+
+h5py = pytest.importorskip("h5py")
+
+REFS = os.path.join(os.path.dirname(__file__), "keras_refs")
+FIXTURES = ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs"]
+
+
+def _fixture(name):
+    data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
+    return os.path.join(REFS, f"keras_{name}.keras"), data
+
+
+def _group(data, prefix):
+    """``data[prefix]`` as a one-item list, or ``data[prefix0], data[prefix1]...``."""
+    if prefix in data.files:
+        return [data[prefix]]
+    return [data[f"{prefix}{i}"] for i in range(10) if f"{prefix}{i}" in data.files]
+
+
+def _one_or_list(arrays):
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def _as_list(pred):
+    return pred if isinstance(pred, list) else [pred]
+
+
+# --------------------------------------------------------------------------
+# .keras in
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("name", FIXTURES)
+def test_load_keras_file_predicts_keras_numbers(name):
+    path, data = _fixture(name)
+    model = cr.load_model(path)
+    predictions = _as_list(model.predict(_one_or_list(_group(data, "x"))))
+    expected = _group(data, "y")
+    assert len(predictions) == len(expected)
+    for got, want in zip(predictions, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_loaded_layers_keep_keras_names_and_structure():
+    path, _ = _fixture("two_inputs")
+    model = cr.load_model(path)
+    names = [layer.name for layer in model.layers]
+    assert {"left", "right", "pre_a", "pre_b", "shared", "label", "score"} <= set(names)
+    shared = next(layer for layer in model.layers if layer.name == "shared")
+    assert sum(node[0] is shared for node in model._nodes) == 2      # one layer, two calls
+    assert model.output_names == ["label", "score"]
+
+
+@pytest.mark.parametrize("name", ["mlp", "two_inputs", "gru_rnn", "lstm_text"])
+def test_loaded_optimizer_state_and_compile_config_continue_training_as_keras(name):
+    # Keras took one more step after saving; the loaded model takes the same
+    # step from the restored optimizer state (Adam / RMSprop slots, iteration
+    # count, learning rate) and compile config (losses, loss weights, L2).
+    path, data = _fixture(name)
+    model = cr.load_model(path)
+    model.fit(_one_or_list(_group(data, "step_x")), _one_or_list(_group(data, "step_y")),
+              batch_size=16, epochs=1, shuffle=False, verbose=0)
+    predictions = _as_list(model.predict(_one_or_list(_group(data, "x"))))
+    for got, want in zip(predictions, _group(data, "after_step")):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_compile_config_translated():
+    model = cr.load_model(_fixture("mlp")[0])
+    assert type(model.optimizer) is cr.optimizers.Adam
+    assert model.optimizer.learning_rate == pytest.approx(0.01)
+    with h5py.File(io.BytesIO(zipfile.ZipFile(_fixture("mlp")[0]).read("model.weights.h5"))) as f:
+        assert model.optimizer.iterations == int(f["optimizer/vars/0"][()])
+    assert model.compiled
+    uncompiled = cr.load_model(_fixture("mlp")[0], compile=False)
+    assert uncompiled.optimizer is None
+
+
+def test_load_weights_from_keras_file_into_a_chainrule_model(tmp_path):
+    path, data = _fixture("mlp")
+    model = cr.Sequential([cr.Input((8,)), layers.Dense(16, activation="relu"),
+                           layers.Dense(12, activation="tanh"),
+                           layers.Dense(3, activation="softmax")])
+    model.load_weights(path)                              # the weights inside a .keras
+    np.testing.assert_allclose(model.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+    h5_path = tmp_path / "mlp.weights.h5"
+    with zipfile.ZipFile(path) as archive:
+        h5_path.write_bytes(archive.read("model.weights.h5"))
+    fresh = cr.Sequential([cr.Input((8,)), layers.Dense(16, activation="relu"),
+                           layers.Dense(12, activation="tanh"),
+                           layers.Dense(3, activation="softmax")])
+    fresh.load_weights(h5_path)                           # a Keras .weights.h5
+    np.testing.assert_allclose(fresh.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# Bad input: a clear ValueError naming the file part or the layer
+# --------------------------------------------------------------------------
+def _rewrite(tmp_path, name, edit_config=None, edit_weights=None, target="edited.keras"):
+    """A copy of a fixture with its config (a dict) and/or weights (bytes) edited."""
+    with zipfile.ZipFile(_fixture(name)[0]) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    if edit_config is not None:
+        config = json.loads(members["config.json"])
+        edit_config(config)
+        members["config.json"] = json.dumps(config).encode()
+    if edit_weights is not None:
+        members["model.weights.h5"] = edit_weights(members["model.weights.h5"])
+    out = tmp_path / target
+    with zipfile.ZipFile(out, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return out
+
+
+def test_truncated_h5_is_a_clear_error(tmp_path):
+    path = _rewrite(tmp_path, "mlp", edit_weights=lambda data: data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"model\.weights\.h5.*(HDF5|truncated)"):
+        cr.load_model(path)
+    weights = tmp_path / "cut.weights.h5"
+    with zipfile.ZipFile(_fixture("mlp")[0]) as archive:
+        weights.write_bytes(archive.read("model.weights.h5")[:3000])
+    model = cr.load_model(_fixture("mlp")[0], compile=False)
+    with pytest.raises(ValueError, match=r"cut\.weights\.h5"):
+        model.load_weights(weights)
+
+
+def test_truncated_keras_zip_is_a_clear_error(tmp_path):
+    data = open(_fixture("mlp")[0], "rb").read()
+    path = tmp_path / "cut.keras"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.keras"):
+        cr.load_model(path)
+
+
+def test_unknown_class_names_the_layer(tmp_path):
+    def rename(config):
+        config["config"]["layers"][2]["class_name"] = "FancyDense"
+    path = _rewrite(tmp_path, "mlp", edit_config=rename)
+    with pytest.raises(ValueError, match=r"config\.json.*'dense_1'.*FancyDense"):
+        cr.load_model(path)
+
+
+def test_custom_objects_supply_an_unknown_class(tmp_path):
+    class FancyDense(layers.Dense):
+        pass
+
+    def rename(config):
+        layer = config["config"]["layers"][2]
+        layer["class_name"] = "FancyDense"
+        layer["module"] = "my_package"
+        layer["registered_name"] = "my_package>FancyDense"
+    def regroup(data):
+        # Keras names a layer's weight group after its class: dense, fancy_dense, dense_1.
+        scratch = tmp_path / "scratch.h5"
+        scratch.write_bytes(data)
+        with h5py.File(scratch, "r+") as f:
+            f.move("layers/dense_1", "layers/fancy_dense")
+            f.move("layers/dense_2", "layers/dense_1")
+        return scratch.read_bytes()
+    path = _rewrite(tmp_path, "mlp", edit_config=rename, edit_weights=regroup)
+    model = cr.load_model(path, custom_objects={"my_package>FancyDense": FancyDense},
+                          compile=False)
+    assert type(model.layers[1]) is FancyDense
+    data = _fixture("mlp")[1]
+    np.testing.assert_allclose(model.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+
+
+def test_weights_of_the_wrong_shape_name_the_layer_and_group(tmp_path):
+    model = cr.Sequential([cr.Input((8,)), layers.Dense(16, activation="relu"),
+                           layers.Dense(13), layers.Dense(3)])
+    with pytest.raises(ValueError, match=r"layers/dense_1/vars/0.*\(16, 12\).*'dense_\d+'"):
+        model.load_weights(_fixture("mlp")[0])
+    before = model.get_weights()
+    np.testing.assert_array_equal(before[0], model.get_weights()[0])   # nothing half-loaded
+
+    def widen(config):
+        config["config"]["layers"][2]["config"]["units"] = 13
+    path = _rewrite(tmp_path, "mlp", edit_config=widen)
+    with pytest.raises(ValueError, match=r"layers/dense_1/vars/0"):
+        cr.load_model(path)
+
+
+def test_lambda_refused_in_safe_mode_and_never_run(tmp_path):
+    path = os.path.join(REFS, "keras_lambda.keras")
+    with pytest.raises(ValueError, match=r"lambda.*safe_mode=False"):
+        cr.load_model(path)
+    # Without safe mode the code is still not run: chainrule has no Lambda layer.
+    with pytest.raises(ValueError, match=r"'double'.*Lambda"):
+        cr.load_model(path, safe_mode=False)
+
+
+def test_constraint_refused_by_name(tmp_path):
+    def constrain(config):
+        config["config"]["layers"][1]["config"]["kernel_constraint"] = {
+            "module": "keras.constraints", "class_name": "MaxNorm",
+            "config": {"max_value": 2.0, "axis": 0}, "registered_name": None}
+    path = _rewrite(tmp_path, "mlp", edit_config=constrain)
+    with pytest.raises(ValueError, match=r"'dense'.*kernel_constraint='MaxNorm'"):
+        cr.load_model(path)
+
+
+def test_unsupported_argument_refused_by_name(tmp_path):
+    def dilate(config):
+        config["config"]["layers"][1]["config"]["groups"] = 2
+    path = _rewrite(tmp_path, "convnet", edit_config=dilate)
+    with pytest.raises(ValueError, match=r"'conv2d'.*groups=2"):
+        cr.load_model(path)
+
+
+def test_mixed_precision_policy_refused(tmp_path):
+    def mixed(config):
+        config["config"]["layers"][1]["config"]["dtype"]["config"]["name"] = "mixed_float16"
+    path = _rewrite(tmp_path, "mlp", edit_config=mixed)
+    with pytest.raises(ValueError, match=r"'dense'.*mixed_float16"):
+        cr.load_model(path)
+
+
+# --------------------------------------------------------------------------
+# Formats under each other's names
+# --------------------------------------------------------------------------
+def _small_model(rng):
+    model = cr.Sequential([cr.Input((4,)), layers.Dense(5, activation="relu"), layers.Dense(2)])
+    model.compile("adam", "mse")
+    x = rng.normal(size=(16, 4)).astype(np.float32)
+    model.fit(x, rng.normal(size=(16, 2)).astype(np.float32), epochs=1, verbose=0)
+    return model, x
+
+
+def test_save_keras_writes_the_keras_layout(tmp_path):
+    model, _ = _small_model(np.random.default_rng(0))
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        assert {"config.json", "metadata.json", "model.weights.h5"} <= set(archive.namelist())
+        config = json.loads(archive.read("config.json"))
+        weights = archive.read("model.weights.h5")
+    assert config["class_name"] == "Sequential"
+    assert [l["class_name"] for l in config["config"]["layers"]] == ["InputLayer", "Dense",
+                                                                      "Dense"]
+    with h5py.File(io.BytesIO(weights), "r") as f:
+        np.testing.assert_array_equal(f["layers/dense_1/vars/0"][()], model.layers[1].kernel.data)
+        assert int(f["optimizer/vars/0"][()]) == model.optimizer.iterations
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "r") as f:
+        np.testing.assert_array_equal(f["layers/dense/vars/1"][()], model.layers[0].bias.data)
+
+
+def test_chainrule_zip_named_keras_loads_with_a_rename_warning(tmp_path):
+    model, x = _small_model(np.random.default_rng(1))
+    model.save(tmp_path / "m.chainrule")
+    os.replace(tmp_path / "m.chainrule", tmp_path / "old.keras")
+    with pytest.warns(UserWarning, match=r"rename it to '.*old\.chainrule'"):
+        loaded = cr.load_model(tmp_path / "old.keras")
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_keras_file_named_chainrule_is_refused(tmp_path):
+    model, _ = _small_model(np.random.default_rng(2))
+    model.save(tmp_path / "m.keras")
+    os.replace(tmp_path / "m.keras", tmp_path / "m.chainrule")
+    with pytest.raises(ValueError, match=r"Keras 3 file.*rename it to \.keras"):
+        cr.load_model(tmp_path / "m.chainrule")
+
+
+def test_old_npz_weights_named_h5_load_with_a_warning(tmp_path):
+    model, x = _small_model(np.random.default_rng(3))
+    model.save_weights(tmp_path / "w.npz")
+    os.replace(tmp_path / "w.npz", tmp_path / "w.h5")
+    clone, _ = _small_model(np.random.default_rng(4))
+    with pytest.warns(UserWarning, match="npz"):
+        clone.load_weights(tmp_path / "w.h5")
+    np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+
+
+def test_legacy_h5_model_path_refused(tmp_path):
+    model, _ = _small_model(np.random.default_rng(5))
+    with pytest.raises(ValueError, match=r"\.keras.*\.chainrule"):
+        model.save(tmp_path / "m.h5")
+    model.save_weights(tmp_path / "w.weights.h5")
+    with pytest.raises(ValueError, match="HDF5"):
+        cr.load_model(tmp_path / "w.weights.h5")
+
+
+def test_subclassed_model_is_refused_for_keras_format(tmp_path):
+    class Two(cr.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+    model = Two()
+    model(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match=r"subclassed.*\.chainrule"):
+        model.save(tmp_path / "two.keras")
+    assert not (tmp_path / "two.keras").exists()
+
+
+# --------------------------------------------------------------------------
+# .keras out, and back
+# --------------------------------------------------------------------------
+def _chainrule_models(rng):
+    """chainrule models of every fixture's architecture with their own weights
+    (each trained one epoch by chainrule after loading), plus one built here."""
+    models = {}
+    for name in FIXTURES:
+        path, data = _fixture(name)
+        model = cr.load_model(path)
+        xs = _group(data, "x")
+        if "step_x" in data.files or "step_x0" in data.files:
+            model.fit(_one_or_list(_group(data, "step_x")), _one_or_list(_group(data, "step_y")),
+                      batch_size=8, epochs=1, verbose=0)
+        else:
+            for w in model.trainable_weights:
+                w.data += rng.normal(scale=0.05, size=w.shape).astype(w.dtype)
+        models[name] = (model, xs)
+    a = cr.Input((5,), name="a")
+    b = cr.Input((5,), name="b")
+    shared = layers.Dense(4, activation="tanh")
+    h = layers.Add()([shared(a), shared(b)])
+    out = layers.Dense(2, activation="softmax")(layers.Concatenate()([h, shared(a)]))
+    native = cr.Model([a, b], out, name="native")
+    native.compile(cr.optimizers.RMSprop(0.01, momentum=0.5), "sparse_categorical_crossentropy")
+    xs = [rng.normal(size=(12, 5)).astype(np.float32) for _ in range(2)]
+    native.fit(xs, rng.integers(0, 2, 12), epochs=1, batch_size=4, verbose=0)
+    models["native"] = (native, xs)
+    return models
+
+
+def test_chainrule_round_trip_through_keras_format(tmp_path):
+    for name, (model, xs) in _chainrule_models(np.random.default_rng(6)).items():
+        model.save(tmp_path / f"{name}.keras")
+        loaded = cr.load_model(tmp_path / f"{name}.keras")
+        for got, want in zip(_as_list(loaded.predict(_one_or_list(xs))),
+                             _as_list(model.predict(_one_or_list(xs)))):
+            np.testing.assert_array_equal(got, want)
+        saved = model.optimizer.get_state(model.trainable_weights)
+        restored = loaded.optimizer.get_state(loaded.trainable_weights)
+        assert saved.keys() == restored.keys(), name
+        for key in saved:
+            np.testing.assert_array_equal(saved[key], restored[key], err_msg=f"{name} {key}")
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+        fresh = cr.load_model(_fixture(name)[0] if name != "native" else
+                              tmp_path / f"{name}.keras", compile=False)
+        fresh.load_weights(tmp_path / f"{name}.weights.h5")
+        for got, want in zip(_as_list(fresh.predict(_one_or_list(xs))),
+                             _as_list(model.predict(_one_or_list(xs)))):
+            np.testing.assert_array_equal(got, want)
+
+
+_KERAS_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras, numpy as np
+    folder = sys.argv[1]
+    for name in sys.argv[2:]:
+        data = np.load(os.path.join(folder, name + "_in.npz"))
+        xs = [data[k] for k in sorted(data.files)]
+        x = xs[0] if len(xs) == 1 else xs
+        model = keras.saving.load_model(os.path.join(folder, name + ".keras"))
+        out = {}
+        for i, p in enumerate(model.predict(x, verbose=0) if len(model.outputs) > 1
+                              else [model.predict(x, verbose=0)]):
+            out[f"model{i}"] = np.asarray(p)
+        out["iterations"] = np.asarray(int(model.optimizer.iterations))
+        # the same architecture with fresh weights, then chainrule's .weights.h5
+        clone = keras.models.clone_model(model)
+        clone.load_weights(os.path.join(folder, name + ".weights.h5"))
+        for i, p in enumerate(clone.predict(x, verbose=0) if len(clone.outputs) > 1
+                              else [clone.predict(x, verbose=0)]):
+            out[f"weights{i}"] = np.asarray(p)
+        np.savez(os.path.join(folder, name + "_out.npz"), **out)
+""")
+
+
+def _keras_available():
+    import importlib.util
+    return all(importlib.util.find_spec(m) is not None for m in ("keras", "torch"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _keras_available(), reason="needs keras and torch")
+def test_real_keras_loads_chainrule_files_and_predicts_the_same(tmp_path):
+    models = _chainrule_models(np.random.default_rng(7))
+    for name, (model, xs) in models.items():
+        model.save(tmp_path / f"{name}.keras")
+        model.save_weights(tmp_path / f"{name}.weights.h5")
+        np.savez(tmp_path / f"{name}_in.npz", **{f"x{i}": x for i, x in enumerate(xs)})
+    script = tmp_path / "keras_side.py"
+    script.write_text(_KERAS_SCRIPT)
+    env = dict(os.environ, KERAS_BACKEND="torch")
+    result = subprocess.run([sys.executable, str(script), str(tmp_path), *models],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, (model, xs) in models.items():
+        out = np.load(tmp_path / f"{name}_out.npz")
+        ours = _as_list(model.predict(_one_or_list(xs)))
+        for i, want in enumerate(ours):
+            np.testing.assert_allclose(out[f"model{i}"], want, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}: keras.saving.load_model")
+            np.testing.assert_allclose(out[f"weights{i}"], want, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{name}: keras load_weights")
+        assert int(out["iterations"]) == model.optimizer.iterations, name
+
+
+def test_save_load_warnings_are_absent_for_matching_names(tmp_path):
+    model, x = _small_model(np.random.default_rng(8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.save(tmp_path / "m.keras")
+        model.save(tmp_path / "m.chainrule")
+        np.testing.assert_array_equal(cr.load_model(tmp_path / "m.keras").predict(x),
+                                      model.predict(x))
+        np.testing.assert_array_equal(cr.load_model(tmp_path / "m.chainrule").predict(x),
+                                      model.predict(x))
