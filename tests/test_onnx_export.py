@@ -1,0 +1,195 @@
+"""model.export("m.onnx", format="onnx"): onnxruntime runs the file and
+matches model.predict (rtol 1e-5) for every supported family, batch sizes 1 and 7."""
+import os
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import layers
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+REFS = os.path.join(os.path.dirname(__file__), "keras_refs")
+
+
+def _randomize(model, rng, scale=0.5):
+    """Random weights everywhere (biases too), positive variances for BatchNormalization."""
+    for w in model.weights:
+        values = rng.normal(scale=scale, size=w.shape)
+        if (w.name or "").endswith("variance"):
+            values = np.abs(values) + 0.5
+        w.data[...] = values.astype(w.dtype)
+    return model
+
+
+def _check(model, tmp_path, make_inputs, rtol=1e-5, atol=1e-6):
+    """Export, run in onnxruntime at batch 1 and 7, compare with predict."""
+    path = tmp_path / f"{model.name}.onnx"
+    model.export(path, format="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for batch in (1, 7):
+        xs = make_inputs(batch)
+        feeds = {spec.name: x for spec, x in zip(session.get_inputs(), xs)}
+        got = session.run(None, feeds)
+        want = model.predict(xs[0] if len(xs) == 1 else xs)
+        want = want if isinstance(want, list) else [want]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+    return session
+
+
+def _floats(rng, *shape):
+    return lambda batch: [rng.normal(size=(batch, *shape)).astype(np.float32)]
+
+
+ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu", "softplus",
+               "softsign", "silu", "swish", "mish", "relu6", "hard_sigmoid", "leaky_relu",
+               "exponential", "linear", None]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_with_each_activation(tmp_path, activation):
+    rng = np.random.default_rng(0)
+    model = cr.Sequential([cr.Input((6,)), layers.Dense(5, activation=activation),
+                           layers.Activation(activation or "linear")],
+                          name=f"dense_{activation}")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6))
+
+
+def test_dense_on_sequences_leaky_relu_layer_dropout_flatten_reshape(tmp_path):
+    rng = np.random.default_rng(1)
+    model = cr.Sequential([cr.Input((4, 6)), layers.Dense(6), layers.LeakyReLU(0.1),
+                           layers.Dropout(0.5), layers.Reshape((3, -1)), layers.Flatten(),
+                           layers.Dense(3)], name="shapes")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 4, 6))
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_conv_and_pooling(tmp_path, padding):
+    rng = np.random.default_rng(2)
+    model = cr.Sequential([
+        cr.Input((9, 7, 3)),
+        layers.Conv2D(4, (3, 2), strides=(2, 1), padding=padding, activation="relu"),
+        layers.MaxPooling2D((2, 2), strides=(1, 2), padding=padding),
+        layers.Conv2D(5, 2, padding=padding),
+        layers.AveragePooling2D(2, padding="same"),          # padding not counted
+        layers.GlobalMaxPooling2D(),
+    ], name=f"conv_{padding}")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 9, 7, 3))
+
+
+def test_global_average_pooling_keepdims_and_1d(tmp_path):
+    rng = np.random.default_rng(3)
+    image = cr.Input((5, 5, 2), name="image")
+    sequence = cr.Input((6, 3), name="sequence")
+    a = layers.Flatten()(layers.GlobalAveragePooling2D(keepdims=True)(image))
+    b = layers.GlobalAveragePooling1D()(sequence)
+    c = layers.GlobalMaxPooling1D()(sequence)
+    model = cr.Model([image, sequence], layers.Concatenate()([a, b, c]), name="global_pool")
+    _check(model, tmp_path, lambda n: [rng.normal(size=(n, 5, 5, 2)).astype(np.float32),
+                                       rng.normal(size=(n, 6, 3)).astype(np.float32)])
+
+
+def test_batch_normalization_inference(tmp_path):
+    rng = np.random.default_rng(4)
+    model = cr.Sequential([cr.Input((6, 6, 3)), layers.Conv2D(4, 3),
+                           layers.BatchNormalization(), layers.Flatten(),
+                           layers.BatchNormalization(center=False), layers.Dense(2)],
+                          name="batchnorm")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 6, 3))
+    channels_first = cr.Sequential([cr.Input((3, 5)), layers.BatchNormalization(axis=1)],
+                                   name="batchnorm_axis1")
+    _check(_randomize(channels_first, rng), tmp_path, _floats(rng, 3, 5))
+
+
+def test_embedding_and_lstm(tmp_path):
+    rng = np.random.default_rng(5)
+    ids = cr.Input((5,), dtype="int64", name="ids")
+    h = layers.Embedding(20, 6)(ids)
+    h = layers.LSTM(4, return_sequences=True)(h)
+    h = layers.LSTM(3, go_backwards=True)(h)
+    model = cr.Model(ids, layers.Dense(2)(h), name="embed_lstm")
+    session = _check(_randomize(model, rng), tmp_path,
+                     lambda n: [rng.integers(0, 20, size=(n, 5)).astype(np.int64)])
+    assert session.get_inputs()[0].name == "ids"
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_and_simple_rnn(tmp_path, reset_after):
+    rng = np.random.default_rng(6)
+    model = cr.Sequential([cr.Input((6, 3)),
+                           layers.GRU(5, return_sequences=True, reset_after=reset_after),
+                           layers.SimpleRNN(4, return_sequences=True, go_backwards=True),
+                           layers.GRU(3, reset_after=reset_after)],
+                          name=f"gru_{reset_after}")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 3))
+
+
+def test_merge_layers_shared_layer_and_two_outputs(tmp_path):
+    rng = np.random.default_rng(7)
+    left = cr.Input((4,), name="left")
+    right = cr.Input((4,), name="right")
+    shared = layers.Dense(5, activation="tanh")
+    a, b = shared(left), shared(right)
+    total = layers.Add()([a, b, layers.Dense(5)(left)])
+    joined = layers.Concatenate()([a, total])
+    model = cr.Model([left, right], [layers.Dense(3, activation="softmax", name="label")(joined),
+                                     layers.Dense(1, name="score")(total)], name="merges")
+    session = _check(_randomize(model, rng), tmp_path,
+                     lambda n: [rng.normal(size=(n, 4)).astype(np.float32) for _ in range(2)])
+    assert [i.name for i in session.get_inputs()] == ["left", "right"]
+    assert [o.name for o in session.get_outputs()] == ["label", "score"]
+
+
+def test_batch_dimension_is_dynamic(tmp_path):
+    model = cr.Sequential([cr.Input((3,)), layers.Dense(2)], name="dynamic")
+    path = tmp_path / "dynamic.onnx"
+    model.export(path)
+    graph = onnx.load(str(path)).graph
+    assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+@pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs"])
+def test_models_read_from_keras_files_export(tmp_path, name):
+    # Trained weights (moving statistics included) made by real Keras.
+    model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
+    data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
+    xs = [data[k] for k in ("x", "x0", "x1") if k in data.files]
+    _check(model, tmp_path, lambda n: [np.concatenate([x] * n)[:n] for x in xs])
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    class Scale(layers.Layer):
+        def call(self, x):
+            return x * 2.0
+    model = cr.Sequential([cr.Input((3,)), layers.Dense(2), Scale(name="double")], name="odd")
+    with pytest.raises(ValueError, match=r"Scale layer 'double' has no ONNX export.*Dense"):
+        model.export(tmp_path / "odd.onnx")
+    assert not (tmp_path / "odd.onnx").exists()
+
+
+def test_unsupported_settings_are_named(tmp_path):
+    model = cr.Sequential([cr.Input((4, 3)), layers.LSTM(2, activation="relu")], name="relu_lstm")
+    with pytest.raises(ValueError, match=r"LSTM layer 'lstm\w*'.*default activations"):
+        model.export(tmp_path / "x.onnx")
+    with pytest.raises(ValueError, match="format='onnx'"):
+        model.export(tmp_path / "x.tflite", format="tflite")
+
+
+def test_subclassed_model_is_refused(tmp_path):
+    class Two(cr.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+    model = Two()
+    model(np.zeros((1, 3), np.float32))
+    with pytest.raises(ValueError, match="subclassed"):
+        model.export(tmp_path / "two.onnx")
