@@ -13,7 +13,7 @@ from . import __version__
 # name -> (module with main(argv), one-line help)
 SUBCOMMANDS = {
     "demo": ("chainrule.demos", "run a demo end to end (default: an MLP on the bundled digits)"),
-    "explain": ("chainrule.explain",
+    "explain": ("chainrule.explain_cli",
                 'print a backward pass step by step, e.g. chainrule explain "3*(a*b+c)" a=2 b=3 c=4'),
     "bench": ("chainrule.bench", "measure chainrule against NumPy, PyTorch, JAX, scikit-learn"),
     "launch": ("chainrule.distributed.launch", "run a training script on N processes with MPI"),

@@ -22,32 +22,34 @@ For ``J = 3(a·b + c)`` with a=2, b=3, c=4 it prints::
       dJ/db = 3a = 6
       dJ/dc = 3
 
-The numbers come from the engine itself: explain walks the recorded
-``graph.Node``s and calls each node's vjp (the same functions
-``.backward()`` uses). Only the *formulas* (``∂u/∂a = b``) come from a table
-in this file, one entry per op type. Elementwise ops, ``sum``, ``mean``,
-``matmul``, ``transpose`` and ``reshape`` are described; any other op is
-refused with a message naming it.
+It runs in four steps, each a function below: name the tensors, print the
+forward pass, walk the backward pass, print the summary. The numbers come
+from the engine itself: the graph is ``graph.walk``'s (the same list the
+backward traversal uses) and each step calls the node's own vjp. The formulas
+come from each op's declaration (``chainrule.rules``): how the op reads and
+its derivative, written once there. For elementwise ops the local derivatives
+are also combined symbolically into the closing summary (``dJ/da = 3b``).
 
-``chainrule explain "3*(a*b+c)" a=2 b=3 c=4`` does the same from the shell
-(:func:`main`). The expression is parsed with :mod:`ast` and only a small
-whitelist of syntax is interpreted; it is never passed to ``eval``.
+The command line (``chainrule explain "3*(a*b+c)" a=2 b=3 c=4``) is
+``chainrule.explain_cli``.
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import inspect
 import math
+import operator
+import re
 import sys
 
 import numpy as np
 
 from . import ops
-from .graph import no_grad
+from .graph import graph_leaves, no_grad, walk
+from .rules import RULES
 from .tensor import Tensor
 
-__all__ = ["FUNCTIONS", "explain", "main"]
+__all__ = ["explain"]
 
 
 # --------------------------------------------------------------------------
@@ -162,7 +164,7 @@ def _format_term(coef, key):
 
 
 # --------------------------------------------------------------------------
-# The table: one entry per op type
+# Reading a declared formula
 # --------------------------------------------------------------------------
 class _Operand:
     """What an op's input looks like in a formula: a name, or a constant."""
@@ -171,136 +173,115 @@ class _Operand:
         self.label = label          # 'a', 'u', '3'
         self.constant = constant    # the number, for an unnamed scalar constant
 
-    def sym(self):
-        if self.constant is not None:
-            return _Sym.const(self.constant)
-        return _Sym.factor(self.label)
 
-    def reciprocal(self, power=1, coef=1.0):
-        """coef / operand^power."""
-        if self.constant is not None:
-            return _Sym.const(coef / self.constant ** power)
-        return _Sym.factor(self.label, -power, coef)
-
-
-# op -> how its forward reads; {0}, {1} are the operands' labels
-FORWARD = {
-    "add": "{0} + {1}", "subtract": "{0} - {1}", "multiply": "{0}·{1}",
-    "divide": "{0}/{1}", "negative": "-{0}", "power": "{0}^{1}",
-    "exp": "exp({0})", "log": "log({0})", "sqrt": "√{0}", "abs": "|{0}|",
-    "sin": "sin({0})", "cos": "cos({0})", "tanh": "tanh({0})", "sigmoid": "σ({0})",
-    "relu": "relu({0})", "softplus": "softplus({0})",
-    "sum": "sum({0})", "mean": "mean({0})", "matmul": "{0} @ {1}",
-    "transpose": "{0}ᵀ", "reshape": "reshape({0})",
-}
-
-ELEMENTWISE = {"add", "subtract", "multiply", "divide", "negative", "power", "exp", "log",
-               "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "softplus"}
+def _substitute(text, names):
+    """``text`` with each declared input name replaced by its label."""
+    if not names:
+        return text
+    # (ASCII word boundaries: in "out²" the ² ends the name)
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    pattern = rf"(?<![A-Za-z0-9_])({alternatives})(?![A-Za-z0-9_])"
+    return re.sub(pattern, lambda m: names[m.group(1)], text)
 
 
-def _local_derivative(op, k, args, out):
-    """∂out/∂(input k) of an elementwise op, as a _Sym in the operands' names."""
-    x = args[0]
-    y = args[1] if len(args) > 1 else None
-    if op == "add":
-        return _Sym.const(1)
-    if op == "subtract":
-        return _Sym.const(1 if k == 0 else -1)
-    if op == "multiply":
-        return args[1 - k].sym()                                # ∂(xy)/∂x = y
-    if op == "divide":
-        if k == 0:
-            return y.reciprocal()                               # ∂(x/y)/∂x = 1/y
-        return _Sym.const(-1) * x.sym() * y.reciprocal(2)       # ∂(x/y)/∂y = -x/y²
-    if op == "negative":
-        return _Sym.const(-1)
-    if op == "power":
-        if k == 0 and y.constant is not None:                   # ∂xⁿ/∂x = n·xⁿ⁻¹
-            n = y.constant
-            return _Sym.factor(x.label, n - 1, n) if n != 1 else _Sym.const(1)
-        if k == 0:
-            return y.sym() * _Sym.factor(f"{x.label}^({y.label} - 1)")
-        return _Sym.factor(out) * _Sym.factor(f"log({x.label})")   # ∂xʸ/∂y = xʸ·log x
-    unary = {
-        "exp": lambda: _Sym.factor(f"exp({x.label})"),
-        "log": lambda: x.reciprocal(),
-        "sqrt": lambda: _Sym.factor(f"√{x.label}", -1, 0.5),
-        "abs": lambda: _Sym.factor(f"sign({x.label})"),
-        "sin": lambda: _Sym.factor(f"cos({x.label})"),
-        "cos": lambda: _Sym.factor(f"sin({x.label})", 1, -1.0),
-        "tanh": lambda: _Sym.factor(f"(1 - {out}²)"),
-        "sigmoid": lambda: _Sym.factor(out) * _Sym.factor(f"(1 - {out})"),
-        "relu": lambda: _Sym.factor(f"[{x.label} > 0]"),
-        "softplus": lambda: _Sym.factor(f"σ({x.label})"),
-    }
-    return unary[op]()
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+               ast.Div: operator.truediv, ast.USub: operator.neg}
 
 
-def _structural_rule(op, k, args, out, J):
-    """How dJ/d(input) follows from dJ/d(out) for the non-elementwise ops."""
-    x = args[0].label
-    d_out = f"d{J}/d{out}"
-    if op == "sum":
-        return f"{d_out} · ∂{out}/∂{x}ᵢ = {d_out} · 1, for every entry of {x}"
-    if op == "mean":
-        return f"{d_out} · ∂{out}/∂{x}ᵢ = {d_out} · 1/n, for every entry of {x}"
-    if op == "matmul":
-        if k == 0:
-            return f"{d_out} @ {args[1].label}ᵀ"
-        return f"{x}ᵀ @ {d_out}"
-    if op == "transpose":
-        return f"({d_out})ᵀ"
-    if op == "reshape":
-        return f"{d_out} reshaped back to the shape of {x}"
-    raise AssertionError(op)
+def _number(text):
+    """The value of ``text`` if it is plain arithmetic on numbers, else None."""
+    try:
+        tree = ast.parse(text.replace("·", "*"), mode="eval").body
+    except SyntaxError:
+        return None
+
+    def value(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](value(node.left), value(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
+            return _ARITHMETIC[type(node.op)](value(node.operand))
+        raise ValueError
+    try:
+        return value(tree)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _split_top(text, separators):
+    """Split at the separators that are outside brackets."""
+    pieces, depth, current = [], 0, ""
+    for ch in text:
+        depth += ch in "([" and 1 or (-1 if ch in ")]" else 0)
+        if depth == 0 and ch in separators:
+            pieces.append(current)
+            current = ""
+            pieces.append(ch)
+            continue
+        current += ch
+    pieces.append(current)
+    return pieces
+
+
+_POWERS = {"²": 2, "³": 3}
+
+
+def _factor(text, operands, out_label):
+    """One factor of a product (``b``, ``a^(b - 1)``, ``exp(x)``, ``3``) as a _Sym."""
+    power = 1.0
+    if text and text[-1] in _POWERS:
+        text, power = text[:-1], _POWERS[text[-1]]
+    elif "^" in text and _split_top(text, "^")[1:2] == ["^"]:
+        base, _, exponent = text.partition("^")
+        labels = {n: (_num(o.constant) if o.constant is not None else o.label)
+                  for n, o in operands.items()}
+        value = _number(_substitute(exponent, labels))
+        if value is None:                   # a symbolic exponent: keep it as it reads
+            return _Sym.factor(_substitute(text, {**labels, "out": out_label}))
+        text, power = base, value
+    number = _number(text)
+    if number is not None:
+        return _Sym.const(number ** power)
+    if text in operands:
+        operand = operands[text]
+        if operand.constant is not None:
+            return _Sym.const(operand.constant ** power)
+        return _Sym.factor(operand.label, power) if power else _Sym.const(1)
+    if text == "out":
+        return _Sym.factor(out_label, power)
+    labels = {n: o.label for n, o in operands.items()}
+    return _Sym.factor(_substitute(text, {**labels, "out": out_label}), power)
+
+
+def local_derivative(formula, operands, out_label):
+    """A declared elementwise derivative (``"-a/b²"``) as a _Sym in the operands' labels.
+
+    A formula is a product of factors joined by ``·``, with an optional
+    leading minus and one ``/`` before the factors that divide.
+    """
+    text = formula.strip()
+    sign = 1.0
+    if text.startswith("-"):
+        sign, text = -1.0, text[1:]
+    pieces = _split_top(text, "·/")
+    result, dividing = _Sym.const(sign), False
+    for piece in pieces:
+        if piece == "/":
+            dividing = True
+        elif piece not in ("·", ""):
+            factor = _factor(piece.strip(), operands, out_label)
+            if dividing:
+                factor = _Sym({tuple((f, -p) for f, p in key): 1 / c
+                               for key, c in factor.terms.items()})
+            result = result * factor
+    return result
 
 
 # --------------------------------------------------------------------------
-# explain
+# Step 1: names
 # --------------------------------------------------------------------------
 _POOL = "uvwzpqrsghkmnt"
-
-
-def _graph(output):
-    """Tensors made by recorded ops, inputs before the ops that use them."""
-    order, seen, stack = [], set(), [(output, False)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node.vjp is None:
-            raise RuntimeError(
-                "explain: this graph was already used by a backward pass, which freed it. "
-                "Call cr.explain(J) before J.backward() (or pass retain_graph=True to backward).")
-        if t._version or any(i._version != v for i, v in zip(node.inputs, node.versions)):
-            raise RuntimeError(
-                f"explain: a value that '{node.op}' used was changed in place after it ran, "
-                f"so its recorded derivative no longer holds; rebuild the expression.")
-        if node.op not in FORWARD:
-            raise ValueError(
-                f"explain cannot describe the op '{node.op}': it describes only "
-                f"{', '.join(sorted(FORWARD))}. Use J.backward() or cr.grad for this graph "
-                f"(the gradients are the same; only the step-by-step text is missing).")
-        for p in reversed(node.inputs):
-            if p.requires_grad and p._node is not None and id(p) not in seen:
-                stack.append((p, False))
-    return order
-
-
-def _leaves(order):
-    leaves, seen = [], set()
-    for t in order:
-        for p in t._node.inputs:
-            if p.requires_grad and p._node is None and id(p) not in seen:
-                seen.add(id(p))
-                leaves.append(p)
-    return leaves
 
 
 def _caller_names(frame):
@@ -314,15 +295,218 @@ def _caller_names(frame):
     return found
 
 
+def _fresh(pool):
+    yield from pool
+    for i in range(1, 10_000):
+        yield f"{pool[0]}{i}"
+
+
+def name_tensors(output, order, leaves, inputs, names, caller):
+    """{id(tensor): label}: ``names`` first, then a tensor's ``.name``, then the
+    caller's variable holding it, then x1, x2, ... (inputs) and u, v, w, ...
+    (intermediate values). The output is J unless named."""
+    label = {id(t): str(name) for name, t in (names or {}).items()}
+    taken = set(label.values())
+
+    def pick(t, fallback):
+        if id(t) in label:
+            return
+        for candidate in (t.name, caller.get(id(t))):
+            if candidate and candidate not in taken:
+                break
+        else:
+            candidate = next(n for n in fallback if n not in taken)
+        label[id(t)] = candidate
+        taken.add(candidate)
+
+    pick(output, ["J", "L", "out"] + [f"J{i}" for i in range(1, 100)])
+    for t in leaves + list(inputs):
+        pick(t, _fresh([f"x{i}" for i in range(1, 10_000)]))
+    for t in order:
+        pick(t, _fresh(list(_POOL)))
+    return label
+
+
+def _operand(t, label, caller):
+    """How input ``t`` of a node reads in a formula."""
+    if id(t) in label:
+        return _Operand(label[id(t)])
+    if t.size == 1:
+        return _Operand(_num(t.data.reshape(())), constant=float(t.data.reshape(())))
+    named = t.name or caller.get(id(t))
+    if named:
+        label[id(t)] = named
+        return _Operand(named)
+    return _Operand(_value(t.data) if t.size <= 4 else f"C{t.shape}")
+
+
+def _operands(node, label, caller):
+    """{declared input name: _Operand} for a node's inputs."""
+    rule = RULES[node.op]
+    args = [_operand(p, label, caller) for p in node.inputs]
+    return dict(zip(rule.inputs, args)), args
+
+
+def _forward_text(node, label, caller):
+    rule = RULES[node.op]
+    operands, args = _operands(node, label, caller)
+    if len(args) > len(rule.inputs):          # a list of inputs (concatenate, einsum)
+        return f"{node.op}({', '.join(a.label for a in args)})"
+    return _substitute(rule.forward, {n: o.label for n, o in operands.items()})
+
+
+# --------------------------------------------------------------------------
+# The graph explain reads
+# --------------------------------------------------------------------------
+def _recorded_graph(output):
+    """``graph.walk``'s list for ``output``, after checking explain can read it."""
+    try:
+        order = walk([output])
+    except RuntimeError:
+        raise RuntimeError(
+            "explain: this graph was already used by a backward pass, which freed it. "
+            "Call cr.explain(J) before J.backward() (or pass retain_graph=True to "
+            "backward).") from None
+    for t in order:
+        node = t._node
+        if t._version or any(i._version != v for i, v in zip(node.inputs, node.versions)):
+            raise RuntimeError(
+                f"explain: a value that '{node.op}' used was changed in place after it ran, "
+                f"so its recorded derivative no longer holds; rebuild the expression.")
+        if node.op not in RULES:
+            raise ValueError(
+                f"explain cannot describe the op '{node.op}': it has no declared rule "
+                f"(chainrule.rules.declare), so explain has no formula to print. Use "
+                f"J.backward() or cr.grad for this graph (the gradients are the same).")
+    return order
+
+
+# --------------------------------------------------------------------------
+# Step 2: the forward pass
+# --------------------------------------------------------------------------
+def forward_lines(order, leaves, label, caller):
+    yield "Forward pass"
+    for t in leaves:
+        yield f"  {label[id(t)]} = {_value(t.data)}"
+    for t in order:
+        yield f"  {label[id(t)]} = {_forward_text(t._node, label, caller)} = {_value(t.data)}"
+
+
+# --------------------------------------------------------------------------
+# Step 3: the backward pass
+# --------------------------------------------------------------------------
+def _as_tuple(grads, node):
+    return grads if type(grads) is tuple or len(node.inputs) != 1 else (grads,)
+
+
+def backward_lines(order, output, label, caller, grads, sym):
+    """Walk ``order`` back from ``output``, filling ``grads`` (id -> array) and
+    ``sym`` (id -> the gradient as a _Sym, while it has one), yielding lines."""
+    J = label[id(output)]
+    yield ""
+    yield f"Backward pass (chain rule: d{J}/dx = d{J}/dy · ∂y/∂x, from {J} back to the inputs)"
+    yield f"  start: d{J}/d{J} = 1"
+    with no_grad():
+        for t in reversed(order):
+            node, name = t._node, label[id(t)]
+            g = grads.get(id(t))
+            if g is None:
+                continue
+            rule = RULES[node.op]
+            operands, _ = _operands(node, label, caller)
+            yield f"  {name} = {_forward_text(node, label, caller)}    with d{J}/d{name} = {_value(g)}"
+            products = _as_tuple(node.vjp(Tensor._wrap(g), t, *node.inputs), node)
+            if rule.elementwise:
+                ones = _as_tuple(node.vjp(Tensor._wrap(np.ones_like(t.data)), t, *node.inputs),
+                                 node)
+            for k, p in enumerate(node.inputs):
+                if not p.requires_grad or products[k] is None:
+                    continue
+                pname = label[id(p)]
+                value = _fit(products[k], p)
+                d_in = f"d{J}/d{pname}"
+                formula = rule.derivative[min(k, len(rule.derivative) - 1)]
+                if rule.elementwise:
+                    local = local_derivative(formula, operands, name)
+                    local_value = np.asarray(ones[k].data)
+                    local_text, local_value_text = str(local), _value(local_value)
+                    yield (f"    ∂{name}/∂{pname} = {local_text}" if local_text == local_value_text
+                           else f"    ∂{name}/∂{pname} = {local_text} = {local_value_text}")
+                    times = "·" if t.size == 1 else "⊙"
+                    line = (f"{d_in} = d{J}/d{name} {times} ∂{name}/∂{pname} = "
+                            f"{_factor_value(g)} {times} {_factor_value(local_value)}")
+                    if p.shape != t.shape:
+                        line += f", summed to the shape {p.shape} of {pname}"
+                    yield f"    {line} = {_value(value)}"
+                    contribution = (sym[id(t)] * local if id(t) in sym and t.size == 1
+                                    and p.size == 1 else None)
+                else:
+                    rule_text = _substitute(formula, {"g": f"d{J}/d{name}", "out": name,
+                                                      **{n: o.label for n, o in operands.items()}})
+                    yield f"    {d_in} = {rule_text} = {_value(value)}"
+                    contribution = sym[id(t)] if (node.op == "reshape" and id(t) in sym
+                                                  and p.size == 1) else None
+                if id(p) in grads:
+                    total = grads[id(p)] + value
+                    yield (f"    {pname} is used more than once, so its gradients add up: "
+                           f"{d_in} = {_value(grads[id(p)])} + {_factor_value(value)} = "
+                           f"{_value(total)}")
+                    grads[id(p)] = total
+                    if id(p) in sym and contribution is not None:
+                        sym[id(p)] = sym[id(p)] + contribution
+                    else:
+                        sym.pop(id(p), None)
+                else:
+                    grads[id(p)] = value
+                    if contribution is not None:
+                        sym[id(p)] = contribution
+
+
+def _fit(gradient, like):
+    """A vjp's result summed back to the input's shape and dtype, as the traversal does."""
+    if gradient.shape != like.shape:
+        gradient = ops.sum_to(gradient, like.shape)
+    data = np.asarray(gradient.data)
+    if like.data.dtype.kind == "f" and data.dtype != like.data.dtype:
+        data = data.astype(like.data.dtype)
+    return data
+
+
+# --------------------------------------------------------------------------
+# Step 4: the summary
+# --------------------------------------------------------------------------
+def summary_lines(inputs, J, label, grads, sym, result):
+    """The gradient of each input, symbolic where the algebra followed; fills ``result``."""
+    yield ""
+    yield "Gradients"
+    for t in inputs:
+        name = label[id(t)]
+        g = grads.get(id(t))
+        if g is None:
+            g = np.zeros_like(t.data)
+            yield f"  d{J}/d{name} = 0   ({J} does not depend on {name})"
+        else:
+            value_text = _value(g)
+            formula = str(sym[id(t)]) if id(t) in sym else None
+            if formula is None or formula == value_text:
+                yield f"  d{J}/d{name} = {value_text}"
+            else:
+                yield f"  d{J}/d{name} = {formula} = {value_text}"
+        result[name] = float(g.reshape(())) if t.ndim == 0 else np.array(g)
+
+
+# --------------------------------------------------------------------------
+# explain
+# --------------------------------------------------------------------------
 def explain(output, inputs=None, names=None, file=None):
     """Print the forward values and every backward step of a scalar; return its gradients.
 
-    ``output`` is a scalar Tensor built from a few tensors with
-    ``requires_grad=True`` (elementwise ops, ``sum``, ``mean``, ``matmul``).
+    ``output`` is a scalar Tensor built from tensors with ``requires_grad=True``.
     For each node it prints its formula and value; then, walking back from
     the output, each local derivative (formula and value), the chain-rule
     product ``dJ/dx = dJ/dy · ∂y/∂x`` and, when a tensor is used more than
-    once, how its gradient accumulates.
+    once, how its gradient accumulates. Every op with a declared rule can be
+    explained; elementwise ops also get a symbolic summary.
 
     Names: ``names={"a": a, ...}`` names tensors; otherwise a tensor's
     ``.name``, then the caller's variable holding it, then ``x1, x2, ...``
@@ -343,10 +527,6 @@ def explain(output, inputs=None, names=None, file=None):
     {'a': 9.0, 'b': 6.0, 'c': 3.0}
     """
     out_file = sys.stdout if file is None else file
-
-    def say(text=""):
-        print(text, file=out_file)
-
     if not isinstance(output, Tensor):
         raise TypeError(f"explain: expected a chainrule Tensor, got {type(output).__name__}")
     if output.size != 1:
@@ -356,323 +536,25 @@ def explain(output, inputs=None, names=None, file=None):
         raise ValueError("explain: the output does not depend on any tensor with "
                          "requires_grad=True, so there is nothing to differentiate. Create "
                          "the inputs with cr.tensor(..., requires_grad=True).")
-
-    # ---- names --------------------------------------------------------
-    label = {}                                   # id(tensor) -> name
     if isinstance(inputs, dict):
         names = {**inputs, **(names or {})}
         inputs = list(inputs.values())
-    for name, t in (names or {}).items():
-        label[id(t)] = str(name)
     frame = inspect.currentframe()
     caller = _caller_names(frame.f_back if frame is not None else None)
     del frame
 
-    order = _graph(output) if output._node is not None else []
-    leaves = _leaves(order) if order else [output]
+    order = _recorded_graph(output) if output._node is not None else []
+    leaves = graph_leaves(order) if order else [output]
     if inputs is None:
         inputs = leaves
-
-    taken = set(label.values())
-
-    def pick(t, fallback):
-        if id(t) in label:
-            return label[id(t)]
-        for candidate in (t.name, caller.get(id(t))):
-            if candidate and candidate not in taken:
-                break
-        else:
-            candidate = next(n for n in fallback if n not in taken)
-        label[id(t)] = candidate
-        taken.add(candidate)
-        return candidate
-
-    def fresh(prefix_pool):
-        yield from prefix_pool
-        for i in range(1, 10_000):
-            yield f"{prefix_pool[0]}{i}"
-
-    pick(output, ["J", "L", "out"] + [f"J{i}" for i in range(1, 100)])
-    for t in leaves + list(inputs):
-        pick(t, fresh([f"x{i}" for i in range(1, 10_000)]))
-    for t in order:
-        pick(t, fresh(list(_POOL)))
-
-    def operand(t):
-        """How input ``t`` of a node reads in a formula."""
-        if id(t) in label:
-            return _Operand(label[id(t)])
-        if t.size == 1:
-            return _Operand(_num(t.data.reshape(())), constant=float(t.data.reshape(())))
-        named = t.name or caller.get(id(t))
-        if named:
-            label[id(t)] = named
-            return _Operand(named)
-        return _Operand(_value(t.data) if t.size <= 4 else f"C{t.shape}")
-
-    # ---- forward ------------------------------------------------------
-    say("Forward pass")
-    for t in leaves:
-        say(f"  {label[id(t)]} = {_value(t.data)}")
-    for t in order:
-        args = [operand(p) for p in t._node.inputs]
-        formula = FORWARD[t._node.op].format(*[a.label for a in args])
-        say(f"  {label[id(t)]} = {formula} = {_value(t.data)}")
-
-    # ---- backward -----------------------------------------------------
-    J = label[id(output)]
+    label = name_tensors(output, order, leaves, inputs, names, caller)
     grads = {id(output): np.ones_like(output.data)}
     sym = {id(output): _Sym.const(1)}
-    say()
-    say(f"Backward pass (chain rule: d{J}/dx = d{J}/dy · ∂y/∂x, from {J} back to the inputs)")
-    say(f"  start: d{J}/d{J} = 1")
-    with no_grad():
-        for t in reversed(order):
-            node, name = t._node, label[id(t)]
-            g = grads.get(id(t))
-            if g is None:
-                continue
-            args = [operand(p) for p in node.inputs]
-            formula = FORWARD[node.op].format(*[a.label for a in args])
-            say(f"  {name} = {formula}    with d{J}/d{name} = {_value(g)}")
-            g_tensor = Tensor._wrap(g)
-            products = node.vjp(g_tensor, t, *node.inputs)
-            if len(node.inputs) == 1 and not isinstance(products, tuple):
-                products = (products,)
-            elementwise = node.op in ELEMENTWISE
-            if elementwise:
-                ones = node.vjp(Tensor._wrap(np.ones_like(t.data)), t, *node.inputs)
-                if len(node.inputs) == 1 and not isinstance(ones, tuple):
-                    ones = (ones,)
-            for k, p in enumerate(node.inputs):
-                if not p.requires_grad or products[k] is None:
-                    continue
-                pname = label[id(p)]
-                value = _fit(products[k], p)
-                d_in = f"d{J}/d{pname}"
-                if elementwise:
-                    local = _local_derivative(node.op, k, args, name)
-                    local_value = np.asarray(ones[k].data)
-                    local_text, local_value_text = str(local), _value(local_value)
-                    shown = (f"∂{name}/∂{pname} = {local_text}" if local_text == local_value_text
-                             else f"∂{name}/∂{pname} = {local_text} = {local_value_text}")
-                    say(f"    {shown}")
-                    times = "·" if t.size == 1 else "⊙"
-                    line = (f"{d_in} = d{J}/d{name} {times} ∂{name}/∂{pname} = "
-                            f"{_factor_value(g)} {times} {_factor_value(local_value)}")
-                    if p.shape != t.shape:
-                        line += f", summed to the shape {p.shape} of {pname}"
-                    say(f"    {line} = {_value(value)}")
-                    if id(t) in sym and t.size == 1 and p.size == 1:
-                        contribution = sym[id(t)] * local
-                    else:
-                        contribution = None
-                else:
-                    rule = _structural_rule(node.op, k, args, name, J)
-                    say(f"    {d_in} = {rule} = {_value(value)}")
-                    contribution = sym[id(t)] if (node.op == "reshape" and id(t) in sym
-                                                  and p.size == 1) else None
-                if id(p) in grads:
-                    total = grads[id(p)] + value
-                    say(f"    {pname} is used more than once, so its gradients add up: "
-                        f"{d_in} = {_value(grads[id(p)])} + {_factor_value(value)} = {_value(total)}")
-                    grads[id(p)] = total
-                    if id(p) in sym and contribution is not None:
-                        sym[id(p)] = sym[id(p)] + contribution
-                    else:
-                        sym.pop(id(p), None)
-                else:
-                    grads[id(p)] = value
-                    if contribution is not None:
-                        sym[id(p)] = contribution
-
-    # ---- summary ------------------------------------------------------
-    say()
-    say("Gradients")
     result = {}
-    for t in inputs:
-        name = label[id(t)]
-        g = grads.get(id(t))
-        if g is None:
-            g = np.zeros_like(t.data)
-            say(f"  d{J}/d{name} = 0   ({J} does not depend on {name})")
-        else:
-            value_text = _value(g)
-            formula = str(sym[id(t)]) if id(t) in sym else None
-            if formula is None or formula == value_text:
-                say(f"  d{J}/d{name} = {value_text}")
-            else:
-                say(f"  d{J}/d{name} = {formula} = {value_text}")
-        result[name] = float(g.reshape(())) if t.ndim == 0 else np.array(g)
+    J = label[id(output)]
+    for lines in (forward_lines(order, leaves, label, caller),
+                  backward_lines(order, output, label, caller, grads, sym),
+                  summary_lines(inputs, J, label, grads, sym, result)):
+        for line in lines:
+            print(line, file=out_file)
     return result
-
-
-def _fit(gradient, like):
-    """A vjp's result summed back to the input's shape and dtype, as the traversal does."""
-    if gradient.shape != like.shape:
-        gradient = ops.sum_to(gradient, like.shape)
-    data = np.asarray(gradient.data)
-    if like.data.dtype.kind == "f" and data.dtype != like.data.dtype:
-        data = data.astype(like.data.dtype)
-    return data
-
-
-# --------------------------------------------------------------------------
-# The command line: chainrule explain "3*(a*b+c)" a=2 b=3 c=4
-# --------------------------------------------------------------------------
-FUNCTIONS = {
-    "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "abs": ops.abs,
-    "sin": ops.sin, "cos": ops.cos, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
-    "relu": ops.relu, "softplus": ops.softplus,
-}
-_BINARY = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y,
-           ast.Mult: lambda x, y: x * y, ast.Div: lambda x, y: x / y,
-           ast.Pow: lambda x, y: x ** y}
-_UNARY = {ast.USub: lambda x: -x, ast.UAdd: lambda x: x}
-
-_WHAT = {ast.Attribute: "attribute access", ast.Subscript: "subscripts (indexing)",
-         ast.Lambda: "lambda", ast.Call: "a call", ast.Compare: "comparisons",
-         ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.List: "lists", ast.Tuple: "tuples",
-         ast.Dict: "dicts", ast.Set: "sets", ast.NamedExpr: ":=",
-         ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
-         ast.JoinedStr: "f-strings", ast.Starred: "*unpacking"}
-
-
-class ExpressionError(ValueError):
-    """An expression outside the whitelist, or a variable without a value."""
-
-
-def parse_expression(text, values):
-    """Check ``text`` against the whitelist and return its ast (never evaluated by Python).
-
-    Allowed: numbers, the names in ``values``, ``+ - * / **``, unary ``-``/``+``,
-    parentheses, and calls with one argument to the functions in FUNCTIONS.
-    """
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {text!r}: {e.msg} (at column {e.offset})") from None
-    allowed = ", ".join(sorted(FUNCTIONS))
-
-    def check(node):
-        if isinstance(node, ast.Expression):
-            return check(node.body)
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ExpressionError(f"only numbers may appear as constants, not {node.value!r}")
-            return
-        if isinstance(node, ast.Name):
-            if node.id in FUNCTIONS:
-                raise ExpressionError(f"'{node.id}' is a function: call it, e.g. {node.id}(a)")
-            if node.id not in values:
-                raise ExpressionError(
-                    f"the name '{node.id}' has no value: give it one on the command line, "
-                    f"e.g. {node.id}=1.5 (allowed functions: {allowed})")
-            return
-        if isinstance(node, ast.BinOp):
-            if type(node.op) not in _BINARY:
-                raise ExpressionError(f"the operator {type(node.op).__name__} is not allowed; "
-                                      f"use + - * / **")
-            check(node.left)
-            check(node.right)
-            return
-        if isinstance(node, ast.UnaryOp):
-            if type(node.op) not in _UNARY:
-                raise ExpressionError(f"the unary operator {type(node.op).__name__} is not "
-                                      f"allowed; use - or +")
-            check(node.operand)
-            return
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                what = ast.unparse(node.func)
-                raise ExpressionError(f"calling {what!r} is not allowed; the functions are: "
-                                      f"{allowed}")
-            if len(node.args) != 1 or node.keywords:
-                raise ExpressionError(f"{node.func.id}() takes exactly one argument, "
-                                      f"e.g. {node.func.id}(a)")
-            check(node.args[0])
-            return
-        what = _WHAT.get(type(node), type(node).__name__)
-        raise ExpressionError(f"not allowed in an expression: {what} ({ast.unparse(node)!r}); "
-                              f"use numbers, variables, + - * / ** and the functions {allowed}")
-
-    check(tree)
-    return tree
-
-
-def evaluate(tree, tensors):
-    """Interpret a checked ast with chainrule ops (numbers stay Python numbers)."""
-    node = tree.body if isinstance(tree, ast.Expression) else tree
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        return tensors[node.id]
-    if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](evaluate(node.left, tensors), evaluate(node.right, tensors))
-    if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](evaluate(node.operand, tensors))
-    if isinstance(node, ast.Call):
-        arg = evaluate(node.args[0], tensors)
-        if not isinstance(arg, Tensor):
-            arg = Tensor(np.float64(arg))
-        return FUNCTIONS[node.func.id](arg)
-    raise ExpressionError(f"unexpected {type(node).__name__}")   # parse_expression stops these
-
-
-def _parse_assignment(text):
-    name, sep, value = text.partition("=")
-    name = name.strip()
-    if not sep or not name.isidentifier():
-        raise ExpressionError(f"expected NAME=NUMBER (e.g. a=2), got {text!r}")
-    if name in FUNCTIONS:
-        raise ExpressionError(f"'{name}' is a function name; choose another variable name")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ExpressionError(f"the value of {name} must be a number, got {value!r} "
-                              f"(e.g. {name}=2)") from None
-    if not math.isfinite(number):
-        raise ExpressionError(f"the value of {name} must be a finite number, got {value!r}")
-    return name, number
-
-
-def main(argv=None):
-    """``chainrule explain EXPRESSION NAME=VALUE ...``; returns the exit code (2: bad input)."""
-    parser = argparse.ArgumentParser(
-        prog="chainrule explain",
-        description="Print the forward values and every backward step of an expression.",
-        epilog=f'example: chainrule explain "3*(a*b+c)" a=2 b=3 c=4. Functions: '
-               f'{", ".join(sorted(FUNCTIONS))}.')
-    parser.add_argument("expression", help='e.g. "3*(a*b+c)" (quote it for the shell)')
-    parser.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=2 b=3 c=4")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:          # --help (0) or a usage error (2): report, don't exit
-        return int(e.code or 0)
-    try:
-        values = dict(_parse_assignment(v) for v in args.values)
-        tree = parse_expression(args.expression, values)
-        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        unused = sorted(set(values) - used)
-        if unused:
-            raise ExpressionError(f"{', '.join(unused)} given a value but not used in "
-                                  f"{args.expression!r}")
-        if not used:
-            raise ExpressionError(f"{args.expression!r} has no variables to differentiate; "
-                                  f"use names such as a, b and give them values (a=2)")
-    except ExpressionError as e:
-        print(f"chainrule explain: {e}", file=sys.stderr)
-        return 2
-    tensors = {}
-    for name, number in values.items():     # in the order given on the command line
-        t = Tensor(np.float64(number), requires_grad=True)
-        t.name = name
-        tensors[name] = t
-    with np.errstate(all="ignore"):
-        output = evaluate(tree, tensors)
-        out_name = next(n for n in ("J", "L", "out", "result") if n not in values)
-        print(f"{out_name} = {args.expression}")
-        print()
-        is_input = any(output is t for t in tensors.values())    # e.g. the expression "a"
-        explain(output, inputs=tensors, names=None if is_input else {out_name: output})
-    return 0

@@ -13,6 +13,7 @@ import chainrule as cr
 from chainrule import cli
 
 explain_module = importlib.import_module("chainrule.explain")   # cr.explain is the function
+explain_cli = importlib.import_module("chainrule.explain_cli")
 
 
 def scalar(value):
@@ -151,10 +152,25 @@ def test_float32_inputs_keep_working():
 # --------------------------------------------------------------------------
 # Clear errors
 # --------------------------------------------------------------------------
-def test_unsupported_op_is_named():
+def test_every_declared_op_is_explained_with_its_declared_formula():
     x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
-    with pytest.raises(ValueError, match=r"cannot describe the op 'softmax'.*J.backward\(\) or cr.grad"):
-        cr.explain(cr.softmax(x).sum(), file=io.StringIO())
+    w = cr.tensor([0.5, -1.0, 2.0])
+    buffer = io.StringIO()
+    grads = cr.explain((cr.softmax(x) * w).sum(), inputs={"x": x}, file=buffer)
+    text = buffer.getvalue()
+    assert "u = softmax(x)" in text                       # the declared forward
+    assert "dJ/dx = u·(dJ/du - Σ dJ/du·u)" in text        # the declared derivative
+    x.grad = None
+    (cr.softmax(x) * w).sum().backward()
+    np.testing.assert_allclose(grads["x"], x.grad.numpy())
+
+
+def test_an_op_without_a_declared_rule_is_named():
+    from chainrule.tensor import record
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    custom = record("my_square", x.numpy() ** 2, (x,), lambda g, out, x: 2 * g * x)
+    with pytest.raises(ValueError, match=r"cannot describe the op 'my_square'.*J.backward\(\) or cr.grad"):
+        cr.explain(custom.sum(), file=io.StringIO())
 
 
 def test_output_must_be_a_scalar():
@@ -194,7 +210,7 @@ def test_cli_never_calls_eval(monkeypatch, capsys):
         raise AssertionError("eval was called")
     monkeypatch.setattr(builtins, "eval", no_eval)
     monkeypatch.setattr(builtins, "exec", no_eval)
-    assert explain_module.main(["tanh(x)*y - x/y", "x=0.5", "y=2"]) == 0
+    assert explain_cli.main(["tanh(x)*y - x/y", "x=0.5", "y=2"]) == 0
     x, y = 0.5, 2.0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     dx = (1 - np.tanh(x) ** 2) * y - 1 / y
@@ -235,7 +251,7 @@ BAD = [
 @pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
 def test_cli_rejects_unsafe_or_bad_input(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert explain_module.main(argv) == 2
+    assert explain_cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""                      # nothing was explained, nothing ran
     assert captured.err.startswith("chainrule explain: ")
@@ -259,7 +275,7 @@ def test_cli_usage_errors_return_2_without_exiting(capsys):
 ])
 def test_cli_local_derivative_formulas(expression, values, expected, capsys):
     """The formulas come from the op table; each is checked at a point worked out by hand."""
-    assert explain_module.main([expression, *values]) == 0
+    assert explain_cli.main([expression, *values]) == 0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     for line in expected:
         assert line in lines, (line, lines)

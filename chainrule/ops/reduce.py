@@ -53,7 +53,7 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
     return record(SUM, data, (x,), d_sum, d_sum_arrays)
 
 
-SUM = declare(sum, forward="sum(x)", inputs="x", derivative="g, for every summed entry of x",
+SUM = declare(sum, forward="sum(x)", inputs="x", derivative="g · 1, for every summed entry of x",
               vjp=PER_CALL, array_vjp=PER_CALL)
 
 
@@ -72,7 +72,7 @@ def mean(x, axis=None, keepdims=False):
     return record(MEAN, data, (x,), d_mean, d_mean_arrays)
 
 
-MEAN = declare(mean, forward="mean(x)", inputs="x", derivative="g/n, for every entry of x",
+MEAN = declare(mean, forward="mean(x)", inputs="x", derivative="g · 1/n, for every entry of x",
                vjp=PER_CALL, array_vjp=PER_CALL)
 
 

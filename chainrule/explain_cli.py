@@ -1,0 +1,182 @@
+"""``chainrule explain "3*(a*b+c)" a=2 b=3 c=4``: :func:`chainrule.explain.explain`
+from the shell.
+
+The expression is parsed with :mod:`ast` and only a small whitelist of syntax
+is interpreted (numbers, the variables given, ``+ - * / **``, unary minus
+and a few functions); it is never passed to ``eval``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import math
+import sys
+
+import numpy as np
+
+from . import ops
+from .explain import explain
+from .tensor import Tensor
+
+__all__ = ["FUNCTIONS", "ExpressionError", "parse_expression", "evaluate", "main"]
+
+
+# --------------------------------------------------------------------------
+# The command line: chainrule explain "3*(a*b+c)" a=2 b=3 c=4
+# --------------------------------------------------------------------------
+FUNCTIONS = {
+    "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "abs": ops.abs,
+    "sin": ops.sin, "cos": ops.cos, "tanh": ops.tanh, "sigmoid": ops.sigmoid,
+    "relu": ops.relu, "softplus": ops.softplus,
+}
+_BINARY = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y,
+           ast.Mult: lambda x, y: x * y, ast.Div: lambda x, y: x / y,
+           ast.Pow: lambda x, y: x ** y}
+_UNARY = {ast.USub: lambda x: -x, ast.UAdd: lambda x: x}
+
+_WHAT = {ast.Attribute: "attribute access", ast.Subscript: "subscripts (indexing)",
+         ast.Lambda: "lambda", ast.Call: "a call", ast.Compare: "comparisons",
+         ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.List: "lists", ast.Tuple: "tuples",
+         ast.Dict: "dicts", ast.Set: "sets", ast.NamedExpr: ":=",
+         ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
+         ast.JoinedStr: "f-strings", ast.Starred: "*unpacking"}
+
+
+class ExpressionError(ValueError):
+    """An expression outside the whitelist, or a variable without a value."""
+
+
+def parse_expression(text, values):
+    """Check ``text`` against the whitelist and return its ast (never evaluated by Python).
+
+    Allowed: numbers, the names in ``values``, ``+ - * / **``, unary ``-``/``+``,
+    parentheses, and calls with one argument to the functions in FUNCTIONS.
+    """
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as e:
+        raise ExpressionError(f"cannot parse {text!r}: {e.msg} (at column {e.offset})") from None
+    allowed = ", ".join(sorted(FUNCTIONS))
+
+    def check(node):
+        if isinstance(node, ast.Expression):
+            return check(node.body)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise ExpressionError(f"only numbers may appear as constants, not {node.value!r}")
+            return
+        if isinstance(node, ast.Name):
+            if node.id in FUNCTIONS:
+                raise ExpressionError(f"'{node.id}' is a function: call it, e.g. {node.id}(a)")
+            if node.id not in values:
+                raise ExpressionError(
+                    f"the name '{node.id}' has no value: give it one on the command line, "
+                    f"e.g. {node.id}=1.5 (allowed functions: {allowed})")
+            return
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                raise ExpressionError(f"the operator {type(node.op).__name__} is not allowed; "
+                                      f"use + - * / **")
+            check(node.left)
+            check(node.right)
+            return
+        if isinstance(node, ast.UnaryOp):
+            if type(node.op) not in _UNARY:
+                raise ExpressionError(f"the unary operator {type(node.op).__name__} is not "
+                                      f"allowed; use - or +")
+            check(node.operand)
+            return
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                what = ast.unparse(node.func)
+                raise ExpressionError(f"calling {what!r} is not allowed; the functions are: "
+                                      f"{allowed}")
+            if len(node.args) != 1 or node.keywords:
+                raise ExpressionError(f"{node.func.id}() takes exactly one argument, "
+                                      f"e.g. {node.func.id}(a)")
+            check(node.args[0])
+            return
+        what = _WHAT.get(type(node), type(node).__name__)
+        raise ExpressionError(f"not allowed in an expression: {what} ({ast.unparse(node)!r}); "
+                              f"use numbers, variables, + - * / ** and the functions {allowed}")
+
+    check(tree)
+    return tree
+
+
+def evaluate(tree, tensors):
+    """Interpret a checked ast with chainrule ops (numbers stay Python numbers)."""
+    node = tree.body if isinstance(tree, ast.Expression) else tree
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return tensors[node.id]
+    if isinstance(node, ast.BinOp):
+        return _BINARY[type(node.op)](evaluate(node.left, tensors), evaluate(node.right, tensors))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](evaluate(node.operand, tensors))
+    if isinstance(node, ast.Call):
+        arg = evaluate(node.args[0], tensors)
+        if not isinstance(arg, Tensor):
+            arg = Tensor(np.float64(arg))
+        return FUNCTIONS[node.func.id](arg)
+    raise ExpressionError(f"unexpected {type(node).__name__}")   # parse_expression stops these
+
+
+def _parse_assignment(text):
+    name, sep, value = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise ExpressionError(f"expected NAME=NUMBER (e.g. a=2), got {text!r}")
+    if name in FUNCTIONS:
+        raise ExpressionError(f"'{name}' is a function name; choose another variable name")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ExpressionError(f"the value of {name} must be a number, got {value!r} "
+                              f"(e.g. {name}=2)") from None
+    if not math.isfinite(number):
+        raise ExpressionError(f"the value of {name} must be a finite number, got {value!r}")
+    return name, number
+
+
+def main(argv=None):
+    """``chainrule explain EXPRESSION NAME=VALUE ...``; returns the exit code (2: bad input)."""
+    parser = argparse.ArgumentParser(
+        prog="chainrule explain",
+        description="Print the forward values and every backward step of an expression.",
+        epilog=f'example: chainrule explain "3*(a*b+c)" a=2 b=3 c=4. Functions: '
+               f'{", ".join(sorted(FUNCTIONS))}.')
+    parser.add_argument("expression", help='e.g. "3*(a*b+c)" (quote it for the shell)')
+    parser.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=2 b=3 c=4")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:          # --help (0) or a usage error (2): report, don't exit
+        return int(e.code or 0)
+    try:
+        values = dict(_parse_assignment(v) for v in args.values)
+        tree = parse_expression(args.expression, values)
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        unused = sorted(set(values) - used)
+        if unused:
+            raise ExpressionError(f"{', '.join(unused)} given a value but not used in "
+                                  f"{args.expression!r}")
+        if not used:
+            raise ExpressionError(f"{args.expression!r} has no variables to differentiate; "
+                                  f"use names such as a, b and give them values (a=2)")
+    except ExpressionError as e:
+        print(f"chainrule explain: {e}", file=sys.stderr)
+        return 2
+    tensors = {}
+    for name, number in values.items():     # in the order given on the command line
+        t = Tensor(np.float64(number), requires_grad=True)
+        t.name = name
+        tensors[name] = t
+    with np.errstate(all="ignore"):
+        output = evaluate(tree, tensors)
+        out_name = next(n for n in ("J", "L", "out", "result") if n not in values)
+        print(f"{out_name} = {args.expression}")
+        print()
+        is_input = any(output is t for t in tensors.values())    # e.g. the expression "a"
+        explain(output, inputs=tensors, names=None if is_input else {out_name: output})
+    return 0
