@@ -239,7 +239,8 @@ def test_mixed_precision_policy_refused(tmp_path):
 # Formats under each other's names
 # --------------------------------------------------------------------------
 def _small_model(rng):
-    model = cr.Sequential([cr.Input((4,)), layers.Dense(5, activation="relu"), layers.Dense(2)])
+    model = cr.Sequential([cr.Input((4,), name="numbers"), layers.Dense(5, activation="relu"),
+                           layers.Dense(2)])
     model.compile("adam", "mse")
     x = rng.normal(size=(16, 4)).astype(np.float32)
     model.fit(x, rng.normal(size=(16, 2)).astype(np.float32), epochs=1, verbose=0)
@@ -249,6 +250,7 @@ def _small_model(rng):
 def test_save_keras_writes_the_keras_layout(tmp_path):
     model, _ = _small_model(np.random.default_rng(0))
     model.save(tmp_path / "m.keras")
+    assert cr.load_model(tmp_path / "m.keras")._input_name == "numbers"
     with zipfile.ZipFile(tmp_path / "m.keras") as archive:
         assert {"config.json", "metadata.json", "model.weights.h5"} <= set(archive.namelist())
         config = json.loads(archive.read("config.json"))

@@ -146,10 +146,11 @@ def test_merge_layers_shared_layer_and_two_outputs(tmp_path):
 
 
 def test_batch_dimension_is_dynamic(tmp_path):
-    model = cr.Sequential([cr.Input((3,)), layers.Dense(2)], name="dynamic")
+    model = cr.Sequential([cr.Input((3,), name="features"), layers.Dense(2)], name="dynamic")
     path = tmp_path / "dynamic.onnx"
     model.export(path)
     graph = onnx.load(str(path)).graph
+    assert graph.input[0].name == "features"
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
 
@@ -160,7 +161,10 @@ def test_models_read_from_keras_files_export(tmp_path, name):
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
     data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
     xs = [data[k] for k in ("x", "x0", "x1") if k in data.files]
-    _check(model, tmp_path, lambda n: [np.concatenate([x] * n)[:n] for x in xs])
+    session = _check(model, tmp_path, lambda n: [np.concatenate([x] * n)[:n] for x in xs])
+    expected_inputs = {"mlp": ["features"], "convnet": ["image"], "lstm_text": ["tokens"],
+                       "gru_rnn": ["sequence"], "two_inputs": ["left", "right"]}[name]
+    assert [i.name for i in session.get_inputs()] == expected_inputs
 
 
 def test_unsupported_layer_is_named(tmp_path):

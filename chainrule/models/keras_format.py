@@ -995,7 +995,8 @@ def _sequential_to_keras(model):
         raise ValueError(f"model '{model.name}' has not been built; build it before saving")
     shape = list(model.build_input_shape)
     dtype = model._input_dtype or model.dtype
-    layers = [_input_to_keras(_InputInfo(tuple(shape[1:]), dtype), f"{model.name}_input")]
+    name = getattr(model, "_input_name", None) or f"{model.name}_input"
+    layers = [_input_to_keras(_InputInfo(tuple(shape[1:]), dtype), name)]
     for layer in model.layers:
         layers.append(_model_to_keras(layer) if isinstance(layer, Model) else
                       _layer_to_keras(layer))

@@ -4,8 +4,8 @@ The graph is built with ``onnx.helper`` (the ``onnx`` package, an optional
 extra: ``pip install 'chainrule[onnx]'``), opset 17, so onnxruntime, TensorRT
 and browser runtimes can serve the model. The batch dimension is dynamic
 (``"batch"``); the graph inputs are named after the model's ``cr.Input``
-names (a Sequential model's single input is ``"input"``), the outputs after
-the layers that produce them.
+names (a Sequential model without a leading ``cr.Input`` calls it
+``"input"``), the outputs after the layers that produce them.
 
 The export runs in inference mode: Dropout disappears, BatchNormalization
 uses its moving statistics. Each chainrule layer is translated by one
@@ -355,8 +355,8 @@ def _input_specs(model):
     if isinstance(model, Functional):
         return [(t.input_layer.name, t.shape, t.dtype) for t in model._input_tensors]
     if isinstance(model, Sequential) and model.build_input_shape is not None:
-        return [("input", tuple(model.build_input_shape), np.dtype(model._input_dtype or
-                                                                  model.dtype))]
+        return [(getattr(model, "_input_name", None) or "input", tuple(model.build_input_shape),
+                 np.dtype(model._input_dtype or model.dtype))]
     raise ValueError(f"model '{model.name}' ({type(model).__name__}) cannot be exported to "
                      f"ONNX: only built Sequential and functional models can (a subclassed "
                      f"model's call() is Python code)")

@@ -49,6 +49,9 @@ class Sequential(Model):
     def __init__(self, layers=None, trainable=True, name=None):
         super().__init__(trainable=trainable, name=name)
         self._input_dtype = None
+        self._input_layer = None        # the InputLayer the placeholders start from
+        self._graph_outputs = []        # the placeholders of the last build
+        self._input_name = None         # a leading cr.Input's name (Keras and ONNX files keep it)
         for layer in layers or []:
             self.add(layer)
 
@@ -60,6 +63,8 @@ class Sequential(Model):
             if self._layers:
                 raise ValueError("an Input can only be the first entry of a Sequential model")
             self._input_dtype = layer.dtype
+            self._input_name = layer.name
+            self._input_layer = layer
             self.build((None,) + layer.shape)
             return
         if not isinstance(layer, Layer):
@@ -91,16 +96,52 @@ class Sequential(Model):
             if input_shape is None:
                 raise ValueError("Sequential.build() needs input_shape, e.g. (None, 784)")
         input_shape = (None,) + tuple(input_shape)[1:]
-        x = SymbolicTensor(input_shape, self._input_dtype or self.dtype, name="input")
+        if self._input_layer is None or self._input_layer.output.shape != input_shape:
+            self._input_layer = InputLayer(shape=input_shape[1:],
+                                           dtype=self._input_dtype or self.dtype)
+        # a rebuild (add, pop) replaces the placeholders of the previous build,
+        # so each layer keeps one node and layer.output stays defined
+        stale = {id(t) for t in self._graph_outputs}
+        for layer in self._layers:
+            nodes = layer.__dict__.get("_inbound_nodes")
+            if nodes:
+                nodes[:] = [n for n in nodes if id(n[1]) not in stale]
+        x = self._input_layer.output
+        self._graph_outputs = []
         for layer in self._layers:
             x = layer(x)
             if isinstance(x, list):
                 raise ValueError(f"layer '{layer.name}' returns {len(x)} tensors; a "  # noqa: TRY004
                                  f"Sequential model needs one output per layer "
                                  f"(use the functional API)")
+            self._graph_outputs.append(x)
             layer.output_shape_ = x.shape
         self.build_input_shape = input_shape
         self.built = True
+
+    @property
+    def inputs(self):
+        """``[placeholder]``: the input the layers were built from (Keras)."""
+        if not self.built or self._input_layer is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet: "
+                                 f"start it with cr.Input(shape) or build it first")
+        return [self._input_layer.output]
+
+    @property
+    def outputs(self):
+        """``[placeholder]``: the last layer's output (Keras)."""
+        if not self.built or not self._graph_outputs:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined outputs yet: "
+                                 f"start it with cr.Input(shape) or build it first")
+        return [self._graph_outputs[-1]]
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
 
     def _maybe_build(self, input_shape):
         if not self.built:
