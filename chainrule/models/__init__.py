@@ -1,6 +1,7 @@
 """Models: ``Sequential``, functional ``Model(inputs, outputs)``, subclassed
 ``Model``; their training loop, callbacks and saving."""
 from . import callbacks
+from .cloning import clone_model
 from .functional import Functional, Input, InputLayer
 from .model import Model
 from .saving import load_model, save_model
@@ -13,6 +14,7 @@ __all__ = [
            "Model",
            "Sequential",
            "callbacks",
+           "clone_model",
            "load_model",
            "save_model",
 ]
