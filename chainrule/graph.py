@@ -169,7 +169,7 @@ class detect_anomaly(_Switch):
 # --------------------------------------------------------------------------
 # The backward traversal
 # --------------------------------------------------------------------------
-def walk(roots):
+def walk(roots, everything=False):
     """The recorded graph behind ``roots``: every tensor made by a recorded op
     that a root depends on through inputs that require a gradient, each listed
     after everything it depends on (inputs before the ops that use them).
@@ -179,28 +179,36 @@ def walk(roots):
     of 100,000 ops needs no recursion) collects the tensors; sorting them by
     their node's creation number ``seq`` then puts every tensor after its
     inputs, because an op's inputs are always made before the op runs.
+
+    ``everything=True`` (for drawing) also lists the leaves and constants
+    (first) and follows nodes already freed by a backward instead of refusing.
     """
-    found, seen = [], set()
+    found, plain, seen = [], [], set()
     for r in roots:                  # (plain loops: a comprehension is a function call)
-        if r._node is not None and id(r) not in seen:
+        if id(r) not in seen and (r._node is not None or everything):
             seen.add(id(r))
-            found.append(r)
+            (found if r._node is not None else plain).append(r)
     stack = found[:]
     while stack:
         node = stack.pop()._node
-        if node.vjp is None:
+        if node.vjp is None and not everything:
             raise RuntimeError(
                 f"backward through the graph a second time: the buffers of "
                 f"'{node.op}' were freed by the first backward. Pass "
                 f"retain_graph=True to the first backward (or use a persistent "
                 f"GradientTape) to differentiate the same graph twice.")
         for p in node.inputs:
-            if p._node is not None and p.requires_grad and id(p) not in seen:
+            if id(p) in seen:
+                continue
+            if p._node is not None and (p.requires_grad or everything):
                 seen.add(id(p))
                 found.append(p)
                 stack.append(p)
+            elif everything:
+                seen.add(id(p))
+                plain.append(p)
     found.sort(key=_creation_number)
-    return found
+    return plain + found if everything else found
 
 
 def graph_leaves(order):

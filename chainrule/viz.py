@@ -17,11 +17,14 @@ returns the matplotlib ``Figure`` (call ``fig.savefig(path)`` or ``plt.show()``)
 The core library never imports this module.
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 
 import numpy as np
+
+from .graph import walk
 
 __all__ = ["GraphDot", "draw_graph", "image_grid", "plot_decision_boundary", "plot_history"]
 
@@ -37,7 +40,11 @@ _INSTALL_GRAPHVIZ = (
 
 
 class GraphDot(str):
-    """Graphviz DOT text (a ``str``) that can also save and render itself."""
+    """Graphviz DOT text (a ``str``) that can also save and render itself.
+
+    In Jupyter it shows itself: as SVG when Graphviz's ``dot`` program is
+    installed, else as an HTML table of its nodes; ``str(graph)`` stays the DOT text.
+    """
 
     def save(self, path):
         """Write the DOT text to ``path`` (atomically) and return the path."""
@@ -54,6 +61,11 @@ class GraphDot(str):
         if fmt not in ("svg", "png", "pdf"):
             raise ValueError(f"render: cannot tell the image format of {path!r}; use a .svg, "
                              f".png or .pdf name, or pass format='svg'")
+        _write_atomically(path, self._dot(fmt))
+        return path
+
+    def _dot(self, fmt):
+        """The graph drawn by Graphviz's ``dot`` in format ``fmt``, as bytes."""
         dot = shutil.which("dot")
         if dot is None:
             raise RuntimeError(_INSTALL_GRAPHVIZ)
@@ -61,8 +73,65 @@ class GraphDot(str):
                               capture_output=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"dot failed: {done.stderr.decode(errors='replace')}")
-        _write_atomically(path, done.stdout)
-        return path
+        return done.stdout
+
+    def _repr_svg_(self):
+        """Jupyter's picture of the graph (only when Graphviz's ``dot`` is installed)."""
+        return self._dot("svg").decode() if shutil.which("dot") else None
+
+    def _repr_html_(self):
+        """Jupyter's view without Graphviz: the nodes as a table. None when ``dot`` is
+        there, since notebooks rank HTML above SVG and the picture should win."""
+        return None if shutil.which("dot") else self.html_table()
+
+    def nodes(self):
+        """The tensors of the graph, inputs first: dicts with ``id``, ``op`` (the op
+        that made it, or ``""`` for a leaf or constant), ``inputs`` (ids) and
+        ``label`` (the lines of its box: name, shape, value, grad)."""
+        unescape = {"n": "\n", '"': '"', "\\": "\\"}
+        labels, ops, inputs, made_by = {}, {}, {}, {}
+        for line in str(self).splitlines():
+            box = re.match(r'\s*(\w+) \[shape=(box|ellipse).*label="((?:[^"\\]|\\.)*)"\];', line)
+            edge = re.match(r"\s*(\w+) -> (\w+);", line)
+            if box:
+                text = re.sub(r"\\(.)", lambda m: unescape.get(m.group(1), m.group(1)),
+                              box.group(3))
+                (labels if box.group(2) == "box" else ops)[box.group(1)] = text
+            elif edge and edge.group(1) in ops:              # op -> its output
+                made_by[edge.group(2)] = edge.group(1)
+            elif edge:                                        # input -> op
+                inputs.setdefault(edge.group(2), []).append(edge.group(1))
+        order, done = [], set()
+        for root in labels:                     # post-order: every input before its user
+            stack = [(root, False)]
+            while stack:
+                node, expanded = stack.pop()
+                if expanded:
+                    order.append(node)
+                elif node not in done:
+                    done.add(node)
+                    stack.append((node, True))
+                    stack.extend((i, False) for i in reversed(inputs.get(made_by.get(node), [])))
+        return [{"id": node, "label": labels[node].split("\n"),
+                 "op": ops[made_by[node]].split("\n")[0] if node in made_by else "",
+                 "inputs": inputs.get(made_by.get(node), [])}
+                for node in order if node in labels]
+
+    def html_table(self):
+        """The graph as an HTML table, one row per tensor, inputs first."""
+        from .models.notebook_display import html_table
+        rows = []
+        for node in self.nodes():
+            fields = {"": node["label"][0] if not node["label"][0].startswith("shape ") else ""}
+            for line in node["label"]:
+                key, _, value = line.partition(" ")
+                if key in ("shape", "value", "grad"):
+                    fields[key] = value
+            made = f"{node['op']}({', '.join(node['inputs'])})" if node["op"] else "input"
+            rows.append([node["id"], fields[""], made, fields.get("shape", ""),
+                         fields.get("value", ""), fields.get("grad", "")])
+        return html_table(["tensor", "name", "made by", "shape", "value", "grad"], rows,
+                          caption="Computation graph (install Graphviz to see it drawn)")
 
 
 def _write_atomically(path, data):
@@ -109,16 +178,7 @@ def draw_graph(tensor, max_elements=4, rankdir="LR"):
 
     lines = ["digraph chainrule {", f"  rankdir={rankdir};",
              '  node [fontname="Helvetica", fontsize=11];']
-    seen, stack, order = set(), [tensor], []
-    while stack:                            # depth-first, without recursion
-        t = stack.pop()
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        order.append(t)
-        if t._node is not None:
-            stack.extend(t._node.inputs)
-    for t in order:
+    for t in reversed(walk([tensor], everything=True)):     # the output first
         title = t.name or ("leaf" if t._node is None and t.requires_grad
                            else "constant" if t._node is None else "")
         label = [title] if title else []
@@ -166,13 +226,14 @@ def plot_history(history, ax=None):
     """Loss per epoch (and validation loss, and accuracy on a second axis if recorded).
 
     ``history`` is what ``model.fit`` returns (a ``History``) or its ``.history``
-    dict. Returns the Figure.
+    dict. Returns the Figure; in a notebook it shows once, as the cell's value.
     """
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or "loss" not in logs:
         raise ValueError("plot_history: expected fit's History or a dict with a 'loss' list, "
                          f"got {type(history).__name__}")
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = _pyplot().subplots(figsize=(6, 4))
     epochs = np.arange(1, len(logs["loss"]) + 1)
     ax.plot(epochs, logs["loss"], "o-", label="loss", color="C0")
@@ -192,7 +253,16 @@ def plot_history(history, ax=None):
         handles, names = handles + more_handles, names + more_names
     ax.legend(handles, names, loc="center right")
     ax.grid(alpha=0.3)
-    return _root(ax.figure)
+    return _shown_once(_root(ax.figure), created)
+
+
+def _shown_once(figure, created):
+    """Jupyter's inline backend shows every open pyplot figure at the end of a cell,
+    and the returned Figure shows again as the cell's value: close the figure made
+    here (it still draws as the value, or with ``display(fig)``) so it shows once."""
+    if created and "inline" in _pyplot().get_backend():
+        _pyplot().close(figure)
+    return figure
 
 
 def _as_numpy(values):
