@@ -194,3 +194,47 @@ def test_load_and_save_are_the_models_functions():
     assert saving.load_model is cr.models.load_model
     assert saving.save_model is cr.models.save_model
     assert cr.saving is saving
+
+
+def test_keras_guide_custom_layer_and_function_example():
+    # The guide "Save, serialize, and export models", section "Custom layer
+    # and function example", then "In-memory model cloning" in the same scope.
+    class CustomLayer(L.Layer):
+        def __init__(self, units=32, **kwargs):
+            super().__init__(**kwargs)
+            self.units = units
+
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], self.units),
+                                     initializer="random_normal", trainable=True)
+            self.b = self.add_weight(shape=(self.units,), initializer="random_normal",
+                                     trainable=True)
+
+        def call(self, inputs):
+            return cr.matmul(inputs, self.w) + self.b
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"units": self.units})
+            return config
+
+    def custom_activation(x):
+        return cr.tanh(x) ** 2
+
+    inputs = cr.Input((32,))
+    x = CustomLayer(32)(inputs)
+    outputs = L.Activation(custom_activation)(x)
+    model = cr.Model(inputs, outputs)
+    config = model.get_config()
+    with pytest.raises(ValueError, match="unknown activation 'custom_activation'"):
+        type(model).from_config(config)
+    custom_objects = {"CustomLayer": CustomLayer, "custom_activation": custom_activation}
+    with saving.custom_object_scope(custom_objects):
+        new_model = type(model).from_config(config)
+        clone = cr.models.clone_model(model)
+    data = np.random.default_rng(0).normal(size=(3, 32)).astype(np.float32)
+    for copy in (new_model, clone):
+        assert copy.layers[-1].activation is custom_activation
+        copy.set_weights(model.get_weights())
+        np.testing.assert_allclose(copy.predict(data, verbose=0), model.predict(data, verbose=0),
+                                   rtol=1e-6)
