@@ -202,7 +202,23 @@ class Tensor:
             extras.append(f"grad_fn={self._node.op}")
         elif self.requires_grad:
             extras.append("requires_grad=True")
+        if self.data.size > np.get_printoptions()["threshold"]:   # values elided with "..."
+            extras.append(f"shape={self.data.shape}")
         return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def _repr_html_(self):
+        """Jupyter's view: shape, dtype and gradient state, then a preview of the values."""
+        import html
+        state = (f"made by {self._node.op} (grad flows back)" if self._node is not None else
+                 "leaf, requires_grad" if self.requires_grad else "constant (no grad)")
+        if self.grad is not None:
+            state += ", .grad filled"
+        name = f" <code>{html.escape(self.name)}</code>" if self.name else ""
+        preview = np.array2string(self.data, separator=", ", threshold=100, edgeitems=3,
+                                  precision=4)
+        return (f"<div><b>Tensor</b>{name} &middot; shape {tuple(self.data.shape)} &middot; "
+                f"{self.data.dtype} &middot; {state}</div>"
+                f"<pre style='margin: 0.2em 0'>{html.escape(preview)}</pre>")
 
     # -- in-place assignment ------------------------------------------------
     def __setitem__(self, index, value):

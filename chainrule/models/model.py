@@ -266,6 +266,11 @@ class Model(Layer):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
+    def _repr_html_(self):
+        """Jupyter shows a model as its ``summary()`` table (its ``repr`` until built)."""
+        from .notebook_display import summary_html
+        return summary_html(self)
+
 
 def _is_shape_list(shape):
     return isinstance(shape, (list, tuple)) and len(shape) > 0 and \
