@@ -8,9 +8,18 @@ array([[1., 0., 0.],
 """
 import numpy as np
 
+from .models.data_adapters import (  # noqa: F401 (keras.utils names)
+    PyDataset,
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
 from .tensor import Tensor
 
-__all__ = ["pad_sequences", "to_categorical"]
+__all__ = ["PyDataset",
+           "pack_x_y_sample_weight",
+           "pad_sequences",
+           "to_categorical",
+           "unpack_x_y_sample_weight"]
 
 
 def to_categorical(y, num_classes=None):

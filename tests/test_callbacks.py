@@ -1,4 +1,5 @@
 """Callbacks with Keras semantics, driven both by fit and step by step."""
+import re
 import csv
 
 import numpy as np
@@ -231,7 +232,8 @@ def test_progress_output_per_verbosity(rng, capsys, verbose):
         assert out == ""
         return
     assert "Epoch 1/2" in out and "Epoch 2/2" in out
-    assert "loss:" in out and "accuracy:" in out and "val_loss:" in out and "ms/step" in out
+    assert "loss:" in out and "accuracy:" in out and "val_loss:" in out
+    assert re.search(r" \d+(us|ms|s)/step", out)         # Keras Progbar's units
     if verbose == 1:
         assert "[" in out and "=" in out                 # the bar
     else:

@@ -434,3 +434,34 @@ def test_save_load_warnings_are_absent_for_matching_names(tmp_path):
                                       model.predict(x))
         np.testing.assert_array_equal(cr.load_model(tmp_path / "m.chainrule").predict(x),
                                       model.predict(x))
+
+
+# --------------------------------------------------------------------------
+# Datasets: Keras' download cache is looked in too
+# --------------------------------------------------------------------------
+def test_find_file_looks_in_keras_cache(tmp_path, monkeypatch):
+    from chainrule.datasets import _files
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv("CHAINRULE_DATA", raising=False)
+    keras_data = tmp_path / ".keras" / "datasets"
+    keras_data.mkdir(parents=True)
+    (keras_data / "tiny.npz").write_bytes(b"numbers")
+    assert _files.find_file("tiny.npz", download=False) == keras_data / "tiny.npz"
+    digest = _files.sha256sum(keras_data / "tiny.npz")
+    assert _files.find_file("tiny.npz", sha256=digest, download=False) == keras_data / "tiny.npz"
+    with pytest.raises(_files.ChecksumError, match="Keras' cache"):
+        _files.find_file("tiny.npz", sha256="0" * 64, download=False)
+    # chainrule's own cache comes first
+    ours = tmp_path / ".chainrule" / "datasets"
+    ours.mkdir(parents=True)
+    (ours / "tiny.npz").write_bytes(b"numbers")
+    assert _files.find_file("tiny.npz", download=False) == ours / "tiny.npz"
+    # $KERAS_HOME moves Keras' cache, as in Keras
+    elsewhere = tmp_path / "kh"
+    (elsewhere / "datasets").mkdir(parents=True)
+    (elsewhere / "datasets" / "other.npz").write_bytes(b"x")
+    monkeypatch.setenv("KERAS_HOME", str(elsewhere))
+    assert _files.find_file("other.npz", download=False) == elsewhere / "datasets" / "other.npz"
+    with pytest.raises(_files.DatasetNotFoundError, match="Keras' cache"):
+        _files.find_file("missing.npz", download=False)

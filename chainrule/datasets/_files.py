@@ -4,7 +4,8 @@ Every loader asks :func:`find_file`, which looks, in this order, at
 
 1. ``path``, the argument a user gave (the file itself, or the folder holding it);
 2. ``$CHAINRULE_DATA`` (a folder, a file, or several folders joined by ``os.pathsep``);
-3. the cache ``~/.chainrule/datasets``;
+3. the cache ``~/.chainrule/datasets``, then Keras' ``~/.keras/datasets``
+   (``$KERAS_HOME/datasets``), both checked against the known SHA-256;
 4. the canonical address ``url``, only when downloading is allowed: ``download=True``,
    or ``download=None`` (the default) while ``$CHAINRULE_OFFLINE`` is unset.
 
@@ -28,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["ChecksumError", "DatasetNotFoundError", "cache_dir", "download_allowed",
-           "find_file", "sha256sum"]
+           "find_file", "keras_cache_dir", "sha256sum"]
 
 DATA_ENV = "CHAINRULE_DATA"
 OFFLINE_ENV = "CHAINRULE_OFFLINE"
@@ -45,6 +46,13 @@ class ChecksumError(ValueError):
 def cache_dir():
     """``~/.chainrule/datasets``, where downloads go (``$HOME`` decides ``~``)."""
     return Path(os.path.expanduser("~")) / ".chainrule" / "datasets"
+
+
+def keras_cache_dir():
+    """``$KERAS_HOME/datasets``, else ``~/.keras/datasets``: where Keras'
+    ``get_file`` keeps downloads (Keras 3 ``keras/src/backend/config.py``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
 
 
 def download_allowed(download=None):
@@ -180,6 +188,12 @@ def find_file(filename, path=None, *, sha256=None, url=None, download=None, save
     found = look_in_folder(cache, "the cache")
     if found is not None:
         _check(found, _accepted(sha256, found.name), "the cached file")
+        return found
+
+    keras_cache = keras_cache_dir()       # where Keras users already have mnist.npz
+    found = look_in_folder(keras_cache, "Keras' cache")
+    if found is not None:
+        _check(found, _accepted(sha256, found.name), "the file in Keras' cache")
         return found
 
     accepted = _accepted(sha256, save_as)

@@ -37,7 +37,11 @@ __all__ = [
 
 
 class Callback:
-    """Base class: override the hooks you need; each receives a ``logs`` dict."""
+    """Base class: override the hooks you need; each receives a ``logs`` dict
+    (never None, as Keras 3 passes them).
+
+    ``on_train_batch_*`` call the older ``on_batch_*`` by default, as in Keras.
+    """
 
     def __init__(self):
         self.model = None
@@ -49,12 +53,22 @@ class Callback:
     def set_params(self, params):
         self.params = params
 
-    def on_train_begin(self, logs=None): pass
-    def on_train_end(self, logs=None): pass
+    def on_batch_begin(self, batch, logs=None): pass
+    def on_batch_end(self, batch, logs=None): pass
     def on_epoch_begin(self, epoch, logs=None): pass
     def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_batch_begin(self, batch, logs=None): pass
-    def on_train_batch_end(self, batch, logs=None): pass
+    def on_train_batch_begin(self, batch, logs=None): self.on_batch_begin(batch, logs=logs)
+    def on_train_batch_end(self, batch, logs=None): self.on_batch_end(batch, logs=logs)
+    def on_test_batch_begin(self, batch, logs=None): pass
+    def on_test_batch_end(self, batch, logs=None): pass
+    def on_predict_batch_begin(self, batch, logs=None): pass
+    def on_predict_batch_end(self, batch, logs=None): pass
+    def on_train_begin(self, logs=None): pass
+    def on_train_end(self, logs=None): pass
+    def on_test_begin(self, logs=None): pass
+    def on_test_end(self, logs=None): pass
+    def on_predict_begin(self, logs=None): pass
+    def on_predict_end(self, logs=None): pass
 
     def transform_batch(self, batch, xs, ys):
         """Return the batch to train on: lists of input and label arrays.
@@ -65,10 +79,19 @@ class Callback:
         return xs, ys
 
 
-class CallbackList:
-    """The callbacks of one ``fit``: the user's, plus History and the progress bar."""
+_HOOKS = ("on_batch_begin", "on_batch_end", "on_epoch_begin", "on_epoch_end",
+          "on_train_batch_begin", "on_train_batch_end", "on_test_batch_begin",
+          "on_test_batch_end", "on_predict_batch_begin", "on_predict_batch_end",
+          "on_train_begin", "on_train_end", "on_test_begin", "on_test_end",
+          "on_predict_begin", "on_predict_end")
 
-    def __init__(self, callbacks=None, model=None, history=None, verbose=0, params=None):
+
+class CallbackList:
+    """The callbacks of one ``fit``/``evaluate``/``predict``: the user's, plus
+    History and the progress bar. Every hook passes a ``logs`` dict."""
+
+    def __init__(self, callbacks=None, model=None, history=None, verbose=0, params=None,
+                 add_history=False, add_progbar=None):
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -77,15 +100,39 @@ class CallbackList:
         self.callbacks = callbacks
         # As Keras: the progress bar first, History last (so it records what
         # other callbacks add to the logs, such as the learning rate).
-        if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+        if (verbose if add_progbar is None else add_progbar) and \
+                not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
             self.callbacks.insert(0, ProgbarLogger())
+        if history is None and add_history:
+            history = History()
         if history is not None:
             self.callbacks.append(history)
+        self.model = model
+        self.params = dict(params or {})
         for cb in self.callbacks:
             cb.set_model(model)
-            cb.set_params(dict(params or {}))
+            cb.set_params(dict(self.params))
+        self.transforms = any(type(cb).transform_batch is not Callback.transform_batch
+                              for cb in self.callbacks)
+
+    def append(self, callback):
+        callback.set_model(self.model)
+        callback.set_params(dict(self.params))
+        self.callbacks.append(callback)
+
+    def set_model(self, model):
+        self.model = model
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def set_params(self, params):
+        self.params = dict(params)
+        for cb in self.callbacks:
+            cb.set_params(dict(params))
 
     def _call(self, hook, *args):
+        logs = args[-1] if args and args[-1] is not None else {}
+        args = args[:-1] + (logs,)
         for cb in self.callbacks:
             getattr(cb, hook)(*args)
 
@@ -95,6 +142,16 @@ class CallbackList:
     def on_epoch_end(self, epoch, logs=None): self._call("on_epoch_end", epoch, logs)
     def on_train_batch_begin(self, batch, logs=None): self._call("on_train_batch_begin", batch, logs)
     def on_train_batch_end(self, batch, logs=None): self._call("on_train_batch_end", batch, logs)
+    def on_test_begin(self, logs=None): self._call("on_test_begin", logs)
+    def on_test_end(self, logs=None): self._call("on_test_end", logs)
+    def on_test_batch_begin(self, batch, logs=None): self._call("on_test_batch_begin", batch, logs)
+    def on_test_batch_end(self, batch, logs=None): self._call("on_test_batch_end", batch, logs)
+    def on_predict_begin(self, logs=None): self._call("on_predict_begin", logs)
+    def on_predict_end(self, logs=None): self._call("on_predict_end", logs)
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
 
     def transform_batch(self, batch, xs, ys):
         for cb in self.callbacks:
@@ -122,7 +179,25 @@ class History(Callback):
 
 def _fmt_logs(logs):
     return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) and abs(v) >= 1e-3 or v == 0
-                      else f"{k}: {v:.4e}" for k, v in logs.items())
+                      else f"{k}: {v:.4e}" for k, v in logs.items()
+                      if isinstance(v, (int, float)))
+
+
+format_logs = _fmt_logs
+
+
+def format_per_step(seconds, unit="step"):
+    """Time per step in Keras Progbar's units: `` 3s/step``, `` 12ms/step``,
+    `` 250us/step`` (as Keras 3 ``keras/src/utils/progbar.py`` ``_format_time``)."""
+    if seconds >= 1 or seconds == 0:
+        return f" {seconds:.0f}s/{unit}"
+    if seconds >= 1e-3:
+        return f" {seconds * 1e3:.0f}ms/{unit}"
+    return f" {seconds * 1e6:.0f}us/{unit}"
+
+
+def format_seconds(seconds):
+    return _fmt_time(seconds)
 
 
 def _fmt_time(seconds):
@@ -152,12 +227,15 @@ class ProgbarLogger(Callback):
         self.steps = self.params.get("steps")
         self.start = self.last_draw = time.perf_counter()
         self.last_logs = {}
+        self.done = 0
         # Redraw the bar only on a terminal; into a file or a pipe, where `\r`
         # does not go back, write just the line at the end of the epoch (Keras).
         self.dynamic = getattr(self._out(), "isatty", lambda: False)()
         self._out().write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
 
     def _bar(self, done):
+        if not self.steps:
+            return f"{done}/{done}"
         digits = len(str(self.steps))
         filled = int(self.width * done / self.steps) if self.steps else self.width
         arrow = ">" if filled < self.width else ""
@@ -170,20 +248,23 @@ class ProgbarLogger(Callback):
         if self.verbose != 1 or not self.dynamic:
             return
         now = time.perf_counter()
-        if now - self.last_draw < self.interval and self.done < self.steps:
+        if now - self.last_draw < self.interval and (self.steps is None or
+                                                     self.done < self.steps):
             return
         self.last_draw = now
         elapsed = now - self.start
-        eta = elapsed / self.done * (self.steps - self.done)
-        self._out().write(f"\r{self._bar(self.done)} - ETA: {_fmt_time(eta)} - "
-                          f"{_fmt_logs(self.last_logs)}")
+        if self.steps:
+            eta = elapsed / self.done * (self.steps - self.done)
+            progress = f"{self._bar(self.done)} - ETA: {_fmt_time(eta)}"
+        else:       # a generator of unknown length (Keras: "N/Unknown")
+            progress = f"{self.done}/Unknown {_fmt_time(elapsed)}"
+        self._out().write(f"\r{progress} - {_fmt_logs(self.last_logs)}")
         self._out().flush()
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self.start
-        done = getattr(self, "done", self.steps) or 1
-        per_step = elapsed / done * 1000
-        timing = f"{_fmt_time(elapsed)} {per_step:.0f}ms/step"
+        done = self.done or self.steps or 1
+        timing = f"{_fmt_time(elapsed)}{format_per_step(elapsed / done)}"
         text = _fmt_logs(logs or {})
         if self.verbose == 1:
             start = "\r" if self.dynamic else ""

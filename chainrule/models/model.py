@@ -28,6 +28,7 @@ training loop itself lives in ``training.py``; saving in ``saving.py``.
 2
 """
 import inspect
+import warnings
 
 import numpy as np
 
@@ -47,6 +48,11 @@ class Model(Layer):
             # cr.Model(inputs, outputs) is a functional model (as Keras does it).
             from .functional import Functional
             return Functional.__new__(Functional, *args, **kwargs)
+        if _functional_arguments(cls, args, kwargs):
+            # CustomModel(inputs, outputs) on a subclass (Keras' "functional
+            # subclass"): an instance of a twin class deriving from both, so
+            # the subclass's train_step/metrics and Functional's call apply.
+            return super().__new__(_functional_twin(cls), *args, **kwargs)
         return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
@@ -64,6 +70,11 @@ class Model(Layer):
         # fit draws the same batches as an uninterrupted one (training.py).
         self._training_seed = None
         self._epochs_seen = 0
+        self._initial_epoch = None       # set by BackupAndRestore when it restores
+        self._loss_fns = []
+        self._compile_loss = None
+        self._compile_metrics = None
+        self._loss_tracker = None
 
     # -- building ----------------------------------------------------------
     def _maybe_build(self, input_shape):
@@ -119,62 +130,285 @@ class Model(Layer):
         return [self.name]
 
     # -- compile / fit / evaluate / predict -------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
-        """Choose the optimizer, the loss and the metrics to report.
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Choose the optimizer, the loss and the metrics to report (Keras 3).
 
         Each accepts a Keras string (``"adam"``, ``"sparse_categorical_crossentropy"``,
         ``"accuracy"``) or an object. For several outputs ``loss`` may be a list
-        (one per output) or a dict keyed by output name; ``loss_weights``
-        likewise, and the training loss is ``Σ weight_i · loss_i``.
+        (one per output) or a dict keyed by output name (an output left out
+        has no loss); ``loss_weights`` likewise, and the training loss is
+        ``Σ weight_i · loss_i + Σ model.losses``. ``metrics`` are computed
+        without the sample weights, ``weighted_metrics`` with them.
+
+        ``loss`` may be left out for a model whose ``train_step`` (or
+        ``compute_loss``) computes its own loss, or whose losses all come from
+        ``add_loss``. ``run_eagerly``, ``steps_per_execution``,
+        ``jit_compile`` and ``auto_scale_loss`` are accepted for Keras code:
+        chainrule always runs eagerly, one step at a time.
         """
-        from .. import losses, optimizers
-        if loss is None:
-            raise ValueError("compile() needs a loss, e.g. loss='mse' or "
-                             "loss='sparse_categorical_crossentropy'")
+        from .. import metrics as metrics_module
+        from .. import optimizers
+        from .compile_utils import (
+            CompileLoss,
+            CompileMetrics,
+            resolve_loss_weights,
+            resolve_losses,
+        )
+        if steps_per_execution != 1:
+            raise ValueError(f"steps_per_execution must be 1 (chainrule runs one step at a "
+                             f"time), got {steps_per_execution!r}")
         names = self.output_names
         self.optimizer = optimizers.get(optimizer)
-        loss_list = _per_output(loss, names, "loss")
-        self._loss_fns = [losses.get(item) for item in loss_list]
-        weights = [1.0] * len(names) if loss_weights is None else \
-            [float(w) for w in _per_output(loss_weights, names, "loss_weights")]
-        self._loss_weights = weights
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, dict):
-            metric_lists = [list(_as_list(metrics.get(n, []))) for n in names]
-        elif len(names) > 1 and metrics and all(isinstance(m, (list, tuple)) for m in metrics):
-            metric_lists = [list(m) for m in metrics]
-        else:
-            metric_lists = [list(_as_list(metrics)) for _ in names]
-        self._metric_ids = metric_lists
-        self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
+        self._loss_fns = resolve_losses(loss, names)
+        self._loss_weights = resolve_loss_weights(loss_weights, names)
+        self._compile_loss = CompileLoss(self._loss_fns, self._loss_weights, names) \
+            if any(fn is not None for fn in self._loss_fns) else None
+        self._compile_metrics = CompileMetrics(metrics, weighted_metrics, names, self._loss_fns) \
+            if metrics or weighted_metrics else None
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
+                                "weighted_metrics": weighted_metrics}
         self.compiled = True
 
-    def fit(self, x=None, y=None, batch_size=32, epochs=1, verbose=1, callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            distribution=None):
-        """Train for ``epochs`` epochs; returns a ``History`` (see training.py).
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1, distribution=None):
+        """Train the model for ``epochs`` passes over the data (Keras' ``fit``).
 
-        ``distribution=chainrule.distributed.DataParallel()`` trains on several
-        MPI processes, ``batch_size`` being the global batch (see that class).
+        Args:
+            x: the inputs: an array (or ``Tensor``), or a list/dict of them
+                for a model with several inputs; or a ``cr.utils.PyDataset``,
+                or any iterable or generator of batches ``(x, y)`` /
+                ``(x, y, sample_weight)`` (a PyTorch ``DataLoader`` too).
+            y: the targets, in the shape the loss expects (none when ``x``
+                yields batches, or when ``train_step`` needs no targets).
+            batch_size: samples per gradient step. Defaults to 32.
+            epochs: the epoch to stop at (counted from 0, with ``initial_epoch``).
+            verbose: 0 silent, 1 a progress bar per epoch (redrawn in place on
+                a terminal and in a notebook), 2 one line per epoch.
+            callbacks: a list of ``cr.callbacks.Callback`` (``EarlyStopping``,
+                ``ModelCheckpoint``, ``LearningRateScheduler``...).
+            validation_split: the fraction of the data, taken from the end
+                before shuffling, held out for validation.
+            validation_data: ``(x_val, y_val)``, used instead of ``validation_split``.
+            shuffle: shuffle the training samples before each epoch.
+            class_weight: ``{class index: weight}``: each sample's loss is
+                weighted by its class's weight.
+            sample_weight: one weight per sample (Keras' reduction:
+                ``Σ w·loss / batch size``).
+            initial_epoch: the epoch to start at (to resume training).
+            steps_per_epoch: batches per epoch (default: one pass over the data).
+            validation_steps, validation_batch_size: the same for validation.
+            validation_freq: validate every that many epochs.
+            distribution: ``chainrule.distributed.DataParallel()`` trains on
+                several MPI processes, ``batch_size`` being the global batch.
+
+        Returns:
+            A ``History``: ``history.history`` maps ``"loss"``, each metric
+            and their ``val_`` twins to a list with one value per epoch.
+
+        Example:
+
+        >>> from chainrule import layers
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> y = (x.sum(axis=1) > 0).astype("int64")
+        >>> model = cr.Sequential([cr.Input((3,)), layers.Dense(2, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> history = model.fit(x, y, epochs=3, batch_size=16, verbose=0)
+        >>> sorted(history.history), len(history.history["loss"])
+        (['accuracy', 'loss'], 3)
         """
         from .training import fit
         return fit(self, x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
                    callbacks=callbacks, validation_split=validation_split,
                    validation_data=validation_data, shuffle=shuffle,
-                   initial_epoch=initial_epoch, distribution=distribution)
+                   class_weight=class_weight, sample_weight=sample_weight,
+                   initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                   validation_steps=validation_steps,
+                   validation_batch_size=validation_batch_size,
+                   validation_freq=validation_freq, distribution=distribution)
 
-    def evaluate(self, x=None, y=None, batch_size=32, verbose=0, return_dict=False):
-        """Loss and metrics on ``(x, y)``: a number, a list ``[loss, *metrics]``
-        or, with ``return_dict``, a dict (Keras)."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False):
+        """Loss and metrics on ``x`` (arrays with ``y``, or batches as ``fit``
+        takes them): a number, a list ``[loss, *metrics]`` or, with
+        ``return_dict``, a dict (Keras)."""
         from .training import evaluate
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
+                        sample_weight=sample_weight, steps=steps, callbacks=callbacks,
                         return_dict=return_dict)
 
-    def predict(self, x, batch_size=32, verbose=0):
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """The outputs for ``x`` as NumPy arrays (a list for several outputs)."""
         from .training import predict
-        return predict(self, x, batch_size=batch_size, verbose=verbose)
+        return predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
+                       callbacks=callbacks)
+
+    # -- the steps fit, evaluate and predict drive (override them as in Keras) --
+    def train_step(self, data):
+        """One training step on a batch ``data`` (``x``, ``(x, y)`` or
+        ``(x, y, sample_weight)``); returns the logs, ``{name: value}``.
+
+        As Keras 3's default: forward pass, ``compute_loss``, gradients of
+        the trainable variables, ``optimizer.apply``, ``compute_metrics``.
+        """
+        from ..autodiff import gradients
+        from .data_adapters import unpack_x_y_sample_weight
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self._call_for_step(x, training=True)
+        loss = self._compute_loss_compat(x, y, y_pred, sample_weight, training=True)
+        self._track_loss(loss, y_pred)
+        variables = self.trainable_variables
+        if variables:
+            self.optimizer.apply(gradients(loss, variables), variables)
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data):
+        """One evaluation step on a batch: loss and metrics, no update."""
+        from .data_adapters import unpack_x_y_sample_weight
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self._call_for_step(x, training=False)
+        loss = self._compute_loss_compat(x, y, y_pred, sample_weight, training=False)
+        self._track_loss(loss, y_pred)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def predict_step(self, data):
+        """The model's outputs for a batch (its ``x``)."""
+        from .data_adapters import unpack_x_y_sample_weight
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self._call_for_step(x, training=False)
+
+    def _call_for_step(self, x, training):
+        if isinstance(x, list):
+            x = [a if isinstance(a, Tensor) else Tensor._wrap(np.asarray(a)) for a in x]
+        elif isinstance(x, np.ndarray):
+            x = Tensor._wrap(x)
+        return self(x, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The total loss of a batch: the compiled loss of ``(y, y_pred)``
+        weighted by ``sample_weight``, plus every term of ``self.losses``
+        (regularization and ``add_loss``), as Keras 3 ``Trainer.compute_loss``."""
+        from .. import ops
+        total = None
+        if self._compile_loss is not None:
+            total = self._compile_loss(y, y_pred, sample_weight)
+        for term in self.losses:
+            if not isinstance(term, Tensor):
+                term = Tensor._wrap(np.asarray(term, dtype=np.float32))
+            term = ops.sum(term) if term.ndim else term
+            total = term if total is None else total + term
+        if total is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`, "
+                             "add losses with add_loss() in call(), or override train_step "
+                             "(or compute_loss) to compute the loss yourself.")
+        return total
+
+    def _compute_loss_compat(self, x, y, y_pred, sample_weight, training):
+        # An override written before Keras 3.3 has no `training` argument.
+        takes = _TAKES_TRAINING.get(type(self))
+        if takes is None:
+            takes = _TAKES_TRAINING[type(self)] = \
+                "training" in inspect.signature(self.compute_loss).parameters
+        if takes:
+            return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                     training=training)
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+
+    def _track_loss(self, loss, y_pred):
+        if self._loss_tracker is not None:
+            first = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
+            self._loss_tracker.update_state(loss, sample_weight=first.shape[0])
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics and return every metric's result
+        (``get_metrics_result``), as Keras 3."""
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """``{name: result}`` of ``self.metrics``; a dict result is merged in."""
+        results = {}
+        for metric in self.metrics:
+            result = metric.result()
+            if isinstance(result, dict):
+                results.update(result)
+            else:
+                results[metric.name] = result
+        return results
+
+    @property
+    def metrics(self):
+        """The loss tracker, the compiled metrics, the per-output losses, then
+        metrics assigned as attributes of the model or its layers (Keras' order).
+        A subclass may override this property (its metrics are then the ones
+        reset at each epoch)."""
+        found = []
+        if self.compiled:
+            if self._loss_tracker is not None:
+                found.append(self._loss_tracker)
+            if self._compile_metrics is not None:
+                found.append(self._compile_metrics)
+            if self._compile_loss is not None:
+                found.extend(self._compile_loss.metrics)
+        found.extend(m for m in self.__dict__.get("_attribute_metrics", {}).values()
+                     if all(m is not f for f in found))
+        return found
+
+    def __setattr__(self, name, value):
+        from ..metrics import Metric
+        # Metrics assigned as attributes are part of self.metrics (Keras tracks them).
+        tracked = self.__dict__.get("_attribute_metrics")
+        if isinstance(value, Metric) and not name.startswith("_"):
+            if tracked is None:
+                tracked = {}
+                object.__setattr__(self, "_attribute_metrics", tracked)
+            tracked[name] = value
+        elif tracked and name in tracked:
+            del tracked[name]
+        super().__setattr__(name, value)
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+
+    @property
+    def trainable_variables(self):
+        """Keras' name for ``trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    # -- one batch ---------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict=False):
+        """One ``train_step`` on one batch; the metrics as in ``evaluate``
+        (a number, a list, or a dict with ``return_dict``)."""
+        from . import training
+        return training.on_batch(self, "train", x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """One ``test_step`` on one batch; the metrics as in ``evaluate``."""
+        from . import training
+        return training.on_batch(self, "test", x, y, sample_weight, None, return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch, as NumPy arrays."""
+        from . import training
+        return training.on_batch(self, "predict", x, None, None, None, False)
 
     # -- saving --------------------------------------------------------------
     def save(self, filepath, include_optimizer=True):
@@ -202,13 +436,36 @@ class Model(Layer):
         from .onnx_export import export_onnx
         return export_onnx(self, filepath)
 
+    def get_layer(self, name=None, index=None):
+        """A layer of ``model.layers`` by ``name`` or by ``index`` (Keras)."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer() takes exactly one of name= or index=, e.g. "
+                             "model.get_layer('dense') or model.get_layer(index=0)")
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer(index={index}): model '{self.name}' has only "
+                                 f"{len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}.")
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Recreate a subclassed model from its captured constructor arguments.
 
         Arguments the constructor does not take (``name``, ``trainable``,
         ``dtype`` when the subclass has no ``**kwargs``) are set afterwards.
+        ``Model.from_config`` on a functional model's config rebuilds the
+        functional model (Keras).
         """
+        from .functional import Functional
+        if not issubclass(cls, Functional) and \
+                {"layers", "inputs", "nodes", "outputs"} <= set(config):
+            return Functional.from_config(config, custom_objects=custom_objects)
         config = dict(config)
         params = inspect.signature(cls.__init__).parameters
         if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
@@ -277,24 +534,28 @@ def _is_shape_list(shape):
         all(isinstance(s, (list, tuple)) for s in shape)
 
 
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
+def _functional_arguments(cls, args, kwargs):
+    """True for ``CustomModel(inputs, outputs)``: a subclass given Input placeholders."""
+    from ..layers.base import SymbolicTensor, _flatten
+    from .functional import Functional
+    if issubclass(cls, Functional) or not (args or "inputs" in kwargs):
+        return False
+    inputs = kwargs["inputs"] if "inputs" in kwargs else args[0]
+    leaves = _flatten(inputs) if isinstance(inputs, (list, tuple, dict)) else [inputs]
+    return bool(leaves) and all(isinstance(t, SymbolicTensor) for t in leaves) and \
+        ("outputs" in kwargs or len(args) > 1)
 
 
-def _per_output(value, names, what):
-    """One entry per output from a single value, a list or a dict by name."""
-    if isinstance(value, dict):
-        missing = [n for n in names if n not in value]
-        if missing:
-            raise ValueError(f"compile({what}=...): the dict has no entry for output(s) "
-                             f"{missing}; the outputs are {names}")
-        return [value[n] for n in names]
-    if isinstance(value, (list, tuple)) and not (what == "loss_weights" and len(names) == 1
-                                                  and len(value) == 1):
-        if len(value) != len(names):
-            raise ValueError(f"compile({what}=...): got {len(value)} entries but the model "
-                             f"has {len(names)} output(s) {names}")
-        return list(value)
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    return [value] * len(names)
+_TWINS = {}
+_TAKES_TRAINING = {}       # class -> whether its compute_loss takes `training`
+
+
+def _functional_twin(cls):
+    """``cls`` mixed with Functional (made once per class)."""
+    from .functional import Functional
+    twin = _TWINS.get(cls)
+    if twin is None:
+        twin = _TWINS[cls] = type(cls.__name__, (cls, Functional),
+                                  {"__module__": cls.__module__,
+                                   "__qualname__": cls.__qualname__})
+    return twin

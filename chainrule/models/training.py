@@ -1,27 +1,41 @@
-"""The loop behind ``fit``, ``evaluate`` and ``predict``.
+"""The one loop behind ``fit``, ``evaluate`` and ``predict``.
 
-One training step, the hot path::
+``fit`` turns the data into batches (``data_adapters.py``), then, for each
+batch, asks the strategy for this process's share and calls the model's
+``train_step(data)``, the step a subclass may override exactly as in Keras 3
+("Customizing what happens in fit()"). The default step::
 
-    outputs = model(x_batch, training=True)              # records the graph
-    loss = Σ_i w_i · loss_i(y_i, outputs_i) + Σ model.losses   # + regularization
-    grads = gradients(loss, trainable_weights)           # frees the graph
-    optimizer.apply_gradients(zip(grads, trainable_weights))
+    y_pred = model(x, training=True)                          # records the graph
+    loss = model.compute_loss(x, y, y_pred, sample_weight)    # compiled loss + model.losses
+    grads = gradients(loss, model.trainable_variables)        # frees the graph
+    model.optimizer.apply(grads, model.trainable_variables)
+    return model.compute_metrics(x, y, y_pred, sample_weight) # {"loss": ..., "accuracy": ...}
 
-``gradients`` returns the gradients without touching ``.grad`` (nothing to
-zero between steps) and drops every node it visits, so a step keeps nothing
-alive for the next one.
+``evaluate`` drives ``test_step`` and ``predict`` drives ``predict_step`` the
+same way, without recording a graph.
+
+One path for one process and many: the strategy. On one process it is
+``OneProcess``, whose ``shard`` keeps the whole batch and whose reduction
+returns the gradients unchanged; ``fit(..., distribution=DataParallel())``
+swaps in the MPI strategy (``chainrule/distributed/data_parallel.py``, duck
+typed: this module never imports it, nor mpi4py). While ``fit`` runs, every
+``optimizer.apply`` (the default step's, or a custom ``train_step``'s) goes
+through a ``_GradientGuard``: the strategy's all-reduce, then a check that
+every gradient is finite. A non-finite gradient skips the update, warns
+with the epoch, the batch and the variable, and stops training, as
+``TerminateOnNaN`` would but before the weights are spoiled.
 
 Conventions (Keras):
 
-* The history holds, per epoch, the mean of the per-batch losses (weighted
-  by batch size) and the metrics over every sample, both computed from the
-  forward pass *before* each update.
+* The logs hold the running means over the epoch: the loss weighted by
+  batch size (Keras' loss tracker) and the metrics over every sample, both
+  from the forward pass *before* each update. Nested dicts (a
+  ``CompileMetrics`` result) are flattened into the logs.
 * ``validation_split`` takes the *last* fraction of the samples, before
-  shuffling.
-* A loss that becomes NaN or infinite stops training: the step is not
-  applied (the weights stay those of the last good step), a
-  ``RuntimeWarning`` explains what happened and ``fit`` returns the history
-  so far. (Keras needs the ``TerminateOnNaN`` callback; here it is always on.)
+  shuffling; validation runs every ``validation_freq`` epochs through
+  ``test_step``, with the ``on_test_*`` hooks.
+* A loss that becomes NaN or infinite stops training with a warning
+  (Keras needs the ``TerminateOnNaN`` callback; here it is always on).
 
 Reproducible and resumable shuffling: the first ``fit`` draws a training
 seed from chainrule's global generator (``cr.set_seed``). Epoch ``k`` of the
@@ -30,11 +44,6 @@ with a generator seeded by ``(seed, k)``: it draws the batch order and, for
 the length of the epoch, it is the global generator, so dropout masks follow
 it too. Training 2 epochs, saving, loading and training 2 more therefore
 sees the same batches and masks as 4 epochs in one go.
-
-Data parallelism: ``fit(..., distribution=strategy)`` hands each global
-batch's rows to ``strategy.shard`` and each step's gradients to
-``strategy.reduce_step`` (see ``chainrule/distributed/data_parallel.py``).
-The strategy is duck-typed: this module never imports it, nor mpi4py.
 """
 import contextlib
 import math
@@ -44,89 +53,120 @@ import warnings
 import numpy as np
 
 from .. import random as _random
-from ..autodiff import gradients
 from ..graph import no_grad
 from ..tensor import Tensor
 from . import callbacks as callbacks_module
+from . import data_adapters
+from .data_adapters import (
+    EpochIterator,
+    batch_rows,
+    map_structure,
+    pack_x_y_sample_weight,
+    unpack_x_y_sample_weight,
+)
 
-__all__ = ["evaluate", "fit", "predict"]
+__all__ = ["OneProcess", "evaluate", "fit", "predict"]
 
 
 # --------------------------------------------------------------------------
-# Data
+# The strategy of one process
 # --------------------------------------------------------------------------
-def _n_inputs(model):
-    return len(model._input_tensors) if hasattr(model, "_input_tensors") else 1
+class OneProcess:
+    """The strategy of a ``fit`` on one process: the same methods as
+    ``DataParallel``, each doing nothing (the whole batch is this process's
+    share; gradients and logs are already the global ones)."""
+
+    world_size, rank, is_chief = 1, 0, True
+
+    def begin_fit(self, model, seed, epochs_seen):
+        return seed, epochs_seen
+
+    def shard_bounds(self, count):
+        return 0, count
+
+    def rank_generator(self, seed, epoch):
+        return None
+
+    def reduce_step(self, grads, params, values, n_local, n_global):
+        return grads, values
+
+    def average_logs(self, logs, count):
+        return logs
+
+    def end_epoch(self, model):
+        pass
+
+    def select_callbacks(self, callbacks, verbose):
+        return callbacks, verbose
 
 
-def _as_arrays(data, count, what):
-    """``data`` as a list of ``count`` NumPy arrays (one per input/output)."""
-    if data is None:
-        raise ValueError(f"{what} is required")
-    if isinstance(data, dict):
-        data = list(data.values())
-    if count == 1:
-        if isinstance(data, (list, tuple)) and len(data) == 1 and \
-                isinstance(data[0], (np.ndarray, Tensor)):
-            data = data[0]
-        return [_to_numpy(data)]
-    if not isinstance(data, (list, tuple)) or len(data) != count:
-        got = len(data) if isinstance(data, (list, tuple)) else "one array"
-        raise ValueError(f"the model has {count} {what}s, so {what} must be a list of "
-                         f"{count} arrays; got {got}")
-    return [_to_numpy(d) for d in data]
+class _GradientGuard:
+    """Installed on the optimizer while ``fit`` runs: every ``apply`` hands its
+    gradients here first. They are all-reduced by the strategy, then checked:
+    one that is not finite makes the step a no-op and is remembered (its
+    variable's name and what it held) for the loop's warning."""
+
+    def __init__(self, model, strategy):
+        self.model, self.strategy = model, strategy
+        self.n_local = self.n_global = 0
+        self.bad = None
+
+    def __call__(self, grads, variables):
+        grads, _ = self.strategy.reduce_step(grads, variables, [], self.n_local, self.n_global)
+        for grad, var in zip(grads, variables):
+            if grad is None:
+                continue
+            array = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            # One sum per gradient is the cheap test; only a non-finite sum
+            # (which an overflow could also give) is looked at closely.
+            if array.dtype.kind == "f" and not np.isfinite(array.sum()) and \
+                    not np.isfinite(array).all():
+                kind = "nan" if np.isnan(array).any() else "inf"
+                self.bad = (self._name(var), kind)
+                return None
+        return grads
+
+    def _name(self, var):
+        for layer, weight in self.model._all_weights():
+            if weight is var:
+                return f"'{layer.name}/{weight.name}'" if weight.name else f"'{layer.name}' weight"
+        return f"'{var.name}'" if getattr(var, "name", None) else f"of shape {var.shape}"
 
 
-def _to_numpy(x):
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+@contextlib.contextmanager
+def _guarded(optimizer, guard):
+    previous = optimizer.__dict__.get("_gradient_guard")
+    optimizer._gradient_guard = guard
+    try:
+        yield guard
+    finally:
+        optimizer._gradient_guard = previous
 
 
-def _float_dtype(model):
-    """float64 when any layer of the model is float64, else float32."""
-    for layer in model._walk():
-        if layer.dtype == np.float64:
-            return np.dtype(np.float64)
-    return np.dtype(np.float32)
-
-
-def _cast(arrays, dtype):
-    return [a.astype(dtype) if a.dtype.kind == "f" and a.dtype != dtype else a for a in arrays]
-
-
-def _check_lengths(xs, ys):
-    lengths = {len(a) for a in xs}
-    if len(lengths) > 1:
-        raise ValueError(f"the inputs have different numbers of samples: "
-                         f"{[len(a) for a in xs]}; every input needs one row per sample")
-    n = len(xs[0])
-    if ys is not None:
-        for y in ys:
-            if len(y) != n:
-                raise ValueError(
-                    f"x and y have different numbers of samples: x has {n}, y has {len(y)}. "
-                    f"They must match (one label per sample).")
-    if n == 0:
-        raise ValueError("x has no samples")
-    return n
-
-
-def _probe(model, xs):
+# --------------------------------------------------------------------------
+# Checks before the first step
+# --------------------------------------------------------------------------
+def _probe(model, x):
     """Run one sample through the model (builds it, checks the input shape
     before training starts) and return the output arrays."""
-    model._check_input_shapes([x.shape for x in xs])     # message with the full shapes
+    xs = x if isinstance(x, list) else [x]
+    model._check_input_shapes([a.shape for a in xs])     # message with the full shapes
     with no_grad():
-        out = model([x[:1] for x in xs] if len(xs) > 1 else xs[0][:1], training=False)
+        out = model([a[:1] for a in xs] if isinstance(x, list) else x[:1], training=False)
     return [o.data for o in out] if isinstance(out, (list, tuple)) else [out.data]
 
 
-def _check_labels(model, ys, outputs):
+def _check_labels(model, y, outputs):
     """Labels that cannot fit the outputs are reported before training starts."""
-    for i, (fn, y, out) in enumerate(zip(model._loss_fns, ys, outputs)):
+    ys = y if isinstance(y, list) else [y]
+    for i, (fn, labels_in, out) in enumerate(zip(model._loss_fns, ys, outputs)):
+        if fn is None or labels_in is None:
+            continue
         kind = type(fn).__name__.lower() + " " + str(getattr(fn, "name", "")).lower()
         units = out.shape[-1] if out.ndim > 1 else 1
         where = f"output '{model.output_names[i]}'" if len(ys) > 1 else "the model's output"
         if "sparse" in kind:
-            labels = y.reshape(len(y), -1) if y.ndim > 1 else y
+            labels = labels_in.reshape(len(labels_in), -1) if labels_in.ndim > 1 else labels_in
             if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
                 raise ValueError(f"sparse labels must be integers 0..{units - 1}; "
                                  f"y holds non-integer values such as "
@@ -137,175 +177,46 @@ def _check_labels(model, ys, outputs):
                     f"label {labels[bad].ravel()[0].item()!r} is outside [0, {units}): {where} has "
                     f"{units} units, so sparse labels must be integers 0..{units - 1}. Check "
                     f"the labels, or give the last layer as many units as there are classes.")
-        elif "categorical" in kind and units > 1 and (y.ndim != out.ndim or y.shape[-1] != units):
+        elif "categorical" in kind and units > 1 and \
+                (labels_in.ndim != out.ndim or labels_in.shape[-1] != units):
             raise ValueError(
                 f"categorical cross-entropy needs one-hot labels of shape (N, {units}) for "
-                f"{where}, but y has shape {y.shape}. For integer labels use "
+                f"{where}, but y has shape {labels_in.shape}. For integer labels use "
                 f"loss='sparse_categorical_crossentropy' or "
                 f"cr.utils.to_categorical(y, {units}).")
 
 
-def _split_validation(xs, ys, validation_split):
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
-    n = len(xs[0])
-    split_at = math.floor(n * (1.0 - validation_split))
-    if split_at == 0 or split_at == n:
-        raise ValueError(f"training data contains {n} samples, which is not enough to split "
-                         f"into a training and a validation set with "
-                         f"validation_split={validation_split}")
-    return ([x[:split_at] for x in xs], [y[:split_at] for y in ys],
-            [x[split_at:] for x in xs], [y[split_at:] for y in ys])
+def _check_arrays_before_training(model, adapter):
+    """For array data: input shapes, labels, and the compiled metrics' names."""
+    outputs = _probe(model, adapter.x)
+    if adapter.y is not None and model._loss_fns is not None:
+        _check_labels(model, adapter.y, outputs)
+    compiled = model._compile_metrics
+    if compiled is not None and not compiled.built:
+        first = (lambda a: a[:1])  # noqa: E731
+        preds = outputs if len(outputs) > 1 else outputs[0]
+        compiled.build(map_structure(first, adapter.y), preds)
+    return outputs
 
 
 # --------------------------------------------------------------------------
-# Loss and metrics
+# Helpers of the loop
 # --------------------------------------------------------------------------
-def _compute_loss(model, ys, outs):
-    """(total loss Tensor, [per-output loss Tensors])."""
-    total, parts = None, []
-    for fn, weight, y, out in zip(model._loss_fns, model._loss_weights, ys, outs):
-        value = fn(y, out)
-        parts.append(value)
-        term = value if weight == 1.0 else value * weight
-        total = term if total is None else total + term
-    for penalty in model.losses:          # regularization and add_loss terms
-        total = total + penalty
-    return total, parts
-
-
-class _Tracker:
-    """Running epoch means of the loss (weighted by batch size) and the metrics."""
-
-    def __init__(self, model):
-        self.model = model
-        self.names = model.output_names
-        self.metric_objects = None         # resolved at the first batch (needs y, y_pred)
-        self.reset()
-
-    def reset(self):
-        self.loss_sum, self.count = 0.0, 0
-        self.part_sums = [0.0] * len(self.names)
-        for _, _, metric in self.metric_objects or []:
-            metric.reset_state()
-
-    def _resolve(self, ys, outs):
-        from .. import metrics as metrics_module
-        self.metric_objects = []
-        multi = len(self.names) > 1
-        for i, ids in enumerate(self.model._metric_ids):
-            for identifier in ids:
-                metric = metrics_module.get(identifier, loss=self.model._loss_fns[i],
-                                            y_true=ys[i], y_pred=outs[i])
-                metric.reset_state()
-                name = identifier if isinstance(identifier, str) else metric.name
-                self.metric_objects.append((i, f"{self.names[i]}_{name}" if multi else name,
-                                            metric))
-
-    def update(self, ys, outs, loss_value, part_values, n):
-        if self.metric_objects is None:
-            self._resolve(ys, outs)
-        self.loss_sum += loss_value * n
-        self.count += n
-        for k, value in enumerate(part_values):
-            self.part_sums[k] += value * n
-        for i, _, metric in self.metric_objects:
-            metric.update_state(ys[i], outs[i])
-
-    def result(self):
-        logs = {"loss": self.loss_sum / max(self.count, 1)}
-        if len(self.names) > 1:
-            for name, total in zip(self.names, self.part_sums):
-                logs[f"{name}_loss"] = total / max(self.count, 1)
-        for _, name, metric in self.metric_objects or []:
-            logs[name] = float(metric.result())
-        return logs
-
-
-# --------------------------------------------------------------------------
-# Steps
-# --------------------------------------------------------------------------
-def _forward(model, xs, training):
-    inputs = [Tensor._wrap(x) for x in xs]
-    out = model(inputs if len(inputs) > 1 else inputs[0], training=training)
-    return list(out) if isinstance(out, (list, tuple)) else [out]
-
-
-def _train_step(model, xs, ys, params):
-    """One update. Returns (loss, [per-output losses], [output arrays]) or, when the
-    loss is not finite, the same with the update skipped."""
-    outs = _forward(model, xs, training=True)
-    total, parts = _compute_loss(model, ys, outs)
-    loss_value = float(total.data)
-    part_values = [float(p.data) for p in parts] if len(parts) > 1 else []
-    out_arrays = [o.data for o in outs]
-    if not math.isfinite(loss_value):
-        return loss_value, part_values, out_arrays
-    if params is None:
-        params = model.trainable_weights
-    grads = gradients(total, params)
-    model.optimizer.apply_gradients(zip(grads, params))
-    return loss_value, part_values, out_arrays
-
-
-def _distributed_train_step(model, xs, ys, params, distribution, n_global):
-    """One synchronous data-parallel update (see chainrule/distributed): this
-    rank's gradients of its shard's mean loss go to ``distribution.reduce_step``,
-    which averages them over the ranks weighted by shard size; every rank
-    then applies the same update. Returns (local loss, [local per-output
-    losses], [local output arrays], global loss); a non-finite global loss
-    skips the update on every rank."""
-    n_local = len(xs[0])
-    if n_local:
-        outs = _forward(model, xs, training=True)
-        total, parts = _compute_loss(model, ys, outs)
-        loss_value = float(total.data)
-        part_values = [float(p.data) for p in parts] if len(parts) > 1 else []
-        out_arrays = [o.data for o in outs]
-        grads = gradients(total, params)
-    else:       # a global batch smaller than the number of ranks: nothing to do here
-        loss_value, part_values, out_arrays, grads = 0.0, [], [], [None] * len(params)
-    grads, (global_loss,) = distribution.reduce_step(grads, params, [loss_value],
-                                                     n_local, n_global)
-    if math.isfinite(global_loss):
-        model.optimizer.apply_gradients(zip(grads, params))
-    return loss_value, part_values, out_arrays, global_loss
-
-
-def _zero_logs(tracker):
-    """The keys ``tracker.result()`` would give, all 0: the logs of a rank that
-    has seen no sample yet (they weigh 0 in the average over ranks)."""
-    logs = {"loss": 0.0}
-    if len(tracker.names) > 1:
-        logs.update({f"{name}_loss": 0.0 for name in tracker.names})
-    logs.update({name: 0.0 for _, name, _ in tracker.metric_objects or []})
-    return logs
-
-
-def _global_logs(tracker, distribution):
-    """The tracker's logs; with a distribution, averaged over the ranks."""
-    if distribution is None:
-        return tracker.result()
-    logs = tracker.result() if tracker.count else _zero_logs(tracker)
-    return distribution.average_logs(logs, tracker.count)
-
-
-def _batches(n, batch_size, order=None):
-    for start in range(0, n, batch_size):
-        yield order[start:start + batch_size] if order is not None else slice(start, start + batch_size)
-
-
-def _run_evaluation(model, xs, ys, batch_size, tracker=None):
-    tracker = tracker or _Tracker(model)
-    tracker.reset()
-    with no_grad():
-        for idx in _batches(len(xs[0]), batch_size):
-            xb, yb = [x[idx] for x in xs], [y[idx] for y in ys]
-            outs = _forward(model, xb, training=False)
-            total, parts = _compute_loss(model, yb, outs)
-            tracker.update(yb, [o.data for o in outs], float(total.data),
-                           [float(p.data) for p in parts] if len(parts) > 1 else [], len(xb[0]))
-    return tracker.result()
+def _pythonify_logs(logs):
+    """Floats for numbers, nested dicts flattened (Keras' ``pythonify_logs``)."""
+    out = {}
+    for key, value in (logs or {}).items():
+        if isinstance(value, dict):
+            out.update(_pythonify_logs(value))
+            continue
+        if isinstance(value, Tensor):
+            value = value.data
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.reshape(())[()]
+        if isinstance(value, (np.floating, np.integer)):
+            value = float(value)
+        out[key] = value
+    return out
 
 
 @contextlib.contextmanager
@@ -315,14 +226,33 @@ def _epoch_generator(seed, epoch):
         yield rng
 
 
-# --------------------------------------------------------------------------
-# fit / evaluate / predict
-# --------------------------------------------------------------------------
-def _rank_generator(distribution, seed, epoch):
+def _rank_generator(strategy, seed, epoch):
     """With several ranks, each draws its dropout masks from its own generator
     (the batch order still comes from the shared one); otherwise nothing changes."""
-    rng = distribution.rank_generator(seed, epoch) if distribution is not None else None
+    rng = strategy.rank_generator(seed, epoch)
     return _random.use_generator(rng) if rng is not None else contextlib.nullcontext()
+
+
+def _shard(data, strategy):
+    """This process's rows of a global batch (all of them with one process)."""
+    n_global = batch_rows(data)
+    start, stop = strategy.shard_bounds(n_global)
+    if (start, stop) != (0, n_global):
+        data = map_structure(lambda a: a[start:stop], data)
+    return data, stop - start, n_global
+
+
+def _transform(cbs, step, data):
+    """Let callbacks replace the batch (``Callback.transform_batch``)."""
+    if not cbs.transforms:
+        return data
+    x, y, weight = unpack_x_y_sample_weight(data)
+    if y is None or isinstance(x, dict) or isinstance(y, dict):
+        return data
+    xs, ys = cbs.transform_batch(step, x if isinstance(x, list) else [x],
+                                 y if isinstance(y, list) else [y])
+    return pack_x_y_sample_weight(xs if isinstance(x, list) else xs[0],
+                                  ys if isinstance(y, list) else ys[0], weight)
 
 
 def _require_compiled(model, who):
@@ -333,168 +263,288 @@ def _require_compiled(model, who):
 def _check_batch_size(batch_size):
     if batch_size is None:
         return 32
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
+            batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     return int(batch_size)
 
 
-def fit(model, x, y, batch_size=32, epochs=1, verbose=1, callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-        distribution=None):
+def _check_verbose(verbose):
+    if verbose not in (0, 1, 2, "auto"):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {verbose!r}")
+    return 1 if verbose == "auto" else verbose
+
+
+def _callback_list(callbacks, model, verbose, params, history=None):
+    if isinstance(callbacks, callbacks_module.CallbackList):
+        callbacks.set_model(model)
+        callbacks.set_params(params)
+        return callbacks
+    return callbacks_module.CallbackList(callbacks, model=model, history=history,
+                                         verbose=verbose, params=params)
+
+
+def _nan_warning(epoch, step, loss, guard):
+    where = f"Epoch {epoch + 1}, batch {step + 1}"
+    causes = ("Usual causes: a learning rate too high, inputs that are not scaled (e.g. "
+              "pixels 0-255 instead of 0-1), NaN/inf in the data, or an operation outside "
+              "its domain (sqrt or log of 0, division by 0).")
+    skipped = " and this step was not applied, so the weights are those after the " \
+              "previous step" if guard.bad else ""
+    if loss is not None and not math.isfinite(loss):
+        extra = f" (the gradient of {guard.bad[0]} is {guard.bad[1]})" if guard.bad else ""
+        message = f"{where}: the loss is {loss}; training stopped{skipped}{extra}. {causes}"
+    else:
+        name, kind = guard.bad
+        message = (f"{where}: the gradient of {name} is {kind} (not finite); training "
+                   f"stopped{skipped}. {causes}")
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+
+
+# --------------------------------------------------------------------------
+# fit
+# --------------------------------------------------------------------------
+def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+        validation_batch_size=None, validation_freq=1, distribution=None):
     """Train ``model`` (see ``Model.fit``); returns the ``History`` callback.
 
     ``distribution`` (e.g. ``chainrule.distributed.DataParallel()``) is used
-    only through the methods called below (duck typing): this floor never
-    imports the distributed package, nor mpi4py.
+    only through the methods of ``OneProcess`` (duck typing).
     """
     _require_compiled(model, "fit")
     batch_size = _check_batch_size(batch_size)
-    if verbose not in (0, 1, 2, "auto"):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    verbose = 1 if verbose == "auto" else verbose
-    n_out = len(model.output_names)
-    xs = _as_arrays(x, _n_inputs(model), "x")
-    ys = _as_arrays(y, n_out, "y")
-    _check_lengths(xs, ys)
-    dtype = _float_dtype(model)
-    xs, ys = _cast(xs, dtype), _cast(ys, dtype)
-    val = None
+    verbose = _check_verbose(verbose)
+    if isinstance(validation_freq, bool) or not isinstance(validation_freq, (int, np.integer)) \
+            or validation_freq < 1:
+        raise ValueError(f"validation_freq must be a positive integer (validate every that "
+                         f"many epochs), got {validation_freq!r}")
+    strategy = distribution if distribution is not None else OneProcess()
+    adapter = data_adapters.get_adapter(model, x, y, sample_weight, batch_size, shuffle,
+                                        class_weight)
+    is_arrays = isinstance(adapter, data_adapters.ArrayAdapter)
+    val_adapter = None
     if validation_data is not None:
-        if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
-            raise ValueError("validation_data must be a tuple (x_val, y_val)")
-        vx = _cast(_as_arrays(validation_data[0], _n_inputs(model), "validation x"), dtype)
-        vy = _cast(_as_arrays(validation_data[1], n_out, "validation y"), dtype)
-        _check_lengths(vx, vy)
-        val = (vx, vy)
+        val_adapter = _validation_adapter(model, validation_data,
+                                          _check_batch_size(validation_batch_size or batch_size))
     elif validation_split:
-        xs, ys, vx, vy = _split_validation(xs, ys, validation_split)
-        val = (vx, vy)
+        if not is_arrays:
+            raise ValueError("validation_split works only with arrays; with a generator, "
+                             "PyDataset or DataLoader give validation_data instead")
+        (tx, ty, tw), (vx, vy, vw) = adapter.split(validation_split)
+        adapter = data_adapters.ArrayAdapter(tx, ty, tw, batch_size, shuffle)
+        val_adapter = data_adapters.ArrayAdapter(vx, vy, vw, batch_size, False)
+    if distribution is not None and not is_arrays:
+        raise ValueError("fit(distribution=...) takes arrays: every rank shards the same "
+                         "global batches of them")
 
-    # Everything that can be wrong with the data is reported here, before
+    # Everything that can be wrong with array data is reported here, before
     # the first update: input shapes (through the layers' own checks), labels.
-    outputs = _probe(model, xs)
-    _check_labels(model, ys, outputs)
-    if val is not None:
-        _check_labels(model, val[1], outputs)
+    if is_arrays:
+        outputs = _check_arrays_before_training(model, adapter)
+        if isinstance(val_adapter, data_adapters.ArrayAdapter) and \
+                val_adapter.y is not None and model._loss_fns is not None:
+            _check_labels(model, val_adapter.y, outputs)
 
-    n = len(xs[0])
-    steps = math.ceil(n / batch_size)
+    iterator = EpochIterator(adapter, steps_per_epoch)
     history = callbacks_module.History()
-    if distribution is not None:      # only rank 0 prints and writes files
-        callbacks, verbose = distribution.select_callbacks(callbacks, verbose)
-    cbs = callbacks_module.CallbackList(
-        callbacks, model=model, history=history, verbose=verbose,
-        params={"epochs": epochs, "steps": steps, "verbose": verbose,
-                "batch_size": batch_size, "samples": n})
+    callbacks, verbose = strategy.select_callbacks(callbacks, verbose)
+    cbs = _callback_list(callbacks, model, verbose, history=history, params={
+        "epochs": epochs, "steps": iterator.num_steps, "verbose": verbose,
+        "batch_size": batch_size,
+        "samples": adapter.num_samples if is_arrays else None})
     if model._training_seed is None:
         model._training_seed = int(_random.default_rng().integers(2 ** 62))
     model.stop_training = False
-    tracker, val_tracker = _Tracker(model), _Tracker(model)
-    params = None
+    model._initial_epoch = None
     if distribution is not None:
         # Every rank starts from rank 0's weights, seed and epoch count (so all
-        # draw the same batch order), knows the metric names before its first
-        # sample (a rank may get none), and validates on its share of val.
-        model._training_seed, model._epochs_seen = distribution.begin_fit(
+        # draw the same batch order), and validates on its share of val.
+        model._training_seed, model._epochs_seen = strategy.begin_fit(
             model, model._training_seed, model._epochs_seen)
-        params = model.trainable_weights
-        for t in (tracker, val_tracker):
-            t._resolve([y_[:1] for y_ in ys], outputs)
-        if val is not None and len(val[0][0]) >= distribution.world_size:
-            start, stop = distribution.shard_bounds(len(val[0][0]))
-            val = ([v[start:stop] for v in val[0]], [v[start:stop] for v in val[1]])
-    cbs.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        tracker.reset()
-        cbs.on_epoch_begin(epoch)
-        stopped_by_nan = False
-        with _epoch_generator(model._training_seed, model._epochs_seen) as rng, \
-                _rank_generator(distribution, model._training_seed, model._epochs_seen):
-            order = rng.permutation(n) if shuffle else None
-            for step, idx in enumerate(_batches(n, batch_size, order)):
-                cbs.on_train_batch_begin(step)
-                if distribution is not None:      # this rank's share of the global batch
-                    rows = np.arange(n)[idx] if isinstance(idx, slice) else idx
-                    n_global, idx = len(rows), distribution.shard(rows)
-                xb, yb = [x_[idx] for x_ in xs], [y_[idx] for y_ in ys]
-                if len(xb[0]):
-                    xb, yb = cbs.transform_batch(step, xb, yb)
-                if distribution is None:
-                    loss, parts, outs = _train_step(model, xb, yb, params)
-                    global_loss = loss
-                else:
-                    loss, parts, outs, global_loss = _distributed_train_step(
-                        model, xb, yb, params, distribution, n_global)
-                if params is None:
-                    params = model.trainable_weights      # the model is built by now
-                if len(xb[0]):
-                    tracker.update(yb, outs, loss, parts, len(xb[0]))
-                logs = _global_logs(tracker, distribution)
-                cbs.on_train_batch_end(step, logs)
-                loss = global_loss
-                if not math.isfinite(loss):
-                    warnings.warn(
-                        f"Epoch {epoch + 1}, batch {step + 1}: the loss is {loss}; training "
-                        f"stopped and this step was not applied, so the weights are those "
-                        f"after the previous step. Usual causes: a learning rate too high, "
-                        f"inputs that are not scaled (e.g. pixels 0-255 instead of 0-1), "
-                        f"or NaN/inf in the data.", RuntimeWarning, stacklevel=3)
-                    model.stop_training = stopped_by_nan = True
-                if model.stop_training:
-                    break
-        model._epochs_seen += 1
-        if distribution is not None:
-            distribution.end_epoch(model)     # e.g. average BatchNorm's moving statistics
-        epoch_logs = _global_logs(tracker, distribution)
-        if val is not None and not stopped_by_nan:
-            val_logs = _run_evaluation(model, val[0], val[1], batch_size, val_tracker)
-            if distribution is not None:
-                val_logs = distribution.average_logs(val_logs, len(val[0][0]))
-            epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-        cbs.on_epoch_end(epoch, epoch_logs)
-        if model.stop_training:
-            break
-    cbs.on_train_end()
+        if isinstance(val_adapter, data_adapters.ArrayAdapter) and \
+                val_adapter.num_samples >= strategy.world_size:
+            start, stop = strategy.shard_bounds(val_adapter.num_samples)
+            rows = lambda a: a[start:stop]  # noqa: E731
+            val_adapter = data_adapters.ArrayAdapter(
+                map_structure(rows, val_adapter.x), map_structure(rows, val_adapter.y),
+                map_structure(rows, val_adapter.sample_weight), val_adapter.batch_size, False)
+    val_iterator = EpochIterator(val_adapter, validation_steps) if val_adapter else None
+    guard = _GradientGuard(model, strategy)
+    epoch_logs, train_logs = {}, {}
+    with _guarded(model.optimizer, guard):
+        cbs.on_train_begin({})
+        # BackupAndRestore sets model._initial_epoch when it restores a backup (Keras).
+        initial_epoch = model._initial_epoch or initial_epoch
+        for epoch in range(initial_epoch, epochs):
+            model.reset_metrics()
+            cbs.on_epoch_begin(epoch, {})
+            stopped_by_nan, seen, logs = False, 0, None
+            with _epoch_generator(model._training_seed, model._epochs_seen) as rng, \
+                    _rank_generator(strategy, model._training_seed, model._epochs_seen):
+                for step, data in iterator.epoch(rng):
+                    cbs.on_train_batch_begin(step, {})
+                    data, n_local, n_global = _shard(data, strategy)
+                    guard.n_local, guard.n_global, guard.bad = n_local, n_global, None
+                    if n_local:
+                        data = _transform(cbs, step, data)
+                        logs = _pythonify_logs(model.train_step(data))
+                    else:      # a global batch smaller than the number of ranks
+                        variables = model.trainable_variables
+                        model.optimizer.apply([None] * len(variables), variables)
+                        logs = _pythonify_logs(model.get_metrics_result())
+                    seen += n_local
+                    logs = strategy.average_logs(logs, seen)
+                    cbs.on_train_batch_end(step, logs)
+                    loss = logs.get("loss")
+                    bad_loss = isinstance(loss, float) and not math.isfinite(loss)
+                    if guard.bad or bad_loss:
+                        _nan_warning(epoch, step, loss, guard)
+                        model.stop_training = stopped_by_nan = True
+                    if model.stop_training:
+                        break
+            if iterator.ran_out:
+                model.stop_training = True
+            model._epochs_seen += 1
+            strategy.end_epoch(model)     # e.g. average BatchNorm's moving statistics
+            if logs is None:
+                logs = strategy.average_logs(_pythonify_logs(model.get_metrics_result()), seen)
+            epoch_logs, train_logs = dict(logs), dict(logs)
+            if val_iterator is not None and not stopped_by_nan and \
+                    (epoch + 1) % validation_freq == 0:
+                val_logs = _test_loop(model, val_iterator, cbs)
+                val_logs = strategy.average_logs(
+                    val_logs, val_adapter.num_samples if isinstance(
+                        val_adapter, data_adapters.ArrayAdapter) else 1)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            adapter.on_epoch_end()
+            if model.stop_training:
+                break
+        cbs.on_train_end(dict(epoch_logs or train_logs))
     model.history = history
     return history
 
 
-def evaluate(model, x, y, batch_size=32, verbose=0, return_dict=False):
-    """Loss and metrics of ``model`` on ``(x, y)`` (see ``Model.evaluate``)."""
+def _validation_adapter(model, validation_data, batch_size):
+    """The adapter of ``validation_data``: ``(x, y)``, ``(x, y, sample_weight)``,
+    a PyDataset or an iterable of batches."""
+    is_batches = isinstance(validation_data, list) and validation_data and \
+        all(isinstance(b, tuple) for b in validation_data)
+    if isinstance(validation_data, (list, tuple)) and not is_batches:
+        if len(validation_data) not in (2, 3):
+            raise ValueError(f"validation_data must be (x_val, y_val), (x_val, y_val, "
+                             f"val_sample_weight) or an iterable of batches; got a "
+                             f"{type(validation_data).__name__} of {len(validation_data)} items")
+        vx, vy, vw = unpack_x_y_sample_weight(tuple(validation_data))
+        return data_adapters.get_adapter(model, vx, vy, vw, batch_size, False)
+    return data_adapters.get_adapter(model, validation_data, None, None, batch_size, False)
+
+
+# --------------------------------------------------------------------------
+# evaluate / predict
+# --------------------------------------------------------------------------
+def _test_loop(model, iterator, cbs):
+    """Run ``test_step`` over one pass of ``iterator``; the logs at the end."""
+    model.reset_metrics()
+    cbs.on_test_begin({})
+    logs = None
+    with no_grad():
+        for step, data in iterator.epoch(None):
+            cbs.on_test_batch_begin(step, {})
+            logs = _pythonify_logs(model.test_step(data))
+            cbs.on_test_batch_end(step, logs)
+    logs = logs if logs is not None else _pythonify_logs(model.get_metrics_result())
+    iterator.adapter.on_epoch_end()
+    cbs.on_test_end(dict(logs))
+    return logs
+
+
+def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+             steps=None, callbacks=None, return_dict=False):
+    """Loss and metrics of ``model`` on ``x`` (see ``Model.evaluate``)."""
     _require_compiled(model, "evaluate")
     batch_size = _check_batch_size(batch_size)
-    xs = _as_arrays(x, _n_inputs(model), "x")
-    ys = _as_arrays(y, len(model.output_names), "y")
-    _check_lengths(xs, ys)
-    dtype = _float_dtype(model)
-    xs, ys = _cast(xs, dtype), _cast(ys, dtype)
-    _check_labels(model, ys, _probe(model, xs))
+    verbose = _check_verbose(verbose)
+    adapter = data_adapters.get_adapter(model, x, y, sample_weight, batch_size, False)
+    if isinstance(adapter, data_adapters.ArrayAdapter):
+        _check_arrays_before_training(model, adapter)
+    iterator = EpochIterator(adapter, steps)
+    cbs = _callback_list(callbacks, model, 0, params={
+        "epochs": 1, "steps": iterator.num_steps, "verbose": verbose})
     start = time.perf_counter()
-    logs = _run_evaluation(model, xs, ys, batch_size)
+    logs = _test_loop(model, iterator, cbs)
     if verbose:
-        print(f"evaluate: {len(xs[0])} samples in {time.perf_counter() - start:.1f}s - " +
-              " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        seconds = time.perf_counter() - start
+        steps_done = max(iterator.num_steps or 1, 1)
+        print(f"{steps_done}/{steps_done} - {callbacks_module.format_seconds(seconds)}"
+              f"{callbacks_module.format_per_step(seconds / steps_done)} - " +
+              callbacks_module.format_logs(logs))
     if return_dict:
         return logs
     values = list(logs.values())
     return values[0] if len(values) == 1 else values
 
 
-def predict(model, x, batch_size=32, verbose=0):
-    """The model's outputs for ``x`` as NumPy arrays, batch by batch, in
-    inference mode and without recording a graph."""
+def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    """The model's outputs for ``x`` as NumPy arrays, batch by batch, through
+    ``predict_step`` in inference mode and without recording a graph."""
     batch_size = _check_batch_size(batch_size)
-    xs = _as_arrays(x, _n_inputs(model), "x")
-    _check_lengths(xs, None)
-    xs = _cast(xs, _float_dtype(model))
-    model._check_input_shapes([x.shape for x in xs])
-    chunks = None
+    _check_verbose(verbose)
+    adapter = data_adapters.get_adapter(model, x, None, None, batch_size, False,
+                                        for_predict=True)
+    if isinstance(adapter, data_adapters.ArrayAdapter):
+        xs = adapter.x if isinstance(adapter.x, list) else [adapter.x]
+        model._check_input_shapes([a.shape for a in xs])
+    iterator = EpochIterator(adapter, steps)
+    cbs = _callback_list(callbacks, model, 0, params={
+        "epochs": 1, "steps": iterator.num_steps, "verbose": 0})
+    cbs.on_predict_begin({})
+    chunks, structure = None, None
     with no_grad():
-        for idx in _batches(len(xs[0]), batch_size):
-            outs = _forward(model, [x_[idx] for x_ in xs], training=False)
+        for step, data in iterator.epoch(None):
+            cbs.on_predict_batch_begin(step, {})
+            out = model.predict_step(data)
+            flat = list(out) if isinstance(out, (list, tuple)) else [out]
+            structure = type(out) if isinstance(out, (list, tuple)) else None
+            arrays = [o.data if isinstance(o, Tensor) else np.asarray(o) for o in flat]
             if chunks is None:
-                chunks = [[] for _ in outs]
-            for chunk, out in zip(chunks, outs):
-                chunk.append(out.data)
+                chunks = [[] for _ in arrays]
+            for chunk, array in zip(chunks, arrays):
+                chunk.append(array)
+            cbs.on_predict_batch_end(step, {"outputs": arrays if structure else arrays[0]})
+    adapter.on_epoch_end()
+    cbs.on_predict_end({})
+    if chunks is None:
+        raise ValueError("predict received no batches: the data is empty")
     results = [np.concatenate(c, axis=0) for c in chunks]
-    return results[0] if len(results) == 1 else results
+    return results[0] if structure is None else list(results)
+
+
+def on_batch(model, kind, x, y, sample_weight, class_weight, return_dict):
+    """``train_on_batch`` / ``test_on_batch`` / ``predict_on_batch``: one step on
+    arrays taken as one batch (Keras 3: the metrics keep accumulating)."""
+    if kind != "predict":
+        _require_compiled(model, f"{kind}_on_batch")
+    adapter = data_adapters.get_adapter(model, x, y, sample_weight, 1, False, class_weight,
+                                        for_predict=kind == "predict")
+    if not isinstance(adapter, data_adapters.ArrayAdapter):
+        raise TypeError(f"{kind}_on_batch takes arrays (one batch); got {type(x).__name__}")
+    data = pack_x_y_sample_weight(adapter.x, adapter.y, adapter.sample_weight)
+    if kind == "predict":
+        with no_grad():
+            out = model.predict_step(data)
+        if isinstance(out, (list, tuple)):
+            return [o.data if isinstance(o, Tensor) else np.asarray(o) for o in out]
+        return out.data if isinstance(out, Tensor) else np.asarray(out)
+    if kind == "train":
+        logs = model.train_step(data)
+    else:
+        with no_grad():
+            logs = model.test_step(data)
+    logs = _pythonify_logs(logs)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
