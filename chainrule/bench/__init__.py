@@ -38,7 +38,7 @@ from .timing import gemm_peak, load_average, machine_info
 
 __all__ = ["SECTIONS", "main", "run"]
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
+DEFAULT_OUT = "BENCHMARKS.md"        # in the current directory (never inside site-packages)
 
 # name -> (module, function); imported when the section runs.
 SECTIONS = {
@@ -135,9 +135,9 @@ def build_parser():
     parser.add_argument("--only", metavar="NAME,...",
                         help=f"run only these sections: {', '.join(SECTIONS)}")
     parser.add_argument("--no-write", action="store_true", help="print only; write no file")
-    parser.add_argument("--out", default=str(DEFAULT_OUT),
-                        help="where to write the report (default: BENCHMARKS.md at the "
-                             "repository root)")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="where to write the report (default: BENCHMARKS.md in the "
+                             "current directory)")
     return parser
 
 

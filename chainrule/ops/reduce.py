@@ -32,7 +32,7 @@ def expand_back_array(g, shape, axes, keepdims):
     full reduction."""
     if g.size == 1:
         full = np.empty(shape, dtype=g.dtype)
-        full.fill(g.reshape(()))         # (np.full is a Python function: 3x slower here)
+        full.fill(g.reshape(()))         # (np.full is a Python-level function: slower here)
         return full
     if not keepdims:
         g = g.reshape(_kept_shape(shape, axes))

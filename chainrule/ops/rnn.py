@@ -44,12 +44,10 @@ def _one_blas_thread(batch, units, width):
     product (batch, units) @ (units, width) is small.
 
     A second BLAS thread then costs about what it saves, and while it spins
-    between products it takes a core the NumPy gate work needs; on a busy
-    machine that is ruinous. Measured on 2 cores (LSTM, 128 units, batch 64,
-    benchmarks/PROFILE-lstm-sklearn.md): quiet, one thread is ~15% slower;
-    busy, it is 2-13x faster. Larger products keep every thread, as do the
-    weight-gradient products after the loop. Without threadpoolctl (it comes
-    with scikit-learn) nothing changes.
+    between products it takes a core the NumPy gate work needs (measurements:
+    benchmarks/PROFILE-lstm-sklearn.md). Larger products keep every thread, as
+    do the weight-gradient products after the loop. Without threadpoolctl (it
+    comes with scikit-learn) nothing changes.
     """
     global _blas
     if ThreadpoolController is None or batch * units * width >= SMALL_STEP_PRODUCT:

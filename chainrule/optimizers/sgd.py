@@ -36,10 +36,8 @@ class SGD(Optimizer):
     tensor([0.5, 2.5], requires_grad=True)
     """
 
-    # One to four ufuncs per variable: stepping small variables together
-    # (base.py) saves about what its copies cost. Measured, fused vs one by
-    # one: six small variables 15 vs 11 µs plain, 16 vs 18 µs with momentum;
-    # three (the MLP estimators' 256x10, 256, 10) 13 vs 10 µs with momentum.
+    # Too few ufuncs per variable for the fused small-variable step to pay for
+    # its copies (benchmarks/PROFILE.md, "Timing notes moved out of the code").
     _fuse_small = False
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):

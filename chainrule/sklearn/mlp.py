@@ -460,11 +460,10 @@ class _BaseMLP(BaseEstimator):
 def _as_training_array(X, dtype):
     """X as a C-contiguous array of ``dtype``, copied only if it is not one already.
 
-    A large conversion (MNIST's 60,000×784 float64 → float32: 188 MB) is
-    written into plain anonymous memory (``mmap``) rather than ``np.empty``:
-    NumPy advises transparent huge pages for big arrays, and where the kernel
-    then compacts memory on first touch (THP defrag "madvise", a common
-    default) page-faulting the fresh array took 0.5-0.8 s instead of 0.2 s.
+    A large conversion is written into plain anonymous memory (``mmap``)
+    rather than ``np.empty``, which NumPy would back with transparent huge
+    pages that the kernel may compact on first touch (benchmarks/PROFILE.md,
+    "Timing notes moved out of the code").
     """
     X = np.asarray(X)
     dtype = np.dtype(dtype)
