@@ -29,7 +29,7 @@ import re
 import numpy as np
 
 from . import ops
-from .registry import Registry, class_and_snake_names
+from .registry import Registry, class_and_snake_names, get_registered_name, get_registered_object
 from .tensor import Tensor, as_tensor
 
 __all__ = [
@@ -501,13 +501,27 @@ def serialize(loss):
     if not isinstance(loss, Loss):
         raise TypeError(f"serialize needs a Loss object, got {type(loss).__name__}")
     if type(loss) is LossFunctionWrapper:
-        raise TypeError(f"the loss {loss.name!r} wraps a plain function, which cannot be "
-                        f"serialized; subclass chainrule.losses.Loss instead")
+        # a named function is saved by name (its registered "package>name" if any),
+        # and found again among the custom objects when loading, as Keras
+        if getattr(loss.fn, "__name__", "<lambda>") == "<lambda>":
+            raise TypeError(f"the loss {loss.name!r} wraps a lambda, which cannot be saved "
+                            f"(loading never runs code): give the function a name, or "
+                            f"subclass chainrule.losses.Loss")
+        return {"class_name": "LossFunctionWrapper",
+                "config": {"fn": get_registered_name(loss.fn), **loss.get_config()}}
     return _REGISTRY.serialize(loss)
 
 
 def deserialize(config):
-    """The Loss object a ``serialize`` dict describes."""
+    """The Loss object a ``serialize`` dict describes (a wrapped function is
+    looked up by name among the custom objects, see ``chainrule.saving``)."""
+    if isinstance(config, dict) and config.get("class_name") == "LossFunctionWrapper":
+        kwargs = dict(config.get("config") or {})
+        name = kwargs.pop("fn", None)
+        fn = get_registered_object(name) if isinstance(name, str) else None
+        if fn is None:
+            raise _REGISTRY.unknown(name)
+        return LossFunctionWrapper(fn, **kwargs)
     return _REGISTRY.deserialize(config)
 
 

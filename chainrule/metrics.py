@@ -19,7 +19,8 @@ recorded). Two faces, as in Keras:
 """
 import numpy as np
 
-from .registry import Registry, class_and_snake_names
+from .registry import (Registry, UnknownNameError, class_and_snake_names, get_registered_name,
+                       get_registered_object)
 from .tensor import Tensor
 
 __all__ = [
@@ -626,9 +627,12 @@ def serialize(metric):
     """{"class_name": ..., "config": ...} for a built-in metric object."""
     if type(metric) is _InferredAccuracy:
         return {"class_name": "accuracy", "config": {"name": metric.name}}
-    if type(metric) is MeanMetricWrapper and _FUNCTIONS.get(getattr(metric.fn, "__name__", None)) is metric.fn:
+    if type(metric) is MeanMetricWrapper and \
+            getattr(metric.fn, "__name__", "<lambda>") != "<lambda>":
+        # a function is saved by name (its registered "package>name" if any) and
+        # found again among the built-ins or the custom objects when loading
         return {"class_name": "MeanMetricWrapper",
-                "config": {"fn": metric.fn.__name__, **metric.get_config()}}
+                "config": {"fn": get_registered_name(metric.fn), **metric.get_config()}}
     if _CLASSES.get(type(metric).__name__) is not type(metric) and \
             _REGISTRY.name_of(type(metric)) is None:
         raise TypeError(f"cannot serialize {metric!r}: only the built-in metric classes "
@@ -643,10 +647,12 @@ def deserialize(config, loss=None):
         return get("accuracy", loss=loss)
     if name == "MeanMetricWrapper":
         config = dict(config.get("config") or {})
-        fn = config.pop("fn", None)
-        if fn not in _FUNCTIONS:
-            raise ValueError(f"unknown metric function {fn!r}; known: {sorted(_FUNCTIONS)}")
-        return MeanMetricWrapper(_FUNCTIONS[fn], **config)
+        name = config.pop("fn", None)
+        fn = get_registered_object(name, module_objects=_FUNCTIONS) \
+            if isinstance(name, str) else None
+        if fn is None:
+            raise UnknownNameError("metric function", name, list(_FUNCTIONS))
+        return MeanMetricWrapper(fn, **config)
     return _REGISTRY.deserialize(config)
 
 

@@ -29,11 +29,13 @@ This module imports nothing from chainrule, so every floor can use it;
 ``chainrule.saving`` is its public face.
 """
 import difflib
+import functools
 import inspect
 import re
 import threading
 
 __all__ = ["Registry", "UnknownNameError", "CustomObjectScope", "custom_object_scope",
+           "custom_objects_visible",
            "get_custom_objects", "register_keras_serializable", "get_registered_name",
            "get_registered_object", "snake_case", "class_and_snake_names"]
 
@@ -88,6 +90,18 @@ class CustomObjectScope:
 
 
 custom_object_scope = CustomObjectScope
+
+
+def custom_objects_visible(load):
+    """Decorator for a loader ``load(path, custom_objects=None, ...)``: its
+    ``custom_objects`` are in a scope while it runs, so every name lookup
+    (an activation, a loss in the compile config) sees them, as in Keras."""
+    @functools.wraps(load)
+    def wrapper(*args, **kwargs):
+        bound = inspect.signature(load).bind(*args, **kwargs)
+        with CustomObjectScope(bound.arguments.get("custom_objects")):
+            return load(*args, **kwargs)
+    return wrapper
 
 
 def get_custom_objects():

@@ -379,8 +379,15 @@ def test_get_objects_dicts_and_callables(data):
     assert wrapped.name == "cubes"
     y, yp = data["y"], data["y_pred"]
     assert float(wrapped(y, cr.tensor(yp))) == pytest.approx(((yp - y) ** 3).sum(-1).mean())
-    with pytest.raises(TypeError, match="wraps a plain function"):
-        losses.serialize(wrapped)
+    # saved by name, found again among the custom objects (chainrule.saving)
+    spec = losses.serialize(wrapped)
+    assert spec["config"]["fn"] == "cubes"
+    with pytest.raises(ValueError, match="unknown loss 'cubes'"):
+        losses.deserialize(spec)
+    with cr.saving.custom_object_scope({"cubes": cubes}):
+        assert losses.deserialize(spec).fn is cubes
+    with pytest.raises(TypeError, match="wraps a lambda"):
+        losses.serialize(losses.get(lambda y, p: p - y))
 
 
 def test_loss_is_differentiable_through_a_model_like_graph(data):

@@ -238,3 +238,31 @@ def test_keras_guide_custom_layer_and_function_example():
         copy.set_weights(model.get_weights())
         np.testing.assert_allclose(copy.predict(data, verbose=0), model.predict(data, verbose=0),
                                    rtol=1e-6)
+
+
+def test_custom_loss_and_metric_functions_come_back_compiled(tmp_path):
+    def custom_loss(y_true, y_pred):
+        return cr.mean((y_pred - y_true) ** 2, axis=-1)
+
+    def custom_metric(y_true, y_pred):
+        return np.abs(np.asarray(y_pred) - np.asarray(y_true)).mean(axis=-1)
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(16, 3)).astype(np.float32), rng.normal(size=(16, 1)).astype(np.float32)
+    model = cr.Sequential([cr.Input((3,)), L.Dense(1)])
+    model.compile(optimizer="sgd", loss=custom_loss, metrics=[custom_metric])
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "custom_loss.chainrule"
+    model.save(path)
+    with pytest.raises(ValueError, match="custom_loss"):
+        saving.load_model(path)
+    loaded = saving.load_model(path, custom_objects={"custom_loss": custom_loss,
+                                                     "custom_metric": custom_metric})
+    assert loaded.compiled
+    expected = model.evaluate(x, y, verbose=0, return_dict=True)
+    got = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(got) == set(expected) and "custom_metric" in got
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=1e-6)
+    loaded.fit(x, y, epochs=1, verbose=0)                     # training resumes
+    assert saving.get_registered_object("custom_loss") is None   # the scope ended

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import keras_format as _keras_format
 from ..layers.base import get_registered, serialize
+from ..registry import custom_objects_visible
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
 
@@ -279,6 +280,7 @@ def _compile_from_config(model, compile_config):
                   loss_weights=compile_config.get("loss_weights"))
 
 
+@custom_objects_visible          # chainrule.saving: every name lookup sees them
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Recreate the model saved by ``model.save``: architecture, weights, and
     (with ``compile=True``) loss, metrics and optimizer with its state.
