@@ -30,6 +30,8 @@ from .core import (
     Reshape,
 )
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
+from .merge_functions import add, concatenate
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling2D,
@@ -45,6 +47,7 @@ __all__ = [
     "GRU", "LSTM", "Activation", "Add", "AveragePooling2D", "BatchNormalization",
     "Concatenate", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "InputSpec", "Layer", "LeakyReLU", "MaxPooling2D", "Reshape",
-    "SimpleRNN", "SymbolicTensor", "deserialize", "get_registered", "register", "serialize",
+    "GlobalMaxPooling2D", "Input", "InputLayer", "InputSpec", "Layer", "LeakyReLU", "MaxPooling2D", "Reshape",
+    "SimpleRNN", "SymbolicTensor", "add", "concatenate", "deserialize", "get_registered",
+    "register", "serialize",
 ]

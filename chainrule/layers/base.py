@@ -434,8 +434,24 @@ class Layer:
             return self.call(inputs, training=training, **kwargs)
         return self.call(inputs, **kwargs)
 
-    def __call__(self, inputs, training=None, **kwargs):
-        leaves = _flatten(inputs)
+    def __call__(self, *args, **kwargs):
+        """Run the layer: ``layer(inputs, training=None, **kwargs)``.
+
+        More positional tensors are passed on to ``call`` by its parameter
+        names (Keras allows ``call(self, targets, logits)``, called as
+        ``layer(targets, logits)``).
+        """
+        if args:
+            inputs, extra = args[0], args[1:]
+        elif "inputs" in kwargs:
+            inputs, extra = kwargs.pop("inputs"), ()
+        else:
+            raise TypeError(f"{type(self).__name__} layer '{self.name}' was called without "
+                            f"inputs; call it as layer(inputs, ...)")
+        if extra:
+            kwargs = self._positional_as_keywords(extra, kwargs)
+        training = kwargs.pop("training", None)
+        leaves = _flatten(inputs) + _flatten(list(kwargs.values()))
         if any(isinstance(x, SymbolicTensor) for x in leaves):
             return self._symbolic_call(inputs, kwargs)
         if not isinstance(inputs, (list, tuple, dict)):
@@ -463,21 +479,69 @@ class Layer:
         finally:
             _CONTEXT.training = outer
 
+    def _positional_as_keywords(self, extra, kwargs):
+        """Name the positional arguments after ``inputs`` by ``call``'s parameters."""
+        params = list(inspect.signature(self.call).parameters.values())[1:]
+        named = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(extra) > len(named):
+            raise TypeError(f"{type(self).__name__}.call takes {len(named) + 1} positional "
+                            f"argument(s) but the layer was called with {len(extra) + 1}")
+        out = dict(kwargs)
+        for param, value in zip(named, extra):
+            if param.name in out:
+                raise TypeError(f"{type(self).__name__} layer '{self.name}' got argument "
+                                f"'{param.name}' both by position and by keyword")
+            out[param.name] = value
+        return out
+
     def _symbolic_call(self, inputs, kwargs):
         shapes = _map(_shape_of, inputs)
         self._maybe_build(shapes)
         if self.input_spec is not None and isinstance(shapes, tuple):
             self.input_spec.check(self, shapes)
-        out_shape = self.compute_output_shape(shapes)
+        if any(isinstance(x, SymbolicTensor) for x in _flatten(list(kwargs.values()))):
+            # placeholders among the other arguments: run call on zeros for them all
+            def dummy(t):
+                if not isinstance(t, SymbolicTensor):
+                    return t
+                return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+            with no_grad():
+                out = self._call_with_training(_map(dummy, inputs), False, _map(dummy, kwargs))
+            out_shape = _map(lambda t: (None,) + tuple(t.shape[1:]), out)
+        else:
+            out_shape = self.compute_output_shape(shapes)
+        self._activity_losses = []          # from the trial call on zeros
         index = getattr(self, "_symbolic_calls", 0)
         object.__setattr__(self, "_symbolic_calls", index + 1)
 
         def make(shape):
             return SymbolicTensor(shape, self.dtype, history=(self, inputs, kwargs, index),
                                   name=self.name)
-        if isinstance(out_shape, list):
-            return [make(s) for s in out_shape]
-        return make(out_shape)
+        outputs = [make(s) for s in out_shape] if isinstance(out_shape, list) else make(out_shape)
+        self.__dict__.setdefault("_inbound_nodes", []).append((inputs, outputs))
+        return outputs
+
+    def _only_node(self, what):
+        nodes = self.__dict__.get("_inbound_nodes", [])
+        if not nodes:
+            raise AttributeError(
+                f"layer '{self.name}' has never been called on a cr.Input placeholder, so "
+                f"it has no symbolic {what}; use it in a functional or Sequential model first")
+        if len(nodes) > 1:
+            raise AttributeError(
+                f"layer '{self.name}' has been called {len(nodes)} times on placeholders "
+                f"(shared), so its {what} is ambiguous (Keras raises here too)")
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The placeholder(s) this layer was called on in a functional model (Keras)."""
+        return self._only_node("input")[0]
+
+    @property
+    def output(self):
+        """The placeholder(s) this layer produced in a functional model (Keras)."""
+        return self._only_node("output")[1]
 
     # -- config ----------------------------------------------------------------
     def get_config(self):
@@ -502,7 +566,13 @@ class Layer:
                         raise TypeError(f"{type(self).__name__}: *args cannot be saved")
                 else:
                     config[key] = value
-        config.update(name=self.name, trainable=self.trainable, dtype=self.dtype.name)
+        base = dict(name=self.name, trainable=self.trainable, dtype=self.dtype.name)
+        params = inspect.signature(type(self).__init__).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            # a constructor without **kwargs gets only the base keys it takes
+            # (as Keras 3 ``keras/src/ops/operation.py`` get_config)
+            base = {k: v for k, v in base.items() if k in params}
+        config.update(base)
         return {k: _jsonable(v) for k, v in config.items()}
 
     @classmethod

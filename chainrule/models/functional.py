@@ -23,7 +23,6 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..layers.base import (
-    Layer,
     SymbolicTensor,
     _flatten,
     _fmt_shape,
@@ -31,48 +30,11 @@ from ..layers.base import (
     deserialize,
     serialize,
 )
+from ..layers.input_layer import Input, InputLayer
 from ..tensor import Tensor, as_tensor
 from .model import Model
 
 __all__ = ["Functional", "Input", "InputLayer"]
-
-
-class InputLayer(Layer):
-    """The layer behind ``cr.Input``: it holds the input's shape and dtype.
-
-    ``shape`` excludes the batch dimension, as in Keras.
-    """
-
-    def __init__(self, shape=None, dtype=None, name=None, **kwargs):
-        if shape is None:
-            raise ValueError("InputLayer needs shape=, the shape of one sample "
-                             "without the batch dimension, e.g. shape=(784,)")
-        if isinstance(shape, (int, np.integer)):
-            shape = (int(shape),)
-        shape = tuple(None if d is None else int(d) for d in shape)
-        super().__init__(name=name, dtype=dtype, **kwargs)
-        self.shape = shape
-        self.built = True
-        output = SymbolicTensor((None,) + shape, self.dtype, history=None, name=self.name)
-        output.input_layer = self           # how a model finds the layer again
-        object.__setattr__(self, "output", output)
-
-    def call(self, inputs):
-        return inputs
-
-    def get_config(self):
-        return {"shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}
-
-
-def Input(shape, dtype=None, name=None):
-    """A placeholder for the model's input: ``shape`` is one sample's shape.
-
-    >>> import chainrule as cr
-    >>> x = cr.Input((28, 28, 1))
-    >>> x.shape
-    (None, 28, 28, 1)
-    """
-    return InputLayer(shape=shape, dtype=dtype, name=name).output
 
 
 class Functional(Model):
@@ -104,7 +66,8 @@ class Functional(Model):
             if all(layer is not seen for seen in self._layers):
                 self._layers.append(layer)
         for layer, _, _, out in self._nodes:
-            layer.output_shape_ = out.shape if layer.output_shape_ in (None, out.shape) else "multiple"
+            shape = [o.shape for o in out] if isinstance(out, list) else out.shape
+            layer.output_shape_ = shape if layer.output_shape_ in (None, shape) else "multiple"
         for layer in input_layers:
             layer.output_shape_ = layer.output.shape
         self.built = True
@@ -115,27 +78,31 @@ class Functional(Model):
     def _order_calls(self):
         """The layer calls from the inputs to the outputs, each after its inputs.
 
-        Returns ``[(layer, args, kwargs, output_placeholder), ...]``.
+        Returns ``[(layer, args, kwargs, outputs), ...]``; ``outputs`` is the
+        placeholder the call made (a list for a layer with several outputs).
         """
         known = {id(t) for t in self._input_tensors}
-        order, state = [], {}            # state: id -> "visiting" | "done"
+        order, state = [], {}            # state: call key -> "visiting" | "done"
 
         def visit(t):
-            if id(t) in known or state.get(id(t)) == "done":
+            if id(t) in known:
                 return
             if t.history is None:
                 raise ValueError(
                     f"Model(inputs, outputs): the outputs depend on the input "
                     f"'{t.name}', which is not in `inputs`; add it to the list of inputs")
-            if state.get(id(t)) == "visiting":
+            layer, args, kwargs, index = t.history
+            key = (id(layer), index)
+            if state.get(key) == "done":
+                return
+            if state.get(key) == "visiting":
                 raise ValueError("Model(inputs, outputs): the layer graph has a cycle")
-            state[id(t)] = "visiting"
-            layer, args, kwargs, _ = t.history
-            for parent in _flatten(args):
+            state[key] = "visiting"
+            for parent in _flatten(args) + _flatten(list(kwargs.values())):
                 if isinstance(parent, SymbolicTensor):
                     visit(parent)
-            state[id(t)] = "done"
-            order.append((layer, args, kwargs, t))
+            state[key] = "done"
+            order.append((layer, args, kwargs, _call_outputs(t)))
 
         for t in self._output_tensors:
             visit(t)
@@ -154,14 +121,17 @@ class Functional(Model):
         xs = [_cast_input(placeholder, x) for placeholder, x in zip(self._input_tensors, xs)]
         self._check_input_shapes([x.shape for x in xs])
         values = {id(placeholder): x for placeholder, x in zip(self._input_tensors, xs)}
+        def concrete(t):
+            return values[id(t)] if isinstance(t, SymbolicTensor) else t
         for layer, args, kwargs, out in self._nodes:
-            concrete = _map(lambda t: values[id(t)] if isinstance(t, SymbolicTensor) else t, args)
-            y = layer(concrete, training=training, **kwargs)
-            if isinstance(y, (list, tuple)):
-                raise NotImplementedError(
-                    f"layer '{layer.name}' returns {len(y)} tensors; functional models "
-                    f"support layers with one output")
-            values[id(out)] = y
+            y = layer(_map(concrete, args), training=training, **_map(concrete, kwargs))
+            placeholders = out if isinstance(out, list) else [out]
+            results = list(y) if isinstance(y, (list, tuple)) else [y]
+            if len(results) != len(placeholders):
+                raise ValueError(f"layer '{layer.name}' returned {len(results)} tensor(s) but "
+                                 f"returned {len(placeholders)} when the model was defined")
+            for placeholder, result in zip(placeholders, results):
+                values[id(placeholder)] = result
         outs = [values[id(t)] for t in self._output_tensors]
         return outs[0] if self._single_output else outs
 
@@ -172,6 +142,16 @@ class Functional(Model):
     @property
     def outputs(self):
         return list(self._output_tensors)
+
+    @property
+    def input(self):
+        """The input placeholder (a list for several inputs), as Keras' ``model.input``."""
+        return self.inputs[0] if self._single_input else self.inputs
+
+    @property
+    def output(self):
+        """The output placeholder (a list for several outputs)."""
+        return self.outputs[0] if self._single_output else self.outputs
 
     @property
     def output_names(self):
@@ -188,20 +168,26 @@ class Functional(Model):
 
     # -- config ------------------------------------------------------------
     def get_config(self):
-        node_index = {id(out): k for k, (_, _, _, out) in enumerate(self._nodes)}
-        input_index = {id(t): i for i, t in enumerate(self._input_tensors)}
+        where = {}                       # id(placeholder) -> reference
+        for k, (_, _, _, out) in enumerate(self._nodes):
+            if isinstance(out, list):
+                where.update({id(o): {"node": k, "index": i} for i, o in enumerate(out)})
+            else:
+                where[id(out)] = {"node": k}
+        where.update({id(t): {"input": i} for i, t in enumerate(self._input_tensors)})
 
         def ref(t):
-            if not isinstance(t, SymbolicTensor):
-                return t
-            if id(t) in input_index:
-                return {"input": input_index[id(t)]}
-            return {"node": node_index[id(t)]}
+            return where[id(t)] if isinstance(t, SymbolicTensor) else t
+
+        def layer_entry(layer):
+            # the name also outside the config: a custom get_config may leave it out
+            return {**serialize(layer), "name": layer.name}
         return {
             "name": self.name, "trainable": self.trainable,
-            "layers": [serialize(layer) for layer in self.layers],
+            "layers": [layer_entry(layer) for layer in self.layers],
             "inputs": [t.input_layer.name for t in self._input_tensors],
-            "nodes": [{"layer": layer.name, "args": _map(ref, args), "kwargs": kwargs}
+            "nodes": [{"layer": layer.name, "args": _map(ref, args),
+                       "kwargs": _map(ref, kwargs)}
                       for layer, args, kwargs, _ in self._nodes],
             "outputs": [ref(t) for t in self._output_tensors],
             "single_input": self._single_input, "single_output": self._single_output,
@@ -212,29 +198,47 @@ class Functional(Model):
         by_name = {}
         for spec in config["layers"]:
             layer = _deserialize_any(spec, custom_objects)
+            if "name" in spec and "name" not in spec.get("config", {}):
+                layer.name = spec["name"]
             by_name[layer.name] = layer
         inputs = [by_name[name].output for name in config["inputs"]]
         produced = []
 
         def deref(item):
-            if isinstance(item, dict) and set(item) == {"input"}:
+            if _is_ref(item) and "input" in item:
                 return inputs[item["input"]]
-            if isinstance(item, dict) and set(item) == {"node"}:
-                return produced[item["node"]]
+            if _is_ref(item):
+                out = produced[item["node"]]
+                return out[item["index"]] if "index" in item else out
             return item
         for node in config["nodes"]:
             layer = by_name[node["layer"]]
             args = _map_refs(deref, node["args"])
-            produced.append(layer(args, **node.get("kwargs", {})))
+            kwargs = _map_refs(deref, node.get("kwargs", {}))
+            produced.append(layer(args, **kwargs))
         outputs = [deref(r) for r in config["outputs"]]
         return cls(inputs[0] if config.get("single_input", len(inputs) == 1) else inputs,
                    outputs[0] if config.get("single_output", len(outputs) == 1) else outputs,
                    name=config.get("name"), trainable=config.get("trainable", True))
 
 
+def _is_ref(item):
+    return isinstance(item, dict) and set(item) in ({"input"}, {"node"}, {"node", "index"})
+
+
+def _call_outputs(t):
+    """All the placeholders made by the layer call that made ``t``."""
+    layer, _, _, index = t.history
+    nodes = layer.__dict__.get("_inbound_nodes", [])
+    for _, outputs in nodes:
+        if isinstance(outputs, list) and any(o is t for o in outputs):
+            return outputs
+    return t
+
+
 def _map_refs(fn, structure):
     # Like _map, but a {"input": i} / {"node": k} dict is a leaf.
-    if isinstance(structure, dict) and set(structure) in ({"input"}, {"node"}):
+    if _is_ref(structure):
         return fn(structure)
     if isinstance(structure, list):
         return [_map_refs(fn, s) for s in structure]

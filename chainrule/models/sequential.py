@@ -174,7 +174,7 @@ class Sequential(Model):
     def get_config(self):
         from ..layers.base import serialize
         return {"name": self.name, "trainable": self.trainable,
-                "layers": [serialize(layer) for layer in self._layers],
+                "layers": [{**serialize(layer), "name": layer.name} for layer in self._layers],
                 "build_input_shape": None if self.build_input_shape is None
                 else list(self.build_input_shape)}
 
@@ -182,7 +182,10 @@ class Sequential(Model):
     def from_config(cls, config, custom_objects=None):
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for spec in config["layers"]:
-            model._layers.append(_deserialize_any(spec, custom_objects))
+            layer = _deserialize_any(spec, custom_objects)
+            if "name" in spec and "name" not in spec.get("config", {}):
+                layer.name = spec["name"]        # a custom get_config may leave it out
+            model._layers.append(layer)
         if config.get("build_input_shape") is not None:
             model.build(tuple(config["build_input_shape"]))
         return model

@@ -1,0 +1,81 @@
+"""``cr.Input`` and ``InputLayer``: the placeholder a functional model starts from.
+
+``Input(shape)`` returns a :class:`~chainrule.layers.SymbolicTensor` of shape
+``(None,) + shape``; calling layers on it records the calls that
+``cr.Model(inputs, outputs)`` replays (``chainrule/models/functional.py``).
+It lives with the layers so that ``cr.layers.Input`` (Keras 3's spelling)
+needs nothing from the models floor.
+"""
+import numpy as np
+
+from .base import Layer, SymbolicTensor
+
+__all__ = ["Input", "InputLayer"]
+
+
+class InputLayer(Layer):
+    """The layer behind ``cr.Input``: it holds the input's shape and dtype.
+
+    ``shape`` excludes the batch dimension, as in Keras; ``batch_shape``
+    includes it (its first entry, when not None, is kept as ``batch_size``).
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
+                 sparse=None, **kwargs):
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError("InputLayer: give shape= (one sample) or batch_shape= "
+                                 "(batch first), not both")
+            batch_shape = tuple(batch_shape)
+            if not batch_shape:
+                raise ValueError("InputLayer: batch_shape must include the batch dimension, "
+                                 "e.g. batch_shape=(None, 784)")
+            batch_size, shape = batch_shape[0], batch_shape[1:]
+        if shape is None:
+            raise ValueError("InputLayer needs shape=, the shape of one sample "
+                             "without the batch dimension, e.g. shape=(784,)")
+        if sparse:
+            raise ValueError("InputLayer: sparse inputs are not supported; chainrule "
+                             "tensors are dense")
+        if isinstance(shape, (int, np.integer)):
+            shape = (int(shape),)
+        shape = tuple(None if d is None else int(d) for d in shape)
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.shape = shape
+        self.batch_size = None if batch_size is None else int(batch_size)
+        self.built = True
+        output = SymbolicTensor((None,) + shape, self.dtype, history=None, name=self.name)
+        output.input_layer = self           # how a model finds the layer again
+        # an Input's input and output are the placeholder itself (Keras)
+        object.__setattr__(self, "_inbound_nodes", [(output, output)])
+
+    def call(self, inputs):
+        return inputs
+
+    @property
+    def batch_shape(self):
+        return (self.batch_size,) + self.shape
+
+    def get_config(self):
+        return {"shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False):
+    """A placeholder for the model's input: ``shape`` is one sample's shape,
+    or ``batch_shape`` the batch's (Keras 3's signature).
+
+    >>> import chainrule as cr
+    >>> x = cr.Input((28, 28, 1))
+    >>> x.shape
+    (None, 28, 28, 1)
+    >>> cr.Input(batch_shape=(None, 10)).shape
+    (None, 10)
+    """
+    if tensor is not None:
+        raise ValueError("Input(tensor=...) is not supported: chainrule builds placeholders "
+                         "only; pass shape= or batch_shape=")
+    if optional:
+        raise ValueError("Input(optional=True) is not supported")
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                      batch_shape=batch_shape, name=name).output
