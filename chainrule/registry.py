@@ -20,10 +20,11 @@ An unknown name raises :class:`UnknownNameError` (a ``ValueError``) of one
 shape, naming the kind, the name, the closest known name and the list:
 
 >>> reg = Registry("activation", {"relu": abs, "tanh": abs})
->>> reg.lookup("rleu")
-Traceback (most recent call last):
-...
-chainrule.registry.UnknownNameError: unknown activation 'rleu'; did you mean 'relu'? Known activation names: 'relu', 'tanh'
+>>> try:
+...     reg.lookup("rleu")
+... except UnknownNameError as error:
+...     print(error)
+unknown activation 'rleu'; did you mean 'relu'? Known activation names: 'relu', 'tanh'
 
 This module imports nothing from chainrule, so every floor can use it;
 ``chainrule.saving`` is its public face.
