@@ -124,7 +124,7 @@ def _deserialize(config):
         cls = _find(class_name, config.get("module"), want_class=True)
     if not isinstance(cls, type) or not hasattr(cls, "from_config"):
         raise TypeError(f"{class_name!r} names {cls!r}, which has no from_config()")
-    return cls.from_config(_deserialize(inner or {}))
+    return cls.from_config(dict(inner or {}))     # nested configs are the class's to read
 
 
 def _families():

@@ -164,6 +164,10 @@ def test_serialize_keras_object_round_trips():
     assert type(loss) is cr.losses.Huber and loss.get_config()["delta"] == 2.0
     layer = saving.deserialize_keras_object(saving.serialize_keras_object(L.Dense(7)))
     assert type(layer) is L.Dense and layer.units == 7
+    model = cr.Sequential([cr.Input((3,)), L.Dense(4, kernel_initializer="zeros"), L.Dense(2)])
+    again = saving.deserialize_keras_object(saving.serialize_keras_object(model))
+    assert type(again) is cr.Sequential and again.count_params() == model.count_params()
+    assert again.layers[0].get_config() == model.layers[0].get_config()
     relu = saving.serialize_keras_object(cr.activations.relu)
     assert relu["class_name"] == "function" and relu["config"] == "relu"
     assert saving.deserialize_keras_object(relu) is cr.activations.relu
