@@ -127,3 +127,15 @@ def test_trainable_survives_get_config(value):
     base.trainable = value
     assert base.get_config()["trainable"] is value
     assert all(layer.get_config()["trainable"] is value for layer in base.layers)
+
+
+def test_partial_freezing_survives_save_and_load(tmp_path):
+    model, base, head, named, owner = _build()
+    base.trainable = False
+    base.layers[2].trainable = True
+    model.save(tmp_path / "frozen.chainrule")
+    loaded = cr.load_model(tmp_path / "frozen.chainrule")
+    loaded_base = loaded.layers[1]
+    assert loaded_base.trainable is False
+    assert [layer.trainable for layer in loaded_base.layers] == [False, False, True]
+    assert [w.shape for w in loaded.trainable_weights] == [w.shape for w in model.trainable_weights]
