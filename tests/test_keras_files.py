@@ -23,7 +23,7 @@ from chainrule import layers
 h5py = pytest.importorskip("h5py")
 
 REFS = os.path.join(os.path.dirname(__file__), "keras_refs")
-FIXTURES = ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs"]
+FIXTURES = ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs", "nested"]
 
 
 def _fixture(name):
@@ -70,7 +70,7 @@ def test_loaded_layers_keep_keras_names_and_structure():
     assert model.output_names == ["label", "score"]
 
 
-@pytest.mark.parametrize("name", ["mlp", "two_inputs", "gru_rnn", "lstm_text"])
+@pytest.mark.parametrize("name", ["mlp", "two_inputs", "gru_rnn", "lstm_text", "nested"])
 def test_loaded_optimizer_state_and_compile_config_continue_training_as_keras(name):
     # Keras took one more step after saving; the loaded model takes the same
     # step from the restored optimizer state (Adam / RMSprop slots, iteration

@@ -155,7 +155,8 @@ def test_batch_dimension_is_dynamic(tmp_path):
     assert graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
 
 
-@pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs"])
+@pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs",
+                                  "nested"])
 def test_models_read_from_keras_files_export(tmp_path, name):
     # Trained weights (moving statistics included) made by real Keras.
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
@@ -163,7 +164,8 @@ def test_models_read_from_keras_files_export(tmp_path, name):
     xs = [data[k] for k in ("x", "x0", "x1") if k in data.files]
     session = _check(model, tmp_path, lambda n: [np.concatenate([x] * n)[:n] for x in xs])
     expected_inputs = {"mlp": ["features"], "convnet": ["image"], "lstm_text": ["tokens"],
-                       "gru_rnn": ["sequence"], "two_inputs": ["left", "right"]}[name]
+                       "gru_rnn": ["sequence"], "two_inputs": ["left", "right"],
+                       "nested": ["a", "b"]}[name]
     assert [i.name for i in session.get_inputs()] == expected_inputs
 
 

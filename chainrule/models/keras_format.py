@@ -639,8 +639,11 @@ class _Reader:
                                          f"layers take one (a tensor or a list)")
                     output = layer(args[0], **kwargs)
                     outputs = output if isinstance(output, list) else [output]
+                    # A nested functional model's node 0 is its own construction
+                    # in Keras, so its calls count from 1 (Keras functional_from_config).
+                    index = done[i] + isinstance(layer, Functional)
                     for k, out in enumerate(outputs):
-                        tensors[(layer.name, done[i], k)] = out
+                        tensors[(layer.name, index, k)] = out
                     done[i] += 1
                     nodes.pop(0)
                     progress = True
@@ -1016,7 +1019,7 @@ class _InputInfo:
 
 def _functional_to_keras(model):
     from ..layers.base import SymbolicTensor, _map
-    from .functional import InputLayer
+    from .functional import Functional, InputLayer
     from .model import Model
     calls = {}                     # id(output placeholder) -> (layer name, call index)
     per_layer = {}
@@ -1024,7 +1027,8 @@ def _functional_to_keras(model):
     for layer, args, kwargs, out in model._nodes:
         k = per_layer.get(id(layer), 0)
         per_layer[id(layer)] = k + 1
-        calls[id(out)] = (layer.name, k)
+        # Keras counts a nested functional model's calls from 1 (node 0 is its own graph).
+        calls[id(out)] = (layer.name, k + isinstance(layer, Functional))
 
         def ref(t):
             if not isinstance(t, SymbolicTensor):

@@ -104,8 +104,22 @@ def two_inputs(rng):
     return model, [xa, xb], y
 
 
+def nested(rng):
+    inner = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation="relu"),
+                              layers.Dense(3)], name="block")
+    head_in = keras.Input((3,), name="head_in")
+    head = keras.Model(head_in, layers.Dense(2, name="head_dense")(head_in), name="head")
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    out = head(layers.Add()([inner(a), inner(b)]))       # a shared nested Sequential
+    model = keras.Model([a, b], out, name="nested")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    xs = [rng.normal(size=(40, 4)).astype("float32") for _ in range(2)]
+    return model, xs, rng.normal(size=(40, 2)).astype("float32")
+
+
 ARCHITECTURES = {"mlp": mlp, "convnet": convnet, "lstm_text": lstm_text,
-                 "gru_rnn": gru_rnn, "two_inputs": two_inputs}
+                 "gru_rnn": gru_rnn, "two_inputs": two_inputs, "nested": nested}
 
 
 def main():
