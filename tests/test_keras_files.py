@@ -465,3 +465,37 @@ def test_find_file_looks_in_keras_cache(tmp_path, monkeypatch):
     assert _files.find_file("other.npz", download=False) == elsewhere / "datasets" / "other.npz"
     with pytest.raises(_files.DatasetNotFoundError, match="Keras' cache"):
         _files.find_file("missing.npz", download=False)
+
+
+# --------------------------------------------------------------------------
+# Custom layers: registered, or passed as custom_objects
+# --------------------------------------------------------------------------
+@cr.saving.register_keras_serializable(package="kf_test")
+class ScaledDense(layers.Layer):
+    """A registered custom layer with a weight and an argument of its own."""
+
+    def __init__(self, units, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.factor = units, factor
+
+    def build(self, input_shape):
+        self.w = self.add_weight("w", (input_shape[-1], self.units))
+
+    def call(self, x):
+        return cr.ops.matmul(x, self.w) * self.factor
+
+
+def test_registered_custom_layer_round_trips(tmp_path):
+    rng = np.random.default_rng(9)
+    inputs = cr.Input((3,), name="x")
+    model = cr.Model(inputs, layers.Dense(2)(ScaledDense(4, factor=0.5, name="scaled")(inputs)))
+    model.save(tmp_path / "custom.keras")
+    with zipfile.ZipFile(tmp_path / "custom.keras") as archive:
+        config = json.loads(archive.read("config.json"))
+    spec = next(l for l in config["config"]["layers"] if l["class_name"] == "ScaledDense")
+    assert spec["registered_name"] == "kf_test>ScaledDense"
+    assert spec["config"]["factor"] == 0.5
+    loaded = cr.load_model(tmp_path / "custom.keras")
+    assert type(loaded.layers[1]) is ScaledDense and loaded.layers[1].factor == 0.5
+    x = rng.normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
