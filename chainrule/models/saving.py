@@ -1,6 +1,7 @@
 """Saving and loading models: one zip file, no pickle, written atomically.
 
-``model.save("net.chainrule")`` (``.keras`` works too) writes a zip holding:
+``model.save("net.chainrule")`` writes a zip holding (a ``.keras`` or ``.h5``
+path goes to Keras 3's own formats instead, in ``keras_format.py``):
 
 * ``metadata.json`` — the format name and version, the chainrule version;
 * ``config.json`` — the architecture (``layers.serialize``: class names and
