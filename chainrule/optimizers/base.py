@@ -213,25 +213,6 @@ class Optimizer:
                                 " (the variables given to build(); pass trainable_variables)"))
         return self.apply_gradients(zip(grads, variables))
 
-    # While fit runs, training.py's _GradientGuard: all-reduces the gradients
-    # of a distributed step and skips a step whose gradients are not finite.
-    _gradient_guard = None
-
-    def apply(self, grads, trainable_variables=None):
-        """One step for ``grads`` and their variables, in the same order
-        (Keras 3's ``optimizer.apply``; ``apply_gradients`` takes pairs).
-
-        Without ``trainable_variables``, the variables given to ``build``.
-        Returns the new ``iterations``.
-        """
-        grads = list(grads)
-        variables = list(self._slots) if trainable_variables is None else list(trainable_variables)
-        if len(grads) != len(variables):
-            raise ValueError(f"apply: got {len(grads)} gradients for {len(variables)} variables"
-                             + ("" if trainable_variables is not None else
-                                " (the variables given to build(); pass trainable_variables)"))
-        return self.apply_gradients(zip(grads, variables))
-
     def apply_gradients(self, grads_and_vars):
         """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
 
