@@ -94,10 +94,22 @@ def _match_ranks(y_true, y_pred_shape):
     return y_true
 
 
+def _pair(y_true, y_pred):
+    """(target array, prediction tensor) brought to the same rank as Keras 3's
+    ``squeeze_or_expand_to_same_rank``: a (N, 1) target next to a (N,)
+    prediction expands the prediction to (N, 1); otherwise ``_match_ranks``."""
+    y_pred = _prediction(y_pred)
+    y = _target(y_true, y_pred.dtype)
+    if y_pred.ndim == 1 and y.ndim == 2 and y.shape[-1] == 1:
+        y_pred = ops.reshape(y_pred, y_pred.shape + (1,))
+    return _match_ranks(y, y_pred.shape), y_pred
+
+
 def _mean_last(values):
-    """Per-sample value: the mean over the last axis (Keras). A 1-D tensor is
-    already one value per sample, so it is kept as it is."""
-    return values if values.ndim <= 1 else ops.mean(values, axis=-1)
+    """Per-sample value: the mean over the last axis, as Keras 3
+    ``keras/src/losses/losses.py`` (``ops.mean(..., axis=-1)``); so 1-D input
+    gives one scalar, as in Keras."""
+    return values if values.ndim == 0 else ops.mean(values, axis=-1)
 
 
 def _sparse_labels(y_true, y_pred_shape):
@@ -140,8 +152,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     softplus(x) - y·x, finite at any x. Label smoothing moves y towards ½:
     y·(1-s) + s/2.
     """
-    y_pred = _prediction(y_pred)
-    y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
+    y, y_pred = _pair(y_true, y_pred)
     if label_smoothing:
         y = y * (1 - label_smoothing) + 0.5 * label_smoothing
     y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
@@ -206,25 +217,22 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
 
 def mean_squared_error(y_true, y_pred):
     """mean((y - ŷ)²) over the last axis."""
-    y_pred = _prediction(y_pred)
-    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
-    diff = y_pred - y
+    y, y_pred = _pair(y_true, y_pred)
+    diff = y_pred - Tensor._wrap(y)
     return _mean_last(diff * diff)
 
 
 def mean_absolute_error(y_true, y_pred):
     """mean(|y - ŷ|) over the last axis."""
-    y_pred = _prediction(y_pred)
-    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
-    return _mean_last(ops.abs(y_pred - y))
+    y, y_pred = _pair(y_true, y_pred)
+    return _mean_last(ops.abs(y_pred - Tensor._wrap(y)))
 
 
 def huber(y_true, y_pred, delta=1.0):
     """½e² where |e| ≤ δ, else δ·|e| - ½δ² (e = ŷ - y), averaged over the last
     axis: quadratic near zero, linear (robust to outliers) far away."""
-    y_pred = _prediction(y_pred)
-    y = Tensor._wrap(_match_ranks(_target(y_true, y_pred.dtype), y_pred.shape))
-    error = y_pred - y
+    y, y_pred = _pair(y_true, y_pred)
+    error = y_pred - Tensor._wrap(y)
     abs_error = ops.abs(error)
     quadratic = 0.5 * error * error
     linear = delta * abs_error - 0.5 * delta * delta
@@ -234,8 +242,7 @@ def huber(y_true, y_pred, delta=1.0):
 def hinge(y_true, y_pred):
     """mean(max(1 - y·ŷ, 0)) over the last axis, for labels y in {-1, +1}.
     Labels in {0, 1} are first turned into {-1, +1} (Keras)."""
-    y_pred = _prediction(y_pred)
-    y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
+    y, y_pred = _pair(y_true, y_pred)
     if np.all((y == 0) | (y == 1)):
         y = 2 * y - 1
     y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
