@@ -1,5 +1,6 @@
 """``cr.callbacks``: Keras-style callbacks for ``Model.fit``
 (defined in :mod:`chainrule.models.callbacks`)."""
+from .models.backup_and_restore import BackupAndRestore  # noqa: F401
 from .models.callbacks import (  # noqa: F401
                                Callback,
                                CallbackList,
@@ -12,5 +13,8 @@ from .models.callbacks import (  # noqa: F401
                                ProgbarLogger,
                                ReduceLROnPlateau,
                                TerminateOnNaN,
-                               __all__,
 )
+from .models.callbacks import __all__ as _base
+from .models.tensorboard import TensorBoard  # noqa: F401
+
+__all__ = sorted([*_base, "BackupAndRestore", "TensorBoard"])

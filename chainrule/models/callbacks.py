@@ -360,33 +360,62 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or only its weights) at the end of each epoch.
+    """Save the model (or only its weights) every epoch, or every ``save_freq`` batches.
 
-    ``filepath`` may contain ``{epoch:02d}`` (1-based, as Keras) and any log,
-    e.g. ``"ckpt-{epoch:02d}-{val_loss:.2f}.chainrule"``. With
-    ``save_best_only`` a file is written only when ``monitor`` improved
-    (mode as in EarlyStopping). Files are written atomically.
+    ``filepath`` may contain ``{epoch:02d}`` (1-based, as Keras), ``{batch}``
+    (1-based, with an integer ``save_freq``) and any log, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.2f}.chainrule"``. With ``save_best_only``
+    a file is written only when ``monitor`` improved (mode as in
+    EarlyStopping). ``save_freq="epoch"`` saves at the end of each epoch; an
+    integer ``n`` after every ``n`` batches, counted across epochs (Keras 3
+    ``keras/src/callbacks/model_checkpoint.py``). Files are written atomically.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", initial_value_threshold=None):
+                 save_weights_only=False, mode="auto", save_freq="epoch",
+                 initial_value_threshold=None):
         super().__init__()
         self.filepath = os.fspath(filepath)
         self.monitor, self.verbose = monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         self.mode = _direction(monitor, mode, "ModelCheckpoint")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or
+                                     not isinstance(save_freq, int) or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive "
+                             f"integer (batches), got {save_freq!r}")
+        self.save_freq = save_freq
         self.best = initial_value_threshold if initial_value_threshold is not None else \
             (math.inf if self.mode == "min" else -math.inf)
+        self._batches_since_save = 0
+        self._current_epoch = 0
 
-    def _path(self, epoch, logs):
+    def _path(self, epoch, logs, batch=None):
         try:
-            return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+            if batch is None:
+                return self.filepath.format(epoch=epoch + 1, **(logs or {}))
+            return self.filepath.format(epoch=epoch + 1, batch=batch + 1, **(logs or {}))
         except KeyError as e:
             raise KeyError(f"ModelCheckpoint: filepath '{self.filepath}' refers to {e}, which "
                            f"is not in the logs ({', '.join(logs or {})})") from None
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, logs, batch)
+
     def on_epoch_end(self, epoch, logs=None):
-        path = self._path(epoch, logs)
+        if self.save_freq == "epoch":
+            self._save(epoch, logs)
+
+    def _save(self, epoch, logs, batch=None):
+        path = self._path(epoch, logs, batch)
+        where = f"Epoch {epoch + 1}" + (f", batch {batch + 1}" if batch is not None else "")
         if self.save_best_only:
             current = _monitor_value(logs, self.monitor, "ModelCheckpoint")
             if current is None:
@@ -394,14 +423,14 @@ class ModelCheckpoint(Callback):
             better = current < self.best if self.mode == "min" else current > self.best
             if not better:
                 if self.verbose:
-                    print(f"Epoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    print(f"{where}: {self.monitor} did not improve from {self.best:.5f}")
                 return
             if self.verbose:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                print(f"{where}: {self.monitor} improved from {self.best:.5f} to "
                       f"{current:.5f}, saving model to {path}")
             self.best = current
         elif self.verbose:
-            print(f"Epoch {epoch + 1}: saving model to {path}")
+            print(f"{where}: saving model to {path}")
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -547,8 +576,17 @@ class LambdaCallback(Callback):
     """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
 
     def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
-                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None):
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
         super().__init__()
-        for name, fn in list(locals().items()):
-            if name.startswith("on_") and fn is not None:
+        # As Keras: any other hook (on_batch_end, on_test_end...) by keyword.
+        unknown = sorted(set(kwargs) - set(_HOOKS))
+        if unknown:
+            raise TypeError(f"LambdaCallback: unknown hook(s) {unknown}; hooks are {list(_HOOKS)}")
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, fn in hooks.items():
+            if fn is not None:
                 setattr(self, name, fn)
