@@ -10,7 +10,8 @@
 from . import ops
 from .registry import Registry, class_and_snake_names
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize",
+           "deserialize"]
 
 
 def _check(name, value):
@@ -62,6 +63,11 @@ class L2(L1L2):
 
     def get_config(self):
         return {"l2": self.l2}
+
+
+# Keras 3's lowercase spellings: regularizers.l2(0.01) is L2(0.01)
+# (as Keras 3 keras/src/regularizers/__init__.py aliases them).
+l1, l2, l1_l2 = L1, L2, L1L2
 
 
 # Keras' names (class names and snake_case: "l1", "l2", "l1l2") plus "l1_l2".
