@@ -499,3 +499,27 @@ def test_registered_custom_layer_round_trips(tmp_path):
     assert type(loaded.layers[1]) is ScaledDense and loaded.layers[1].factor == 0.5
     x = rng.normal(size=(5, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_zip_bomb_and_huge_declared_arrays_are_refused_before_reading(tmp_path):
+    with zipfile.ZipFile(_fixture("mlp")[0]) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", members["config.json"])
+        archive.writestr("model.weights.h5", bytes(3 << 20))     # 3 MB of zeros, ~3 KB packed
+    with pytest.raises(ValueError, match="zip bomb"):
+        cr.load_model(bomb)
+
+    def huge(data):
+        # A dataset declaring 10^10 floats (never written, so the file stays small).
+        scratch = tmp_path / "scratch.h5"
+        scratch.write_bytes(data)
+        with h5py.File(scratch, "r+") as f:
+            del f["layers/dense/vars/0"]
+            f.create_dataset("layers/dense/vars/0", shape=(100_000, 100_000), dtype="f4",
+                             chunks=(100, 100), compression="gzip")
+        return scratch.read_bytes()
+    path = _rewrite(tmp_path, "mlp", edit_weights=huge)
+    with pytest.raises(ValueError, match=r"layers/dense/vars/0.*\(100000, 100000\).*\(8, 16\)"):
+        cr.load_model(path)

@@ -720,49 +720,62 @@ def _open_h5(data, source, part):
                          f"damaged?): {e}") from None
 
 
-def _read_group(h5, path, source, part):
-    """The arrays ``<path>/vars/0, 1, ...`` (empty if the group is absent)."""
+def _group_datasets(h5, path, source, part):
+    """The datasets ``<path>/vars/0, 1, ...``, not read yet (empty if the group
+    is absent): their shapes are checked against the model before any byte of
+    data is read, so a file declaring huge arrays costs nothing."""
     group_path = _join(path, "vars")
     try:
         if group_path not in h5:
             return []
         group = h5[group_path]
-        keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
-        arrays = []
-        for key in keys:
-            if not key.isdigit():
-                raise ValueError(f"'{source}': {part} '{group_path}/{key}' is not a Keras "
-                                 f"variable name (0, 1, ...)")
-            dataset = group[key]
+        keys = list(group.keys())
+        bad = [k for k in keys if not k.isdigit()]
+        if bad:
+            raise ValueError(f"'{source}': {part} '{group_path}/{bad[0]}' is not a Keras "
+                             f"variable name (0, 1, ...)")
+        datasets = [group[k] for k in sorted(keys, key=int)]
+        for key, dataset in zip(sorted(keys, key=int), datasets):
+            if not hasattr(dataset, "shape"):
+                raise ValueError(f"'{source}': {part} '{group_path}/{key}' is a group, "
+                                 f"not an array")
             if dataset.attrs.get("dtype") == "bfloat16":
                 raise ValueError(f"'{source}': {part} '{group_path}/{key}' is bfloat16, "
                                  f"which chainrule does not support")
-            arrays.append(np.asarray(dataset[()]))
-        return arrays
+        return datasets
     except (OSError, KeyError, TypeError, RuntimeError) as e:
         raise ValueError(f"'{source}': {part} group '{group_path}' cannot be read "
                          f"(truncated or damaged?): {e}") from None
 
 
+def _read(dataset, source, part):
+    try:
+        return np.asarray(dataset[()])
+    except (OSError, KeyError, TypeError, RuntimeError, ValueError) as e:
+        raise ValueError(f"'{source}': {part} '{dataset.name}' cannot be read (truncated "
+                         f"or damaged?): {e}") from None
+
+
 def _assign_weights(model, h5, source, part, orders=None, class_names=None):
-    """Check every group against the model, then copy all the arrays in."""
+    """Check every group against the model, then read and copy all the arrays in."""
     plan = []
     for path, layer, weights in _weight_groups(model, "", orders, class_names):
-        arrays = _read_group(h5, path, source, part)
-        if len(arrays) != len(weights):
+        datasets = _group_datasets(h5, path, source, part)
+        if len(datasets) != len(weights):
             raise ValueError(
-                f"'{source}': {part} '{_join(path, 'vars')}' holds {len(arrays)} arrays but "
+                f"'{source}': {part} '{_join(path, 'vars')}' holds {len(datasets)} arrays but "
                 f"{type(layer).__name__} '{layer.name}' has {len(weights)} weights "
                 f"({', '.join(w.name or '?' for w in weights) or 'none'}); the architectures "
                 f"differ")
-        for k, (array, w) in enumerate(zip(arrays, weights)):
-            if array.shape != w.shape:
+        for k, (dataset, w) in enumerate(zip(datasets, weights)):
+            if tuple(dataset.shape) != tuple(w.shape):
                 raise ValueError(
                     f"'{source}': {part} '{_join(path, 'vars', str(k))}' has shape "
-                    f"{array.shape} but weight '{w.name}' of {type(layer).__name__} "
+                    f"{tuple(dataset.shape)} but weight '{w.name}' of {type(layer).__name__} "
                     f"'{layer.name}' has shape {w.shape}")
-            plan.append((w, array))
-    for w, array in plan:
+            plan.append((w, dataset))
+    arrays = [(w, _read(dataset, source, part)) for w, dataset in plan]
+    for w, array in arrays:
         if not w.data.flags.writeable:
             w.data = np.array(array, dtype=w.dtype)
         else:
@@ -775,7 +788,7 @@ def _assign_optimizer(model, h5, source, part, orders=None, class_names=None):
     chainrule knows the layout of that Keras optimizer; else warn."""
     optimizer = model.optimizer
     from ..optimizers.schedules import LearningRateSchedule
-    arrays = _read_group(h5, "optimizer", source, part)
+    arrays = _group_datasets(h5, "optimizer", source, part)
     if not arrays:
         return
     groups = _optimizer_slot_groups(type(optimizer).__name__, optimizer.get_config())
@@ -792,19 +805,23 @@ def _assign_optimizer(model, h5, source, part, orders=None, class_names=None):
         raise ValueError(f"'{source}': {part} 'optimizer/vars' holds {len(arrays)} arrays but "
                          f"a {type(optimizer).__name__} for this model has {expected}")
     position = {id(w): i for i, w in enumerate(model.trainable_weights)}
-    state = {"iterations": np.asarray(arrays[0]).astype(np.int64)}
+    if any(tuple(a.shape) != () for a in arrays[:1 + has_lr]):
+        raise ValueError(f"'{source}': {part} 'optimizer/vars/0' (iterations) and the "
+                         f"learning rate must be scalars")
+    state = {"iterations": _read(arrays[0], source, part).astype(np.int64)}
     k = 1
     if has_lr:
-        state["learning_rate"] = np.asarray(arrays[1], dtype=np.float64)
+        state["learning_rate"] = _read(arrays[1], source, part).astype(np.float64)
         k = 2
     for group in groups:
         for w in variables:
             for slot in group:
-                array = arrays[k]
-                if array.shape != w.shape:
+                dataset = arrays[k]
+                if tuple(dataset.shape) != tuple(w.shape):
                     raise ValueError(f"'{source}': {part} 'optimizer/vars/{k}' ({slot} of "
-                                     f"'{w.name}') has shape {array.shape}, expected {w.shape}")
-                state[f"{position[id(w)]}/{slot}"] = array
+                                     f"'{w.name}') has shape {tuple(dataset.shape)}, "
+                                     f"expected {w.shape}")
+                state[f"{position[id(w)]}/{slot}"] = _read(dataset, source, part)
                 k += 1
     optimizer.set_state(state, model.trainable_weights)
 
@@ -824,6 +841,13 @@ def _read_zip(filepath):
                 other = " (Keras' npz weights format is not supported)" \
                     if "model.weights.npz" in names else ""
                 raise ValueError(f"'{filepath}': the Keras zip has no {WEIGHTS_FILE}{other}")
+            for member in (CONFIG_FILE, WEIGHTS_FILE):
+                info = archive.getinfo(member)
+                # A member that would inflate far beyond the file is a zip bomb, not weights.
+                if info.file_size > 100 * max(info.compress_size, 1) + (1 << 20):
+                    raise ValueError(f"'{filepath}': {member} would inflate from "
+                                     f"{info.compress_size} to {info.file_size} bytes; "
+                                     f"refused as a zip bomb")
             config_bytes = archive.read(CONFIG_FILE)
             weights = archive.read(WEIGHTS_FILE)
     except zipfile.BadZipFile as e:
@@ -832,6 +856,9 @@ def _read_zip(filepath):
         raise ValueError(f"'{filepath}': reading the zip failed (truncated?): {e}") from None
     try:
         config = json.loads(config_bytes)
+    except RecursionError:
+        raise ValueError(f"'{filepath}': {CONFIG_FILE} nests too deeply to be a model") \
+            from None
     except (ValueError, UnicodeDecodeError) as e:
         raise ValueError(f"'{filepath}': {CONFIG_FILE} is not valid JSON: {e}") from None
     return config, weights
@@ -842,10 +869,14 @@ def load_keras_model(filepath, custom_objects=None, compile=True, safe_mode=True
     its weights (and, with ``compile``, its compile config and optimizer state)."""
     filepath = os.fspath(filepath)
     config, weights = _read_zip(filepath)
-    _check_safe(config, safe_mode, filepath)
     reader = _Reader(custom_objects, safe_mode, filepath)
     from .model import Model
-    model = reader.build(config)
+    try:
+        _check_safe(config, safe_mode, filepath)
+        model = reader.build(config)
+    except RecursionError:
+        raise ValueError(f"'{filepath}': {CONFIG_FILE} nests too deeply to be a model") \
+            from None
     if not isinstance(model, Model):
         raise ValueError(f"'{filepath}': {CONFIG_FILE} describes a {config.get('class_name')}, "
                          f"not a model")
