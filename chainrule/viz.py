@@ -301,14 +301,15 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200):
         else:
             threshold = 0.5 if out.min() >= 0 and out.max() <= 1 else 0.0
             regions = np.where(out > threshold, classes[-1], classes[0])
-    if ax is None:
+    created = ax is None
+    if created:
         _, ax = _pyplot().subplots(figsize=(6, 5))
     ax.contourf(xx, yy, regions.reshape(xx.shape).astype(float), alpha=0.3, cmap="coolwarm")
     scatter = ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=25)
     ax.legend(*scatter.legend_elements(), title="class", loc="best")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    return _root(ax.figure)
+    return _shown_once(_root(ax.figure), created)
 
 
 def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None, fig=None,
@@ -337,7 +338,8 @@ def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None,
         label = label.item() if hasattr(label, "item") else label
         return str(class_names[int(label)]) if class_names is not None else str(label)
 
-    if fig is None:
+    created = fig is None
+    if created:
         fig = _pyplot().figure(figsize=(1.3 * ncols, 1.45 * nrows + 0.3))
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for i, ax in enumerate(axes):
@@ -355,4 +357,4 @@ def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None,
                          fontweight="normal" if right else "bold")
         elif labels is not None:
             ax.set_title(name(labels[i]), fontsize=9)
-    return _root(fig)
+    return _shown_once(_root(fig), created)
