@@ -523,3 +523,87 @@ def test_zip_bomb_and_huge_declared_arrays_are_refused_before_reading(tmp_path):
     path = _rewrite(tmp_path, "mlp", edit_weights=huge)
     with pytest.raises(ValueError, match=r"layers/dense/vars/0.*\(100000, 100000\).*\(8, 16\)"):
         cr.load_model(path)
+
+
+# --------------------------------------------------------------------------
+# Optimizer state of every optimizer chainrule maps, both ways
+# --------------------------------------------------------------------------
+OPTIMIZERS = {
+    "adam_amsgrad": lambda: cr.optimizers.Adam(0.01, amsgrad=True),
+    "adam_schedule": lambda: cr.optimizers.Adam(
+        cr.optimizers.schedules.ExponentialDecay(0.05, decay_steps=3, decay_rate=0.5)),
+    "adamw": lambda: cr.optimizers.AdamW(0.01, weight_decay=0.1),
+    "sgd_nesterov": lambda: cr.optimizers.SGD(0.05, momentum=0.8, nesterov=True),
+    "rmsprop_centered": lambda: cr.optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    "adagrad": lambda: cr.optimizers.Adagrad(0.1),
+    "adamax": lambda: cr.optimizers.Adamax(0.02),
+    "adadelta": lambda: cr.optimizers.Adadelta(1.0),
+    "nadam": lambda: cr.optimizers.Nadam(0.01),
+    "ftrl": lambda: cr.optimizers.Ftrl(0.1, l1_regularization_strength=0.01),
+}
+
+
+def _trained_with(name, rng):
+    model = cr.Sequential([cr.Input((4,), name="x"), layers.Dense(6, activation="tanh"),
+                           layers.Dense(2)], name=f"opt_{name}")
+    model.compile(OPTIMIZERS[name](), "mse")
+    x = rng.normal(size=(24, 4)).astype(np.float32)
+    y = rng.normal(size=(24, 2)).astype(np.float32)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    return model, x, y
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_optimizer_state_round_trips(tmp_path, name):
+    model, x, y = _trained_with(name, np.random.default_rng(10))
+    model.save(tmp_path / "m.keras")
+    loaded = cr.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer) is type(model.optimizer)
+    saved = model.optimizer.get_state(model.trainable_weights)
+    restored = loaded.optimizer.get_state(loaded.trainable_weights)
+    assert saved.keys() == restored.keys()
+    for key in saved:
+        np.testing.assert_array_equal(saved[key], restored[key], err_msg=key)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    loaded.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+_KERAS_STEP_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras, numpy as np
+    folder = sys.argv[1]
+    for name in sys.argv[2:]:
+        data = np.load(os.path.join(folder, name + "_data.npz"))
+        model = keras.saving.load_model(os.path.join(folder, name + ".keras"))
+        model.fit(data["x"], data["y"], batch_size=8, epochs=1, shuffle=False, verbose=0)
+        np.savez(os.path.join(folder, name + "_out.npz"),
+                 pred=model.predict(data["x"], verbose=0),
+                 iterations=int(model.optimizer.iterations))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _keras_available(), reason="needs keras and torch")
+def test_real_keras_continues_training_from_chainrule_optimizer_state(tmp_path):
+    # chainrule trains an epoch and saves; real Keras loads the file and trains
+    # one more epoch on the same batches; chainrule does the same: same weights.
+    models = {}
+    for name in OPTIMIZERS:
+        model, x, y = _trained_with(name, np.random.default_rng(11))
+        model.save(tmp_path / f"{name}.keras")
+        np.savez(tmp_path / f"{name}_data.npz", x=x, y=y)
+        model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        models[name] = (model, x)
+    script = tmp_path / "keras_step.py"
+    script.write_text(_KERAS_STEP_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path), *models],
+                            capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, KERAS_BACKEND="torch"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, (model, x) in models.items():
+        out = np.load(tmp_path / f"{name}_out.npz")
+        assert int(out["iterations"]) == model.optimizer.iterations, name
+        np.testing.assert_allclose(out["pred"], model.predict(x), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)

@@ -109,7 +109,9 @@ _COMMON_OFF = {"quantization_config": None, "lora_rank": None, "lora_alpha": Non
 
 # Keras optimizer class -> its slots per variable, in Keras' ``build`` order:
 # each inner tuple is one ``add_optimizer_variables`` call (interleaved per
-# variable); chainrule's optimizers use the same slot names.
+# variable); chainrule's optimizers use the same slot names. Checked against
+# ``optimizer.variables`` of Keras 3.15.1: iteration, learning_rate (absent
+# for a schedule), the slots, then variables shared by all (Nadam's u_product).
 def _optimizer_slot_groups(class_name, config):
     if class_name in ("Adam", "AdamW"):
         return [("momentum", "velocity")] + ([("velocity_hat",)] if config.get("amsgrad") else [])
@@ -124,7 +126,14 @@ def _optimizer_slot_groups(class_name, config):
         return [("momentum", "norm")]
     if class_name == "Adadelta":
         return [("accumulated_grad", "accumulated_delta_var")]
-    return None     # Nadam, Ftrl...: their extra variables are not mapped (yet)
+    if class_name == "Ftrl":
+        return [("accumulator", "linear")]
+    if class_name == "Nadam":
+        return [("momentum", "velocity")]
+    return None     # Lion, Lamb...: chainrule has no such optimizer
+
+
+_OPTIMIZER_GLOBALS = {"Nadam": ("u_product",)}      # after the slots, in this order
 
 
 # Keras optimizer arguments chainrule's optimizers lack, with their "off" value.
@@ -800,7 +809,8 @@ def _assign_optimizer(model, h5, source, part, orders=None, class_names=None):
     variables = _keras_trainable(model, orders, class_names)
     has_lr = not (isinstance(optimizer._learning_rate, LearningRateSchedule)
                   or callable(optimizer._learning_rate))
-    expected = 1 + has_lr + sum(len(g) for g in groups) * len(variables)
+    shared = _OPTIMIZER_GLOBALS.get(type(optimizer).__name__, ())
+    expected = 1 + has_lr + sum(len(g) for g in groups) * len(variables) + len(shared)
     if len(arrays) != expected:
         raise ValueError(f"'{source}': {part} 'optimizer/vars' holds {len(arrays)} arrays but "
                          f"a {type(optimizer).__name__} for this model has {expected}")
@@ -823,6 +833,9 @@ def _assign_optimizer(model, h5, source, part, orders=None, class_names=None):
                                      f"expected {w.shape}")
                 state[f"{position[id(w)]}/{slot}"] = _read(dataset, source, part)
                 k += 1
+    for name in shared:
+        state[name] = _read(arrays[k], source, part)
+        k += 1
     optimizer.set_state(state, model.trainable_weights)
 
 
@@ -1179,6 +1192,8 @@ def _write_optimizer(h5, model):
                 key = f"{position[id(w)]}/{slot}"
                 arrays.append(np.asarray(state[key]) if key in state
                               else np.zeros(w.shape, w.dtype))    # not stepped yet
+    for name in _OPTIMIZER_GLOBALS.get(type(optimizer).__name__, ()):
+        arrays.append(np.asarray(state[name], dtype=np.float64))
     for k, array in enumerate(arrays):
         group.create_dataset(str(k), data=array)
 
