@@ -16,7 +16,7 @@ from .random import set_seed
 from .graph import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly
 from .ops import *  # noqa: F401,F403
 from .ops.keras_api import linspace  # noqa: F401  (NumPy's/PyTorch's cr.linspace)
-from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape
+from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape, custom_gradient
 from .autodiff import UnconnectedGradients  # noqa: F401  (tf.UnconnectedGradients)
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError

@@ -6,25 +6,32 @@ All of them record the same graph and call the same traversal,
 differentiation (nested ``grad``, a tape inside a tape, ``hessian``) builds
 its own graph, so the outer one can differentiate it again.
 """
+import contextlib
+import functools
+import math
 import numbers
 import warnings
 
 import numpy as np
 
+from . import graph
 from .graph import STATE, differentiation_scope, run_backward
 from .ops import reshape, stack
-from .tensor import Tensor, as_tensor
+from .tensor import Tensor, as_tensor, record
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients",
-           "UnconnectedGradients"]
+           "UnconnectedGradients", "custom_gradient"]
 
 
-def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_graph=None):
+def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_graph=None,
+              since=0):
     """Gradients of ``outputs`` with respect to ``inputs`` (like ``torch.autograd.grad``).
 
     Returns a list with one entry per input, ``None`` where an output does not
     depend on it. Leaves' ``.grad`` are not touched. ``create_graph`` defaults
-    to True when called inside another differentiation.
+    to True when called inside another differentiation. ``since`` (for
+    ``GradientTape.reset``): ops recorded before that graph position count as
+    constants.
     """
     outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     inputs = list(inputs)
@@ -44,7 +51,7 @@ def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_grap
         return [None] * len(inputs)
     return run_backward([o for o, _ in roots], [s for _, s in roots], targets=inputs,
                         create_graph=create_graph, retain_graph=retain_graph,
-                        accumulate=False)
+                        accumulate=False, since=since)
 
 
 def _as_source(x):
@@ -126,8 +133,6 @@ def value_and_grad(f, argnums=0, has_aux=False):
 def grad(f, argnums=0, has_aux=False):
     """The function that returns ``f``'s gradient (JAX's ``grad``).
 
-    >>> df = cr.grad(lambda x: x ** 3)
-    >>> df(2.0)
     Args:
         f: a function of tensors (numbers and arrays are turned into tensors)
             that returns a scalar tensor, or ``(scalar, aux)`` with ``has_aux``.
@@ -143,6 +148,8 @@ def grad(f, argnums=0, has_aux=False):
 
     Example:
 
+    >>> df = cr.grad(lambda x: x ** 3)
+    >>> df(2.0)
     tensor(12.)
     >>> cr.grad(cr.grad(lambda x: x ** 3))(2.0)     # second derivative: 6x
     tensor(12.)
@@ -255,6 +262,7 @@ class GradientTape:
         self._used = False
         self._watched = []          # tensors passed to watch(), in order
         self._accessed = []         # trainable leaves found behind the targets
+        self._since = 0             # graph position of the last reset()
 
     def __enter__(self):
         if self._recording:
@@ -270,6 +278,27 @@ class GradientTape:
         STATE.grad_enabled = self._prev_grad_mode
         STATE.diff_depth -= 1
         return False
+
+    @contextlib.contextmanager
+    def stop_recording(self):
+        """``with tape.stop_recording(): ...`` runs ops without recording them
+        (TensorFlow's), e.g. to compute a logged value inside the tape. While it
+        is open no enclosing tape or ``cr.grad`` records either."""
+        if not self._recording:
+            raise RuntimeError("GradientTape.stop_recording: the tape is not recording; "
+                               "use it inside the `with cr.GradientTape() as tape:` block")
+        prev, STATE.grad_enabled = STATE.grad_enabled, False
+        try:
+            yield
+        finally:
+            STATE.grad_enabled = prev
+
+    def reset(self):
+        """Forget everything recorded so far, as if the tape had just been
+        entered (TensorFlow's): later ``gradient`` calls see only the ops run
+        after the reset, and the watched tensors are forgotten."""
+        self._watched, self._accessed, self._used = [], [], False
+        self._since = graph.next_creation_number()
 
     def watch(self, tensor):
         """Record operations on ``tensor`` (or a nested list/dict of tensors) from now on.
@@ -358,9 +387,11 @@ class GradientTape:
         grads = [None] * len(flat)
         if targets and floats:
             outer_depth = STATE.diff_depth - (1 if self._recording else 0)
+            # The graph is kept (retain_graph): a tape owns its record only until
+            # it is dropped, so two tapes over the same ops each get gradients.
             found = gradients(targets, [flat[i] for i in floats], seeds,
-                              create_graph=outer_depth > 0,
-                              retain_graph=True if self.persistent else None)
+                              create_graph=outer_depth > 0, retain_graph=True,
+                              since=self._since)
             for i, g in zip(floats, found):
                 grads[i] = g
         if not self.watch_accessed_variables:
@@ -370,3 +401,116 @@ class GradientTape:
             grads = [Tensor._wrap(np.zeros_like(s.data)) if g is None and _is_float(s) else g
                      for g, s in zip(grads, flat)]
         return rebuild(grads)
+
+    def _one_call(self):
+        if self._used and not self.persistent:
+            raise RuntimeError("a non-persistent GradientTape can compute gradients only "
+                               "once; use GradientTape(persistent=True) for several")
+        self._used = True
+        return STATE.diff_depth - (1 if self._recording else 0) > 0
+
+    def _rows(self, target, source, seeds, create_graph):
+        """d(Σ seed·target)/d source for each seed: the rows of a Jacobian."""
+        rows = []
+        for seed in seeds:
+            (g,) = gradients([target], [source], [seed], create_graph=create_graph,
+                             retain_graph=True, since=self._since)
+            rows.append(g)
+        return rows
+
+    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
+                 parallel_iterations=None, experimental_use_pfor=True):
+        """The Jacobian of ``target`` with respect to each source: shape
+        ``target.shape + source.shape`` (TensorFlow's ``tape.jacobian``), in the
+        structure of ``sources``; None for a source the target does not
+        depend on (zeros with ``unconnected_gradients="zero"``). One backward
+        pass per entry of ``target``; the last two arguments are TensorFlow's
+        and ignored."""
+        create_graph = self._one_call()
+        flat, rebuild = _flatten(sources)
+        zero = str(getattr(unconnected_gradients, "value", unconnected_gradients)).lower() == "zero"
+        target = as_tensor(target)
+        seeds = []
+        for k in range(target.size):
+            seed = np.zeros(target.size, dtype=target.dtype)
+            seed[k] = 1
+            seeds.append(seed.reshape(target.shape))
+        out = []
+        for s in flat:
+            rows = self._rows(target, s, seeds, create_graph) if target.requires_grad else []
+            if not rows or all(r is None for r in rows):
+                out.append(Tensor._wrap(np.zeros(target.shape + s.shape, s.dtype)) if zero
+                           else None)
+                continue
+            rows = [Tensor._wrap(np.zeros_like(s.data)) if r is None else r for r in rows]
+            out.append(reshape(stack(rows), target.shape + s.shape))
+        return rebuild(out)
+
+    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
+                       parallel_iterations=None, experimental_use_pfor=True):
+        """Per-sample Jacobians (TensorFlow's ``tape.batch_jacobian``): for
+        ``target`` (b, ...) and ``source`` (b, ...) where sample i of the target
+        depends only on sample i of the source, the result has shape
+        ``(b,) + target.shape[1:] + source.shape[1:]``. One backward pass per
+        entry of a single sample's target (the seed selects that entry in
+        every sample at once)."""
+        create_graph = self._one_call()
+        target = as_tensor(target)
+        if target.ndim < 1 or source.ndim < 1 or target.shape[0] != source.shape[0]:
+            raise ValueError(f"batch_jacobian: target and source need the same first "
+                             f"(batch) dimension, got shapes {target.shape} and {source.shape}")
+        batch, per_sample = target.shape[0], math.prod(target.shape[1:])
+        seeds = []
+        for j in range(per_sample):
+            seed = np.zeros((batch, per_sample), dtype=target.dtype)
+            seed[:, j] = 1
+            seeds.append(seed.reshape(target.shape))
+        rows = self._rows(target, source, seeds, create_graph) if target.requires_grad else []
+        zero = str(getattr(unconnected_gradients, "value", unconnected_gradients)).lower() == "zero"
+        shape = (batch,) + target.shape[1:] + source.shape[1:]
+        if not rows or all(r is None for r in rows):
+            return Tensor._wrap(np.zeros(shape, source.dtype)) if zero else None
+        rows = [Tensor._wrap(np.zeros_like(source.data)) if r is None else r for r in rows]
+        return reshape(stack(rows, axis=1), shape)
+
+
+def custom_gradient(f):
+    """Give ``f`` a gradient of your own (TensorFlow's ``tf.custom_gradient``).
+
+    ``f`` returns ``(value, grad_fn)``: ``grad_fn(upstream)`` turns the
+    gradient of the value into the gradients of ``f``'s tensor arguments (one,
+    or a tuple with one per tensor argument, in order). Works with
+    ``.backward()``, ``cr.grad`` and tapes; higher order works where
+    ``grad_fn`` is written with chainrule ops (tensors captured from the
+    forward stay connected to the inputs).
+
+    >>> @cr.custom_gradient
+    ... def log1pexp(x):
+    ...     e = cr.exp(x)
+    ...     def grad_fn(upstream):
+    ...         return upstream * (1 - 1 / (1 + e))
+    ...     return cr.log(1 + e), grad_fn
+    >>> cr.grad(log1pexp)(cr.tensor(100.0))
+    tensor(1.)
+    """
+    name = f"custom_gradient({getattr(f, '__name__', 'f')})"
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        result = f(*args, **kwargs)
+        if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
+            raise TypeError(f"{name}: the function must return (value, grad_fn), got "
+                            f"{type(result).__name__}")
+        value, grad_fn = result
+        value = as_tensor(value)
+        inputs = tuple(a for a in args if isinstance(a, Tensor))
+
+        def vjp(g, out, *ins):
+            grads = grad_fn(g)
+            grads = tuple(grads) if isinstance(grads, (list, tuple)) else (grads,)
+            if len(grads) != len(ins):
+                raise ValueError(f"{name}: grad_fn returned {len(grads)} gradient(s) for "
+                                 f"{len(ins)} tensor argument(s); return one per argument")
+            return tuple(None if gr is None else as_tensor(gr) for gr in grads)
+        return record(name, value.data, inputs, vjp)
+    return wrapper

@@ -81,6 +81,11 @@ class Node:
 _next_seq = itertools.count().__next__
 
 
+def next_creation_number():
+    """A number that every node recorded from now on will be at or above."""
+    return _next_seq()
+
+
 def check_finite(array, what):
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         kind = "NaN" if np.isnan(array).any() else "inf"
@@ -169,7 +174,7 @@ class detect_anomaly(_Switch):
 # --------------------------------------------------------------------------
 # The backward traversal
 # --------------------------------------------------------------------------
-def walk(roots, everything=False):
+def walk(roots, everything=False, since=0):
     """The recorded graph behind ``roots``: every tensor made by a recorded op
     that a root depends on through inputs that require a gradient, each listed
     after everything it depends on (inputs before the ops that use them).
@@ -182,10 +187,12 @@ def walk(roots, everything=False):
 
     ``everything=True`` (for drawing) also lists the leaves and constants
     (first) and follows nodes already freed by a backward instead of refusing.
+    ``since``: ops recorded before this creation number are left out, as if
+    their outputs were constants (``GradientTape.reset``).
     """
     found, plain, seen = [], [], set()
     for r in roots:                  # (plain loops: a comprehension is a function call)
-        if id(r) not in seen and (r._node is not None or everything):
+        if id(r) not in seen and ((r._node is not None and r._node.seq >= since) or everything):
             seen.add(id(r))
             (found if r._node is not None else plain).append(r)
     stack = found[:]
@@ -200,11 +207,11 @@ def walk(roots, everything=False):
         for p in node.inputs:
             if id(p) in seen:
                 continue
-            if p._node is not None and (p.requires_grad or everything):
+            if p._node is not None and (p.requires_grad or everything) and p._node.seq >= since:
                 seen.add(id(p))
                 found.append(p)
                 stack.append(p)
-            elif everything:
+            elif everything and p._node is None:
                 seen.add(id(p))
                 plain.append(p)
     found.sort(key=_creation_number)
@@ -228,14 +235,14 @@ def _creation_number(t):
 
 
 def run_backward(roots, seeds, targets=None, create_graph=False,
-                 retain_graph=None, accumulate=True):
+                 retain_graph=None, accumulate=True, since=0):
     """Propagate ``seeds`` (gradients of ``roots``) back through the graph.
 
     With ``accumulate=True`` (``Tensor.backward``) leaf gradients are added
     into each leaf's ``.grad``. With ``targets`` (``cr.grad``,
     ``GradientTape``) the gradients of those tensors are returned instead, a
     list with ``None`` for a target the roots do not depend on, and no
-    ``.grad`` is touched.
+    ``.grad`` is touched. ``since``: see ``walk``.
 
     Which vjp runs is chosen here, once per node: for an ordinary backward the
     gradients are NumPy arrays and each node's array vjp runs (an op without
@@ -256,7 +263,7 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     captured = {}
     leaves = {}
 
-    order = walk(roots)
+    order = walk(roots, since=since)
     state = STATE
     anomaly = state.anomaly
     prev_mode, state.grad_enabled = state.grad_enabled, create_graph

@@ -35,10 +35,12 @@ PER_CALL = "per call"
 
 class Rule:
     """One op's declaration (see the module docstring)."""
-    __slots__ = ("name", "inputs", "forward", "derivative", "elementwise", "vjp", "array_vjp")
+    __slots__ = ("name", "function", "inputs", "forward", "derivative", "elementwise", "vjp",
+                 "array_vjp")
 
-    def __init__(self, name, inputs, forward, derivative, elementwise, vjp, array_vjp):
+    def __init__(self, name, function, inputs, forward, derivative, elementwise, vjp, array_vjp):
         self.name = name
+        self.function = function      # the op itself
         self.inputs = inputs
         self.forward = forward
         self.derivative = derivative
@@ -92,7 +94,7 @@ def declare(op, *, forward, derivative, vjp, array_vjp=None, inputs=None, name=N
     if len(derivative) != len(inputs):
         raise ValueError(f"op {name!r}: {len(inputs)} inputs {inputs} but "
                          f"{len(derivative)} derivative formulas")
-    rule = Rule(name, tuple(inputs), forward, derivative, elementwise, vjp, array_vjp)
+    rule = Rule(name, op, tuple(inputs), forward, derivative, elementwise, vjp, array_vjp)
     RULES[name] = rule
     if op.__doc__ is not None:
         head, sep, rest = op.__doc__.partition("\n")

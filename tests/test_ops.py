@@ -797,6 +797,51 @@ def test_l2_loss():
 
 
 # --------------------------------------------------------------------------
+# prod and clip_by_norm (issue 22)
+WITH_ZEROS = np.array([[1.5, 0.0, -2.0, 0.5], [0.0, 0.0, 3.0, 1.0], [2.0, -1.0, 0.5, 1.5]])
+
+
+@covers("prod")
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), (0, True), ((0, 1), False)])
+def test_prod(axis, keepdims):
+    check_op([(3, 4)], lambda x: cr.ops.reduce.prod(x, axis, keepdims),
+             lambda x: np.prod(x, axis=axis, keepdims=keepdims),
+             None if axis is None or isinstance(axis, tuple) else
+             lambda x: torch.prod(x, dim=axis, keepdim=keepdims), low=0.5, high=1.5)
+
+
+@covers("prod")
+@pytest.mark.parametrize("axis", [0, 1])
+def test_prod_gradient_is_exact_at_zeros(axis):
+    # one zero in a row: only that entry gets a gradient (the product of the
+    # others); two zeros: none does. A gradient by division would give nan.
+    check_op([WITH_ZEROS], lambda x: cr.ops.reduce.prod(x, axis),
+             lambda x: np.prod(x, axis=axis), lambda x: torch.prod(x, dim=axis))
+    x = cr.tensor(WITH_ZEROS, requires_grad=True)
+    cr.ops.reduce.prod(x, axis=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy()[1], 0.0)
+    assert x.grad.numpy()[0, 1] == pytest.approx(1.5 * -2.0 * 0.5)
+
+
+@covers("clip_by_norm")
+@pytest.mark.parametrize("axes,clip", [(None, 1.0), (None, 100.0), (1, 0.8), ((0,), 1.2)])
+def test_clip_by_norm(axes, clip):
+    def ref(t):
+        norm = np.sqrt(np.sum(t * t, axis=axes, keepdims=True))
+        return t * clip / np.maximum(norm, clip)
+    check_op([(3, 4)], lambda t: cr.ops.reduce.clip_by_norm(t, clip, axes), ref)
+
+
+@covers("clip_by_norm")
+def test_clip_by_norm_of_zero_has_a_finite_zero_gradient():
+    t = cr.tensor(np.zeros(3), requires_grad=True)
+    out = cr.ops.reduce.clip_by_norm(t, 1.0)
+    out.sum().backward()
+    np.testing.assert_array_equal(out.numpy(), 0.0)
+    np.testing.assert_allclose(t.grad.numpy(), 1.0)       # below the clip: the identity
+
+
+# --------------------------------------------------------------------------
 # The fused recurrent ops have their own file (tests/test_rnn_ops.py, same check_op).
 COVERED.update({"lstm", "gru", "simple_rnn"})
 

@@ -51,6 +51,7 @@ from . import (
 from . import max as _max
 from . import one_hot as _one_hot
 from . import sum as _sum
+from .reduce import prod as _prod
 
 __all__ = [
     # creation and conversion
@@ -308,28 +309,10 @@ def stop_gradient(variable):
 # Reductions and scans
 # --------------------------------------------------------------------------
 def prod(x, axis=None, keepdims=False, dtype=None):
-    """Product over ``axis``: a product of slices, so the gradient is exact
-    even where entries are 0."""
+    """Product over ``axis`` (``keras.ops.prod``): the ``prod`` op, after an
+    optional cast to ``dtype``."""
     x = _t(x) if dtype is None else cast(x, dtype)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    axes = sorted((a % x.ndim for a in axes), reverse=True)
-    out = x
-    for a in axes:
-        index = [builtins.slice(None)] * out.ndim
-        result = None
-        for i in range(out.shape[a]):
-            index[a] = builtins.slice(i, i + 1)
-            piece = out[tuple(index)]
-            result = piece if result is None else result * piece
-        if result is None:          # an empty axis: the empty product is 1
-            kept = list(out.shape)
-            kept[a] = 1
-            result = _wrap(np.ones(kept, out.dtype))
-        out = result
-    return out if keepdims else reshape(out, tuple(
-        n for i, n in enumerate(out.shape) if i not in axes))
+    return _prod(x, axis, keepdims)
 
 
 def all(x, axis=None, keepdims=False):  # noqa: A001

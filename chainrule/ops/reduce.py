@@ -10,10 +10,10 @@ import numpy as np
 
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
-from .elementwise import exp, sqrt
-from .shaping import broadcast_to, normalize_axes, reshape
+from .elementwise import exp, maximum, sqrt, where
+from .shaping import broadcast_to, expand_dims, normalize_axes, reshape, transpose
 
-__all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp", "l2_loss"]
+__all__ = ["sum", "mean", "var", "std", "max", "min", "argmax", "argmin", "logsumexp", "l2_loss", "prod", "clip_by_norm"]
 
 
 def _kept_shape(shape, axes):
@@ -181,3 +181,52 @@ def d_l2_loss_arrays(needs, g, out, x):
 
 L2_LOSS = declare(l2_loss, forward="½·Σ x²", derivative="x", elementwise=True,
                   vjp=d_l2_loss, array_vjp=d_l2_loss_arrays)
+
+
+def prod(x, axis=None, keepdims=False):
+    """Product over ``axis``. The gradient of each entry is the product of the
+    others (computed without dividing, so it is exact where entries are 0)."""
+    x = as_tensor(x)
+    axes = normalize_axes(axis, x.ndim, "prod")
+    data = np.asarray(np.prod(x.data, axis=axes, keepdims=keepdims))
+    kept = [a for a in range(x.ndim) if a not in axes]
+    order = kept + list(axes)                  # the reduced axes last ...
+    inverse = list(np.argsort(order))
+    moved_shape = tuple(x.shape[a] for a in order)
+    n = math.prod(x.shape[a] for a in axes)    # ... and folded into one of length n
+
+    def d_prod(g, out, x):
+        rows = reshape(transpose(x, order), moved_shape[:len(kept)] + (n,))
+        eye = np.eye(n, dtype=bool)
+        # others[..., i] = Π_j≠i x_j: the product of each row with x_i set to 1
+        others = prod(where(eye, 1, expand_dims(rows, -2)), axis=-1)
+        others = transpose(reshape(others, moved_shape), inverse)
+        return expand_back(g, x.shape, axes, keepdims) * others
+
+    def d_prod_arrays(needs, g, out, x):
+        rows = np.transpose(x, order).reshape(moved_shape[:len(kept)] + (n,))
+        before = np.ones_like(rows)               # Π of the entries before i ...
+        np.cumprod(rows[..., :-1], axis=-1, out=before[..., 1:])
+        after = np.ones_like(rows)                # ... times Π of those after it
+        np.cumprod(rows[..., :0:-1], axis=-1, out=after[..., -2::-1])
+        others = np.transpose((before * after).reshape(moved_shape), inverse)
+        return expand_back_array(g, x.shape, axes, keepdims) * others
+    return record(PROD, data, (x,), d_prod, d_prod_arrays)
+
+
+PROD = declare(prod, forward="Π x", inputs="x", derivative="g · Π of the other entries",
+               vjp=PER_CALL, array_vjp=PER_CALL)
+
+
+def clip_by_norm(t, clip_norm, axes=None):
+    """``t`` scaled down so its L2 norm over ``axes`` is at most ``clip_norm``
+    (TensorFlow's ``tf.clip_by_norm``): t·clip_norm / max(‖t‖, clip_norm).
+    Built from differentiable ops; at t = 0 the norm is taken as 0 with a zero
+    gradient, as TensorFlow does, instead of dividing by it."""
+    t = as_tensor(t)
+    if clip_norm < 0:
+        raise ValueError(f"clip_by_norm: clip_norm must be >= 0, got {clip_norm}")
+    squares = sum(t * t, axis=axes, keepdims=True)
+    positive = squares.data > 0
+    norm = where(positive, sqrt(where(positive, squares, 1)), squares)
+    return t * clip_norm / maximum(norm, clip_norm)
