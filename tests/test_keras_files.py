@@ -607,3 +607,23 @@ def test_real_keras_continues_training_from_chainrule_optimizer_state(tmp_path):
         assert int(out["iterations"]) == model.optimizer.iterations, name
         np.testing.assert_allclose(out["pred"], model.predict(x), rtol=1e-4, atol=1e-5,
                                    err_msg=name)
+
+
+def test_keras_save_weights_file_loads_with_its_optimizer_state(tmp_path):
+    # keras_mlp.weights.h5 is real Keras' model.save_weights (optimizer included).
+    data = _fixture("mlp")[1]
+    model = cr.Sequential([cr.Input((8,)), layers.Dense(16, activation="relu"),
+                           layers.Dense(12, activation="tanh"),
+                           layers.Dense(3, activation="softmax")])
+    model.compile(cr.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    model.load_weights(os.path.join(REFS, "keras_mlp.weights.h5"))
+    np.testing.assert_allclose(model.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+    reference = cr.load_model(_fixture("mlp")[0])
+    assert model.optimizer.iterations == reference.optimizer.iterations > 0
+    for key, value in reference.optimizer.get_state(reference.trainable_weights).items():
+        np.testing.assert_array_equal(model.optimizer.get_state(model.trainable_weights)[key],
+                                      value)
+    # and chainrule's own .weights.h5 carries the state the same way
+    model.save_weights(tmp_path / "again.weights.h5")
+    with h5py.File(tmp_path / "again.weights.h5", "r") as f:
+        assert int(f["optimizer/vars/0"][()]) == model.optimizer.iterations

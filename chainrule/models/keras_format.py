@@ -903,7 +903,8 @@ def load_keras_model(filepath, custom_objects=None, compile=True, safe_mode=True
 
 
 def load_keras_weights(model, filepath):
-    """Load a Keras ``.weights.h5`` (or the weights inside a ``.keras`` zip)."""
+    """Load a Keras ``.weights.h5`` (or the weights inside a ``.keras`` zip);
+    as Keras, a compiled model also gets the optimizer state the file holds."""
     filepath = os.fspath(filepath)
     if not model.built:
         raise ValueError(f"model '{model.name}' must be built before load_weights; call "
@@ -917,6 +918,8 @@ def load_keras_weights(model, filepath):
         part = WEIGHTS_FILE
     with _open_h5(data, filepath, part) as h5:
         _assign_weights(model, h5, filepath, part)
+        if getattr(model, "optimizer", None) is not None:
+            _assign_optimizer(model, h5, filepath, part)
 
 
 def _compile_from_keras(model, compile_config, source):
@@ -1234,10 +1237,11 @@ def save_keras_model(model, filepath, include_optimizer=True):
 
 
 def save_keras_weights(model, filepath):
-    """Write the weights as Keras 3 ``save_weights`` does (an HDF5 file)."""
+    """Write the weights as Keras 3 ``save_weights`` does: an HDF5 file with
+    the optimizer's state too when the model is compiled."""
     filepath = os.fspath(filepath)
     _check_savable(model, filepath)
-    _atomic_write(filepath, _h5_bytes(model, include_optimizer=False))
+    _atomic_write(filepath, _h5_bytes(model, include_optimizer=True))
 
 
 # --------------------------------------------------------------------------

@@ -8,7 +8,8 @@ For each architecture it writes ``keras_<name>.keras`` (Keras' own
 ``model.save``, after a few training steps so that the weights, the
 BatchNormalization statistics and the optimizer state are not their
 initial values) and ``keras_<name>.npz`` holding the inputs (``x`` or
-``x0``, ``x1``...) and Keras' predictions on them (``y`` or ``y0``, ``y1``...).
+``x0``, ``x1``...) and Keras' predictions on them (``y`` or ``y0``, ``y1``...), plus
+``keras_mlp.weights.h5`` from Keras' ``save_weights``.
 The files are committed, so the tests need no Keras.
 """
 import os
@@ -140,6 +141,8 @@ def main():
         for i, p in enumerate(preds):
             arrays["y" if len(preds) == 1 else f"y{i}"] = np.asarray(p)
         model.save(os.path.join(HERE, f"keras_{name}.keras"))
+        if name == "mlp":               # Keras' weights-only file, too
+            model.save_weights(os.path.join(HERE, "keras_mlp.weights.h5"))
         if name != "convnet":          # (Dropout draws random masks while training)
             # One more step of training on a fixed batch, after saving: a loader
             # that restored the optimizer state and the compile config takes
