@@ -32,12 +32,30 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
-    >>> import chainrule as cr
+    A ``Tensor`` holds a NumPy array (``.data``, or ``.numpy()``). Operators and
+    functions work as in NumPy, broadcasting included; when a tensor with
+    ``requires_grad=True`` takes part, each operation is recorded, and
+    ``backward()`` fills ``.grad`` of the leaves by the chain rule (PyTorch's
+    ``torch.Tensor``). Make them with ``cr.tensor`` (which copies, as
+    ``torch.tensor``), ``cr.as_tensor``, ``cr.zeros``, ``cr.randn``...
+
+    Args:
+        data: a number, nested lists, a NumPy array or a ``Tensor``.
+        dtype: the NumPy dtype; None keeps an array's dtype and makes
+            Python floats ``float32`` and Python ints ``int64``.
+        requires_grad: record operations on it so gradients flow back to it
+            (floating dtypes only).
+        name: a name shown by ``cr.explain`` and ``viz.draw_graph``.
+
+    Example:
+
     >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
     >>> y = (x * x).sum()
     >>> y.backward()
-    >>> x.grad
+    >>> x.grad                       # dy/dx = 2x
     tensor([2., 4., 6.])
+    >>> x.shape, x.dtype
+    ((3,), dtype('float32'))
     """
     __slots__ = ("data", "grad", "requires_grad", "_node", "_retain_grad",
                  "_version", "name", "__weakref__")
