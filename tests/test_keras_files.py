@@ -148,7 +148,7 @@ def test_truncated_keras_zip_is_a_clear_error(tmp_path):
     data = open(_fixture("mlp")[0], "rb").read()
     path = tmp_path / "cut.keras"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cut.keras"):
+    with pytest.raises(ValueError, match=r"cut\.keras.*not a valid \.keras file"):
         cr.load_model(path)
 
 

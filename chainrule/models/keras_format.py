@@ -33,12 +33,15 @@ import datetime
 import io
 import json
 import os
+import struct
 import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..registry import snake_case     # Keras' rule: LeakyReLU -> leaky_re_lu
 
 __all__ = ["KERAS_LAYERS", "LayerFormat", "is_h5_file", "is_keras_zip", "keras_layer_order",
            "load_keras_model", "load_keras_weights", "save_keras_model", "save_keras_weights"]
@@ -144,14 +147,6 @@ _OPTIMIZER_OFF = {"use_ema": False, "ema_momentum": ANY, "ema_overwrite_frequenc
 # --------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------
-def snake_case(name):
-    """``LeakyReLU`` -> ``leaky_re_lu``, as Keras 3 ``keras/src/utils/naming.py``."""
-    import re
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _unique(name, used):
     """Keras ``_get_unique_name``: ``dense``, then ``dense_1``, ``dense_2``..."""
     if name in used:
@@ -179,14 +174,26 @@ def is_h5_file(filepath):
         return False
 
 
-def is_keras_zip(filepath):
-    """True if the file is a zip holding Keras' ``config.json`` and weights."""
+# What a damaged zip may raise while its directory is read.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+               IndexError, OverflowError, UnicodeDecodeError, NotImplementedError,
+               struct.error)
+
+
+def _zip_names(filepath):
+    """The member names of a zip, or None if the file is not a readable zip."""
     try:
         with zipfile.ZipFile(filepath) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return CONFIG_FILE in names and (WEIGHTS_FILE in names or "model.weights.npz" not in names)
+            return set(archive.namelist())
+    except _ZIP_ERRORS:
+        return None
+
+
+def is_keras_zip(filepath):
+    """True if the file is a zip holding Keras' ``config.json`` and not
+    chainrule's ``model.weights.npz``."""
+    names = _zip_names(filepath)
+    return names is not None and CONFIG_FILE in names and "model.weights.npz" not in names
 
 
 def _atomic_write(filepath, data):
@@ -864,9 +871,11 @@ def _read_zip(filepath):
             config_bytes = archive.read(CONFIG_FILE)
             weights = archive.read(WEIGHTS_FILE)
     except zipfile.BadZipFile as e:
-        raise ValueError(f"'{filepath}' is not a valid .keras file (not a zip: {e})") from None
-    except (OSError, EOFError, zipfile.LargeZipFile) as e:
-        raise ValueError(f"'{filepath}': reading the zip failed (truncated?): {e}") from None
+        raise ValueError(f"'{filepath}' is not a valid .keras file (not a zip, or a "
+                         f"truncated one: {e})") from None
+    except _ZIP_ERRORS as e:
+        raise ValueError(f"'{filepath}': reading the zip failed (truncated?): "
+                         f"{type(e).__name__}: {e}") from None
     try:
         config = json.loads(config_bytes)
     except RecursionError:
@@ -1248,11 +1257,8 @@ def save_keras_weights(model, filepath):
 # Which format a path means (saving.py asks before doing anything)
 # --------------------------------------------------------------------------
 def _is_chainrule_zip(filepath):
-    try:
-        with zipfile.ZipFile(filepath) as archive:
-            return "model.weights.npz" in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return False
+    names = _zip_names(filepath)     # None when damaged: the loader says what is wrong
+    return names is not None and "model.weights.npz" in names
 
 
 def route_save(filepath):
@@ -1296,7 +1302,8 @@ def route_load(filepath):
             raise ValueError(f"'{filepath}' is a Keras 3 file (config.json + "
                              f"model.weights.h5) named .chainrule; rename it to .keras")
         return "keras"
-    return "chainrule"
+    # Not a zip of either kind: the loader its name promises says what is wrong.
+    return "keras" if filepath.lower().endswith(".keras") else "chainrule"
 
 
 def route_weights_load(filepath):
