@@ -51,6 +51,23 @@ _NAME_COUNTS = {}
 _CONTEXT = threading.local()       # the training flag of the outermost call
 
 
+class placeholder_weights:
+    """``with placeholder_weights(accept):`` makes ``add_weight`` in this thread
+    skip the initializer: it calls ``accept(shape, dtype)`` (which raises to
+    refuse a shape) and creates a read-only zero-cost placeholder, for a
+    loader that overwrites every weight afterwards (``models/saving.py``)."""
+
+    def __init__(self, accept):
+        self.accept = accept
+
+    def __enter__(self):
+        self.outer = getattr(_CONTEXT, "placeholder_check", None)
+        _CONTEXT.placeholder_check = self.accept
+
+    def __exit__(self, *exc):
+        _CONTEXT.placeholder_check = self.outer
+
+
 def _snake(name):
     """Keras' rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, SimpleRNN -> simple_rnn."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
@@ -284,12 +301,16 @@ class Layer:
         dtype = np.dtype(dtype or self.dtype)
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
-        if isinstance(initializer, (int, float, np.ndarray, Tensor)) and \
+        accept = getattr(_CONTEXT, "placeholder_check", None)
+        if accept is not None:     # a loader fills the weights: no initializer, no memory
+            accept(shape, dtype)
+            value = np.broadcast_to(np.zeros((), dtype), shape)
+        elif isinstance(initializer, (int, float, np.ndarray, Tensor)) and \
                 not isinstance(initializer, bool):
             value = np.broadcast_to(np.asarray(initializer), shape)
         else:
             value = initializers.get(initializer)(shape, dtype=dtype)
-        weight = Tensor(np.array(value, dtype=dtype), name=name,
+        weight = Tensor(value if accept is not None else np.array(value, dtype=dtype), name=name,
                         requires_grad=bool(trainable) and dtype.kind in "fc")
         self._weights.append(weight)
         if regularizer is not None:
