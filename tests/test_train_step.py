@@ -222,3 +222,69 @@ def test_an_infinite_gradient_with_a_finite_loss_stops_naming_the_step_and_varia
             history = model.fit(x, y, epochs=3, batch_size=16, verbose=0, callbacks=[Spy()])
     assert stopped == [True] and len(history.history["loss"]) == 1
     assert np.all(model.get_weights()[0] == 0)        # the update was not applied
+
+
+class TinyGAN(keras.Model):
+    """The guide's GAN shape: no call(), its own compile, two optimizers."""
+
+    def __init__(self, discriminator, generator):
+        super().__init__()
+        self.discriminator, self.generator = discriminator, generator
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def train_step(self, real):
+        if isinstance(real, tuple):
+            real = real[0]
+        n = real.shape[0]
+        noise = np.random.default_rng(n).normal(size=(n, 2)).astype(np.float32)
+        combined = cr.ops.concatenate([self.generator(noise), cr.Tensor(real)], axis=0)
+        labels = np.r_[np.ones((n, 1)), np.zeros((n, 1))].astype(np.float32)
+        with keras.GradientTape() as tape:
+            d_loss = self.loss_fn(labels, self.discriminator(combined))
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        with keras.GradientTape() as tape:
+            g_loss = self.loss_fn(np.zeros((n, 1), np.float32),
+                                  self.discriminator(self.generator(noise)))
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply(grads, self.generator.trainable_weights)
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+def test_a_gan_with_no_call_its_own_compile_and_two_optimizers_trains():
+    cr.set_seed(0)
+    discriminator = cr.Sequential([cr.Input((8,)), layers.Dense(1)])
+    generator = cr.Sequential([cr.Input((2,)), layers.Dense(8)])
+    gan = TinyGAN(discriminator, generator)
+    d_opt, g_opt = cr.optimizers.Adam(1e-3), cr.optimizers.Adam(1e-3)
+    gan.compile(d_opt, g_opt, cr.losses.BinaryCrossentropy(from_logits=True))
+    before = [w.copy() for w in generator.get_weights()]
+    history = gan.fit(_data()[0], epochs=2, batch_size=16, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss"}
+    assert d_opt.iterations == g_opt.iterations == 8
+    assert any(not np.array_equal(a, b) for a, b in zip(before, generator.get_weights()))
+
+
+def test_a_model_compiled_without_loss_saves_and_loads_so(tmp_path):
+    model = cr.Sequential([cr.Input((8,)), layers.Dense(1)])
+    model.compile(cr.optimizers.Adam(0.01))
+    model.save(tmp_path / "m.chainrule")
+    loaded = cr.models.load_model(tmp_path / "m.chainrule")
+    assert loaded.compiled and loaded._compile_loss is None
+    model.compile("sgd", "mse", metrics=["mae"], weighted_metrics=["mae"])
+    model.save(tmp_path / "w.chainrule")
+    loaded = cr.models.load_model(tmp_path / "w.chainrule")
+    x, y = _data(n=8)
+    logs = loaded.evaluate(x, y, sample_weight=np.arange(8.0), return_dict=True)
+    assert set(logs) == {"loss", "mae", "weighted_mae"}

@@ -134,13 +134,28 @@ class _GradientGuard:
 
 
 @contextlib.contextmanager
-def _guarded(optimizer, guard):
-    previous = optimizer.__dict__.get("_gradient_guard")
-    optimizer._gradient_guard = guard
+def _guarded(model, guard):
+    """Install ``guard`` on the model's optimizer and on any other optimizer it
+    holds as an attribute (a GAN's ``d_optimizer`` and ``g_optimizer``)."""
+    from ..optimizers.base import Optimizer
+    found = [model.optimizer] + [v for v in vars(model).values() if isinstance(v, Optimizer)]
+    optimizers = [o for i, o in enumerate(found)
+                  if o is not None and all(o is not p for p in found[:i])]
+    previous = [o.__dict__.get("_gradient_guard") for o in optimizers]
+    for optimizer in optimizers:
+        optimizer._gradient_guard = guard
     try:
         yield guard
     finally:
-        optimizer._gradient_guard = previous
+        for optimizer, old in zip(optimizers, previous):
+            optimizer._gradient_guard = old
+
+
+def _default_step(model, name):
+    """True when ``model`` keeps Model's own ``train_step``/``test_step``: only
+    then is it run on a sample before the loop (a GAN or a VAE may have no call)."""
+    from .model import Model
+    return getattr(type(model), name) is getattr(Model, name)
 
 
 # --------------------------------------------------------------------------
@@ -189,7 +204,7 @@ def _check_labels(model, y, outputs):
 def _check_arrays_before_training(model, adapter):
     """For array data: input shapes, labels, and the compiled metrics' names."""
     outputs = _probe(model, adapter.x)
-    if adapter.y is not None and model._loss_fns is not None:
+    if adapter.y is not None:
         _check_labels(model, adapter.y, outputs)
     compiled = model._compile_metrics
     if compiled is not None and not compiled.built:
@@ -341,10 +356,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
 
     # Everything that can be wrong with array data is reported here, before
     # the first update: input shapes (through the layers' own checks), labels.
-    if is_arrays:
+    if is_arrays and _default_step(model, "train_step"):
         outputs = _check_arrays_before_training(model, adapter)
-        if isinstance(val_adapter, data_adapters.ArrayAdapter) and \
-                val_adapter.y is not None and model._loss_fns is not None:
+        if isinstance(val_adapter, data_adapters.ArrayAdapter) and val_adapter.y is not None:
             _check_labels(model, val_adapter.y, outputs)
 
     iterator = EpochIterator(adapter, steps_per_epoch)
@@ -373,7 +387,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     val_iterator = EpochIterator(val_adapter, validation_steps) if val_adapter else None
     guard = _GradientGuard(model, strategy)
     epoch_logs, train_logs = {}, {}
-    with _guarded(model.optimizer, guard):
+    with _guarded(model, guard):
         cbs.on_train_begin({})
         # BackupAndRestore sets model._initial_epoch when it restores a backup (Keras).
         initial_epoch = model._initial_epoch or initial_epoch
@@ -468,7 +482,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     batch_size = _check_batch_size(batch_size)
     verbose = _check_verbose(verbose)
     adapter = data_adapters.get_adapter(model, x, y, sample_weight, batch_size, False)
-    if isinstance(adapter, data_adapters.ArrayAdapter):
+    if isinstance(adapter, data_adapters.ArrayAdapter) and _default_step(model, "test_step"):
         _check_arrays_before_training(model, adapter)
     iterator = EpochIterator(adapter, steps)
     cbs = _callback_list(callbacks, model, 0, params={
