@@ -56,10 +56,40 @@ def conv_output_size(size, kernel, stride, padding):
 
 
 class Conv2D(Layer):
-    """``activation(conv2d(x, kernel) + bias)`` on (batch, height, width, channels).
+    """A 2-D convolution layer: ``activation(conv2d(x, kernel) + bias)`` on
+    (batch, height, width, channels) images (Keras' ``Conv2D``).
 
+    Each output channel slides one (kh, kw, in_channels) filter over the image
+    (cross-correlation, no flip, as every deep-learning library).
     ``padding="same"`` pads as TensorFlow (the odd extra row/column at the
     bottom/right), so with stride 1 the output keeps the input's size.
+
+    Args:
+        filters: positive int, the number of output channels.
+        kernel_size: int or (kh, kw), the filter's height and width.
+        strides: int or (sh, sw), the step between windows. Defaults to 1.
+        padding: ``"valid"`` (no padding, the default) or ``"same"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: only 1 is supported.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        kernel_initializer, bias_initializer: how the weights start.
+            Default to ``"glorot_uniform"`` and ``"zeros"``.
+        kernel_regularizer, bias_regularizer, activity_regularizer: penalties
+            added to the loss, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Input shape: ``(batch, height, width, channels)``. Output shape:
+    ``(batch, new_height, new_width, filters)``; with ``"valid"``,
+    new_height = (height - kh) // sh + 1.
+
+    Example:
+
+    >>> layer = Conv2D(8, 3, padding="same", activation="relu")
+    >>> layer(cr.ones(2, 28, 28, 1)).shape
+    (2, 28, 28, 8)
+    >>> [w.shape for w in layer.get_weights()]      # kernel (kh, kw, in, out), bias
+    [(3, 3, 1, 8), (8,)]
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",

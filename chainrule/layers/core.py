@@ -143,10 +143,27 @@ class LeakyReLU(Layer):
 
 class Dropout(Layer):
     """Zeroes a fraction ``rate`` of the entries while training and scales the
-    rest by 1/(1 - rate); the identity at inference.
+    rest by 1/(1 - rate); the identity at inference (Keras' ``Dropout``).
 
     With a ``seed`` the layer owns a generator, so successive calls draw
     different masks but a rebuilt layer repeats the same sequence.
+
+    Args:
+        rate: float in [0, 1), the fraction of the entries to drop.
+        noise_shape: not supported; leave it None.
+        seed: int or None (draw from chainrule's global generator).
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+
+    Example:
+
+    >>> layer = Dropout(0.5, seed=0)
+    >>> x = cr.ones(2, 4)
+    >>> layer(x)                                  # inference: unchanged
+    tensor([[1., 1., 1., 1.],
+            [1., 1., 1., 1.]])
+    >>> kept = layer(x, training=True).numpy()
+    >>> sorted(set(kept.ravel().tolist()))        # dropped, or scaled by 1/(1 - 0.5)
+    [0.0, 2.0]
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
