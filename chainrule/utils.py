@@ -15,10 +15,7 @@ from .models.data_adapters import (  # noqa: F401 (keras.utils names)
 )
 from .tensor import Tensor
 
-__all__ = ["PyDataset",
-           "pack_x_y_sample_weight",
-           "pad_sequences",
-           "to_categorical",
+__all__ = ["PyDataset", "pack_x_y_sample_weight", "pad_sequences", "to_categorical",
            "unpack_x_y_sample_weight"]
 
 
