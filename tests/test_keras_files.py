@@ -627,3 +627,14 @@ def test_keras_save_weights_file_loads_with_its_optimizer_state(tmp_path):
     model.save_weights(tmp_path / "again.weights.h5")
     with h5py.File(tmp_path / "again.weights.h5", "r") as f:
         assert int(f["optimizer/vars/0"][()]) == model.optimizer.iterations
+
+
+def test_loss_and_metric_objects_evaluate_to_keras_numbers():
+    # SparseCategoricalCrossentropy(from_logits=True) and metric objects, as
+    # Keras wrote them into compile_config; Keras' own evaluate gave the numbers.
+    data = np.load(os.path.join(REFS, "keras_compile_objects.npz"))
+    model = cr.load_model(os.path.join(REFS, "keras_compile_objects.keras"))
+    results = model.evaluate(data["x"], data["y"], batch_size=20, return_dict=True)
+    assert set(results) == {"loss", "sparse_categorical_accuracy", "accuracy"}
+    for name, value in results.items():
+        assert value == pytest.approx(float(data[name]), rel=1e-5), name

@@ -140,6 +140,10 @@ _OPTIMIZER_GLOBALS = {"Nadam": ("u_product",)}      # after the slots, in this o
 
 
 # Keras optimizer arguments chainrule's optimizers lack, with their "off" value.
+# Keras loss and metric arguments chainrule's classes lack, with their "off"
+# value (``dtype``: chainrule computes a loss in its inputs' dtype).
+_LOSS_OFF = {"ignore_class": None, "dtype": (None, "float32")}
+
 _OPTIMIZER_OFF = {"use_ema": False, "ema_momentum": ANY, "ema_overwrite_frequency": ANY,
                   "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
@@ -956,10 +960,19 @@ def _compile_from_keras(model, compile_config, source):
             if isinstance(value, list):
                 return [convert(v, fn) for v in value]
             return fn(value)
-        loss = convert(compile_config.get("loss"), lambda v: v if isinstance(v, str) or v is None
-                       else losses.deserialize(_strip_keras(v)))
-        metric_list = convert(compile_config.get("metrics"), lambda v: v if isinstance(v, str)
-                              or v is None else metrics.deserialize(_strip_keras(v)))
+        def from_keras(module, kind):
+            def build(value):
+                if isinstance(value, str) or value is None:
+                    return value
+                spec = _strip_keras(value)
+                found = module.get(spec["class_name"])
+                cls = found if isinstance(found, type) else type(found)
+                spec["config"] = _only_accepted(cls, spec["config"],
+                                                f"{kind} {spec['class_name']}", _LOSS_OFF)
+                return module.deserialize(spec)
+            return build
+        loss = convert(compile_config.get("loss"), from_keras(losses, "loss"))
+        metric_list = convert(compile_config.get("metrics"), from_keras(metrics, "metric"))
         if compile_config.get("weighted_metrics"):
             raise ValueError("weighted_metrics are not supported")
         model.compile(optimizer=optimizer, loss=loss, metrics=metric_list,

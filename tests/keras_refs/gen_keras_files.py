@@ -162,6 +162,25 @@ def main():
         size = os.path.getsize(os.path.join(HERE, f"keras_{name}.keras"))
         print(f"{name}: {size / 1024:.1f} KB", file=sys.stderr)
     lambda_model()
+    compile_objects()
+
+
+def compile_objects():
+    """Loss and metrics given as objects (their configs carry arguments such as
+    from_logits and ignore_class): the loaded model evaluates to Keras' numbers."""
+    keras.utils.set_random_seed(300)
+    rng = np.random.default_rng(301)
+    model = keras.Sequential([keras.Input((5,), name="x"), layers.Dense(4)], name="objects")
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.SparseCategoricalAccuracy(), "accuracy"])
+    x = rng.normal(size=(20, 5)).astype("float32")
+    y = rng.integers(0, 4, size=20)
+    model.fit(x, y, epochs=1, batch_size=10, verbose=0)
+    model.save(os.path.join(HERE, "keras_compile_objects.keras"))
+    results = model.evaluate(x, y, batch_size=20, verbose=0, return_dict=True)
+    np.savez(os.path.join(HERE, "keras_compile_objects.npz"), x=x, y=y,
+             **{name: np.asarray(value) for name, value in results.items()})
 
 
 def lambda_model():
