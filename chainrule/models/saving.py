@@ -600,6 +600,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     ``custom_objects`` maps class names to classes for custom layers or
     models that are not registered by importing them.
 
+    A Keras 3 ``.keras`` file is read by ``keras_format.py``; there, as in
+    Keras, ``safe_mode=True`` refuses a config holding a Python lambda.
+
     Never runs code from the file, and checks before reading: the zip's
     member headers, each array's .npy header, the JSON's nesting, each
     weight's shape as the config builds it (no initializer runs). A
