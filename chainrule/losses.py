@@ -399,7 +399,17 @@ class CategoricalCrossentropy(Loss):
 
 
 class SparseCategoricalCrossentropy(Loss):
-    """Cross-entropy for integer labels, shape (N,) or (N, 1).
+    """Cross-entropy for integer labels, shape (N,) or (N, 1): the mean over
+    the batch of -log p[label] (Keras' ``SparseCategoricalCrossentropy``).
+
+    Args:
+        from_logits: the predictions are logits (softmax is applied inside,
+            in the stable log-softmax form) rather than probabilities.
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            or ``"none"`` (one value per sample); see ``Loss``.
+        name: the loss's name in the logs.
+
+    Example:
 
     >>> scce = SparseCategoricalCrossentropy()
     >>> round(float(scce([1], [[0.05, 0.95, 0.0]])), 4)          # -log 0.95

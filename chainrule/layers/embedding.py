@@ -24,6 +24,23 @@ class Embedding(Layer):
 
     ``embeddings_initializer="uniform"`` is Keras' RandomUniform(-0.05, 0.05).
     Masking (``mask_zero=True``) is not supported.
+
+    Args:
+        input_dim: positive int, the number of ids (the vocabulary's size).
+        output_dim: positive int, the size of each vector.
+        embeddings_initializer: how the table starts. Defaults to ``"uniform"``.
+        embeddings_regularizer: a penalty on the table, or None.
+        mask_zero: must be False.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Input shape: integer ids ``(batch, steps)``. Output shape:
+    ``(batch, steps, output_dim)``.
+
+    Example:
+
+    >>> layer = Embedding(1000, 8)
+    >>> layer(cr.tensor([[1, 2, 3]])).shape
+    (1, 3, 8)
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",

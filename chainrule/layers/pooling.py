@@ -50,7 +50,26 @@ class _Pooling2D(Layer):
 
 
 class MaxPooling2D(_Pooling2D):
-    """The largest value of each ``pool_size`` window."""
+    """The largest value of each ``pool_size`` window (Keras' ``MaxPooling2D``).
+
+    Args:
+        pool_size: int or (ph, pw), the window. Defaults to (2, 2).
+        strides: int, (sh, sw) or None (the default: windows side by side,
+            strides = pool_size).
+        padding: ``"valid"`` (the default) or ``"same"`` (TensorFlow's padding).
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Input shape: ``(batch, height, width, channels)``; output shape
+    ``(batch, height // ph, width // pw, channels)`` with the defaults.
+
+    Example:
+
+    >>> x = cr.tensor(np.arange(16.0).reshape(1, 4, 4, 1))
+    >>> MaxPooling2D()(x).numpy()[0, :, :, 0]
+    array([[ 5.,  7.],
+           [13., 15.]])
+    """
     _op = staticmethod(ops.max_pool2d)
 
 

@@ -220,6 +220,29 @@ class LSTM(_Recurrent):
     Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,).
     ``unit_forget_bias`` starts the forget gate's bias at 1, so the cell
     remembers by default. ``return_state`` returns [output, h, c].
+
+    Args:
+        units: positive int, the size of h and c.
+        activation: for the candidate and the output, default ``"tanh"``.
+        recurrent_activation: for the gates, default ``"sigmoid"``.
+        unit_forget_bias: start the forget gate's bias at 1. Defaults to True.
+        **kwargs: as every recurrent layer: ``use_bias``, ``kernel_initializer``,
+            ``recurrent_initializer`` (``"orthogonal"``), ``bias_initializer``,
+            the regularizers, ``dropout``, ``recurrent_dropout``, ``seed``,
+            ``return_sequences`` (every step's h, not just the last),
+            ``return_state``, ``go_backwards``, ``stateful``, ``unroll``,
+            and ``name``, ``dtype``.
+
+    Input shape: ``(batch, steps, features)``. Output shape: ``(batch, units)``,
+    or ``(batch, steps, units)`` with ``return_sequences=True``.
+
+    Example:
+
+    >>> layer = LSTM(16, return_sequences=True)
+    >>> layer(cr.ones(2, 5, 3)).shape
+    (2, 5, 16)
+    >>> [w.shape for w in layer.get_weights()]    # kernel, recurrent_kernel, bias
+    [(3, 64), (16, 64), (64,)]
     """
 
     _gates = 4
