@@ -638,3 +638,12 @@ def test_loss_and_metric_objects_evaluate_to_keras_numbers():
     assert set(results) == {"loss", "sparse_categorical_accuracy", "accuracy"}
     for name, value in results.items():
         assert value == pytest.approx(float(data[name]), rel=1e-5), name
+
+
+def test_layer_called_with_training_true_is_refused_by_name(tmp_path):
+    def force_training(config):
+        layer = next(l for l in config["config"]["layers"] if l["name"] == "lstm")
+        layer["inbound_nodes"][0]["kwargs"]["training"] = True
+    path = _rewrite(tmp_path, "lstm_text", edit_config=force_training)
+    with pytest.raises(ValueError, match=r"layer 'lstm' call 0.*training=True"):
+        cr.load_model(path)

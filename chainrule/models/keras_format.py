@@ -695,8 +695,12 @@ class _Reader:
         """Keyword arguments of a recorded call, less those Keras adds that mean nothing here."""
         out = {}
         for key, value in kwargs.items():
-            if key == "training" and value in (None, False):
-                continue
+            if key == "training":
+                if value in (None, False):
+                    continue
+                raise self.error(f"{where}: the layer is called with training={value!r} inside "
+                                 f"the model (e.g. Monte Carlo dropout), which chainrule's "
+                                 f"functional models do not support")
             if key == "mask" and value is None:
                 continue
             out[key] = value
