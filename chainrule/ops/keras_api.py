@@ -51,7 +51,6 @@ from . import (
 from . import max as _max
 from . import one_hot as _one_hot
 from . import sum as _sum
-from .reduce import prod as _prod
 
 __all__ = [
     # creation and conversion
@@ -63,7 +62,7 @@ __all__ = [
     "floor", "ceil", "round", "floor_divide", "mod", "logical_and", "logical_or",
     "logical_not", "logical_xor", "isnan", "isinf", "isfinite", "stop_gradient",
     # reductions and scans
-    "prod", "all", "any", "count_nonzero", "cumsum", "average", "norm", "moments",
+    "all", "any", "count_nonzero", "cumsum", "average", "norm", "moments",
     # shapes and indexing
     "moveaxis", "ravel", "tile", "repeat", "flip", "split", "take_along_axis", "slice",
     "sort", "argsort", "top_k", "in_top_k", "outer", "tensordot",
@@ -308,13 +307,6 @@ def stop_gradient(variable):
 # --------------------------------------------------------------------------
 # Reductions and scans
 # --------------------------------------------------------------------------
-def prod(x, axis=None, keepdims=False, dtype=None):
-    """Product over ``axis`` (``keras.ops.prod``): the ``prod`` op, after an
-    optional cast to ``dtype``."""
-    x = _t(x) if dtype is None else cast(x, dtype)
-    return _prod(x, axis, keepdims)
-
-
 def all(x, axis=None, keepdims=False):  # noqa: A001
     return _wrap(np.all(_array(x), axis=axis, keepdims=keepdims))
 

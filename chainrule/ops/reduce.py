@@ -183,10 +183,13 @@ L2_LOSS = declare(l2_loss, forward="½·Σ x²", derivative="x", elementwise=Tru
                   vjp=d_l2_loss, array_vjp=d_l2_loss_arrays)
 
 
-def prod(x, axis=None, keepdims=False):
-    """Product over ``axis``. The gradient of each entry is the product of the
-    others (computed without dividing, so it is exact where entries are 0)."""
+def prod(x, axis=None, keepdims=False, dtype=None):
+    """Product over ``axis`` (``dtype``: cast first, as ``keras.ops.prod``). The
+    gradient of each entry is the product of the others (computed without
+    dividing, so it is exact where entries are 0)."""
     x = as_tensor(x)
+    if dtype is not None:
+        x = x.astype(dtype)
     axes = normalize_axes(axis, x.ndim, "prod")
     data = np.asarray(np.prod(x.data, axis=axes, keepdims=keepdims))
     kept = [a for a in range(x.ndim) if a not in axes]
