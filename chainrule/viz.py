@@ -75,6 +75,10 @@ class GraphDot(str):
             raise RuntimeError(f"dot failed: {done.stderr.decode(errors='replace')}")
         return done.stdout
 
+    def _repr_pretty_(self, printer, cycle):
+        """IPython's plain-text view: the DOT text itself, not a quoted string."""
+        printer.text(str(self))
+
     def _repr_svg_(self):
         """Jupyter's picture of the graph (only when Graphviz's ``dot`` is installed)."""
         return self._dot("svg").decode() if shutil.which("dot") else None

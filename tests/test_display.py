@@ -87,6 +87,12 @@ def test_draw_graph_stays_dot_text_and_lists_its_nodes_inputs_first():
     assert "value 30" in nodes[-1]["label"]            # J = 3(2*3 + 4)
 
 
+def test_graph_reads_as_dot_text_in_plain_ipython():
+    pretty = pytest.importorskip("IPython.lib.pretty").pretty
+    graph = _graph()
+    assert pretty(graph) == str(graph)            # not the quoted repr of a str
+
+
 def test_graph_shows_a_table_without_graphviz(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     graph = _graph()
