@@ -350,9 +350,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         (tx, ty, tw), (vx, vy, vw) = adapter.split(validation_split)
         adapter = data_adapters.ArrayAdapter(tx, ty, tw, batch_size, shuffle)
         val_adapter = data_adapters.ArrayAdapter(vx, vy, vw, batch_size, False)
-    if distribution is not None and not is_arrays:
-        raise ValueError("fit(distribution=...) takes arrays: every rank shards the same "
-                         "global batches of them")
+    if strategy.world_size > 1 and not is_arrays:
+        raise ValueError("fit(distribution=...) on several processes takes arrays: every "
+                         "rank shards the same global batches of them")
 
     # Everything that can be wrong with array data is reported here, before
     # the first update: input shapes (through the layers' own checks), labels.
@@ -372,14 +372,15 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         model._training_seed = int(_random.default_rng().integers(2 ** 62))
     model.stop_training = False
     model._initial_epoch = None
-    if distribution is not None:
-        # Every rank starts from rank 0's weights, seed and epoch count (so all
-        # draw the same batch order), and validates on its share of val.
-        model._training_seed, model._epochs_seen = strategy.begin_fit(
-            model, model._training_seed, model._epochs_seen)
-        if isinstance(val_adapter, data_adapters.ArrayAdapter) and \
-                val_adapter.num_samples >= strategy.world_size:
-            start, stop = strategy.shard_bounds(val_adapter.num_samples)
+    # Every rank starts from rank 0's weights, seed and epoch count (so all
+    # draw the same batch order), and validates on its share of val (one
+    # process: the same seed and count, all of val).
+    model._training_seed, model._epochs_seen = strategy.begin_fit(
+        model, model._training_seed, model._epochs_seen)
+    if isinstance(val_adapter, data_adapters.ArrayAdapter) and \
+            val_adapter.num_samples >= strategy.world_size:
+        start, stop = strategy.shard_bounds(val_adapter.num_samples)
+        if (start, stop) != (0, val_adapter.num_samples):
             rows = lambda a: a[start:stop]  # noqa: E731
             val_adapter = data_adapters.ArrayAdapter(
                 map_structure(rows, val_adapter.x), map_structure(rows, val_adapter.y),
