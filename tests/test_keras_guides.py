@@ -46,6 +46,9 @@ GUIDE_SPECS = {
                 ("needs", ["Conv1D"]),
         }},
     "mnist_convnet.py": {"slow": True, "data": ["mnist"], "sections": {}},
+    "making_new_layers_and_models_via_subclassing.py": {
+        "slow": True, "data": ["mnist"], "sections": {}},
+    "writing_your_own_callbacks.py": {"slow": False, "data": ["mnist"], "sections": {}},
 }
 
 
