@@ -199,3 +199,16 @@ def test_subclassed_model_is_refused(tmp_path):
     model(np.zeros((1, 3), np.float32))
     with pytest.raises(ValueError, match="subclassed"):
         model.export(tmp_path / "two.onnx")
+
+
+def test_keras_export_arguments(tmp_path, capsys):
+    model = cr.Sequential([cr.Input((4, 3), name="x"), layers.Dense(2),
+                           layers.GlobalAveragePooling1D()], name="args")
+    path = model.export(tmp_path / "a.onnx", format="onnx", verbose=True, opset_version=18)
+    assert "a.onnx" in capsys.readouterr().out
+    assert onnx.load(path).opset_import[0].version == 18
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype(np.float32)
+    np.testing.assert_allclose(session.run(None, {"x": x})[0], model.predict(x), rtol=1e-5)
+    with pytest.raises(ValueError, match="input_signature"):
+        model.export(tmp_path / "b.onnx", input_signature=[(None, 3)])

@@ -428,13 +428,22 @@ class Model(Layer):
         from .saving import load_weights
         load_weights(self, filepath)
 
-    def export(self, filepath, format="onnx"):
+    def export(self, filepath, format="onnx", verbose=None, input_signature=None,
+               opset_version=None):
         """Write the model for serving elsewhere; ``format="onnx"`` (Keras 3's
-        name) writes an ONNX graph with a dynamic batch (``onnx_export.py``)."""
+        name and arguments) writes an ONNX graph with a dynamic batch
+        (``onnx_export.py``); the inputs are the model's, so ``input_signature``
+        stays None; ``opset_version`` defaults to 17."""
         if format != "onnx":
             raise ValueError(f"export(format={format!r}): chainrule exports format='onnx'")
-        from .onnx_export import export_onnx
-        return export_onnx(self, filepath)
+        if input_signature is not None:
+            raise ValueError("export(input_signature=...): chainrule exports the model's own "
+                             "inputs (batch dimension dynamic); leave input_signature=None")
+        from .onnx_export import OPSET, export_onnx
+        path = export_onnx(self, filepath, opset=opset_version or OPSET)
+        if verbose:
+            print(f"Saved ONNX model '{self.name}' to {path}")
+        return path
 
     def get_layer(self, name=None, index=None):
         """A layer of ``model.layers`` by ``name`` or by ``index`` (Keras)."""

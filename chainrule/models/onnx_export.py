@@ -39,8 +39,9 @@ def _need_onnx():
 class _Graph:
     """The nodes and weights of the ONNX graph being built, with unique names."""
 
-    def __init__(self, onnx, dtype):
+    def __init__(self, onnx, dtype, opset):
         self.onnx = onnx
+        self.opset = opset
         self.helper = onnx.helper
         self.dtype = np.dtype(dtype)
         self.nodes, self.initializers, self.names = [], [], set()
@@ -199,6 +200,9 @@ def _pool2d(op_type):
 
 def _global_pool(op_type, axes):
     def convert(g, layer, xs, shapes):
+        if g.opset >= 18:      # the axes became an input in opset 18
+            axes_input = g.const(f"{layer.name}/axes", np.array(axes, np.int64))
+            return g.op(op_type, [xs[0], axes_input], layer.name, keepdims=int(layer.keepdims))
         return g.op(op_type, [xs[0]], layer.name, axes=list(axes),
                     keepdims=int(layer.keepdims))
     return convert
@@ -376,7 +380,10 @@ def export_onnx(model, filepath, opset=OPSET):
     if not model.built:
         raise ValueError(f"model '{model.name}' has not been built; build it before exporting")
     specs = _input_specs(model)
-    g = _Graph(onnx, model.dtype)
+    if not isinstance(opset, int) or opset < 14:
+        raise ValueError(f"export: opset_version must be an int >= 14 (LSTM and GRU as used "
+                         f"here need it), got {opset!r}")
+    g = _Graph(onnx, model.dtype, opset)
     inputs = []
     for name, shape, dtype in specs:
         g.names.add(name)
