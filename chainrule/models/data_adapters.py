@@ -172,6 +172,10 @@ def standardize_x(model, x, what="x"):
             x = _by_name(x, names, what)
         elif len(x) == 1:
             x = list(x.values())
+        else:
+            raise ValueError(f"{what} is a dict with keys {sorted(x)}, but the model has one "
+                             f"input" + (f" named {names[0]!r}" if names else "") +
+                             "; give one array, or a dict with that one key")
     dtypes = _input_dtypes(model)
     if count == 1:
         if isinstance(x, (list, tuple)) and len(x) == 1 and \
@@ -340,13 +344,7 @@ class PyDatasetAdapter:
 
     def __init__(self, dataset, prepare, shuffle=False):
         self.dataset, self.prepare, self.shuffle = dataset, prepare, bool(shuffle)
-        try:
-            self.num_batches = len(dataset)
-        except NotImplementedError:
-            raise
-        except TypeError:
-            raise TypeError(f"{type(dataset).__name__} (a PyDataset) must define __len__, the "
-                            f"number of batches") from None
+        self.num_batches = len(dataset)      # PyDataset's own error names what to define
 
     def batches(self, rng=None):
         self.dataset.on_epoch_begin()
@@ -369,7 +367,8 @@ class IterableAdapter:
 
     def __init__(self, data, prepare):
         self.data, self.prepare = data, prepare
-        self.reiterable = iter(data) is not data if hasattr(data, "__iter__") else False
+        # A generator (an iterator) is read once; a list or a DataLoader anew each pass.
+        self.reiterable = not hasattr(data, "__next__")
         try:
             self.num_batches = len(data)
         except TypeError:
@@ -402,6 +401,7 @@ class EpochIterator:
                              f"{steps_per_epoch!r}")
         self.adapter, self.steps = adapter, steps_per_epoch
         self._current = None
+        self._fresh = False          # the current pass was just started
         self.ran_out = False
 
     @property
@@ -424,7 +424,7 @@ class EpochIterator:
                 batch = next(self._current)
             except StopIteration:
                 self._current = None
-                if step == 0 and self.adapter.reiterable and not getattr(self, "_fresh", False):
+                if step == 0 and self.adapter.reiterable and not self._fresh:
                     self._fresh = True      # start a new pass once, then give up
                     continue
                 self._out_of_data()

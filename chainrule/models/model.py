@@ -147,6 +147,28 @@ class Model(Layer):
         ``add_loss``. ``run_eagerly``, ``steps_per_execution``,
         ``jit_compile`` and ``auto_scale_loss`` are accepted for Keras code:
         chainrule always runs eagerly, one step at a time.
+
+        Args:
+            optimizer: a name (``"adam"``, ``"sgd"``...) or an optimizer
+                (``cr.optimizers.Adam(1e-3)``). Defaults to ``"rmsprop"``, as Keras.
+            loss: a name, a ``cr.losses`` object or function, or a list/dict
+                of them for several outputs.
+            metrics: a list of names (``"accuracy"``, ``"mae"``...) or
+                ``cr.metrics`` objects (a list/dict per output for several).
+            loss_weights: a list/dict of floats weighing each output's loss.
+            weighted_metrics: metrics computed with the sample weights.
+            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss:
+                accepted and ignored.
+
+        Example:
+
+        >>> from chainrule import layers
+        >>> model = cr.Sequential([cr.Input((3,)), layers.Dense(2, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...               metrics=["accuracy"])
+        >>> x, y = np.ones((4, 3), "float32"), np.array([0, 1, 0, 1])
+        >>> sorted(model.evaluate(x, y, return_dict=True))
+        ['accuracy', 'loss']
         """
         from .. import metrics as metrics_module
         from .. import optimizers
@@ -236,14 +258,40 @@ class Model(Layer):
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics on ``x`` (arrays with ``y``, or batches as ``fit``
         takes them): a number, a list ``[loss, *metrics]`` or, with
-        ``return_dict``, a dict (Keras)."""
+        ``return_dict``, a dict (Keras).
+
+        Args:
+            x, y: the inputs and targets, as ``fit`` takes them.
+            batch_size: samples per batch. Defaults to 32.
+            verbose: 0 silent (the default here), 1 a progress bar.
+            sample_weight: one weight per sample.
+            steps: how many batches to draw when ``x`` yields batches.
+            callbacks: ``Callback`` objects (their ``on_test_*`` hooks run).
+            return_dict: return ``{name: value}`` instead of a list.
+        """
         from .training import evaluate
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
                         sample_weight=sample_weight, steps=steps, callbacks=callbacks,
                         return_dict=return_dict)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """The outputs for ``x`` as NumPy arrays (a list for several outputs)."""
+        """The outputs for ``x`` as NumPy arrays (a list for several outputs).
+
+        Args:
+            x: the inputs (an array, a list/dict of arrays, or batches as
+                ``fit`` takes them).
+            batch_size: samples per batch. Defaults to 32.
+            verbose: 0 silent (the default here), 1 a progress bar.
+            steps: how many batches to draw when ``x`` yields batches.
+            callbacks: ``Callback`` objects (their ``on_predict_*`` hooks run).
+
+        Example:
+
+        >>> from chainrule import layers
+        >>> model = cr.Sequential([cr.Input((3,)), layers.Dense(2, activation="softmax")])
+        >>> model.predict(np.ones((5, 3), "float32")).shape
+        (5, 2)
+        """
         from .training import predict
         return predict(self, x, batch_size=batch_size, verbose=verbose, steps=steps,
                        callbacks=callbacks)
@@ -363,10 +411,13 @@ class Model(Layer):
         return found
 
     def __setattr__(self, name, value):
+        if name.startswith("_"):        # private state, set on every call: the fast path
+            super().__setattr__(name, value)
+            return
         from ..metrics import Metric
         # Metrics assigned as attributes are part of self.metrics (Keras tracks them).
         tracked = self.__dict__.get("_attribute_metrics")
-        if isinstance(value, Metric) and not name.startswith("_"):
+        if isinstance(value, Metric):
             if tracked is None:
                 tracked = {}
                 object.__setattr__(self, "_attribute_metrics", tracked)
