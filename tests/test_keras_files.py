@@ -647,3 +647,29 @@ def test_layer_called_with_training_true_is_refused_by_name(tmp_path):
     path = _rewrite(tmp_path, "lstm_text", edit_config=force_training)
     with pytest.raises(ValueError, match=r"layer 'lstm' call 0.*training=True"):
         cr.load_model(path)
+
+
+def test_functions_named_in_the_config_are_looked_up_never_imported(tmp_path):
+    # Keras writes a plain function as {"module", "class_name": "function", "config": name};
+    # chainrule resolves names through its registries only, so "os.system" stays a name.
+    marker = tmp_path / "ran"
+
+    def point_at_os(config):
+        config["config"]["layers"][1]["config"]["activation"] = {
+            "module": "os", "class_name": "function", "config": "system",
+            "registered_name": "function"}
+        config["config"]["layers"][2]["class_name"] = "Popen"
+        config["config"]["layers"][2]["module"] = "subprocess"
+        config["config"]["layers"][2]["config"]["args"] = ["touch", str(marker)]
+    path = _rewrite(tmp_path, "mlp", edit_config=point_at_os)
+    with pytest.raises(ValueError, match=r"'dense'.*system"):
+        cr.load_model(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["config"]["layers"][1]["config"]["activation"] = "relu"
+    path2 = tmp_path / "popen.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(path2, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, json.dumps(config) if name == "config.json" else src.read(name))
+    with pytest.raises(ValueError, match=r"'dense_1'.*Popen.*subprocess"):
+        cr.load_model(path2)
+    assert not marker.exists()
