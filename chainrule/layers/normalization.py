@@ -31,8 +31,33 @@ __all__ = ["BatchNormalization"]
 class BatchNormalization(Layer):
     """Normalizes each feature (entry along ``axis``) over the batch.
 
+    While training, ``y = gamma · (x - mean) / sqrt(var + epsilon) + beta``
+    with the batch's mean and variance, and the moving statistics follow
+    them: ``moving = moving · momentum + batch · (1 - momentum)``; at
+    inference the moving statistics are used (Keras 3 ``BatchNormalization``).
+
     Weights, in Keras' order: gamma (scale), beta (offset), then the
     non-trainable moving_mean and moving_variance.
+
+    Args:
+        axis: the feature axis (the channels). Defaults to -1.
+        momentum: of the moving statistics. Defaults to 0.99.
+        epsilon: added to the variance. Defaults to 1e-3.
+        center, scale: whether to learn beta, gamma. Default to True.
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+            moving_variance_initializer: how each starts (zeros, ones, zeros, ones).
+        beta_regularizer, gamma_regularizer: penalties added to the loss, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+
+    Example:
+
+    >>> layer = BatchNormalization()
+    >>> x = cr.tensor([[1.0, 2.0], [3.0, 6.0]])
+    >>> layer(x, training=True).numpy().round(2)       # each column: mean 0, std 1
+    array([[-1., -1.],
+           [ 1.,  1.]], dtype=float32)
+    >>> [w.shape for w in layer.get_weights()]          # gamma, beta, moving mean, variance
+    [(2,), (2,), (2,), (2,)]
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
