@@ -136,3 +136,14 @@ def test_pytorch_spellings():
 def test_linspace_at_top_level():
     np.testing.assert_allclose(cr.linspace(0, 1, 11).numpy(), np.linspace(0, 1, 11), rtol=1e-6)
     assert cr.linspace(0, 1, 3).dtype == np.float32
+
+
+def test_layer_zero_grad_clears_every_weight_gradient():
+    model = cr.Sequential([cr.layers.Dense(3), cr.layers.Dense(1)])
+    loss = model(cr.ones(2, 4)).sum()
+    loss.backward()
+    assert all(w.grad is not None for w in model.trainable_weights)
+    model.zero_grad(set_to_none=False)
+    assert all(w.grad is not None and not w.grad.numpy().any() for w in model.trainable_weights)
+    model.zero_grad()
+    assert all(w.grad is None for w in model.trainable_weights)

@@ -394,6 +394,16 @@ class Layer:
         """Add a loss term (a scalar Tensor) from inside ``call``."""
         self._activity_losses.append(value)
 
+    def zero_grad(self, set_to_none=True):
+        """Clear the ``.grad`` of every weight (PyTorch's ``Module.zero_grad``,
+        which Keras 3 layers have on the torch backend): None by default, zeros
+        with ``set_to_none=False``."""
+        for _, w in self._all_weights():
+            if set_to_none or w.grad is None:
+                w.grad = None
+            else:
+                w.grad.zero_()
+
     def count_params(self):
         return int(sum(w.size for w in self.weights))
 
