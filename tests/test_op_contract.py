@@ -57,6 +57,21 @@ ARRAY_VJP_CASES = {
     "lstm": [([(2, 3, 2), (2, 12), (3, 12), (12,)], cr.ops.lstm)],
     "gru": [([(2, 3, 2), (2, 9), (3, 9), (2, 9)], cr.ops.gru)],
     "simple_rnn": [([(2, 3, 2), (2, 3), (3, 3), (3,)], cr.ops.simple_rnn)],
+    # issue 17, part A
+    "erf": [([(3, 4)], cr.erf)],
+    "flip": [([(2, 3)], lambda x: cr.flip(x, 1))],
+    "roll": [([(2, 3)], lambda x: cr.roll(x, 1, 1))],
+    "tile": [([(2, 3)], lambda x: cr.tile(x, (2, 1)))],
+    "repeat": [([(2, 3)], lambda x: cr.repeat(x, [1, 0, 2], axis=1))],
+    "tril": [([(3, 3)], lambda x: cr.tril(x, -1))],
+    "triu": [([(3, 3)], lambda x: cr.triu(x))],
+    "cumsum": [([(2, 3)], lambda x: cr.cumsum(x, 1))],
+    "sort": [([(2, 4)], lambda x: cr.sort(x))],
+    "top_k": [([(2, 4)], lambda x: cr.top_k(x, 2)[0])],
+    "layer_norm": [([(3, 4), (4,), (4,)], cr.layer_norm)],
+    "scaled_dot_product_attention": [
+        ([(2, 3, 4), (2, 5, 4), (2, 5, 3)],
+         lambda q, k, v: cr.scaled_dot_product_attention(q, k, v, np.tril(np.ones((3, 5), bool))))],
 }
 
 

@@ -17,6 +17,17 @@ from .nn import *  # noqa: F401,F403
 from .nn import __all__ as _nn
 from .rnn import *  # noqa: F401,F403
 from .rnn import __all__ as _rnn
+from .special import *  # noqa: F401,F403
+from .special import __all__ as _special
+from .rearrange import *  # noqa: F401,F403
+from .rearrange import __all__ as _rearrange
+from .scan import *  # noqa: F401,F403
+from .scan import __all__ as _scan
+from .normalization import *  # noqa: F401,F403
+from .normalization import __all__ as _normalization
+from .attention import *  # noqa: F401,F403
+from .attention import __all__ as _attention
 
-__all__ = _elementwise + _shape + _index + _reduce + _matmul + _nn + _rnn
+__all__ = (_elementwise + _shape + _index + _reduce + _matmul + _nn + _rnn + _special + _rearrange
+           + _scan + _normalization + _attention)
 from .keras_api import *  # noqa: E402,F401,F403  (keras.ops names: cr.ops only, not in __all__)

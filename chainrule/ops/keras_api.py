@@ -51,21 +51,22 @@ from . import (
 from . import max as _max
 from . import one_hot as _one_hot
 from . import sum as _sum
+from .special import erf as _erf
 
 __all__ = [
     # creation and conversion
     "convert_to_tensor", "convert_to_numpy", "is_tensor", "cast", "shape", "ndim", "size",
     "zeros", "ones", "full", "zeros_like", "ones_like", "full_like", "eye", "identity",
-    "arange", "linspace", "tri", "tril", "triu",
+    "arange", "linspace", "tri",
     # elementwise math
     "square", "reciprocal", "log1p", "expm1", "log2", "log10", "absolute", "true_divide",
     "floor", "ceil", "round", "floor_divide", "mod", "logical_and", "logical_or",
     "logical_not", "logical_xor", "isnan", "isinf", "isfinite", "stop_gradient",
     # reductions and scans
-    "all", "any", "count_nonzero", "cumsum", "average", "norm", "moments",
+    "all", "any", "count_nonzero", "average", "norm", "moments",
     # shapes and indexing
-    "moveaxis", "ravel", "tile", "repeat", "flip", "split", "take_along_axis", "slice",
-    "sort", "argsort", "top_k", "in_top_k", "outer", "tensordot",
+    "moveaxis", "ravel", "split", "take_along_axis", "slice",
+    "argsort", "in_top_k", "outer", "tensordot",
     # activations (keras.ops / keras.ops.nn)
     "relu6", "silu", "swish", "gelu", "selu", "softsign", "hard_sigmoid", "log_sigmoid",
     "normalize",
@@ -178,17 +179,6 @@ def identity(n, dtype=None):
 
 def tri(N, M=None, k=0, dtype=None):  # noqa: N803
     return _wrap(np.tri(N, M, k, dtype=_dtype(dtype)))
-
-
-def tril(x, k=0):
-    """The lower triangle (entries above diagonal ``k`` set to 0)."""
-    x = _t(x)
-    return x * _wrap(np.tril(np.ones(x.shape[-2:], x.dtype), k))
-
-
-def triu(x, k=0):
-    x = _t(x)
-    return x * _wrap(np.triu(np.ones(x.shape[-2:], x.dtype), k))
 
 
 def arange(start, stop=None, step=1, dtype=None):
@@ -319,18 +309,6 @@ def count_nonzero(x, axis=None):
     return _wrap(np.count_nonzero(_array(x), axis=axis))
 
 
-def cumsum(x, axis=None, dtype=None):
-    """Running sum along ``axis`` (flattened when None): a product with a
-    triangular matrix of ones, so it is differentiable."""
-    x = _t(x) if dtype is None else cast(x, dtype)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
-    moved = moveaxis(x, axis, -1)
-    n = moved.shape[-1]
-    upper = _wrap(np.triu(np.ones((n, n), moved.dtype)))     # [j, i] = 1 for j <= i
-    return moveaxis(matmul(moved, upper), -1, axis)
-
-
 def average(x, axis=None, weights=None):
     """The mean, or the weighted mean Σ w·x / Σ w along ``axis``."""
     x = _t(x)
@@ -388,37 +366,6 @@ def ravel(x):
     return reshape(_t(x), (-1,))
 
 
-def tile(x, repeats):
-    """``x`` repeated ``repeats`` times along each axis (NumPy's ``tile``)."""
-    x = _t(x)
-    reps = (repeats,) if isinstance(repeats, numbers.Integral) else tuple(repeats)
-    if len(reps) > x.ndim:
-        x = reshape(x, (1,) * (len(reps) - x.ndim) + x.shape)
-    reps = (1,) * (x.ndim - len(reps)) + reps
-    for axis, r in enumerate(reps):
-        if r != 1:
-            x = concatenate([x] * r, axis=axis)
-    return x
-
-
-def repeat(x, repeats, axis=None):
-    """Each entry repeated ``repeats`` times along ``axis`` (flattened when None)."""
-    x = _t(x)
-    if axis is None:
-        x, axis = reshape(x, (-1,)), 0
-    index = np.repeat(np.arange(x.shape[axis]), _array(repeats))
-    return x[(builtins.slice(None),) * (axis % x.ndim) + (index,)]
-
-
-def flip(x, axis=None):
-    x = _t(x)
-    axes = range(x.ndim) if axis is None else _axes(axis, x.ndim)
-    index = [builtins.slice(None)] * x.ndim
-    for a in axes:
-        index[a] = builtins.slice(None, None, -1)
-    return x[tuple(index)]
-
-
 def split(x, indices_or_sections, axis=0):
     """Pieces of ``x`` along ``axis`` (NumPy's ``split``)."""
     x = _t(x)
@@ -461,18 +408,6 @@ def slice(inputs, start_indices, shape):  # noqa: A001  (Keras' name)
 
 def argsort(x, axis=-1):
     return _wrap(np.argsort(_array(x), axis=axis, kind="stable"))
-
-
-def sort(x, axis=-1):
-    """Sorted along ``axis``; the gradient goes back to where each value came from."""
-    return take_along_axis(x, argsort(x, axis).data, axis)
-
-
-def top_k(x, k, sorted=True):  # noqa: A002
-    """(values, indices) of the ``k`` largest entries along the last axis."""
-    x = _t(x)
-    order = np.argsort(-x.data, axis=-1, kind="stable")[..., :k]
-    return take_along_axis(x, order, -1), _wrap(order.astype(np.int32))
 
 
 def in_top_k(targets, predictions, k):
@@ -526,11 +461,10 @@ swish = silu
 
 def gelu(x, approximate=True):
     """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (``approximate=True``,
-    Keras' default). The exact form needs erf, which chainrule has no op for yet."""
-    if not approximate:
-        raise NotImplementedError("gelu(approximate=False) needs an erf op, which "
-                                  "chainrule does not have yet; use approximate=True")
+    Keras' default for ``keras.ops.gelu``), else 0.5·x·(1 + erf(x/√2))."""
     x = _t(x)
+    if not approximate:
+        return 0.5 * x * (1 + _erf(x * (1 / math.sqrt(2))))
     return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
