@@ -56,18 +56,30 @@ _H5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # --------------------------------------------------------------------------
 # The translation table
 # --------------------------------------------------------------------------
+def own_weights(layer):
+    """Where Keras keeps most layers' variables: ``<layer>/vars``, in creation order."""
+    return [("", [w for _, w in layer._all_weights()])]
+
+
+def cell_weights(layer):
+    """A recurrent layer's variables live in its cell: ``<layer>/cell/vars``."""
+    return [("", []), ("cell", list(layer._weights))]
+
+
 @dataclass(frozen=True)
 class LayerFormat:
     """How one Keras layer class maps onto a chainrule layer.
 
     ``chainrule`` is the chainrule class name (looked up in the layer
-    registry); ``cell`` is True for recurrent layers, whose variables Keras
-    keeps one level down, in ``<layer>/cell/vars``; ``off`` lists Keras
-    arguments chainrule does not take, with the value that makes them
-    irrelevant (any other value is refused by name).
+    registry); ``weights(layer)`` lists ``(sub-path, weights)``: where under
+    the layer's group Keras keeps which of its variables (``own_weights``,
+    or ``cell_weights`` for recurrent layers; a layer with sublayers, such as
+    attention, lists one entry per sublayer); ``off`` lists Keras arguments
+    chainrule does not take, with the value that makes them irrelevant (any
+    other value is refused by name).
     """
     chainrule: str
-    cell: bool = False
+    weights: object = own_weights
     off: dict = field(default_factory=dict)
 
 
@@ -100,9 +112,9 @@ KERAS_LAYERS = {
                                    "renorm_clipping": ANY, "renorm_momentum": ANY}),
     "Embedding": LayerFormat("Embedding", off={"activity_regularizer": None,
                                                "embeddings_constraint": None}),
-    "SimpleRNN": LayerFormat("SimpleRNN", cell=True, off=_RNN_OFF),
-    "LSTM": LayerFormat("LSTM", cell=True, off=_RNN_OFF),
-    "GRU": LayerFormat("GRU", cell=True, off=_RNN_OFF),
+    "SimpleRNN": LayerFormat("SimpleRNN", weights=cell_weights, off=_RNN_OFF),
+    "LSTM": LayerFormat("LSTM", weights=cell_weights, off=_RNN_OFF),
+    "GRU": LayerFormat("GRU", weights=cell_weights, off=_RNN_OFF),
 }
 
 # Arguments every Keras 3 layer may carry that do not change what it computes
@@ -320,12 +332,9 @@ def _weight_groups(layer, path, orders=None, class_names=None):
                          f"it with model.save('{layer.name}.chainrule') instead")
     if children is None:
         entry = KERAS_LAYERS.get(type(layer).__name__)
-        if entry is not None and entry.cell:
-            yield path, layer, []
-            yield _join(path, "cell"), layer, list(layer._weights)
-        else:
-            # A custom layer: every weight it and its sublayers own, in creation order.
-            yield path, layer, [w for _, w in layer._all_weights()]
+        # A custom layer: every weight it and its sublayers own, in creation order.
+        for sub, weights in (entry.weights if entry else own_weights)(layer):
+            yield _join(path, sub), layer, weights
         return
     yield path, layer, []
     used = {}
