@@ -2,9 +2,9 @@
 ``find_file``: the path you give, ``$CHAINRULE_DATA``, the cache
 ``~/.chainrule/datasets``, then a checked download unless ``$CHAINRULE_OFFLINE``."""
 from . import cifar10, mnist
-from ._files import ChecksumError, DatasetNotFoundError, find_file
+from ._files import ChecksumError, DatasetFileError, DatasetNotFoundError, find_file
 from .bundled import load_diabetes, load_digits, load_iris
 from .synthetic import make_income_debt
 
-__all__ = ["ChecksumError", "DatasetNotFoundError", "cifar10", "find_file", "load_diabetes",
-           "load_digits", "load_iris", "make_income_debt", "mnist"]
+__all__ = ["ChecksumError", "DatasetFileError", "DatasetNotFoundError", "cifar10", "find_file",
+           "load_diabetes", "load_digits", "load_iris", "make_income_debt", "mnist"]

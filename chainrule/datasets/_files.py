@@ -10,7 +10,10 @@ Every loader asks :func:`find_file`, which looks, in this order, at
    or ``download=None`` (the default) while ``$CHAINRULE_OFFLINE`` is unset.
 
 A download lands in the cache atomically (a temporary file in the same folder,
-then ``os.replace``) and only after its SHA-256 matched. When nothing is found,
+then ``os.replace``) and only after its SHA-256 matched; any network failure
+(unreachable, timed out, cut mid-download) becomes the :class:`DatasetNotFoundError`
+below. Only regular files (or folders) are used: a FIFO or a link to a device
+where a data file should be is skipped and named in that error, never read. When nothing is found,
 :class:`DatasetNotFoundError` (a ``FileNotFoundError``) lists every place looked at
 and says exactly where to put the file.
 
@@ -23,12 +26,13 @@ are, so a subset or a tiny test file works; files in the cache must have one of
 the known digests, since the cache is what downloads fill.
 """
 import hashlib
+import http.client
 import os
+import stat
 import sys
-import tempfile
 from pathlib import Path
 
-__all__ = ["ChecksumError", "DatasetNotFoundError", "cache_dir", "download_allowed",
+__all__ = ["ChecksumError", "DatasetFileError", "DatasetNotFoundError", "cache_dir", "download_allowed",
            "find_file", "keras_cache_dir", "sha256sum"]
 
 DATA_ENV = "CHAINRULE_DATA"
@@ -39,7 +43,12 @@ class DatasetNotFoundError(FileNotFoundError):
     """A data file is in none of the places looked at; the message says where to put it."""
 
 
-class ChecksumError(ValueError):
+class DatasetFileError(ValueError):
+    """A data file was found but cannot be used (truncated, damaged, not the
+    dataset's layout or values); the message names the file."""
+
+
+class ChecksumError(DatasetFileError):
     """A data file's SHA-256 is not the one expected (a truncated download, another file)."""
 
 
@@ -100,24 +109,52 @@ def _fetch(url, out):
     """Copy the bytes at ``url`` into the open binary file ``out`` (tests replace this)."""
     import urllib.request  # here, so `import chainrule` does not load http and ssl
     with urllib.request.urlopen(url, timeout=60) as response:
+        expected = response.headers.get("Content-Length")
+        received = 0
         for chunk in iter(lambda: response.read(1 << 20), b""):
             out.write(chunk)
+            received += len(chunk)
+    # read(n) returns b"" when the server closes early: a cut connection
+    # would otherwise look like a complete (if wrong) file.
+    if expected is not None and expected.isdigit() and received < int(expected):
+        raise http.client.IncompleteRead(b"", int(expected) - received)
 
 
 def _download(url, destination, accepted):
+    # Lazy: the models floor is heavy and only a download needs its writer.
+    from ..models.saving import atomic_write
     destination.parent.mkdir(parents=True, exist_ok=True)
     print(f"chainrule: downloading {url} to {destination}", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(prefix=destination.name + ".", suffix=".part",
-                               dir=destination.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _fetch(url, out)
-        _check(Path(tmp), accepted, f"the download from {url}, saved as")
-        os.replace(tmp, destination)      # atomic: the cache never holds half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    # A temporary file in the cache named by this process, checked, then
+    # os.replace: the cache never holds half a file, and a download killed
+    # midway is removed by the next one.
+    atomic_write(destination, lambda out: _fetch(url, out),
+                 verify=lambda tmp: _check(Path(tmp), accepted,
+                                           f"the download from {url}, saved as"))
     return destination
+
+
+# What a failed download raises: URLError, timeouts, resets and a full disk
+# are OSError; a connection cut mid-body is http.client.IncompleteRead; a
+# malformed address is ValueError.
+_NETWORK_ERRORS = (OSError, http.client.HTTPException, ValueError)
+
+
+def _kind(path):
+    """``"file"``, ``"folder"``, None (nothing there), or why ``path`` cannot
+    be read as data: a FIFO, socket or device would block or never end."""
+    try:
+        mode = os.stat(path).st_mode       # follows links: a link to /dev/zero is a device
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return f"cannot be read: {e.strerror}"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"{what}, not a regular file: not read"
 
 
 def _env_places():
@@ -154,32 +191,36 @@ def find_file(filename, path=None, *, sha256=None, url=None, download=None, save
     def look_in_folder(folder, why):
         for name in names:
             candidate = folder / name
-            if candidate.exists():
+            kind = _kind(candidate)
+            if kind in ("file", "folder"):
                 return candidate
-            looked.append(f"{candidate} ({why})")
+            looked.append(f"{candidate} ({why}" + (f": {kind})" if kind else ")"))
         return None
 
     if path is not None:
         given = Path(os.fspath(path)).expanduser()
-        if given.is_file() or (given.is_dir() and given.name in names):
+        kind = _kind(given)
+        if kind == "file" or (kind == "folder" and given.name in names):
             return given
-        if given.is_dir():
+        if kind == "folder":
             found = look_in_folder(given, "the path argument")
             if found is not None:
                 return found
         else:
-            looked.append(f"{given} (the path argument: no such file or folder)")
+            looked.append(f"{given} (the path argument: {kind or 'no such file or folder'})")
 
     env = _env_places()
     for place in env:
-        if place.is_file() and place.name in names:
+        kind = _kind(place)
+        if kind == "file" and place.name in names:
             return place
-        if place.is_dir():
+        if kind == "folder":
             found = look_in_folder(place, f"${DATA_ENV}")
             if found is not None:
                 return found
         else:
-            what = f"not {' or '.join(names)}" if place.exists() else "no such file or folder"
+            what = f"not {' or '.join(names)}" if kind == "file" else \
+                kind or "no such file or folder"
             looked.append(f"{place} (${DATA_ENV}: {what})")
     if not env:
         looked.append(f"${DATA_ENV} (not set)")
@@ -207,8 +248,8 @@ def find_file(filename, path=None, *, sha256=None, url=None, download=None, save
             return _download(url, cache / save_as, accepted)
         except ChecksumError:
             raise
-        except OSError as e:   # URLError, timeouts, a full disk: all OSError
-            why_not = f"the download from {url} failed ({e})"
+        except _NETWORK_ERRORS as e:
+            why_not = f"the download from {url} failed ({str(e) or type(e).__name__})"
 
     wanted = " or ".join(names)
     lines = [f"{wanted} was not found. Looked at:"]

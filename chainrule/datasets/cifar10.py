@@ -22,13 +22,15 @@ rebuild NumPy arrays through: a file that asks for anything else is refused.
 import io
 import pickle
 import tarfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._files import find_file
+from ._files import DatasetFileError, DatasetNotFoundError, find_file
 
-__all__ = ["SafeUnpickler", "class_names", "load_data"]
+__all__ = ["SafeUnpickler", "UnsafePickleError", "class_names", "load_data"]
 
 class_names = ("airplane", "automobile", "bird", "cat", "deer",
                "dog", "frog", "horse", "ship", "truck")
@@ -46,14 +48,36 @@ TEST_BATCH = "test_batch"
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+_MAX_ARRAY_BYTES = 2 ** 28        # one official batch is 30 MB
+
+
+class UnsafePickleError(DatasetFileError, pickle.UnpicklingError):
+    """A CIFAR-10 batch asked the unpickler for something other than NumPy arrays."""
+
+
 def _numpy_rebuilders():
     # Ask NumPy itself which functions its pickles call, so the list holds on
     # NumPy 1 (numpy.core) and 2 (numpy._core) alike.
     reconstruct = np.zeros(1).__reduce__()[0]
     scalar = np.float64(0).__reduce__()[0]
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+
+    def ndarray(*args, **kwargs):
+        # A pickle names the class only to hand it to _reconstruct; calling it
+        # would allocate any shape it asks for.
+        raise UnsafePickleError("refusing to call numpy.ndarray from a CIFAR-10 batch")
+
+    def guarded_reconstruct(subtype, shape, dtype):
+        # NumPy pickles an array as an empty _reconstruct then its bytes (which
+        # must match the shape); a first shape with elements would be allocated
+        # without bytes behind it.
+        if subtype is not ndarray or np.prod(shape, dtype=object) > _MAX_ARRAY_BYTES:
+            raise UnsafePickleError("refusing a NumPy array rebuild that is not how "
+                                         "NumPy pickles arrays")
+        return reconstruct(np.ndarray, shape, dtype)
+
+    allowed = {("numpy", "ndarray"): ndarray, ("numpy", "dtype"): np.dtype}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        allowed[(module, "_reconstruct")] = reconstruct
+        allowed[(module, "_reconstruct")] = guarded_reconstruct
         allowed[(module, "scalar")] = scalar
     return allowed
 
@@ -63,7 +87,8 @@ class SafeUnpickler(pickle.Unpickler):
 
     ``find_class`` is how a pickle names the function it wants called; anything
     but NumPy's array rebuilders raises ``pickle.UnpicklingError``, so reading a
-    file never runs code from it.
+    file never runs code from it. The rebuilders are guarded so that an array
+    never gets more elements than the bytes the pickle holds for it.
     """
 
     ALLOWED = _numpy_rebuilders()
@@ -72,29 +97,68 @@ class SafeUnpickler(pickle.Unpickler):
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise UnsafePickleError(
                 f"refusing to load {module}.{name} from a CIFAR-10 batch: only NumPy "
                 f"arrays, lists and dicts are allowed (is this really a CIFAR-10 file?)"
             ) from None
 
 
 def _read_batch(f, where):
-    """One official batch: (images (N, 32, 32, 3) uint8, labels (N,) uint8)."""
+    """One official batch: (images (N, 32, 32, 3) uint8, labels (N,) uint8).
+
+    ``data`` must be an integer NumPy array (N, 3072) of values 0..255 and
+    ``labels`` a flat list (or 1-D array) of N integers 0..9, as the official
+    files hold them: anything else is refused before it is converted, so
+    nothing wraps around silently and nested lists are never expanded.
+    """
     # encoding="bytes": the batches were pickled by Python 2, whose str is bytes.
-    batch = SafeUnpickler(f, encoding="bytes").load()
+    try:
+        batch = SafeUnpickler(f, encoding="bytes").load()
+    except pickle.UnpicklingError:
+        raise
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            MemoryError, OverflowError, UnicodeDecodeError) as e:
+        raise DatasetFileError(f"{where} is not a readable CIFAR-10 batch ({type(e).__name__}: "
+                         f"{e}); it may be truncated") from None
     items = batch.items() if isinstance(batch, dict) else ()
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in items}
     if "data" not in batch or "labels" not in batch:
-        raise ValueError(f"{where} is not a CIFAR-10 batch: a pickled dict with 'data' "
+        raise DatasetFileError(f"{where} is not a CIFAR-10 batch: a pickled dict with 'data' "
                          f"and 'labels' (found keys: {sorted(map(str, batch))})")
-    data = np.asarray(batch["data"], dtype=np.uint8)
+    data = batch["data"]
+    if not isinstance(data, np.ndarray) or data.dtype.kind not in "iu" or data.ndim != 2 \
+            or data.shape[1] != 3 * 32 * 32:
+        shape = getattr(data, "shape", None)
+        raise DatasetFileError(f"{where}: 'data' must be an integer NumPy array of shape (N, 3072), "
+                         f"got {type(data).__name__} {shape or ''}".rstrip())
+    _check_range(data, 255, f"{where}: pixel values", "0..255")
+    labels = _flat_labels(batch["labels"], where)
+    if len(labels) != len(data):
+        raise DatasetFileError(f"{where}: {len(data)} images but {len(labels)} labels")
     # Each row holds 1024 red, then 1024 green, then 1024 blue values, each a
     # 32x32 row-major image: (N, 3, 32, 32) -> channels-last (N, 32, 32, 3).
-    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    labels = np.asarray(batch["labels"], dtype=np.uint8)
-    if len(labels) != len(images):
-        raise ValueError(f"{where}: {len(images)} images but {len(labels)} labels")
-    return images, labels
+    images = data.astype(np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, labels.astype(np.uint8)
+
+
+def _flat_labels(labels, where):
+    """``labels`` as an int64 array, if it is a flat list or 1-D array of integers 0..9."""
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1 or labels.dtype.kind not in "iu":
+            raise DatasetFileError(f"{where}: 'labels' must be a flat list of integers, got an "
+                             f"array of shape {labels.shape} and dtype {labels.dtype}")
+        out = labels.astype(np.int64)
+    elif isinstance(labels, list) and all(type(v) is int for v in labels):
+        out = np.array(labels, dtype=np.int64) if labels else np.zeros(0, np.int64)
+    else:
+        raise DatasetFileError(f"{where}: 'labels' must be a flat list of integers 0..9")
+    _check_range(out, len(class_names) - 1, f"{where}: labels", "0..9")
+    return out
+
+
+def _check_range(values, high, what, expected):
+    if values.size and (values.min() < 0 or values.max() > high):
+        raise DatasetFileError(f"{what} run {values.min()}..{values.max()}; expected {expected}")
 
 
 def _join(batches):
@@ -106,7 +170,7 @@ def _join(batches):
 def _load_folder(folder):
     missing = [n for n in TRAIN_BATCHES + (TEST_BATCH,) if not (folder / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not a complete {FOLDER} folder: "
+        raise DatasetNotFoundError(f"{folder} is not a complete {FOLDER} folder: "
                                 f"{', '.join(missing)} missing")
 
     def read(name):
@@ -121,7 +185,7 @@ def _load_archive(archive):
 
         def read(name):
             if name not in members:
-                raise ValueError(f"{archive} has no {FOLDER}/{name}: not the CIFAR-10 "
+                raise DatasetFileError(f"{archive} has no {FOLDER}/{name}: not the CIFAR-10 "
                                  f"python archive")
             # Read the member's bytes; nothing is unpacked onto the disk.
             data = tar.extractfile(members[name]).read()
@@ -133,13 +197,22 @@ def _load_npz(path):
     with np.load(path, allow_pickle=False) as z:
         missing = [k for k in _KEYS if k not in z.files]
         if missing:
-            raise ValueError(f"'{path}' is not a CIFAR-10 .npz: it has no "
+            raise DatasetFileError(f"'{path}' is not a CIFAR-10 .npz: it has no "
                              f"{', '.join(missing)} (keys: {z.files})")
         arrays = [z[k] for k in _KEYS]
     for name, x in zip(("x_train", "x_test"), arrays[0::2]):
-        if x.ndim != 4 or x.shape[1:] != (32, 32, 3):
-            raise ValueError(f"'{path}': {name} has shape {x.shape}, expected "
-                             f"(N, 32, 32, 3) channels-last images")
+        if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype.kind not in "iuf":
+            raise DatasetFileError(f"'{path}': {name} has shape {x.shape} and dtype {x.dtype}, "
+                             f"expected (N, 32, 32, 3) channels-last images")
+        _check_range(x, 255, f"'{path}': {name} values", "0..255")
+        if x.dtype.kind == "f" and not np.array_equal(x, np.round(x)):
+            raise DatasetFileError(f"'{path}': {name} holds fractional values; expected whole "
+                             f"pixel values 0..255 (not images scaled to [0, 1])")
+    for name, x, y in (("y_train", arrays[0], arrays[1]), ("y_test", arrays[2], arrays[3])):
+        if y.dtype.kind not in "iu" or y.size != len(x) or y.shape[1:] not in ((), (1,)):
+            raise DatasetFileError(f"'{path}': {name} has shape {y.shape} and dtype {y.dtype}, "
+                             f"expected {len(x)} integer labels")
+        _check_range(y, len(class_names) - 1, f"'{path}': {name}", "0..9")
     x_train, y_train, x_test, y_test = arrays
     return ((x_train.astype(np.uint8), y_train.astype(np.uint8).reshape(-1, 1)),
             (x_test.astype(np.uint8), y_test.astype(np.uint8).reshape(-1, 1)))
@@ -161,9 +234,14 @@ def load_data(path=None, download=None):
                           url=URL, download=download, save_as=ARCHIVE)
     if found.is_dir():
         return _load_folder(found)
-    if found.name.endswith((".tar.gz", ".tgz")):
-        return _load_archive(found)
-    if found.suffix == ".npz":
-        return _load_npz(found)
-    raise ValueError(f"{found}: not a CIFAR-10 file; expected a .npz, {ARCHIVE} or a "
+    try:
+        if found.name.endswith((".tar.gz", ".tgz")):
+            return _load_archive(found)
+        if found.suffix == ".npz":
+            return _load_npz(found)
+    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, KeyError) as e:
+        raise DatasetFileError(f"'{found}' cannot be read ({type(e).__name__}: {e}); it is "
+                         f"truncated or damaged: delete it and put a complete copy there") \
+            from None
+    raise DatasetFileError(f"{found}: not a CIFAR-10 file; expected a .npz, {ARCHIVE} or a "
                      f"{FOLDER} folder")

@@ -10,9 +10,11 @@ folder holding it), at ``$CHAINRULE_DATA``, in the cache
 ``~/.chainrule/datasets/mnist.npz``, and last downloaded from Keras' address
 (SHA-256 checked) unless ``download=False`` or ``$CHAINRULE_OFFLINE`` is set.
 """
+import zipfile
+
 import numpy as np
 
-from ._files import find_file
+from ._files import DatasetFileError, find_file
 
 __all__ = ["load_data"]
 
@@ -35,9 +37,38 @@ def load_data(path=None, download=None):
     nowhere and cannot be downloaded.
     """
     place = find_file(FILENAME, path, sha256=SHA256, url=URL, download=download)
-    with np.load(place, allow_pickle=False) as data:
-        missing = [k for k in _KEYS if k not in data.files]
-        if missing:
-            raise ValueError(f"'{place}' is not an MNIST file in Keras' layout: it has "
-                             f"no {', '.join(missing)} (keys: {data.files})")
-        return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
+    try:
+        with np.load(place, allow_pickle=False) as data:
+            missing = [k for k in _KEYS if k not in data.files]
+            if missing:
+                raise DatasetFileError(f"'{place}' is not an MNIST file in Keras' layout: it has "
+                                 f"no {', '.join(missing)} (keys: {data.files})")
+            arrays = [data[k] for k in _KEYS]
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as e:
+        if isinstance(e, DatasetFileError):
+            raise
+        raise DatasetFileError(f"'{place}' cannot be read as mnist.npz ({type(e).__name__}: {e}); "
+                         f"it is truncated or not an .npz: delete it and put a complete copy "
+                         f"there") from None
+    for x_name, y_name, x, y in (("x_train", "y_train", *arrays[:2]),
+                                 ("x_test", "y_test", *arrays[2:])):
+        _check_split(place, x_name, y_name, x, y)
+    x_train, y_train, x_test, y_test = arrays
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _check_split(place, x_name, y_name, x, y):
+    """Images (N, 28, 28) of values 0..255, labels (N,) of 0..9: anything else
+    would be reshaped or cast into something that is not MNIST, silently."""
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype.kind not in "iuf":
+        raise DatasetFileError(f"'{place}': {x_name} has shape {x.shape} and dtype {x.dtype}; "
+                         f"MNIST images are (N, 28, 28) numbers")
+    if y.ndim != 1 or len(y) != len(x) or y.dtype.kind not in "iu":
+        raise DatasetFileError(f"'{place}': {y_name} has shape {y.shape} and dtype {y.dtype}; "
+                         f"expected {len(x)} integer labels, one per image in {x_name}")
+    if x.size and (x.min() < 0 or x.max() > 255):
+        raise DatasetFileError(f"'{place}': {x_name} holds values {x.min()}..{x.max()}; "
+                         f"MNIST pixels are 0..255")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise DatasetFileError(f"'{place}': {y_name} holds labels {y.min()}..{y.max()}; "
+                         f"MNIST labels are 0..9")

@@ -15,6 +15,7 @@ when needed, and keep their heavy imports inside ``run``, so ``--list`` is fast.
 """
 import argparse
 import importlib
+import os
 import sys
 
 # name -> module in this package, in the order --list shows them.
@@ -72,8 +73,26 @@ def _list(data_path):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr and exit 2."""
+
+    def error(self, message):
+        self.exit(EXIT_UNKNOWN, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _seed(text):
+    """``--seed``: an integer 0 <= seed < 2**32 (NumPy's and scikit-learn's range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
+    return value
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule demo", description="run a demo end to end",
         epilog="demos: " + ", ".join(DEMOS) + " (see --list)")
     parser.add_argument("name", nargs="?", default=DEFAULT,
@@ -82,7 +101,8 @@ def build_parser():
                         help="list the demos, the data each needs, and whether it is found")
     parser.add_argument("--quick", action="store_true",
                         help="a short run on a little data (a smoke test)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="random seed, 0 <= seed < 2**32 (default 0)")
     parser.add_argument("--out-dir", default=".",
                         help="folder for the PNGs (default: the current folder)")
     parser.add_argument("--data", default=None, metavar="PATH",
@@ -91,13 +111,33 @@ def build_parser():
     return parser
 
 
+def _check_out_dir(out_dir):
+    """Make ``--out-dir`` now, so a bad one fails before training, not after.
+    Returns an error message, or None."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        return f"--out-dir {out_dir} is a file, not a folder; name a folder for the PNGs"
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        return f"--out-dir {out_dir} cannot be created ({e.strerror or e})"
+    if not os.access(out_dir, os.W_OK):
+        return f"--out-dir {out_dir} is not writable"
+    return None
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
 def main(argv=None):
     """``chainrule demo [NAME] [--list] [--quick] [--seed N] [--out-dir DIR] [--data PATH]``.
 
-    Returns 0, or 2 for an unknown demo, or 3 when the demo's data is missing
-    (the message, on stderr, says where to put the file).
+    Returns 0; 2 for a bad command line (an unknown demo, a bad ``--seed`` or
+    ``--out-dir``); 3 when the demo's data is missing (the message, on
+    stderr, says where to put the file) or cannot be used (truncated, not
+    the right file: one line naming it). Never a traceback for these.
     """
-    from ..datasets import DatasetNotFoundError
+    from ..datasets import DatasetFileError, DatasetNotFoundError
     args = build_parser().parse_args(argv)
     if args.list:
         return _list(args.data)
@@ -105,6 +145,10 @@ def main(argv=None):
         print(f"chainrule demo: no demo named '{args.name}'. Choose one of: "
               f"{', '.join(DEMOS)} (`chainrule demo --list` says what each does).",
               file=sys.stderr)
+        return EXIT_UNKNOWN
+    problem = _check_out_dir(args.out_dir)
+    if problem is not None:
+        print(f"chainrule demo: {problem}", file=sys.stderr)
         return EXIT_UNKNOWN
     try:
         module = load(args.name)
@@ -120,5 +164,8 @@ def main(argv=None):
     except DatasetNotFoundError as e:
         print(f"chainrule demo {args.name}: its data is missing ({module.DATA}).\n{e}",
               file=sys.stderr)
+        return EXIT_NO_DATA
+    except DatasetFileError as e:
+        print(f"chainrule demo {args.name}: {_one_line(e)}", file=sys.stderr)
         return EXIT_NO_DATA
     return 0
