@@ -673,3 +673,29 @@ def test_functions_named_in_the_config_are_looked_up_never_imported(tmp_path):
     with pytest.raises(ValueError, match=r"'dense_1'.*Popen.*subprocess"):
         cr.load_model(path2)
     assert not marker.exists()
+
+
+class CountingScale(layers.Layer):
+    """Creates a non-trainable weight before its trainable one."""
+
+    def build(self, input_shape):
+        self.count = self.add_weight("count", (1,), initializer="ones", trainable=False)
+        self.scale = self.add_weight("scale", (input_shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.scale + self.count
+
+
+def test_custom_layer_variables_stored_trainable_first_as_keras(tmp_path):
+    # Keras' save_own_variables writes _trainable_variables + _non_trainable_variables.
+    model = cr.Sequential([cr.Input((3,)), CountingScale(name="counting")])
+    model.layers[0].scale.data[...] = [1.0, 2.0, 3.0]
+    model.layers[0].count.data[...] = [7.0]
+    model.save_weights(tmp_path / "c.weights.h5")
+    with h5py.File(tmp_path / "c.weights.h5", "r") as f:
+        np.testing.assert_array_equal(f["layers/counting_scale/vars/0"][()], [1.0, 2.0, 3.0])
+        np.testing.assert_array_equal(f["layers/counting_scale/vars/1"][()], [7.0])
+    model.save(tmp_path / "c.keras")
+    loaded = cr.load_model(tmp_path / "c.keras")
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))

@@ -57,8 +57,12 @@ _H5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # The translation table
 # --------------------------------------------------------------------------
 def own_weights(layer):
-    """Where Keras keeps most layers' variables: ``<layer>/vars``, in creation order."""
-    return [("", [w for _, w in layer._all_weights()])]
+    """Where Keras keeps most layers' variables: ``<layer>/vars``, those created
+    trainable first, each part in creation order (Keras ``save_own_variables``:
+    ``_trainable_variables + _non_trainable_variables``)."""
+    weights = [w for _, w in layer._all_weights()]
+    return [("", [w for w in weights if w.requires_grad] +
+             [w for w in weights if not w.requires_grad])]
 
 
 def cell_weights(layer):
