@@ -207,3 +207,17 @@ def test_embedding_models_keep_integer_indices():
     model.compile("sgd", "mse")
     out = model.predict(np.array([[1, 2], [3, 9]]))
     assert out.shape == (2, 1) and out.dtype == np.float32
+
+
+def test_class_weight_weights_training_but_not_the_validation_split():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    cr.set_seed(0)
+    model = cr.Sequential([cr.Input((4,)), layers.Dense(2, activation="softmax")])
+    model.compile(cr.optimizers.SGD(0.0), "sparse_categorical_crossentropy")   # no update
+    history = model.fit(x, y, class_weight={0: 1.0, 1: 5.0}, validation_split=0.25,
+                        batch_size=40, verbose=0).history
+    assert history["val_loss"][0] == pytest.approx(model.evaluate(x[30:], y[30:]), rel=1e-6)
+    plain = model.evaluate(x[:30], y[:30])
+    assert history["loss"][0] != pytest.approx(plain, rel=1e-3)

@@ -348,6 +348,8 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
             raise ValueError("validation_split works only with arrays; with a generator, "
                              "PyDataset or DataLoader give validation_data instead")
         (tx, ty, tw), (vx, vy, vw) = adapter.split(validation_split)
+        if class_weight is not None:
+            vw = None           # class weights weight training only (Keras)
         adapter = data_adapters.ArrayAdapter(tx, ty, tw, batch_size, shuffle)
         val_adapter = data_adapters.ArrayAdapter(vx, vy, vw, batch_size, False)
     if strategy.world_size > 1 and not is_arrays:
