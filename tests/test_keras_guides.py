@@ -49,6 +49,14 @@ GUIDE_SPECS = {
     "making_new_layers_and_models_via_subclassing.py": {
         "slow": True, "data": ["mnist"], "sections": {}},
     "writing_your_own_callbacks.py": {"slow": False, "data": ["mnist"], "sections": {}},
+    "writing_a_training_loop_from_scratch.py": {
+        "slow": True, "data": ["mnist"],
+        "sections": {
+            "A first end-to-end example: torch.optim and torch.nn":
+                ("missing", "torch.optim.Adam(model.parameters()) and torch.nn.CrossEntropyLoss "
+                            "work on PyTorch parameters, which chainrule weights are not; the "
+                            "next section is the same loop with keras.optimizers/keras.losses"),
+        }},
     "customizing_what_happens_in_fit.py": {
         "slow": False, "data": [],
         "sections": {
