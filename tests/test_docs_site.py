@@ -178,6 +178,7 @@ def test_api_page_shows_signature_and_example_in_chromium(site, tmp_path, page, 
         assert _compact(line) in shown, f"example line {line!r} is not on {page}"
 
 
+@pytest.mark.slow      # how docs/screenshots/dense.png is made; the pages are checked above
 def test_dense_screenshot_reads(site, tmp_path):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install "

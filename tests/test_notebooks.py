@@ -2,8 +2,9 @@
 (so they never drift from docs/tour.md), the README links each, and each runs
 top to bottom in a real Jupyter kernel (nbclient + ipykernel).
 
-The tour and the backprop walkthrough run by default (a few seconds each); the
-MNIST and ship-or-frog notebooks train, so they are marked slow. MNIST is
+The backprop walkthrough runs by default (a second or two); the tour (whose
+code tests/test_demos_seeds.py already runs), the MNIST and the ship-or-frog
+notebooks train, so they are marked slow. MNIST is
 read from ``$CHAINRULE_DATA`` or ``../shared/data`` when there; otherwise the
 notebook runs on a stand-in in Keras' ``mnist.npz`` layout made from the
 bundled 8x8 digits, scaled to 28x28 (real digit shapes, so it still learns).
@@ -82,6 +83,7 @@ def offline(monkeypatch):
     monkeypatch.setenv("CHAINRULE_OFFLINE", "1")          # never download in a test
 
 
+@pytest.mark.slow      # its code cells are docs/tour.md's, which tests/test_demos_seeds.py runs
 def test_tour_notebook_runs(tmp_path, offline):
     notebook = run_notebook("tour.ipynb", tmp_path)
     printed = "".join(outputs(notebook, i) for i in range(len(notebook.cells))
