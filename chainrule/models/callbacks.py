@@ -90,8 +90,7 @@ class CallbackList:
     """The callbacks of one ``fit``/``evaluate``/``predict``: the user's, plus
     History and the progress bar. Every hook passes a ``logs`` dict."""
 
-    def __init__(self, callbacks=None, model=None, history=None, verbose=0, params=None,
-                 add_history=False, add_progbar=None):
+    def __init__(self, callbacks=None, model=None, history=None, verbose=0, params=None):
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):
@@ -100,11 +99,8 @@ class CallbackList:
         self.callbacks = callbacks
         # As Keras: the progress bar first, History last (so it records what
         # other callbacks add to the logs, such as the learning rate).
-        if (verbose if add_progbar is None else add_progbar) and \
-                not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
+        if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks):
             self.callbacks.insert(0, ProgbarLogger())
-        if history is None and add_history:
-            history = History()
         if history is not None:
             self.callbacks.append(history)
         self.model = model
