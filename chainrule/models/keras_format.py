@@ -441,7 +441,8 @@ def _activation(spec, where, key):
     from .. import activations
     name = spec
     if isinstance(spec, dict):
-        name = spec.get("config") if spec.get("class_name") == "function" else spec.get("class_name")
+        is_function = spec.get("class_name") == "function"      # Keras' form for a plain function
+        name = spec.get("config") if is_function else spec.get("class_name")
     try:
         activations.get(name)
     except (ValueError, TypeError, KeyError) as e:
