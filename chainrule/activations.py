@@ -23,8 +23,11 @@ __all__ = [
     "deserialize",
     "elu",
     "exponential",
+    "gelu",
     "get",
     "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -66,6 +69,16 @@ def sigmoid(x):
 def hard_sigmoid(x):
     """relu6(x + 3) / 6: 0 below -3, 1 above 3, linear between (Keras 3)."""
     return relu6(as_tensor(x) + 3.0) / 6.0
+
+
+def hard_silu(x):
+    """x·hard_sigmoid(x) = x·relu6(x + 3)/6 (also called hard_swish), as Keras 3
+    ``keras/src/activations/activations.py``."""
+    x = as_tensor(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
 
 
 def tanh(x):
@@ -128,6 +141,21 @@ def mish(x):
     return x * ops.tanh(ops.softplus(x))
 
 
+_SQRT_2_OVER_PI = 0.7978845608028654     # √(2/π)
+_INV_SQRT_2 = 0.7071067811865476         # 1/√2
+
+
+def gelu(x, approximate=False):
+    """x·Φ(x) = 0.5·x·(1 + erf(x/√2)); with ``approximate=True``
+    0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). Keras 3's activation defaults
+    to the exact form (``keras/src/activations/activations.py``); PyTorch's
+    ``approximate="tanh"`` is the second."""
+    x = as_tensor(x)
+    if approximate:
+        return 0.5 * x * (1.0 + ops.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))
+    return 0.5 * x * (1.0 + ops.erf(x * _INV_SQRT_2))
+
+
 def exponential(x):
     """e^x."""
     return ops.exp(x)
@@ -135,8 +163,9 @@ def exponential(x):
 
 _REGISTRY = Registry("activation", {fn.__name__: fn for fn in (
     linear, relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, leaky_relu,
-    elu, selu, softplus, softsign, silu, mish, exponential)})
-_REGISTRY.entries()["swish"] = silu      # Keras' alias
+    elu, selu, softplus, softsign, silu, mish, exponential, gelu, hard_silu)})
+_REGISTRY.entries()["swish"] = silu      # Keras' aliases
+_REGISTRY.entries()["hard_swish"] = hard_silu
 
 
 def serialize(activation):

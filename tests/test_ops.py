@@ -844,6 +844,10 @@ def test_clip_by_norm_of_zero_has_a_finite_zero_gradient():
 # --------------------------------------------------------------------------
 # The fused recurrent ops have their own file (tests/test_rnn_ops.py, same check_op).
 COVERED.update({"lstm", "gru", "simple_rnn"})
+# Issue 17's ops have theirs too (tests/test_ops_17a.py, same check_op).
+COVERED.update({"erf", "flip", "roll", "tile", "repeat", "tril", "triu", "cumsum", "sort", "top_k",
+                "layer_norm", "scaled_dot_product_attention", "conv2d_transpose",
+                "depthwise_conv2d", "dilate_kernel"})
 
 
 def test_every_op_is_covered():

@@ -163,3 +163,94 @@ def test_scaled_dot_product_attention_bad_input():
                                          np.ones((3, 5), bool))
     with pytest.raises(TypeError, match="mask must be boolean"):
         cr.scaled_dot_product_attention(q, q, q, np.ones((4, 4)))
+
+
+# --------------------------------------------------------------------------
+# Convolution variants (compositions of conv2d, extract_patches, fold_patches)
+# --------------------------------------------------------------------------
+def _torch_conv(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+    """Keras layouts (NHWC, HWIO) through torch's NCHW conv2d."""
+    y = torch.nn.functional.conv2d(x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1), b,
+                                   stride=stride, padding=padding, dilation=dilation,
+                                   groups=groups)
+    return y.permute(0, 2, 3, 1)
+
+
+@needs_torch
+@pytest.mark.parametrize("dilation,groups,padding", [(2, 1, "valid"), (1, 2, "valid"),
+                                                     ((2, 1), 3, "same"), (1, 6, "valid")])
+def test_conv2d_dilation_and_groups_match_torch(dilation, groups, padding):
+    tpad = 0 if padding == "valid" else "same"
+    check_op([(2, 7, 6, 6), (3, 3, 6 // groups, 6), (6,)],
+             lambda x, w, b: cr.conv2d(x, w, b, padding=padding, dilation=dilation,
+                                       groups=groups),
+             torch_fn=lambda x, w, b: _torch_conv(x, w, b, padding=tpad, dilation=dilation,
+                                                  groups=groups))
+
+
+def test_conv2d_groups_must_divide():
+    with pytest.raises(ValueError, match=r"groups=4 must divide both the input channels \(6\)"):
+        cr.conv2d(cr.ones(1, 5, 5, 6), cr.ones(3, 3, 1, 6), groups=4)
+
+
+@needs_torch
+def test_depthwise_conv2d_matches_torch():
+    def torch_fn(x, w):
+        kh, kw, c, m = w.shape
+        return _torch_conv(x, w.reshape(kh, kw, 1, c * m), stride=2, groups=c)
+    check_op([(2, 7, 7, 3), (3, 3, 3, 2)],
+             lambda x, w: cr.depthwise_conv2d(x, w, stride=2), torch_fn=torch_fn)
+
+
+@needs_torch
+@pytest.mark.parametrize("stride,padding", [(1, "valid"), (2, "valid"), (2, "same"),
+                                            (3, "same"), (1, "same")])
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(stride, padding):
+    """Where the sizes line up, conv_transpose(y, w) is the gradient of conv2d
+    with respect to its input; against torch's conv_transpose2d on the full
+    output cropped by Keras' rule."""
+    def torch_fn(x, w):
+        full = torch.nn.functional.conv_transpose2d(x.permute(0, 3, 1, 2), w.permute(3, 2, 0, 1),
+                                                    stride=stride).permute(0, 2, 3, 1)
+        crops = cr.ops.nn._transpose_crops(4, 3, stride, padding, None)
+        if crops[1] < 0:
+            full = torch.nn.functional.pad(full, (0, 0, 0, -crops[1], 0, -crops[1]))
+            return full[:, crops[0]:, crops[0]:]
+        return full[:, crops[0]:full.shape[1] - crops[1], crops[0]:full.shape[2] - crops[1]]
+    _, out = check_op([(2, 4, 4, 3), (3, 3, 2, 3)],
+                      lambda x, w: cr.conv2d_transpose(x, w, stride=stride, padding=padding),
+                      torch_fn=torch_fn)
+    want = 4 * stride if padding == "same" else 3 * stride + max(3, stride)
+    assert out.shape == (2, want, want, 2)
+
+
+# --------------------------------------------------------------------------
+# Activations (Keras 3 formulas; the Keras reference values are in
+# test_layers_17a.py, from real Keras)
+# --------------------------------------------------------------------------
+TORCH_ACTIVATIONS = {
+    "gelu": lambda x: torch.nn.functional.gelu(x),
+    "hard_silu": lambda x: torch.nn.functional.hardswish(x),
+    "silu": lambda x: torch.nn.functional.silu(x),
+    "mish": lambda x: torch.nn.functional.mish(x),
+    "selu": lambda x: torch.nn.functional.selu(x),
+    "softsign": lambda x: torch.nn.functional.softsign(x),
+    "relu6": lambda x: torch.nn.functional.relu6(x),
+    "exponential": lambda x: torch.exp(x),
+    "log_softmax": lambda x: torch.log_softmax(x, -1),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", sorted(TORCH_ACTIVATIONS))
+def test_activation_matches_torch(name):
+    # values away from the kinks of relu6/hard_silu, where finite differences break
+    x = np.array([[-4.3, -2.1, -0.7, 0.4, 1.3], [2.2, 3.6, 5.1, 6.8, -5.5]])
+    check_op([x], cr.activations.get(name), torch_fn=TORCH_ACTIVATIONS[name])
+
+
+@needs_torch
+def test_gelu_approximate_matches_torch_tanh():
+    check_op([(3, 4)], lambda x: cr.activations.gelu(x, approximate=True),
+             torch_fn=lambda x: torch.nn.functional.gelu(x, approximate="tanh"))
+    assert cr.activations.get("hard_swish") is cr.activations.hard_silu

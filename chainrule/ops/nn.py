@@ -33,11 +33,15 @@ from .elementwise import exp, multiply
 from .matmul import matmul
 from .reduce import mean
 from .reduce import sum as reduce_sum
-from .shaping import normalize_axes, pad, reshape, swapaxes
+from .index import getitem, scatter_add
+from .shaping import normalize_axes, pad, reshape, swapaxes, transpose
 
 __all__ = [
     "avg_pool2d",
     "conv2d",
+    "conv2d_transpose",
+    "depthwise_conv2d",
+    "dilate_kernel",
     "dropout",
     "extract_patches",
     "fold_patches",
@@ -312,12 +316,16 @@ def _pad_image(x, kh, kw, sh, sw, padding, op, value=0.0):
 # --------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------
-def conv2d(x, w, b=None, stride=1, padding="valid"):
+def conv2d(x, w, b=None, stride=1, padding="valid", dilation=1, groups=1):
     """2-D convolution (cross-correlation, as every framework computes it).
 
-    ``x``: (N, H, W, C_in) channels-last; ``w``: (kh, kw, C_in, C_out) as
-    Keras; ``b``: (C_out,). ``padding``: 'valid', 'same' (TensorFlow's rule:
-    the extra row/column goes at the bottom/right) or an int.
+    ``x``: (N, H, W, C_in) channels-last; ``w``: (kh, kw, C_in/groups, C_out)
+    as Keras; ``b``: (C_out,). ``padding``: 'valid', 'same' (TensorFlow's
+    rule: the extra row/column goes at the bottom/right) or an int.
+    ``dilation``: the kernel's taps spread ``dilation`` pixels apart (the
+    kernel dilated with zeros, ``dilate_kernel``). ``groups``: the channels
+    split into ``groups`` independent convolutions, output channel f seeing
+    input group f // (C_out/groups) (Keras' and PyTorch's layout).
 
     It is a matrix product: patches (N·oh·ow, kh·kw·C_in) @ w (kh·kw·C_in, C_out).
 
@@ -332,7 +340,9 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
                                          if x.ndim == 3 else ""))
     if w.ndim != 4:
         raise ShapeError(f"conv2d: kernel must be 4-D (kh, kw, C_in, C_out), got shape {w.shape}")
+    groups = _check_groups(groups, x.shape[3], w.shape, "conv2d")
     kh, kw, cin, cout = w.shape
+    cin *= groups
     if x.shape[3] != cin:
         hint = ""
         if x.shape[1] == cin:
@@ -347,9 +357,122 @@ def conv2d(x, w, b=None, stride=1, padding="valid"):
         if b.shape != (cout,):
             raise ShapeError(f"conv2d: bias must have shape ({cout},) (one per output "
                              f"channel), got {b.shape}")
+    if _pair(dilation, "dilation") != (1, 1):
+        w = dilate_kernel(w, dilation)
+        kh, kw = w.shape[:2]
     x = _pad_image(x, kh, kw, sh, sw, padding, "conv2d")
     _check_fits(x.shape, kh, kw)
+    if groups != 1:
+        return _grouped_conv2d(x, w, b, sh, sw, groups)
     return _conv2d_valid(x, w, b, sh, sw)
+
+
+def _check_groups(groups, channels, kernel_shape, op):
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    cout = kernel_shape[-1]
+    if channels % groups or cout % groups:
+        raise ValueError(f"{op}: groups={groups} must divide both the input channels "
+                         f"({channels}) and the output channels ({cout})")
+    return int(groups)
+
+
+def dilate_kernel(w, dilation):
+    """A (kh, kw, ...) kernel with ``dilation - 1`` zeros between its taps:
+    shape (dh·(kh-1)+1, dw·(kw-1)+1, ...). A dilated convolution is the
+    ordinary one with this kernel."""
+    w = as_tensor(w)
+    dh, dw = _pair(dilation, "dilation")
+    kh, kw = w.shape[:2]
+    shape = (dh * (kh - 1) + 1, dw * (kw - 1) + 1) + w.shape[2:]
+    return scatter_add(w, (slice(None, None, dh), slice(None, None, dw)), shape)
+
+
+def _grouped_conv2d(x, w, b, sh, sw, groups):
+    """``groups`` convolutions side by side as one batched matrix product:
+    (G, M, kh·kw·C_in/G) @ (G, kh·kw·C_in/G, C_out/G), written with ops."""
+    kh, kw, cg, cout = w.shape
+    fg = cout // groups
+    patches = extract_patches(x, (kh, kw), (sh, sw))           # (N, oh, ow, kh, kw, C)
+    n, oh, ow = patches.shape[:3]
+    m = n * oh * ow
+    cols = transpose(reshape(patches, (m, kh, kw, groups, cg)), (3, 0, 1, 2, 4))
+    cols = reshape(cols, (groups, m, kh * kw * cg))
+    kernels = transpose(reshape(w, (kh, kw, cg, groups, fg)), (3, 0, 1, 2, 4))
+    y = matmul(cols, reshape(kernels, (groups, kh * kw * cg, fg)))  # (G, M, C_out/G)
+    y = reshape(transpose(y, (1, 0, 2)), (n, oh, ow, cout))
+    return y if b is None else y + b
+
+
+def depthwise_conv2d(x, w, b=None, stride=1, padding="valid", dilation=1):
+    """Each input channel convolved with its own ``depth_multiplier`` filters:
+    ``w`` (kh, kw, C_in, depth_multiplier) as Keras' DepthwiseConv2D, output
+    channel c·depth_multiplier + m. It is conv2d with groups=C_in and the
+    kernel read as (kh, kw, 1, C_in·depth_multiplier)."""
+    x, w = as_tensor(x), as_tensor(w)
+    if w.ndim != 4:
+        raise ShapeError(f"depthwise_conv2d: kernel must be 4-D (kh, kw, C_in, "
+                         f"depth_multiplier), got shape {w.shape}")
+    kh, kw, cin, mult = w.shape
+    if x.ndim == 4 and x.shape[3] != cin:
+        raise ShapeError(f"depthwise_conv2d: the input has {x.shape[3]} channels (shape "
+                         f"{x.shape}) but the kernel expects {cin} (kernel shape {w.shape})")
+    return conv2d(x, reshape(w, (kh, kw, 1, cin * mult)), b, stride, padding, dilation,
+                  groups=cin)
+
+
+def _transpose_crops(size, k, s, padding, output_padding):
+    """(crop before, crop after) of a transposed convolution's full output,
+    (size-1)·s + k long; a negative crop after means zeros appended. Keras 3's
+    rule (``keras/src/backend/common/backend_utils.py``,
+    ``_convert_conv_transpose_padding_args_from_keras_to_jax``)."""
+    if padding == "valid":
+        extra = max(k, s) - k if output_padding is None else output_padding
+        return 0, -extra
+    if padding != "same":
+        raise ValueError(f"conv2d_transpose: padding must be 'valid' or 'same', "
+                         f"got {padding!r}")
+    pad_len = s + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+    left = min(pad_len // 2 + pad_len % 2, k - 1)
+    return k - 1 - left, k - 1 - (pad_len - left)
+
+
+def conv2d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=None,
+                     dilation=1):
+    """The transposed convolution (the gradient of conv2d with respect to its
+    input), as Keras' Conv2DTranspose: ``w`` (kh, kw, C_out, C_in), output
+    (N, (H-1)·s + max(k, s), ...) for 'valid' and (N, H·s, W·s, C_out) for
+    'same'.
+
+    Written with ops: each input pixel spreads its kernel-weighted copy over
+    a (kh, kw) window, x (M, C_in) @ w (C_in, kh·kw·C_out), and
+    ``fold_patches`` adds the overlapping windows up; the edges are then
+    cropped by Keras' rule.
+    """
+    x, w = as_tensor(x), as_tensor(w)
+    _check_image(x, "conv2d_transpose")
+    if w.ndim != 4 or w.shape[3] != x.shape[3]:
+        raise ShapeError(f"conv2d_transpose: kernel must be (kh, kw, C_out, C_in) with C_in = "
+                         f"{x.shape[3]} (the input's channels), got shape {w.shape}")
+    if _pair(dilation, "dilation") != (1, 1):
+        w = dilate_kernel(w, dilation)
+    kh, kw, cout, cin = w.shape
+    sh, sw = _pair(stride, "stride")
+    n, h, wd, _ = x.shape
+    spread = matmul(reshape(x, (n * h * wd, cin)),
+                    reshape(transpose(w, (3, 0, 1, 2)), (cin, kh * kw * cout)))
+    full = fold_patches(reshape(spread, (n, h, wd, kh, kw, cout)),
+                        (n, (h - 1) * sh + kh, (wd - 1) * sw + kw, cout), (sh, sw))
+    pads = _pair(output_padding, "output_padding") if output_padding is not None else (None, None)
+    crops = [_transpose_crops(size, k, s, padding, op)
+             for size, k, s, op in zip((h, wd), (kh, kw), (sh, sw), pads)]
+    appended = [(0, max(-after, 0)) for _, after in crops]
+    if any(a for _, a in appended):
+        full = pad(full, ((0, 0), appended[0], appended[1], (0, 0)))
+    index = tuple(slice(before, full.shape[i + 1] - max(after, 0))
+                  for i, (before, after) in enumerate(crops))
+    y = getitem(full, (slice(None),) + index)
+    return y if b is None else y + b
 
 
 def _conv2d_valid(x, w, b, sh, sw):
