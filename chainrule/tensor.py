@@ -301,10 +301,27 @@ def _to_array(data, dtype=None):
 
 
 def tensor(data, dtype=None, requires_grad=False):
-    """Create a tensor from a number, a (nested) list or a NumPy array.
+    """Create a tensor from a number, a (nested) list or a NumPy array; the data
+    are copied, as ``torch.tensor`` does (``cr.as_tensor`` shares them when it can).
 
-    >>> cr.tensor([[1, 2], [3, 4]], dtype="float32", requires_grad=True).shape
-    (2, 2)
+    Args:
+        data: a number, nested lists, a NumPy array or a ``Tensor``.
+        dtype: a NumPy dtype or its name (``"float32"``, ``cr.float64``);
+            None keeps an array's dtype and makes Python floats ``float32``
+            and Python ints ``int64``.
+        requires_grad: record operations on it so ``backward()`` fills its
+            ``.grad`` (floating dtypes only).
+
+    Returns:
+        A new ``Tensor``.
+
+    Example:
+
+    >>> x = cr.tensor([[1, 2], [3, 4]], dtype="float32", requires_grad=True)
+    >>> x.shape, x.dtype
+    ((2, 2), dtype('float32'))
+    >>> cr.tensor(2.5), cr.tensor([1, 2]).dtype
+    (tensor(2.5), dtype('int64'))
     """
     return Tensor(np.array(_to_array(data, dtype)), requires_grad=requires_grad)
 

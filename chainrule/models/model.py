@@ -41,7 +41,37 @@ __all__ = ["Model"]
 
 
 class Model(Layer):
-    """Base class of every model; ``Model(inputs, outputs)`` makes a functional one."""
+    """Base class of every model; ``Model(inputs, outputs)`` makes a functional one.
+
+    Three ways to make a model, as in Keras 3: ``cr.Sequential([...])``;
+    the functional API, ``cr.Model(inputs, outputs)`` from ``cr.Input`` and
+    layer calls (several inputs and outputs, shared layers); or a subclass
+    that creates its layers in ``__init__`` and writes ``call(self, x,
+    training=False)``. All of them ``compile``, ``fit``, ``evaluate``,
+    ``predict``, ``summary`` and ``save``.
+
+    Args:
+        inputs, outputs: for a functional model, the ``cr.Input`` tensors and
+            what the layers made of them (a tensor, or a list/dict of them).
+        name: the model's name.
+        trainable: whether ``fit`` updates its weights.
+
+    Example:
+
+    >>> from chainrule import layers
+    >>> inputs = cr.Input((4,))
+    >>> outputs = layers.Dense(2)(layers.Dense(8, activation="relu")(inputs))
+    >>> cr.Model(inputs, outputs).count_params()          # (4*8 + 8) + (8*2 + 2)
+    58
+    >>> class Tiny(cr.Model):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.dense = layers.Dense(3)
+    ...     def call(self, x):
+    ...         return self.dense(x)
+    >>> Tiny()(cr.ones(2, 5)).shape
+    (2, 3)
+    """
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
