@@ -9,7 +9,9 @@ Each rank writes OUT_DIR/rank{r}.npz (its weights) and OUT_DIR/rank{r}.json
 Cases: "dense" (Dense layers, SGD or Adam, validation and accuracy),
 "bn_dropout" (BatchNormalization and Dropout), "fail" (rank 1 raises in the
 middle of an epoch), "die" (rank 1's process ends), "stall" (rank 1 hangs;
-the others must time out), "custom_loop" (allreduce_gradients).
+the others must time out), "custom_loop" (allreduce_gradients), "mismatch_count"
+and "mismatch_labels" (rank 1 is given 36 samples, or (N, 1) labels: fit must
+refuse on every rank before the first step).
 """
 import json
 import os
@@ -94,6 +96,24 @@ def main(config, out_dir):
     # Each rank initializes differently on purpose: fit must broadcast rank 0's weights.
     model = build_model(config, seed=config["seed"] + rank)
     x, y = make_data(config.get("n", 46), nan_row=config.get("nan_row"))
+    if config["case"].startswith("mismatch") and rank == 1:      # rank 1 holds other data
+        if config["case"] == "mismatch_count":
+            x, y = make_data(36)
+        else:
+            y = y.reshape(-1, 1)
+    if config["case"].startswith("mismatch"):
+        start = time.monotonic()
+        try:
+            model.fit(x, y, batch_size=config["batch_size"], epochs=config["epochs"],
+                      verbose=0, distribution=dp)
+            outcome = {"error": None}
+        except ValueError as e:
+            outcome = {"error": str(e)}
+        outcome.update(seconds=time.monotonic() - start,
+                       iterations=int(model.optimizer.iterations))
+        with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
+            json.dump(outcome, f)
+        return
     callbacks = []
     if rank == 1 and config["case"] in ("fail", "die", "stall"):
         callbacks.append({"fail": _Fail, "die": _Die, "stall": _Stall}[config["case"]]())

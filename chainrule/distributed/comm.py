@@ -159,6 +159,15 @@ def broadcast(buffer, timeout, root=0, what="broadcast"):
     return buffer
 
 
+def allgather(buffer, timeout, what="all-gather"):
+    """Every rank's ``buffer`` (same shape and dtype on each), stacked in rank
+    order: an array of shape ``(world_size, *buffer.shape)`` on every rank."""
+    comm = init()
+    out = np.empty((comm.Get_size(),) + buffer.shape, dtype=buffer.dtype)
+    wait(comm.Iallgather(np.ascontiguousarray(buffer), out), timeout, what)
+    return out
+
+
 def barrier(timeout=300.0):
     """Wait until every rank gets here (or raise after ``timeout`` seconds)."""
     wait(init().Ibarrier(), timeout, "barrier")

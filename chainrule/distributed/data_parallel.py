@@ -102,6 +102,29 @@ class DataParallel:
         epochs_seen = comm.broadcast_int(epochs_seen, self.timeout)
         return seed, epochs_seen
 
+    def check_data(self, arrays, val_arrays=None):
+        """Fail on every rank, before any step, unless every rank was given the
+        same number of samples and the same shapes and dtypes (training and
+        validation). Each rank takes its share of the *same* global batches:
+        with other lengths the ranks would take different numbers of steps and
+        average gradients of unrelated batches."""
+        mine = _describe(arrays, val_arrays)
+        encoded = np.zeros(_DESCRIPTION_BYTES, np.uint8)
+        raw = mine.encode()[:_DESCRIPTION_BYTES]
+        encoded[:len(raw)] = np.frombuffer(raw, np.uint8)
+        every = comm.allgather(encoded, self.timeout, "all-gather of the data shapes")
+        described = [bytes(row).rstrip(b"\0").decode(errors="replace") for row in every]
+        differ = [r for r, d in enumerate(described) if d != described[0]]
+        if differ:
+            other = differ[0]
+            raise ValueError(
+                f"DataParallel: every rank must be given the same data (each trains on its "
+                f"share of the same global batches), but rank 0 has {described[0]} and rank "
+                f"{other} has {described[other]}"
+                + (f" (ranks {', '.join(map(str, differ))} differ from rank 0)"
+                   if len(differ) > 1 else "")
+                + ". Load the same arrays on every rank; fit shards them.")
+
     def shard_bounds(self, count):
         """(start, stop) of this rank's share of ``count`` rows: the first
         ``count % world_size`` ranks take one row more than the others."""
@@ -301,6 +324,20 @@ def _sum_over_ranks(arrays, timeout, bucket_bytes, what):
             out[i] = buffer[offset:offset + arrays[i].size].reshape(arrays[i].shape)
             offset += arrays[i].size
     return out
+
+
+_DESCRIPTION_BYTES = 2048
+
+
+def _describe(arrays, val_arrays):
+    """``"36 samples of (5,) float32, (,) int64; validation: none"``: what
+    must agree across ranks."""
+    def part(group):
+        count = len(group[0]) if group and np.ndim(group[0]) else 0
+        shapes = ", ".join(f"{tuple(np.shape(a)[1:])} {np.asarray(a).dtype}" for a in group)
+        return f"{count} samples of {shapes}"
+    return f"{part(list(arrays))}; validation: " + \
+        (part(list(val_arrays)) if val_arrays else "none")
 
 
 def _check_positive(value, name, hint):

@@ -81,6 +81,9 @@ class OneProcess:
     def begin_fit(self, model, seed, epochs_seen):
         return seed, epochs_seen
 
+    def check_data(self, arrays, val_arrays=None):
+        pass
+
     def shard_bounds(self, count):
         return 0, count
 
@@ -100,6 +103,13 @@ class OneProcess:
         return callbacks, verbose
 
 
+def _leaves(adapter):
+    """The arrays an ArrayAdapter holds (x, y, sample weights), in order."""
+    arrays = []
+    map_structure(arrays.append, (adapter.x, adapter.y, adapter.sample_weight))
+    return arrays
+
+
 class _GradientGuard:
     """Installed on the optimizer while ``fit`` runs: every ``apply`` hands its
     gradients here first. They are all-reduced by the strategy, then checked:
@@ -117,9 +127,9 @@ class _GradientGuard:
             if grad is None:
                 continue
             array = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
-            # One sum per gradient is the cheap test; only a non-finite sum
-            # (which an overflow could also give) is looked at closely.
-            if array.dtype.kind == "f" and not np.isfinite(array.sum()) and \
+            # One sum per gradient is the cheap test; only a non-finite sum,
+            # which an overflow could also give, is looked at closely.
+            if array.dtype.kind == "f" and not math.isfinite(array.sum()) and \
                     not np.isfinite(array).all():
                 kind = "nan" if np.isnan(array).any() else "inf"
                 self.bad = (self._name(var), kind)
@@ -355,6 +365,9 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     if strategy.world_size > 1 and not is_arrays:
         raise ValueError("fit(distribution=...) on several processes takes arrays: every "
                          "rank shards the same global batches of them")
+    if is_arrays:       # several processes: every rank holds the same data, or all stop here
+        strategy.check_data(_leaves(adapter), _leaves(val_adapter) if isinstance(
+            val_adapter, data_adapters.ArrayAdapter) else None)
 
     # Everything that can be wrong with array data is reported here, before
     # the first update: input shapes (through the layers' own checks), labels.
