@@ -195,3 +195,36 @@ def resolve_loss_weights(loss_weights, names):
                              f"the model has {len(names)} output(s) {names}")
         return [float(w) for w in loss_weights]
     return [float(loss_weights)] * len(names)
+
+
+class LossTracker(metrics_module.Metric):
+    """The running mean of the loss, weighted by batch size: Keras' loss
+    tracker (``Mean(name="loss")`` in Keras 3 ``trainer.py``), with the
+    state in two floats so that the hot path costs a multiply and an add.
+
+    ``update_state(values, sample_weight=None)``: ``Σ w·v / Σ w`` over
+    everything seen; a non-scalar ``values`` counts each element once.
+    """
+
+    def __init__(self, name="loss", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total, self.count = 0.0, 0.0
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0.0
+
+    def update_state(self, values, sample_weight=None):
+        data = values.data if isinstance(values, Tensor) else np.asarray(values)
+        weight = 1.0 if sample_weight is None else sample_weight
+        if data.ndim == 0 and np.ndim(weight) == 0:
+            weight = float(weight)
+            self.total += float(data) * weight
+            self.count += weight
+            return
+        data = np.asarray(data, dtype=np.float64)
+        weights = np.broadcast_to(np.asarray(weight, dtype=np.float64), data.shape)
+        self.total += float((data * weights).sum())
+        self.count += float(weights.sum())
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0

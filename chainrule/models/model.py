@@ -200,11 +200,11 @@ class Model(Layer):
         >>> sorted(model.evaluate(x, y, return_dict=True))
         ['accuracy', 'loss']
         """
-        from .. import metrics as metrics_module
         from .. import optimizers
         from .compile_utils import (
             CompileLoss,
             CompileMetrics,
+            LossTracker,
             resolve_loss_weights,
             resolve_losses,
         )
@@ -219,7 +219,7 @@ class Model(Layer):
             if any(fn is not None for fn in self._loss_fns) else None
         self._compile_metrics = CompileMetrics(metrics, weighted_metrics, names, self._loss_fns) \
             if metrics or weighted_metrics else None
-        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._loss_tracker = LossTracker(name="loss")
         self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
                                 "weighted_metrics": weighted_metrics}
         self.compiled = True
