@@ -132,3 +132,14 @@ def test_a_failing_section_is_reported_and_the_others_still_run(monkeypatch):
     _, _, sections = bench.run(only=["tiny"], quick=True, log=lambda *a: None)
     assert [s.title for s in sections] == ["tiny: not measured"]
     assert "RuntimeError: simulated failure" in sections[0].markdown()
+
+
+def test_the_report_goes_to_the_current_directory_by_default(tmp_path, monkeypatch):
+    # (after a wheel install the package lives in site-packages: never write there)
+    from pathlib import Path
+
+    from chainrule import bench
+    out = Path(bench.build_parser().parse_args([]).out)
+    assert not out.is_absolute() and out.name == "BENCHMARKS.md"
+    monkeypatch.chdir(tmp_path)
+    assert out.resolve() == tmp_path / "BENCHMARKS.md"
