@@ -29,6 +29,7 @@ import re
 import numpy as np
 
 from . import ops
+from .masks import get_keras_mask
 from .registry import Registry, class_and_snake_names, get_registered_name, get_registered_object
 from .tensor import Tensor, as_tensor
 
@@ -263,6 +264,29 @@ def _snake_case(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def _mask_weights(mask, sample_weight, values, reduction):
+    """Fold a prediction's mask into the sample weights, as Keras 3
+    ``keras/src/losses/loss.py`` ``apply_mask``: for a mean, an unmasked entry
+    weighs total/valid and a masked one 0, so the mean runs over unmasked
+    entries only (Σ w·loss / valid); for other reductions the mask is 0/1."""
+    mask = np.asarray(mask, bool)
+    if mask.shape != values.shape:
+        raise ValueError(f"the prediction's mask has shape {mask.shape} but the per-sample "
+                         f"losses have shape {values.shape}; the mask must match them")
+    if reduction in ("sum_over_batch_size", "mean"):
+        valid = mask.sum()
+        weight = mask.size / valid if valid else 0.0
+        mask = np.where(mask, weight, 0.0)
+    mask = mask.astype(values.dtype)
+    if sample_weight is None:
+        return mask
+    weights = np.asarray(getattr(sample_weight, "data", sample_weight), values.dtype)
+    if weights.ndim == mask.ndim + 1 and weights.shape[-1] == 1:
+        weights = weights[..., 0]
+    weights = weights.reshape(weights.shape + (1,) * (mask.ndim - weights.ndim))
+    return weights * mask
+
+
 class Loss:
     """Base class: subclasses write ``call(y_true, y_pred)`` returning one
     loss per sample; ``__call__`` weights and reduces them.
@@ -282,9 +306,12 @@ class Loss:
         raise NotImplementedError("a Loss subclass must define call(y_true, y_pred)")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        mask = get_keras_mask(y_pred)
         values = self.call(y_true, y_pred)
         if not isinstance(values, Tensor):
             values = as_tensor(values)
+        if mask is not None:
+            sample_weight = _mask_weights(mask, sample_weight, values, self.reduction)
         weights = None
         if sample_weight is not None:
             weights = _target(sample_weight, values.dtype)

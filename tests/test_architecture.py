@@ -7,7 +7,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
 
 FLOORS = {
-    1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry"],
+    1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry", "masks"],
     2: ["autodiff", "gradcheck"],
     3: ["initializers", "regularizers", "activations", "losses", "metrics", "optimizers",
         "layers"],

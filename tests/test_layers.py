@@ -445,8 +445,9 @@ def test_embedding_errors():
         emb(np.array([[0, 7]]))
     with pytest.raises(TypeError, match="expects integer ids, got dtype float32"):
         emb(np.array([[0.5, 1.0]]))
-    with pytest.raises(NotImplementedError, match="mask_zero=True is not supported"):
-        layers.Embedding(5, 2, mask_zero=True)
+    # mask_zero is supported since issue 17 (tests/test_layers_17b.py)
+    assert layers.Embedding(5, 2, mask_zero=True).compute_mask(np.array([[0, 3]])).tolist() == \
+        [[False, True]]
     assert emb(np.array([[1.0, 2.0]])).shape == (1, 2, 2)   # whole floats are cast, as Keras
 
 

@@ -31,7 +31,9 @@ from .core import (
 )
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
-from .merge_functions import add, concatenate
+from .merge_functions import (
+    add, average, concatenate, dot, maximum, minimum, multiply, subtract,
+)
 from .normalization import BatchNormalization
 from .pooling import (
     AveragePooling2D,
@@ -42,6 +44,15 @@ from .pooling import (
     MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, SimpleRNN
+# issue 17, part B: masks, wrappers, merges and small layers
+from .activation_layers import ELU, PReLU, ReLU, Softmax
+from .lambda_layer import Identity, Lambda
+from .masking import Masking
+from .merging import Average, Dot, Maximum, Minimum, Multiply, Subtract
+from .noise import GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from .preprocessing import Normalization, Rescaling
+from .rearranging import Permute, RepeatVector
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "GRU", "LSTM", "Activation", "Add", "AveragePooling2D", "BatchNormalization",
@@ -50,4 +61,10 @@ __all__ = [
     "GlobalMaxPooling2D", "Input", "InputLayer", "InputSpec", "Layer", "LeakyReLU", "MaxPooling2D", "Reshape",
     "SimpleRNN", "SymbolicTensor", "add", "concatenate", "deserialize", "get_registered",
     "register", "serialize",
+    # issue 17, part B
+    "ELU", "PReLU", "ReLU", "Softmax", "Identity", "Lambda", "Masking", "Average", "Dot",
+    "Maximum", "Minimum", "Multiply", "Subtract", "GaussianDropout", "GaussianNoise",
+    "SpatialDropout1D", "SpatialDropout2D", "Normalization", "Rescaling", "Permute",
+    "RepeatVector", "Bidirectional", "TimeDistributed", "average", "dot", "maximum",
+    "minimum", "multiply", "subtract",
 ]

@@ -31,12 +31,14 @@ import functools
 import inspect
 import re
 import threading
+import warnings
 
 import numpy as np
 
 from .. import initializers, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
+from ..masks import get_keras_mask, set_keras_mask
 from ..registry import (CustomObjectScope, get_registered_name, get_registered_object,
                         registered_name_or_none)
 from ..tensor import Tensor, as_tensor
@@ -214,8 +216,10 @@ class Layer:
             params = inspect.signature(cls.call).parameters
             cls._call_takes_training = "training" in params or any(
                 p.kind == p.VAR_KEYWORD for p in params.values())
+            cls._call_param_names = tuple(params)[1:]      # for the masks call() takes
         except (TypeError, ValueError):
             cls._call_takes_training = False
+            cls._call_param_names = ()
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
                  input_dim=None, **kwargs):
@@ -503,12 +507,80 @@ class Layer:
         outer = getattr(_CONTEXT, "training", None)
         if training is None:
             training = bool(outer) if outer is not None else False
+        kwargs, previous_mask = self._fill_masks(inputs, kwargs)
         _CONTEXT.training = training
         self._activity_losses = []
         try:
-            return self._call_with_training(inputs, training, kwargs)
+            outputs = self._call_with_training(inputs, training, kwargs)
         finally:
             _CONTEXT.training = outer
+        self._attach_masks(inputs, outputs, previous_mask)
+        return outputs
+
+    # -- masks (as Keras 3 ``keras/src/layers/layer.py`` ``__call__`` steps 6 and 8) --
+    @property
+    def supports_masking(self):
+        """Whether this layer passes a mask on (through ``compute_mask``).
+
+        True when the layer overrides ``compute_mask`` or sets it (Keras' rule);
+        a layer that does not support masking drops the mask of its input.
+        """
+        explicit = self.__dict__.get("_supports_masking")
+        if explicit is not None:
+            return explicit
+        return type(self).compute_mask is not Layer.compute_mask
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        object.__setattr__(self, "_supports_masking", bool(value))
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The mask of the output (boolean, ``(batch, steps)``); by default the input's."""
+        return previous_mask
+
+    def _fill_masks(self, inputs, kwargs):
+        """Give ``call`` the masks its inputs carry: ``mask`` for one tensor
+        argument, ``<name>_mask`` for each of several (``query_mask``...).
+        Returns the keyword arguments and the mask passed on by default."""
+        params = self._call_param_names
+        if not any(p == "mask" or p.endswith("_mask") for p in params):
+            return kwargs, _map(get_keras_mask, inputs)
+        tensors = {p: kwargs[p] for p in params
+                   if isinstance(kwargs.get(p), (Tensor, list, tuple))}
+        first = next((p for p in inspect.signature(self.call).parameters), "inputs")
+        kwargs = dict(kwargs)
+        if not tensors and "mask" in params and kwargs.get("mask") is None:
+            mask = _map(get_keras_mask, inputs)
+            if any(m is not None for m in _flatten(mask)):
+                kwargs["mask"] = mask
+        elif tensors:
+            for name, value in [(first, inputs)] + list(tensors.items()):
+                if f"{name}_mask" in params and kwargs.get(f"{name}_mask") is None:
+                    mask = _map(get_keras_mask, value)
+                    if any(m is not None for m in _flatten(mask)):
+                        kwargs[f"{name}_mask"] = mask
+        previous = kwargs.get("mask")
+        return kwargs, previous if previous is not None else _map(get_keras_mask, inputs)
+
+    def _attach_masks(self, inputs, outputs, previous_mask):
+        """Set ``compute_mask``'s masks on the outputs that have none yet."""
+        flat_outputs = [o for o in _flatten(outputs) if isinstance(o, Tensor)]
+        if not self.supports_masking:
+            if any(m is not None for m in _flatten(previous_mask)):
+                warnings.warn(f"Layer '{self.name}' (of type {type(self).__name__}) was passed "
+                              f"an input with a mask attached to it. However, this layer does "
+                              f"not support masking and will therefore destroy the mask "
+                              f"information. Downstream layers will not see the mask.",
+                              stacklevel=3)
+            return
+        if all(get_keras_mask(o) is not None for o in flat_outputs):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for tensor, mask in zip(flat_outputs, _flatten(masks)):
+            if get_keras_mask(tensor) is None and mask is not None:
+                set_keras_mask(tensor, mask)
 
     def _positional_as_keywords(self, extra, kwargs):
         """Name the positional arguments after ``inputs`` by ``call``'s parameters."""

@@ -72,6 +72,8 @@ class Dense(Layer):
     [(4, 10), (10,)]
     """
 
+    supports_masking = True      # passes its input's mask on (Keras)
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None,
@@ -113,6 +115,8 @@ class Dense(Layer):
 class Activation(Layer):
     """Applies an activation function: ``Activation("relu")``."""
 
+    supports_masking = True      # passes its input's mask on (Keras)
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -126,6 +130,8 @@ class Activation(Layer):
 
 class LeakyReLU(Layer):
     """x if x > 0 else negative_slope·x, with Keras' layer default slope 0.3."""
+
+    supports_masking = True      # passes its input's mask on (Keras)
 
     def __init__(self, negative_slope=0.3, **kwargs):
         super().__init__(**kwargs)
@@ -165,6 +171,8 @@ class Dropout(Layer):
     >>> sorted(set(kept.ravel().tolist()))        # dropped, or scaled by 1/(1 - 0.5)
     [0.0, 2.0]
     """
+
+    supports_masking = True      # passes its input's mask on (Keras)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -244,7 +252,19 @@ class Reshape(Layer):
 
 
 class _Merge(Layer):
-    """Base of the layers that take a list of tensors."""
+    """Base of the layers that take a list of tensors.
+
+    The output's mask is the OR of the inputs' masks, None if one has none
+    (as Keras 3 ``keras/src/layers/merging/base_merge.py`` ``compute_mask``).
+    """
+
+    supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if not isinstance(previous_mask, (list, tuple)) or \
+                any(m is None for m in previous_mask):
+            return None
+        return np.logical_or.reduce([np.asarray(m, bool) for m in previous_mask])
 
     def _check_inputs(self, shapes):
         if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or \
@@ -313,6 +333,19 @@ class Concatenate(_Merge):
 
     def call(self, inputs):
         return ops.concatenate(list(inputs), axis=self.axis)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """Joined along a step axis; along the feature axis a step is kept where
+        every input keeps it (as Keras 3 ``merging/concatenate.py``)."""
+        if not isinstance(previous_mask, (list, tuple)) or \
+                all(m is None for m in previous_mask):
+            return None
+        masks = [np.ones(tuple(x.shape[:-1]), bool) if m is None else np.asarray(m, bool)
+                 for x, m in zip(inputs, previous_mask)]
+        ndim = len(inputs[0].shape)
+        if self.axis % ndim == ndim - 1:
+            return np.logical_and.reduce(masks)
+        return np.concatenate(masks, axis=self.axis % ndim)
 
     def compute_output_shape(self, input_shape):
         axis = self.axis % len(input_shape[0])

@@ -23,14 +23,16 @@ class Embedding(Layer):
     """Maps ids in [0, input_dim) to vectors of size ``output_dim``.
 
     ``embeddings_initializer="uniform"`` is Keras' RandomUniform(-0.05, 0.05).
-    Masking (``mask_zero=True``) is not supported.
+    With ``mask_zero=True`` id 0 is padding: the output carries the mask
+    ``ids != 0`` (``compute_mask``), which recurrent layers, pooling,
+    attention and the loss respect, as Keras 3 ``keras/src/layers/core/embedding.py``.
 
     Args:
         input_dim: positive int, the number of ids (the vocabulary's size).
         output_dim: positive int, the size of each vector.
         embeddings_initializer: how the table starts. Defaults to ``"uniform"``.
         embeddings_regularizer: a penalty on the table, or None.
-        mask_zero: must be False.
+        mask_zero: whether id 0 is padding, masked out downstream.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
 
     Input shape: integer ids ``(batch, steps)``. Output shape:
@@ -41,6 +43,8 @@ class Embedding(Layer):
     >>> layer = Embedding(1000, 8)
     >>> layer(cr.tensor([[1, 2, 3]])).shape
     (1, 3, 8)
+    >>> Embedding(10, 4, mask_zero=True).compute_mask(np.array([[3, 5, 0, 0]]))
+    array([[ True,  True, False, False]])
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
@@ -50,10 +54,8 @@ class Embedding(Layer):
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
-        if mask_zero:
-            raise NotImplementedError("Embedding: mask_zero=True is not supported (chainrule "
-                                      "layers carry no masks); pad with id 0 and let the "
-                                      "model learn to ignore it, or keep mask_zero=False")
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
 
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
@@ -72,6 +74,13 @@ class Embedding(Layer):
                              f"{self.input_dim}) (input_dim={self.input_dim}), got values "
                              f"from {ids.min()} to {ids.max()}")
         return ops.take(self.embeddings, ids, axis=0)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """``ids != 0`` with ``mask_zero``, else None."""
+        if not self.mask_zero:
+            return None
+        ids = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        return ids != 0
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)

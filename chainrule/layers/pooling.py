@@ -6,7 +6,11 @@
 >>> cr.layers.GlobalAveragePooling2D()(cr.ones(2, 7, 7, 8)).shape
 (2, 8)
 """
+import numpy as np
+
 from .. import ops
+from ..errors import ShapeError
+from ..tensor import Tensor
 from .base import InputSpec, Layer
 from .conv import (
     check_channels_last,
@@ -109,9 +113,30 @@ class GlobalMaxPooling2D(_GlobalPooling):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over the steps: (batch, steps, features) -> (batch, features)."""
+    """Mean over the steps: (batch, steps, features) -> (batch, features).
+
+    With a mask (``Embedding(mask_zero=True)``, ``Masking``) the mean is over
+    the unmasked steps only, Σ mask·x / Σ mask, and the output carries no
+    mask (as Keras 3 ``keras/src/layers/pooling/global_average_pooling1d.py``).
+    """
     _ndim = 3
     _reduce = staticmethod(ops.mean)
+    supports_masking = True
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return super().call(x)
+        mask = np.asarray(getattr(mask, "data", mask))
+        if mask.shape != tuple(x.shape[:2]):
+            raise ShapeError(f"GlobalAveragePooling1D layer '{self.name}': the mask must have "
+                             f"shape (batch, steps) = {tuple(x.shape[:2])}, got {mask.shape}")
+        keep = mask.astype(bool)[:, :, None]
+        total = ops.sum(ops.where(keep, x, 0.0), axis=1, keepdims=self.keepdims)
+        count = keep.sum(axis=1, keepdims=self.keepdims).astype(x.dtype)
+        return total / Tensor._wrap(count)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
 
 class GlobalMaxPooling1D(_GlobalPooling):

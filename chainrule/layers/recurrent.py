@@ -119,13 +119,15 @@ class _Recurrent(Layer):
                 f"({batch}, {self.units}), got shapes {[s.shape for s in states]}")
         return states
 
-    def call(self, x, training=False, initial_state=None):
+    def call(self, x, training=False, initial_state=None, mask=None):
         batch, steps, features = x.shape
         if steps == 0:
             raise ShapeError(f"{type(self).__name__} layer '{self.name}': the input has no "
                              f"time steps (shape {x.shape})")
+        mask = self._check_mask(mask, (batch, steps))
         if self.go_backwards:
             x = x[:, ::-1]                     # and the outputs stay in that order (Keras)
+            mask = None if mask is None else mask[:, ::-1]
         if training and self.dropout:
             x = x * ops.reshape(self._dropout_mask((batch, features), self.dropout, x.dtype),
                                 (batch, 1, features))
@@ -133,7 +135,7 @@ class _Recurrent(Layer):
         if training and self.recurrent_dropout:
             recurrent_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout,
                                                 x.dtype)
-        if self.fused and self._fusable():
+        if self.fused and self._fusable() and mask is None:
             # One op for the whole sequence (chainrule.ops.rnn): the same
             # numbers, a fraction of the per-op bookkeeping.
             states = (None if initial_state is None
@@ -148,8 +150,18 @@ class _Recurrent(Layer):
 
         states = self._initial_states(batch, x_proj.dtype, initial_state)
         outputs = []
+        previous = Tensor(np.zeros((batch, self.units), x_proj.dtype))
         for t in range(steps):
-            output, states = self._step(x_proj[:, t], states, recurrent_mask)
+            output, new_states = self._step(x_proj[:, t], states, recurrent_mask)
+            if mask is None:
+                states = new_states
+            else:
+                # a masked step keeps the states and repeats the previous output
+                # (zeros with zero_output_for_mask), as Keras' backend.rnn
+                keep = mask[:, t:t + 1]
+                states = [ops.where(keep, new, old) for new, old in zip(new_states, states)]
+                output = ops.where(keep, output, 0.0 if self.zero_output_for_mask else previous)
+                previous = output
             if self.return_sequences:
                 outputs.append(output)
         output = ops.stack(outputs, axis=1) if self.return_sequences else output
@@ -162,6 +174,31 @@ class _Recurrent(Layer):
 
     def _fusable(self):
         return False
+
+    # Bidirectional sets this to return_sequences, as Keras does.
+    zero_output_for_mask = False
+
+    def _check_mask(self, mask, expected):
+        """The mask as a boolean array of shape ``expected`` (batch, steps), or None."""
+        if mask is None:
+            return None
+        if isinstance(mask, (list, tuple)):      # Keras passes [mask] for nested inputs
+            mask = mask[0]
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.shape != expected:
+            raise ShapeError(f"{type(self).__name__} layer '{self.name}': the mask must have "
+                             f"shape (batch, steps) = {expected}, got {mask.shape}")
+        return mask.astype(bool, copy=False)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """The input's mask with ``return_sequences`` (and None for the states), as
+        Keras 3 ``keras/src/layers/rnn/rnn.py``; None otherwise."""
+        if isinstance(previous_mask, (list, tuple)):
+            previous_mask = previous_mask[0]
+        output_mask = previous_mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(self._state_names)
+        return output_mask
 
     def _fused_call(self, x, states, recurrent_mask):
         """(output, final states) from the fused op; ``states`` None means zeros."""

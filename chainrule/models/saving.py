@@ -32,6 +32,7 @@ import numpy as np
 
 from . import keras_format as _keras_format
 from ..layers.base import get_registered, serialize
+from ..layers.lambda_layer import check_lambda_layers
 from ..registry import custom_objects_visible
 
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
@@ -611,6 +612,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if _keras_format.route_load(filepath) == "keras":     # a Keras 3 .keras file
         return _keras_format.load_keras_model(filepath, custom_objects, compile, safe_mode)
     _, config, weights, optimizer_state = _read_archive(filepath)
+    check_lambda_layers(config, safe_mode, filepath)       # Keras: Lambda needs trust
     try:
         model = _build_model(config, custom_objects, weights, filepath)
     except _CONFIG_ERRORS as e:

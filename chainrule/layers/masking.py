@@ -1,0 +1,71 @@
+"""``Masking``: skip the time steps whose features all equal ``mask_value``.
+
+A mask is a boolean ``(batch, steps)`` array, True for a real step and False
+for padding; it travels with a layer's output tensor (``chainrule.masks``)
+and the layers after it read it, as Keras 3 does with ``_keras_mask``:
+recurrent layers carry their state over masked steps, ``Bidirectional``,
+``TimeDistributed``, ``GlobalAveragePooling1D`` and ``MultiHeadAttention``
+leave them out, and a compiled loss averages over the unmasked steps only.
+``Embedding(mask_zero=True)`` makes one too.
+
+>>> import numpy as np
+>>> import chainrule as cr
+>>> from chainrule.masks import get_keras_mask
+>>> x = np.array([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]], "float32")
+>>> y = cr.layers.Masking(mask_value=0.0)(x)
+>>> get_keras_mask(y)
+array([[ True, False,  True]])
+"""
+import numbers
+
+import numpy as np
+
+from .. import ops
+from ..masks import set_keras_mask
+from ..tensor import Tensor
+from .base import Layer
+
+__all__ = ["Masking"]
+
+
+class Masking(Layer):
+    """Masks every time step whose features all equal ``mask_value``.
+
+    As Keras 3 ``keras/src/layers/core/masking.py``: the mask is
+    ``any(x != mask_value, axis=-1)``, and the output is the input with the
+    masked steps set to 0.
+
+    Args:
+        mask_value: the padding value (default 0.0).
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Input shape: ``(batch, steps, features)`` (any rank >= 2; the last axis
+    holds the features). Output shape: the same.
+
+    Example:
+
+    >>> model = cr.Sequential([cr.Input((3, 2)), Masking(0.0), cr.layers.LSTM(4)])
+    >>> model(np.zeros((1, 3, 2), "float32")).shape
+    (1, 4)
+    """
+
+    supports_masking = True
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
+            raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
+        return np.any(data != self.mask_value, axis=-1)
+
+    def call(self, x):
+        keep = np.any(x.data != self.mask_value, axis=-1, keepdims=True)
+        out = ops.where(keep, x, 0.0)
+        set_keras_mask(out, keep[..., 0])
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)

@@ -1,0 +1,116 @@
+"""Regularization by noise while training, the identity at inference:
+``SpatialDropout1D/2D``, ``GaussianNoise``, ``GaussianDropout``, as Keras 3
+``keras/src/layers/regularization/``.
+
+Each takes a ``seed``: the layer then owns a generator, so successive calls
+draw different noise but a rebuilt layer repeats the same sequence (as
+``Dropout``); without one the draw comes from chainrule's global generator.
+
+>>> import chainrule as cr
+>>> x = cr.ones(2, 3)
+>>> cr.layers.GaussianNoise(0.1)(x) is x      # inference: the input itself
+True
+"""
+import numpy as np
+
+from ..random import default_rng
+from ..tensor import Tensor
+from .base import InputSpec, Layer
+from .core import check_rate
+
+__all__ = ["GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D"]
+
+
+class _Noise(Layer):
+    supports_masking = True
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def _generator(self):
+        return default_rng(self._rng)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class GaussianNoise(_Noise):
+    """Adds N(0, stddev²) noise while training (Keras 3 ``gaussian_noise.py``).
+
+    Args:
+        stddev: float >= 0, the noise's standard deviation.
+        seed: int or None.
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or stddev < 0:
+            raise ValueError(f"GaussianNoise: stddev must be a number >= 0, got {stddev!r}")
+        self.stddev = float(stddev)
+
+    def call(self, x, training=False):
+        if not training or self.stddev == 0:
+            return x
+        noise = self._generator().normal(0.0, self.stddev, x.shape).astype(x.dtype)
+        return x + Tensor._wrap(noise)
+
+
+class GaussianDropout(_Noise):
+    """Multiplies by N(1, rate / (1 - rate)) noise while training
+    (Keras 3 ``gaussian_dropout.py``: stddev = √(rate / (1 - rate))).
+
+    Args:
+        rate: float in [0, 1), the drop probability this noise imitates.
+        seed: int or None.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = check_rate("GaussianDropout", "rate", rate)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        stddev = np.sqrt(self.rate / (1.0 - self.rate))
+        noise = self._generator().normal(1.0, stddev, x.shape).astype(x.dtype)
+        return x * Tensor._wrap(noise)
+
+
+class _SpatialDropout(_Noise):
+    """Drops whole channels: one keep/drop draw per (sample, channel), the kept
+    ones scaled by 1 / (1 - rate), as Keras' ``Dropout`` with a noise shape
+    of 1 on every axis but the batch and the channels."""
+
+    _ndim = 3
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = check_rate(type(self).__name__, "rate", rate)
+        self.input_spec = InputSpec(ndim=self._ndim)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        shape = (x.shape[0],) + (1,) * (self._ndim - 2) + (x.shape[-1],)
+        keep = self._generator().random(shape) >= self.rate
+        return x * Tensor._wrap((keep / (1.0 - self.rate)).astype(x.dtype))
+
+
+class SpatialDropout1D(_SpatialDropout):
+    """Drops entire feature channels of (batch, steps, channels) input while
+    training (Keras 3 ``spatial_dropout.py``)."""
+
+
+class SpatialDropout2D(_SpatialDropout):
+    """Drops entire channels of (batch, height, width, channels) input while
+    training (Keras 3 ``spatial_dropout.py``; channels-last only)."""
+
+    _ndim = 4
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is "
+                             f"supported, got {data_format!r}")
+        super().__init__(rate, seed=seed, **kwargs)

@@ -1,0 +1,57 @@
+"""The mask a tensor carries between layers, as Keras 3's ``_keras_mask``.
+
+Keras attaches a boolean mask (True = a real step, False = padding) to a
+layer's output tensor, and the next layer reads it (as Keras 3
+``keras/src/backend/common/masking.py`` ``get_keras_mask``/``set_keras_mask``).
+chainrule's ``Tensor`` has fixed slots, so the masks live in a side table
+keyed by the tensor's identity; an entry goes away with its tensor. An op
+makes a new tensor, which carries no mask, as in Keras.
+
+This module imports nothing from chainrule, so layers (which set masks) and
+losses (which read them) can both use it.
+
+>>> import numpy as np
+>>> import chainrule as cr
+>>> from chainrule.masks import get_keras_mask, set_keras_mask
+>>> x = cr.zeros(2, 3, 4)
+>>> set_keras_mask(x, np.array([[True, True, False], [True, False, False]]))
+>>> int(get_keras_mask(x).sum())
+3
+>>> get_keras_mask(x + 1) is None        # an op's result has no mask
+True
+"""
+import threading
+import weakref
+
+import numpy as np
+
+__all__ = ["get_keras_mask", "set_keras_mask"]
+
+_MASKS = {}                   # id(tensor) -> (weak reference to it, boolean array)
+_LOCK = threading.Lock()
+
+
+def get_keras_mask(x):
+    """The boolean NumPy mask attached to ``x``, or None."""
+    entry = _MASKS.get(id(x))
+    if entry is None or entry[0]() is not x:
+        return None
+    return entry[1]
+
+
+def set_keras_mask(x, mask):
+    """Attach ``mask`` (array-like of booleans; None removes it) to ``x``."""
+    key = id(x)
+    if mask is None:
+        with _LOCK:
+            _MASKS.pop(key, None)
+        return
+    mask = np.asarray(getattr(mask, "data", mask)).astype(bool, copy=False)
+
+    def forget(_ref, key=key):
+        with _LOCK:
+            entry = _MASKS.get(key)
+            if entry is not None and entry[0] is _ref:
+                del _MASKS[key]
+    with _LOCK:
+        _MASKS[key] = (weakref.ref(x, forget), mask)

@@ -1,0 +1,233 @@
+"""Reference numbers for issue 17 part B (masks, wrappers, merges, small layers):
+what real Keras 3 computes for each layer on random weights and inputs, its
+output and the gradient of sum(output · cotangent) with respect to the inputs
+and the trainable weights; and, for small models with masks, the same masked
+and unmasked, plus the compiled loss (a masked mean) from ``evaluate``.
+
+Run with keras==3.15.1, KERAS_BACKEND=torch, torch==2.13.0:
+
+    KERAS_BACKEND=torch python tests/keras_refs/gen_layers_17b.py
+
+Writes tests/keras_refs/layers_17b.npz. For each case ``<case>/spec`` is JSON:
+``{"layer": {"class": ..., "kwargs": ..., "inner": {...}}}`` for one layer, or
+``{"model": [layer specs], "input": [shape, dtype]}`` for a Sequential model
+(both built the same way by tests/test_layers_17b.py), ``"mask"`` whether
+``<case>/mask`` is passed as the mask, and ``"loss"`` a loss to evaluate.
+Arrays: ``x0, x1...`` inputs, ``w0, w1...`` every weight (get_weights order),
+``out``, ``cot``, ``gx0...`` input gradients, ``gw0...`` trainable-weight
+gradients, ``y`` and ``loss`` for a loss case.
+"""
+import json
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+assert keras.__version__ == "3.15.1", keras.__version__
+assert keras.backend.backend() == "torch"
+assert torch.__version__.startswith("2.13.0"), torch.__version__
+
+keras.utils.set_random_seed(17)
+rng = np.random.default_rng(17)
+OUT = {}
+
+
+def make_layer(spec):
+    cls = getattr(keras.layers, spec["class"])
+    kwargs = dict(spec.get("kwargs", {}))
+    if "inner" in spec:
+        return cls(make_layer(spec["inner"]), **kwargs)
+    return cls(**kwargs)
+
+
+def randomize(layer):
+    """Random trainable weights (biases included), so nothing is a default."""
+    for w in layer.trainable_weights:
+        w.assign(rng.normal(0, 0.5, tuple(w.shape)).astype("float32"))
+
+
+def run(layer_or_model, xs, mask, float_inputs):
+    tensors = [torch.tensor(x, requires_grad=f) for x, f in zip(xs, float_inputs)]
+    arg = tensors if len(tensors) > 1 else tensors[0]
+    kwargs = {} if mask is None else {"mask": torch.tensor(mask)}
+    out = layer_or_model(arg, **kwargs)
+    cot = rng.normal(0, 1, tuple(out.shape)).astype("float32")
+    weights = layer_or_model.trainable_weights
+    for w in weights:
+        w.value.grad = None
+    (out * torch.tensor(cot)).sum().backward()
+    result = {"out": out.detach().numpy(), "cot": cot}
+    for i, (t, f) in enumerate(zip(tensors, float_inputs)):
+        if f:
+            result[f"gx{i}"] = t.grad.numpy()
+    for j, w in enumerate(weights):
+        result[f"gw{j}"] = w.value.grad.numpy()
+    return result
+
+
+def store(name, spec, xs, obj, mask=None, extra=None):
+    OUT[f"{name}/spec"] = np.array(json.dumps({**spec, "mask": mask is not None}))
+    for i, x in enumerate(xs):
+        OUT[f"{name}/x{i}"] = x
+    for j, w in enumerate(obj.get_weights()):
+        OUT[f"{name}/w{j}"] = w
+    if mask is not None:
+        OUT[f"{name}/mask"] = mask
+    for key, value in (extra or {}).items():
+        OUT[f"{name}/{key}"] = value
+
+
+def layer_case(name, spec, shapes, mask=None, positive=False, adapt=None):
+    layer = make_layer(spec)
+    xs = [(rng.uniform(0.1, 2.0, s) if positive else rng.normal(0, 1, s)).astype("float32")
+          for s in shapes]
+    if adapt is not None:
+        layer.adapt(adapt)
+    layer(xs if len(xs) > 1 else xs[0])              # build
+    randomize(layer)
+    store(name, {"layer": spec}, xs, layer, mask,
+          run(layer, xs, mask, [True] * len(xs)))
+
+
+def model_case(name, layer_specs, input_shape, x, mask_steps=None, y=None, loss=None):
+    """A Sequential model; ``x`` int ids or floats. With ``loss``, evaluate's loss too."""
+    dtype = "int32" if x.dtype.kind in "iu" else "float32"
+    model = keras.Sequential([keras.Input(input_shape, dtype=dtype)] +
+                             [make_layer(s) for s in layer_specs])
+    randomize(model)
+    spec = {"model": layer_specs, "input": [list(input_shape), dtype]}
+    extra = run(model, [x], None, [dtype == "float32"])
+    if loss is not None:
+        model.compile(loss=loss, optimizer="sgd")
+        extra["loss"] = np.array(model.evaluate(x, y, batch_size=len(x), verbose=0))
+        extra["y"] = y
+        spec["loss"] = loss
+    store(name, spec, [x], model, extra=extra)
+
+
+# -- merges -------------------------------------------------------------------
+for cls in ("Multiply", "Subtract", "Average", "Maximum", "Minimum"):
+    layer_case(cls.lower(), {"class": cls}, [(4, 5), (4, 5)])
+layer_case("multiply_three", {"class": "Multiply"}, [(3, 2, 4)] * 3)
+layer_case("dot_axes1", {"class": "Dot", "kwargs": {"axes": 1}}, [(4, 5), (4, 5)])
+layer_case("dot_axes_pair", {"class": "Dot", "kwargs": {"axes": [1, 2]}}, [(2, 3, 5), (2, 4, 3)])
+layer_case("dot_normalize", {"class": "Dot", "kwargs": {"axes": -1, "normalize": True}},
+           [(3, 4, 5), (3, 6, 5)])
+layer_case("dot_2d_3d", {"class": "Dot", "kwargs": {"axes": [1, 1]}}, [(3, 4), (3, 4, 2)])
+
+# -- small layers ---------------------------------------------------------------
+layer_case("permute", {"class": "Permute", "kwargs": {"dims": [2, 1]}}, [(3, 4, 5)])
+layer_case("permute_3", {"class": "Permute", "kwargs": {"dims": [3, 1, 2]}}, [(2, 3, 4, 5)])
+layer_case("repeat_vector", {"class": "RepeatVector", "kwargs": {"n": 3}}, [(4, 5)])
+layer_case("rescaling", {"class": "Rescaling", "kwargs": {"scale": 0.5, "offset": -1.0}},
+           [(3, 4)])
+layer_case("normalization_given",
+           {"class": "Normalization", "kwargs": {"mean": [1.0, -2.0, 0.5],
+                                                 "variance": [4.0, 0.25, 1.0]}}, [(5, 3)])
+layer_case("normalization_invert",
+           {"class": "Normalization", "kwargs": {"mean": 2.0, "variance": 9.0,
+                                                 "invert": True}}, [(5, 3)])
+adapt_data = rng.normal(3.0, 2.0, (50, 4, 3)).astype("float32")
+OUT["adapt_data"] = adapt_data
+layer_case("normalization_adapt", {"class": "Normalization", "kwargs": {"axis": -1}},
+           [(6, 4, 3)], adapt=adapt_data)
+layer_case("normalization_adapt_axes", {"class": "Normalization", "kwargs": {"axis": [1, 2]}},
+           [(6, 4, 3)], adapt=adapt_data)
+layer_case("relu", {"class": "ReLU"}, [(4, 6)])
+layer_case("relu_all", {"class": "ReLU", "kwargs": {"max_value": 1.5, "negative_slope": 0.1,
+                                                    "threshold": 0.3}}, [(4, 6)])
+layer_case("relu_slope", {"class": "ReLU", "kwargs": {"negative_slope": 0.2}}, [(4, 6)])
+layer_case("relu6", {"class": "ReLU", "kwargs": {"max_value": 6.0}}, [(4, 6)])
+layer_case("softmax", {"class": "Softmax"}, [(3, 5)])
+layer_case("softmax_axis1", {"class": "Softmax", "kwargs": {"axis": 1}}, [(2, 4, 3)])
+layer_case("softmax_axes", {"class": "Softmax", "kwargs": {"axis": [1, 2]}}, [(2, 4, 3)])
+layer_case("elu", {"class": "ELU", "kwargs": {"alpha": 0.7}}, [(4, 6)])
+layer_case("prelu", {"class": "PReLU"}, [(3, 4, 5)])
+layer_case("prelu_shared", {"class": "PReLU", "kwargs": {"shared_axes": [1]}}, [(3, 4, 5)])
+layer_case("identity", {"class": "Identity"}, [(3, 4)])
+for cls, kwargs, shape in (("GaussianNoise", {"stddev": 0.5}, (3, 4)),
+                           ("GaussianDropout", {"rate": 0.3}, (3, 4)),
+                           ("SpatialDropout1D", {"rate": 0.3}, (2, 3, 4)),
+                           ("SpatialDropout2D", {"rate": 0.3}, (2, 3, 3, 4))):
+    layer_case(cls.lower() + "_inference", {"class": cls, "kwargs": kwargs}, [shape])
+
+# -- wrappers, with and without a mask -----------------------------------------------
+steps_mask = np.array([[True, True, True, False, False],
+                       [True, True, True, True, True],
+                       [True, False, False, False, False]])
+for name, inner, mode in (("bi_lstm_seq", {"class": "LSTM", "kwargs": {"units": 4,
+                                                                       "return_sequences": True}},
+                           "concat"),
+                          ("bi_gru_last", {"class": "GRU", "kwargs": {"units": 3}}, "sum"),
+                          ("bi_rnn_seq", {"class": "SimpleRNN",
+                                          "kwargs": {"units": 3, "return_sequences": True}},
+                           "ave"),
+                          ("bi_lstm_last_mul", {"class": "LSTM", "kwargs": {"units": 2}}, "mul")):
+    spec = {"class": "Bidirectional", "kwargs": {"merge_mode": mode}, "inner": inner}
+    layer_case(name, spec, [(3, 5, 2)])
+    layer_case(name + "_masked", spec, [(3, 5, 2)], mask=steps_mask)
+layer_case("time_distributed", {"class": "TimeDistributed",
+                                "inner": {"class": "Dense", "kwargs": {"units": 3}}},
+           [(2, 4, 5)])
+layer_case("time_distributed_4d", {"class": "TimeDistributed",
+                                   "inner": {"class": "Dense", "kwargs": {"units": 2}}},
+           [(2, 3, 4, 5)])
+
+# -- recurrent layers and pooling given a mask ---------------------------------------
+for cls, kwargs in (("LSTM", {"units": 3}), ("GRU", {"units": 3, "return_sequences": True}),
+                    ("SimpleRNN", {"units": 3, "go_backwards": True}),
+                    ("LSTM", {"units": 2, "return_sequences": True, "go_backwards": True})):
+    tag = f"{cls.lower()}_{'seq' if kwargs.get('return_sequences') else 'last'}" + \
+        ("_back" if kwargs.get("go_backwards") else "")
+    layer_case(tag + "_masked", {"class": cls, "kwargs": kwargs}, [(3, 5, 2)], mask=steps_mask)
+layer_case("gap1d_masked", {"class": "GlobalAveragePooling1D"}, [(3, 5, 2)], mask=steps_mask)
+layer_case("gap1d", {"class": "GlobalAveragePooling1D"}, [(3, 5, 2)])
+
+# -- models whose masks travel from layer to layer -----------------------------------
+ids = np.array([[3, 7, 2, 0, 0, 0], [5, 1, 1, 4, 9, 2], [8, 0, 0, 0, 0, 0],
+                [6, 2, 0, 0, 0, 0]], "int32")
+for mask_zero in (True, False):
+    tag = "masked" if mask_zero else "unmasked"
+    model_case(f"emb_lstm_{tag}",
+               [{"class": "Embedding", "kwargs": {"input_dim": 10, "output_dim": 4,
+                                                  "mask_zero": mask_zero}},
+                {"class": "LSTM", "kwargs": {"units": 3}}, {"class": "Dense",
+                                                             "kwargs": {"units": 2}}],
+               (6,), ids)
+    model_case(f"emb_gap_{tag}",
+               [{"class": "Embedding", "kwargs": {"input_dim": 10, "output_dim": 4,
+                                                  "mask_zero": mask_zero}},
+                {"class": "GlobalAveragePooling1D"}], (6,), ids)
+    model_case(f"emb_bilstm_{tag}",
+               [{"class": "Embedding", "kwargs": {"input_dim": 10, "output_dim": 3,
+                                                  "mask_zero": mask_zero}},
+                {"class": "Bidirectional", "kwargs": {},
+                 "inner": {"class": "LSTM", "kwargs": {"units": 2, "return_sequences": True}}},
+                {"class": "TimeDistributed", "inner": {"class": "Dense", "kwargs": {"units": 2}}}],
+               (6,), ids)
+    targets = rng.integers(0, 4, ids.shape).astype("int32")
+    model_case(f"emb_loss_{tag}",
+               [{"class": "Embedding", "kwargs": {"input_dim": 10, "output_dim": 4,
+                                                  "mask_zero": mask_zero}},
+                {"class": "GRU", "kwargs": {"units": 3, "return_sequences": True}},
+                {"class": "Dense", "kwargs": {"units": 4, "activation": "softmax"}}],
+               (6,), ids, y=targets, loss="sparse_categorical_crossentropy")
+
+seqs = rng.normal(0, 1, (3, 5, 2)).astype("float32")
+seqs[0, 3:] = 0.0
+seqs[2, 1:] = 0.0
+for masking in (True, False):
+    tag = "masked" if masking else "unmasked"
+    first = [{"class": "Masking", "kwargs": {"mask_value": 0.0}}] if masking else []
+    model_case(f"masking_gru_{tag}", first + [{"class": "GRU", "kwargs": {"units": 3}}],
+               (5, 2), seqs)
+
+path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers_17b.npz")
+tmp = path + ".tmp.npz"
+np.savez_compressed(tmp, **OUT)
+os.replace(tmp, path)
+print(f"wrote {path}: {len({k.split('/')[0] for k in OUT})} cases, "
+      f"{os.path.getsize(path) / 1024:.0f} KiB")
