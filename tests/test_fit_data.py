@@ -221,3 +221,22 @@ def test_class_weight_weights_training_but_not_the_validation_split():
     assert history["val_loss"][0] == pytest.approx(model.evaluate(x[30:], y[30:]), rel=1e-6)
     plain = model.evaluate(x[:30], y[:30])
     assert history["loss"][0] != pytest.approx(plain, rel=1e-3)
+
+
+def test_evaluate_orders_its_values_as_keras():
+    """Keras 3: logs sorted by name; the list puts model.metrics first (loss, then
+    each output's loss), then the other names sorted (as real Keras 3.15 gives
+    for this model: [loss, score_loss, cls_loss, cls_accuracy, score_mae])."""
+    cr.set_seed(0)
+    a = cr.Input((3,))
+    h = layers.Dense(4)(a)
+    model = cr.Model(a, [layers.Dense(1, name="score")(h),
+                         layers.Dense(3, activation="softmax", name="cls")(h)])
+    model.compile("sgd", ["mse", "sparse_categorical_crossentropy"],
+                  metrics={"score": ["mae"], "cls": ["accuracy"]})
+    x, y = np.ones((5, 3)), [np.ones((5, 1)), np.zeros(5)]
+    logs = model.evaluate(x, y, return_dict=True)
+    assert list(logs) == ["cls_accuracy", "cls_loss", "loss", "score_loss", "score_mae"]
+    assert model.metrics_names == ["loss", "compile_metrics", "score_loss", "cls_loss"]
+    assert model.evaluate(x, y) == [logs[k] for k in
+                                    ("loss", "score_loss", "cls_loss", "cls_accuracy", "score_mae")]

@@ -228,9 +228,10 @@ def _check_arrays_before_training(model, adapter):
 # Helpers of the loop
 # --------------------------------------------------------------------------
 def _pythonify_logs(logs):
-    """Floats for numbers, nested dicts flattened (Keras' ``pythonify_logs``)."""
+    """Floats for numbers, nested dicts flattened, keys in sorted order (Keras 3
+    ``keras/src/utils/python_utils.py`` ``pythonify_logs``)."""
     out = {}
-    for key, value in (logs or {}).items():
+    for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
             out.update(_pythonify_logs(value))
             continue
@@ -491,6 +492,17 @@ def _test_loop(model, iterator, cbs):
     return logs
 
 
+def _flatten_in_order(model, logs):
+    """The logs as ``evaluate`` returns them without ``return_dict``: the
+    values of ``model.metrics`` in their order, then the others by sorted
+    name; one value alone is returned as a number (Keras 3
+    ``Trainer._flatten_metrics_in_order``)."""
+    names = [m.name for m in model.metrics]
+    values = [logs[name] for name in names if name in logs]
+    values += [logs[key] for key in sorted(logs) if key not in names]
+    return values[0] if len(values) == 1 else values
+
+
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
              steps=None, callbacks=None, return_dict=False):
     """Loss and metrics of ``model`` on ``x`` (see ``Model.evaluate``)."""
@@ -513,8 +525,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
               callbacks_module.format_logs(logs))
     if return_dict:
         return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
+    return _flatten_in_order(model, logs)
 
 
 def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
@@ -576,5 +587,4 @@ def on_batch(model, kind, x, y, sample_weight, class_weight, return_dict):
     logs = _pythonify_logs(logs)
     if return_dict:
         return logs
-    values = list(logs.values())
-    return values[0] if len(values) == 1 else values
+    return _flatten_in_order(model, logs)
