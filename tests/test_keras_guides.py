@@ -4,9 +4,11 @@ to chainrule in examples/keras_guides/ with the import changed (issue 16).
 Each guide runs in a subprocess through examples/keras_guides/run_sections.py,
 section by section. A section is skipped here only for a named reason:
 
-* ``needs``: layers of the layers issue (issue 17) that chainrule does not
-  have yet; the section runs by itself as soon as they exist;
-* ``missing``: something else chainrule does not have (named).
+* layers of the layers issue (issue 17) that chainrule does not have yet;
+  the section runs by itself as soon as they exist;
+* another library the guide itself calls (``tf.data``, a PyTorch
+  ``DataLoader``) when it is not installed;
+* something else chainrule does not have (named).
 
 Every other section must pass. The README's table lists the same.
 """
@@ -25,25 +27,32 @@ GUIDES = ROOT / "examples" / "keras_guides"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 PLOT_MODEL = "keras.utils.plot_model (a Graphviz drawing of the layer graph) is not in chainrule"
+NEEDS_TF = {"modules": ["tensorflow"]}            # tf.data: TensorFlow's own API
 
-# guide file -> {"slow": bool, "data": [datasets], "sections": {title: (kind, what)}}
+
+def needs(*layer_names, modules=(), missing=None):
+    """What a section needs: layers of issue 17, importable modules, or
+    something chainrule lacks (``missing``, always skipped)."""
+    return {"layers": list(layer_names), "modules": list(modules), "missing": missing}
+
+
+# guide file -> {"slow": bool, "data": [datasets], "sections": {title: needs(...)}}
 GUIDE_SPECS = {
     "sequential_model.py": {"slow": False, "data": [], "sections": {}},
     "functional_api.py": {
         "slow": True, "data": ["mnist", "cifar10"],
         "sections": {
-            "Model summary & plot (plot_model)": ("missing", PLOT_MODEL),
+            "Model summary & plot (plot_model)": needs(missing=PLOT_MODEL),
             "Use the same graph of layers to define multiple models":
-                ("needs", ["Conv2DTranspose", "UpSampling2D"]),
+                needs("Conv2DTranspose", "UpSampling2D"),
             "All models are callable, just like layers":
-                ("needs", ["Conv2DTranspose", "UpSampling2D", "average"]),
-            "Models with multiple inputs and outputs (plot_model)": ("missing", PLOT_MODEL),
-            "A toy ResNet model (plot_model)": ("missing", PLOT_MODEL),
+                needs("Conv2DTranspose", "UpSampling2D", "average"),
+            "Models with multiple inputs and outputs (plot_model)": needs(missing=PLOT_MODEL),
+            "A toy ResNet model (plot_model)": needs(missing=PLOT_MODEL),
             "Extract and reuse nodes in the graph of layers":
-                ("missing", "keras.applications.VGG19 (pretrained ImageNet models) is not "
-                            "in chainrule"),
-            "Mix-and-match API styles: a custom RNN in a functional model":
-                ("needs", ["Conv1D"]),
+                needs(missing="keras.applications.VGG19 (pretrained ImageNet models) is not "
+                              "in chainrule"),
+            "Mix-and-match API styles: a custom RNN in a functional model": needs("Conv1D"),
         }},
     "mnist_convnet.py": {"slow": True, "data": ["mnist"], "sections": {}},
     "making_new_layers_and_models_via_subclassing.py": {
@@ -53,35 +62,59 @@ GUIDE_SPECS = {
         "slow": True, "data": ["mnist"],
         "sections": {
             "A first end-to-end example: torch.optim and torch.nn":
-                ("missing", "torch.optim.Adam(model.parameters()) and torch.nn.CrossEntropyLoss "
-                            "work on PyTorch parameters, which chainrule weights are not; the "
-                            "next section is the same loop with keras.optimizers/keras.losses"),
+                needs(missing="torch.optim.Adam(model.parameters()) and torch.nn.CrossEntropyLoss "
+                              "work on PyTorch parameters, which chainrule weights are not; the "
+                              "next section is the same loop with keras.optimizers/keras.losses"),
         }},
     "customizing_what_happens_in_fit.py": {
         "slow": False, "data": [],
         "sections": {
             "Wrapping up: an end-to-end GAN example":
-                ("missing", "the GAN calls PyTorch itself (torch.utils.data.DataLoader, "
-                            "torch.tensor(device=...), torch.concat, torch.cuda), which "
-                            "chainrule does not imitate, and needs Conv2DTranspose (issue 17)"),
+                needs(missing="the GAN calls PyTorch itself (torch.utils.data.DataLoader, "
+                              "torch.tensor(device=...), torch.concat, torch.cuda), which "
+                              "chainrule does not imitate, and needs Conv2DTranspose (issue 17)"),
+        }},
+    "training_with_built_in_methods.py": {
+        "slow": True, "data": ["mnist"],
+        "sections": {
+            "Training & evaluation using tf.data Datasets": needs(modules=["tensorflow"]),
+            "Training & evaluation using PyTorch DataLoader objects": needs(modules=["torch"]),
+            "Using sample weighting and class weighting: a tf.data Dataset":
+                needs(modules=["tensorflow"]),
+            "Passing data to multi-input, multi-output models": needs("Conv1D"),
+            "Passing data to multi-input, multi-output models (plot_model)":
+                needs("Conv1D", missing=PLOT_MODEL),
+            "Passing data to multi-input, multi-output models: losses, metrics and data":
+                needs("Conv1D"),
+            "Passing data to multi-input, multi-output models: a tf.data Dataset":
+                needs("Conv1D", modules=["tensorflow"]),
         }},
 }
 
 
-def _missing_layers(names):
-    return [n for n in names if not hasattr(cr.layers, n)]
+def _importable(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _skips(spec):
     """{section title: reason} for the sections not to run now."""
     skips = {}
-    for title, (kind, what) in spec["sections"].items():
-        if kind == "needs":
-            missing = _missing_layers(what)
-            if missing:
-                skips[title] = f"needs {', '.join(missing)} (layers issue 17)"
-        else:
-            skips[title] = what
+    for title, need in spec["sections"].items():
+        reasons = []
+        if need["missing"]:
+            reasons.append(need["missing"])
+        absent = [n for n in need["layers"] if not hasattr(cr.layers, n)]
+        if absent:
+            reasons.append(f"needs {', '.join(absent)} (layers issue 17)")
+        modules = [m for m in need["modules"] if not _importable(m)]
+        if modules:
+            reasons.append(f"needs {', '.join(modules)} installed")
+        if reasons:
+            skips[title] = "; ".join(reasons)
     return skips
 
 
