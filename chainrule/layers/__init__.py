@@ -44,6 +44,14 @@ from .pooling import (
     MaxPooling2D,
 )
 from .recurrent import GRU, LSTM, SimpleRNN
+# issue 17, part A: attention, normalization, the convolution family, resizing
+from .attention import Attention, MultiHeadAttention
+from .conv import Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from .normalization import GroupNormalization, LayerNormalization
+from .pooling import AveragePooling1D, MaxPooling1D
+from .reshaping import (
+    Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D,
+)
 # issue 17, part B: masks, wrappers, merges and small layers
 from .activation_layers import ELU, PReLU, ReLU, Softmax
 from .lambda_layer import Identity, Lambda
@@ -61,6 +69,11 @@ __all__ = [
     "GlobalMaxPooling2D", "Input", "InputLayer", "InputSpec", "Layer", "LeakyReLU", "MaxPooling2D", "Reshape",
     "SimpleRNN", "SymbolicTensor", "add", "concatenate", "deserialize", "get_registered",
     "register", "serialize",
+    # issue 17, part A
+    "Attention", "MultiHeadAttention", "Conv1D", "Conv2DTranspose", "DepthwiseConv2D",
+    "SeparableConv2D", "GroupNormalization", "LayerNormalization", "AveragePooling1D",
+    "MaxPooling1D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
+    "ZeroPadding1D", "ZeroPadding2D",
     # issue 17, part B
     "ELU", "PReLU", "ReLU", "Softmax", "Identity", "Lambda", "Masking", "Average", "Dot",
     "Maximum", "Minimum", "Multiply", "Subtract", "GaussianDropout", "GaussianNoise",

@@ -1,4 +1,6 @@
-"""Conv2D: a 2-D convolution over channels-last images.
+"""Convolutions over channels-last data: Conv1D, Conv2D (dilated, grouped),
+Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, with Keras 3's arguments,
+defaults and kernel layouts (``keras/src/layers/convolutional/``).
 
 >>> import chainrule as cr
 >>> conv = cr.layers.Conv2D(8, 3, padding="same", activation="relu")
@@ -14,7 +16,7 @@ from ..errors import ShapeError
 from .base import InputSpec, Layer
 from .core import check_positive_int
 
-__all__ = ["Conv2D"]
+__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
 
 
 def normalize_pair(layer_name, arg, value):
@@ -45,14 +47,32 @@ def check_channels_last(layer_name, data_format):
                          f"x.transpose((0, 2, 3, 1)).")
 
 
-def conv_output_size(size, kernel, stride, padding):
-    """One spatial output size: ceil(size/stride) for 'same',
-    (size - kernel)//stride + 1 for 'valid'."""
+def conv_output_size(size, kernel, stride, padding, dilation=1):
+    """One spatial output size: ceil(size/stride) for 'same' (and 'causal'),
+    (size - effective kernel)//stride + 1 for 'valid', the effective kernel
+    being dilation·(kernel - 1) + 1."""
     if size is None:
         return None
-    if padding == "same":
+    if padding in ("same", "causal"):
         return -(-size // stride)
-    return (size - kernel) // stride + 1
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def check_groups(layer, groups, channels, filters):
+    """``groups`` must divide the input channels and the filters (Keras' rule)."""
+    if channels % groups or filters % groups:
+        raise ValueError(f"{type(layer).__name__} layer '{layer.name}': groups={groups} must "
+                         f"divide both the input channels ({channels}) and filters "
+                         f"({filters}); e.g. groups in "
+                         f"{[g for g in range(1, channels + 1) if channels % g == 0 and filters % g == 0]}")
+
+
+def _channels(layer, input_shape):
+    channels = input_shape[-1]
+    if channels is None:
+        raise ShapeError(f"{type(layer).__name__} layer '{layer.name}': the channel axis "
+                         f"(last) of the input must be known, got shape {input_shape}")
+    return channels
 
 
 class Conv2D(Layer):
@@ -70,7 +90,11 @@ class Conv2D(Layer):
         strides: int or (sh, sw), the step between windows. Defaults to 1.
         padding: ``"valid"`` (no padding, the default) or ``"same"``.
         data_format: only ``"channels_last"`` (or None) is supported.
-        dilation_rate: only 1 is supported.
+        dilation_rate: int or (dh, dw): the kernel's taps this many pixels
+            apart. Defaults to 1.
+        groups: positive int dividing the input channels and ``filters``:
+            that many independent convolutions side by side, the kernel
+            (kh, kw, in_channels // groups, filters). Defaults to 1.
         activation: an activation name or callable; None means linear.
         use_bias: whether the layer adds a bias per output channel.
         kernel_initializer, bias_initializer: how the weights start.
@@ -93,8 +117,8 @@ class Conv2D(Layer):
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
-                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -103,8 +127,11 @@ class Conv2D(Layer):
         self.strides = normalize_pair("Conv2D", "strides", strides)
         self.padding = normalize_padding("Conv2D", padding)
         check_channels_last("Conv2D", data_format)
-        if normalize_pair("Conv2D", "dilation_rate", dilation_rate) != (1, 1):
-            raise NotImplementedError("Conv2D: dilation_rate other than 1 is not supported")
+        self.dilation_rate = normalize_pair("Conv2D", "dilation_rate", dilation_rate)
+        if self.strides != (1, 1) and self.dilation_rate != (1, 1):
+            raise ValueError("Conv2D: strides > 1 together with dilation_rate > 1 is not "
+                             "supported (as Keras)")
+        self.groups = check_positive_int("Conv2D", "groups", groups)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -116,18 +143,18 @@ class Conv2D(Layer):
 
     def build(self, input_shape):
         self.input_spec.check(self, input_shape)
-        channels = input_shape[-1]
-        if channels is None:
-            raise ShapeError(f"Conv2D layer '{self.name}': the channel axis (last) of the "
-                             f"input must be known, got shape {input_shape}")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (channels, self.filters),
+        channels = _channels(self, input_shape)
+        check_groups(self, self.groups, channels, self.filters)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups,
+                                                                    self.filters),
                                       self.kernel_initializer, self.kernel_regularizer)
         self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
                                      self.bias_regularizer) if self.use_bias else None)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
     def call(self, x):
-        y = ops.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding)
+        y = ops.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
+                       dilation=self.dilation_rate, groups=self.groups)
         y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
@@ -135,6 +162,296 @@ class Conv2D(Layer):
 
     def compute_output_shape(self, input_shape):
         batch, h, w, _ = input_shape
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        return (batch, conv_output_size(h, kh, sh, self.padding),
-                conv_output_size(w, kw, sw, self.padding), self.filters)
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        return (batch, conv_output_size(h, kh, sh, self.padding, dh),
+                conv_output_size(w, kw, sw, self.padding, dw), self.filters)
+
+
+def _normalize_single(layer_name, arg, value):
+    """An int or a 1-tuple of a positive int, as a 1-tuple (Keras' 1-D arguments)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        value = tuple(value) if isinstance(value, (list, tuple)) else value
+        if not isinstance(value, tuple) or len(value) != 1:
+            raise ValueError(f"{layer_name}: {arg} must be a positive int or a 1-tuple, "
+                             f"got {value!r}")
+        value = value[0]
+    return (check_positive_int(layer_name, arg, value),)
+
+
+class _ConvBase(Layer):
+    """What every convolution layer shares: the activation, the bias, the
+    initializers and regularizers, the activity regularizer."""
+
+    def _common(self, activation, use_bias, bias_initializer, bias_regularizer,
+                activity_regularizer):
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def _add_bias(self, size):
+        self.bias = (self.add_weight("bias", (size,), self.bias_initializer,
+                                     self.bias_regularizer) if self.use_bias else None)
+
+    def _finish(self, y):
+        y = self.activation(y)
+        if self.activity_regularizer is not None:
+            self.add_loss(self.activity_regularizer(y))
+        return y
+
+
+class Conv1D(_ConvBase):
+    """A 1-D convolution over (batch, steps, channels) sequences (Keras' ``Conv1D``).
+
+    ``padding="causal"`` pads ``dilation_rate·(kernel_size - 1)`` zeros on the
+    left only, so output step t sees inputs up to t (as Keras 3
+    ``keras/src/layers/convolutional/conv1d.py``). Kernel (kernel_size,
+    channels // groups, filters), bias (filters,).
+
+    Args:
+        filters, kernel_size, strides (default 1), padding (``"valid"``,
+        ``"same"`` or ``"causal"``), data_format (channels-last only),
+        dilation_rate (default 1), groups (default 1), activation, use_bias,
+        kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer, activity_regularizer: as ``Conv2D``.
+
+    Example:
+
+    >>> Conv1D(4, 3, padding="causal")(cr.ones(2, 10, 3)).shape
+    (2, 10, 4)
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters = check_positive_int("Conv1D", "filters", filters)
+        self.kernel_size = _normalize_single("Conv1D", "kernel_size", kernel_size)
+        self.strides = _normalize_single("Conv1D", "strides", strides)
+        if not isinstance(padding, str) or padding.lower() not in ("valid", "same", "causal"):
+            raise ValueError(f"Conv1D: padding must be 'valid', 'same' or 'causal', got "
+                             f"{padding!r}")
+        self.padding = padding.lower()
+        check_channels_last("Conv1D", data_format)
+        self.dilation_rate = _normalize_single("Conv1D", "dilation_rate", dilation_rate)
+        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
+            raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not "
+                             "supported (as Keras)")
+        self.groups = check_positive_int("Conv1D", "groups", groups)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self._common(activation, use_bias, bias_initializer, bias_regularizer,
+                     activity_regularizer)
+        self.input_spec = InputSpec(ndim=3)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        check_groups(self, self.groups, channels, self.filters)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups,
+                                                                    self.filters),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self._add_bias(self.filters)
+        self.input_spec = InputSpec(ndim=3, axes={-1: channels})
+
+    def call(self, x):
+        (k,), (d,) = self.kernel_size, self.dilation_rate
+        padding = self.padding
+        if padding == "causal":
+            x = ops.pad(x, ((0, 0), (d * (k - 1), 0), (0, 0)))
+            padding = "valid"
+        # A sequence is an image one pixel high.
+        n, steps, channels = x.shape
+        y = ops.conv2d(ops.reshape(x, (n, 1, steps, channels)),
+                       ops.reshape(self.kernel, (1,) + self.kernel.shape), self.bias,
+                       stride=(1, self.strides[0]), padding=padding, dilation=(1, d),
+                       groups=self.groups)
+        return self._finish(ops.reshape(y, (n, y.shape[2], self.filters)))
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, _ = input_shape
+        return (batch, conv_output_size(steps, self.kernel_size[0], self.strides[0],
+                                        self.padding, self.dilation_rate[0]), self.filters)
+
+
+class Conv2DTranspose(_ConvBase):
+    """The transposed 2-D convolution (Keras' ``Conv2DTranspose``): the
+    gradient of Conv2D with respect to its input, used to upsample. Kernel
+    (kh, kw, filters, channels), bias (filters,). Output size (H-1)·s +
+    max(kh, s) for ``"valid"``, H·s for ``"same"``, as Keras 3
+    (``keras/src/backend/common/backend_utils.py``).
+
+    Args:
+        filters, kernel_size, strides (default 1), padding, output_padding
+        (None, an int or a pair: the extra rows/columns at the end),
+        data_format, dilation_rate, activation, use_bias, kernel_initializer,
+        bias_initializer, kernel_regularizer, bias_regularizer,
+        activity_regularizer: as Keras.
+
+    Example:
+
+    >>> Conv2DTranspose(3, 3, strides=2, padding="same")(cr.ones(1, 4, 4, 2)).shape
+    (1, 8, 8, 3)
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
+                 output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        name = "Conv2DTranspose"
+        self.filters = check_positive_int(name, "filters", filters)
+        self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
+        self.strides = normalize_pair(name, "strides", strides)
+        self.padding = normalize_padding(name, padding)
+        self.output_padding = (None if output_padding is None else
+                               tuple(int(p) for p in ((output_padding,) * 2
+                                                      if isinstance(output_padding, int)
+                                                      else output_padding)))
+        check_channels_last(name, data_format)
+        self.dilation_rate = normalize_pair(name, "dilation_rate", dilation_rate)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self._common(activation, use_bias, bias_initializer, bias_regularizer,
+                     activity_regularizer)
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self._add_bias(self.filters)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
+
+    def call(self, x):
+        y = ops.conv2d_transpose(x, self.kernel, self.bias, stride=self.strides,
+                                 padding=self.padding, output_padding=self.output_padding,
+                                 dilation=self.dilation_rate)
+        return self._finish(y)
+
+    def compute_output_shape(self, input_shape):
+        from ..ops.nn import _transpose_crops
+        out = []
+        pads = self.output_padding or (None, None)
+        for size, k, s, d, p in zip(input_shape[1:3], self.kernel_size, self.strides,
+                                    self.dilation_rate, pads):
+            if size is None:
+                out.append(None)
+                continue
+            k = d * (k - 1) + 1
+            before, after = _transpose_crops(size, k, s, self.padding, p)
+            out.append((size - 1) * s + k - before - after)
+        return (input_shape[0], *out, self.filters)
+
+
+class DepthwiseConv2D(_ConvBase):
+    """Each input channel convolved with its own ``depth_multiplier`` filters
+    (Keras' ``DepthwiseConv2D``): kernel (kh, kw, channels,
+    depth_multiplier), output channel c·depth_multiplier + m, bias
+    (channels·depth_multiplier,).
+
+    Example:
+
+    >>> DepthwiseConv2D(3, depth_multiplier=2)(cr.ones(1, 5, 5, 3)).shape
+    (1, 3, 3, 6)
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
+                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        name = "DepthwiseConv2D"
+        self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
+        self.strides = normalize_pair(name, "strides", strides)
+        self.padding = normalize_padding(name, padding)
+        self.depth_multiplier = check_positive_int(name, "depth_multiplier", depth_multiplier)
+        check_channels_last(name, data_format)
+        self.dilation_rate = normalize_pair(name, "dilation_rate", dilation_rate)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self._common(activation, use_bias, bias_initializer, bias_regularizer,
+                     activity_regularizer)
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        self.kernel = self.add_weight("kernel", self.kernel_size + (channels,
+                                                                    self.depth_multiplier),
+                                      self.depthwise_initializer, self.depthwise_regularizer)
+        self._add_bias(channels * self.depth_multiplier)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
+
+    def call(self, x):
+        return self._finish(ops.depthwise_conv2d(x, self.kernel, self.bias, stride=self.strides,
+                                                 padding=self.padding,
+                                                 dilation=self.dilation_rate))
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, c = input_shape
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        return (batch, conv_output_size(h, kh, sh, self.padding, dh),
+                conv_output_size(w, kw, sw, self.padding, dw),
+                None if c is None else c * self.depth_multiplier)
+
+
+class SeparableConv2D(_ConvBase):
+    """A depthwise convolution followed by a 1x1 pointwise one (Keras'
+    ``SeparableConv2D``): depthwise_kernel (kh, kw, channels,
+    depth_multiplier), pointwise_kernel (1, 1, channels·depth_multiplier,
+    filters), bias (filters,).
+
+    Example:
+
+    >>> SeparableConv2D(4, 3, padding="same")(cr.ones(1, 5, 5, 3)).shape
+    (1, 5, 5, 4)
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        name = "SeparableConv2D"
+        self.filters = check_positive_int(name, "filters", filters)
+        self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
+        self.strides = normalize_pair(name, "strides", strides)
+        self.padding = normalize_padding(name, padding)
+        check_channels_last(name, data_format)
+        self.dilation_rate = normalize_pair(name, "dilation_rate", dilation_rate)
+        self.depth_multiplier = check_positive_int(name, "depth_multiplier", depth_multiplier)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self._common(activation, use_bias, bias_initializer, bias_regularizer,
+                     activity_regularizer)
+        self.input_spec = InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        mult = self.depth_multiplier
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (channels, mult), self.depthwise_initializer,
+            self.depthwise_regularizer)
+        self.pointwise_kernel = self.add_weight(
+            "pointwise_kernel", (1, 1, channels * mult, self.filters),
+            self.pointwise_initializer, self.pointwise_regularizer)
+        self._add_bias(self.filters)
+        self.input_spec = InputSpec(ndim=4, axes={-1: channels})
+
+    def call(self, x):
+        y = ops.depthwise_conv2d(x, self.depthwise_kernel, stride=self.strides,
+                                 padding=self.padding, dilation=self.dilation_rate)
+        return self._finish(ops.conv2d(y, self.pointwise_kernel, self.bias))
+
+    def compute_output_shape(self, input_shape):
+        batch, h, w, _ = input_shape
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
+        return (batch, conv_output_size(h, kh, sh, self.padding, dh),
+                conv_output_size(w, kw, sw, self.padding, dw), self.filters)

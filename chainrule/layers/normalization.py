@@ -1,4 +1,4 @@
-"""BatchNormalization, as in Keras 3.
+"""BatchNormalization, LayerNormalization and GroupNormalization, as in Keras 3.
 
 Training (``training=True``) normalizes with the statistics of the batch,
 
@@ -25,7 +25,7 @@ from ..errors import ShapeError
 from ..graph import no_grad
 from .base import InputSpec, Layer
 
-__all__ = ["BatchNormalization"]
+__all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization"]
 
 
 class BatchNormalization(Layer):
@@ -135,6 +135,177 @@ class BatchNormalization(Layer):
                 moving.data[...] = (moving.data * self.momentum +
                                     batch.data.astype(moving.dtype) * (1 - self.momentum))
                 moving._version += 1
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+def _check_epsilon(layer, epsilon):
+    if not isinstance(epsilon, numbers.Real) or epsilon <= 0:
+        raise ValueError(f"{layer}: epsilon must be a positive number, got {epsilon!r}")
+    return float(epsilon)
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over ``axis`` (the features), as Keras 3
+    ``keras/src/layers/normalization/layer_normalization.py``:
+
+        y = gamma · (x - mean) / sqrt(var + epsilon) + beta
+
+    mean and (biased) var taken over ``axis`` for each sample alone; one fused
+    op, ``ops.layer_norm``.
+
+    Args:
+        axis: int or list of ints, the axes normalized together. Defaults to -1.
+        epsilon: added to the variance. Defaults to 1e-3 (Keras' default;
+            PyTorch's LayerNorm uses 1e-5).
+        center, scale: whether to add beta / multiply by gamma. Default True.
+        beta_initializer, gamma_initializer: default ``"zeros"`` / ``"ones"``.
+        beta_regularizer, gamma_regularizer: penalties, or None.
+        rms_scaling: Keras' deprecated flag: x · rsqrt(var + epsilon) · gamma,
+            no centering and no beta.
+
+    Weights, in Keras' order: gamma, beta, each of shape
+    ``tuple(input_shape[a] for a in axis)``.
+
+    Example:
+
+    >>> ln = LayerNormalization()
+    >>> y = ln(cr.randn(4, 8))
+    >>> [w.name for w in ln.weights], np.allclose(y.numpy().mean(-1), 0, atol=1e-6)
+    (['gamma', 'beta'], True)
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            axis = [int(a) for a in axis]
+        elif isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"LayerNormalization: axis must be an int or a list of ints, "
+                            f"got {axis!r}")
+        self.axis = axis
+        self.epsilon = _check_epsilon("LayerNormalization", epsilon)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -ndim <= a < ndim or a % ndim == 0:
+                raise ShapeError(f"LayerNormalization layer '{self.name}': axis {a} does not "
+                                 f"name a feature axis of inputs of shape {input_shape} "
+                                 f"(use 1..{ndim - 1} or -1..-{ndim - 1})")
+        self._axes = tuple(sorted(a % ndim for a in axes))
+        shape = tuple(input_shape[a] for a in self._axes)
+        if None in shape:
+            raise ShapeError(f"LayerNormalization layer '{self.name}': the normalized axes "
+                             f"{self._axes} must have known sizes, got shape {input_shape}")
+        self._broadcast_shape = tuple(input_shape[i] if i in self._axes else 1
+                                      for i in range(ndim))
+        self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
+                                      self.gamma_regularizer)
+                      if self.scale or self.rms_scaling else None)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+                     if self.center and not self.rms_scaling else None)
+        self.input_spec = InputSpec(ndim=ndim, axes={a: input_shape[a] for a in self._axes})
+
+    def _param(self, w):
+        if w is None or self._axes == (len(self._broadcast_shape) - 1,):
+            return w
+        return ops.reshape(w, self._broadcast_shape)
+
+    def call(self, x):
+        if self.rms_scaling:
+            y = x / ops.sqrt(ops.var(x, axis=self._axes, keepdims=True) + self.epsilon)
+            return y * self._param(self.gamma)
+        return ops.layer_norm(x, self._param(self.gamma), self._param(self.beta),
+                              axis=self._axes, epsilon=self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels, as Keras 3
+    ``keras/src/layers/normalization/group_normalization.py``: the ``groups``
+    groups of C/groups channels along ``axis`` are each normalized over
+    their channels and every other non-batch axis, then scaled by gamma and
+    shifted by beta per channel. ``groups=-1`` is one group per channel
+    (instance normalization); ``groups=1`` normalizes everything per sample.
+
+    Args:
+        groups: positive int dividing the channels, or -1. Defaults to 32.
+        axis: the channel axis. Defaults to -1.
+        epsilon: defaults to 1e-3. center, scale, beta_initializer,
+        gamma_initializer, beta_regularizer, gamma_regularizer: as
+        LayerNormalization.
+
+    Weights: gamma, beta, each (channels,).
+
+    Example:
+
+    >>> GroupNormalization(groups=2)(cr.randn(2, 5, 4)).shape
+    (2, 5, 4)
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or \
+                (groups <= 0 and groups != -1):
+            raise ValueError(f"GroupNormalization: groups must be a positive int (or -1 for "
+                             f"one group per channel), got {groups!r}")
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise TypeError(f"GroupNormalization: axis must be an int, got {axis!r}")
+        self.groups, self.axis = int(groups), int(axis)
+        self.epsilon = _check_epsilon("GroupNormalization", epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ShapeError(f"GroupNormalization layer '{self.name}': axis {self.axis} does "
+                             f"not name a channel axis of inputs of shape {input_shape}")
+        self._axis = self.axis % ndim
+        channels = input_shape[self._axis]
+        if channels is None:
+            raise ShapeError(f"GroupNormalization layer '{self.name}': the channel axis must "
+                             f"have a known size, got shape {input_shape}")
+        groups = channels if self.groups == -1 else self.groups
+        if channels % groups:
+            raise ValueError(f"GroupNormalization layer '{self.name}': groups={groups} must "
+                             f"divide the {channels} channels (axis {self.axis}); use one of "
+                             f"{[g for g in range(1, channels + 1) if channels % g == 0]}")
+        self._groups = groups
+        self.gamma = (self.add_weight("gamma", (channels,), self.gamma_initializer,
+                                      self.gamma_regularizer) if self.scale else None)
+        self.beta = (self.add_weight("beta", (channels,), self.beta_initializer,
+                                     self.beta_regularizer) if self.center else None)
+        self.input_spec = InputSpec(ndim=ndim, axes={self._axis: channels})
+
+    def call(self, x):
+        a, g = self._axis, self._groups
+        grouped_shape = x.shape[:a] + (g, x.shape[a] // g) + x.shape[a + 1:]
+        # (…, G, C/G, …): every axis but the batch and the group axis is normalized.
+        broadcast = tuple(grouped_shape[i] if i in (a, a + 1) else 1
+                          for i in range(len(grouped_shape)))
+        axes = tuple(i for i in range(1, len(grouped_shape)) if i != a)
+        gamma = None if self.gamma is None else ops.reshape(self.gamma, broadcast)
+        beta = None if self.beta is None else ops.reshape(self.beta, broadcast)
+        y = ops.layer_norm(ops.reshape(x, grouped_shape), gamma, beta, axis=axes,
+                           epsilon=self.epsilon)
+        return ops.reshape(y, x.shape)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

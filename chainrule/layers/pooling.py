@@ -12,6 +12,7 @@ from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .base import InputSpec, Layer
+from .core import check_positive_int
 from .conv import (
     check_channels_last,
     conv_output_size,
@@ -20,11 +21,13 @@ from .conv import (
 )
 
 __all__ = [
+    "AveragePooling1D",
     "AveragePooling2D",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "MaxPooling1D",
     "MaxPooling2D",
 ]
 
@@ -79,6 +82,53 @@ class MaxPooling2D(_Pooling2D):
 
 class AveragePooling2D(_Pooling2D):
     """The mean of each ``pool_size`` window (with 'same', padding is not counted)."""
+    _op = staticmethod(ops.avg_pool2d)
+
+
+class _Pooling1D(Layer):
+    """Pooling over (batch, steps, channels): the 2-D op on a one-pixel-high image."""
+    _op = None
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        self.pool_size = _single(name, "pool_size", pool_size)
+        self.strides = self.pool_size if strides is None else _single(name, "strides", strides)
+        self.padding = normalize_padding(name, padding)
+        check_channels_last(name, data_format)
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, x):
+        n, steps, channels = x.shape
+        y = type(self)._op(ops.reshape(x, (n, 1, steps, channels)), (1, self.pool_size[0]),
+                           (1, self.strides[0]), self.padding)
+        return ops.reshape(y, (n, y.shape[2], channels))
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, c = input_shape
+        return (batch, conv_output_size(steps, self.pool_size[0], self.strides[0], self.padding),
+                c)
+
+
+def _single(layer_name, arg, value):
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return (check_positive_int(layer_name, arg, value),)
+
+
+class MaxPooling1D(_Pooling1D):
+    """The largest value of each ``pool_size`` window of steps (Keras'
+    ``MaxPooling1D``; ``strides`` defaults to ``pool_size``).
+
+    >>> MaxPooling1D()(cr.ones(2, 10, 3)).shape
+    (2, 5, 3)
+    """
+    _op = staticmethod(ops.max_pool2d)
+
+
+class AveragePooling1D(_Pooling1D):
+    """The mean of each ``pool_size`` window of steps (Keras' ``AveragePooling1D``;
+    with ``"same"`` the padding is not counted)."""
     _op = staticmethod(ops.avg_pool2d)
 
 

@@ -1,0 +1,365 @@
+"""Attention layers: MultiHeadAttention and Attention, as Keras 3
+(``keras/src/layers/attention/multi_head_attention.py``, ``attention.py``).
+
+MultiHeadAttention projects query, key and value into ``num_heads`` heads,
+
+    Q = query·Wq + bq    (batch, T, heads, key_dim)     Wq: (d_query, heads, key_dim)
+    K = key·Wk + bk      (batch, S, heads, key_dim)     Wk: (d_key, heads, key_dim)
+    V = value·Wv + bv    (batch, S, heads, value_dim)   Wv: (d_value, heads, value_dim)
+    O = softmax(Q Kᵀ/√key_dim + mask) V                 one fused op per call
+    y = O·Wo + bo        (batch, T, d_out)              Wo: (heads, value_dim, d_out)
+
+with Keras' weight layouts, so ``get_weights``/``set_weights`` exchange
+arrays with Keras (query kernel, query bias, key kernel, key bias, value
+kernel, value bias, output kernel, output bias).
+
+>>> import chainrule as cr
+>>> mha = cr.layers.MultiHeadAttention(num_heads=2, key_dim=4)
+>>> x = cr.randn(3, 5, 8)
+>>> mha(x, x, use_causal_mask=True).shape
+(3, 5, 8)
+>>> [w.shape for w in mha.get_weights()][:2]
+[(8, 2, 4), (2, 4)]
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .. import initializers, ops, regularizers
+from ..errors import ShapeError
+from ..tensor import Tensor, as_tensor
+from .base import Layer
+from .core import check_positive_int, check_rate
+
+__all__ = ["Attention", "MultiHeadAttention"]
+
+_MASKED = 1e9       # Keras' large negative number for a masked score (float32)
+
+
+def _mask_array(mask):
+    if mask is None:
+        return None
+    return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
+
+
+def causal_mask(query_length, key_length):
+    """(T, S) booleans, True where query step i may attend key step j <= i
+    (Keras' ``_compute_causal_mask``: the lower triangle)."""
+    return np.tril(np.ones((query_length, key_length), bool))
+
+
+class _HeadProjection(Layer):
+    """Keras' EinsumDense as MultiHeadAttention uses it: the last axis of
+    (batch, steps, d_in) projected to ``(heads, dim)``, kernel (d_in, heads,
+    dim), bias (heads, dim); or, for the output, (batch, steps, heads, dim)
+    projected back to ``out_shape`` with kernel (heads, dim, *out_shape)."""
+
+    def __init__(self, kernel_shape, bias_shape, kernel_initializer, bias_initializer,
+                 kernel_regularizer, bias_regularizer, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel = self.add_weight("kernel", kernel_shape, kernel_initializer,
+                                      kernel_regularizer)
+        self.bias = (None if bias_shape is None else
+                     self.add_weight("bias", bias_shape, bias_initializer, bias_regularizer))
+        self.built = True
+
+    def project_in(self, x):
+        """(batch, steps, d_in) -> (batch, steps, heads, dim)."""
+        d_in, heads, dim = self.kernel.shape
+        y = ops.matmul(x, ops.reshape(self.kernel, (d_in, heads * dim)))
+        y = ops.reshape(y, x.shape[:-1] + (heads, dim))
+        return y if self.bias is None else y + self.bias
+
+    def project_out(self, o):
+        """(batch, steps, heads, dim) -> (batch, steps, *out_shape)."""
+        heads, dim = self.kernel.shape[:2]
+        out_shape = self.kernel.shape[2:]
+        y = ops.matmul(ops.reshape(o, o.shape[:-2] + (heads * dim,)),
+                       ops.reshape(self.kernel, (heads * dim, math.prod(out_shape))))
+        y = ops.reshape(y, o.shape[:-2] + out_shape)
+        return y if self.bias is None else y + self.bias
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention (Vaswani et al. 2017) with Keras 3's arguments
+    and weight layouts (see the module docstring for the formulas).
+
+    Args:
+        num_heads: positive int, the number of heads.
+        key_dim: positive int, the size of each head for query and key.
+        value_dim: the size of each head for value. Defaults to ``key_dim``.
+        dropout: dropout rate on the attention weights while training.
+        use_bias: whether the projections add biases. Defaults to True.
+        output_shape: the last axes of the output (int or tuple). Defaults
+            to the query's last axis.
+        attention_axes: the axes attended over. Only None (every axis
+            between batch and features, flattened together) is supported.
+        kernel_initializer, bias_initializer: default ``"glorot_uniform"``
+            and ``"zeros"``. kernel_regularizer, bias_regularizer,
+            activity_regularizer: penalties or None.
+        seed: the dropout seed.
+
+    Call arguments: ``query`` (batch, T, d_query), ``value`` (batch, S,
+    d_value), ``key`` (batch, S, d_key; defaults to ``value``),
+    ``attention_mask`` (booleans broadcastable to (batch, T, S), True =
+    attend), ``return_attention_scores`` (also return the (batch, heads, T,
+    S) weights), ``training``, ``use_causal_mask`` (query step i attends key
+    steps <= i). ``query_mask``/``value_mask``/``key_mask`` (batch, steps)
+    are filled from the inputs' Keras masks and merged as Keras does.
+    """
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+                 output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = check_positive_int("MultiHeadAttention", "num_heads", num_heads)
+        self.key_dim = check_positive_int("MultiHeadAttention", "key_dim", key_dim)
+        self.value_dim = (self.key_dim if value_dim is None else
+                          check_positive_int("MultiHeadAttention", "value_dim", value_dim))
+        self.dropout = check_rate("MultiHeadAttention", "dropout", dropout)
+        self.use_bias = bool(use_bias)
+        if isinstance(output_shape, numbers.Integral):
+            output_shape = (int(output_shape),)
+        self._output_shape = None if not output_shape else tuple(int(d) for d in output_shape)
+        if isinstance(attention_axes, numbers.Integral):
+            attention_axes = (int(attention_axes),)
+        self.attention_axes = None if attention_axes is None else tuple(attention_axes)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.seed = seed
+        self._projections_made = False
+
+    @property
+    def output_shape(self):
+        return self._output_shape
+
+    # -- weights -----------------------------------------------------------
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        """Make the projections. Called with the query's shape alone (as the
+        framework does on the first call), it waits for the call, which
+        knows the value's and key's shapes too."""
+        if value_shape is not None:
+            self._make_projections(query_shape, value_shape,
+                                   value_shape if key_shape is None else key_shape)
+
+    def _make_projections(self, query_shape, value_shape, key_shape):
+        name = f"MultiHeadAttention layer '{self.name}'"
+        for what, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
+            if len(shape) < 3 or shape[-1] is None:
+                raise ShapeError(f"{name}: {what} must be (batch, steps..., features) with a "
+                                 f"known feature size, got shape {tuple(shape)}")
+        if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):
+            raise ShapeError(f"{name}: key and value must have the same steps, got value "
+                             f"shape {tuple(value_shape)} and key shape {tuple(key_shape)}")
+        if len(query_shape) != len(value_shape):
+            raise ShapeError(f"{name}: query and value must have the same rank, got shapes "
+                             f"{tuple(query_shape)} and {tuple(value_shape)}")
+        rank = len(query_shape)
+        if self.attention_axes is not None and \
+                sorted(a % (rank - 1) for a in self.attention_axes) != list(range(1, rank - 1)):
+            raise NotImplementedError(f"{name}: attention_axes={self.attention_axes} is not "
+                                      f"supported; only None (attend over axes "
+                                      f"{tuple(range(1, rank - 1))})")
+        heads, common = self.num_heads, dict(
+            kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer)
+        out_shape = self._output_shape or (query_shape[-1],)
+
+        def bias(*shape):
+            return shape if self.use_bias else None
+        self.query_dense = _HeadProjection((query_shape[-1], heads, self.key_dim),
+                                           bias(heads, self.key_dim), name="query", **common)
+        self.key_dense = _HeadProjection((key_shape[-1], heads, self.key_dim),
+                                         bias(heads, self.key_dim), name="key", **common)
+        self.value_dense = _HeadProjection((value_shape[-1], heads, self.value_dim),
+                                           bias(heads, self.value_dim), name="value", **common)
+        self.output_dense = _HeadProjection((heads, self.value_dim) + out_shape, bias(*out_shape),
+                                            name="attention_output", **common)
+        self._feature_sizes = (query_shape[-1], value_shape[-1], key_shape[-1])
+        self._projections_made = True
+
+    # -- masks -------------------------------------------------------------
+    def _attention_mask(self, batch, t, s, query_mask, value_mask, key_mask, attention_mask,
+                        use_causal_mask, steps_shapes):
+        """One (batch or 1, T, S) boolean mask from every mask given (Keras'
+        ``_compute_attention_mask``: all ANDed), or None."""
+        mask = None
+
+        def both(a, b):
+            return b if a is None else a & b
+        for given, axis in ((query_mask, -1), (value_mask, -2), (key_mask, -2)):
+            m = _mask_array(given)
+            if m is not None:
+                m = m.reshape(m.shape[0], -1)               # the steps flattened
+                mask = both(mask, np.expand_dims(m, axis))
+        if use_causal_mask:
+            mask = both(mask, causal_mask(t, s)[None])
+        m = _mask_array(attention_mask)
+        if m is not None:
+            q_steps, v_steps = steps_shapes
+            expected = (batch,) + q_steps + v_steps
+            try:
+                m = np.broadcast_to(m, expected).reshape(batch, t, s)
+            except ValueError:
+                raise ShapeError(f"MultiHeadAttention layer '{self.name}': attention_mask of "
+                                 f"shape {m.shape} does not broadcast to (batch, query steps, "
+                                 f"key steps) = {expected}") from None
+            mask = both(mask, m)
+        return mask
+
+    # -- call --------------------------------------------------------------
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):
+        key = value if key is None else key
+        query, value, key = (t if isinstance(t, Tensor) else as_tensor(t, self.dtype)
+                             for t in (query, value, key))
+        if not self._projections_made:
+            self._make_projections(query.shape, value.shape, key.shape)
+        self._check_features(query, value, key)
+        batch = query.shape[0]
+        q_steps, v_steps = query.shape[1:-1], value.shape[1:-1]
+        t, s = math.prod(q_steps), math.prod(v_steps)
+        mask = self._attention_mask(batch, t, s, query_mask, value_mask, key_mask,
+                                    attention_mask, use_causal_mask, (q_steps, v_steps))
+
+        def heads_first(x, steps):        # (B, steps..., H, d) -> (B, H, steps, d)
+            return ops.transpose(ops.reshape(x, (batch, steps) + x.shape[-2:]), (0, 2, 1, 3))
+        q = heads_first(self.query_dense.project_in(query), t)
+        k = heads_first(self.key_dense.project_in(key), s)
+        v = heads_first(self.value_dense.project_in(value), s)
+        mask4 = None if mask is None else mask[:, None]          # (B or 1, 1, T, S)
+        scale = 1 / math.sqrt(self.key_dim)
+        scores = None
+        if return_attention_scores or (training and self.dropout > 0):
+            # The weights themselves are wanted: attention in ordinary ops.
+            logits = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
+            if mask4 is not None:
+                logits = logits + Tensor._wrap(np.where(mask4, 0, -_MASKED).astype(logits.dtype))
+            scores = ops.softmax(logits, axis=-1)
+            weights = ops.dropout(scores, self.dropout, training=bool(training), seed=self.seed)
+            o = ops.matmul(weights, v)
+        else:
+            o = ops.scaled_dot_product_attention(q, k, v, mask4, scale)
+        o = ops.reshape(ops.transpose(o, (0, 2, 1, 3)),
+                        (batch,) + q_steps + (self.num_heads, self.value_dim))
+        y = self.output_dense.project_out(o)
+        if self.activity_regularizer is not None:
+            self.add_loss(self.activity_regularizer(y))
+        if return_attention_scores:
+            return y, ops.reshape(scores, (batch, self.num_heads) + q_steps + v_steps)
+        return y
+
+    def _check_features(self, query, value, key):
+        for what, x, size in zip(("query", "value", "key"), (query, value, key),
+                                 self._feature_sizes):
+            if x.shape[-1] != size:
+                raise ShapeError(f"MultiHeadAttention layer '{self.name}': the {what} has "
+                                 f"{x.shape[-1]} features (shape {x.shape}) but the layer was "
+                                 f"built for {size}")
+        if key.shape[:-1] != value.shape[:-1]:
+            raise ShapeError(f"MultiHeadAttention layer '{self.name}': key and value must "
+                             f"have the same batch and steps, got key shape {key.shape} and "
+                             f"value shape {value.shape}")
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        return tuple(query_shape[:-1]) + (self._output_shape or (query_shape[-1],))
+
+
+class Attention(Layer):
+    """Dot-product (Luong-style) attention, Keras 3's ``Attention``:
+    ``scores = query·keyᵀ`` (times a learned ``scale`` when ``use_scale``),
+    or with ``score_mode="concat"`` ``concat_score_weight · Σ tanh(scale·(q
+    + k))``; ``softmax(scores)·value``. No projections.
+
+    Args:
+        use_scale: learn a scalar ``scale`` (initialized to 1). Default False.
+        score_mode: ``"dot"`` (default) or ``"concat"``.
+        dropout: dropout rate on the attention weights while training.
+        seed: the dropout seed.
+
+    Call: ``layer([query, value])`` or ``layer([query, value, key])``
+    (batch, Tq, dim) / (batch, Tv, dim); ``mask=[query_mask, value_mask]``
+    (masked value steps get -1e9 added to their scores, masked query steps
+    give zeros), ``return_attention_scores``, ``use_causal_mask``.
+
+    Example:
+
+    >>> q, v = cr.randn(2, 3, 4), cr.randn(2, 5, 4)
+    >>> Attention()([q, v]).shape
+    (2, 3, 4)
+    """
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if score_mode not in ("dot", "concat"):
+            raise ValueError(f"Attention: score_mode must be 'dot' or 'concat', got "
+                             f"{score_mode!r}")
+        self.use_scale, self.score_mode = bool(use_scale), score_mode
+        self.dropout = check_rate("Attention", "dropout", dropout)
+        self.seed = seed
+
+    def _check_inputs(self, inputs):
+        if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
+            raise ValueError(f"Attention layer '{self.name}' must be called on a list "
+                             f"[query, value] or [query, value, key], got "
+                             f"{type(inputs).__name__}"
+                             + (f" of length {len(inputs)}" if isinstance(inputs, (list, tuple))
+                                else ""))
+
+    def build(self, input_shape):
+        self._check_inputs(input_shape)
+        self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
+        self.concat_score_weight = (self.add_weight("concat_score_weight", (), "ones")
+                                    if self.score_mode == "concat" else None)
+
+    def call(self, inputs, mask=None, training=False, return_attention_scores=False,
+             use_causal_mask=False):
+        self._check_inputs(inputs)
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) > 2 else v
+        if self.score_mode == "dot":
+            if q.shape[-1] != k.shape[-1]:
+                raise ShapeError(f"Attention layer '{self.name}': query and key must have the "
+                                 f"same last axis for score_mode='dot', got shapes {q.shape} "
+                                 f"and {k.shape}")
+            scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
+            if self.scale is not None:
+                scores = scores * self.scale
+        else:
+            summed = ops.expand_dims(q, -2) + ops.expand_dims(k, -3)
+            if self.scale is not None:
+                summed = self.scale * summed
+            scores = self.concat_score_weight * ops.sum(ops.tanh(summed), axis=-1)
+        q_mask, v_mask = (None, None) if mask is None else (mask[0], mask[1])
+        keep = _mask_array(v_mask)
+        if keep is not None:
+            if keep.shape != tuple(v.shape[:2]):
+                raise ShapeError(f"Attention layer '{self.name}': the value mask must have "
+                                 f"shape (batch, Tv) = {tuple(v.shape[:2])}, got {keep.shape}")
+            keep = keep[:, None, :]
+        if use_causal_mask:
+            causal = causal_mask(scores.shape[-2], scores.shape[-1])[None]
+            keep = causal if keep is None else keep & causal
+        if keep is not None:
+            scores = scores - Tensor._wrap((~keep * _MASKED).astype(scores.dtype))
+        weights = ops.softmax(scores, axis=-1)
+        dropped = ops.dropout(weights, self.dropout, training=bool(training), seed=self.seed)
+        out = ops.matmul(dropped, v)
+        q_keep = _mask_array(q_mask)
+        if q_keep is not None:
+            out = out * Tensor._wrap(q_keep[..., None].astype(out.dtype))
+        return (out, weights) if return_attention_scores else out
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None or previous_mask[0] is None:
+            return None
+        return previous_mask[0]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
