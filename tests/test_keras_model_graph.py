@@ -188,3 +188,28 @@ def test_layer_with_two_outputs_in_a_functional_model():
     rebuilt.set_weights(model.get_weights())
     a2, _ = rebuilt(np.ones((4, 5), "float32"))
     np.testing.assert_allclose(a2.numpy(), a.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")   # head b: as Keras warns
+@pytest.mark.parametrize("loss", [{"a": "mse"}, ["mse", None]], ids=["dict", "list-with-None"])
+def test_an_output_left_out_of_the_loss_gets_no_loss(loss):
+    inputs = cr.Input((3,))
+    hidden = layers.Dense(4, name="shared")(inputs)
+    model = cr.Model(inputs, [layers.Dense(1, name="a")(hidden), layers.Dense(2, name="b")(hidden)])
+    model.compile(optimizer="sgd", loss=loss)
+    head_b = [w.numpy().copy() for w in model.get_layer("b").weights]
+    head_a = [w.numpy().copy() for w in model.get_layer("a").weights]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    ya, yb = rng.normal(size=(16, 1)), rng.normal(size=(16, 2))
+    y = {"a": ya, "b": yb} if isinstance(loss, dict) else [ya, yb]
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+    for before, w in zip(head_b, model.get_layer("b").weights):
+        np.testing.assert_array_equal(w.numpy(), before)      # no loss, no update
+    assert any(not np.array_equal(b, w.numpy())
+               for b, w in zip(head_a, model.get_layer("a").weights))
+    # the reported loss is the head-a mean squared error alone
+    pred_a = model.predict(x, verbose=0)[0]
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        float(np.mean((pred_a - ya) ** 2)), rel=1e-5)
