@@ -6,6 +6,7 @@ chosen (so ``chainrule --version`` stays instant). A subcommand module has
 """
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -20,8 +21,15 @@ SUBCOMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule", description="chainrule: deep learning you can read, on NumPy.",
         epilog="Run `chainrule COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -39,7 +47,14 @@ def main(argv=None):
         parser.print_help()
         return 0
     module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
-    return module.main(argv[1:])
+    try:
+        return module.main(argv[1:])
+    except BrokenPipeError:
+        # The reader went away (`chainrule explain ... | head`): stop quietly,
+        # with stdout pointed at /dev/null so the interpreter's flush at exit
+        # does not raise again (the Python docs' recipe for SIGPIPE).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -42,8 +42,49 @@ _WHAT = {ast.Attribute: "attribute access", ast.Subscript: "subscripts (indexing
          ast.JoinedStr: "f-strings", ast.Starred: "*unpacking"}
 
 
+_MAX_LENGTH = 10_000      # characters: a readable explanation is far shorter
+_MAX_DEPTH = 200          # nesting levels; a+b+c+... nests one level per term
+
+
 class ExpressionError(ValueError):
     """An expression outside the whitelist, or a variable without a value."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _depth(tree):
+    """The deepest nesting of expressions in ``tree`` (``a+b+c`` is 3: two
+    additions and a name), counted without recursion."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += isinstance(node, ast.expr)
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _constant(value):
+    """A number of the expression as a float64 (constants are floats, as the
+    variables are: ``9**9**9`` is then inf at once, not an exact integer
+    that takes forever)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ExpressionError(f"the number {_short(repr(value))} is beyond float64's range "
+                              f"(about 1.8e308)")
+    return np.float64(number)
+
+
+def _short(text, limit=40):
+    return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-15:]}"
 
 
 def parse_expression(text, values):
@@ -52,10 +93,23 @@ def parse_expression(text, values):
     Allowed: numbers, the names in ``values``, ``+ - * / **``, unary ``-``/``+``,
     parentheses, and calls with one argument to the functions in FUNCTIONS.
     """
+    if len(text) > _MAX_LENGTH:
+        raise ExpressionError(f"the expression has {len(text)} characters; at most "
+                              f"{_MAX_LENGTH} make an explanation one can read")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"cannot parse {text!r}: {e.msg} (at column {e.offset})") from None
+        why = "a number has more than 4300 digits" if "4300 digits" in e.msg else e.msg
+        raise ExpressionError(f"cannot parse {_short(text)!r}: {why} "
+                              f"(at column {e.offset})") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"the expression nests too deeply for Python's parser; at "
+                              f"most {_MAX_DEPTH} levels") from None
+    depth = _depth(tree)
+    if depth > _MAX_DEPTH:
+        raise ExpressionError(f"the expression nests {depth} levels deep; at most "
+                              f"{_MAX_DEPTH} (each term of a+b+c+... or each unary minus is "
+                              f"one level)")
     allowed = ", ".join(sorted(FUNCTIONS))
 
     def check(node):
@@ -63,7 +117,14 @@ def parse_expression(text, values):
             return check(node.body)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise ExpressionError(f"only numbers may appear as constants, not {node.value!r}")
+                raise ExpressionError(f"only numbers may appear as constants, not "
+                                      f"{_short(repr(node.value))}")
+            try:
+                _constant(node.value)
+            except ExpressionError:
+                written = ast.get_source_segment(text, node) or repr(node.value)
+                raise ExpressionError(f"the number {_short(written)} is beyond float64's "
+                                      f"range (about 1.8e308)") from None
             return
         if isinstance(node, ast.Name):
             if node.id in FUNCTIONS:
@@ -105,10 +166,11 @@ def parse_expression(text, values):
 
 
 def evaluate(tree, tensors):
-    """Interpret a checked ast with chainrule ops (numbers stay Python numbers)."""
+    """Interpret a checked ast with chainrule ops; numbers are float64 scalars
+    (so an overflow is inf, never a huge exact integer)."""
     node = tree.body if isinstance(tree, ast.Expression) else tree
     if isinstance(node, ast.Constant):
-        return node.value
+        return _constant(node.value)
     if isinstance(node, ast.Name):
         return tensors[node.id]
     if isinstance(node, ast.BinOp):
@@ -142,13 +204,16 @@ def _parse_assignment(text):
 
 def main(argv=None):
     """``chainrule explain EXPRESSION NAME=VALUE ...``; returns the exit code (2: bad input)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule explain",
         description="Print the forward values and every backward step of an expression.",
         epilog=f'example: chainrule explain "3*(a*b+c)" a=2 b=3 c=4. Functions: '
                f'{", ".join(sorted(FUNCTIONS))}.')
     parser.add_argument("expression", help='e.g. "3*(a*b+c)" (quote it for the shell)')
     parser.add_argument("values", nargs="*", metavar="NAME=VALUE", help="e.g. a=2 b=3 c=4")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--"):
+        argv = ["--", *argv]         # an expression such as "-a*b" is not an option
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:          # --help (0) or a usage error (2): report, don't exit
@@ -174,6 +239,13 @@ def main(argv=None):
         tensors[name] = t
     with np.errstate(all="ignore"):
         output = evaluate(tree, tensors)
+        if not np.all(np.isfinite(output.data if isinstance(output, Tensor) else output)):
+            at = ", ".join(f"{k}={v:g}" for k, v in values.items())
+            print(f"chainrule explain: {_short(args.expression)} is "
+                  f"{float(np.asarray(getattr(output, 'data', output))):g} at {at}, not a "
+                  f"finite number (a division by zero, an overflow past float64, or a root or "
+                  f"log of a negative number); choose other values", file=sys.stderr)
+            return 2
         out_name = next(n for n in ("J", "L", "out", "result") if n not in values)
         print(f"{out_name} = {args.expression}")
         print()
