@@ -288,3 +288,13 @@ def test_a_model_compiled_without_loss_saves_and_loads_so(tmp_path):
     x, y = _data(n=8)
     logs = loaded.evaluate(x, y, sample_weight=np.arange(8.0), return_dict=True)
     assert set(logs) == {"loss", "mae", "weighted_mae"}
+
+
+def test_a_train_step_that_returns_no_dict_is_named():
+    class Bare(SubclassedWithStep):
+        def train_step(self, data):
+            return 0.5
+    model = Bare()
+    model.compile("sgd", "mse")
+    with pytest.raises(TypeError, match="must return a dict"):
+        model.fit(*_data(), verbose=0)

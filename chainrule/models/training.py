@@ -230,6 +230,9 @@ def _check_arrays_before_training(model, adapter):
 def _pythonify_logs(logs):
     """Floats for numbers, nested dicts flattened, keys in sorted order (Keras 3
     ``keras/src/utils/python_utils.py`` ``pythonify_logs``)."""
+    if logs is not None and not isinstance(logs, dict):
+        raise TypeError(f"train_step/test_step must return a dict of logs such as "
+                        f"{{'loss': loss}}, got {type(logs).__name__}")
     out = {}
     for key, value in sorted((logs or {}).items()):
         if isinstance(value, dict):
