@@ -443,7 +443,9 @@ def test_saved_files_get_the_umask_mode(tmp_path, umask_022):
     model = _model()
     model.save(tmp_path / "net.chainrule")
     model.save_weights(tmp_path / "w.npz")
-    for name in ("net.chainrule", "w.npz"):
+    model.save(tmp_path / "net.keras")                   # Keras 3's format, same writer
+    model.save_weights(tmp_path / "net.weights.h5")
+    for name in ("net.chainrule", "w.npz", "net.keras", "net.weights.h5"):
         assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644, name
     os.umask(0o027)
     model.save(tmp_path / "group.chainrule")

@@ -34,7 +34,6 @@ import io
 import json
 import os
 import struct
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -218,21 +217,11 @@ def is_keras_zip(filepath):
 
 def _atomic_write(filepath, data):
     """Write ``data`` (bytes) to a temporary file beside ``filepath``, then
-    ``os.replace`` it into place, so a crash never leaves half a file."""
-    filepath = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(filepath))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(filepath) + ".", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    ``os.replace`` it into place, so a crash never leaves half a file
+    (``saving.atomic_write``: the temporary file names its writer and the next
+    save removes a killed writer's; the file gets the umask's mode)."""
+    from .saving import atomic_write      # saving imports this module at its top
+    atomic_write(filepath, lambda f: f.write(data))
 
 
 def _describe(where, config):
