@@ -216,7 +216,7 @@ class Layer:
             params = inspect.signature(cls.call).parameters
             cls._call_takes_training = "training" in params or any(
                 p.kind == p.VAR_KEYWORD for p in params.values())
-            cls._call_param_names = tuple(params)[1:]      # for the masks call() takes
+            cls._call_param_names = tuple(params)[1:]      # (without self): the masks call() takes
         except (TypeError, ValueError):
             cls._call_takes_training = False
             cls._call_param_names = ()
@@ -547,7 +547,7 @@ class Layer:
             return kwargs, _map(get_keras_mask, inputs)
         tensors = {p: kwargs[p] for p in params
                    if isinstance(kwargs.get(p), (Tensor, list, tuple))}
-        first = next((p for p in inspect.signature(self.call).parameters), "inputs")
+        first = self._call_param_names[0] if self._call_param_names else "inputs"
         kwargs = dict(kwargs)
         if not tensors and "mask" in params and kwargs.get("mask") is None:
             mask = _map(get_keras_mask, inputs)

@@ -335,17 +335,20 @@ class Concatenate(_Merge):
         return ops.concatenate(list(inputs), axis=self.axis)
 
     def compute_mask(self, inputs, previous_mask=None):
-        """Joined along a step axis; along the feature axis a step is kept where
-        every input keeps it (as Keras 3 ``merging/concatenate.py``)."""
+        """As Keras 3 ``merging/concatenate.py``: each mask spread over its input
+        (all True for an input without one), joined along ``axis``, then any()
+        over the last axis."""
         if not isinstance(previous_mask, (list, tuple)) or \
                 all(m is None for m in previous_mask):
             return None
-        masks = [np.ones(tuple(x.shape[:-1]), bool) if m is None else np.asarray(m, bool)
-                 for x, m in zip(inputs, previous_mask)]
-        ndim = len(inputs[0].shape)
-        if self.axis % ndim == ndim - 1:
-            return np.logical_and.reduce(masks)
-        return np.concatenate(masks, axis=self.axis % ndim)
+        masks = []
+        for x, m in zip(inputs, previous_mask):
+            shape = tuple(x.shape)
+            m = np.ones(shape, bool) if m is None else np.asarray(m, bool)
+            if m.ndim < len(shape):
+                m = np.broadcast_to(m[..., None], shape)
+            masks.append(m)
+        return np.concatenate(masks, axis=self.axis).any(axis=-1)
 
     def compute_output_shape(self, input_shape):
         axis = self.axis % len(input_shape[0])

@@ -12,8 +12,11 @@ tensor([[13.]])
 """
 import numbers
 
+import numpy as np
+
 from .. import ops
 from ..errors import ShapeError
+from ..masks import get_keras_mask, set_keras_mask
 from .core import _Merge
 
 __all__ = ["Average", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"]
@@ -54,12 +57,23 @@ class _Elementwise(_Merge):
 
 
 class Multiply(_Elementwise):
-    """The elementwise product of a list of inputs: ``Multiply()([a, b])``."""
+    """The elementwise product of a list of inputs: ``Multiply()([a, b])``.
+
+    Masked entries count as 1; when every input has a mask, the output is 0
+    where all masks are False and carries their OR (Keras 3 ``multiply.py``).
+    """
 
     def _merge(self, xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
+        masks = [_spread(get_keras_mask(x), x) for x in xs]
+        out = None
+        for x, mask in zip(xs, masks):
+            if mask is not None:
+                x = ops.where(mask, x, 1.0)
+            out = x if out is None else out * x
+        if all(m is not None for m in masks):
+            either = np.logical_or.reduce(masks)
+            out = ops.where(either, out, 0.0)
+            set_keras_mask(out, either.any(axis=-1))
         return out
 
 
@@ -83,23 +97,47 @@ class Average(_Elementwise):
 
 
 class Maximum(_Elementwise):
-    """The elementwise maximum of a list of inputs."""
+    """The elementwise maximum of a list of inputs (masked entries left out,
+    Keras 3 ``base_merge.py`` ``_apply_merge_op_and_or_mask``)."""
 
     def _merge(self, xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = ops.maximum(out, x)
-        return out
+        return _op_and_or_mask(ops.maximum, xs)
 
 
 class Minimum(_Elementwise):
-    """The elementwise minimum of a list of inputs."""
+    """The elementwise minimum of a list of inputs (masked entries left out)."""
 
     def _merge(self, xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = ops.minimum(out, x)
-        return out
+        return _op_and_or_mask(ops.minimum, xs)
+
+
+def _spread(mask, x):
+    """A (batch, steps) mask broadcast over ``x``'s trailing axis, or None."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask, bool)
+    return np.broadcast_to(mask[..., None], x.shape) if mask.ndim < x.ndim else mask
+
+
+def _op_and_or_mask(op, xs):
+    """Fold ``op`` over the inputs, a masked entry replaced by the other side,
+    and OR the masks (None as soon as one input has none), as Keras 3."""
+    out, out_mask = None, None
+    for x in xs:
+        mask = _spread(get_keras_mask(x), x)
+        if out is None:
+            out, out_mask = x, mask
+            continue
+        if mask is not None:
+            x = ops.where(mask, x, out)
+        if out_mask is not None:
+            out = ops.where(out_mask, out, x)
+        out_mask = np.logical_or(out_mask, mask) if mask is not None and \
+            out_mask is not None else None
+        out = op(out, x)
+    if out_mask is not None:
+        set_keras_mask(out, out_mask.any(axis=-1))
+    return out
 
 
 class Dot(_Merge):

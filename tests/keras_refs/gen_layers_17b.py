@@ -8,7 +8,8 @@ Run with keras==3.15.1, KERAS_BACKEND=torch, torch==2.13.0:
 
     KERAS_BACKEND=torch python tests/keras_refs/gen_layers_17b.py
 
-Writes tests/keras_refs/layers_17b.npz. For each case ``<case>/spec`` is JSON:
+Writes tests/keras_refs/layers_17b.npz (and masks_17b.npz, described below,
+for tests/test_masks.py). For each case ``<case>/spec`` is JSON:
 ``{"layer": {"class": ..., "kwargs": ..., "inner": {...}}}`` for one layer, or
 ``{"model": [layer specs], "input": [shape, dtype]}`` for a Sequential model
 (both built the same way by tests/test_layers_17b.py), ``"mask"`` whether
@@ -225,9 +226,90 @@ for masking in (True, False):
     model_case(f"masking_gru_{tag}", first + [{"class": "GRU", "kwargs": {"units": 3}}],
                (5, 2), seqs)
 
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers_17b.npz")
-tmp = path + ".tmp.npz"
-np.savez_compressed(tmp, **OUT)
-os.replace(tmp, path)
-print(f"wrote {path}: {len({k.split('/')[0] for k in OUT})} cases, "
-      f"{os.path.getsize(path) / 1024:.0f} KiB")
+
+def save(filename, arrays):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), filename)
+    tmp = path + ".tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    print(f"wrote {path}: {len({k.split('/')[0] for k in arrays})} cases, "
+          f"{os.path.getsize(path) / 1024:.0f} KiB")
+
+
+save("layers_17b.npz", OUT)
+
+# ---------------------------------------------------------------------------------
+# masks_17b.npz (tests/test_masks.py): merges of masked inputs, a functional model
+# with two masked inputs, and the masked loss with sample weights.
+from keras.src.backend.common.masking import get_keras_mask, set_keras_mask  # noqa: E402
+
+MASKS = {}
+m1 = np.array([[True, True, False, False], [True, False, False, False]])
+m2 = np.array([[True, False, True, False], [True, True, True, False]])
+for cls, kwargs in (("Add", {}), ("Subtract", {}), ("Average", {}), ("Multiply", {}),
+                    ("Maximum", {}), ("Minimum", {}), ("Concatenate", {"axis": -1}),
+                    ("Concatenate", {"axis": 1})):
+    for which in ("both", "first"):
+        name = f"{cls.lower()}{kwargs.get('axis', '')}_{which}"
+        xs = [rng.normal(0, 1, (2, 4, 3)).astype("float32") for _ in range(2)]
+        tensors = [torch.tensor(x, requires_grad=True) for x in xs]
+        set_keras_mask(tensors[0], torch.tensor(m1))
+        if which == "both":
+            set_keras_mask(tensors[1], torch.tensor(m2))
+        layer = getattr(keras.layers, cls)(**kwargs)
+        out = layer(tensors)
+        cot = rng.normal(0, 1, tuple(out.shape)).astype("float32")
+        (out * torch.tensor(cot)).sum().backward()
+        mask = get_keras_mask(out)
+        MASKS.update({f"{name}/spec": np.array(json.dumps({"class": cls, "kwargs": kwargs,
+                                                           "both": which == "both"})),
+                      f"{name}/x0": xs[0], f"{name}/x1": xs[1], f"{name}/m0": m1,
+                      f"{name}/m1": m2, f"{name}/out": out.detach().numpy(),
+                      f"{name}/cot": cot, f"{name}/gx0": tensors[0].grad.numpy(),
+                      f"{name}/gx1": tensors[1].grad.numpy(),
+                      f"{name}/has_mask": np.array(mask is not None)})
+        if mask is not None:
+            MASKS[f"{name}/mask"] = mask.numpy()
+
+# a functional model: two masked Embeddings joined by Add, then an LSTM and a softmax
+ids_a = np.array([[3, 7, 2, 0, 0], [5, 1, 0, 0, 0], [8, 0, 0, 0, 0]], "int32")
+ids_b = np.array([[1, 4, 0, 0, 0], [2, 2, 2, 6, 0], [9, 9, 0, 0, 0]], "int32")
+in_a, in_b = keras.Input((5,), dtype="int32"), keras.Input((5,), dtype="int32")
+emb_a = keras.layers.Embedding(10, 4, mask_zero=True)(in_a)
+emb_b = keras.layers.Embedding(10, 4, mask_zero=True)(in_b)
+joined = keras.layers.Add()([emb_a, emb_b])
+seq = keras.layers.LSTM(3, return_sequences=True)(joined)
+probs = keras.layers.Dense(4, activation="softmax")(seq)
+model = keras.Model([in_a, in_b], probs)
+randomize(model)
+y = rng.integers(0, 4, ids_a.shape).astype("int32")
+sw = rng.uniform(0.5, 2.0, (3, 5)).astype("float32")     # per step: Keras fails on (3,)
+model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+MASKS.update({"functional/ids_a": ids_a, "functional/ids_b": ids_b, "functional/y": y,
+              "functional/sw": sw,
+              "functional/out": model.predict([ids_a, ids_b], verbose=0),
+              "functional/loss": np.array(model.evaluate([ids_a, ids_b], y, batch_size=3,
+                                                         verbose=0)),
+              "functional/loss_sw": np.array(model.evaluate([ids_a, ids_b], y, sample_weight=sw,
+                                                            batch_size=3, verbose=0))})
+for j, w in enumerate(model.get_weights()):
+    MASKS[f"functional/w{j}"] = w
+model.fit([ids_a, ids_b], y, epochs=1, batch_size=3, shuffle=False, verbose=0)
+for j, w in enumerate(model.get_weights()):
+    MASKS[f"functional/trained_w{j}"] = w
+
+# self-attention over a masked Embedding: the query and value masks reach
+# MultiHeadAttention through the tensor (Keras' _compute_attention_mask)
+ids = np.array([[3, 7, 2, 0, 0], [5, 1, 4, 4, 2], [8, 0, 0, 0, 0]], "int32")
+for mask_zero in (True, False):
+    tag = "masked" if mask_zero else "unmasked"
+    inp = keras.Input((5,), dtype="int32")
+    h = keras.layers.Embedding(10, 8, mask_zero=mask_zero)(inp)
+    att = keras.layers.MultiHeadAttention(num_heads=2, key_dim=3)(h, h)
+    model = keras.Model(inp, att)
+    randomize(model)
+    MASKS[f"mha_{tag}/ids"] = ids
+    MASKS[f"mha_{tag}/out"] = model.predict(ids, verbose=0)
+    for j, w in enumerate(model.get_weights()):
+        MASKS[f"mha_{tag}/w{j}"] = w
+save("masks_17b.npz", MASKS)

@@ -1,0 +1,129 @@
+"""Masks as Keras 3 propagates them (issue 17 part B): merges of masked inputs,
+a functional model with two masked inputs, its masked loss (with per-step
+sample weights) and one epoch of training, against real Keras 3.15.1 numbers
+(keras_refs/gen_layers_17b.py -> masks_17b.npz); and the mask plumbing of
+``Layer.__call__`` itself.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import layers
+from chainrule.masks import get_keras_mask, set_keras_mask
+
+REFS = np.load(Path(__file__).parent / "keras_refs" / "masks_17b.npz")
+MERGES = sorted({k.split("/")[0] for k in REFS.files if k.endswith("/spec")})
+
+
+@pytest.mark.parametrize("case", MERGES)
+def test_merge_of_masked_inputs_matches_keras(case):
+    spec = json.loads(str(REFS[f"{case}/spec"]))
+    xs = [cr.tensor(REFS[f"{case}/x{i}"], requires_grad=True) for i in range(2)]
+    set_keras_mask(xs[0], REFS[f"{case}/m0"])
+    if spec["both"]:
+        set_keras_mask(xs[1], REFS[f"{case}/m1"])
+    out = getattr(layers, spec["class"])(**spec["kwargs"])(xs)
+    (out * cr.tensor(REFS[f"{case}/cot"])).sum().backward()
+    np.testing.assert_allclose(out.numpy(), REFS[f"{case}/out"], rtol=1e-5, atol=1e-6)
+    for i in range(2):
+        np.testing.assert_allclose(xs[i].grad, REFS[f"{case}/gx{i}"], rtol=1e-5, atol=1e-6)
+    mask = get_keras_mask(out)
+    assert (mask is not None) == bool(REFS[f"{case}/has_mask"])
+    if mask is not None:
+        np.testing.assert_array_equal(mask, REFS[f"{case}/mask"])
+
+
+def _functional_model():
+    in_a, in_b = cr.Input((5,), dtype="int32"), cr.Input((5,), dtype="int32")
+    emb_a = layers.Embedding(10, 4, mask_zero=True)(in_a)
+    emb_b = layers.Embedding(10, 4, mask_zero=True)(in_b)
+    seq = layers.LSTM(3, return_sequences=True)(layers.Add()([emb_a, emb_b]))
+    model = cr.Model([in_a, in_b], layers.Dense(4, activation="softmax")(seq))
+    model.set_weights([REFS[f"functional/w{j}"] for j in range(len(model.get_weights()))])
+    return model
+
+
+def test_functional_model_with_two_masked_inputs_matches_keras():
+    model = _functional_model()
+    ids = [REFS["functional/ids_a"], REFS["functional/ids_b"]]
+    out = model(ids)
+    np.testing.assert_allclose(out.numpy(), REFS["functional/out"], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(get_keras_mask(out), (ids[0] != 0) | (ids[1] != 0))
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    y, sw = REFS["functional/y"], REFS["functional/sw"]
+    loss = model.evaluate(ids, y, batch_size=3, verbose=0)
+    np.testing.assert_allclose(loss, REFS["functional/loss"], rtol=1e-5)
+    loss_sw = model.evaluate(ids, y, sample_weight=sw, batch_size=3, verbose=0)
+    np.testing.assert_allclose(loss_sw, REFS["functional/loss_sw"], rtol=1e-5)
+    # one SGD epoch on the masked loss lands on Keras' weights
+    model.fit(ids, y, epochs=1, batch_size=3, shuffle=False, verbose=0)
+    for j, w in enumerate(model.get_weights()):
+        np.testing.assert_allclose(w, REFS[f"functional/trained_w{j}"], rtol=1e-4, atol=1e-6,
+                                   err_msg=f"weight {j}")
+
+
+def test_masked_loss_ignores_what_the_model_predicts_on_padding():
+    model = _functional_model()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    ids = [REFS["functional/ids_a"], REFS["functional/ids_b"]]
+    y = REFS["functional/y"].copy()
+    padding = (ids[0] == 0) & (ids[1] == 0)
+    y_other = np.where(padding, (y + 1) % 4, y)              # change only padded targets
+    assert padding.any()
+    np.testing.assert_allclose(model.evaluate(ids, y_other, verbose=0),
+                               model.evaluate(ids, y, verbose=0), rtol=1e-6)
+
+
+def test_explicit_mask_argument_wins_over_the_carried_one():
+    x = cr.tensor(np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32"))
+    set_keras_mask(x, np.ones((2, 4), bool))
+    lstm = layers.LSTM(2)
+    explicit = np.array([[True, True, False, False], [True, False, False, False]])
+    np.testing.assert_allclose(lstm(x, mask=explicit).numpy(),
+                               lstm(x[:, :4], mask=explicit).numpy())
+    assert not np.allclose(lstm(x, mask=explicit).numpy(), lstm(x).numpy())
+
+
+def test_masks_go_away_with_their_tensors():
+    import gc
+
+    from chainrule import masks
+    before = len(masks._MASKS)
+    for _ in range(50):
+        layers.Masking()(cr.ones(2, 3, 4))
+    gc.collect()
+    assert len(masks._MASKS) <= before + 1
+
+
+def test_rnn_output_mask_follows_return_sequences_and_state():
+    x = layers.Masking()(np.ones((2, 3, 4), "float32"))
+    assert get_keras_mask(layers.GRU(2)(x)) is None
+    out, h = layers.GRU(2, return_sequences=True, return_state=True)(x)
+    assert get_keras_mask(out) is not None and get_keras_mask(h) is None
+
+
+def test_global_average_pooling_with_a_mask_is_the_mean_of_the_kept_steps():
+    x = np.arange(24, dtype="float32").reshape(2, 3, 4)
+    mask = np.array([[True, False, True], [False, True, False]])
+    got = layers.GlobalAveragePooling1D()(x, mask=mask).numpy()
+    np.testing.assert_allclose(got[0], (x[0, 0] + x[0, 2]) / 2)
+    np.testing.assert_allclose(got[1], x[1, 1])
+
+
+@pytest.mark.parametrize("tag", ["masked", "unmasked"])
+def test_self_attention_over_a_masked_embedding_matches_keras(tag):
+    """The Embedding's mask reaches MultiHeadAttention as query_mask and
+    value_mask (filled by Layer.__call__ from the tensors, as Keras)."""
+    inp = cr.Input((5,), dtype="int32")
+    h = layers.Embedding(10, 8, mask_zero=tag == "masked")(inp)
+    model = cr.Model(inp, layers.MultiHeadAttention(num_heads=2, key_dim=3)(h, h))
+    model.set_weights([REFS[f"mha_{tag}/w{j}"] for j in range(len(model.get_weights()))])
+    np.testing.assert_allclose(model.predict(REFS[f"mha_{tag}/ids"], verbose=0),
+                               REFS[f"mha_{tag}/out"], rtol=1e-4, atol=1e-6)
+
+
+def test_masked_and_unmasked_attention_differ_in_keras():
+    assert not np.allclose(REFS["mha_masked/out"], REFS["mha_unmasked/out"], rtol=1e-3)
