@@ -53,6 +53,13 @@ class CompileLoss:
 
     def __call__(self, y, y_pred, sample_weight=None):
         count = len(self.output_names)
+        if count == 1 and y is not None and not isinstance(y_pred, (list, tuple)):
+            # One output, the hot path: loss_weight · loss(y, y_pred, sample_weight).
+            fn, factor = self.loss_fns[0], self.loss_weights[0]
+            if isinstance(y, (list, tuple)) and len(y) == 1:
+                y = y[0]
+            value = fn(y, y_pred, sample_weight=sample_weight)
+            return value if factor == 1.0 else value * factor
         ys, preds = _per_output(y, count), _per_output(y_pred, count)
         weights = _per_output(sample_weight, count)
         if len(ys) != count or len(preds) != count:

@@ -279,6 +279,9 @@ def map_structure(fn, data):
 
 def batch_rows(data):
     """The number of samples in a batch (its first array's length)."""
+    first = data[0] if isinstance(data, tuple) and data else data
+    if isinstance(first, np.ndarray):          # the usual batch: (x, y) of arrays
+        return len(first)
     return _rows(data)
 
 
