@@ -157,3 +157,38 @@ def test_progress_bar_prints_keras_time_units(capsys):
     assert format_per_step(2.4e-4) == " 240us/step"
     assert format_per_step(0.0123) == " 12ms/step"
     assert format_per_step(3.2) == " 3s/step"
+
+
+def test_hook_order_and_log_keys_match_real_keras():
+    """tests/keras_refs/gen_callback_order.py records what keras==3.15.1 calls."""
+    refs = np.load(os.path.join(os.path.dirname(__file__), "keras_refs", "callback_order.npz"))
+    hooks = ["on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+             "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+             "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+             "on_predict_batch_begin", "on_predict_batch_end"]
+
+    class KeyRecorder(cr.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.calls = []
+
+    def make(name):
+        def hook(self, *args, logs=None):
+            logs = args[-1] if logs is None and args else logs
+            self.calls.append(f"{name} {','.join(sorted(logs))}")
+        return hook
+    for name in hooks:
+        setattr(KeyRecorder, name, make(name))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 4)).astype(np.float32)
+    y = x[:, :1] * 2.0
+    model = cr.Sequential([cr.Input((4,)), layers.Dense(1)])
+    model.compile(cr.optimizers.SGD(0.01), "mse", metrics=["mae"])
+    runs = {"fit": lambda cb: model.fit(x, y, batch_size=10, epochs=2, verbose=0,
+                                        validation_data=(x[:10], y[:10]), callbacks=[cb]),
+            "evaluate": lambda cb: model.evaluate(x, y, batch_size=10, callbacks=[cb]),
+            "predict": lambda cb: model.predict(x, batch_size=10, callbacks=[cb])}
+    for kind, run in runs.items():
+        recorder = KeyRecorder()
+        run(recorder)
+        assert recorder.calls == [str(c) for c in refs[kind]], kind
