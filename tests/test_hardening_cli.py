@@ -71,6 +71,9 @@ def test_ordinary_expressions_are_explained_as_before(capsys):
     (["no-such-command"], "invalid choice: 'no-such-command'"),
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["explain"], "the following arguments are required: expression"),
+    (["launch"], "the following arguments are required: script"),
+    (["launch", "-n", "abc", "x.py"], "argument -n/--np: invalid int value: 'abc'"),
+    (["demo", "--seed"], "argument --seed: expected one argument"),
 ])
 def test_command_line_errors_exit_2_in_one_line(capsys, argv, named):
     code, _, err = _run(argv, capsys)

@@ -34,8 +34,15 @@ def find_launcher():
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one line on stderr and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule launch",
         description="Run a training script on N processes with MPI "
                     "(the same as: mpiexec -n N python SCRIPT ARGS).",
