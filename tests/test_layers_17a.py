@@ -21,9 +21,10 @@ import chainrule as cr
 from chainrule import layers
 from chainrule.autodiff import gradients
 from chainrule.errors import ShapeError
+from chainrule.masks import get_keras_mask
 
 REFS = np.load(Path(__file__).parent / "keras_refs" / "layers_17a.npz")
-CASES = sorted({k.split("/")[0] for k in REFS.files if "/" in k})
+CASES = sorted(k.split("/")[0] for k in REFS.files if k.endswith("/spec"))
 LAYER_CASES = [c for c in CASES if not c.startswith("act_")]
 ACTIVATION_CASES = [c for c in CASES if c.startswith("act_")]
 RTOL, ATOL = 1e-4, 1e-5
@@ -118,6 +119,27 @@ def test_masked_and_unmasked_attention_differ_as_in_keras():
     assert not np.allclose(free, _ref_output("mha_causal"), rtol=1e-3)
     np.testing.assert_allclose(causal(*xs, use_causal_mask=True).numpy(),
                                _ref_output("mha_causal"), rtol=RTOL, atol=ATOL)
+
+
+def test_embedding_mask_reaches_multi_head_attention_as_in_keras():
+    """Embedding(mask_zero=True) then self-attention: the padded steps are
+    masked as queries and as keys (Keras merges query_mask and value_mask),
+    and the output carries the query's mask."""
+    ids = REFS["embedding_mha/ids"]
+    embedding = layers.Embedding(6, 4, mask_zero=True)
+    mha = layers.MultiHeadAttention(2, 3)
+    embedding(ids)
+    embedding.set_weights([REFS["embedding_mha/embeddings"]])
+    embedded = embedding(ids)
+    mha(embedded, embedded)
+    mha.set_weights(arrays("embedding_mha", "w"))
+    out = mha(embedded, embedded)
+    np.testing.assert_allclose(out.numpy(), REFS["embedding_mha/out"], rtol=RTOL, atol=ATOL)
+    mask = get_keras_mask(out)
+    np.testing.assert_array_equal(np.asarray(getattr(mask, "data", mask)),
+                                  REFS["embedding_mha/out_mask"])
+    unmasked = mha(cr.tensor(embedded.numpy()), cr.tensor(embedded.numpy()))
+    assert not np.allclose(unmasked.numpy(), out.numpy(), rtol=1e-3)
 
 
 def test_scores_are_the_attention_weights():

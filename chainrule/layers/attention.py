@@ -132,6 +132,7 @@ class MultiHeadAttention(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.seed = seed
+        self.supports_masking = True        # the output carries the query's mask, as Keras
         self._projections_made = False
 
     @property

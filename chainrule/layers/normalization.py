@@ -188,6 +188,7 @@ class LayerNormalization(Layer):
         self.axis = axis
         self.epsilon = _check_epsilon("LayerNormalization", epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self.supports_masking = True        # a mask passes through, as Keras
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
@@ -267,6 +268,7 @@ class GroupNormalization(Layer):
         self.groups, self.axis = int(groups), int(axis)
         self.epsilon = _check_epsilon("GroupNormalization", epsilon)
         self.center, self.scale = bool(center), bool(scale)
+        self.supports_masking = True
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)

@@ -119,6 +119,25 @@ case("attention_masks_causal", "Attention", {}, [(2, 4, 3), (2, 4, 3)], inputs="
      arrays={"mask0": np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool),
              "mask1": np.array([[1, 1, 0, 1], [1, 0, 1, 1]], bool)})
 
+
+# An Embedding(mask_zero=True) in front: the padded query and key steps are
+# masked (query_mask and value_mask from the Keras mask), the output carries the mask.
+ids = np.array([[3, 1, 2, 0, 0], [1, 2, 3, 4, 5]], "int32")
+embedding = keras.layers.Embedding(6, 4, mask_zero=True)
+mha = keras.layers.MultiHeadAttention(2, 3)
+embedded = embedding(ids)
+mha(embedded, embedded)
+for w in mha.trainable_weights + embedding.trainable_weights:
+    w.assign(rng.normal(0, 0.5, tuple(w.shape)).astype("float32"))
+embedded = embedding(ids)
+masked_out = mha(embedded, embedded)
+OUT["embedding_mha/ids"] = ids
+OUT["embedding_mha/embeddings"] = embedding.get_weights()[0]
+for j, w in enumerate(mha.get_weights()):
+    OUT[f"embedding_mha/w{j}"] = w
+OUT["embedding_mha/out"] = masked_out.detach().numpy()
+OUT["embedding_mha/out_mask"] = masked_out._keras_mask.numpy()
+
 # -- convolutions -------------------------------------------------------------
 case("conv1d", "Conv1D", {"filters": 4, "kernel_size": 3}, [(2, 7, 3)])
 case("conv1d_same_stride", "Conv1D", {"filters": 2, "kernel_size": 4, "strides": 2,
