@@ -26,7 +26,7 @@ def test_load_digits_matches_shared_copy():
 
 def test_registry_has_every_seed_demo():
     assert set(demos.DEMOS) == {"digits", "perceptron", "logistic", "mnist-mlp", "mnist-cnn",
-                                "ship-or-frog", "lstsq", "conv-as-matrix", "backprop"}
+                                "ship-or-frog", "lstsq", "conv-as-matrix", "backprop", "gpt"}
     assert demos.DEFAULT == "digits"
     module = demos.load("digits")
     assert module.NAME == "digits" and module.DATA is None and module.SUMMARY

@@ -9,6 +9,8 @@ Sections (``--only`` takes their names, comma-separated):
 * ``lstm``      (e) an LSTM, 128 units, 50 steps, batch 64, forward+backward+update;
 * ``sklearn``   (f) ``MLPClassifier`` fit vs scikit-learn's, with accuracies;
 * ``memory``    (g) resident memory across epochs of MLP training;
+* ``gpt``       (h) one training iteration of ``chainrule demo gpt``'s model;
+* ``transformer`` (i) one transformer block, forward and backward;
 * ``distributed`` data-parallel training, when ``chainrule.bench.distributed``
   and ``mpi4py`` are importable.
 
@@ -49,6 +51,8 @@ SECTIONS = {
     "lstm": ("models", "lstm_section"),
     "sklearn": ("sklearn_mlp", "sklearn_section"),
     "memory": ("memory", "memory_section"),
+    "gpt": ("gpt", "gpt_section"),
+    "transformer": ("gpt", "transformer_section"),
     "distributed": None,            # chainrule.bench.distributed.section(quick, log)
 }
 

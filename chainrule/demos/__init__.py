@@ -29,11 +29,13 @@ DEMOS = {
     "mnist-mlp": "mnist_mlp",
     "mnist-cnn": "mnist_cnn",
     "ship-or-frog": "ship_or_frog",
+    "gpt": "gpt",
 }
 DEFAULT = "digits"
 
 # Which downloadable data a demo needs, to say on --list whether it is here.
-_NEEDS = {"mnist-mlp": "mnist", "mnist-cnn": "mnist", "ship-or-frog": "cifar10"}
+_NEEDS = {"mnist-mlp": "mnist", "mnist-cnn": "mnist", "ship-or-frog": "cifar10",
+          "gpt": "shakespeare"}
 
 EXIT_UNKNOWN, EXIT_NO_DATA = 2, 3
 
@@ -45,12 +47,14 @@ def load(name):
 
 def data_status(name, data_path=None):
     """``"bundled"``, ``"found: PATH"`` or ``"missing"`` for a demo's data (no download)."""
-    from ..datasets import DatasetNotFoundError, cifar10, find_file, mnist
+    from ..datasets import DatasetNotFoundError, cifar10, find_file, mnist, shakespeare
     need = _NEEDS.get(name)
     if need is None:
         return "bundled"
     if need == "mnist":
         names = mnist.FILENAME
+    elif need == "shakespeare":
+        names = shakespeare.NAMES
     else:
         names = (cifar10.FOLDER, cifar10.ARCHIVE, cifar10.PARTIAL)
     try:

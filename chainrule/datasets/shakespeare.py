@@ -1,0 +1,84 @@
+"""Tiny Shakespeare: 1,115,394 characters of the plays, for character language models.
+
+>>> from chainrule.datasets import shakespeare
+>>> text = shakespeare.load_data()                      # doctest: +SKIP
+>>> len(text), text[:14]                                # doctest: +SKIP
+(1115394, 'First Citizen:')
+>>> vocab, ids = shakespeare.encode(text)                # doctest: +SKIP
+>>> len(vocab)                                          # doctest: +SKIP
+65
+
+The file is looked for by ``find_file``: at ``path`` (the file itself or the
+folder holding it), at ``$CHAINRULE_DATA``, in the cache
+``~/.chainrule/datasets/tinyshakespeare.txt`` (or Keras' ``shakespeare.txt``),
+and last downloaded from its origin, the file ``data/tinyshakespeare/input.txt``
+of Andrej Karpathy's char-rnn repository (SHA-256 checked), unless
+``download=False`` or ``$CHAINRULE_OFFLINE`` is set. The plays are in the
+public domain.
+"""
+import numpy as np
+
+from ._files import DatasetFileError, find_file
+
+__all__ = ["load_data", "encode", "decode", "split"]
+
+FILENAME = "tinyshakespeare.txt"
+NAMES = (FILENAME, "shakespeare.txt")     # the second: the name TensorFlow's tutorials save it as
+URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+VALIDATION_FRACTION = 0.1                 # the customary split: the last 10% of the characters
+
+
+def load_data(path=None, download=None):
+    """The whole text as one ``str``.
+
+    Raises ``chainrule.datasets.DatasetNotFoundError`` (a ``FileNotFoundError``)
+    listing every place looked at when the file is nowhere and cannot be
+    downloaded, and ``DatasetFileError`` (a ``ValueError``) naming the file
+    when the file found is a folder, empty, or not UTF-8 text.
+    """
+    place = find_file(NAMES, path, sha256=SHA256, url=URL, download=download,
+                      save_as=FILENAME)
+    if place.is_dir():
+        raise DatasetFileError(f"'{place}' is a folder; the Shakespeare data is one text file "
+                         f"named {FILENAME}")
+    try:
+        text = place.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetFileError(f"'{place}' is not UTF-8 text ({e}); expected the plain-text "
+                         f"{FILENAME}") from None
+    if not text:
+        raise DatasetFileError(f"'{place}' is empty; expected the text of {FILENAME}")
+    return text
+
+
+def encode(text, vocabulary=None):
+    """``(vocabulary, ids)``: the sorted distinct characters, and the text as
+    int64 indices into them (a character model's tokens)."""
+    if vocabulary is None:
+        vocabulary = "".join(sorted(set(text)))
+    lookup = np.full(max(map(ord, vocabulary)) + 1, -1, dtype=np.int64)
+    lookup[[ord(c) for c in vocabulary]] = np.arange(len(vocabulary))
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if codes.size and codes.max() >= lookup.size:
+        raise ValueError(f"the text holds the character {chr(int(codes.max()))!r}, which "
+                         f"is not in the vocabulary")
+    ids = lookup[codes]
+    if ids.size and ids.min() < 0:
+        bad = chr(int(codes[np.argmin(ids)]))
+        raise ValueError(f"the text holds the character {bad!r}, which is not in the vocabulary")
+    return vocabulary, ids
+
+
+def decode(ids, vocabulary):
+    """The text that ``ids`` spell in ``vocabulary`` (the inverse of ``encode``)."""
+    return "".join(vocabulary[i] for i in np.asarray(ids).reshape(-1))
+
+
+def split(ids, validation_fraction=VALIDATION_FRACTION):
+    """``(train, validation)``: the first ``1 - validation_fraction`` of the ids
+    and the rest, in order (nanoGPT's split of this text)."""
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction}")
+    cut = int(len(ids) * (1 - validation_fraction))
+    return ids[:cut], ids[cut:]

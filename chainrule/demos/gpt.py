@@ -1,0 +1,365 @@
+"""``chainrule demo gpt``: a character-level GPT learns to write Shakespeare in minutes.
+
+A decoder-only transformer (Radford et al., 2018), configured as nanoGPT's
+documented CPU run on ``tinyshakespeare`` (Karpathy, nanoGPT README, "I only
+have a macbook"): 4 pre-norm blocks of causal multi-head self-attention (4
+heads) and a GELU MLP, width 128, context 64 characters, token and position
+embeddings, the token embedding tied to the output layer, no dropout. Trained
+for 2,000 iterations on random batches of 12 windows with AdamW (betas 0.9,
+0.99, weight decay 0.1 on matrices only), the learning rate rising linearly
+to 1e-3 over 100 steps and then decaying by a cosine to 1e-4, gradients
+clipped to global norm 1.0. The loss over the whole validation split (the
+last 10% of the text) ends near 1.9 nats per character; the samples start to
+look like a play.
+
+Every block, written as the residual stream it updates::
+
+    x = x + attention(layer_norm_1(x))        # causal: position t sees 0..t
+    x = x + dense_2(gelu(dense_1(layer_norm_2(x))))
+
+and the logits of the next character are ``layer_norm(x) @ token_embeddingᵀ``.
+"""
+import math
+import time
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import layers, ops
+
+NAME = "gpt"
+SUMMARY = ("a 4-layer character GPT trained on Tiny Shakespeare in minutes "
+           "(validation loss ~1.9 nats/char), then writing text")
+DATA = "Tiny Shakespeare: tinyshakespeare.txt (1.1 MB of plain text)"
+
+# nanoGPT's CPU configuration (README "I only have a macbook"; lr, min_lr,
+# beta2, warm-up and weight decay from config/train_shakespeare_char.py and train.py).
+CONFIG = {"depth": 4, "heads": 4, "width": 128, "context": 64, "batch_size": 12,
+          "iterations": 2000, "learning_rate": 1e-3, "min_learning_rate": 1e-4,
+          "warmup_steps": 100, "weight_decay": 0.1, "beta_1": 0.9, "beta_2": 0.99,
+          "clipnorm": 1.0, "eval_interval": 250, "eval_batches": 20}
+# --quick: the same model, smaller and shorter, on the first 100k characters.
+QUICK = {**CONFIG, "depth": 2, "width": 64, "context": 32, "iterations": 120,
+         "warmup_steps": 10, "eval_interval": 40, "eval_batches": 4, "characters": 100_000}
+SAMPLE_LENGTH, QUICK_SAMPLE_LENGTH = 500, 100
+LAYER_NORM_EPSILON = 1e-5          # PyTorch's and nanoGPT's (Keras' default is 1e-3)
+INIT_STDDEV = 0.02                 # GPT-2's initialization, as nanoGPT
+
+
+# --------------------------------------------------------------------------
+# The model
+# --------------------------------------------------------------------------
+def _normal(stddev):
+    return cr.initializers.RandomNormal(stddev=stddev)
+
+
+_GELU_C, _GELU_CUBIC = math.sqrt(2 / math.pi), 0.044715   # Python floats keep float32
+
+
+def _d_gelu(x, t):
+    """d gelu / dx = 0.5·(1 + t) + 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²), with
+    t = tanh(√(2/π)·(x + 0.044715·x³)), in chainrule ops (differentiable)."""
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_CUBIC * (x * x))
+
+
+def _d_gelu_arrays(g, x, t):
+    """``g`` times the derivative above, on arrays, in place in one buffer."""
+    d = x * x
+    d *= 3 * _GELU_CUBIC
+    d += 1
+    d *= x
+    d *= 0.5 * _GELU_C
+    square = t * t
+    np.subtract(1, square, out=square)
+    d *= square                               # 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²)
+    np.multiply(t, 0.5, out=square)
+    d += square
+    d += 0.5
+    d *= g
+    return d
+
+
+@cr.custom_gradient
+def gelu(x):
+    """GELU in GPT-2's tanh form, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))),
+    as one node (``cr.ops.gelu(x, approximate=True)`` is the same formula in
+    eight ops; the MLP runs it on the widest activations, so one pass pays).
+
+    The tanh form is the one OpenAI's GPT-2 used and ``keras.ops.gelu``'s
+    default; the exact erf form costs about 40 times more per element here
+    (scipy's erf), for a difference below 1e-3.
+    """
+    xd = x.data
+    t = xd * xd                         # in place from here: the MLP's widest arrays
+    t *= _GELU_C * _GELU_CUBIC
+    t += _GELU_C
+    t *= xd
+    np.tanh(t, out=t)
+    y = t + 1
+    y *= xd
+    y *= 0.5
+
+    def grad_fn(upstream):
+        if cr.is_grad_enabled():        # a recorded backward: a derivative in ops, differentiable
+            return upstream * _d_gelu(x, ops.tanh(_GELU_C * x * (1 + _GELU_CUBIC * x * x)))
+        return cr.as_tensor(_d_gelu_arrays(upstream.data, xd, t))
+    return cr.as_tensor(y), grad_fn
+
+
+class LayerNorm(layers.Layer):
+    """(x - mean) / sqrt(var + epsilon) · gamma + beta over the last axis (temporary)."""
+
+    def __init__(self, epsilon=LAYER_NORM_EPSILON, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=input_shape[-1:], initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=input_shape[-1:], initializer="zeros", name="beta")
+
+    def call(self, x):
+        return ops.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)
+
+
+class CausalSelfAttention(layers.Layer):
+    """softmax(QKᵀ/√d + causal mask) V per head, then the output projection (temporary)."""
+
+    def __init__(self, heads, width, output_stddev, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.width = heads, width
+        self.qkv = layers.Dense(3 * width, kernel_initializer=_normal(INIT_STDDEV))
+        self.proj = layers.Dense(width, kernel_initializer=_normal(output_stddev))
+
+    def call(self, x):
+        b, t, c = x.shape
+        h, d = self.heads, c // self.heads
+        qkv = ops.transpose(ops.reshape(self.qkv(x), (b, t, 3, h, d)), (2, 0, 3, 1, 4))
+        causal = np.tril(np.ones((t, t), dtype=bool))
+        out = ops.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], mask=causal)
+        return self.proj(ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (b, t, c)))
+
+
+class Block(layers.Layer):
+    """x + attention(norm(x)), then x + mlp(norm(x)): a pre-norm transformer block."""
+
+    def __init__(self, heads, width, depth, **kwargs):
+        super().__init__(**kwargs)
+        output_stddev = INIT_STDDEV / np.sqrt(2 * depth)    # GPT-2: residual projections scaled
+        self.norm_1 = LayerNorm()
+        self.attention = CausalSelfAttention(heads, width, output_stddev)
+        self.norm_2 = LayerNorm()
+        self.dense_1 = layers.Dense(4 * width, kernel_initializer=_normal(INIT_STDDEV))
+        self.dense_2 = layers.Dense(width, kernel_initializer=_normal(output_stddev))
+
+    def call(self, x):
+        x = x + self.attention(self.norm_1(x))
+        return x + self.dense_2(gelu(self.dense_1(self.norm_2(x))))
+
+
+class GPT(cr.Model):
+    """ids (batch, time) -> next-character logits (batch, time, vocab_size)."""
+
+    def __init__(self, vocab_size, depth=4, heads=4, width=128, context=64, **kwargs):
+        super().__init__(**kwargs)
+        if width % heads:
+            raise ValueError(f"GPT: width {width} must be a multiple of heads ({heads})")
+        self.vocab_size, self.depth, self.heads = vocab_size, depth, heads
+        self.width, self.context = width, context
+        self.token_embedding = layers.Embedding(vocab_size, width,
+                                                embeddings_initializer=_normal(INIT_STDDEV))
+        self.position_embedding = layers.Embedding(context, width,
+                                                   embeddings_initializer=_normal(INIT_STDDEV))
+        self.blocks = [Block(heads, width, depth, name=f"block_{i}") for i in range(depth)]
+        self.final_norm = LayerNorm()
+
+    def call(self, ids):
+        ids = ids.data if isinstance(ids, cr.Tensor) else np.asarray(ids)
+        if ids.ndim != 2 or ids.shape[1] > self.context:
+            raise ValueError(f"GPT: expected ids of shape (batch, time) with time <= "
+                             f"{self.context} (the context), got shape {ids.shape}")
+        x = self.token_embedding(ids) + self.position_embedding(np.arange(ids.shape[1]))
+        for block in self.blocks:
+            x = block(x)
+        # The output layer is the token embedding, transposed (weight tying).
+        return ops.matmul(self.final_norm(x), ops.transpose(self.token_embedding.embeddings))
+
+
+def build_model(vocab_size, depth=4, heads=4, width=128, context=64, seed=None):
+    """The GPT, built: ids (batch, time) -> logits (batch, time, vocab)."""
+    if seed is not None:
+        cr.set_seed(seed)
+    model = GPT(vocab_size, depth=depth, heads=heads, width=width, context=context)
+    model(np.zeros((1, context), dtype=np.int64))      # build every weight now
+    return model
+
+
+def make_optimizer(model, config):
+    """AdamW with nanoGPT's schedule, clipping and weight decay on matrices only."""
+    decay_steps = config["iterations"] - config["warmup_steps"]
+    # Linear warm-up from 0 to lr, then lr·((1 - alpha)·cos + alpha), which ends at
+    # alpha·lr = min_lr: nanoGPT's get_lr (train.py) in Keras 3's CosineDecay.
+    schedule = cr.optimizers.schedules.CosineDecay(
+        0.0, decay_steps, alpha=config["min_learning_rate"] / config["learning_rate"],
+        warmup_target=config["learning_rate"], warmup_steps=config["warmup_steps"])
+    optimizer = cr.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=config["weight_decay"], beta_1=config["beta_1"],
+        beta_2=config["beta_2"], epsilon=1e-8, global_clipnorm=config["clipnorm"])
+    # nanoGPT decays every tensor of two or more dimensions (matrices and embeddings),
+    # never biases or layer-norm scales and offsets.
+    optimizer.exclude_from_weight_decay(
+        var_list=[w for w in model.trainable_weights if w.ndim < 2])
+    return optimizer
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+def load(data_path=None, characters=None):
+    """``(vocabulary, train_ids, validation_ids)`` of Tiny Shakespeare (int64)."""
+    from chainrule.datasets import shakespeare
+    text = shakespeare.load_data(data_path)      # DatasetNotFoundError if missing
+    vocabulary = "".join(sorted(set(text)))      # from the whole text, as nanoGPT
+    if characters is not None:
+        text = text[:characters]
+    _, ids = shakespeare.encode(text, vocabulary)
+    train, validation = shakespeare.split(ids)
+    return vocabulary, train, validation
+
+
+def random_batch(ids, batch_size, context, rng):
+    """``(x, y)``: ``batch_size`` windows at random offsets and the same windows
+    one character later (nanoGPT's get_batch)."""
+    starts = rng.integers(0, len(ids) - context, batch_size)
+    offsets = starts[:, None] + np.arange(context)
+    return ids[offsets], ids[offsets + 1]
+
+
+def validation_windows(ids, context):
+    """Every whole window of the split, end to end: ``(x, y)`` of shape
+    (len(ids) // context-ish, context); each character after the first is a
+    target once (the tail shorter than a window is left out)."""
+    n = (len(ids) - 1) // context
+    x = ids[:n * context].reshape(n, context)
+    y = ids[1:n * context + 1].reshape(n, context)
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+
+def mean_loss(model, x, y, batch_size=256):
+    """Mean cross-entropy (nats per character) of ``model`` over windows ``x``
+    with next characters ``y``, in batches, without recording a graph."""
+    total = 0.0
+    with cr.no_grad():
+        for start in range(0, len(x), batch_size):
+            logits = model(x[start:start + batch_size])
+            losses = cr.losses.softmax_cross_entropy(logits, y[start:start + batch_size])
+            total += float(np.sum(losses.data, dtype=np.float64))
+    return total / y.size
+
+
+# --------------------------------------------------------------------------
+# Training and sampling
+# --------------------------------------------------------------------------
+def train_step(model, optimizer, x, y):
+    """One step: forward, mean cross-entropy, backward, AdamW update; the loss."""
+    weights = model.trainable_weights
+    for w in weights:
+        w.grad = None
+    loss = cr.losses.softmax_cross_entropy(model(x, training=True), y).mean()
+    loss.backward()
+    optimizer.apply([w.grad for w in weights], weights)
+    return float(loss.data)
+
+
+def generate(model, prompt_ids, length, context, rng, temperature=1.0):
+    """``length`` more ids after ``prompt_ids``, each drawn from the model's
+    softmax over the last ``context`` ids."""
+    ids = list(prompt_ids)
+    with cr.no_grad():
+        for _ in range(length):
+            window = np.asarray(ids[-context:], dtype=np.int64)[None]
+            logits = model(window).data[0, -1].astype(np.float64) / temperature
+            p = np.exp(logits - logits.max())
+            ids.append(int(rng.choice(len(p), p=p / p.sum())))
+    return ids[len(prompt_ids):]
+
+
+def save_loss_figure(history, out_dir, filename="gpt.png"):
+    """The training loss per step and the validation estimates; [path] or []."""
+    from ._plotting import pyplot, save_figure
+    plt = pyplot()
+    if plt is None:
+        return []
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.plot(history["step"], history["loss"], lw=0.6, alpha=0.5, label="training batch")
+    ax.plot(history["eval_step"], history["val_loss"], "o-", label="validation (estimate)")
+    if history.get("final_val_loss") is not None:
+        ax.axhline(history["final_val_loss"], ls="--", color="k", lw=0.8,
+                   label=f"whole validation split: {history['final_val_loss']:.3f}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    ax.set_title("character GPT on Tiny Shakespeare")
+    ax.legend()
+    return [save_figure(fig, out_dir, filename)]
+
+
+def run(quick=False, seed=0, out_dir=".", data_path=None):
+    """Train the GPT, print the validation loss as it goes and a sample, save the plot.
+
+    Returns ``{"val_loss", "train_loss", "seconds", "seconds_per_iteration",
+    "sample", "parameters", "history", "pngs"}``; ``val_loss`` is over the
+    whole validation split.
+    """
+    from chainrule.datasets.shakespeare import decode
+    config = QUICK if quick else CONFIG
+    vocabulary, train_ids, val_ids = load(data_path, config.get("characters"))
+    print(f"Tiny Shakespeare: {len(train_ids):,} training and {len(val_ids):,} validation "
+          f"characters, {len(vocabulary)} distinct" + (" (--quick: the first 100k)" if quick else ""))
+    model = build_model(len(vocabulary), config["depth"], config["heads"], config["width"],
+                        config["context"], seed=seed)
+    optimizer = make_optimizer(model, config)
+    parameters = sum(w.size for w in model.trainable_weights)
+    print(f"GPT: {config['depth']} layers, {config['heads']} heads, width {config['width']}, "
+          f"context {config['context']}: {parameters:,} parameters; "
+          f"{config['iterations']} iterations of batch {config['batch_size']}")
+    rng = np.random.default_rng(seed)
+    eval_rng = np.random.default_rng(seed + 1)
+    context, batch_size = config["context"], config["batch_size"]
+    history = {"step": [], "loss": [], "eval_step": [], "val_loss": []}
+
+    def estimate():
+        x, y = random_batch(val_ids, config["eval_batches"] * batch_size, context, eval_rng)
+        return mean_loss(model, x, y)
+
+    start = time.perf_counter()
+    for it in range(config["iterations"]):
+        x, y = random_batch(train_ids, batch_size, context, rng)
+        loss = train_step(model, optimizer, x, y)
+        history["step"].append(it)
+        history["loss"].append(loss)
+        last = it == config["iterations"] - 1
+        if (it + 1) % config["eval_interval"] == 0 or last:
+            val = estimate()
+            history["eval_step"].append(it + 1)
+            history["val_loss"].append(val)
+            print(f"step {it + 1:5d}: train loss {loss:.4f}, validation loss {val:.4f} "
+                  f"(estimate on {config['eval_batches'] * batch_size} windows), "
+                  f"{time.perf_counter() - start:.1f}s", flush=True)
+    train_seconds = time.perf_counter() - start
+    val_x, val_y = validation_windows(val_ids, context)
+    final = mean_loss(model, val_x, val_y)
+    history["final_val_loss"] = final
+    print(f"validation loss over the whole split ({val_y.size:,} characters in "
+          f"{len(val_y)} windows of {context}): {final:.4f} nats per character")
+    sample_rng = np.random.default_rng(seed)
+    length = QUICK_SAMPLE_LENGTH if quick else SAMPLE_LENGTH
+    sample = decode(generate(model, val_ids[:1], length, context, sample_rng), vocabulary)
+    print(f"\na sample of {length} characters after '{decode(val_ids[:1], vocabulary)}':\n")
+    print(decode(val_ids[:1], vocabulary) + sample)
+    seconds = time.perf_counter() - start
+    print(f"\ntrained {config['iterations']} iterations in {train_seconds:.1f}s "
+          f"({1000 * train_seconds / config['iterations']:.1f} ms each); "
+          f"{seconds:.1f}s with the evaluation and the sample")
+    pngs = save_loss_figure(history, out_dir)
+    return {"val_loss": final, "train_loss": float(np.mean(history["loss"][-50:])),
+            "seconds": seconds, "seconds_per_iteration": train_seconds / config["iterations"],
+            "sample": sample, "parameters": parameters, "history": history, "pngs": pngs}
