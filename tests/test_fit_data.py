@@ -240,3 +240,19 @@ def test_evaluate_orders_its_values_as_keras():
     assert model.metrics_names == ["loss", "compile_metrics", "score_loss", "cls_loss"]
     assert model.evaluate(x, y) == [logs[k] for k in
                                     ("loss", "score_loss", "cls_loss", "cls_accuracy", "score_mae")]
+
+
+def test_to_json_and_model_from_json_round_trip_the_architecture():
+    cr.set_seed(0)
+    model = cr.Sequential([cr.Input((4,)), layers.Dense(3, activation="tanh"), layers.Dense(1)])
+    text = model.to_json(indent=2)
+    again = cr.models.model_from_json(text)
+    assert type(again) is cr.Sequential and again.count_params() == model.count_params()
+    again.set_weights(model.get_weights())
+    x = _data()[0]
+    np.testing.assert_allclose(again.predict(x), model.predict(x), rtol=1e-6)
+    a = cr.Input((4,))
+    functional = cr.Model(a, layers.Dense(2)(a))
+    assert cr.models.model_from_json(functional.to_json()).count_params() == 10
+    with pytest.raises(ValueError, match="not a JSON string"):
+        cr.models.model_from_json("{broken")

@@ -3,7 +3,7 @@
 from . import callbacks
 from .cloning import clone_model
 from .functional import Functional, Input, InputLayer
-from .model import Model
+from .model import Model, model_from_json
 from .saving import load_model, save_model
 from .sequential import Sequential
 
@@ -16,5 +16,6 @@ __all__ = [
            "callbacks",
            "clone_model",
            "load_model",
+           "model_from_json",
            "save_model",
 ]

@@ -37,7 +37,7 @@ from ..graph import no_grad
 from ..layers.base import Layer, _fmt_shape
 from ..tensor import Tensor
 
-__all__ = ["Model"]
+__all__ = ["Model", "model_from_json"]
 
 
 class Model(Layer):
@@ -543,6 +543,15 @@ class Model(Layer):
         raise ValueError(f"No such layer: {name}. Existing layers are: "
                          f"{[layer.name for layer in layers]}.")
 
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (no weights), as Keras 3
+        ``Model.to_json``: ``cr.saving.serialize_keras_object(model)``;
+        ``kwargs`` go to ``json.dumps``. ``cr.models.model_from_json`` reads it."""
+        import json
+
+        from .. import saving
+        return json.dumps(saving.serialize_keras_object(self), **kwargs)
+
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Recreate a subclassed model from its captured constructor arguments.
@@ -649,3 +658,18 @@ def _functional_twin(cls):
                                   {"__module__": cls.__module__,
                                    "__qualname__": cls.__qualname__})
     return twin
+
+
+def model_from_json(json_string, custom_objects=None):
+    """A new model (fresh weights) from ``Model.to_json``'s string, as Keras 3
+    ``keras.models.model_from_json``; ``custom_objects`` maps names to your
+    classes and functions."""
+    import json
+
+    from .. import saving
+    try:
+        config = json.loads(json_string)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"model_from_json: not a JSON string ({error}); give what "
+                         f"model.to_json() returned") from None
+    return saving.deserialize_keras_object(config, custom_objects=custom_objects)
