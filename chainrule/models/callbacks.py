@@ -174,9 +174,11 @@ class History(Callback):
 
 
 def _fmt_logs(logs):
-    return " - ".join(f"{k}: {v:.4f}" if isinstance(v, float) and abs(v) >= 1e-3 or v == 0
-                      else f"{k}: {v:.4e}" for k, v in logs.items()
-                      if isinstance(v, (int, float)))
+    """``loss: 0.1234 - mae: 5.0000e-04``: 4 decimals, or 4 significant digits
+    in scientific notation at or below 1e-3 (Keras 3 ``keras/src/utils/progbar.py``)."""
+    return " - ".join(f"{k}: {v:.4f}" if abs(v) > 1e-3 else f"{k}: {v:.4e}"
+                      for k, v in logs.items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool))
 
 
 format_logs = _fmt_logs
@@ -260,13 +262,16 @@ class ProgbarLogger(Callback):
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self.start
         done = self.done or self.steps or 1
-        timing = f"{_fmt_time(elapsed)}{format_per_step(elapsed / done)}"
+        per_step = format_per_step(elapsed / done)
         text = _fmt_logs(logs or {})
+        # Keras' final lines: "3/3 [...] 0s 2ms/step - loss: ..." (verbose 1) and
+        # "3/3 - 0s - 2ms/step - loss: ..." (verbose 2).
         if self.verbose == 1:
             start = "\r" if self.dynamic else ""
-            self._out().write(f"{start}{self._bar(done)} - {timing} - {text}\n")
+            self._out().write(f"{start}{self._bar(done)} {elapsed:.0f}s{per_step} - {text}\n")
         else:
-            self._out().write(f"{done}/{self.steps} - {timing} - {text}\n")
+            self._out().write(f"{done}/{self.steps or done} - {elapsed:.0f}s -{per_step} - "
+                              f"{text}\n")
         self._out().flush()
 
 
