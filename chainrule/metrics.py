@@ -19,6 +19,7 @@ recorded). Two faces, as in Keras:
 """
 import numpy as np
 
+from .masks import get_keras_mask
 from .registry import (Registry, UnknownNameError, class_and_snake_names, get_registered_name,
                        get_registered_object)
 from .tensor import Tensor
@@ -267,13 +268,28 @@ class Mean(Metric):
         except ValueError:
             raise ValueError(f"sample_weight has shape {weights.shape} but the values have "
                              f"shape {values.shape}; give one weight per sample") from None
-        self.total += float((values * weights).sum())
+        weighted = values * weights
+        if weighted.ndim > 1:       # per sample: mean(w·v) over mean(w), as Keras 3
+            weighted = weighted.reshape(weighted.shape[0], -1).mean(axis=1)
+        self.total += float(weighted.sum())
         if weights.ndim > 1:
             weights = weights.reshape(weights.shape[0], -1).mean(axis=1)
         self.count += float(weights.sum())
 
     def result(self):
         return float(self.total / self.count) if self.count else 0.0
+
+
+def _mask_as_weights(mask, sample_weight):
+    """A prediction's mask as 0/1 sample weights (times any given), so masked
+    steps are left out, as Keras 3 ``reduction_metrics.py`` (``apply_mask``, "sum")."""
+    mask = np.asarray(mask, dtype=np.float64)
+    if sample_weight is None:
+        return mask
+    weights = np.asarray(_array(sample_weight), dtype=np.float64)
+    if weights.ndim == mask.ndim + 1 and weights.shape[-1] == 1:
+        weights = weights[..., 0]
+    return weights.reshape(weights.shape + (1,) * (mask.ndim - weights.ndim)) * mask
 
 
 class MeanMetricWrapper(Mean):
@@ -287,7 +303,10 @@ class MeanMetricWrapper(Mean):
         super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        mask = get_keras_mask(y_pred)
         values = self.fn(y_true, y_pred, **self.fn_kwargs)
+        if mask is not None:
+            sample_weight = _mask_as_weights(mask, sample_weight)
         super().update_state(_array(values), sample_weight)
 
     def get_config(self):

@@ -52,12 +52,16 @@ def test_functional_model_with_two_masked_inputs_matches_keras():
     out = model(ids)
     np.testing.assert_allclose(out.numpy(), REFS["functional/out"], rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(get_keras_mask(out), (ids[0] != 0) | (ids[1] != 0))
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
+                  metrics=["accuracy"], weighted_metrics=["accuracy"])
     y, sw = REFS["functional/y"], REFS["functional/sw"]
-    loss = model.evaluate(ids, y, batch_size=3, verbose=0)
-    np.testing.assert_allclose(loss, REFS["functional/loss"], rtol=1e-5)
-    loss_sw = model.evaluate(ids, y, sample_weight=sw, batch_size=3, verbose=0)
-    np.testing.assert_allclose(loss_sw, REFS["functional/loss_sw"], rtol=1e-5)
+    # the loss and the metrics leave the masked steps out (Keras' apply_mask)
+    for tag, weights in (("", None), ("_sw", sw)):
+        logs = model.evaluate(ids, y, sample_weight=weights, batch_size=3, verbose=0,
+                              return_dict=True)
+        for key in ("loss", "accuracy", "weighted_accuracy"):
+            np.testing.assert_allclose(logs[key], REFS[f"functional/{key}{tag}"], rtol=1e-5,
+                                       err_msg=f"{key}{tag}")
     # one SGD epoch on the masked loss lands on Keras' weights
     model.fit(ids, y, epochs=1, batch_size=3, shuffle=False, verbose=0)
     for j, w in enumerate(model.get_weights()):
@@ -127,3 +131,13 @@ def test_self_attention_over_a_masked_embedding_matches_keras(tag):
 
 def test_masked_and_unmasked_attention_differ_in_keras():
     assert not np.allclose(REFS["mha_masked/out"], REFS["mha_unmasked/out"], rtol=1e-3)
+
+
+def test_mean_metric_with_per_step_weights_is_the_weighted_mean():
+    """What masked metrics rest on: Σ w·v / Σ w over every step (Keras 3's
+    reduce_to_samplewise_values), not T times it."""
+    rng = np.random.default_rng(3)
+    values, weights = rng.uniform(size=(4, 6)), rng.integers(0, 2, (4, 6)).astype(float)
+    m = cr.metrics.Mean()
+    m.update_state(values, sample_weight=weights)
+    np.testing.assert_allclose(m.result(), (values * weights).sum() / weights.sum())

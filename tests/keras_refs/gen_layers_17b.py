@@ -284,14 +284,17 @@ model = keras.Model([in_a, in_b], probs)
 randomize(model)
 y = rng.integers(0, 4, ids_a.shape).astype("int32")
 sw = rng.uniform(0.5, 2.0, (3, 5)).astype("float32")     # per step: Keras fails on (3,)
-model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd",
+              metrics=["accuracy"], weighted_metrics=["accuracy"])
 MASKS.update({"functional/ids_a": ids_a, "functional/ids_b": ids_b, "functional/y": y,
               "functional/sw": sw,
               "functional/out": model.predict([ids_a, ids_b], verbose=0),
-              "functional/loss": np.array(model.evaluate([ids_a, ids_b], y, batch_size=3,
-                                                         verbose=0)),
-              "functional/loss_sw": np.array(model.evaluate([ids_a, ids_b], y, sample_weight=sw,
-                                                            batch_size=3, verbose=0))})
+              })
+for tag, weights in (("", None), ("_sw", sw)):
+    logs = model.evaluate([ids_a, ids_b], y, sample_weight=weights, batch_size=3, verbose=0,
+                          return_dict=True)
+    for key in ("loss", "accuracy", "weighted_accuracy"):
+        MASKS[f"functional/{key}{tag}"] = np.array(logs[key])
 for j, w in enumerate(model.get_weights()):
     MASKS[f"functional/w{j}"] = w
 model.fit([ids_a, ids_b], y, epochs=1, batch_size=3, shuffle=False, verbose=0)
