@@ -64,21 +64,26 @@ class _HeadProjection(Layer):
                      self.add_weight("bias", bias_shape, bias_initializer, bias_regularizer))
         self.built = True
 
+    def _rows_times_kernel(self, rows, n_in, n_out):
+        """One ``linear`` on a matrix of rows: a single GEMM each way (a
+        batched matmul's weight gradient would be one GEMM per sample)."""
+        kernel = ops.reshape(self.kernel, (n_in, n_out))
+        bias = None if self.bias is None else ops.reshape(self.bias, (n_out,))
+        return ops.linear(rows, kernel, bias)
+
     def project_in(self, x):
         """(batch, steps, d_in) -> (batch, steps, heads, dim)."""
         d_in, heads, dim = self.kernel.shape
-        y = ops.matmul(x, ops.reshape(self.kernel, (d_in, heads * dim)))
-        y = ops.reshape(y, x.shape[:-1] + (heads, dim))
-        return y if self.bias is None else y + self.bias
+        y = self._rows_times_kernel(ops.reshape(x, (-1, d_in)), d_in, heads * dim)
+        return ops.reshape(y, x.shape[:-1] + (heads, dim))
 
     def project_out(self, o):
         """(batch, steps, heads, dim) -> (batch, steps, *out_shape)."""
         heads, dim = self.kernel.shape[:2]
         out_shape = self.kernel.shape[2:]
-        y = ops.matmul(ops.reshape(o, o.shape[:-2] + (heads * dim,)),
-                       ops.reshape(self.kernel, (heads * dim, math.prod(out_shape))))
-        y = ops.reshape(y, o.shape[:-2] + out_shape)
-        return y if self.bias is None else y + self.bias
+        y = self._rows_times_kernel(ops.reshape(o, (-1, heads * dim)), heads * dim,
+                                    math.prod(out_shape))
+        return ops.reshape(y, o.shape[:-2] + out_shape)
 
 
 class MultiHeadAttention(Layer):
