@@ -30,10 +30,12 @@ PLOT_MODEL = "keras.utils.plot_model (a Graphviz drawing of the layer graph) is 
 NEEDS_TF = {"modules": ["tensorflow"]}            # tf.data: TensorFlow's own API
 
 
-def needs(*layer_names, modules=(), missing=None):
-    """What a section needs: layers of issue 17, importable modules, or
-    something chainrule lacks (``missing``, always skipped)."""
-    return {"layers": list(layer_names), "modules": list(modules), "missing": missing}
+def needs(*layer_names, modules=(), attrs=(), missing=None):
+    """What a section needs: layers of issue 17, other chainrule names
+    (``attrs``, dotted under ``cr``), importable modules, or something
+    chainrule lacks (``missing``, always skipped)."""
+    return {"layers": list(layer_names), "modules": list(modules), "attrs": list(attrs),
+            "missing": missing}
 
 
 # guide file -> {"slow": bool, "data": [datasets], "sections": {title: needs(...)}}
@@ -85,7 +87,7 @@ GUIDE_SPECS = {
             "Passing data to multi-input, multi-output models (plot_model)":
                 needs("Conv1D", missing=PLOT_MODEL),
             "Passing data to multi-input, multi-output models: losses, metrics and data":
-                needs("Conv1D"),
+                needs("Conv1D", attrs=["metrics.MeanAbsolutePercentageError"]),
             "Passing data to multi-input, multi-output models: a tf.data Dataset":
                 needs("Conv1D", modules=["tensorflow"]),
         }},
@@ -100,6 +102,15 @@ def _importable(module):
     return True
 
 
+def _has(dotted):
+    obj = cr
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return False
+    return True
+
+
 def _skips(spec):
     """{section title: reason} for the sections not to run now."""
     skips = {}
@@ -110,6 +121,9 @@ def _skips(spec):
         absent = [n for n in need["layers"] if not hasattr(cr.layers, n)]
         if absent:
             reasons.append(f"needs {', '.join(absent)} (layers issue 17)")
+        names = [a for a in need["attrs"] if not _has(a)]
+        if names:
+            reasons.append(f"needs cr.{', cr.'.join(names)} (not in chainrule yet)")
         modules = [m for m in need["modules"] if not _importable(m)]
         if modules:
             reasons.append(f"needs {', '.join(modules)} installed")
