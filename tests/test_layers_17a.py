@@ -151,6 +151,18 @@ def test_scores_are_the_attention_weights():
     np.testing.assert_allclose(layer(x, x, use_causal_mask=True).numpy(), y.numpy(), rtol=1e-5)
 
 
+def test_attention_dropout_only_while_training():
+    x = cr.randn(2, 4, 6)
+    for layer, call in [(layers.MultiHeadAttention(2, 3, dropout=0.5, seed=1),
+                         lambda layer, **kw: layer(x, x, **kw)),
+                        (layers.Attention(dropout=0.5, seed=1),
+                         lambda layer, **kw: layer([x, x], **kw))]:
+        quiet = call(layer).numpy()
+        np.testing.assert_allclose(call(layer, training=False).numpy(), quiet)
+        first, second = call(layer, training=True).numpy(), call(layer, training=True).numpy()
+        assert not np.allclose(first, quiet) and not np.allclose(first, second)
+
+
 # -- gradcheck in float64, inputs and weights ---------------------------------------
 class _WeightsSwapped:
     """Within the block, every attribute holding one of ``weights`` holds the

@@ -137,6 +137,8 @@ class MultiHeadAttention(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.seed = seed
+        # A seeded layer owns its generator, so successive calls draw new masks.
+        self._rng = np.random.default_rng(seed) if seed is not None else None
         self.supports_masking = True        # the output carries the query's mask, as Keras
         self._projections_made = False
 
@@ -248,7 +250,7 @@ class MultiHeadAttention(Layer):
             if mask4 is not None:
                 logits = logits + Tensor._wrap(np.where(mask4, 0, -_MASKED).astype(logits.dtype))
             scores = ops.softmax(logits, axis=-1)
-            weights = ops.dropout(scores, self.dropout, training=bool(training), seed=self.seed)
+            weights = ops.dropout(scores, self.dropout, training=bool(training), seed=self._rng)
             o = ops.matmul(weights, v)
         else:
             o = ops.scaled_dot_product_attention(q, k, v, mask4, scale)
@@ -309,6 +311,7 @@ class Attention(Layer):
         self.use_scale, self.score_mode = bool(use_scale), score_mode
         self.dropout = check_rate("Attention", "dropout", dropout)
         self.seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def _check_inputs(self, inputs):
         if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
@@ -355,7 +358,7 @@ class Attention(Layer):
         if keep is not None:
             scores = scores - Tensor._wrap((~keep * _MASKED).astype(scores.dtype))
         weights = ops.softmax(scores, axis=-1)
-        dropped = ops.dropout(weights, self.dropout, training=bool(training), seed=self.seed)
+        dropped = ops.dropout(weights, self.dropout, training=bool(training), seed=self._rng)
         out = ops.matmul(dropped, v)
         q_keep = _mask_array(q_mask)
         if q_keep is not None:
