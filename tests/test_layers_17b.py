@@ -326,3 +326,34 @@ def test_argument_errors():
         layers.Normalization(mean=1.0)
     with pytest.raises(ValueError, match="max_value"):
         layers.ReLU(max_value=-1)
+
+
+def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
+    """Every new layer's config (and the adapted Normalization's weights)
+    survives chainrule's own save/load."""
+    norm = layers.Normalization()
+    norm.adapt(np.random.default_rng(0).normal(2.0, 3.0, (40, 6, 4)).astype("float32"))
+    inputs = cr.Input((6, 4))
+    x = layers.Rescaling(0.5, offset=0.1)(norm(inputs))
+    x = layers.Bidirectional(layers.GRU(3, return_sequences=True), merge_mode="ave")(x)
+    x = layers.TimeDistributed(layers.Dense(4))(x)
+    a = layers.PReLU(shared_axes=[1])(x)
+    b = layers.ReLU(max_value=2.0, negative_slope=0.1)(x)
+    c = layers.ELU(0.5)(layers.Softmax(axis=1)(x))
+    x = layers.Maximum()([layers.Multiply()([a, b]), layers.Subtract()([a, c])])
+    x = layers.Average()([layers.Minimum()([x, b]), layers.Identity()(x)])
+    x = layers.GaussianNoise(0.1)(layers.SpatialDropout1D(0.2)(layers.GaussianDropout(0.1)(x)))
+    x = layers.Permute((2, 1))(x)
+    pooled = layers.GlobalAveragePooling1D()(layers.Masking(0.0)(x))
+    out = layers.Dot(axes=1, normalize=True)([layers.Dense(5)(pooled),
+                                              layers.Dense(5)(pooled)])
+    out = layers.RepeatVector(2)(out)
+    model = cr.Model(inputs, out)
+    path = tmp_path / "b.zip"
+    model.save(str(path))
+    loaded = cr.models.load_model(str(path))
+    data = np.random.default_rng(1).normal(size=(3, 6, 4)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(data, verbose=0), model.predict(data, verbose=0),
+                               rtol=1e-6)
+    assert [type(layer).__name__ for layer in loaded.layers] == \
+        [type(layer).__name__ for layer in model.layers]
