@@ -205,13 +205,13 @@ def walk(roots, everything=False, since=0):
                 f"retain_graph=True to the first backward (or use a persistent "
                 f"GradientTape) to differentiate the same graph twice.")
         for p in node.inputs:
-            if id(p) in seen:
-                continue
-            if p._node is not None and (p.requires_grad or everything) and p._node.seq >= since:
-                seen.add(id(p))
-                found.append(p)
-                stack.append(p)
-            elif everything and p._node is None:
+            made_by = p._node
+            if made_by is not None:
+                if (p.requires_grad or everything) and made_by.seq >= since and id(p) not in seen:
+                    seen.add(id(p))
+                    found.append(p)
+                    stack.append(p)
+            elif everything and id(p) not in seen:
                 seen.add(id(p))
                 plain.append(p)
     found.sort(key=_creation_number)
