@@ -7,6 +7,11 @@ loop with a hand-written backpropagation through time); otherwise, or with
 ``layer.fused = False``, every step is made of chainrule ops and the gradient
 flows back through time by the ordinary backward pass.
 
+A mask ((batch, steps) booleans: from ``Embedding(mask_zero=True)``,
+``Masking``, or ``layer(x, mask=m)``) makes a masked step keep the states
+and repeat the previous output, as Keras 3 ``backend.rnn`` does; such a call
+walks the steps with ordinary ops instead of the fused op.
+
 The input part of every step does not depend on the state, so ``x @ kernel``
 is computed for all steps in one matrix product before the loop; the loop
 only adds ``h_prev @ recurrent_kernel``.
