@@ -405,6 +405,7 @@ class EpochIterator:
         self.adapter, self.steps = adapter, steps_per_epoch
         self._current = None
         self._fresh = False          # the current pass was just started
+        self.steps_done = 0          # batches read in the last epoch
         self.ran_out = False
 
     @property
@@ -412,11 +413,12 @@ class EpochIterator:
         return self.steps if self.steps is not None else self.adapter.num_batches
 
     def epoch(self, rng=None):
+        self.steps_done = 0
         if self.steps is None:
-            count = -1
             for count, batch in enumerate(self.adapter.batches(rng)):
+                self.steps_done = count + 1
                 yield count, batch
-            if count < 0:
+            if not self.steps_done:
                 self._out_of_data()
             return
         step = 0
@@ -433,6 +435,7 @@ class EpochIterator:
                 self._out_of_data()
                 return
             self._fresh = False
+            self.steps_done = step + 1
             yield step, batch
             step += 1
 

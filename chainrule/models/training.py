@@ -522,7 +522,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     logs = _test_loop(model, iterator, cbs)
     if verbose:
         seconds = time.perf_counter() - start
-        steps_done = max(iterator.num_steps or 1, 1)
+        steps_done = max(iterator.steps_done, 1)
         print(f"{steps_done}/{steps_done} - {callbacks_module.format_seconds(seconds)}"
               f"{callbacks_module.format_per_step(seconds / steps_done)} - " +
               callbacks_module.format_logs(logs))
