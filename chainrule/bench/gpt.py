@@ -119,11 +119,14 @@ def copy_block(block, tblock, torch):
     for norm, tnorm in ((block.norm_1, tblock.norm_1), (block.norm_2, tblock.norm_2)):
         put(tnorm.weight, norm.gamma.data)
         put(tnorm.bias, norm.beta.data)
-    attention = block.attention
-    put(tblock.qkv.weight, attention.qkv.kernel.data.T)
-    put(tblock.qkv.bias, attention.qkv.bias.data)
-    put(tblock.proj.weight, attention.proj.kernel.data.T)
-    put(tblock.proj.bias, attention.proj.bias.data)
+    attention, width = block.attention, block.width
+    # Keras' per-head kernels (width, heads, key_dim) side by side are one
+    # (width, 3·width) matrix: q, k, v in PyTorch's order of the fused qkv.
+    qkv = [attention.query_dense, attention.key_dense, attention.value_dense]
+    put(tblock.qkv.weight, np.concatenate([p.kernel.data.reshape(width, width) for p in qkv], 1).T)
+    put(tblock.qkv.bias, np.concatenate([p.bias.data.reshape(width) for p in qkv]))
+    put(tblock.proj.weight, attention.output_dense.kernel.data.reshape(width, width).T)
+    put(tblock.proj.bias, attention.output_dense.bias.data)
     for dense, tdense in ((block.dense_1, tblock.dense_1), (block.dense_2, tblock.dense_2)):
         put(tdense.weight, dense.kernel.data.T)
         put(tdense.bias, dense.bias.data)

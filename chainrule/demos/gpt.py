@@ -106,53 +106,34 @@ def gelu(x):
     return cr.as_tensor(y), grad_fn
 
 
-class LayerNorm(layers.Layer):
-    """(x - mean) / sqrt(var + epsilon) · gamma + beta over the last axis (temporary)."""
-
-    def __init__(self, epsilon=LAYER_NORM_EPSILON, **kwargs):
-        super().__init__(**kwargs)
-        self.epsilon = epsilon
-
-    def build(self, input_shape):
-        self.gamma = self.add_weight(shape=input_shape[-1:], initializer="ones", name="gamma")
-        self.beta = self.add_weight(shape=input_shape[-1:], initializer="zeros", name="beta")
-
-    def call(self, x):
-        return ops.layer_norm(x, self.gamma, self.beta, epsilon=self.epsilon)
-
-
-class CausalSelfAttention(layers.Layer):
-    """softmax(QKᵀ/√d + causal mask) V per head, then the output projection (temporary)."""
-
-    def __init__(self, heads, width, output_stddev, **kwargs):
-        super().__init__(**kwargs)
-        self.heads, self.width = heads, width
-        self.qkv = layers.Dense(3 * width, kernel_initializer=_normal(INIT_STDDEV))
-        self.proj = layers.Dense(width, kernel_initializer=_normal(output_stddev))
-
-    def call(self, x):
-        b, t, c = x.shape
-        h, d = self.heads, c // self.heads
-        qkv = ops.transpose(ops.reshape(self.qkv(x), (b, t, 3, h, d)), (2, 0, 3, 1, 4))
-        causal = np.tril(np.ones((t, t), dtype=bool))
-        out = ops.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], mask=causal)
-        return self.proj(ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (b, t, c)))
-
-
 class Block(layers.Layer):
-    """x + attention(norm(x)), then x + mlp(norm(x)): a pre-norm transformer block."""
+    """x + attention(norm(x)), then x + mlp(norm(x)): a pre-norm transformer block
+    (GPT-2's order; nanoGPT's ``Block``)."""
 
     def __init__(self, heads, width, depth, **kwargs):
         super().__init__(**kwargs)
-        output_stddev = INIT_STDDEV / np.sqrt(2 * depth)    # GPT-2: residual projections scaled
-        self.norm_1 = LayerNorm()
-        self.attention = CausalSelfAttention(heads, width, output_stddev)
-        self.norm_2 = LayerNorm()
+        self.heads, self.width, self.depth = heads, width, depth
+        self.norm_1 = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON)
+        self.attention = layers.MultiHeadAttention(
+            heads, width // heads, kernel_initializer=_normal(INIT_STDDEV))
+        self.norm_2 = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON)
         self.dense_1 = layers.Dense(4 * width, kernel_initializer=_normal(INIT_STDDEV))
-        self.dense_2 = layers.Dense(width, kernel_initializer=_normal(output_stddev))
+        self.dense_2 = layers.Dense(width, kernel_initializer=_normal(self.residual_stddev))
+
+    @property
+    def residual_stddev(self):
+        """GPT-2 scales the initial weights of the projections that write into
+        the residual stream by 1/√(2·depth)."""
+        return INIT_STDDEV / math.sqrt(2 * self.depth)
+
+    def build(self, input_shape):
+        self.attention.build(input_shape, input_shape)        # its projections, now
+        kernel = self.attention.output_dense.kernel          # it writes into x too
+        kernel.data = _normal(self.residual_stddev)(kernel.shape, kernel.dtype)
 
     def call(self, x):
-        x = x + self.attention(self.norm_1(x))
+        h = self.norm_1(x)
+        x = x + self.attention(h, h, use_causal_mask=True)
         return x + self.dense_2(gelu(self.dense_1(self.norm_2(x))))
 
 
@@ -170,7 +151,7 @@ class GPT(cr.Model):
         self.position_embedding = layers.Embedding(context, width,
                                                    embeddings_initializer=_normal(INIT_STDDEV))
         self.blocks = [Block(heads, width, depth, name=f"block_{i}") for i in range(depth)]
-        self.final_norm = LayerNorm()
+        self.final_norm = layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON)
 
     def call(self, ids):
         ids = ids.data if isinstance(ids, cr.Tensor) else np.asarray(ids)
