@@ -306,3 +306,71 @@ def test_demo_data_that_cannot_be_used_exits_3_in_one_line(tmp_path, capsys, mak
     assert code == 3
     assert err.count("\n") == 1 and named in err and str(path) in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------
+# Fuzz: damaged data files give the arrays or a DatasetFileError, nothing else
+# --------------------------------------------------------------------------
+def _damaged(data, rng):
+    data = bytearray(data)
+    if rng.random() < 0.8:
+        data[int(rng.integers(len(data)))] ^= int(rng.integers(1, 256))
+        return bytes(data)
+    return bytes(data[:int(rng.integers(len(data)))])
+
+
+def _fuzz_loader(path, original, load, cases, seed):
+    """Damage ``original`` ``cases`` times; count the outcomes. Every outcome is
+    an exact load (mnist.npz has CRCs) or arrays that passed the checks, or a
+    DatasetFileError."""
+    rng = np.random.default_rng(seed)
+    counts = {"error": 0, "loaded": 0}
+    for case in range(cases):
+        path.write_bytes(_damaged(original, rng))
+        try:
+            (x_train, y_train), (x_test, y_test) = load(path)
+        except DatasetFileError:
+            counts["error"] += 1
+            continue
+        except Exception as e:    # noqa: BLE001 -- the point: nothing else may escape
+            raise AssertionError(f"case {case}: {type(e).__name__}: {e}") from e
+        counts["loaded"] += 1
+        assert x_train.dtype == np.uint8 and y_train.max(initial=0) <= 9
+        yield case, (x_train, y_train, x_test, y_test)
+    yield None, counts
+
+
+@pytest.mark.parametrize("cases", [150, pytest.param(3000, marks=pytest.mark.slow)])
+def test_fuzzed_mnist_npz_loads_exactly_or_raises_dataset_file_error(tmp_path, cases):
+    source = _mnist_file(tmp_path / "source.npz")
+    with np.load(source) as z:
+        expected = [z[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    for case, result in _fuzz_loader(tmp_path / "mnist.npz", source.read_bytes(),
+                                     mnist.load_data, cases, seed=3):
+        if case is None:
+            print(f"mnist.npz fuzz: {result}")
+            assert result["error"] + result["loaded"] == cases
+            assert result["error"] > 0.6 * cases
+            continue
+        for got, want in zip(result, expected):          # the zip's CRCs catch any change
+            np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+
+
+@pytest.mark.parametrize("cases", [300, pytest.param(5000, marks=pytest.mark.slow)])
+def test_fuzzed_cifar_batches_load_checked_arrays_or_raise_dataset_file_error(tmp_path, cases):
+    folder = _cifar_folder(tmp_path)
+    batch = folder / "data_batch_3"
+    original = batch.read_bytes()
+
+    def load(_):
+        return cifar10.load_data(folder)
+    for case, result in _fuzz_loader(batch, original, load, cases, seed=4):
+        if case is None:
+            print(f"CIFAR-10 batch fuzz: {result}")
+            assert result["error"] + result["loaded"] == cases
+            assert result["error"] > 0.15 * cases
+            continue
+        # A pickle has no checksum: a flipped pixel byte is another valid pixel,
+        # but the shapes and ranges are still what CIFAR-10 promises.
+        x_train, y_train, x_test, y_test = result
+        assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1)

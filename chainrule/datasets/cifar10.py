@@ -22,8 +22,6 @@ rebuild NumPy arrays through: a file that asks for anything else is refused.
 import io
 import pickle
 import tarfile
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -114,14 +112,15 @@ def _read_batch(f, where):
     # encoding="bytes": the batches were pickled by Python 2, whose str is bytes.
     try:
         batch = SafeUnpickler(f, encoding="bytes").load()
-    except pickle.UnpicklingError:
+    except UnsafePickleError:
         raise
-    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-            MemoryError, OverflowError, UnicodeDecodeError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, MemoryError, OverflowError, UnicodeDecodeError, RecursionError,
+            SystemError) as e:     # SystemError: NumPy's setstate on some damaged bytes
         raise DatasetFileError(f"{where} is not a readable CIFAR-10 batch ({type(e).__name__}: "
                          f"{e}); it may be truncated") from None
     items = batch.items() if isinstance(batch, dict) else ()
-    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in items}
+    batch = {k.decode("utf-8", "replace") if isinstance(k, bytes) else k: v for k, v in items}
     if "data" not in batch or "labels" not in batch:
         raise DatasetFileError(f"{where} is not a CIFAR-10 batch: a pickled dict with 'data' "
                          f"and 'labels' (found keys: {sorted(map(str, batch))})")
@@ -194,7 +193,7 @@ def _load_archive(archive):
 
 
 def _load_npz(path):
-    with np.load(path, allow_pickle=False) as z:
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
         missing = [k for k in _KEYS if k not in z.files]
         if missing:
             raise DatasetFileError(f"'{path}' is not a CIFAR-10 .npz: it has no "
@@ -239,7 +238,9 @@ def load_data(path=None, download=None):
             return _load_archive(found)
         if found.suffix == ".npz":
             return _load_npz(found)
-    except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error, KeyError) as e:
+    except DatasetFileError:
+        raise
+    except Exception as e:     # noqa: BLE001 -- a damaged archive or .npz raises anything
         raise DatasetFileError(f"'{found}' cannot be read ({type(e).__name__}: {e}); it is "
                          f"truncated or damaged: delete it and put a complete copy there") \
             from None

@@ -10,8 +10,6 @@ folder holding it), at ``$CHAINRULE_DATA``, in the cache
 ``~/.chainrule/datasets/mnist.npz``, and last downloaded from Keras' address
 (SHA-256 checked) unless ``download=False`` or ``$CHAINRULE_OFFLINE`` is set.
 """
-import zipfile
-
 import numpy as np
 
 from ._files import DatasetFileError, find_file
@@ -38,13 +36,14 @@ def load_data(path=None, download=None):
     """
     place = find_file(FILENAME, path, sha256=SHA256, url=URL, download=download)
     try:
-        with np.load(place, allow_pickle=False) as data:
+        with open(place, "rb") as f, np.load(f, allow_pickle=False) as data:
             missing = [k for k in _KEYS if k not in data.files]
             if missing:
                 raise DatasetFileError(f"'{place}' is not an MNIST file in Keras' layout: it has "
                                  f"no {', '.join(missing)} (keys: {data.files})")
             arrays = [data[k] for k in _KEYS]
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError, KeyError) as e:
+    except Exception as e:     # noqa: BLE001 -- a damaged zip or .npy header raises
+        # anything from zipfile's BadZipFile to the header parser's SyntaxError
         if isinstance(e, DatasetFileError):
             raise
         raise DatasetFileError(f"'{place}' cannot be read as mnist.npz ({type(e).__name__}: {e}); "
