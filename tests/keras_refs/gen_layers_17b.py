@@ -15,7 +15,8 @@ for tests/test_masks.py). For each case ``<case>/spec`` is JSON:
 (both built the same way by tests/test_layers_17b.py), ``"mask"`` whether
 ``<case>/mask`` is passed as the mask, and ``"loss"`` a loss to evaluate.
 Arrays: ``x0, x1...`` inputs, ``w0, w1...`` every weight (get_weights order),
-``out``, ``cot``, ``gx0...`` input gradients, ``gw0...`` trainable-weight
+``out`` and ``cot`` (``out0, cot0, out1...`` for several outputs), ``gx0...``
+input gradients, ``gw0...`` trainable-weight
 gradients, ``y`` and ``loss`` for a loss case.
 """
 import json
@@ -55,12 +56,19 @@ def run(layer_or_model, xs, mask, float_inputs):
     arg = tensors if len(tensors) > 1 else tensors[0]
     kwargs = {} if mask is None else {"mask": torch.tensor(mask)}
     out = layer_or_model(arg, **kwargs)
-    cot = rng.normal(0, 1, tuple(out.shape)).astype("float32")
     weights = layer_or_model.trainable_weights
     for w in weights:
         w.value.grad = None
-    (out * torch.tensor(cot)).sum().backward()
-    result = {"out": out.detach().numpy(), "cot": cot}
+    if isinstance(out, (list, tuple)):         # several outputs: out0, cot0, out1...
+        cots = [rng.normal(0, 1, tuple(o.shape)).astype("float32") for o in out]
+        sum((o * torch.tensor(c)).sum() for o, c in zip(out, cots)).backward()
+        result = {}
+        for k, (o, c) in enumerate(zip(out, cots)):
+            result[f"out{k}"], result[f"cot{k}"] = o.detach().numpy(), c
+    else:
+        cot = rng.normal(0, 1, tuple(out.shape)).astype("float32")
+        (out * torch.tensor(cot)).sum().backward()
+        result = {"out": out.detach().numpy(), "cot": cot}
     for i, (t, f) in enumerate(zip(tensors, float_inputs)):
         if f:
             result[f"gx{i}"] = t.grad.numpy()
@@ -167,6 +175,15 @@ for name, inner, mode in (("bi_lstm_seq", {"class": "LSTM", "kwargs": {"units": 
                                           "kwargs": {"units": 3, "return_sequences": True}},
                            "ave"),
                           ("bi_lstm_last_mul", {"class": "LSTM", "kwargs": {"units": 2}}, "mul")):
+    spec = {"class": "Bidirectional", "kwargs": {"merge_mode": mode}, "inner": inner}
+    layer_case(name, spec, [(3, 5, 2)])
+    layer_case(name + "_masked", spec, [(3, 5, 2)], mask=steps_mask)
+# several outputs: the states, and merge_mode=None (the two directions apart)
+for name, inner, mode in (("bi_lstm_state", {"class": "LSTM", "kwargs": {
+        "units": 2, "return_sequences": True, "return_state": True}}, "concat"),
+                          ("bi_gru_none", {"class": "GRU", "kwargs": {"units": 3}}, None),
+                          ("bi_rnn_state_none", {"class": "SimpleRNN", "kwargs": {
+                              "units": 2, "return_state": True}}, None)):
     spec = {"class": "Bidirectional", "kwargs": {"merge_mode": mode}, "inner": inner}
     layer_case(name, spec, [(3, 5, 2)])
     layer_case(name + "_masked", spec, [(3, 5, 2)], mask=steps_mask)
