@@ -25,6 +25,29 @@ h5py = pytest.importorskip("h5py")
 REFS = os.path.join(os.path.dirname(__file__), "keras_refs")
 FIXTURES = ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs", "nested"]
 
+# Fixtures of issue 17's layers (tests/keras_refs/gen_keras_files_17.py), with
+# the chainrule layers each needs.
+FIXTURES_17 = {
+    "transformer": ["MultiHeadAttention", "LayerNormalization"],
+    "cross_attention": ["MultiHeadAttention", "LayerNormalization"],
+    "conv1d": ["Conv1D", "MaxPooling1D", "AveragePooling1D", "UpSampling1D", "ZeroPadding1D",
+               "Cropping1D"],
+    "conv2d_variants": ["GroupNormalization", "DepthwiseConv2D", "SeparableConv2D",
+                        "Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D"],
+    "merges": ["Multiply", "Subtract", "Average", "Maximum", "Minimum", "Dot"],
+    "masked_sequences": ["Bidirectional", "TimeDistributed", "Attention", "Masking", "Permute",
+                         "RepeatVector"],
+    "small_layers": ["Rescaling", "Normalization", "ReLU", "PReLU", "ELU", "GaussianNoise",
+                     "GaussianDropout", "SpatialDropout1D", "Identity", "Softmax"],
+}
+
+
+def _missing_layers(name):
+    return [c for c in FIXTURES_17[name] if not hasattr(layers, c)]
+
+
+AVAILABLE_17 = [name for name in FIXTURES_17 if not _missing_layers(name)]
+
 
 def _fixture(name):
     data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
@@ -58,6 +81,54 @@ def test_load_keras_file_predicts_keras_numbers(name):
     assert len(predictions) == len(expected)
     for got, want in zip(predictions, expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(FIXTURES_17))
+def test_load_keras_file_of_issue_17_layers_predicts_keras_numbers(name):
+    if _missing_layers(name):
+        pytest.skip(f"chainrule has no {', '.join(_missing_layers(name))} yet")
+    path, data = _fixture(name)
+    model = cr.load_model(path)
+    got = model.predict(_one_or_list(_group(data, "x")))
+    np.testing.assert_allclose(got, data["y"], rtol=1e-5, atol=1e-6)
+    for class_name in FIXTURES_17[name]:
+        assert any(type(layer).__name__ == class_name or
+                   type(getattr(layer, "layer", None)).__name__ == class_name
+                   for layer in model.layers), class_name
+
+
+def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
+    # Keras records the masks of Embedding(mask_zero=True) and Masking as ops
+    # (NotEqual, Any, ConvertToTensor) passed as mask=; chainrule carries the
+    # same masks itself, so it does not rebuild those ops, and predicts Keras'
+    # numbers on padded inputs (test above).
+    if _missing_layers("masked_sequences"):
+        pytest.skip("issue 17's mask layers are missing")
+    path, data = _fixture("masked_sequences")
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    assert {"NotEqual", "Any"} <= {l["class_name"] for l in config["config"]["layers"]}
+    model = cr.load_model(path)
+    assert {"not_equal", "not_equal_1", "any"}.isdisjoint(l.name for l in model.layers)
+    ids, signal = _group(data, "x")
+    assert (ids == 0).any() and np.all(signal == 0, axis=-1).any()     # padded steps
+    # Masks matter: the same weights without the mask give other numbers.
+    embedding = next(l for l in model.layers if type(l).__name__ == "Embedding")
+    assert embedding.mask_zero
+    unmasked = cr.load_model(path)
+    next(l for l in unmasked.layers if type(l).__name__ == "Embedding").mask_zero = False
+    assert not np.allclose(unmasked.predict([ids, signal]), data["y"], rtol=1e-3)
+    # A mask op whose output is used as data is refused by name.
+    for spec in config["config"]["layers"]:
+        if spec["name"] == "out":
+            spec["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["not_equal", 0, 0]
+    edited = tmp_path / "edited.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as out:
+        for item in source.infolist():
+            out.writestr(item.filename, json.dumps(config) if item.filename == "config.json"
+                         else source.read(item.filename))
+    with pytest.raises(ValueError, match=r"layer 'out'.*Keras op 'not_equal'.*mask"):
+        cr.load_model(edited)
 
 
 def test_loaded_layers_keep_keras_names_and_structure():
@@ -220,10 +291,10 @@ def test_constraint_refused_by_name(tmp_path):
 
 
 def test_unsupported_argument_refused_by_name(tmp_path):
-    def dilate(config):
-        config["config"]["layers"][1]["config"]["groups"] = 2
-    path = _rewrite(tmp_path, "convnet", edit_config=dilate)
-    with pytest.raises(ValueError, match=r"'conv2d'.*groups=2"):
+    def low_rank(config):
+        config["config"]["layers"][1]["config"]["lora_rank"] = 4
+    path = _rewrite(tmp_path, "convnet", edit_config=low_rank)
+    with pytest.raises(ValueError, match=r"'conv2d'.*lora_rank=4"):
         cr.load_model(path)
 
 
@@ -324,7 +395,7 @@ def _chainrule_models(rng):
     """chainrule models of every fixture's architecture with their own weights
     (each trained one epoch by chainrule after loading), plus one built here."""
     models = {}
-    for name in FIXTURES:
+    for name in FIXTURES + AVAILABLE_17:
         path, data = _fixture(name)
         model = cr.load_model(path)
         xs = _group(data, "x")

@@ -69,6 +69,23 @@ def cell_weights(layer):
     return [("", []), ("cell", list(layer._weights))]
 
 
+def sublayer_weights(**paths):
+    """Variables kept in sublayers, ``<layer>/<path>/vars`` for each
+    ``path=attribute`` (Keras saves a layer's tracked sublayers under their
+    attribute names: ``multi_head_attention/query_dense``,
+    ``bidirectional/forward_layer/cell``), listed in the order given, which
+    is the order Keras creates them (its ``trainable_variables`` order)."""
+    def weights(layer):
+        found = [("", [])]
+        for path, attribute in paths.items():
+            inner = getattr(layer, attribute)
+            entry = KERAS_LAYERS.get(type(inner).__name__)
+            found += [(_join(path, sub), inner_weights)
+                      for sub, inner_weights in (entry.weights if entry else own_weights)(inner)]
+        return found
+    return weights
+
+
 @dataclass(frozen=True)
 class LayerFormat:
     """How one Keras layer class maps onto a chainrule layer.
@@ -79,11 +96,13 @@ class LayerFormat:
     or ``cell_weights`` for recurrent layers; a layer with sublayers, such as
     attention, lists one entry per sublayer); ``off`` lists Keras arguments
     chainrule does not take, with the value that makes them irrelevant (any
-    other value is refused by name).
+    other value is refused by name); ``not_in_keras`` lists chainrule config
+    keys Keras' class does not take, left out when writing.
     """
     chainrule: str
     weights: object = own_weights
     off: dict = field(default_factory=dict)
+    not_in_keras: tuple = ()
 
 
 # ``ANY``: an argument that only matters while another one, itself refused
@@ -118,7 +137,63 @@ KERAS_LAYERS = {
     "SimpleRNN": LayerFormat("SimpleRNN", weights=cell_weights, off=_RNN_OFF),
     "LSTM": LayerFormat("LSTM", weights=cell_weights, off=_RNN_OFF),
     "GRU": LayerFormat("GRU", weights=cell_weights, off=_RNN_OFF),
+    # issue 17, part A (variables checked against files Keras 3.15.1 writes,
+    # tests/keras_refs/gen_keras_files_17.py)
+    "MultiHeadAttention": LayerFormat(
+        "MultiHeadAttention",
+        # Keras' build order (keras/src/layers/attention/multi_head_attention.py)
+        weights=sublayer_weights(query_dense="query_dense", key_dense="key_dense",
+                                 value_dense="value_dense", output_dense="output_dense"),
+        off={"use_gate": False, "sliding_window": None}),
+    "Attention": LayerFormat("Attention"),
+    "LayerNormalization": LayerFormat("LayerNormalization"),
+    "GroupNormalization": LayerFormat("GroupNormalization"),
+    "Conv1D": LayerFormat("Conv1D", off={"lora_rank": None, "lora_alpha": None}),
+    "Conv2DTranspose": LayerFormat("Conv2DTranspose"),
+    "DepthwiseConv2D": LayerFormat("DepthwiseConv2D"),
+    "SeparableConv2D": LayerFormat("SeparableConv2D"),
+    "MaxPooling1D": LayerFormat("MaxPooling1D"),
+    "AveragePooling1D": LayerFormat("AveragePooling1D"),
+    "UpSampling1D": LayerFormat("UpSampling1D"),
+    "UpSampling2D": LayerFormat("UpSampling2D", off={"data_format": "channels_last"}),
+    "ZeroPadding1D": LayerFormat("ZeroPadding1D", off={"data_format": "channels_last"}),
+    "ZeroPadding2D": LayerFormat("ZeroPadding2D", off={"data_format": "channels_last"}),
+    "Cropping1D": LayerFormat("Cropping1D"),
+    "Cropping2D": LayerFormat("Cropping2D", off={"data_format": "channels_last"}),
+    # issue 17, part B
+    "Bidirectional": LayerFormat(
+        "Bidirectional",
+        weights=sublayer_weights(forward_layer="forward_layer", backward_layer="backward_layer")),
+    "TimeDistributed": LayerFormat("TimeDistributed", weights=sublayer_weights(layer="layer")),
+    "Masking": LayerFormat("Masking"),
+    "Multiply": LayerFormat("Multiply"),
+    "Subtract": LayerFormat("Subtract"),
+    "Average": LayerFormat("Average"),
+    "Maximum": LayerFormat("Maximum"),
+    "Minimum": LayerFormat("Minimum"),
+    "Dot": LayerFormat("Dot"),
+    "Permute": LayerFormat("Permute"),
+    "RepeatVector": LayerFormat("RepeatVector"),
+    # Keras' SpatialDropout1D/2D take no ``trainable`` (keras/src/layers/regularization/
+    # spatial_dropout.py) and fail on it.
+    "SpatialDropout1D": LayerFormat("SpatialDropout1D", not_in_keras=("trainable",)),
+    "SpatialDropout2D": LayerFormat("SpatialDropout2D", off={"data_format": "channels_last"},
+                                    not_in_keras=("trainable",)),
+    "GaussianNoise": LayerFormat("GaussianNoise"),
+    "GaussianDropout": LayerFormat("GaussianDropout"),
+    "Rescaling": LayerFormat("Rescaling"),
+    "Normalization": LayerFormat("Normalization"),
+    "ReLU": LayerFormat("ReLU"),
+    "Softmax": LayerFormat("Softmax"),
+    "ELU": LayerFormat("ELU"),
+    "PReLU": LayerFormat("PReLU"),
+    "Identity": LayerFormat("Identity"),
 }
+
+# Wrappers whose config holds whole layers: config key -> the attribute
+# holding that layer (Keras 3 ``bidirectional.py``/``time_distributed.py``).
+_NESTED_LAYERS = {"Bidirectional": {"layer": "forward_layer", "backward_layer": "backward_layer"},
+                  "TimeDistributed": {"layer": "layer"}}
 
 # Arguments every Keras 3 layer may carry that do not change what it computes
 # here, with the value that means "off" (a tuple lists several such values).
@@ -261,7 +336,7 @@ def keras_layer_order(model):
         index.setdefault(id(layer), len(index))
         parents[key] = []
         if t.history is not None and id(t) not in inputs:
-            for parent in _flatten(t.history[1]):
+            for parent in _call_tensors(t.history[1], t.history[2]):
                 if isinstance(parent, SymbolicTensor):
                     visit(parent)
                     parents[key].append(key_of(parent))
@@ -284,6 +359,14 @@ def keras_layer_order(model):
             index[id(layer)] = -1
     ranked = sorted(layer_depth, key=lambda i: (-layer_depth[i], index[i]))
     return [layers[i] for i in ranked]
+
+
+def _call_tensors(args, kwargs):
+    """The placeholders a call takes, in Keras' order (``SymbolicArguments``:
+    ``tree.flatten((args, kwargs))``, the keyword arguments sorted by name)."""
+    from ..layers.base import SymbolicTensor, _flatten
+    leaves = _flatten(args) + _flatten([kwargs[k] for k in sorted(kwargs)])
+    return [t for t in leaves if isinstance(t, SymbolicTensor)]
 
 
 def _keras_class_name(layer, class_names=None):
@@ -507,6 +590,21 @@ def _translate_config(cls, entry, config, where):
     return out
 
 
+# The Keras ops a functional model records when masks flow through it
+# (Keras 3 ``Layer.__call__`` passes ``mask=`` explicitly and computes it with
+# ops: ``Embedding(mask_zero=True)`` -> ``NotEqual``, ``Masking`` -> ``NotEqual``
+# then ``Any``, a passed-on mask -> ``ConvertToTensor``). chainrule computes
+# the same masks itself (chainrule/masks.py), so these are not rebuilt.
+_MASK_OPS = {"NotEqual", "Any", "All", "ConvertToTensor", "LogicalAnd", "LogicalOr",
+             "LogicalNot", "Cast", "ExpandDims", "Squeeze"}
+_KERAS_MASK = object()          # stands for a mask tensor computed by such ops
+
+
+def _is_mask_op(spec):
+    return (spec.get("module") or "").startswith("keras.src.ops") and \
+        spec.get("class_name") in _MASK_OPS
+
+
 class _Reader:
     """Builds chainrule models from a Keras config, remembering each model's
     layers in the file's order (which names their weight groups)."""
@@ -553,7 +651,8 @@ class _Reader:
             return found, None
         entry = KERAS_LAYERS.get(class_name)
         module = spec.get("module") or ""
-        if entry is not None and (module.startswith("keras") or not module):
+        if entry is not None and (module.startswith("keras") or not module) and \
+                entry.chainrule in _REGISTRY:
             return _REGISTRY[entry.chainrule], entry
         if class_name in _REGISTRY and not module.startswith("keras"):
             return _REGISTRY[class_name], None      # a chainrule custom layer, by import
@@ -562,7 +661,8 @@ class _Reader:
             f"(module {module!r}), which chainrule cannot build: "
             + ("chainrule has no such layer yet" if module.startswith("keras") else
                f"pass custom_objects={{{registered!r}: YourLayer}} or register the class")
-            + f". Layers chainrule reads from Keras files: {', '.join(sorted(KERAS_LAYERS))}")
+            + f". Layers chainrule reads from Keras files: "
+            + ", ".join(sorted(k for k, e in KERAS_LAYERS.items() if e.chainrule in _REGISTRY)))
 
     def layer(self, spec):
         config = dict(spec.get("config") or {})
@@ -572,11 +672,20 @@ class _Reader:
                              f"(its function is Keras code); pass custom_objects="
                              f"{{'Lambda': YourLayer}} to build a replacement")
         cls, entry = self.find_class(spec)
+        for key in _NESTED_LAYERS.get(spec["class_name"], {}):
+            if isinstance(config.get(key), dict):
+                config[key] = self.nested(config[key])
         kwargs = _translate_config(cls, entry, config, where)
         try:
             return cls.from_config(kwargs)
         except (TypeError, ValueError, NotImplementedError) as e:
             raise self.error(f"{where}: {type(e).__name__}: {e}") from None
+
+    def nested(self, spec):
+        """A layer inside a wrapper's config, as chainrule's ``serialize`` dict
+        (what the wrapper's ``from_config`` deserializes)."""
+        layer = self.layer(spec)
+        return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
     def input_layer(self, spec):
         from .functional import Input
@@ -614,6 +723,10 @@ class _Reader:
         tensors, by_name, order = {}, {}, []
         for layer_spec in layer_specs:
             name = layer_spec.get("name") or (layer_spec.get("config") or {}).get("name")
+            if _is_mask_op(layer_spec):
+                tensors[(name, 0, 0)] = _KERAS_MASK      # chainrule carries masks itself
+                order.append(None)
+                continue
             if layer_spec.get("class_name") == "InputLayer":
                 placeholder = self.input_layer(layer_spec)
                 tensors[(name, 0, 0)] = placeholder
@@ -628,7 +741,13 @@ class _Reader:
                 history = tuple(value["config"]["keras_history"])
                 if history not in tensors:
                     raise KeyError(history)
-                return tensors[history]
+                found = tensors[history]
+                if found is _KERAS_MASK and not where.endswith("mask"):
+                    raise self.error(
+                        f"{where.rsplit(' argument', 1)[0]} takes the output of the Keras op "
+                        f"'{history[0]}' as data; chainrule reads Keras ops only where they "
+                        f"compute a mask")
+                return found
             if isinstance(value, list):
                 return [deref(v, where) for v in value]
             if isinstance(value, dict) and "class_name" in value:
@@ -638,7 +757,7 @@ class _Reader:
 
         # Replay the calls: each layer's calls in order, each once its inputs exist.
         pending = {i: list(s.get("inbound_nodes", [])) for i, s in enumerate(layer_specs)
-                   if s.get("class_name") != "InputLayer"}
+                   if s.get("class_name") != "InputLayer" and order[i] is not None}
         done = {i: 0 for i in pending}
         progress = True
         while progress and any(pending.values()):
@@ -651,16 +770,15 @@ class _Reader:
                         raise self.error(f"{where}: inbound node {str(node)[:60]} is in the "
                                          f"Keras 2 format; re-save the model with Keras 3")
                     try:
-                        args = deref(node.get("args", []), where)
-                        kwargs = {k: deref(v, where)
+                        args = deref(node.get("args", []), f"{where} argument")
+                        kwargs = {k: deref(v, f"{where} argument {k}")
                                   for k, v in (node.get("kwargs") or {}).items()}
                     except KeyError:
                         break                         # an input is not computed yet
                     kwargs = self.call_kwargs(kwargs, where)
-                    if len(args) != 1:
-                        raise self.error(f"{where}: {len(args)} positional inputs; chainrule "
-                                         f"layers take one (a tensor or a list)")
-                    output = layer(args[0], **kwargs)
+                    if not args:
+                        raise self.error(f"{where}: the call has no positional input")
+                    output = layer(*args, **kwargs)
                     outputs = output if isinstance(output, list) else [output]
                     # A nested functional model's node 0 is its own construction
                     # in Keras, so its calls count from 1 (Keras functional_from_config).
@@ -691,7 +809,7 @@ class _Reader:
             outputs = [outputs]
         model = Functional(inputs, outputs, name=config.get("name"),
                            trainable=config.get("trainable", True))
-        self.orders[id(model)] = order
+        self.orders[id(model)] = [layer for layer in order if layer is not None]
         return model
 
     def call_kwargs(self, kwargs, where):
@@ -704,13 +822,11 @@ class _Reader:
                 raise self.error(f"{where}: the layer is called with training={value!r} inside "
                                  f"the model (e.g. Monte Carlo dropout), which chainrule's "
                                  f"functional models do not support")
-            if key == "mask" and value is None:
-                continue
+            if (key == "mask" or key.endswith("_mask")) and \
+                    all(v is None or v is _KERAS_MASK for v in (value if isinstance(
+                        value, list) else [value])):
+                continue          # the mask chainrule's layers pass on themselves
             out[key] = value
-        from ..layers.base import SymbolicTensor, _flatten
-        if any(isinstance(v, SymbolicTensor) for v in _flatten(out)):
-            raise self.error(f"{where}: tensors passed as keyword arguments "
-                             f"({sorted(out)}) are not supported")
         return out
 
 
@@ -1032,6 +1148,10 @@ def _layer_to_keras(layer):
                           None)
             if module is not None:
                 config[key] = _keras_object(value, module)
+    for key in getattr(KERAS_LAYERS.get(class_name), "not_in_keras", ()):
+        config.pop(key, None)
+    for key, attribute in _NESTED_LAYERS.get(class_name, {}).items():
+        config[key] = _layer_to_keras(getattr(layer, attribute))
     if class_name in KERAS_LAYERS:
         module, registered = "keras.layers", None
     else:
@@ -1100,7 +1220,15 @@ def _functional_to_keras(model):
     calls = {}                     # id(output placeholder) -> (layer name, call index)
     per_layer = {}
     inbound = {}
+    build_shapes = {}              # a layer built from several inputs' shapes
     for layer, args, kwargs, out in model._nodes:
+        if type(layer).__name__ == "MultiHeadAttention" and id(layer) not in build_shapes:
+            # Keras builds it from each input's shape: build_config {"shapes_dict":
+            # {"query_shape", "value_shape"[, "key_shape"]}} (Layer.get_build_config)
+            build_shapes[id(layer)] = {f"{k}_shape": _shape_list(t.shape) for k, t in
+                                       (("query", args), ("value", kwargs.get("value")),
+                                        ("key", kwargs.get("key")))
+                                       if isinstance(t, SymbolicTensor)}
         k = per_layer.get(id(layer), 0)
         per_layer[id(layer)] = k + 1
         # Keras counts a nested functional model's calls from 1 (node 0 is its own graph).
@@ -1116,8 +1244,10 @@ def _functional_to_keras(model):
             return {"class_name": "__keras_tensor__",
                     "config": {"shape": _shape_list(t.shape), "dtype": t.dtype.name,
                                "keras_history": history}}
+        # chainrule keeps a call's further positional tensors as keyword
+        # arguments (MultiHeadAttention's value, key): Keras reads them as such.
         inbound.setdefault(id(layer), []).append({"args": [_map(ref, args)],
-                                                  "kwargs": dict(kwargs)})
+                                                  "kwargs": _map(ref, dict(kwargs))})
     layers = []
     for layer in keras_layer_order(model):
         if isinstance(layer, InputLayer):
@@ -1128,6 +1258,8 @@ def _functional_to_keras(model):
             spec = _layer_to_keras(layer)
         spec["name"] = layer.name
         spec["inbound_nodes"] = inbound.get(id(layer), [])
+        if id(layer) in build_shapes:
+            spec["build_config"] = {"shapes_dict": build_shapes[id(layer)]}
         layers.append(spec)
 
     def endpoint(t):
