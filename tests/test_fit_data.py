@@ -256,3 +256,9 @@ def test_to_json_and_model_from_json_round_trip_the_architecture():
     assert cr.models.model_from_json(functional.to_json()).count_params() == 10
     with pytest.raises(ValueError, match="not a JSON string"):
         cr.models.model_from_json("{broken")
+
+
+def test_a_tuple_of_arrays_for_a_one_input_model_is_named():
+    x, y = _data()
+    with pytest.raises(ValueError, match="tuple of 2 arrays, but the model has one input"):
+        _model().fit((x, y), verbose=0)

@@ -178,9 +178,14 @@ def standardize_x(model, x, what="x"):
                              "; give one array, or a dict with that one key")
     dtypes = _input_dtypes(model)
     if count == 1:
-        if isinstance(x, (list, tuple)) and len(x) == 1 and \
-                (isinstance(x[0], (np.ndarray, Tensor)) or _is_torch(x[0])):
+        is_array = lambda a: isinstance(a, (np.ndarray, Tensor)) or _is_torch(a)  # noqa: E731
+        if isinstance(x, (list, tuple)) and len(x) == 1 and is_array(x[0]):
             x = x[0]
+        elif isinstance(x, (list, tuple)) and len(x) > 1 and all(is_array(a) for a in x):
+            # Keras reads a list or tuple of arrays as several inputs.
+            raise ValueError(f"{what} is a {type(x).__name__} of {len(x)} arrays, but the model "
+                             f"has one input; give one array (and the targets apart: "
+                             f"fit(x, y)), or a model with {len(x)} inputs")
         return _cast_input(to_array(x, what), dtypes[0])
     if not isinstance(x, (list, tuple)) or len(x) != count:
         got = f"{len(x)} arrays" if isinstance(x, (list, tuple)) else "one array"
