@@ -209,7 +209,8 @@ def _gradcheck(case, seed=0):
 # Max pooling's kinks and relu6/hard_sigmoid-like corners are avoided by the
 # random inputs; one case per layer class is enough for the finite differences.
 GRADCHECK_CASES = ["layer_norm", "layer_norm_axes", "group_norm", "group_norm_instance",
-                   "mha_cross", "mha_mask_causal_scores", "attention_scale_key",
+                   "mha_cross", "mha_mask_causal_scores", "mha_axis2_mask_scores",
+                   "attention_scale_key",
                    "attention_concat", "attention_masks_causal", "conv1d_causal_dilated",
                    "conv1d_groups", "conv2d_dilated", "conv2d_groups", "conv2d_transpose_s2_same",
                    "conv2d_transpose_outpad", "depthwise_same_dilated", "separable",

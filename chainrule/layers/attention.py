@@ -98,8 +98,9 @@ class MultiHeadAttention(Layer):
         use_bias: whether the projections add biases. Defaults to True.
         output_shape: the last axes of the output (int or tuple). Defaults
             to the query's last axis.
-        attention_axes: the axes attended over. Only None (every axis
-            between batch and features, flattened together) is supported.
+        attention_axes: the step axes attended over (an int or a tuple);
+            the other step axes act as batch axes. Defaults to every axis
+            between batch and features.
         kernel_initializer, bias_initializer: default ``"glorot_uniform"``
             and ``"zeros"``. kernel_regularizer, bias_regularizer,
             activity_regularizer: penalties or None.
@@ -108,8 +109,10 @@ class MultiHeadAttention(Layer):
     Call arguments: ``query`` (batch, T, d_query), ``value`` (batch, S,
     d_value), ``key`` (batch, S, d_key; defaults to ``value``),
     ``attention_mask`` (booleans broadcastable to (batch, T, S), True =
-    attend), ``return_attention_scores`` (also return the (batch, heads, T,
-    S) weights), ``training``, ``use_causal_mask`` (query step i attends key
+    attend; with attention_axes, broadcastable to the scores after Keras'
+    expansion), ``return_attention_scores`` (also return the weights,
+    (batch, heads, T, S), or (batch, *other steps, heads, *T_A, *S_A) as
+    Keras with attention_axes), ``training``, ``use_causal_mask`` (query step i attends key
     steps <= i). ``query_mask``/``value_mask``/``key_mask`` (batch, steps)
     are filled from the inputs' Keras masks and merged as Keras does.
     """
@@ -167,12 +170,7 @@ class MultiHeadAttention(Layer):
         if len(query_shape) != len(value_shape):
             raise ShapeError(f"{name}: query and value must have the same rank, got shapes "
                              f"{tuple(query_shape)} and {tuple(value_shape)}")
-        rank = len(query_shape)
-        if self.attention_axes is not None and \
-                sorted(a % (rank - 1) for a in self.attention_axes) != list(range(1, rank - 1)):
-            raise NotImplementedError(f"{name}: attention_axes={self.attention_axes} is not "
-                                      f"supported; only None (attend over axes "
-                                      f"{tuple(range(1, rank - 1))})")
+        self._axes(len(query_shape))          # attention_axes checked against the rank
         heads, common = self.num_heads, dict(
             kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
             kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer)
@@ -192,33 +190,76 @@ class MultiHeadAttention(Layer):
         self._projections_made = True
 
     # -- masks -------------------------------------------------------------
-    def _attention_mask(self, batch, t, s, query_mask, value_mask, key_mask, attention_mask,
-                        use_causal_mask, steps_shapes):
-        """One (batch or 1, T, S) boolean mask from every mask given (Keras'
-        ``_compute_attention_mask``: all ANDed), or None."""
+    def _attention_mask(self, query, value, axes, others, query_mask, value_mask, key_mask,
+                        attention_mask, use_causal_mask):
+        """One boolean mask of shape (batch, *others, heads, T, S) (each axis
+        possibly 1), T and S the attended query and key steps flattened: every
+        mask given ANDed, as Keras' ``_compute_attention_mask``; or None."""
+        batch, n_other = query.shape[0], len(others)
+        t = math.prod(query.shape[a] for a in axes)
+        s = math.prod(value.shape[a] for a in axes)
+        lead = (1,) * n_other + (1,)             # the other step axes and the heads
         mask = None
 
         def both(a, b):
             return b if a is None else a & b
-        for given, axis in ((query_mask, -1), (value_mask, -2), (key_mask, -2)):
+        for what, given in (("query_mask", query_mask), ("value_mask", value_mask),
+                            ("key_mask", key_mask)):
             m = _mask_array(given)
-            if m is not None:
-                m = m.reshape(m.shape[0], -1)               # the steps flattened
-                mask = both(mask, np.expand_dims(m, axis))
+            if m is None:
+                continue
+            if others:
+                raise NotImplementedError(f"MultiHeadAttention layer '{self.name}': {what} "
+                                          f"with attention_axes={self.attention_axes} is not "
+                                          f"supported; pass attention_mask instead")
+            m = m.reshape(m.shape[0], -1)               # the steps flattened
+            shape = (m.shape[0],) + lead + ((t, 1) if what == "query_mask" else (1, s))
+            mask = both(mask, m.reshape(shape))
         if use_causal_mask:
-            mask = both(mask, causal_mask(t, s)[None])
+            mask = both(mask, causal_mask(t, s).reshape((1,) + lead + (t, s)))
         m = _mask_array(attention_mask)
         if m is not None:
-            q_steps, v_steps = steps_shapes
-            expected = (batch,) + q_steps + v_steps
-            try:
-                m = np.broadcast_to(m, expected).reshape(batch, t, s)
-            except ValueError:
-                raise ShapeError(f"MultiHeadAttention layer '{self.name}': attention_mask of "
-                                 f"shape {m.shape} does not broadcast to (batch, query steps, "
-                                 f"key steps) = {expected}") from None
-            mask = both(mask, m)
+            mask = both(mask, self._expanded_attention_mask(m, query, value, axes, others))
         return mask
+
+    def _expanded_attention_mask(self, m, query, value, axes, others):
+        """``attention_mask`` as Keras reads it: new axes inserted before the
+        attended ones (``_masked_softmax``'s mask_expansion_axis) until it has
+        the scores' rank (batch, *others, heads, *T_A, *S_A); then T_A and S_A
+        flattened."""
+        t_steps = tuple(query.shape[a] for a in axes)
+        s_steps = tuple(value.shape[a] for a in axes)
+        scores = ((query.shape[0],) + tuple(query.shape[a] for a in others) +
+                  (self.num_heads,) + t_steps + s_steps)
+        given = m.shape
+        while m.ndim < len(scores):
+            m = np.expand_dims(m, -2 * len(axes) - 1)
+        try:
+            if m.ndim != len(scores):
+                raise ValueError
+            np.broadcast_shapes(m.shape, scores)
+        except ValueError:
+            expected = ((query.shape[0],) + tuple(query.shape[a] for a in others) + t_steps
+                        + s_steps)
+            raise ShapeError(f"MultiHeadAttention layer '{self.name}': attention_mask of shape "
+                             f"{given} does not broadcast to (batch, query steps, key steps) "
+                             f"= {expected}") from None
+        n = len(scores) - 2 * len(axes)
+        m = np.broadcast_to(m, m.shape[:n] + t_steps + s_steps)
+        return m.reshape(m.shape[:n] + (math.prod(t_steps), math.prod(s_steps)))
+
+    def _axes(self, rank):
+        """The attended axes of rank-``rank`` inputs (default: every step
+        axis) and the other step axes, which act as batch axes."""
+        steps = tuple(range(1, rank - 1))
+        if self.attention_axes is None:
+            return steps, ()
+        axes = tuple(sorted({rank + a if a < 0 else a for a in self.attention_axes}))
+        if not axes or any(a not in steps for a in axes):
+            raise ValueError(f"MultiHeadAttention layer '{self.name}': attention_axes="
+                             f"{self.attention_axes} must name step axes of rank-{rank} inputs, "
+                             f"i.e. among {steps}")
+        return axes, tuple(a for a in steps if a not in axes)
 
     # -- call --------------------------------------------------------------
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
@@ -230,37 +271,47 @@ class MultiHeadAttention(Layer):
         if not self._projections_made:
             self._make_projections(query.shape, value.shape, key.shape)
         self._check_features(query, value, key)
-        batch = query.shape[0]
-        q_steps, v_steps = query.shape[1:-1], value.shape[1:-1]
-        t, s = math.prod(q_steps), math.prod(v_steps)
-        mask = self._attention_mask(batch, t, s, query_mask, value_mask, key_mask,
-                                    attention_mask, use_causal_mask, (q_steps, v_steps))
+        rank = query.ndim
+        axes, others = self._axes(rank)
+        for a in others:
+            if query.shape[a] != value.shape[a]:
+                raise ShapeError(f"MultiHeadAttention layer '{self.name}': query and value "
+                                 f"must agree on axis {a}, which is not attended over "
+                                 f"(attention_axes={self.attention_axes}), got shapes "
+                                 f"{query.shape} and {value.shape}")
+        mask = self._attention_mask(query, value, axes, others, query_mask, value_mask,
+                                    key_mask, attention_mask, use_causal_mask)
+        # (B, *steps, H, d) -> (B, *others, H, attended steps flattened, d)
+        order = (0,) + others + (rank - 1,) + axes + (rank,)
 
-        def heads_first(x, steps):        # (B, steps..., H, d) -> (B, H, steps, d)
-            return ops.transpose(ops.reshape(x, (batch, steps) + x.shape[-2:]), (0, 2, 1, 3))
-        q = heads_first(self.query_dense.project_in(query), t)
-        k = heads_first(self.key_dense.project_in(key), s)
-        v = heads_first(self.value_dense.project_in(value), s)
-        mask4 = None if mask is None else mask[:, None]          # (B or 1, 1, T, S)
+        def heads_first(x):
+            x = ops.transpose(x, order)
+            return ops.reshape(x, x.shape[:len(others) + 2] + (-1, x.shape[-1]))
+        q = heads_first(self.query_dense.project_in(query))
+        k = heads_first(self.key_dense.project_in(key))
+        v = heads_first(self.value_dense.project_in(value))
         scale = 1 / math.sqrt(self.key_dim)
         scores = None
         if return_attention_scores or (training and self.dropout > 0):
             # The weights themselves are wanted: attention in ordinary ops.
             logits = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
-            if mask4 is not None:
-                logits = logits + Tensor._wrap(np.where(mask4, 0, -_MASKED).astype(logits.dtype))
+            if mask is not None:
+                logits = logits + Tensor._wrap(np.where(mask, 0, -_MASKED).astype(logits.dtype))
             scores = ops.softmax(logits, axis=-1)
             weights = ops.dropout(scores, self.dropout, training=bool(training), seed=self._rng)
             o = ops.matmul(weights, v)
         else:
-            o = ops.scaled_dot_product_attention(q, k, v, mask4, scale)
-        o = ops.reshape(ops.transpose(o, (0, 2, 1, 3)),
-                        (batch,) + q_steps + (self.num_heads, self.value_dim))
+            o = ops.scaled_dot_product_attention(q, k, v, mask, scale)
+        # back to (B, *steps, H, dv): unflatten the attended steps, undo the order
+        t_steps = tuple(query.shape[a] for a in axes)
+        o = ops.reshape(o, o.shape[:-2] + t_steps + o.shape[-1:])
+        o = ops.transpose(o, tuple(int(i) for i in np.argsort(order)))
         y = self.output_dense.project_out(o)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
         if return_attention_scores:
-            return y, ops.reshape(scores, (batch, self.num_heads) + q_steps + v_steps)
+            s_steps = tuple(value.shape[a] for a in axes)
+            return y, ops.reshape(scores, scores.shape[:-2] + t_steps + s_steps)
         return y
 
     def _check_features(self, query, value, key):

@@ -109,6 +109,15 @@ case("mha_mask_causal_scores", "MultiHeadAttention",
      {"num_heads": 2, "key_dim": 3, "use_bias": False}, [(2, 5, 6), (2, 5, 6)],
      inputs="positional", call={"use_causal_mask": True, "return_attention_scores": True},
      arrays={"attention_mask": some_true((2, 5, 5))})
+case("mha_axes_2d", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3},
+     [(2, 3, 4, 5), (2, 3, 4, 5)], inputs="positional")
+case("mha_axis2_mask_scores", "MultiHeadAttention",
+     {"num_heads": 2, "key_dim": 2, "attention_axes": [2]}, [(2, 3, 4, 5), (2, 3, 6, 5)],
+     inputs="positional", call={"return_attention_scores": True},
+     arrays={"attention_mask": some_true((2, 3, 4, 6))})
+case("mha_axis_negative", "MultiHeadAttention",
+     {"num_heads": 1, "key_dim": 4, "attention_axes": -2}, [(2, 5, 3), (2, 5, 3)],
+     inputs="positional")
 case("attention_dot", "Attention", {}, [(2, 3, 4), (2, 5, 4)], inputs="list")
 case("attention_scale_key", "Attention", {"use_scale": True}, [(2, 3, 4), (2, 5, 4), (2, 5, 4)],
      inputs="list")
