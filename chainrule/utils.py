@@ -13,10 +13,11 @@ from .models.data_adapters import (  # noqa: F401 (keras.utils names)
     pack_x_y_sample_weight,
     unpack_x_y_sample_weight,
 )
+from .models.model_plot import model_to_dot, plot_model  # noqa: F401 (keras.utils names)
 from .tensor import Tensor
 
-__all__ = ["PyDataset", "pack_x_y_sample_weight", "pad_sequences", "to_categorical",
-           "unpack_x_y_sample_weight"]
+__all__ = ["PyDataset", "model_to_dot", "pack_x_y_sample_weight", "pad_sequences",
+           "plot_model", "to_categorical", "unpack_x_y_sample_weight"]
 
 
 def to_categorical(y, num_classes=None):

@@ -14,6 +14,7 @@ Every other section must pass. The README's table lists the same.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,16 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 GUIDES = ROOT / "examples" / "keras_guides"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-PLOT_MODEL = "keras.utils.plot_model (a Graphviz drawing of the layer graph) is not in chainrule"
+PLOT_MODEL = {"programs": ["dot"]}       # keras.utils.plot_model draws with Graphviz
 NEEDS_TF = {"modules": ["tensorflow"]}            # tf.data: TensorFlow's own API
 
 
-def needs(*layer_names, modules=(), attrs=(), missing=None):
+def needs(*layer_names, modules=(), attrs=(), programs=(), missing=None):
     """What a section needs: layers of issue 17, other chainrule names
-    (``attrs``, dotted under ``cr``), importable modules, or something
-    chainrule lacks (``missing``, always skipped)."""
+    (``attrs``, dotted under ``cr``), importable modules, programs on the
+    PATH, or something chainrule lacks (``missing``, always skipped)."""
     return {"layers": list(layer_names), "modules": list(modules), "attrs": list(attrs),
-            "missing": missing}
+            "programs": list(programs), "missing": missing}
 
 
 # guide file -> {"slow": bool, "data": [datasets], "sections": {title: needs(...)}}
@@ -44,13 +45,13 @@ GUIDE_SPECS = {
     "functional_api.py": {
         "slow": True, "data": ["mnist", "cifar10"],
         "sections": {
-            "Model summary & plot (plot_model)": needs(missing=PLOT_MODEL),
+            "Model summary & plot (plot_model)": needs(**PLOT_MODEL),
             "Use the same graph of layers to define multiple models":
                 needs("Conv2DTranspose", "UpSampling2D"),
             "All models are callable, just like layers":
                 needs("Conv2DTranspose", "UpSampling2D", "average"),
-            "Models with multiple inputs and outputs (plot_model)": needs(missing=PLOT_MODEL),
-            "A toy ResNet model (plot_model)": needs(missing=PLOT_MODEL),
+            "Models with multiple inputs and outputs (plot_model)": needs(**PLOT_MODEL),
+            "A toy ResNet model (plot_model)": needs(**PLOT_MODEL),
             "Extract and reuse nodes in the graph of layers":
                 needs(missing="keras.applications.VGG19 (pretrained ImageNet models) is not "
                               "in chainrule"),
@@ -85,7 +86,7 @@ GUIDE_SPECS = {
                 needs(modules=["tensorflow"]),
             "Passing data to multi-input, multi-output models": needs("Conv1D"),
             "Passing data to multi-input, multi-output models (plot_model)":
-                needs("Conv1D", missing=PLOT_MODEL),
+                needs("Conv1D", **PLOT_MODEL),
             "Passing data to multi-input, multi-output models: losses, metrics and data":
                 needs("Conv1D", attrs=["metrics.MeanAbsolutePercentageError"]),
             "Passing data to multi-input, multi-output models: a tf.data Dataset":
@@ -124,6 +125,9 @@ def _skips(spec):
         names = [a for a in need["attrs"] if not _has(a)]
         if names:
             reasons.append(f"needs cr.{', cr.'.join(names)} (not in chainrule yet)")
+        programs = [p for p in need["programs"] if shutil.which(p) is None]
+        if programs:
+            reasons.append(f"needs the program {', '.join(programs)} (Graphviz) on the PATH")
         modules = [m for m in need["modules"] if not _importable(m)]
         if modules:
             reasons.append(f"needs {', '.join(modules)} installed")
