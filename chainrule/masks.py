@@ -25,10 +25,15 @@ import weakref
 
 import numpy as np
 
-__all__ = ["get_keras_mask", "set_keras_mask"]
+__all__ = ["any_masks", "get_keras_mask", "set_keras_mask"]
 
 _MASKS = {}                   # id(tensor) -> (weak reference to it, boolean array)
 _LOCK = threading.Lock()
+
+
+def any_masks():
+    """Whether any live tensor carries a mask (layers skip the mask work when not)."""
+    return bool(_MASKS)
 
 
 def get_keras_mask(x):

@@ -38,7 +38,7 @@ import numpy as np
 from .. import initializers, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
-from ..masks import get_keras_mask, set_keras_mask
+from ..masks import any_masks, get_keras_mask, set_keras_mask
 from ..registry import (CustomObjectScope, get_registered_name, get_registered_object,
                         registered_name_or_none)
 from ..tensor import Tensor, as_tensor
@@ -507,14 +507,17 @@ class Layer:
         outer = getattr(_CONTEXT, "training", None)
         if training is None:
             training = bool(outer) if outer is not None else False
-        kwargs, previous_mask = self._fill_masks(inputs, kwargs)
+        previous_mask = None
+        if any_masks():               # no mask anywhere (the usual case): nothing to pass on
+            kwargs, previous_mask = self._fill_masks(inputs, kwargs)
         _CONTEXT.training = training
         self._activity_losses = []
         try:
             outputs = self._call_with_training(inputs, training, kwargs)
         finally:
             _CONTEXT.training = outer
-        self._attach_masks(inputs, outputs, previous_mask)
+        if previous_mask is not None or type(self).compute_mask is not Layer.compute_mask:
+            self._attach_masks(inputs, outputs, previous_mask)
         return outputs
 
     # -- masks (as Keras 3 ``keras/src/layers/layer.py`` ``__call__`` steps 6 and 8) --
