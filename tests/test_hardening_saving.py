@@ -523,3 +523,34 @@ def test_twenty_kills_mid_save_leave_no_temporary_file_after_the_next_save(tmp_p
         cr.load_model(path, compile=False)           # the last complete save is whole
     _model().save(path)
     assert os.listdir(folder) == ["net.chainrule"]
+
+
+@pytest.mark.parametrize("cases", [300, pytest.param(3000, marks=pytest.mark.slow)])
+def test_fuzzed_weights_files_load_the_same_weights_or_raise_value_error(tmp_path, cases):
+    model = _model()
+    path = tmp_path / "w.npz"
+    model.save_weights(path)
+    data = path.read_bytes()
+    expected = [w.copy() for w in model.get_weights()]
+    rng = np.random.default_rng(7)
+    out = tmp_path / "fuzz.npz"
+    errors = same = 0
+    for case in range(cases):
+        damaged = bytearray(data)
+        if rng.random() < 0.8:
+            damaged[int(rng.integers(len(damaged)))] ^= int(rng.integers(1, 256))
+        else:
+            damaged = damaged[:int(rng.integers(len(damaged)))]
+        out.write_bytes(bytes(damaged))
+        try:
+            model.load_weights(out)
+        except ValueError:
+            errors += 1
+            continue
+        except Exception as e:    # noqa: BLE001 -- the point: nothing else may escape
+            raise AssertionError(f"case {case}: {type(e).__name__}: {e}") from e
+        same += 1
+        for a, b in zip(model.get_weights(), expected):
+            np.testing.assert_array_equal(a, b, err_msg=f"case {case}: other weights loaded")
+    print(f"weights-file fuzz: {cases} cases, {errors} ValueError, {same} same weights")
+    assert errors + same == cases and errors > 0.6 * cases

@@ -268,6 +268,13 @@ def _regular_file(filepath, what):
     return info
 
 
+# What zipfile raises on a damaged archive (a flipped method or version field
+# gives NotImplementedError, an encryption flag RuntimeError, ...).
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError,
+               IndexError, NotImplementedError, RuntimeError, OverflowError,
+               UnicodeDecodeError, struct.error)
+
+
 def _read_zip(source, size, names, where):
     """``{name: bytes}`` of the members ``names`` (those present) of the zip
     ``source`` (``size`` bytes), after checking each member's header: stored,
@@ -299,9 +306,7 @@ def _read_zip(source, size, names, where):
             return {info.filename: archive.read(info) for info in wanted}
     except ValueError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, KeyError, IndexError,
-            NotImplementedError, RuntimeError, OverflowError, UnicodeDecodeError,
-            struct.error) as e:
+    except _ZIP_ERRORS as e:
         raise ValueError(f"{where} is not a valid zip archive ({type(e).__name__}: {e})") \
             from None
 
@@ -657,8 +662,7 @@ def load_weights(model, filepath):
     try:
         with zipfile.ZipFile(filepath) as archive:      # reads only the zip's directory
             is_model = "model.weights.npz" in archive.namelist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, IndexError, OverflowError,
-            UnicodeDecodeError, struct.error):
+    except _ZIP_ERRORS + (ValueError,):
         raise ValueError(f"'{filepath}' is not a chainrule weights or model file") from None
     if is_model:
         _, _, arrays, _ = _read_archive(filepath)
