@@ -141,3 +141,17 @@ def test_mean_metric_with_per_step_weights_is_the_weighted_mean():
     m = cr.metrics.Mean()
     m.update_state(values, sample_weight=weights)
     np.testing.assert_allclose(m.result(), (values * weights).sum() / weights.sum())
+
+
+def test_time_distributed_hands_each_step_its_inner_mask():
+    """Sentences of words: Embedding(mask_zero) on (batch, sentences, words)
+    gives a (batch, sentences, words) mask, and TimeDistributed(GAP1D)
+    averages each sentence over its real words only."""
+    ids = np.array([[[1, 2, 0], [3, 0, 0]], [[4, 5, 6], [7, 7, 0]]])
+    emb = layers.Embedding(8, 2, mask_zero=True)
+    vectors = emb(ids)
+    pooled = layers.TimeDistributed(layers.GlobalAveragePooling1D())(vectors).numpy()
+    table = emb.embeddings.numpy()
+    np.testing.assert_allclose(pooled[0, 0], table[[1, 2]].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(pooled[0, 1], table[3], rtol=1e-6)
+    np.testing.assert_allclose(pooled[1, 0], table[[4, 5, 6]].mean(0), rtol=1e-6)

@@ -168,7 +168,8 @@ class TimeDistributed(Layer):
 
     As Keras 3 ``keras/src/layers/rnn/time_distributed.py``; the steps go
     through ``layer`` together, as one batch of batch·steps samples, and the
-    weights are ``layer``'s. The input's mask passes through.
+    weights are ``layer``'s. The input's mask passes through; a mask with
+    more axes than (batch, steps) also reaches a ``layer`` that takes one.
 
     Args:
         layer: any layer taking one tensor.
@@ -206,7 +207,12 @@ class TimeDistributed(Layer):
                 raise ShapeError(f"TimeDistributed layer '{self.name}': the mask must start "
                                  f"with (batch, steps) = {(batch, steps)}, got shape "
                                  f"{mask.shape}")
-        y = self.layer(ops.reshape(x, (batch * steps,) + tuple(x.shape[2:])), training=training)
+        kwargs = {}
+        if mask is not None and mask.ndim > 2 and "mask" in self.layer._call_param_names:
+            # a mask over the inner steps too (ids (batch, steps, words)): each step's own
+            kwargs["mask"] = mask.reshape((batch * steps,) + mask.shape[2:])
+        y = self.layer(ops.reshape(x, (batch * steps,) + tuple(x.shape[2:])), training=training,
+                       **kwargs)
         if not isinstance(y, Tensor):
             raise ValueError(f"TimeDistributed layer '{self.name}': the wrapped layer must "
                              f"return one tensor")
