@@ -155,3 +155,24 @@ def test_time_distributed_hands_each_step_its_inner_mask():
     np.testing.assert_allclose(pooled[0, 0], table[[1, 2]].mean(0), rtol=1e-6)
     np.testing.assert_allclose(pooled[0, 1], table[3], rtol=1e-6)
     np.testing.assert_allclose(pooled[1, 0], table[[4, 5, 6]].mean(0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("loss", [cr.losses.SparseCategoricalCrossentropy(from_logits=True),
+                                  cr.losses.MeanSquaredError(reduction="sum")])
+def test_masked_loss_gradcheck(loss):
+    rng = np.random.default_rng(5)
+    mask = np.array([[True, True, False], [True, False, False]])
+    if isinstance(loss, cr.losses.MeanSquaredError):
+        y = rng.normal(size=(2, 3, 4))
+    else:
+        y = rng.integers(0, 4, (2, 3))
+
+    def f(pred):
+        carried = pred * 1.0                      # a new tensor carries the mask
+        set_keras_mask(carried, mask)
+        return loss(y, carried)
+    assert cr.gradcheck(f, rng.normal(size=(2, 3, 4)))
+    # and the masked steps get no gradient at all
+    pred = cr.tensor(rng.normal(size=(2, 3, 4)), requires_grad=True)
+    f(pred).backward()
+    assert np.all(pred.grad.numpy()[~mask] == 0) and np.any(pred.grad.numpy()[mask] != 0)
