@@ -25,8 +25,9 @@ from chainrule.masks import get_keras_mask
 
 REFS = np.load(Path(__file__).parent / "keras_refs" / "layers_17a.npz")
 CASES = sorted(k.split("/")[0] for k in REFS.files if k.endswith("/spec"))
-LAYER_CASES = [c for c in CASES if not c.startswith("act_")]
+LAYER_CASES = [c for c in CASES if not c.startswith(("act_", "op_"))]
 ACTIVATION_CASES = [c for c in CASES if c.startswith("act_")]
+OP_CASES = [c for c in CASES if c.startswith("op_")]
 RTOL, ATOL = 1e-4, 1e-5
 
 
@@ -91,6 +92,20 @@ def test_activation_matches_keras(case):
     np.testing.assert_allclose(out.numpy(), REFS[f"{case}/out"], rtol=RTOL, atol=ATOL)
     (out * cr.tensor(REFS[f"{case}/cot"])).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), REFS[f"{case}/gx0"], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("case", OP_CASES)
+def test_keras_op_matches_keras(case):
+    """keras.ops.dot_product_attention, layer_normalization, hard_silu as cr.ops."""
+    spec = json.loads(str(REFS[f"{case}/spec"]))
+    xs = [cr.tensor(x, requires_grad=True) for x in arrays(case, "x")]
+    masks = {"mask": REFS[f"{case}/mask"]} if f"{case}/mask" in REFS.files else {}
+    out = getattr(cr.ops, spec["op"])(*xs, **spec["kwargs"], **masks)
+    np.testing.assert_allclose(out.numpy(), REFS[f"{case}/out"], rtol=RTOL, atol=ATOL)
+    grads = gradients((out * cr.tensor(REFS[f"{case}/cot"])).sum(), xs)
+    for i, want in enumerate(arrays(case, "gx")):
+        np.testing.assert_allclose(grads[i].numpy(), want, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"{case}: input gradient {i}")
 
 
 def _ref_output(case):

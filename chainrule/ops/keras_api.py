@@ -51,6 +51,10 @@ from . import (
 from . import max as _max
 from . import one_hot as _one_hot
 from . import sum as _sum
+from .attention import scaled_dot_product_attention as _sdpa
+from .nn import softmax as _softmax
+from .normalization import layer_norm as _layer_norm
+from .rearrange import repeat as _repeat
 from .special import erf as _erf
 
 __all__ = [
@@ -69,7 +73,7 @@ __all__ = [
     "argsort", "in_top_k", "outer", "tensordot",
     # activations (keras.ops / keras.ops.nn)
     "relu6", "silu", "swish", "gelu", "selu", "softsign", "hard_sigmoid", "log_sigmoid",
-    "normalize",
+    "normalize", "hard_silu", "hard_swish", "dot_product_attention", "layer_normalization",
     # losses (elementwise / per-sample, no reduction, as keras.ops)
     "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
     # control flow
@@ -486,6 +490,71 @@ def hard_sigmoid(x):
 def log_sigmoid(x):
     """log(sigmoid(x)) = −softplus(−x), finite for large |x|."""
     return negative(softplus(negative(_t(x))))
+
+
+def hard_silu(x):
+    """x · hard_sigmoid(x) (``keras.ops.hard_silu``, alias ``hard_swish``)."""
+    x = _t(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+    """(x - mean)/sqrt(var + epsilon)·gamma + beta over ``axis``, the fused
+    ``layer_norm`` op; ``epsilon`` defaults to 1e-7 (Keras 3
+    ``keras/src/ops/nn.py``; the LayerNormalization layer's is 1e-3)."""
+    if kwargs.get("rms_scaling"):
+        raise NotImplementedError("layer_normalization(rms_scaling=True) is deprecated in "
+                                  "Keras; use the LayerNormalization layer's rms_scaling")
+    x = _t(x)
+    axes = [axis] if isinstance(axis, numbers.Integral) else sorted(axis)
+    axes = [a % x.ndim for a in axes]
+    shape = tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
+
+    def broadcast(v):
+        if v is None or axes == [x.ndim - 1]:
+            return v
+        return reshape(_t(v), shape)
+    return _layer_norm(x, broadcast(gamma), broadcast(beta), tuple(axes),
+                       EPSILON if epsilon is None else epsilon)
+
+
+def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+                          flash_attention=None, attn_logits_soft_cap=None):
+    """softmax(scale·q kᵀ + bias + mask) v in Keras' layout: query (B, T, N,
+    H), key and value (B, S, K, H) with K dividing N (grouped-query attention
+    when K < N); ``mask`` booleans broadcastable to (B, N, T, S), True =
+    attend; ``is_causal`` adds the lower-triangular mask (as Keras 3
+    ``keras/src/ops/nn.py``). Without ``bias`` it is the fused
+    ``scaled_dot_product_attention`` op."""
+    if attn_logits_soft_cap is not None:
+        raise NotImplementedError("dot_product_attention: attn_logits_soft_cap is not "
+                                  "supported")
+    if bias is not None and mask is not None:
+        raise ValueError("dot_product_attention: give only one of bias and mask (as Keras)")
+    q, k, v = (transpose(_t(t), (0, 2, 1, 3)) for t in (query, key, value))   # heads first
+    heads, kv_heads = q.shape[1], k.shape[1]
+    if heads != kv_heads:
+        if heads % kv_heads:
+            raise ValueError(f"dot_product_attention: the query's {heads} heads must be a "
+                             f"multiple of the key's {kv_heads} heads")
+        k, v = _repeat(k, heads // kv_heads, axis=1), _repeat(v, heads // kv_heads, axis=1)
+    keep = None if mask is None else _array(mask).astype(bool)
+    if is_causal:
+        causal = np.tril(np.ones((q.shape[2], k.shape[2]), bool))
+        keep = causal if keep is None else keep & causal
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[-1])
+    if bias is None:
+        out = _sdpa(q, k, v, keep, scale)
+    else:
+        logits = matmul(q, transpose(k, (0, 1, 3, 2))) * scale + _t(bias)
+        if keep is not None:
+            logits = logits + _wrap(np.where(keep, 0, -1e9).astype(logits.dtype))
+        out = matmul(_softmax(logits, axis=-1), v)
+    return transpose(out, (0, 2, 1, 3))
 
 
 def normalize(x, axis=-1, order=2, epsilon=None):

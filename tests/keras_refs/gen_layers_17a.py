@@ -210,6 +210,39 @@ for name, kwargs in [("gelu", {}), ("gelu_approximate", {"approximate": True}), 
     OUT[f"act_{name}/cot"] = cot
     OUT[f"act_{name}/gx0"] = x.grad.numpy()
 
+
+# -- keras.ops: dot_product_attention, layer_normalization, hard_silu -------------
+def op_case(name, op, shapes, kwargs=None, arrays=None):
+    """``keras.ops.<op>(*inputs, **kwargs, **arrays)``: output and input gradients."""
+    kwargs, arrays = dict(kwargs or {}), dict(arrays or {})
+    xs = [rng.normal(0, 1, s).astype("float32") for s in shapes]
+    tensors = [torch.tensor(x, requires_grad=True) for x in xs]
+    y = getattr(keras.ops, op)(*tensors, **kwargs,
+                               **{k: torch.tensor(v) for k, v in arrays.items()})
+    cot = rng.normal(0, 1, tuple(y.shape)).astype("float32")
+    (y * torch.tensor(cot)).sum().backward()
+    OUT[f"op_{name}/spec"] = np.array(json.dumps({"op": op, "kwargs": kwargs}))
+    for i, (x, t) in enumerate(zip(xs, tensors)):
+        OUT[f"op_{name}/x{i}"] = x
+        OUT[f"op_{name}/gx{i}"] = t.grad.numpy()
+    for key, value in arrays.items():
+        OUT[f"op_{name}/{key}"] = value
+    OUT[f"op_{name}/out"] = y.detach().numpy()
+    OUT[f"op_{name}/cot"] = cot
+
+
+op_case("dpa", "dot_product_attention", [(2, 4, 3, 5), (2, 6, 3, 5), (2, 6, 3, 2)])
+op_case("dpa_mask_causal", "dot_product_attention", [(2, 5, 2, 4)] * 3,
+        {"is_causal": True}, {"mask": some_true((2, 1, 5, 5))})
+op_case("dpa_gqa_scale", "dot_product_attention", [(1, 4, 4, 3), (1, 5, 2, 3), (1, 5, 2, 3)],
+        {"scale": 0.3})
+op_case("dpa_bias", "dot_product_attention", [(1, 3, 2, 4), (1, 3, 2, 4), (1, 3, 2, 4),
+                                              (1, 2, 3, 3)])
+op_case("layer_normalization", "layer_normalization", [(3, 5), (5,), (5,)])
+op_case("layer_normalization_axes", "layer_normalization", [(2, 3, 4)],
+        {"axis": [1, 2], "epsilon": 1e-3})
+op_case("hard_silu", "hard_silu", [(3, 4)])
+
 path = os.path.join(HERE, "layers_17a.npz")
 tmp = path + ".tmp.npz"
 np.savez_compressed(tmp, **OUT)
