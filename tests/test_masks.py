@@ -176,3 +176,44 @@ def test_masked_loss_gradcheck(loss):
     pred = cr.tensor(rng.normal(size=(2, 3, 4)), requires_grad=True)
     f(pred).backward()
     assert np.all(pred.grad.numpy()[~mask] == 0) and np.any(pred.grad.numpy()[mask] != 0)
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.GRU, layers.LSTM])
+@pytest.mark.parametrize("options", [
+    {"return_sequences": True}, {"return_state": True}, {"go_backwards": True},
+    {"return_sequences": True, "return_state": True, "zero_output_for_mask": True},
+    {"initial_state": True}])
+def test_fused_masked_rnn_equals_the_step_by_step_loop(cls, options):
+    """Under a mask the fused op runs on the unmasked steps moved to the front;
+    the per-step loop (layer.fused = False) is Keras' rnn as written. Holes in
+    the middle, a fully masked row and initial states included (float64)."""
+    options = dict(options)
+    zero_output = options.pop("zero_output_for_mask", False)
+    with_state = options.pop("initial_state", False)
+    rng = np.random.default_rng(7)
+    layer = cls(3, dtype="float64", **options)
+    layer.zero_output_for_mask = zero_output
+    x = rng.normal(size=(4, 6, 2))
+    mask = np.array([[1, 1, 0, 1, 0, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0],
+                     [0, 1, 1, 0, 0, 0]], bool)
+    layer(cr.tensor(x))
+    n_states = 2 if cls is layers.LSTM else 1
+    init = [rng.normal(size=(4, 3)) for _ in range(n_states)] if with_state else None
+    results = []
+    for fused in (True, False):
+        layer.fused = fused
+        xt = cr.tensor(x, requires_grad=True)
+        kwargs = {"initial_state": [cr.tensor(s) for s in init]} if init else {}
+        out = layer(xt, mask=mask, **kwargs)
+        outs = out if isinstance(out, list) else [out]
+        sum((o * o).sum() for o in outs).backward()
+        results.append(([o.numpy() for o in outs], xt.grad.numpy(),
+                        [w.grad.numpy() for w in layer.trainable_weights]))
+        for w in layer.trainable_weights:
+            w.grad = None
+    (fused_out, fused_gx, fused_gw), (loop_out, loop_gx, loop_gw) = results
+    for a, b in zip(fused_out, loop_out):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused_gx, loop_gx, rtol=1e-9, atol=1e-12)
+    for a, b in zip(fused_gw, loop_gw):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -9,8 +9,9 @@ flows back through time by the ordinary backward pass.
 
 A mask ((batch, steps) booleans: from ``Embedding(mask_zero=True)``,
 ``Masking``, or ``layer(x, mask=m)``) makes a masked step keep the states
-and repeat the previous output, as Keras 3 ``backend.rnn`` does; such a call
-walks the steps with ordinary ops instead of the fused op.
+and repeat the previous output, as Keras 3 ``backend.rnn`` does. The fused
+op still runs: each sequence's unmasked steps are moved to the front, and
+each step reads the states after its last unmasked step.
 
 The input part of every step does not depend on the state, so ``x @ kernel``
 is computed for all steps in one matrix product before the loop; the loop
@@ -140,12 +141,15 @@ class _Recurrent(Layer):
         if training and self.recurrent_dropout:
             recurrent_mask = self._dropout_mask((batch, self.units), self.recurrent_dropout,
                                                 x.dtype)
-        if self.fused and self._fusable() and mask is None:
+        if self.fused and self._fusable():
             # One op for the whole sequence (chainrule.ops.rnn): the same
             # numbers, a fraction of the per-op bookkeeping.
             states = (None if initial_state is None
                       else self._initial_states(batch, x.dtype, initial_state))
-            output, states = self._fused_call(x, states, recurrent_mask)
+            if mask is None:
+                output, states = self._fused_call(x, states, recurrent_mask)
+            else:
+                output, states = self._fused_masked_call(x, mask, states, recurrent_mask)
             return [output] + list(states) if self.return_state else output
 
         # The input half of every step at once: (batch, time, gates·units).
@@ -209,6 +213,31 @@ class _Recurrent(Layer):
         """(output, final states) from the fused op; ``states`` None means zeros."""
         raise NotImplementedError
 
+    def _fused_sequences(self, x, states, recurrent_mask):
+        """Every step's states from the fused op: a list of (batch, time, units)."""
+        raise NotImplementedError
+
+    def _fused_masked_call(self, x, mask, states, recurrent_mask):
+        """The fused op under a mask. A masked step changes nothing, so the states
+        follow each sequence's unmasked steps alone: they are moved to the front
+        (in order), the op runs once, and step t reads the states after the last
+        unmasked step at or before t (zeros before the first, as Keras' rnn)."""
+        batch, steps = mask.shape
+        rows = np.arange(batch)[:, None]
+        order = np.argsort(~mask, axis=1, kind="stable")        # unmasked steps first
+        seqs = self._fused_sequences(x[rows, order], states, recurrent_mask)
+        seen = np.cumsum(mask, axis=1)                          # unmasked steps up to t
+        zeros = Tensor(np.zeros((batch, 1, self.units), x.dtype))
+        outputs = ops.concatenate([zeros, seqs[0]], axis=1)[rows, seen]
+        if self.zero_output_for_mask:
+            outputs = ops.where(mask[:, :, None], outputs, 0.0)
+        if states is None:
+            states = [zeros[:, 0]] * len(seqs)
+        final = [ops.concatenate([ops.expand_dims(s0, 1), seq], axis=1)[np.arange(batch),
+                                                                         seen[:, -1]]
+                 for s0, seq in zip(states, seqs)]
+        return (outputs if self.return_sequences else outputs[:, -1]), final
+
     def _step(self, x_t, states, recurrent_mask):
         """One time step: (output, new states) from this step's x @ kernel (+ bias)."""
         raise NotImplementedError
@@ -248,6 +277,11 @@ class SimpleRNN(_Recurrent):
                             recurrent_mask)
         last = hs[:, -1]
         return (hs if self.return_sequences else last), [last]
+
+    def _fused_sequences(self, x, states, recurrent_mask):
+        h0 = None if states is None else states[0]
+        return [ops.simple_rnn(x, self.kernel, self.recurrent_kernel, self.bias, h0,
+                               recurrent_mask)]
 
 
 class LSTM(_Recurrent):
@@ -330,6 +364,11 @@ class LSTM(_Recurrent):
         h, c = hc[0, -1], hc[1, -1]                     # hc: (2, time, batch, units)
         return (ops.swapaxes(hc[0], 0, 1) if self.return_sequences else h), [h, c]
 
+    def _fused_sequences(self, x, states, recurrent_mask):
+        h0, c0 = (None, None) if states is None else states
+        hc = ops.lstm(x, self.kernel, self.recurrent_kernel, self.bias, h0, c0, recurrent_mask)
+        return [ops.swapaxes(hc[0], 0, 1), ops.swapaxes(hc[1], 0, 1)]
+
 
 class GRU(_Recurrent):
     """Gated recurrent unit (Cho et al. 2014), Keras' gate order z, r, h.
@@ -390,3 +429,7 @@ class GRU(_Recurrent):
         hs = ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, h0, recurrent_mask)
         last = hs[:, -1]
         return (hs if self.return_sequences else last), [last]
+
+    def _fused_sequences(self, x, states, recurrent_mask):
+        h0 = None if states is None else states[0]
+        return [ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, h0, recurrent_mask)]
