@@ -48,7 +48,14 @@ def _floats(rng, *shape):
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu", "softplus",
                "softsign", "silu", "swish", "mish", "relu6", "hard_sigmoid", "leaky_relu",
-               "exponential", "linear", None]
+               "exponential", "linear", None, "gelu", "hard_silu", "hard_swish"]
+
+
+def _needs(*class_names):
+    """Skip while issue 17's layers are not in chainrule.layers."""
+    missing = [c for c in class_names if not hasattr(layers, c)]
+    if missing:
+        pytest.skip(f"chainrule has no {', '.join(missing)} yet")
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -156,16 +163,22 @@ def test_batch_dimension_is_dynamic(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs",
-                                  "nested"])
+                                  "nested", "transformer", "cross_attention", "conv1d",
+                                  "merges", "small_layers"])
 def test_models_read_from_keras_files_export(tmp_path, name):
     # Trained weights (moving statistics included) made by real Keras.
+    _needs(*{"transformer": ["MultiHeadAttention"], "cross_attention": ["MultiHeadAttention"],
+             "conv1d": ["Conv1D", "UpSampling1D"], "merges": ["Multiply", "Dot"],
+             "small_layers": ["Rescaling", "PReLU"]}.get(name, []))
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
     data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
     xs = [data[k] for k in ("x", "x0", "x1") if k in data.files]
     session = _check(model, tmp_path, lambda n: [np.concatenate([x] * n)[:n] for x in xs])
     expected_inputs = {"mlp": ["features"], "convnet": ["image"], "lstm_text": ["tokens"],
                        "gru_rnn": ["sequence"], "two_inputs": ["left", "right"],
-                       "nested": ["a", "b"]}[name]
+                       "nested": ["a", "b"], "transformer": ["tokens"],
+                       "cross_attention": ["query", "memory"], "conv1d": ["signal"],
+                       "merges": ["a", "b"], "small_layers": ["features"]}[name]
     assert [i.name for i in session.get_inputs()] == expected_inputs
 
 
@@ -212,3 +225,135 @@ def test_keras_export_arguments(tmp_path, capsys):
     np.testing.assert_allclose(session.run(None, {"x": x})[0], model.predict(x), rtol=1e-5)
     with pytest.raises(ValueError, match="input_signature"):
         model.export(tmp_path / "b.onnx", input_signature=[(None, 3)])
+
+
+# --------------------------------------------------------------------------
+# issue 17's layers
+# --------------------------------------------------------------------------
+def test_transformer_encoder_block(tmp_path):
+    _needs("MultiHeadAttention", "LayerNormalization")
+    rng = np.random.default_rng(10)
+    x = cr.Input((6, 8), name="x")
+    h = layers.LayerNormalization(epsilon=1e-6)(
+        layers.Add()([x, layers.MultiHeadAttention(2, 4)(x, x)]))
+    ff = layers.Dense(8)(layers.Dense(16, activation="gelu")(h))
+    h = layers.LayerNormalization(center=False)(layers.Add()([h, ff]))
+    causal = layers.MultiHeadAttention(3, 2, value_dim=5, output_shape=4, use_bias=False)(
+        h, h, use_causal_mask=True)
+    model = cr.Model(x, layers.LayerNormalization(axis=(1, 2))(causal), name="encoder")
+    session = _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 8))
+    ops_used = {node.op_type for node in onnx.load(str(tmp_path / "encoder.onnx")).graph.node}
+    assert {"LayerNormalization", "MatMul", "Softmax", "Transpose"} <= ops_used
+    assert session.get_inputs()[0].name == "x"
+
+
+def test_cross_attention_with_a_separate_key(tmp_path):
+    _needs("MultiHeadAttention")
+    rng = np.random.default_rng(11)
+    q, v, k = cr.Input((4, 5), name="q"), cr.Input((7, 3), name="v"), cr.Input((7, 6), name="k")
+    out = layers.MultiHeadAttention(2, 3, output_shape=(2, 3))(q, v, k)
+    model = cr.Model([q, v, k], out, name="cross")
+    _check(_randomize(model, rng), tmp_path,
+           lambda n: [rng.normal(size=(n, *s)).astype(np.float32)
+                      for s in ((4, 5), (7, 3), (7, 6))])
+
+
+@pytest.mark.parametrize("padding", ["valid", "same", "causal"])
+def test_conv1d_and_1d_pooling(tmp_path, padding):
+    _needs("Conv1D", "MaxPooling1D", "AveragePooling1D")
+    rng = np.random.default_rng(12)
+    pool_padding = "valid" if padding == "causal" else padding
+    model = cr.Sequential([
+        cr.Input((15, 4)),
+        layers.Conv1D(6, 3, padding=padding, dilation_rate=2, activation="relu"),
+        layers.MaxPooling1D(2, padding=pool_padding),
+        layers.Conv1D(4, 2, strides=2, groups=2, padding=padding),
+        layers.AveragePooling1D(2, strides=1, padding=pool_padding),
+        layers.Conv1D(3, 1, use_bias=False),
+    ], name=f"conv1d_{padding}")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 15, 4))
+
+
+def test_conv2d_dilation_groups_depthwise_separable(tmp_path):
+    _needs("DepthwiseConv2D", "SeparableConv2D")
+    rng = np.random.default_rng(13)
+    model = cr.Sequential([
+        cr.Input((9, 8, 4)),
+        layers.Conv2D(6, 3, dilation_rate=(2, 1), padding="same"),
+        layers.Conv2D(4, (2, 3), groups=2, strides=2),
+        layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu"),
+        layers.SeparableConv2D(5, 2, depth_multiplier=2),
+    ], name="conv2d_variants")
+    # small weights: outputs near 1, so float32 sums round below atol
+    _check(_randomize(model, rng, scale=0.2), tmp_path, _floats(rng, 9, 8, 4))
+
+
+def test_merge_layers_of_issue_17(tmp_path):
+    _needs("Multiply", "Subtract", "Average", "Maximum", "Minimum", "Dot")
+    rng = np.random.default_rng(14)
+    a, b = cr.Input((3, 4), name="a"), cr.Input((3, 4), name="b")
+    merged = [layers.Multiply()([a, b, a]), layers.Subtract()([a, b]),
+              layers.Average()([a, b]), layers.Maximum()([a, b, b]), layers.Minimum()([a, b])]
+    flat = layers.Flatten()(layers.Concatenate()(merged))
+    pair = layers.Flatten()(layers.Dot(axes=(2, 2))([a, b]))            # (batch, 3, 3)
+    cosine = layers.Dot(axes=1, normalize=True)([layers.Flatten()(a), layers.Flatten()(b)])
+    across = layers.Flatten()(layers.Dot(axes=(1, 1))([a, b]))           # (batch, 4, 4)
+    model = cr.Model([a, b], layers.Concatenate()([flat, pair, cosine, across]), name="merge17")
+    _check(model, tmp_path, lambda n: [rng.normal(size=(n, 3, 4)).astype(np.float32)
+                                       for _ in range(2)])
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(max_value=2.0), dict(negative_slope=0.2),
+                                      dict(threshold=0.3), dict(max_value=6.0, threshold=0.5,
+                                                                negative_slope=0.1)])
+def test_relu_layer(tmp_path, settings):
+    _needs("ReLU")
+    rng = np.random.default_rng(15)
+    model = cr.Sequential([cr.Input((10,)), layers.ReLU(**settings)], name="relu_layer")
+    _check(model, tmp_path, lambda n: [rng.normal(scale=2.0, size=(n, 10)).astype(np.float32)])
+
+
+def test_activation_and_small_layers(tmp_path):
+    _needs("PReLU", "ELU", "Softmax", "Rescaling", "Normalization", "Permute", "RepeatVector",
+           "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Identity", "GaussianNoise",
+           "GaussianDropout", "SpatialDropout1D")
+    rng = np.random.default_rng(16)
+    normalization = layers.Normalization()
+    normalization.adapt(rng.normal(loc=1.0, scale=2.0, size=(40, 6)).astype(np.float32))
+    model = cr.Sequential([
+        cr.Input((6,)), layers.Rescaling(2.0, offset=-1.0), normalization,
+        layers.Normalization(mean=0.5, variance=4.0, invert=True), layers.Dense(8),
+        layers.PReLU(), layers.ELU(alpha=0.5), layers.Identity(), layers.GaussianNoise(0.3),
+        layers.GaussianDropout(0.3), layers.RepeatVector(3), layers.SpatialDropout1D(0.5),
+        layers.PReLU(shared_axes=[1]), layers.Permute((2, 1)), layers.ZeroPadding1D((1, 2)),
+        layers.Cropping1D((2, 0)), layers.UpSampling1D(3), layers.Softmax(axis=1),
+    ], name="small17")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6))
+
+
+def test_2d_resizing_layers(tmp_path):
+    _needs("ZeroPadding2D", "Cropping2D", "UpSampling2D")
+    rng = np.random.default_rng(17)
+    model = cr.Sequential([cr.Input((5, 4, 2)), layers.ZeroPadding2D(((1, 0), (2, 1))),
+                           layers.UpSampling2D((2, 3)), layers.Cropping2D(((1, 2), (0, 3)))],
+                          name="resize2d")
+    _check(model, tmp_path, _floats(rng, 5, 4, 2))
+
+
+def test_attention_layer(tmp_path):
+    _needs("Attention")
+    rng = np.random.default_rng(18)
+    q, v = cr.Input((3, 4), name="q"), cr.Input((5, 4), name="v")
+    model = cr.Model([q, v], layers.Attention(use_scale=True)([q, v]), name="luong")
+    _check(_randomize(model, rng), tmp_path,
+           lambda n: [rng.normal(size=(n, 3, 4)).astype(np.float32),
+                      rng.normal(size=(n, 5, 4)).astype(np.float32)])
+
+
+def test_a_mask_is_refused_not_dropped(tmp_path):
+    _needs("Masking")
+    model = cr.Sequential([cr.Input((5,)), layers.Embedding(10, 4, mask_zero=True),
+                           layers.LSTM(3)], name="masked")
+    with pytest.raises(ValueError, match=r"Embedding layer 'embedding\w*' makes a mask"):
+        model.export(tmp_path / "masked.onnx")
+    assert not (tmp_path / "masked.onnx").exists()

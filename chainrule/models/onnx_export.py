@@ -102,6 +102,13 @@ def _activation(g, fn, x, base, where):
                     base)
     if name == "hard_sigmoid":          # relu6(x + 3) / 6 = clip(x/6 + 1/2, 0, 1)
         return g.op("HardSigmoid", [x], base, alpha=1.0 / 6.0, beta=0.5)
+    if name == "gelu":                  # exact, by erf (Keras' default): x·(1 + erf(x/√2))/2
+        inner = g.op("Erf", [g.op("Mul", [x, g.floats(f"{base}/rsqrt2", 0.5 ** 0.5)], base)],
+                     base)
+        return g.op("Mul", [g.op("Mul", [x, g.floats(f"{base}/half", 0.5)], base),
+                            g.op("Add", [inner, g.floats(f"{base}/one", 1.0)], base)], base)
+    if name in ("hard_silu", "hard_swish"):     # x · relu6(x + 3) / 6
+        return g.op("Mul", [x, g.op("HardSigmoid", [x], base, alpha=1.0 / 6.0, beta=0.5)], base)
     if name in ("silu", "swish"):
         return g.op("Mul", [x, g.op("Sigmoid", [x], base)], base)
     if name == "mish":
@@ -158,43 +165,88 @@ def _same_pads(size, kernel, stride):
     return total // 2, total - total // 2
 
 
-def _pads(layer, shape, kernel, strides):
+def _pads(layer, shape, kernel, strides, dilation=None):
+    """ONNX ``pads`` (all befores, then all afters) for the spatial axes of a
+    channels-last ``shape``; a dilated kernel spans (k - 1)·d + 1 steps."""
+    spatial = len(kernel)
+    dilation = dilation or (1,) * spatial
+    span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
     if layer.padding == "valid":
-        return [0, 0, 0, 0]
-    if shape[1] is None or shape[2] is None:
-        raise ValueError(f"{_where(layer)}: 'same' padding needs the image size, got input "
+        return [0] * (2 * spatial)
+    if layer.padding == "causal":       # Keras Conv1D: all the padding on the left
+        return [span[0] - 1, 0]
+    if any(d is None for d in shape[1:1 + spatial]):
+        raise ValueError(f"{_where(layer)}: 'same' padding needs the spatial size, got input "
                          f"shape {shape}")
-    (top, bottom), (left, right) = (_same_pads(shape[1], kernel[0], strides[0]),
-                                    _same_pads(shape[2], kernel[1], strides[1]))
-    return [top, left, bottom, right]
+    pairs = [_same_pads(shape[1 + i], span[i], strides[i]) for i in range(spatial)]
+    return [p[0] for p in pairs] + [p[1] for p in pairs]
 
 
-def _channels_first(g, x, base):
-    return g.op("Transpose", [x], base, perm=[0, 3, 1, 2])
+def _conv(g, layer, xs, shapes, kernel, bias, groups):
+    """ONNX Conv on a channels-last input; ``kernel`` is Keras' (k..., in/groups,
+    out), turned into ONNX's (out, in/groups, k...)."""
+    spatial = kernel.ndim - 2
+    kernel = np.transpose(kernel, (spatial + 1, spatial) + tuple(range(spatial)))
+    inputs = [_to_channels_first(g, xs[0], layer.name, spatial + 2),
+              g.floats(f"{layer.name}/kernel", kernel)]
+    if bias is not None:
+        inputs.append(g.floats(f"{layer.name}/bias", bias))
+    dilation = tuple(getattr(layer, "dilation_rate", (1,) * spatial))
+    y = g.op("Conv", inputs, layer.name, kernel_shape=list(kernel.shape[2:]),
+             strides=list(layer.strides), dilations=list(dilation), group=int(groups),
+             pads=_pads(layer, shapes[0], kernel.shape[2:], layer.strides, dilation))
+    return _to_channels_last(g, y, layer.name, spatial + 2)
 
 
-def _channels_last(g, x, base):
-    return g.op("Transpose", [x], base, perm=[0, 2, 3, 1])
+def _to_channels_first(g, x, base, rank):
+    return g.op("Transpose", [x], base, perm=[0, rank - 1] + list(range(1, rank - 1)))
+
+
+def _to_channels_last(g, x, base, rank):
+    return g.op("Transpose", [x], base, perm=[0] + list(range(2, rank)) + [1])
 
 
 def _conv2d(g, layer, xs, shapes):
-    kernel = np.transpose(layer.kernel.data, (3, 2, 0, 1))     # (kh,kw,in,out) -> (out,in,kh,kw)
-    inputs = [_channels_first(g, xs[0], layer.name), g.floats(f"{layer.name}/kernel", kernel)]
-    if layer.bias is not None:
-        inputs.append(g.floats(f"{layer.name}/bias", layer.bias.data))
-    y = g.op("Conv", inputs, layer.name, kernel_shape=list(layer.kernel_size),
-             strides=list(layer.strides),
-             pads=_pads(layer, shapes[0], layer.kernel_size, layer.strides))
-    return _activation(g, layer.activation, _channels_last(g, y, layer.name), layer.name,
-                       _where(layer))
+    """Conv2D and Conv1D (Keras 3 ``base_conv.py``): dilation and groups as ONNX's."""
+    bias = None if layer.bias is None else layer.bias.data
+    y = _conv(g, layer, xs, shapes, layer.kernel.data, bias, getattr(layer, "groups", 1))
+    return _activation(g, layer.activation, y, layer.name, _where(layer))
+
+
+def _depthwise_conv2d(g, layer, xs, shapes):
+    """Keras' depthwise kernel (kh, kw, C, m) is a grouped conv with C groups:
+    output channel c·m + j uses input channel c (ONNX kernel (C·m, 1, kh, kw))."""
+    kh, kw, channels, multiplier = layer.kernel.shape
+    kernel = layer.kernel.data.reshape(kh, kw, 1, channels * multiplier)
+    bias = None if layer.bias is None else layer.bias.data
+    y = _conv(g, layer, xs, shapes, kernel, bias, channels)
+    return _activation(g, layer.activation, y, layer.name, _where(layer))
+
+
+class _Pointwise:
+    """SeparableConv2D's second step: a 1×1 convolution, stride 1, no padding."""
+    def __init__(self, layer):
+        self.name, self.padding = f"{layer.name}/pointwise", "valid"
+        self.strides, self.dilation_rate = (1, 1), (1, 1)
+
+
+def _separable_conv2d(g, layer, xs, shapes):
+    kh, kw, channels, multiplier = layer.depthwise_kernel.shape
+    depthwise = layer.depthwise_kernel.data.reshape(kh, kw, 1, channels * multiplier)
+    y = _conv(g, layer, xs, shapes, depthwise, None, channels)
+    bias = None if layer.bias is None else layer.bias.data
+    y = _conv(g, _Pointwise(layer), [y], [None], layer.pointwise_kernel.data, bias, 1)
+    return _activation(g, layer.activation, y, layer.name, _where(layer))
 
 
 def _pool2d(op_type):
+    """MaxPooling and AveragePooling, 1D and 2D (padding not counted in the average)."""
     def convert(g, layer, xs, shapes):
-        y = g.op(op_type, [_channels_first(g, xs[0], layer.name)], layer.name,
+        rank = len(layer.pool_size) + 2
+        y = g.op(op_type, [_to_channels_first(g, xs[0], layer.name, rank)], layer.name,
                  kernel_shape=list(layer.pool_size), strides=list(layer.strides),
                  pads=_pads(layer, shapes[0], layer.pool_size, layer.strides))
-        return _channels_last(g, y, layer.name)
+        return _to_channels_last(g, y, layer.name, rank)
     return convert
 
 
@@ -227,6 +279,255 @@ def _batch_norm(g, layer, xs, shapes):
     if layer.beta is not None:
         y = g.op("Add", [y, const("beta", layer.beta.data)], layer.name)
     return y
+
+
+def _layer_norm(g, layer, xs, shapes):
+    """ONNX LayerNormalization (opset 17): (x - mean)/sqrt(var + eps)·gamma + beta
+    over the trailing ``axis`` (Keras 3 ``layer_normalization.py``)."""
+    rank = len(shapes[0])
+    axes = tuple(sorted(a % rank for a in layer._axes))
+    if axes != tuple(range(axes[0], rank)):
+        raise ValueError(f"{_where(layer)}: only normalization over the last axes has an ONNX "
+                         f"export here, got axis={layer.axis}")
+    if layer.rms_scaling:
+        raise ValueError(f"{_where(layer)}: rms_scaling=True has no ONNX export here")
+    shape = tuple(shapes[0][a] for a in axes)
+    dtype = g.dtype
+    gamma = layer.gamma.data if layer.gamma is not None else np.ones(shape, dtype)
+    beta = layer.beta.data if layer.beta is not None else np.zeros(shape, dtype)
+    scale = g.floats(f"{layer.name}/gamma", gamma.reshape(shape))
+    shift = g.floats(f"{layer.name}/beta", beta.reshape(shape))
+    return g.op("LayerNormalization", [xs[0], scale, shift], layer.name, axis=axes[0],
+                epsilon=float(layer.epsilon))
+
+
+def _int64s(g, base, values):
+    return g.const(base, np.array(values, np.int64))
+
+
+def _multi_head_attention(g, layer, xs, shapes, call=None):
+    """Keras 3 ``multi_head_attention.py`` in MatMul/Softmax/Transpose nodes:
+    per head softmax(Q·Kᵀ/√key_dim + mask)·V, then the output projection."""
+    call = call or {}
+    where = _where(layer)
+    query, value = xs[0], call["value"][0]
+    key = call["key"][0] if "key" in call else value
+    q_shape, v_shape = shapes[0], call["value"][1]
+    if len(q_shape) != 3 or len(v_shape) != 3:
+        raise ValueError(f"{where}: only (batch, steps, features) inputs have an ONNX export "
+                         f"here, got query {q_shape} and value {v_shape}")
+    for unsupported in ("attention_mask", "return_attention_scores"):
+        if call.get(unsupported) not in (None, False):
+            raise ValueError(f"{where}: {unsupported} has no ONNX export here")
+    heads, name = layer.num_heads, layer.name
+
+    def project(x, dense, tag, perm):          # (B, T, d) -> (B, H, T, k) or (B, H, k, T)
+        d_in, h, dim = dense.kernel.shape
+        y = g.op("MatMul", [x, g.floats(f"{name}/{tag}/kernel",
+                                        dense.kernel.data.reshape(d_in, h * dim))], name)
+        if dense.bias is not None:
+            y = g.op("Add", [y, g.floats(f"{name}/{tag}/bias", dense.bias.data.reshape(-1))],
+                     name)
+        y = g.op("Reshape", [y, _int64s(g, f"{name}/{tag}/heads", [0, -1, h, dim])], name)
+        return g.op("Transpose", [y], name, perm=perm)
+    q = project(query, layer.query_dense, "query", [0, 2, 1, 3])
+    k = project(key, layer.key_dense, "key", [0, 2, 3, 1])
+    v = project(value, layer.value_dense, "value", [0, 2, 1, 3])
+    q = g.op("Mul", [q, g.floats(f"{name}/scale", 1.0 / np.sqrt(layer.key_dim))], name)
+    scores = g.op("MatMul", [q, k], name)                          # (B, H, T, S)
+    if call.get("use_causal_mask"):
+        t, s_len = q_shape[1], v_shape[1]
+        if t is None or s_len is None:
+            raise ValueError(f"{where}: use_causal_mask needs known step counts, got query "
+                             f"{q_shape} and value {v_shape}")
+        from ..layers.attention import _MASKED, causal_mask
+        bias = np.where(causal_mask(t, s_len), 0.0, -_MASKED)
+        scores = g.op("Add", [scores, g.floats(f"{name}/causal_mask", bias)], name)
+    weights = g.op("Softmax", [scores], name, axis=-1)
+    o = g.op("MatMul", [weights, v], name)                         # (B, H, T, dv)
+    o = g.op("Transpose", [o], name, perm=[0, 2, 1, 3])
+    out = layer.output_dense
+    h, dim = out.kernel.shape[:2]
+    out_shape = out.kernel.shape[2:]
+    o = g.op("Reshape", [o, _int64s(g, f"{name}/merge_heads", [0, -1, h * dim])], name)
+    y = g.op("MatMul", [o, g.floats(f"{name}/attention_output/kernel",
+                                    out.kernel.data.reshape(h * dim, -1))], name)
+    if out.bias is not None:
+        y = g.op("Add", [y, g.floats(f"{name}/attention_output/bias",
+                                     out.bias.data.reshape(-1))], name)
+    if len(out_shape) > 1:
+        y = g.op("Reshape", [y, _int64s(g, f"{name}/out_shape", [0, -1, *out_shape])], name)
+    return y
+
+
+def _attention(g, layer, xs, shapes):
+    """Keras' dot-product ``Attention``: softmax(scale·Q·Kᵀ)·V."""
+    if layer.score_mode != "dot":
+        raise ValueError(f"{_where(layer)}: score_mode={layer.score_mode!r} has no ONNX export "
+                         f"here (only 'dot')")
+    q, v = xs[0], xs[1]
+    k = xs[2] if len(xs) > 2 else v
+    scores = g.op("MatMul", [q, g.op("Transpose", [k], layer.name, perm=[0, 2, 1])], layer.name)
+    if layer.scale is not None:
+        scores = g.op("Mul", [scores, g.floats(f"{layer.name}/scale", layer.scale.data)],
+                      layer.name)
+    weights = g.op("Softmax", [scores], layer.name, axis=-1)
+    return g.op("MatMul", [weights, v], layer.name)
+
+
+def _fold(op_type):
+    """Merge layers folded pairwise, as Keras' ``_merge_function``."""
+    def convert(g, layer, xs, shapes):
+        y = xs[0]
+        for x in xs[1:]:
+            y = g.op(op_type, [y, x], layer.name)
+        return y
+    return convert
+
+
+def _average(g, layer, xs, shapes):
+    return g.op("Mean", list(xs), layer.name)
+
+
+def _dot(g, layer, xs, shapes):
+    """Keras ``Dot`` (batch_dot): each sample's axis a0 of x against axis a1 of y,
+    after optional L2 normalization x·min(1/‖x‖, 1/ε), as merging.Dot."""
+    a0, a1 = layer._axes_for([tuple(s) for s in shapes])
+    x, y = xs
+    if layer.normalize:
+        def normalize(t, axis, tag):
+            squares = g.op("ReduceSum", [g.op("Mul", [t, t], layer.name),
+                                         _int64s(g, f"{layer.name}/{tag}_axis", [axis])],
+                           layer.name, keepdims=1)
+            inverse = g.op("Min", [g.op("Reciprocal", [g.op("Sqrt", [squares], layer.name)],
+                                        layer.name),
+                                   g.floats(f"{layer.name}/{tag}_cap", 1.0 / 1e-7)], layer.name)
+            return g.op("Mul", [t, inverse], layer.name)
+        x, y = normalize(x, a0, "x"), normalize(y, a1, "y")
+    letters = "bcdefghijklmnopqrstuvwxyz"
+    rank_x, rank_y = len(shapes[0]), len(shapes[1])
+    x_sub = ["a"] + list(letters[1:rank_x])
+    y_sub = ["a"] + list(letters[rank_x:rank_x + rank_y - 1])
+    y_sub[a1] = x_sub[a0]                              # the contracted axis
+    out = [c for i, c in enumerate(x_sub) if i != a0] + \
+        [c for i, c in enumerate(y_sub) if i not in (0, a1)]
+    result = g.op("Einsum", [x, y], layer.name,
+                  equation=f"{''.join(x_sub)},{''.join(y_sub)}->{''.join(out)}")
+    if len(out) == 1:                                  # (batch,) becomes (batch, 1)
+        result = g.op("Unsqueeze", [result, _int64s(g, f"{layer.name}/axis1", [1])], layer.name)
+    return result
+
+
+def _relu_layer(g, layer, xs, shapes):
+    """Keras 3 ``ReLU`` (activations.relu with negative_slope, max_value, threshold):
+    y = x·[x > t] (or relu), clipped at max_value, minus slope·relu(t - x)."""
+    x, name = xs[0], layer.name
+    slope, top, threshold = layer.negative_slope, layer.max_value, layer.threshold
+    if slope and top is None and threshold == 0:
+        return g.op("LeakyRelu", [x], name, alpha=float(slope))
+    if threshold:
+        above = g.op("Greater", [x, g.floats(f"{name}/threshold", threshold)], name)
+        y = g.op("Mul", [x, g.op("Cast", [above], name,
+                                 to=g.onnx.helper.np_dtype_to_tensor_dtype(g.dtype))], name)
+    else:
+        y = g.op("Relu", [x], name)
+    if top is not None:
+        y = g.op("Clip", [y, g.floats(f"{name}/zero", 0.0), g.floats(f"{name}/max", top)], name)
+    if slope:
+        negative = g.op("Relu", [g.op("Sub", [g.floats(f"{name}/t", threshold), x], name)], name)
+        y = g.op("Sub", [y, g.op("Mul", [negative, g.floats(f"{name}/slope", slope)], name)],
+                 name)
+    return y
+
+
+def _softmax_layer(g, layer, xs, shapes):
+    if not isinstance(layer.axis, int):
+        raise ValueError(f"{_where(layer)}: a softmax over several axes has no ONNX export here")
+    return g.op("Softmax", [xs[0]], layer.name, axis=int(layer.axis))
+
+
+def _elu_layer(g, layer, xs, shapes):
+    return g.op("Elu", [xs[0]], layer.name, alpha=float(layer.alpha))
+
+
+def _prelu(g, layer, xs, shapes):
+    # relu(x) - alpha·relu(-x) is ONNX's PRelu (alpha broadcast over the batch)
+    return g.op("PRelu", [xs[0], g.floats(f"{layer.name}/alpha", layer.alpha.data)], layer.name)
+
+
+def _rescaling(g, layer, xs, shapes):
+    # integer images are cast first, as Rescaling.call (a no-op for floats)
+    x = g.op("Cast", [xs[0]], layer.name, to=g.onnx.helper.np_dtype_to_tensor_dtype(g.dtype))
+    y = g.op("Mul", [x, g.floats(f"{layer.name}/scale", layer.scale)], layer.name)
+    return g.op("Add", [y, g.floats(f"{layer.name}/offset", layer.offset)], layer.name)
+
+
+def _normalization(g, layer, xs, shapes):
+    """(x - mean) / max(√variance, ε), or its inverse (preprocessing.Normalization)."""
+    from ..layers.preprocessing import _EPSILON
+    mean, variance = layer._stats()
+    scale = np.maximum(np.sqrt(variance), _EPSILON)
+    mean_name = g.floats(f"{layer.name}/mean", mean)
+    scale_name = g.floats(f"{layer.name}/scale", scale)
+    if layer.invert:
+        return g.op("Add", [g.op("Mul", [xs[0], scale_name], layer.name), mean_name],
+                    layer.name)
+    return g.op("Div", [g.op("Sub", [xs[0], mean_name], layer.name), scale_name], layer.name)
+
+
+def _permute(g, layer, xs, shapes):
+    return g.op("Transpose", [xs[0]], layer.name, perm=[0] + [int(d) for d in layer.dims])
+
+
+def _repeat_vector(g, layer, xs, shapes):
+    y = g.op("Unsqueeze", [xs[0], _int64s(g, f"{layer.name}/axis1", [1])], layer.name)
+    return g.op("Tile", [y, _int64s(g, f"{layer.name}/repeats", [1, layer.n, 1])], layer.name)
+
+
+def _zero_padding(g, layer, xs, shapes):
+    pairs = [layer.padding] if isinstance(layer.padding[0], int) else list(layer.padding)
+    rank = len(shapes[0])
+    before = [0] + [int(p[0]) for p in pairs] + [0] * (rank - 1 - len(pairs))
+    after = [0] + [int(p[1]) for p in pairs] + [0] * (rank - 1 - len(pairs))
+    return g.op("Pad", [xs[0], _int64s(g, f"{layer.name}/pads", before + after)], layer.name)
+
+
+def _cropping(g, layer, xs, shapes):
+    pairs = [layer.cropping] if isinstance(layer.cropping[0], int) else list(layer.cropping)
+    starts, ends = [], []
+    for i, (front, back) in enumerate(pairs, start=1):
+        if shapes[0][i] is None:
+            raise ValueError(f"{_where(layer)}: cropping needs the size of axis {i}, got input "
+                             f"shape {shapes[0]}")
+        starts.append(int(front))
+        ends.append(int(shapes[0][i] - back))
+    axes = list(range(1, len(pairs) + 1))
+    return g.op("Slice", [xs[0], _int64s(g, f"{layer.name}/starts", starts),
+                          _int64s(g, f"{layer.name}/ends", ends),
+                          _int64s(g, f"{layer.name}/axes", axes)], layer.name)
+
+
+def _upsampling(g, layer, xs, shapes):
+    """Nearest-neighbour repetition of every step (UpSampling1D/2D): each
+    spatial axis gets a new axis after it, tiled, then merged back."""
+    if getattr(layer, "interpolation", "nearest") != "nearest":
+        raise ValueError(f"{_where(layer)}: interpolation={layer.interpolation!r} has no ONNX "
+                         f"export here (only 'nearest')")
+    sizes = [layer.size] if isinstance(layer.size, int) else list(layer.size)
+    shape = shapes[0]
+    if any(d is None for d in shape[1:]):
+        raise ValueError(f"{_where(layer)}: needs a fully known input shape, got {shape}")
+    spatial = len(sizes)
+    expanded_axes = [2 + 2 * i for i in range(spatial)]          # after each spatial axis
+    y = g.op("Unsqueeze", [xs[0], _int64s(g, f"{layer.name}/axes", expanded_axes)], layer.name)
+    repeats = [1]
+    for size in sizes:
+        repeats += [1, int(size)]
+    repeats += [1]
+    y = g.op("Tile", [y, _int64s(g, f"{layer.name}/repeats", repeats)], layer.name)
+    target = [0] + [int(shape[1 + i]) * int(sizes[i]) for i in range(spatial)] + \
+        [int(d) for d in shape[1 + spatial:]]
+    return g.op("Reshape", [y, _int64s(g, f"{layer.name}/shape", target)], layer.name)
 
 
 def _embedding(g, layer, xs, shapes):
@@ -295,8 +596,13 @@ CONVERTERS = {
     "Add": _add,
     "Concatenate": _concatenate,
     "Conv2D": _conv2d,
+    "Conv1D": _conv2d,
+    "DepthwiseConv2D": _depthwise_conv2d,
+    "SeparableConv2D": _separable_conv2d,
     "MaxPooling2D": _pool2d("MaxPool"),
     "AveragePooling2D": _pool2d("AveragePool"),
+    "MaxPooling1D": _pool2d("MaxPool"),
+    "AveragePooling1D": _pool2d("AveragePool"),
     "GlobalAveragePooling2D": _global_pool("ReduceMean", (1, 2)),
     "GlobalMaxPooling2D": _global_pool("ReduceMax", (1, 2)),
     "GlobalAveragePooling1D": _global_pool("ReduceMean", (1,)),
@@ -307,7 +613,40 @@ CONVERTERS = {
     "LSTM": _recurrent("LSTM", (0, 3, 1, 2)),
     "GRU": _recurrent("GRU", (0, 1, 2)),
     "SimpleRNN": _recurrent("RNN", (0,)),
+    # issue 17's layers
+    "LayerNormalization": _layer_norm,
+    "MultiHeadAttention": _multi_head_attention,
+    "Attention": _attention,
+    "Multiply": _fold("Mul"),
+    "Subtract": _fold("Sub"),
+    "Maximum": _fold("Max"),
+    "Minimum": _fold("Min"),
+    "Average": _average,
+    "Dot": _dot,
+    "ReLU": _relu_layer,
+    "Softmax": _softmax_layer,
+    "ELU": _elu_layer,
+    "PReLU": _prelu,
+    "Identity": _identity,
+    "GaussianNoise": _identity,            # noise layers do nothing at inference
+    "GaussianDropout": _identity,
+    "SpatialDropout1D": _identity,
+    "SpatialDropout2D": _identity,
+    "Rescaling": _rescaling,
+    "Normalization": _normalization,
+    "Permute": _permute,
+    "RepeatVector": _repeat_vector,
+    "ZeroPadding1D": _zero_padding,
+    "ZeroPadding2D": _zero_padding,
+    "Cropping1D": _cropping,
+    "Cropping2D": _cropping,
+    "UpSampling1D": _upsampling,
+    "UpSampling2D": _upsampling,
 }
+
+# Converters that also take the call's other arguments (tensors as
+# ``(name, shape)``): MultiHeadAttention's value, key and use_causal_mask.
+_TAKES_CALL_ARGUMENTS = {"MultiHeadAttention"}
 
 
 def _where(layer):
@@ -317,7 +656,7 @@ def _where(layer):
 # --------------------------------------------------------------------------
 # Walking the model
 # --------------------------------------------------------------------------
-def _emit(g, layer, xs, shapes):
+def _emit(g, layer, xs, shapes, call=None):
     """The output name of ``layer`` applied to the tensors named ``xs``."""
     from .functional import Functional
     from .sequential import Sequential
@@ -332,6 +671,14 @@ def _emit(g, layer, xs, shapes):
     if converter is None:
         raise ValueError(f"{_where(layer)} has no ONNX export; layers that have one: "
                          f"{', '.join(sorted(CONVERTERS))}")
+    if getattr(layer, "mask_zero", False) or type(layer).__name__ == "Masking":
+        raise ValueError(f"{_where(layer)} makes a mask, which the ONNX export does not carry "
+                         f"(the exported graph would attend to the padded steps)")
+    if type(layer).__name__ in _TAKES_CALL_ARGUMENTS:
+        return converter(g, layer, xs, shapes, call=call or {})
+    if call:
+        raise ValueError(f"{_where(layer)} is called with {sorted(call)}, which the ONNX "
+                         f"export does not handle")
     return converter(g, layer, xs, shapes)
 
 
@@ -342,12 +689,11 @@ def _emit_functional(g, model, xs):
     for layer, args, kwargs, out in model._nodes:
         if isinstance(layer, InputLayer):
             continue
-        if kwargs:
-            raise ValueError(f"{_where(layer)} is called with {sorted(kwargs)}, which the "
-                             f"ONNX export does not handle")
+        call = {k: (names[id(v)], v.shape) if isinstance(v, SymbolicTensor) else v
+                for k, v in kwargs.items() if v is not None}
         parents = [t for t in _flatten(args) if isinstance(t, SymbolicTensor)]
         names[id(out)] = _emit(g, layer, [names[id(t)] for t in parents],
-                               [t.shape for t in parents])
+                               [t.shape for t in parents], call)
     outs = [names[id(t)] for t in model._output_tensors]
     return outs[0] if model._single_output else outs
 
