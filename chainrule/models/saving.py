@@ -595,7 +595,7 @@ def _checked_optimizer_state(arrays, filepath):
 
 # What a damaged config.json can make a constructor or from_config raise.
 _CONFIG_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError,
-                  OverflowError, ZeroDivisionError)
+                  OverflowError, ZeroDivisionError, MemoryError)
 
 
 @custom_objects_visible          # chainrule.saving: every name lookup sees them
