@@ -15,21 +15,28 @@ Formulas follow Keras 3 (``keras.activations``); a few of them differ from
 PyTorch's defaults, e.g. ``leaky_relu`` has ``negative_slope=0.2`` here, and
 ``hard_sigmoid`` is ``relu6(x + 3) / 6``.
 """
+import numpy as np
+
 from . import ops
 from .registry import CustomObjectScope, Registry
-from .tensor import as_tensor
+from .tensor import Tensor, as_tensor
 
 __all__ = [
+    "celu",
     "deserialize",
     "elu",
     "exponential",
     "gelu",
     "get",
+    "glu",
+    "hard_shrink",
     "hard_sigmoid",
     "hard_silu",
     "hard_swish",
+    "hard_tanh",
     "leaky_relu",
     "linear",
+    "log_sigmoid",
     "log_softmax",
     "mish",
     "relu",
@@ -38,11 +45,18 @@ __all__ = [
     "serialize",
     "sigmoid",
     "silu",
+    "soft_shrink",
     "softmax",
     "softplus",
     "softsign",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
     "swish",
     "tanh",
+    "tanh_shrink",
+    "threshold",
 ]
 
 
@@ -161,9 +175,108 @@ def exponential(x):
     return ops.exp(x)
 
 
+# --------------------------------------------------------------------------
+# The rest of Keras 3's list (keras/src/activations/activations.py; formulas
+# as its NumPy backend, keras/src/backend/numpy/nn.py)
+# --------------------------------------------------------------------------
+def celu(x, alpha=1.0):
+    """max(x, 0) + alpha·(e^(min(x, 0)/alpha) - 1)."""
+    x = as_tensor(x)
+    return ops.maximum(x, 0.0) + alpha * (ops.exp(ops.minimum(x, 0.0) / alpha) - 1.0)
+
+
+def glu(x, axis=-1):
+    """a·σ(b), ``x`` split in halves a, b along ``axis`` (its size must be even)."""
+    x = as_tensor(x)
+    n = x.shape[axis]
+    if n % 2:
+        raise ValueError(f"glu: axis {axis} of x (shape {x.shape}) must have an even size to "
+                         f"split in two halves")
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(0, n // 2)
+    first = x[tuple(index)]
+    index[axis] = slice(n // 2, n)
+    return first * ops.sigmoid(x[tuple(index)])
+
+
+def hard_tanh(x):
+    """clip(x, -1, 1)."""
+    return ops.clip(as_tensor(x), -1.0, 1.0)
+
+
+def hard_shrink(x, threshold=0.5):
+    """x where |x| > threshold, else 0."""
+    x = as_tensor(x)
+    return ops.where(np.abs(x.data) > threshold, x, 0.0)
+
+
+def soft_shrink(x, threshold=0.5):
+    """x - threshold above threshold, x + threshold below -threshold, else 0."""
+    x = as_tensor(x)
+    return ops.where(x.data > threshold, x - threshold,
+                     ops.where(x.data < -threshold, x + threshold, 0.0))
+
+
+def tanh_shrink(x):
+    """x - tanh(x)."""
+    x = as_tensor(x)
+    return x - ops.tanh(x)
+
+
+def log_sigmoid(x):
+    """log σ(x) = -softplus(-x), finite for large |x|."""
+    return -ops.softplus(-as_tensor(x))
+
+
+def squareplus(x, b=4):
+    """(x + √(x² + b)) / 2."""
+    x = as_tensor(x)
+    return (x + ops.sqrt(x * x + b)) / 2.0
+
+
+def sparse_plus(x):
+    """0 for x ≤ -1, (x + 1)²/4 for -1 < x < 1, x for x ≥ 1."""
+    x = as_tensor(x)
+    return ops.where(x.data <= -1, 0.0, ops.where(x.data < 1, (x + 1.0) * (x + 1.0) / 4.0, x))
+
+
+def sparse_sigmoid(x):
+    """0 for x ≤ -1, (x + 1)/2 between, 1 for x ≥ 1."""
+    return ops.clip((as_tensor(x) + 1.0) / 2.0, 0.0, 1.0)
+
+
+def threshold(x, threshold, default_value):
+    """x where x > threshold, else ``default_value``."""
+    x = as_tensor(x)
+    return ops.where(x.data > threshold, x, float(default_value))
+
+
+def sparsemax(x, axis=-1):
+    """The Euclidean projection of x onto the probability simplex (Martins &
+    Astudillo 2016): max(x - τ, 0) with τ chosen so the result sums to 1;
+    many entries are exactly 0. Differentiable through ``sort`` and ``cumsum``."""
+    x = as_tensor(x)
+    axis = axis % x.ndim
+    ordered = -ops.sort(-x, axis=axis)                      # descending
+    running = ops.cumsum(ordered, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = x.shape[axis]
+    rank = np.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    support = (1 + rank * ordered.data) > running.data      # the entries that stay > 0
+    k = support.sum(axis=axis, keepdims=True)                # how many
+    last = np.take_along_axis(np.broadcast_to(np.arange(x.shape[axis]).reshape(shape), x.shape),
+                              k - 1, axis=axis)
+    grids = np.ogrid[tuple(slice(n) for n in last.shape)]
+    index = tuple(last if a == axis else grids[a] for a in range(x.ndim))
+    tau = (running[index] - 1.0) / Tensor._wrap(k.astype(x.dtype))
+    return ops.relu(x - tau)
+
+
 _REGISTRY = Registry("activation", {fn.__name__: fn for fn in (
     linear, relu, relu6, sigmoid, hard_sigmoid, tanh, softmax, log_softmax, leaky_relu,
-    elu, selu, softplus, softsign, silu, mish, exponential, gelu, hard_silu)})
+    elu, selu, softplus, softsign, silu, mish, exponential, gelu, hard_silu, celu, glu,
+    hard_tanh, hard_shrink, soft_shrink, tanh_shrink, log_sigmoid, squareplus, sparse_plus,
+    sparse_sigmoid, threshold, sparsemax)})
 _REGISTRY.entries()["swish"] = silu      # Keras' aliases
 _REGISTRY.entries()["hard_swish"] = hard_silu
 

@@ -197,14 +197,19 @@ ACT_X = np.array([[-4.3, -2.1, -0.7, -0.05, 0.4, 1.3], [2.2, 3.6, 5.1, 6.8, -5.5
 for name, kwargs in [("gelu", {}), ("gelu_approximate", {"approximate": True}), ("silu", {}),
                      ("swish", {}), ("mish", {}), ("selu", {}), ("softsign", {}),
                      ("hard_sigmoid", {}), ("hard_silu", {}), ("hard_swish", {}),
-                     ("relu6", {}), ("exponential", {}), ("log_softmax", {})]:
-    fn = keras.activations.get(name.replace("_approximate", ""))
+                     ("relu6", {}), ("exponential", {}), ("log_softmax", {}), ("celu", {}),
+                     ("celu_alpha", {"alpha": 0.7}), ("glu", {}), ("hard_tanh", {}),
+                     ("hard_shrink", {}), ("soft_shrink", {"threshold": 0.8}),
+                     ("tanh_shrink", {}), ("log_sigmoid", {}), ("squareplus", {"b": 2}),
+                     ("sparse_plus", {}), ("sparse_sigmoid", {}), ("sparsemax", {}),
+                     ("threshold", {"threshold": 0.3, "default_value": -1.0})]:
+    base = name.replace("_approximate", "").replace("_alpha", "")
+    fn = keras.activations.get(base)
     x = torch.tensor(ACT_X, requires_grad=True)
     y = fn(x, **kwargs)
     cot = rng.normal(0, 1, tuple(y.shape)).astype("float32")
     (y * torch.tensor(cot)).sum().backward()
-    OUT[f"act_{name}/spec"] = np.array(json.dumps({"name": name.replace("_approximate", ""),
-                                                   "kwargs": kwargs}))
+    OUT[f"act_{name}/spec"] = np.array(json.dumps({"name": base, "kwargs": kwargs}))
     OUT[f"act_{name}/x"] = ACT_X
     OUT[f"act_{name}/out"] = y.detach().numpy()
     OUT[f"act_{name}/cot"] = cot
