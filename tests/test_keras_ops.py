@@ -97,6 +97,69 @@ DIFFERENTIABLE = [
                                                    reduction="none")),
     ("vectorized_map", [(3, 4)], lambda x: ops.vectorized_map(lambda r: (r * r).sum(), x),
      lambda x: (x * x).sum(axis=1), None),
+    ("tan", [np.array([-1.0, 0.3, 1.2])], ops.tan, np.tan, lambda x: T.tan(x)),
+    ("sinh", [(4,)], ops.sinh, np.sinh, lambda x: T.sinh(x)),
+    ("cosh", [(4,)], ops.cosh, np.cosh, lambda x: T.cosh(x)),
+    ("arcsinh", [(4,)], ops.arcsinh, np.arcsinh, lambda x: T.asinh(x)),
+    ("arccosh", [np.array([1.5, 2.0, 4.0])], ops.arccosh, np.arccosh, lambda x: T.acosh(x)),
+    ("arctanh", [np.array([-0.5, 0.1, 0.7])], ops.arctanh, np.arctanh, lambda x: T.atanh(x)),
+    ("rsqrt", [np.array([0.5, 2.0, 9.0])], ops.rsqrt, lambda x: 1 / np.sqrt(x),
+     lambda x: T.rsqrt(x)),
+    ("exp2", [(4,)], ops.exp2, np.exp2, lambda x: T.exp2(x)),
+    ("hypot", [(3,), (3,)], ops.hypot, np.hypot, lambda a, b: T.hypot(a, b)),
+    ("logaddexp", [(3,), (3,)], ops.logaddexp, np.logaddexp, lambda a, b: T.logaddexp(a, b)),
+    ("logaddexp2", [(3,), (3,)], ops.logaddexp2, np.logaddexp2, lambda a, b: T.logaddexp2(a, b)),
+    ("cbrt", [np.array([-8.0, 0.5, 27.0])], ops.cbrt, np.cbrt, None),
+    ("deg2rad", [(3,)], ops.deg2rad, np.deg2rad, None),
+    ("hard_tanh", [np.array([-2.0, -0.5, 0.4, 3.0])], ops.hard_tanh,
+     lambda x: np.clip(x, -1, 1), lambda x: T.nn.functional.hardtanh(x)),
+    ("celu", [np.array([-1.5, -0.2, 0.3, 2.0])], lambda x: ops.celu(x, alpha=0.7), None,
+     lambda x: T.nn.functional.celu(x, alpha=0.7)),
+    ("glu", [(3, 4)], ops.glu, None, lambda x: T.nn.functional.glu(x, dim=-1)),
+    ("squareplus", [(4,)], ops.squareplus, lambda x: (x + np.sqrt(x * x + 4)) / 2, None),
+    ("sparse_plus", [np.array([-1.5, -0.5, 0.5, 1.5])], ops.sparse_plus,
+     lambda x: np.where(x <= -1, 0, np.where(x < 1, (x + 1) ** 2 / 4, x)), None),
+    ("threshold", [np.array([-1.0, 0.2, 0.7])], lambda x: ops.threshold(x, 0.5, -3.0),
+     lambda x: np.where(x > 0.5, x, -3.0), None),
+    ("soft_shrink", [np.array([-1.0, 0.2, 0.7])], ops.soft_shrink, None,
+     lambda x: T.nn.functional.softshrink(x, 0.5)),
+    ("hard_shrink", [np.array([-1.0, 0.2, 0.7])], ops.hard_shrink, None,
+     lambda x: T.nn.functional.hardshrink(x, 0.5)),
+    ("tanh_shrink", [(4,)], ops.tanh_shrink, None, lambda x: T.nn.functional.tanhshrink(x)),
+    ("divide_no_nan", [(3,), np.array([2.0, 0.5, -1.5])], ops.divide_no_nan, np.divide, None),
+    ("hstack", [(2, 3), (2, 1)], lambda a, b: ops.hstack([a, b]),
+     lambda a, b: np.hstack([a, b]), None),
+    ("vstack", [(3,), (2, 3)], lambda a, b: ops.vstack([a, b]),
+     lambda a, b: np.vstack([a, b]), None),
+    ("dstack", [(2, 3), (2, 3)], lambda a, b: ops.dstack([a, b]),
+     lambda a, b: np.dstack([a, b]), None),
+    ("unstack", [(3, 2)], lambda x: ops.unstack(x, axis=1)[1], lambda x: x[:, 1], None),
+    ("append", [(2, 2), (3,)], ops.append, np.append, None),
+    ("diagonal", [(2, 3, 4)], lambda x: ops.diagonal(x, 1, 1, 2),
+     lambda x: np.diagonal(x, 1, 1, 2), None),
+    ("trace", [(3, 3)], ops.trace, np.trace, lambda x: T.trace(x)),
+    ("amax", [(3, 4)], lambda x: ops.amax(x, axis=0), lambda x: np.amax(x, axis=0), None),
+    ("amin", [(3, 4)], lambda x: ops.amin(x, axis=1), lambda x: np.amin(x, axis=1), None),
+    ("inner", [(2, 3), (4, 3)], ops.inner, np.inner, lambda a, b: T.inner(a, b)),
+    ("vdot", [(2, 3), (2, 3)], ops.vdot, np.vdot, None),
+    ("diff", [(3, 5)], lambda x: ops.diff(x, n=2), lambda x: np.diff(x, n=2),
+     lambda x: T.diff(x, n=2)),
+    ("cumprod", [np.array([[1.0, 0.0, 3.0], [2.0, -1.0, 0.5]])],
+     lambda x: ops.cumprod(x, axis=1), lambda x: np.cumprod(x, axis=1),
+     lambda x: T.cumprod(x, dim=1)),
+    ("nan_to_num (finite)", [(3,)], ops.nan_to_num, np.nan_to_num, None),
+    ("meshgrid", [(3,), (2,)], lambda a, b: ops.meshgrid(a, b)[0] * ops.meshgrid(a, b)[1],
+     lambda a, b: np.meshgrid(a, b)[0] * np.meshgrid(a, b)[1], None),
+    ("meshgrid ij", [(3,), (2,)], lambda a, b: ops.meshgrid(a, b, indexing="ij")[1],
+     lambda a, b: np.meshgrid(a, b, indexing="ij")[1], None),
+    ("select", [(4,), (4,)],
+     lambda a, b: ops.select([np.array([1, 0, 0, 1], bool), np.array([1, 1, 0, 0], bool)],
+                             [a, b], 0.0),
+     lambda a, b: np.select([np.array([1, 0, 0, 1], bool), np.array([1, 1, 0, 0], bool)],
+                            [a, b], 0.0), None),
+    ("segment_sum", [(4, 2)], lambda x: ops.segment_sum(x, np.array([0, 2, 0, 1])),
+     lambda x: np.stack([x[0] + x[2], x[3], x[1]]), None),
+    ("copy", [(3,)], ops.copy, np.copy, None),
 ]
 
 
@@ -211,3 +274,31 @@ def test_keras_names_do_not_replace_chainrule_ops():
     # cr.* exports only chainrule's own ops; the Keras spellings stay in cr.ops
     assert not set(keras_api.__all__) & set(ops.__all__)
     assert cr.ones is not ops.ones
+
+
+def test_more_non_differentiable_keras_ops():
+    a = np.array([1.0, np.nan, np.inf, -np.inf], "float32")
+    out = ops.nan_to_num(a, nan=7.0).numpy()
+    assert out[0] == 1 and out[1] == 7 and out[2] == np.finfo("float32").max
+    assert out[3] == np.finfo("float32").min
+    np.testing.assert_array_equal(ops.trunc(np.array([-1.7, 2.5])).numpy(), [-1.0, 2.0])
+    np.testing.assert_array_equal(ops.isclose([1.0, 2.0], [1.0, 2.1]).numpy(), [True, False])
+    assert bool(ops.allclose([1.0], [1.0 + 1e-9]).numpy())
+    rows, cols = ops.nonzero(np.array([[0, 3], [4, 0]]))
+    assert rows.numpy().tolist() == [0, 1] and cols.numpy().tolist() == [1, 0]
+    np.testing.assert_allclose(ops.logspace(0, 2, 3).numpy(), [1, 10, 100])
+    np.testing.assert_array_equal(ops.multi_hot([[0, 2], [1, 1]], num_classes=3).numpy(),
+                                  [[1, 0, 1], [0, 1, 0]])
+    assert ops.empty((2, 3)).shape == (2, 3) and ops.empty_like(np.ones((2, 1))).shape == (2, 1)
+    np.testing.assert_array_equal(ops.fliplr(np.eye(2)).numpy(), np.fliplr(np.eye(2)))
+    assert ops.array([1, 2], dtype="float32").dtype == np.float32
+    with pytest.raises(ValueError, match="even"):
+        ops.glu(np.ones((2, 3)))
+    assert np.isfinite(ops.logaddexp(cr.tensor([1000.0]), cr.tensor([-1000.0])).numpy()).all()
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = cr.tensor([0.0, 4.0], requires_grad=True)
+    q = ops.divide_no_nan(x, y)
+    np.testing.assert_array_equal(q.numpy(), [0.0, 0.5])       # 0 where dividing by 0
+    q.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.25])
+    assert np.isfinite(y.grad.numpy()).all() and y.grad.numpy()[0] == 0

@@ -639,3 +639,412 @@ def vectorized_map(function, elements):
     """``function`` applied to each slice along the first axis, results stacked."""
     return stack([function(e) for e in _t(elements)])
 
+
+
+# --------------------------------------------------------------------------
+# More keras.ops names: elementwise math, activations, shapes, reductions
+# (compositions as above; non-differentiable results computed with NumPy)
+# --------------------------------------------------------------------------
+__all__ += [
+    "tan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh", "rsqrt", "exp2", "hypot",
+    "logaddexp", "logaddexp2", "cbrt", "deg2rad", "rad2deg", "trunc", "hard_tanh", "celu",
+    "glu", "squareplus", "sparse_plus", "threshold", "soft_shrink", "hard_shrink",
+    "tanh_shrink", "divide_no_nan", "hstack", "vstack", "dstack", "unstack", "append",
+    "diagonal", "trace", "amax", "amin", "inner", "vdot", "diff", "cumprod", "nan_to_num",
+    "isclose", "allclose", "nonzero", "meshgrid", "logspace", "array", "copy", "select",
+    "multi_hot", "segment_sum", "empty", "empty_like", "fliplr", "flipud",
+]
+
+_LN2 = math.log(2.0)
+
+
+def tan(x):
+    """sin x / cos x."""
+    from . import cos, sin
+    x = _t(x)
+    return sin(x) / cos(x)
+
+
+def sinh(x):
+    """(eˣ − e⁻ˣ)/2."""
+    x = _t(x)
+    return (exp(x) - exp(negative(x))) / 2
+
+
+def cosh(x):
+    """(eˣ + e⁻ˣ)/2."""
+    x = _t(x)
+    return (exp(x) + exp(negative(x))) / 2
+
+
+def arcsinh(x):
+    """log(x + √(x² + 1))."""
+    x = _t(x)
+    return log(x + sqrt(x * x + 1))
+
+
+def arccosh(x):
+    """log(x + √(x² − 1)), for x ≥ 1."""
+    x = _t(x)
+    return log(x + sqrt(x * x - 1))
+
+
+def arctanh(x):
+    """½·log((1 + x)/(1 − x)), for |x| < 1."""
+    x = _t(x)
+    return 0.5 * log((1 + x) / (1 - x))
+
+
+def rsqrt(x):
+    """1/√x."""
+    return 1 / sqrt(_t(x))
+
+
+def exp2(x):
+    """2ˣ = e^(x·ln 2)."""
+    return exp(_t(x) * _LN2)
+
+
+def hypot(x1, x2):
+    """√(x1² + x2²)."""
+    x1, x2 = _t(x1), _t(x2)
+    return sqrt(x1 * x1 + x2 * x2)
+
+
+def logaddexp(x1, x2):
+    """log(e^x1 + e^x2) = max + log1p(e^−|x1 − x2|), finite at ±1000."""
+    x1, x2 = _t(x1), _t(x2)
+    return maximum(x1, x2) + log1p(exp(negative(abs(x1 - x2))))
+
+
+def logaddexp2(x1, x2):
+    """log₂(2^x1 + 2^x2)."""
+    return logaddexp(_t(x1) * _LN2, _t(x2) * _LN2) / _LN2
+
+
+def cbrt(x):
+    """The real cube root, sign(x)·|x|^(1/3)."""
+    from . import sign
+    x = _t(x)
+    return sign(x) * abs(x) ** (1.0 / 3.0)
+
+
+def deg2rad(x):
+    return _t(x) * (math.pi / 180)
+
+
+def rad2deg(x):
+    return _t(x) * (180 / math.pi)
+
+
+def trunc(x):
+    """Rounded towards zero (no gradient, as rounding)."""
+    return _no_grad(np.trunc, x)
+
+
+def hard_tanh(x):
+    """clip(x, −1, 1)."""
+    return clip(_t(x), -1, 1)
+
+
+def celu(x, alpha=1.0):
+    """max(x, 0) + α·expm1(min(x, 0)/α) (Keras 3)."""
+    x = _t(x)
+    return maximum(x, 0) + alpha * expm1(minimum(x, 0) / alpha)
+
+
+def glu(x, axis=-1):
+    """a · sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
+    x = _t(x)
+    if x.shape[axis] % 2:
+        raise ValueError(f"glu: axis {axis} has size {x.shape[axis]}; it must be even "
+                         f"(the two halves are the value and the gate)")
+    first, second = split(x, 2, axis=axis % x.ndim)
+    return first * sigmoid(second)
+
+
+def squareplus(x, b=4):
+    """(x + √(x² + b))/2."""
+    x = _t(x)
+    return (x + sqrt(x * x + b)) / 2
+
+
+def sparse_plus(x):
+    """0 for x ≤ −1, (x + 1)²/4 for −1 < x < 1, x for x ≥ 1 (Keras 3)."""
+    from . import where
+    x = _t(x)
+    middle = (x + 1) * (x + 1) / 4
+    return where(x.data <= -1, zeros_like(x), where(x.data < 1, middle, x))
+
+
+def threshold(x, threshold, default_value):  # noqa: A002  (Keras' names)
+    """x where x > threshold, else ``default_value``."""
+    from . import where
+    x = _t(x)
+    return where(x.data > threshold, x, default_value)
+
+
+def soft_shrink(x, threshold=0.5):  # noqa: A002
+    """x − t above t, x + t below −t, 0 between."""
+    from . import where
+    x = _t(x)
+    return where(x.data > threshold, x - threshold,
+                 where(x.data < -threshold, x + threshold, 0.0))
+
+
+def hard_shrink(x, threshold=0.5):  # noqa: A002
+    """x where |x| > t, else 0."""
+    from . import where
+    x = _t(x)
+    return where(np.abs(x.data) > threshold, x, 0.0)
+
+
+def tanh_shrink(x):
+    """x − tanh x."""
+    x = _t(x)
+    return x - tanh(x)
+
+
+def divide_no_nan(x1, x2):
+    """x1 / x2, and 0 where x2 is 0 (gradient 0 there too)."""
+    from . import where
+    x1, x2 = _t(x1), _t(x2)
+    zero = _array(x2) == 0
+    safe = where(zero, 1.0, x2)
+    return where(zero, 0.0, x1 / safe)
+
+
+def hstack(xs):
+    """Joined along axis 1 (axis 0 for 1-D tensors), as NumPy."""
+    xs = [_t(x) for x in xs]
+    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+
+
+def vstack(xs):
+    """Joined along axis 0 (1-D tensors become rows), as NumPy."""
+    xs = [_t(x) for x in xs]
+    return concatenate([reshape(x, (1, -1)) if x.ndim == 1 else x for x in xs], axis=0)
+
+
+def dstack(xs):
+    """Joined along axis 2 (lower ranks padded to 3-D first), as NumPy."""
+    def at_least_3d(x):
+        x = _t(x)
+        if x.ndim == 1:
+            return reshape(x, (1, -1, 1))
+        if x.ndim == 2:
+            return reshape(x, x.shape + (1,))
+        return x
+    return concatenate([at_least_3d(x) for x in xs], axis=2)
+
+
+def unstack(x, num=None, axis=0):
+    """The slices of ``x`` along ``axis``, as a list."""
+    x = _t(x)
+    axis %= x.ndim
+    if num is not None and num != x.shape[axis]:
+        raise ValueError(f"unstack: num={num} but axis {axis} has size {x.shape[axis]}")
+    return [x[(builtins.slice(None),) * axis + (i,)] for i in range(x.shape[axis])]
+
+
+def append(x1, x2, axis=None):
+    """x2 after x1 along ``axis`` (both flattened when None), as NumPy."""
+    x1, x2 = _t(x1), _t(x2)
+    if axis is None:
+        return concatenate([ravel(x1), ravel(x2)], axis=0)
+    return concatenate([x1, x2], axis=axis)
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The diagonal over ``axis1``/``axis2`` (moved to the end), as NumPy."""
+    x = _t(x)
+    moved = moveaxis(moveaxis(x, axis1 % x.ndim, -1), (axis2 % x.ndim) - (
+        1 if axis2 % x.ndim > axis1 % x.ndim else 0), -1)
+    rows, cols = moved.shape[-2], moved.shape[-1]
+    i = np.arange(max(0, -offset), min(rows, cols - offset))
+    return moved[(Ellipsis, i, i + offset)]
+
+
+def trace(x, offset=0, axis1=0, axis2=1):
+    """The sum of ``diagonal(x, offset, axis1, axis2)``."""
+    return _sum(diagonal(x, offset, axis1, axis2), axis=-1)
+
+
+def amax(x, axis=None, keepdims=False):
+    return _max(_t(x), axis, keepdims)
+
+
+def amin(x, axis=None, keepdims=False):
+    from . import min as _min
+    return _min(_t(x), axis, keepdims)
+
+
+def inner(x1, x2):
+    """Sum of products over the last axes of both."""
+    x1, x2 = _t(x1), _t(x2)
+    if x1.ndim == 0 or x2.ndim == 0:
+        return x1 * x2
+    return tensordot(x1, x2, axes=([-1], [-1]))
+
+
+def vdot(x1, x2):
+    """Σ x1·x2 over both flattened."""
+    return _sum(ravel(x1) * ravel(x2))
+
+
+def diff(a, n=1, axis=-1):
+    """The ``n``-th difference along ``axis``: out[i] = a[i+1] − a[i]."""
+    a = _t(a)
+    axis %= a.ndim
+    for _ in range(n):
+        head = [builtins.slice(None)] * a.ndim
+        tail = [builtins.slice(None)] * a.ndim
+        head[axis], tail[axis] = builtins.slice(1, None), builtins.slice(None, -1)
+        a = a[tuple(head)] - a[tuple(tail)]
+    return a
+
+
+def cumprod(x, axis=None, dtype=None):
+    """Running product along ``axis`` (flattened when None): products of
+    slices, so the gradient is exact where entries are 0."""
+    x = _t(x) if dtype is None else cast(x, dtype)
+    if axis is None:
+        x, axis = ravel(x), 0
+    pieces = unstack(x, axis=axis)
+    running, out = None, []
+    for piece in pieces:
+        running = piece if running is None else running * piece
+        out.append(running)
+    return stack(out, axis=axis % x.ndim)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN, +inf and −inf replaced by ``nan`` and the largest/smallest finite
+    numbers (or ``posinf``/``neginf``); finite entries keep their gradient."""
+    from . import where
+    x = _t(x)
+    info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
+    if info is None:
+        return x
+    data = x.data
+    hi = info.max if posinf is None else posinf
+    lo = info.min if neginf is None else neginf
+    out = where(np.isnan(data), nan, x)
+    out = where(np.isposinf(data), hi, out)
+    return where(np.isneginf(data), lo, out)
+
+
+def isclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _wrap(np.isclose(_array(x1), _array(x2), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return _wrap(np.allclose(_array(x1), _array(x2), rtol=rtol, atol=atol,
+                             equal_nan=equal_nan))
+
+
+def nonzero(x):
+    """The indices of the nonzero entries, one tensor per axis (NumPy)."""
+    return tuple(_wrap(i) for i in np.nonzero(_array(x)))
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D tensors, as NumPy (differentiable)."""
+    from . import broadcast_to
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    xs = [ravel(v) for v in x]
+    shape = [v.shape[0] for v in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    grids = []
+    for i, v in enumerate(xs):
+        axis = {0: 1, 1: 0}.get(i, i) if indexing == "xy" and len(xs) >= 2 else i
+        view = [1] * len(xs)
+        view[axis] = v.shape[0]
+        grids.append(broadcast_to(reshape(v, tuple(view)), tuple(shape)))
+    return grids
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """base**linspace(start, stop, num), as NumPy (float32 unless ``dtype``)."""
+    values = np.logspace(_array(start), _array(stop), int(num), endpoint=endpoint,
+                         base=base, axis=axis)
+    return _wrap(values.astype(_dtype(dtype), copy=False))
+
+
+def array(x, dtype=None):
+    """``x`` as a tensor (Keras' ``ops.array``)."""
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def copy(x):
+    """A copy of ``x`` (differentiable)."""
+    return _t(x).copy()
+
+
+def select(condlist, choicelist, default=0):
+    """The first choice whose condition holds, element by element (NumPy's
+    ``select``); differentiable in the choices."""
+    from . import where
+    if len(condlist) != len(choicelist):
+        raise ValueError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
+    out = _t(default) if isinstance(default, Tensor) else default
+    for cond, choice in reversed(list(zip(condlist, choicelist))):
+        out = where(_array(cond).astype(bool), choice, out)
+    return out if isinstance(out, Tensor) else _wrap(np.asarray(out))
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """1 at every class index present in each row (Keras' ``multi_hot``)."""
+    if sparse:
+        raise ValueError("multi_hot(sparse=True) is not supported: chainrule tensors are dense")
+    labels = _array(inputs).astype(np.int64)
+    if num_classes is None:
+        num_classes = kwargs.pop("num_tokens", None)
+    if num_classes is None:
+        raise ValueError("multi_hot needs num_classes")
+    if labels.ndim == 1:
+        labels = labels[None, :]
+        squeeze_back = True
+    else:
+        squeeze_back = False
+    out = np.zeros(labels.shape[:-1] + (num_classes,), _dtype(dtype))
+    np.put_along_axis(out, labels, 1, axis=-1)
+    if squeeze_back:
+        out = out[0]
+    if axis not in (-1, out.ndim - 1):
+        out = np.moveaxis(out, -1, axis)
+    return _wrap(out)
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """out[s] = Σ data[i] over the i with segment_ids[i] = s (differentiable
+    in ``data``: a product with a one-hot matrix)."""
+    data = _t(data)
+    ids = _array(segment_ids).astype(np.int64)
+    if num_segments is None:
+        num_segments = int(ids.max()) + 1 if ids.size else 0
+    hot = _one_hot(ids, num_segments, dtype=data.dtype).data.T      # (segments, n)
+    flat = reshape(data, (data.shape[0], -1))
+    return reshape(matmul(_wrap(hot), flat), (num_segments,) + data.shape[1:])
+
+
+def empty(shape, dtype=None):
+    """A tensor of ``shape`` (filled with zeros here: chainrule never hands out
+    uninitialised memory)."""
+    return zeros(shape, dtype)
+
+
+def empty_like(x, dtype=None):
+    return zeros_like(x, dtype)
+
+
+def fliplr(x):
+    from . import flip
+    return flip(_t(x), axis=1)
+
+
+def flipud(x):
+    from . import flip
+    return flip(_t(x), axis=0)
