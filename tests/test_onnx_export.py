@@ -164,11 +164,12 @@ def test_batch_dimension_is_dynamic(tmp_path):
 
 @pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs",
                                   "nested", "transformer", "cross_attention", "conv1d",
-                                  "merges", "small_layers"])
+                                  "conv2d_variants", "merges", "small_layers"])
 def test_models_read_from_keras_files_export(tmp_path, name):
     # Trained weights (moving statistics included) made by real Keras.
     _needs(*{"transformer": ["MultiHeadAttention"], "cross_attention": ["MultiHeadAttention"],
              "conv1d": ["Conv1D", "UpSampling1D"], "merges": ["Multiply", "Dot"],
+             "conv2d_variants": ["GroupNormalization", "Conv2DTranspose"],
              "small_layers": ["Rescaling", "PReLU"]}.get(name, []))
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
     data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
@@ -178,6 +179,7 @@ def test_models_read_from_keras_files_export(tmp_path, name):
                        "gru_rnn": ["sequence"], "two_inputs": ["left", "right"],
                        "nested": ["a", "b"], "transformer": ["tokens"],
                        "cross_attention": ["query", "memory"], "conv1d": ["signal"],
+                       "conv2d_variants": ["image"],
                        "merges": ["a", "b"], "small_layers": ["features"]}[name]
     assert [i.name for i in session.get_inputs()] == expected_inputs
 
@@ -357,3 +359,28 @@ def test_a_mask_is_refused_not_dropped(tmp_path):
     with pytest.raises(ValueError, match=r"Embedding layer 'embedding\w*' makes a mask"):
         model.export(tmp_path / "masked.onnx")
     assert not (tmp_path / "masked.onnx").exists()
+
+
+@pytest.mark.parametrize("settings", [dict(padding="valid", strides=2),
+                                      dict(padding="same", strides=(2, 3)),
+                                      dict(padding="valid", strides=1, dilation_rate=2),
+                                      dict(padding="same", strides=2, output_padding=1),
+                                      dict(padding="valid", strides=3)])
+def test_conv2d_transpose(tmp_path, settings):
+    _needs("Conv2DTranspose")
+    rng = np.random.default_rng(19)
+    model = cr.Sequential([cr.Input((5, 4, 3)),
+                           layers.Conv2DTranspose(4, (3, 2), activation="tanh", **settings)],
+                          name="transpose")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 5, 4, 3))
+
+
+@pytest.mark.parametrize("groups, shape", [(2, (5, 4, 6)), (-1, (5, 4, 6)), (3, (7, 6)),
+                                           (1, (3, 3, 2, 4))])
+def test_group_normalization(tmp_path, groups, shape):
+    _needs("GroupNormalization")
+    rng = np.random.default_rng(20)
+    model = cr.Sequential([cr.Input(shape), layers.GroupNormalization(groups=groups)],
+                          name="groupnorm")
+    _check(_randomize(model, rng), tmp_path,
+           lambda n: [rng.normal(loc=1.0, scale=2.0, size=(n, *shape)).astype(np.float32)])

@@ -301,6 +301,58 @@ def _layer_norm(g, layer, xs, shapes):
                 epsilon=float(layer.epsilon))
 
 
+def _reduce_mean(g, x, axes, base):
+    if g.opset >= 18:          # the axes became an input in opset 18
+        return g.op("ReduceMean", [x, _int64s(g, f"{base}/axes", axes)], base, keepdims=1)
+    return g.op("ReduceMean", [x], base, axes=list(axes), keepdims=1)
+
+
+def _group_norm(g, layer, xs, shapes):
+    """Keras 3 ``group_normalization.py`` for channels last: the C channels in
+    G groups, each group normalized over its channels and the spatial axes."""
+    rank = len(shapes[0])
+    if layer._axis != rank - 1:
+        raise ValueError(f"{_where(layer)}: only axis=-1 has an ONNX export here")
+    channels, groups = shapes[0][-1], layer._groups
+    name, x = layer.name, xs[0]
+    grouped = g.op("Reshape", [x, _int64s(g, f"{name}/grouped", [0, -1, groups,
+                                                                  channels // groups])], name)
+    diff = g.op("Sub", [grouped, _reduce_mean(g, grouped, (1, 3), name)], name)
+    variance = _reduce_mean(g, g.op("Mul", [diff, diff], name), (1, 3), name)
+    std = g.op("Sqrt", [g.op("Add", [variance, g.floats(f"{name}/epsilon", layer.epsilon)],
+                             name)], name)
+    y = g.op("Reshape", [g.op("Div", [diff, std], name), g.op("Shape", [x], name)], name)
+    if layer.gamma is not None:
+        y = g.op("Mul", [y, g.floats(f"{name}/gamma", layer.gamma.data)], name)
+    if layer.beta is not None:
+        y = g.op("Add", [y, g.floats(f"{name}/beta", layer.beta.data)], name)
+    return y
+
+
+def _conv2d_transpose(g, layer, xs, shapes):
+    """ONNX ConvTranspose: the full output, cropped (``pads``) or extended
+    (``output_padding``) by Keras' rule (ops.nn._transpose_crops)."""
+    from ..ops.nn import _transpose_crops
+    before, after, extra = [], [], []
+    output_padding = layer.output_padding or (None, None)
+    for size, k, s, d, p in zip(shapes[0][1:3], layer.kernel_size, layer.strides,
+                                layer.dilation_rate, output_padding):
+        crop_before, crop_after = _transpose_crops(size, d * (k - 1) + 1, s, layer.padding, p)
+        before.append(crop_before)
+        after.append(max(crop_after, 0))
+        extra.append(max(-crop_after, 0))
+    # Keras' kernel (kh, kw, out, in) -> ONNX's (in, out, kh, kw)
+    inputs = [_to_channels_first(g, xs[0], layer.name, 4),
+              g.floats(f"{layer.name}/kernel", np.transpose(layer.kernel.data, (3, 2, 0, 1)))]
+    if layer.bias is not None:
+        inputs.append(g.floats(f"{layer.name}/bias", layer.bias.data))
+    y = g.op("ConvTranspose", inputs, layer.name, kernel_shape=list(layer.kernel_size),
+             strides=list(layer.strides), dilations=list(layer.dilation_rate),
+             pads=before + after, output_padding=extra)
+    return _activation(g, layer.activation, _to_channels_last(g, y, layer.name, 4), layer.name,
+                       _where(layer))
+
+
 def _int64s(g, base, values):
     return g.const(base, np.array(values, np.int64))
 
@@ -615,6 +667,8 @@ CONVERTERS = {
     "SimpleRNN": _recurrent("RNN", (0,)),
     # issue 17's layers
     "LayerNormalization": _layer_norm,
+    "GroupNormalization": _group_norm,
+    "Conv2DTranspose": _conv2d_transpose,
     "MultiHeadAttention": _multi_head_attention,
     "Attention": _attention,
     "Multiply": _fold("Mul"),
