@@ -26,7 +26,7 @@ REFS = os.path.join(os.path.dirname(__file__), "keras_refs")
 FIXTURES = ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs", "nested"]
 
 # Fixtures of issue 17's layers (tests/keras_refs/gen_keras_files_17.py), with
-# the chainrule layers each needs.
+# the chainrule layers each must hold once loaded.
 FIXTURES_17 = {
     "transformer": ["MultiHeadAttention", "LayerNormalization"],
     "cross_attention": ["MultiHeadAttention", "LayerNormalization"],
@@ -40,13 +40,6 @@ FIXTURES_17 = {
     "small_layers": ["Rescaling", "Normalization", "ReLU", "PReLU", "ELU", "GaussianNoise",
                      "GaussianDropout", "SpatialDropout1D", "Identity", "Softmax"],
 }
-
-
-def _missing_layers(name):
-    return [c for c in FIXTURES_17[name] if not hasattr(layers, c)]
-
-
-AVAILABLE_17 = [name for name in FIXTURES_17 if not _missing_layers(name)]
 
 
 def _fixture(name):
@@ -85,8 +78,6 @@ def test_load_keras_file_predicts_keras_numbers(name):
 
 @pytest.mark.parametrize("name", list(FIXTURES_17))
 def test_load_keras_file_of_issue_17_layers_predicts_keras_numbers(name):
-    if _missing_layers(name):
-        pytest.skip(f"chainrule has no {', '.join(_missing_layers(name))} yet")
     path, data = _fixture(name)
     model = cr.load_model(path)
     got = model.predict(_one_or_list(_group(data, "x")))
@@ -102,8 +93,6 @@ def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
     # (NotEqual, Any, ConvertToTensor) passed as mask=; chainrule carries the
     # same masks itself, so it does not rebuild those ops, and predicts Keras'
     # numbers on padded inputs (test above).
-    if _missing_layers("masked_sequences"):
-        pytest.skip("issue 17's mask layers are missing")
     path, data = _fixture("masked_sequences")
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
@@ -395,7 +384,7 @@ def _chainrule_models(rng):
     """chainrule models of every fixture's architecture with their own weights
     (each trained one epoch by chainrule after loading), plus one built here."""
     models = {}
-    for name in FIXTURES + AVAILABLE_17:
+    for name in FIXTURES + list(FIXTURES_17):
         path, data = _fixture(name)
         model = cr.load_model(path)
         xs = _group(data, "x")

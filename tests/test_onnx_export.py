@@ -51,12 +51,6 @@ ACTIVATIONS = ["relu", "sigmoid", "tanh", "softmax", "log_softmax", "elu", "selu
                "exponential", "linear", None, "gelu", "hard_silu", "hard_swish"]
 
 
-def _needs(*class_names):
-    """Skip while issue 17's layers are not in chainrule.layers."""
-    missing = [c for c in class_names if not hasattr(layers, c)]
-    if missing:
-        pytest.skip(f"chainrule has no {', '.join(missing)} yet")
-
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_dense_with_each_activation(tmp_path, activation):
@@ -167,10 +161,6 @@ def test_batch_dimension_is_dynamic(tmp_path):
                                   "conv2d_variants", "merges", "small_layers"])
 def test_models_read_from_keras_files_export(tmp_path, name):
     # Trained weights (moving statistics included) made by real Keras.
-    _needs(*{"transformer": ["MultiHeadAttention"], "cross_attention": ["MultiHeadAttention"],
-             "conv1d": ["Conv1D", "UpSampling1D"], "merges": ["Multiply", "Dot"],
-             "conv2d_variants": ["GroupNormalization", "Conv2DTranspose"],
-             "small_layers": ["Rescaling", "PReLU"]}.get(name, []))
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
     data = np.load(os.path.join(REFS, f"keras_{name}.npz"))
     xs = [data[k] for k in ("x", "x0", "x1") if k in data.files]
@@ -233,7 +223,6 @@ def test_keras_export_arguments(tmp_path, capsys):
 # issue 17's layers
 # --------------------------------------------------------------------------
 def test_transformer_encoder_block(tmp_path):
-    _needs("MultiHeadAttention", "LayerNormalization")
     rng = np.random.default_rng(10)
     x = cr.Input((6, 8), name="x")
     h = layers.LayerNormalization(epsilon=1e-6)(
@@ -250,7 +239,6 @@ def test_transformer_encoder_block(tmp_path):
 
 
 def test_cross_attention_with_a_separate_key(tmp_path):
-    _needs("MultiHeadAttention")
     rng = np.random.default_rng(11)
     q, v, k = cr.Input((4, 5), name="q"), cr.Input((7, 3), name="v"), cr.Input((7, 6), name="k")
     out = layers.MultiHeadAttention(2, 3, output_shape=(2, 3))(q, v, k)
@@ -262,7 +250,6 @@ def test_cross_attention_with_a_separate_key(tmp_path):
 
 @pytest.mark.parametrize("padding", ["valid", "same", "causal"])
 def test_conv1d_and_1d_pooling(tmp_path, padding):
-    _needs("Conv1D", "MaxPooling1D", "AveragePooling1D")
     rng = np.random.default_rng(12)
     pool_padding = "valid" if padding == "causal" else padding
     model = cr.Sequential([
@@ -277,7 +264,6 @@ def test_conv1d_and_1d_pooling(tmp_path, padding):
 
 
 def test_conv2d_dilation_groups_depthwise_separable(tmp_path):
-    _needs("DepthwiseConv2D", "SeparableConv2D")
     rng = np.random.default_rng(13)
     model = cr.Sequential([
         cr.Input((9, 8, 4)),
@@ -291,7 +277,6 @@ def test_conv2d_dilation_groups_depthwise_separable(tmp_path):
 
 
 def test_merge_layers_of_issue_17(tmp_path):
-    _needs("Multiply", "Subtract", "Average", "Maximum", "Minimum", "Dot")
     rng = np.random.default_rng(14)
     a, b = cr.Input((3, 4), name="a"), cr.Input((3, 4), name="b")
     merged = [layers.Multiply()([a, b, a]), layers.Subtract()([a, b]),
@@ -309,16 +294,12 @@ def test_merge_layers_of_issue_17(tmp_path):
                                       dict(threshold=0.3), dict(max_value=6.0, threshold=0.5,
                                                                 negative_slope=0.1)])
 def test_relu_layer(tmp_path, settings):
-    _needs("ReLU")
     rng = np.random.default_rng(15)
     model = cr.Sequential([cr.Input((10,)), layers.ReLU(**settings)], name="relu_layer")
     _check(model, tmp_path, lambda n: [rng.normal(scale=2.0, size=(n, 10)).astype(np.float32)])
 
 
 def test_activation_and_small_layers(tmp_path):
-    _needs("PReLU", "ELU", "Softmax", "Rescaling", "Normalization", "Permute", "RepeatVector",
-           "ZeroPadding1D", "Cropping1D", "UpSampling1D", "Identity", "GaussianNoise",
-           "GaussianDropout", "SpatialDropout1D")
     rng = np.random.default_rng(16)
     normalization = layers.Normalization()
     normalization.adapt(rng.normal(loc=1.0, scale=2.0, size=(40, 6)).astype(np.float32))
@@ -334,7 +315,6 @@ def test_activation_and_small_layers(tmp_path):
 
 
 def test_2d_resizing_layers(tmp_path):
-    _needs("ZeroPadding2D", "Cropping2D", "UpSampling2D")
     rng = np.random.default_rng(17)
     model = cr.Sequential([cr.Input((5, 4, 2)), layers.ZeroPadding2D(((1, 0), (2, 1))),
                            layers.UpSampling2D((2, 3)), layers.Cropping2D(((1, 2), (0, 3)))],
@@ -343,7 +323,6 @@ def test_2d_resizing_layers(tmp_path):
 
 
 def test_attention_layer(tmp_path):
-    _needs("Attention")
     rng = np.random.default_rng(18)
     q, v = cr.Input((3, 4), name="q"), cr.Input((5, 4), name="v")
     model = cr.Model([q, v], layers.Attention(use_scale=True)([q, v]), name="luong")
@@ -353,7 +332,6 @@ def test_attention_layer(tmp_path):
 
 
 def test_a_mask_is_refused_not_dropped(tmp_path):
-    _needs("Masking")
     model = cr.Sequential([cr.Input((5,)), layers.Embedding(10, 4, mask_zero=True),
                            layers.LSTM(3)], name="masked")
     with pytest.raises(ValueError, match=r"Embedding layer 'embedding\w*' makes a mask"):
@@ -367,7 +345,6 @@ def test_a_mask_is_refused_not_dropped(tmp_path):
                                       dict(padding="same", strides=2, output_padding=1),
                                       dict(padding="valid", strides=3)])
 def test_conv2d_transpose(tmp_path, settings):
-    _needs("Conv2DTranspose")
     rng = np.random.default_rng(19)
     model = cr.Sequential([cr.Input((5, 4, 3)),
                            layers.Conv2DTranspose(4, (3, 2), activation="tanh", **settings)],
@@ -378,7 +355,6 @@ def test_conv2d_transpose(tmp_path, settings):
 @pytest.mark.parametrize("groups, shape", [(2, (5, 4, 6)), (-1, (5, 4, 6)), (3, (7, 6)),
                                            (1, (3, 3, 2, 4))])
 def test_group_normalization(tmp_path, groups, shape):
-    _needs("GroupNormalization")
     rng = np.random.default_rng(20)
     model = cr.Sequential([cr.Input(shape), layers.GroupNormalization(groups=groups)],
                           name="groupnorm")
