@@ -217,3 +217,37 @@ def test_fused_masked_rnn_equals_the_step_by_step_loop(cls, options):
     np.testing.assert_allclose(fused_gx, loop_gx, rtol=1e-9, atol=1e-12)
     for a, b in zip(fused_gw, loop_gw):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("tag", ["masked", "unmasked"])
+def test_transformer_classifier_with_a_mask_matches_keras(tag):
+    """The mask goes through MultiHeadAttention, the residual Add and
+    LayerNormalization (all pass it on, as Keras) to the masked mean."""
+    inp = cr.Input((5,), dtype="int32")
+    h = layers.Embedding(10, 8, mask_zero=tag == "masked")(inp)
+    att = layers.MultiHeadAttention(num_heads=2, key_dim=4)(h, h)
+    h = layers.LayerNormalization()(layers.Add()([h, att]))
+    model = cr.Model(inp, layers.Dense(2)(layers.GlobalAveragePooling1D()(h)))
+    model.set_weights([REFS[f"encoder_{tag}/w{j}"] for j in range(len(model.get_weights()))])
+    np.testing.assert_allclose(model.predict(REFS[f"encoder_{tag}/ids"], verbose=0),
+                               REFS[f"encoder_{tag}/out"], rtol=1e-4, atol=1e-6)
+
+
+def test_batch_normalization_training_with_a_mask_matches_keras():
+    """Keras 3 computes the batch's moments over the unmasked steps only."""
+    bn = layers.BatchNormalization()
+    x = cr.tensor(REFS["batchnorm/x"], requires_grad=True)
+    bn(x)
+    bn.set_weights([REFS[f"batchnorm/before{j}"] for j in range(4)])
+    out = bn(x, training=True, mask=REFS["batchnorm/mask"])
+    (out * cr.tensor(REFS["batchnorm/cot"])).sum().backward()
+    np.testing.assert_allclose(out.numpy(), REFS["batchnorm/out"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(x.grad, REFS["batchnorm/gx"], rtol=1e-4, atol=1e-5)
+    for j, w in enumerate(bn.get_weights()):
+        np.testing.assert_allclose(w, REFS[f"batchnorm/after{j}"], rtol=1e-5, atol=1e-6)
+    plain = layers.BatchNormalization()
+    plain(x)
+    plain.set_weights([REFS[f"batchnorm/before{j}"] for j in range(4)])
+    assert not np.allclose(plain(x, training=True).numpy(), REFS["batchnorm/out"], rtol=1e-3)
+    with pytest.raises(cr.errors.ShapeError, match=r"BatchNormalization.*\(3, 5\)"):
+        bn(x, training=True, mask=np.ones((3, 4), bool))

@@ -20,6 +20,8 @@ uses in place of the batch's.
 """
 import numbers
 
+import numpy as np
+
 from .. import initializers, ops, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
@@ -108,12 +110,17 @@ class BatchNormalization(Layer):
         self._broadcast_shape = tuple(features if i == axis else 1 for i in range(ndim))
         self.input_spec = InputSpec(ndim=ndim, axes={axis: features})
 
-    def call(self, x, training=False):
+    supports_masking = True     # the mask passes on (Keras)
+
+    def call(self, x, training=False, mask=None):
         # A frozen layer (trainable=False) always runs in inference mode, as
         # in Keras 3, so fine-tuning leaves its statistics alone.
         if training and self.trainable:
-            mean = ops.mean(x, axis=self._reduce_axes)
-            variance = ops.var(x, axis=self._reduce_axes)           # biased, as Keras
+            if mask is None:
+                mean = ops.mean(x, axis=self._reduce_axes)
+                variance = ops.var(x, axis=self._reduce_axes)       # biased, as Keras
+            else:
+                mean, variance = self._masked_moments(x, mask)
             self._update_moving(mean, variance)
         else:
             mean, variance = self.moving_mean, self.moving_variance
@@ -125,6 +132,21 @@ class BatchNormalization(Layer):
         if self.beta is not None:
             y = y + ops.reshape(self.beta, self._broadcast_shape)
         return y
+
+    def _masked_moments(self, x, mask):
+        """Mean and variance over the unmasked steps only, a mask (batch, steps)
+        on a (batch, steps, features) input (Keras 3 ``batch_normalization.py``
+        ``_moments``, its ε = 1e-7 in the denominators included)."""
+        mask = np.asarray(getattr(mask, "data", mask), bool)
+        if mask.shape != tuple(x.shape[:-1]):
+            raise ShapeError(f"BatchNormalization layer '{self.name}': the mask must have the "
+                             f"input's shape without its last axis, {tuple(x.shape[:-1])}, "
+                             f"got {mask.shape}")
+        keep = np.broadcast_to(mask[..., None], x.shape)
+        count = keep.sum(axis=self._reduce_axes).astype(x.dtype) + 1e-7
+        mean = ops.sum(ops.where(keep, x, 0.0), axis=self._reduce_axes) / count
+        centered = ops.where(keep, x - ops.reshape(mean, self._broadcast_shape), 0.0)
+        return mean, ops.sum(centered * centered, axis=self._reduce_axes) / count
 
     def _update_moving(self, mean, variance):
         # In place and unrecorded: the running statistics are state, not part

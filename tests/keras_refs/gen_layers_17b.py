@@ -332,4 +332,36 @@ for mask_zero in (True, False):
     MASKS[f"mha_{tag}/out"] = model.predict(ids, verbose=0)
     for j, w in enumerate(model.get_weights()):
         MASKS[f"mha_{tag}/w{j}"] = w
+
+# BatchNormalization in training with a mask: the moments over unmasked steps only
+bn = keras.layers.BatchNormalization()
+bn_x = rng.normal(1.0, 2.0, (3, 5, 2)).astype("float32")
+bn(bn_x)
+randomize(bn)
+for j, w in enumerate(bn.get_weights()):
+    MASKS[f"batchnorm/before{j}"] = w             # gamma, beta, moving mean, moving variance
+bn_t = torch.tensor(bn_x, requires_grad=True)
+bn_out = bn(bn_t, training=True, mask=torch.tensor(steps_mask))
+bn_cot = rng.normal(0, 1, tuple(bn_out.shape)).astype("float32")
+(bn_out * torch.tensor(bn_cot)).sum().backward()
+MASKS.update({"batchnorm/x": bn_x, "batchnorm/mask": steps_mask, "batchnorm/cot": bn_cot,
+              "batchnorm/out": bn_out.detach().numpy(), "batchnorm/gx": bn_t.grad.numpy()})
+for j, w in enumerate(bn.get_weights()):
+    MASKS[f"batchnorm/after{j}"] = w              # the moving statistics moved
+
+# a small transformer classifier: the mask goes through attention, the residual
+# Add and LayerNormalization to the masked GlobalAveragePooling1D
+for mask_zero in (True, False):
+    tag = "masked" if mask_zero else "unmasked"
+    inp = keras.Input((5,), dtype="int32")
+    h = keras.layers.Embedding(10, 8, mask_zero=mask_zero)(inp)
+    att = keras.layers.MultiHeadAttention(num_heads=2, key_dim=4)(h, h)
+    h = keras.layers.LayerNormalization()(keras.layers.Add()([h, att]))
+    out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(h))
+    model = keras.Model(inp, out)
+    randomize(model)
+    MASKS[f"encoder_{tag}/ids"] = ids
+    MASKS[f"encoder_{tag}/out"] = model.predict(ids, verbose=0)
+    for j, w in enumerate(model.get_weights()):
+        MASKS[f"encoder_{tag}/w{j}"] = w
 save("masks_17b.npz", MASKS)
