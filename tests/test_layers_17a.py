@@ -183,6 +183,22 @@ def test_scores_are_the_attention_weights():
     np.testing.assert_allclose(layer(x, x, use_causal_mask=True).numpy(), y.numpy(), rtol=1e-5)
 
 
+def test_functional_models_with_attention_scores_and_attention():
+    inp = cr.Input((5, 8))
+    mha = layers.MultiHeadAttention(2, 4)
+    y, scores = mha(inp, inp, return_attention_scores=True)
+    model = cr.Model(inp, [y, scores])
+    x = np.random.default_rng(0).normal(size=(3, 5, 8)).astype("float32")
+    got_y, got_scores = model.predict(x, verbose=0)
+    want_y, want_scores = mha(cr.tensor(x), cr.tensor(x), return_attention_scores=True)
+    np.testing.assert_allclose(got_y, want_y.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(got_scores, want_scores.numpy(), rtol=1e-6)
+    q, v = cr.Input((3, 4)), cr.Input((5, 4))
+    two_inputs = cr.Model([q, v], layers.Attention()([q, v]))
+    assert two_inputs.predict([np.ones((2, 3, 4)), np.ones((2, 5, 4))], verbose=0).shape == \
+        (2, 3, 4)
+
+
 def test_attention_dropout_only_while_training():
     x = cr.randn(2, 4, 6)
     for layer, call in [(layers.MultiHeadAttention(2, 3, dropout=0.5, seed=1),

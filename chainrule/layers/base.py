@@ -613,6 +613,8 @@ class Layer:
                 return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
             with no_grad():
                 out = self._call_with_training(_map(dummy, inputs), False, _map(dummy, kwargs))
+            if isinstance(out, tuple):      # several outputs (y, scores): one placeholder each
+                out = list(out)
             out_shape = _map(lambda t: (None,) + tuple(t.shape[1:]), out)
         else:
             out_shape = self.compute_output_shape(shapes)
