@@ -374,3 +374,44 @@ def test_fuzzed_cifar_batches_load_checked_arrays_or_raise_dataset_file_error(tm
         # but the shapes and ranges are still what CIFAR-10 promises.
         x_train, y_train, x_test, y_test = result
         assert x_train.shape == (20, 32, 32, 3) and y_train.shape == (20, 1)
+
+
+def test_a_download_that_never_ends_is_cut_off(tmp_path, monkeypatch):
+    class Endless(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()                      # no Content-Length: "until I close"
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass
+
+        def log_message(self, *args):
+            pass
+    monkeypatch.setattr(_files, "MAX_DOWNLOAD_BYTES", 2 * MB)
+    server = http.server.HTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/thing.bin"
+        _, error = _within(5, lambda: _files.find_file("thing.bin", url=url, download=True,
+                                                       sha256="0" * 64))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert isinstance(error, DatasetNotFoundError), error
+    assert "larger than any dataset" in str(error)
+    assert os.listdir(tmp_path / "home" / ".chainrule" / "datasets") == []
+
+
+def test_a_cifar_archive_member_declaring_too_many_bytes_is_refused(tmp_path, monkeypatch):
+    import tarfile
+    folder = _cifar_folder(tmp_path)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    np.testing.assert_array_equal(cifar10.load_data(archive)[0][0],     # it reads as it is
+                                  cifar10.load_data(folder)[0][0])
+    monkeypatch.setattr(cifar10, "_MAX_ARRAY_BYTES", 1000)    # each batch is ~12 KB
+    with pytest.raises(DatasetFileError, match="declares .* bytes; a CIFAR-10 batch is about"):
+        cifar10.load_data(archive)

@@ -105,6 +105,9 @@ def _check(path, accepted, what):
             f"delete it and put a correct copy there (or let chainrule download it again).")
 
 
+MAX_DOWNLOAD_BYTES = 2 ** 31    # the largest dataset here (CIFAR-10) is 163 MiB
+
+
 def _fetch(url, out):
     """Copy the bytes at ``url`` into the open binary file ``out`` (tests replace this)."""
     import urllib.request  # here, so `import chainrule` does not load http and ssl
@@ -114,6 +117,9 @@ def _fetch(url, out):
         for chunk in iter(lambda: response.read(1 << 20), b""):
             out.write(chunk)
             received += len(chunk)
+            if received > MAX_DOWNLOAD_BYTES:      # a server that never stops
+                raise OSError(f"more than {MAX_DOWNLOAD_BYTES} bytes, larger than any "
+                              f"dataset chainrule downloads")
     # read(n) returns b"" when the server closes early: a cut connection
     # would otherwise look like a complete (if wrong) file.
     if expected is not None and expected.isdigit() and received < int(expected):

@@ -185,7 +185,10 @@ def _load_archive(archive):
         def read(name):
             if name not in members:
                 raise DatasetFileError(f"{archive} has no {FOLDER}/{name}: not the CIFAR-10 "
-                                 f"python archive")
+                                       f"python archive")
+            if members[name].size > _MAX_ARRAY_BYTES:     # declared in its tar header
+                raise DatasetFileError(f"{archive}: {name} declares {members[name].size} "
+                                       f"bytes; a CIFAR-10 batch is about 31 MB")
             # Read the member's bytes; nothing is unpacked onto the disk.
             data = tar.extractfile(members[name]).read()
             return _read_batch(io.BytesIO(data), f"{archive}:{name}")
