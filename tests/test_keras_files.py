@@ -88,6 +88,26 @@ def test_load_keras_file_of_issue_17_layers_predicts_keras_numbers(name):
                    for layer in model.layers), class_name
 
 
+@pytest.mark.parametrize("name", list(FIXTURES_17))
+def test_optimizer_moments_of_issue_17_layers_land_on_their_weights(name):
+    # Keras' Adam keeps one moment per trainable variable, in Keras' order of
+    # model.trainable_variables (attention projections, Bidirectional's two
+    # cells...); the loaded optimizer must hold each beside the right weight.
+    path, data = _fixture(name)
+    model = cr.load_model(path)
+    state = model.optimizer.get_state(model.trainable_weights)
+    count = sum(f.startswith("var") for f in data.files)
+    assert count == len(model.trainable_weights) > 0
+    for i in range(count):
+        value, momentum = data[f"var{i}"], data[f"momentum{i}"]
+        matches = [j for j, w in enumerate(model.trainable_weights)
+                   if w.shape == value.shape and np.array_equal(w.data, value)]
+        assert matches, f"{name}: Keras' variable {i} {value.shape} is no chainrule weight"
+        for j in matches:
+            np.testing.assert_array_equal(state[f"{j}/momentum"], momentum,
+                                          err_msg=f"{name}: variable {i}")
+
+
 def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
     # Keras records the masks of Embedding(mask_zero=True) and Masking as ops
     # (NotEqual, Any, ConvertToTensor) passed as mask=; chainrule carries the

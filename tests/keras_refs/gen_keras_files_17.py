@@ -7,7 +7,11 @@ Run once with real Keras (keras==3.15.1, torch==2.13.0 CPU):
 As gen_keras_files.py: for each architecture ``keras_<name>.keras`` (Keras'
 own ``model.save`` after two epochs of training, so no weight is at its
 initial value) and ``keras_<name>.npz`` with the inputs (``x`` or ``x0``,
-``x1``...) and Keras' predictions on them (``y``). The architectures cover
+``x1``...) and Keras' predictions on them (``y``), plus, for each of Keras'
+``model.trainable_variables`` in order, its value (``var<i>``) and Adam's
+first moment for it (``momentum<i>``): a loader that maps Keras' optimizer
+variables onto the right weights finds each moment beside its weight. The
+architectures cover
 the layers issue 17 added: a transformer encoder block, a Conv1D model, the
 convolution variants, the merge layers, masks and wrappers, the small layers.
 """
@@ -188,6 +192,11 @@ def main(names):
         test_xs = [x[:9] for x in xs]
         pred = model.predict(test_xs if len(xs) > 1 else test_xs[0], verbose=0)
         arrays = {"y": np.asarray(pred)}
+        assert isinstance(model.optimizer, keras.optimizers.Adam)
+        for i, (variable, momentum) in enumerate(zip(model.trainable_variables,
+                                                     model.optimizer._momentums)):
+            arrays[f"var{i}"] = keras.ops.convert_to_numpy(variable)
+            arrays[f"momentum{i}"] = keras.ops.convert_to_numpy(momentum)
         for i, x in enumerate(test_xs):
             arrays["x" if len(xs) == 1 else f"x{i}"] = x
         path = os.path.join(HERE, f"keras_{name}.keras")
