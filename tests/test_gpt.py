@@ -181,7 +181,8 @@ def test_the_pytorch_reference_is_the_same_model():
     loss = cr.losses.softmax_cross_entropy(model(ids), labels).mean()
     loss.backward()
     logits = twin(torch.from_numpy(ids))
-    tloss = torch.nn.functional.cross_entropy(logits.reshape(-1, 13), torch.from_numpy(labels).reshape(-1))
+    tloss = torch.nn.functional.cross_entropy(logits.reshape(-1, 13),
+                                              torch.from_numpy(labels).reshape(-1))
     tloss.backward()
     np.testing.assert_allclose(model(ids).data, logits.detach().numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(float(loss.data), tloss.item(), rtol=1e-12)
@@ -276,6 +277,16 @@ def test_cli_lists_gpt_and_reports_missing_data(tmp_path, capsys):
     assert main(["gpt", "--quick", "--data", str(tmp_path / "nothing"),
                  "--out-dir", str(tmp_path)]) == 3
     assert "tinyshakespeare.txt" in capsys.readouterr().err
+
+
+def test_example_script_runs_its_loop(small_text, monkeypatch, capsys):
+    import runpy
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "gpt.py")
+    monkeypatch.setattr("sys.argv", ["gpt.py", "--data", str(small_text), "--iterations", "3"])
+    runpy.run_path(script, run_name="__main__")
+    out = capsys.readouterr().out
+    assert "step     0  loss" in out and "learning rate 1.00e-05" in out   # 1 of 100 warm-up steps
+    assert "validation loss:" in out
 
 
 @pytest.mark.slow

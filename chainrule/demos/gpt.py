@@ -19,7 +19,9 @@ Every block, written as the residual stream it updates::
 
 and the logits of the next character are ``layer_norm(x) @ token_embeddingᵀ``.
 """
+import contextlib
 import math
+import os
 import time
 
 import numpy as np
@@ -176,7 +178,7 @@ def build_model(vocab_size, depth=4, heads=4, width=128, context=64, seed=None):
 
 def make_optimizer(model, config):
     """AdamW with nanoGPT's schedule, clipping and weight decay on matrices only."""
-    decay_steps = config["iterations"] - config["warmup_steps"]
+    decay_steps = max(config["iterations"] - config["warmup_steps"], 1)
     # Linear warm-up from 0 to lr, then lr·((1 - alpha)·cos + alpha), which ends at
     # alpha·lr = min_lr: nanoGPT's get_lr (train.py) in Keras 3's CosineDecay.
     schedule = cr.optimizers.schedules.CosineDecay(
@@ -283,18 +285,45 @@ def save_loss_figure(history, out_dir, filename="gpt.png"):
     return [save_figure(fig, out_dir, filename)]
 
 
+def blas_threads():
+    """``(context, threads, note)``: how many BLAS threads this machine can use now.
+
+    One per core left free by the other programs running (the one-minute load
+    average), at least one. On a busy machine a second OpenBLAS thread spins
+    waiting for a core that is not free, and a (768, 128) @ (128, 384)
+    product takes 5-35 ms instead of 0.3-3 ms on one thread
+    (benchmarks/PROFILE-gpt.md). Needs ``threadpoolctl`` (it comes with
+    scikit-learn); without it BLAS keeps its own default. The thread count
+    does not change the results: OpenBLAS splits a product's rows and
+    columns, never its sums, between threads.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:                               # no load average on this system
+        return contextlib.nullcontext(), None, ""
+    threads = max(1, min(cores, round(cores - load)))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext(), None, ""
+    note = (f"BLAS on {threads} of {cores} cores (load average {load:.1f}"
+            + (": the other cores are busy)" if threads < cores else ")"))
+    return threadpool_limits(threads, user_api="blas"), threads, note
+
+
 def run(quick=False, seed=0, out_dir=".", data_path=None):
     """Train the GPT, print the validation loss as it goes and a sample, save the plot.
 
     Returns ``{"val_loss", "train_loss", "seconds", "seconds_per_iteration",
-    "sample", "parameters", "history", "pngs"}``; ``val_loss`` is over the
-    whole validation split.
+    "sample", "parameters", "history", "pngs", "blas_threads"}``; ``val_loss``
+    is over the whole validation split.
     """
-    from chainrule.datasets.shakespeare import decode
     config = QUICK if quick else CONFIG
     vocabulary, train_ids, val_ids = load(data_path, config.get("characters"))
     print(f"Tiny Shakespeare: {len(train_ids):,} training and {len(val_ids):,} validation "
-          f"characters, {len(vocabulary)} distinct" + (" (--quick: the first 100k)" if quick else ""))
+          f"characters, {len(vocabulary)} distinct"
+          + (" (--quick: the first 100k)" if quick else ""))
     model = build_model(len(vocabulary), config["depth"], config["heads"], config["width"],
                         config["context"], seed=seed)
     optimizer = make_optimizer(model, config)
@@ -302,6 +331,18 @@ def run(quick=False, seed=0, out_dir=".", data_path=None):
     print(f"GPT: {config['depth']} layers, {config['heads']} heads, width {config['width']}, "
           f"context {config['context']}: {parameters:,} parameters; "
           f"{config['iterations']} iterations of batch {config['batch_size']}")
+    threads_context, threads, note = blas_threads()
+    if note:
+        print(note)
+    with threads_context:
+        return _train_and_report(model, optimizer, config, vocabulary, train_ids, val_ids,
+                                 parameters, quick, seed, out_dir, threads)
+
+
+def _train_and_report(model, optimizer, config, vocabulary, train_ids, val_ids, parameters,
+                      quick, seed, out_dir, threads):
+    """The training loop, the final evaluation, the sample and the plot."""
+    from chainrule.datasets.shakespeare import decode
     rng = np.random.default_rng(seed)
     eval_rng = np.random.default_rng(seed + 1)
     context, batch_size = config["context"], config["batch_size"]
@@ -343,4 +384,5 @@ def run(quick=False, seed=0, out_dir=".", data_path=None):
     pngs = save_loss_figure(history, out_dir)
     return {"val_loss": final, "train_loss": float(np.mean(history["loss"][-50:])),
             "seconds": seconds, "seconds_per_iteration": train_seconds / config["iterations"],
-            "sample": sample, "parameters": parameters, "history": history, "pngs": pngs}
+            "sample": sample, "parameters": parameters, "history": history, "pngs": pngs,
+            "blas_threads": threads}
