@@ -112,4 +112,5 @@ def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
 
 SCALED_DOT_PRODUCT_ATTENTION = declare(
     scaled_dot_product_attention, forward="softmax(scale·q kᵀ + mask) v", inputs="q k v",
-    derivative=("scale·dS k", "scale·dSᵀ q", "Pᵀ g"), vjp=PER_CALL, array_vjp=PER_CALL)
+    derivative=("scale·dS k, with P = softmax(scale·q kᵀ + mask), dS = P⊙(g vᵀ - Σ P⊙g vᵀ)",
+                "scale·dSᵀ q", "Pᵀ g"), vjp=PER_CALL, array_vjp=PER_CALL)
