@@ -28,7 +28,7 @@ def test_a_huge_constant_does_not_hang():
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "chainrule", "explain", "a+9**9**9", "a=1"],
                           capture_output=True, text=True, timeout=30, cwd=ROOT)
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 5              # interpreter start included
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "a+9**9**9 is inf at a=1" in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
