@@ -103,19 +103,30 @@ def repeat(x, repeats, axis=None):
     except ValueError:
         raise ShapeError(f"repeat: {counts.size} counts for an axis of size "
                          f"{source.shape[ax]}; give one int or one count per entry") from None
+    flat_shape = source.shape
+    if counts.ndim == 0 or counts.size == 1:
+        # The same count r everywhere: the copies sit on a new axis after
+        # ``ax``, (..., n, r, ...), and one sum puts them back.
+        split = flat_shape[:ax + 1] + (int(counts.reshape(())),) + flat_shape[ax + 1:]
+
+        def d_repeat(g, out, x):
+            return reshape(reduce_sum(reshape(g, split), axis=ax + 1), x.shape)
+
+        def d_repeat_arrays(needs, g, out, x):
+            return g.reshape(split).sum(axis=ax + 1).reshape(x.shape)
+        return record(REPEAT, data, (x,), d_repeat, d_repeat_arrays)
     # Which input entry each output entry copies, along the axis.
     origin = np.repeat(np.arange(source.shape[ax]), counts)
     index = (slice(None),) * ax + (origin,)
-    flat_shape = source.shape
 
-    def d_repeat(g, out, x):
+    def d_repeat_counts(g, out, x):
         return reshape(scatter_add(g, index, flat_shape), x.shape)
 
-    def d_repeat_arrays(needs, g, out, x):
+    def d_repeat_counts_arrays(needs, g, out, x):
         dx = np.zeros(flat_shape, g.dtype)
         np.add.at(dx, index, g)
         return dx.reshape(x.shape)
-    return record(REPEAT, data, (x,), d_repeat, d_repeat_arrays)
+    return record(REPEAT, data, (x,), d_repeat_counts, d_repeat_counts_arrays)
 
 
 REPEAT = declare(repeat, forward="repeat(x, n)", inputs="x",
