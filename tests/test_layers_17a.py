@@ -257,6 +257,7 @@ def _gradcheck(case, seed=0):
 # Max pooling's kinks and relu6/hard_sigmoid-like corners are avoided by the
 # random inputs; one case per layer class is enough for the finite differences.
 GRADCHECK_CASES = ["layer_norm", "layer_norm_axes", "group_norm", "group_norm_instance",
+                   "group_norm_axis1",
                    "mha_cross", "mha_mask_causal_scores", "mha_axis2_mask_scores",
                    "attention_scale_key",
                    "attention_concat", "attention_masks_causal", "conv1d_causal_dilated",

@@ -93,6 +93,7 @@ case("layer_norm_no_center", "LayerNormalization", {"center": False}, [(3, 6)])
 case("group_norm", "GroupNormalization", {"groups": 2}, [(2, 5, 6)])
 case("group_norm_instance", "GroupNormalization", {"groups": -1}, [(2, 3, 3, 4)])
 case("group_norm_one", "GroupNormalization", {"groups": 1, "epsilon": 1e-4}, [(2, 4, 3)])
+case("group_norm_axis1", "GroupNormalization", {"groups": 2, "axis": 1}, [(2, 4, 3, 2)])
 
 # -- attention ----------------------------------------------------------------
 case("mha_self", "MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(2, 5, 8), (2, 5, 8)],
