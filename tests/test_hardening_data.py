@@ -146,7 +146,7 @@ def test_a_truncated_mnist_npz_names_its_path(tmp_path):
     data = path.read_bytes()
     for cut in (10, len(data) // 2, len(data) - 30):
         path.write_bytes(data[:cut])
-        with pytest.raises(DatasetFileError, match="cannot be read as mnist.npz") as info:
+        with pytest.raises(DatasetFileError, match="cannot be read as an MNIST file") as info:
             mnist.load_data(path)
         assert str(path) in str(info.value)
 
@@ -291,9 +291,9 @@ def test_demo_out_dir_naming_a_file_exits_2_before_training(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make,named", [
-    (lambda p: p.write_text("hello, I am not an npz\n"), "cannot be read as mnist.npz"),
+    (lambda p: p.write_text("hello, I am not an npz\n"), "cannot be read as an MNIST file"),
     (lambda p: (_mnist_file(p), p.write_bytes(p.read_bytes()[:700])),
-     "cannot be read as mnist.npz"),
+     "cannot be read as an MNIST file"),
     (lambda p: np.savez(p, images=np.zeros((2, 28, 28), np.uint8)),
      "it has no x_train, y_train, x_test, y_test"),
     (lambda p: _mnist_file(p, x_train=np.zeros((6, 784), np.uint8)), "has shape (6, 784)"),
@@ -415,3 +415,11 @@ def test_a_cifar_archive_member_declaring_too_many_bytes_is_refused(tmp_path, mo
     monkeypatch.setattr(cifar10, "_MAX_ARRAY_BYTES", 1000)    # each batch is ~12 KB
     with pytest.raises(DatasetFileError, match="declares .* bytes; a CIFAR-10 batch is about"):
         cifar10.load_data(archive)
+
+
+def test_an_npz_member_declaring_more_than_a_dataset_holds_is_refused(tmp_path, monkeypatch):
+    path = _mnist_file(tmp_path / "mnist.npz")
+    mnist.load_data(path)                                   # reads as it is
+    monkeypatch.setattr(_files, "MAX_NPZ_MEMBER_BYTES", 1000)    # x_train is 4.7 KB
+    with pytest.raises(DatasetFileError, match="x_train.npy declares 4832 bytes, more than"):
+        mnist.load_data(path)

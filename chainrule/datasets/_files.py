@@ -32,6 +32,8 @@ import stat
 import sys
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["ChecksumError", "DatasetFileError", "DatasetNotFoundError", "cache_dir", "download_allowed",
            "find_file", "keras_cache_dir", "sha256sum"]
 
@@ -161,6 +163,34 @@ def _kind(path):
         return "folder"
     what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
     return f"{what}, not a regular file: not read"
+
+
+MAX_NPZ_MEMBER_BYTES = 2 ** 28   # MNIST's largest array is 47 MB, CIFAR-10's 150 MB
+
+
+def read_npz(path, keys, what):
+    """``[arrays]`` for ``keys`` from the .npz at ``path``, whose members'
+    declared sizes are checked before any is inflated (a small compressed
+    file can declare gigabytes). Any damage is a :class:`DatasetFileError`
+    naming ``path`` and ``what`` it should be."""
+    try:
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise DatasetFileError(f"'{path}' is not {what}: it has no "
+                                       f"{', '.join(missing)} (keys: {data.files})")
+            for info in data.zip.infolist():
+                if info.file_size > MAX_NPZ_MEMBER_BYTES:
+                    raise DatasetFileError(f"'{path}': {info.filename} declares "
+                                           f"{info.file_size} bytes, more than {what} holds")
+            return [data[k] for k in keys]
+    except DatasetFileError:
+        raise
+    except Exception as e:     # noqa: BLE001 -- a damaged zip or .npy header raises
+        # anything from zipfile's BadZipFile to the header parser's SyntaxError
+        raise DatasetFileError(f"'{path}' cannot be read as {what} ({type(e).__name__}: "
+                               f"{e}); it is truncated or not an .npz: delete it and put a "
+                               f"complete copy there") from None
 
 
 def _env_places():

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import DatasetFileError, DatasetNotFoundError, find_file
+from ._files import DatasetFileError, DatasetNotFoundError, find_file, read_npz
 
 __all__ = ["SafeUnpickler", "UnsafePickleError", "class_names", "load_data"]
 
@@ -196,12 +196,7 @@ def _load_archive(archive):
 
 
 def _load_npz(path):
-    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-        missing = [k for k in _KEYS if k not in z.files]
-        if missing:
-            raise DatasetFileError(f"'{path}' is not a CIFAR-10 .npz: it has no "
-                             f"{', '.join(missing)} (keys: {z.files})")
-        arrays = [z[k] for k in _KEYS]
+    arrays = read_npz(path, _KEYS, "a CIFAR-10 .npz")
     for name, x in zip(("x_train", "x_test"), arrays[0::2]):
         if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype.kind not in "iuf":
             raise DatasetFileError(f"'{path}': {name} has shape {x.shape} and dtype {x.dtype}, "

@@ -12,7 +12,7 @@ folder holding it), at ``$CHAINRULE_DATA``, in the cache
 """
 import numpy as np
 
-from ._files import DatasetFileError, find_file
+from ._files import DatasetFileError, find_file, read_npz
 
 __all__ = ["load_data"]
 
@@ -35,20 +35,7 @@ def load_data(path=None, download=None):
     nowhere and cannot be downloaded.
     """
     place = find_file(FILENAME, path, sha256=SHA256, url=URL, download=download)
-    try:
-        with open(place, "rb") as f, np.load(f, allow_pickle=False) as data:
-            missing = [k for k in _KEYS if k not in data.files]
-            if missing:
-                raise DatasetFileError(f"'{place}' is not an MNIST file in Keras' layout: it has "
-                                 f"no {', '.join(missing)} (keys: {data.files})")
-            arrays = [data[k] for k in _KEYS]
-    except Exception as e:     # noqa: BLE001 -- a damaged zip or .npy header raises
-        # anything from zipfile's BadZipFile to the header parser's SyntaxError
-        if isinstance(e, DatasetFileError):
-            raise
-        raise DatasetFileError(f"'{place}' cannot be read as mnist.npz ({type(e).__name__}: {e}); "
-                         f"it is truncated or not an .npz: delete it and put a complete copy "
-                         f"there") from None
+    arrays = read_npz(place, _KEYS, "an MNIST file in Keras' layout (mnist.npz)")
     for x_name, y_name, x, y in (("x_train", "y_train", *arrays[:2]),
                                  ("x_test", "y_test", *arrays[2:])):
         _check_split(place, x_name, y_name, x, y)
