@@ -31,6 +31,7 @@ __all__ = [
     "CategoricalAccuracy",
     "Mean",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanMetricWrapper",
     "MeanSquaredError",
     "Metric",
@@ -44,6 +45,7 @@ __all__ = [
     "get",
     "mae",
     "mean_absolute_error",
+    "mean_absolute_percentage_error",
     "mean_squared_error",
     "mse",
     "serialize",
@@ -135,6 +137,13 @@ def mean_absolute_error(y_true, y_pred):
     """mean(|y - ŷ|) over the last axis."""
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return _mean_last(np.abs(y_true - y_pred))
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """100 · mean(|y - ŷ| / max(|y|, 1e-7)) over the last axis (as Keras 3
+    ``keras/src/losses/losses.py`` ``mean_absolute_percentage_error``)."""
+    y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
+    return 100.0 * _mean_last(np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), 1e-7))
 
 
 mse = mean_squared_error
@@ -364,6 +373,13 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
     def __init__(self, name="mean_absolute_error", dtype=None):
         super().__init__(mean_absolute_error, name=name, dtype=dtype)
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """Running mean of 100 · mean(|y - ŷ| / |y|) (``|y|`` at least 1e-7)."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name=name, dtype=dtype)
 
 
 # --------------------------------------------------------------------------
@@ -628,17 +644,18 @@ class _InferredAccuracy(MeanMetricWrapper):
 
 _CLASSES = {cls.__name__: cls for cls in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    MeanSquaredError, MeanAbsoluteError, AUC, Precision, Recall)}
+    MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, AUC, Precision, Recall)}
 
 # Keras' names: class names and their snake_case, short aliases; "accuracy"
 # and "acc" are resolved by get() from the loss or the shapes.
 _REGISTRY = Registry("metric", {**class_and_snake_names(*_CLASSES.values()),
                                 "accuracy": _InferredAccuracy, "acc": _InferredAccuracy,
-                                "mse": MeanSquaredError, "mae": MeanAbsoluteError})
+                                "mse": MeanSquaredError, "mae": MeanAbsoluteError,
+                                "mape": MeanAbsolutePercentageError})
 
 _FUNCTIONS = {fn.__name__: fn for fn in (
     accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy,
-    mean_squared_error, mean_absolute_error)}
+    mean_squared_error, mean_absolute_error, mean_absolute_percentage_error)}
 
 
 

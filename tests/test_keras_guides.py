@@ -75,7 +75,7 @@ GUIDE_SPECS = {
             "Wrapping up: an end-to-end GAN example":
                 needs(missing="the GAN calls PyTorch itself (torch.utils.data.DataLoader, "
                               "torch.tensor(device=...), torch.concat, torch.cuda), which "
-                              "chainrule does not imitate, and needs Conv2DTranspose (issue 17)"),
+                              "chainrule does not imitate"),
         }},
     "training_with_built_in_methods.py": {
         "slow": True, "data": ["mnist"],

@@ -1,6 +1,7 @@
 """The per-sample loss functions and loss objects against real Keras 3
 (tests/keras_refs/gen_losses.py -> losses.npz; issue 16): on 1-D input Keras
-averages over the last axis and returns a scalar."""
+averages over the last axis and returns a scalar. Also the
+MeanAbsolutePercentageError metric (two updates, the second weighted)."""
 import json
 import os
 
@@ -18,6 +19,13 @@ def test_loss_matches_keras(name):
     spec = json.loads(str(REFS[f"{name}/spec"]))
     y_true, y_pred = REFS[f"{name}/y_true"], REFS[f"{name}/y_pred"]
     want = REFS[f"{name}/out"]
+    if spec["fn"].startswith("metrics."):
+        metric = getattr(cr.metrics, spec["fn"].split(".", 1)[1])(**spec["kwargs"])
+        metric.update_state(y_true, y_pred)
+        metric.update_state(y_true[:2], y_pred[:2] * 0.5,
+                            sample_weight=REFS[f"{name}/sample_weight"][:2])
+        np.testing.assert_allclose(float(metric.result()), float(want), rtol=1e-5)
+        return
     fn = getattr(cr.losses, spec["fn"])
     if spec["fn"][0].isupper():
         weight_key = f"{name}/sample_weight"

@@ -10,7 +10,7 @@ chainrule has too. Changed from the guide: the imports only.
 becomes ``import chainrule as torch``: chainrule plays both parts (the
 ``KERAS_BACKEND`` line stays, harmless). The GAN at the end also calls PyTorch
 tensors, devices and ``torch.utils.data`` directly, which chainrule does not
-imitate, and needs ``Conv2DTranspose``: tests/test_keras_guides.py skips it by
+imitate: tests/test_keras_guides.py skips it by
 name. Sizes are the guide's (1,000 random samples). The prose is cut to the
 section titles (``# %% ...``, used by run_sections.py).
 """

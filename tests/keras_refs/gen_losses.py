@@ -89,8 +89,19 @@ case("BinaryCrossentropy_2d_sum", "BinaryCrossentropy", binary(4, 3), probs(4, 3
      reduction="sum")
 
 
+# metrics (stateful, two updates, the second weighted)
+case("metric_MeanAbsolutePercentageError", "metrics.MeanAbsolutePercentageError",
+     logits(4, 3), logits(4, 3), sample_weight=np.array([1.0, 0.5, 0.0, 2.0], "float32"))
+
+
 def run(spec):
     fn = spec["fn"]
+    if fn.startswith("metrics."):
+        metric = getattr(keras.metrics, fn.split(".", 1)[1])(**spec["kwargs"])
+        metric.update_state(spec["y_true"], spec["y_pred"])
+        metric.update_state(spec["y_true"][:2], spec["y_pred"][:2] * 0.5,
+                            sample_weight=spec["sample_weight"][:2])
+        return keras.ops.convert_to_numpy(metric.result())
     if fn[0].isupper():
         obj = getattr(keras.losses, fn)(**spec["kwargs"])
         out = obj(spec["y_true"], spec["y_pred"], sample_weight=spec["sample_weight"])
