@@ -17,6 +17,7 @@ import numpy as np
 from . import graph
 from .errors import ShapeError, creation_error
 from .graph import STATE, Node, check_finite
+from .masks import get_keras_mask, set_keras_mask
 from .rules import Rule
 from .random import default_rng
 
@@ -107,6 +108,16 @@ class Tensor:
     def mT(self):
         """The last two axes swapped (batched matrix transpose)."""
         return ops.swapaxes(self, -1, -2)
+
+    @property
+    def _keras_mask(self):
+        """The boolean (batch, steps) mask a layer attached to this tensor, or
+        None (Keras 3's ``_keras_mask``; kept in ``chainrule.masks``)."""
+        return get_keras_mask(self)
+
+    @_keras_mask.setter
+    def _keras_mask(self, mask):
+        set_keras_mask(self, mask)
 
     # -- conversion ---------------------------------------------------------
     def numpy(self):

@@ -251,3 +251,90 @@ def test_batch_normalization_training_with_a_mask_matches_keras():
     assert not np.allclose(plain(x, training=True).numpy(), REFS["batchnorm/out"], rtol=1e-3)
     with pytest.raises(cr.errors.ShapeError, match=r"BatchNormalization.*\(3, 5\)"):
         bn(x, training=True, mask=np.ones((3, 4), bool))
+
+
+# -- custom layers and the mask protocol (Keras 3's rules for user layers) ---------
+class HalvesInTime(cr.layers.Layer):
+    """Returns the first and second half of the steps; the mask is cut the same way."""
+
+    def call(self, x):
+        half = x.shape[1] // 2
+        return [x[:, :half], x[:, half:]]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        if previous_mask is None:
+            return None
+        half = np.shape(previous_mask)[1] // 2
+        return [previous_mask[:, :half], previous_mask[:, half:]]
+
+
+class OddIdsMask(cr.layers.Layer):
+    """Generates a mask from its input's values: odd ids are kept."""
+
+    def call(self, ids):
+        return ops.cast(ids, "float32")[..., None]
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return np.asarray(getattr(inputs, "data", inputs)) % 2 == 1
+
+
+class PassesMaskOn(cr.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True          # opting in, as a Keras layer does
+
+    def call(self, x):
+        return ops.relu(x)
+
+
+class Stays(cr.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+
+
+class MaskedMeanOverTime(cr.layers.Layer):
+    """A mask consumer: call(inputs, mask=None) gets the input's mask."""
+
+    def call(self, x, mask=None):
+        self.seen = None if mask is None else np.asarray(mask)
+        weights = np.ones(x.shape[:2], x.dtype) if mask is None else np.asarray(mask, x.dtype)
+        weights = cr.tensor(weights[..., None])
+        return ops.sum(x * weights, axis=1) / ops.sum(weights, axis=1)
+
+
+ops = cr.ops
+
+
+def test_custom_layers_make_split_pass_on_and_consume_masks():
+    ids = np.array([[3, 2, 5, 7, 4, 1], [1, 1, 2, 2, 9, 8]])
+    x = OddIdsMask()(ids)
+    np.testing.assert_array_equal(x._keras_mask, ids % 2 == 1)
+    first, second = HalvesInTime()(x)
+    np.testing.assert_array_equal(first._keras_mask, (ids % 2 == 1)[:, :3])
+    np.testing.assert_array_equal(second._keras_mask, (ids % 2 == 1)[:, 3:])
+    np.testing.assert_array_equal(PassesMaskOn()(x)._keras_mask, ids % 2 == 1)
+    with pytest.warns(UserWarning, match="does not support masking"):
+        assert Stays()(x)._keras_mask is None
+    consumer = MaskedMeanOverTime()
+    with pytest.warns(UserWarning, match="does not support masking"):   # as Keras: it
+        out = consumer(x).numpy()[:, 0]                # consumes the mask, passes none on
+    np.testing.assert_array_equal(consumer.seen, ids % 2 == 1)
+    np.testing.assert_allclose(out, [(3 + 5 + 7 + 1) / 4, (1 + 1 + 9) / 3])
+
+
+def test_placeholders_carry_symbolic_masks_in_a_functional_model():
+    inputs = cr.Input((None,), dtype="int32")
+    assert inputs._keras_mask is None
+    x = layers.Embedding(20, 4, mask_zero=True)(inputs)
+    assert x._keras_mask is not None and x._keras_mask.shape == (None, None)
+    x = PassesMaskOn()(x)
+    assert x._keras_mask is not None
+    assert Stays()(x)._keras_mask is None              # not opted in: the mask ends
+    last = layers.LSTM(3)(x)
+    assert last._keras_mask is None                    # no return_sequences: no mask
+    seqs = layers.LSTM(3, return_sequences=True)(x)
+    assert seqs._keras_mask.shape == seqs.shape[:2]      # (batch, steps)
+    model = cr.Model(inputs, [last, seqs])
+    out_last, out_seqs = model(np.array([[4, 0, 0], [5, 6, 0]]))
+    np.testing.assert_array_equal(out_seqs._keras_mask, [[True, False, False],
+                                                         [True, True, False]])

@@ -150,6 +150,8 @@ class SymbolicTensor:
     functional ``Model`` can replay the calls in order.
     """
 
+    _keras_mask = None        # a SymbolicTensor when the real tensor will carry a mask
+
     def __init__(self, shape, dtype="float32", history=None, name=None):
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
@@ -626,8 +628,35 @@ class Layer:
             return SymbolicTensor(shape, self.dtype, history=(self, inputs, kwargs, index),
                                   name=self.name)
         outputs = [make(s) for s in out_shape] if isinstance(out_shape, list) else make(out_shape)
+        self._symbolic_masks(inputs, outputs)
         self.__dict__.setdefault("_inbound_nodes", []).append((inputs, outputs))
         return outputs
+
+    def _symbolic_masks(self, inputs, outputs):
+        """Give the placeholders the masks their real tensors will carry (Keras'
+        symbolic ``_keras_mask``): ``compute_mask`` on a batch of zeros, with
+        all-True masks where the inputs carry one, says which outputs get one."""
+        in_masks = _map(lambda t: getattr(t, "_keras_mask", None), inputs)
+        has_mask = any(m is not None for m in _flatten(in_masks))
+        if not self.supports_masking or \
+                (not has_mask and type(self).compute_mask is Layer.compute_mask):
+            return
+
+        def zeros(t):
+            return Tensor(np.zeros(tuple(1 if d is None else d for d in t.shape), t.dtype))
+
+        def all_true(m):
+            return None if m is None else np.ones(tuple(1 if d is None else d for d in m.shape),
+                                                  bool)
+        with no_grad():
+            masks = self.compute_mask(_map(zeros, inputs), _map(all_true, in_masks))
+        if masks is None:
+            return
+        for out, mask in zip(_flatten(outputs), _flatten(masks)):
+            if mask is not None:
+                ndim = np.ndim(getattr(mask, "data", mask))      # the output's leading axes
+                out._keras_mask = SymbolicTensor(out.shape[:ndim], "bool",
+                                                 name=f"{self.name}_mask")
 
     def _only_node(self, what):
         nodes = self.__dict__.get("_inbound_nodes", [])
