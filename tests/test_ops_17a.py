@@ -59,8 +59,10 @@ def test_cumsum_second_order():
     x = cr.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
     (g,) = cr.autodiff.gradients((cr.cumsum(x) ** 2).sum(), [x], create_graph=True)
     (h,) = cr.autodiff.gradients(g.sum(), [x])
-    # d/dx_j of Σ_i 2·c_i·[i ≥ j]... summed over j: 2·Σ_j Σ_i [i ≥ j]·(Σ_k [k ≤ i]) e_k
-    want = 2 * np.array([[1, 1, 1], [0, 1, 1], [0, 0, 1]]).sum(0) @ np.tril(np.ones((3, 3)))
+    # cumsum(x) = L x (L: lower-triangular ones), so Σ cumsum(x)² has gradient
+    # 2·Lᵀ·L·x, and the sum of that gradient has gradient 2·Lᵀ·L·1.
+    lower = np.tril(np.ones((3, 3)))
+    want = 2 * lower.T @ lower @ np.ones(3)
     np.testing.assert_allclose(h.numpy(), want)
 
 

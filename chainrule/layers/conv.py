@@ -61,10 +61,10 @@ def conv_output_size(size, kernel, stride, padding, dilation=1):
 def check_groups(layer, groups, channels, filters):
     """``groups`` must divide the input channels and the filters (Keras' rule)."""
     if channels % groups or filters % groups:
+        fits = [g for g in range(1, channels + 1) if channels % g == 0 and filters % g == 0]
         raise ValueError(f"{type(layer).__name__} layer '{layer.name}': groups={groups} must "
                          f"divide both the input channels ({channels}) and filters "
-                         f"({filters}); e.g. groups in "
-                         f"{[g for g in range(1, channels + 1) if channels % g == 0 and filters % g == 0]}")
+                         f"({filters}); e.g. groups in {fits}")
 
 
 def _channels(layer, input_shape):

@@ -78,8 +78,9 @@ def sort(x, axis=-1):
     return record(SORT, data, (x,), d_sort, d_sort_arrays)
 
 
-SORT = declare(sort, forward="sort(x)", inputs="x", derivative="g put back where each entry came from",
-               vjp=PER_CALL, array_vjp=PER_CALL)
+SORT = declare(sort, forward="sort(x)", inputs="x",
+               derivative="g put back where each entry came from", vjp=PER_CALL,
+               array_vjp=PER_CALL)
 
 
 def top_k(x, k, sorted=True):  # noqa: A002  (Keras' and PyTorch's name)
