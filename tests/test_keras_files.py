@@ -284,9 +284,32 @@ def test_lambda_refused_in_safe_mode_and_never_run(tmp_path):
     path = os.path.join(REFS, "keras_lambda.keras")
     with pytest.raises(ValueError, match=r"lambda.*safe_mode=False"):
         cr.load_model(path)
-    # Without safe mode the code is still not run: chainrule has no Lambda layer.
-    with pytest.raises(ValueError, match=r"'double'.*Lambda"):
+    # Without safe mode the code is still not run: a lambda's bytecode is refused.
+    with pytest.raises(ValueError, match=r"'double' \(Lambda\).*bytecode.*never runs"):
         cr.load_model(path, safe_mode=False)
+
+
+def _times_three(t):
+    return t * 3.0
+
+
+def test_chainrule_lambda_in_a_keras_file_needs_trust_and_its_function_by_name(tmp_path):
+    x = cr.Input((3,), name="x")
+    model = cr.Model(x, layers.Lambda(_times_three, name="triple")(layers.Dense(2)(x)))
+    model.save(tmp_path / "lambda.keras")
+    with zipfile.ZipFile(tmp_path / "lambda.keras") as archive:
+        spec = json.loads(archive.read("config.json"))["config"]["layers"][-1]
+    # Keras' form of a named function: its name, never its code
+    assert spec["config"]["function"]["class_name"] == "function"
+    assert spec["config"]["function"]["config"] == "_times_three"
+    with pytest.raises(ValueError, match=r"'triple' \(Lambda\).*refused in safe mode"):
+        cr.load_model(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match=r"'triple'.*'_times_three'.*custom_objects"):
+        cr.load_model(tmp_path / "lambda.keras", safe_mode=False)
+    loaded = cr.load_model(tmp_path / "lambda.keras", safe_mode=False,
+                           custom_objects={"_times_three": _times_three})
+    data = np.random.default_rng(3).normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
 
 
 def test_constraint_refused_by_name(tmp_path):
@@ -453,12 +476,17 @@ _KERAS_SCRIPT = textwrap.dedent("""
     import os, sys
     os.environ["KERAS_BACKEND"] = "torch"
     import keras, numpy as np
+    def _times_three(t):                  # the function of chainrule's Lambda model
+        return t * 3.0
+    # clone_model below re-reads the config too: the function must be known there
+    keras.saving.get_custom_objects()["_times_three"] = _times_three
     folder = sys.argv[1]
     for name in sys.argv[2:]:
         data = np.load(os.path.join(folder, name + "_in.npz"))
         xs = [data[k] for k in sorted(data.files)]
         x = xs[0] if len(xs) == 1 else xs
-        model = keras.saving.load_model(os.path.join(folder, name + ".keras"))
+        model = keras.saving.load_model(os.path.join(folder, name + ".keras"),
+                                        custom_objects={"_times_three": _times_three})
         out = {}
         for i, p in enumerate(model.predict(x, verbose=0) if len(model.outputs) > 1
                               else [model.predict(x, verbose=0)]):
@@ -483,6 +511,11 @@ def _keras_available():
 @pytest.mark.skipif(not _keras_available(), reason="needs keras and torch")
 def test_real_keras_loads_chainrule_files_and_predicts_the_same(tmp_path):
     models = _chainrule_models(np.random.default_rng(7))
+    x = cr.Input((3,), name="x")
+    with_lambda = cr.Model(x, layers.Lambda(_times_three)(layers.Dense(2)(x)), name="lambda")
+    with_lambda.compile("sgd", "mse")
+    models["lambda"] = (with_lambda, [np.random.default_rng(8).normal(size=(5, 3))
+                                      .astype(np.float32)])
     for name, (model, xs) in models.items():
         model.save(tmp_path / f"{name}.keras")
         model.save_weights(tmp_path / f"{name}.weights.h5")

@@ -188,6 +188,7 @@ KERAS_LAYERS = {
     "ELU": LayerFormat("ELU"),
     "PReLU": LayerFormat("PReLU"),
     "Identity": LayerFormat("Identity"),
+    "Lambda": LayerFormat("Lambda"),      # only with safe_mode=False, see _Reader.lambda_layer
 }
 
 # Wrappers whose config holds whole layers: config key -> the attribute
@@ -668,9 +669,7 @@ class _Reader:
         config = dict(spec.get("config") or {})
         where = f"{_describe('layer', config)} ({spec['class_name']})"
         if spec["class_name"] == "Lambda" and "Lambda" not in self.custom_objects:
-            raise self.error(f"{where} is a Lambda layer, which chainrule does not have "
-                             f"(its function is Keras code); pass custom_objects="
-                             f"{{'Lambda': YourLayer}} to build a replacement")
+            return self.lambda_layer(spec, config, where)
         cls, entry = self.find_class(spec)
         for key in _NESTED_LAYERS.get(spec["class_name"], {}):
             if isinstance(config.get(key), dict):
@@ -679,6 +678,42 @@ class _Reader:
         try:
             return cls.from_config(kwargs)
         except (TypeError, ValueError, NotImplementedError) as e:
+            raise self.error(f"{where}: {type(e).__name__}: {e}") from None
+
+    def lambda_layer(self, spec, config, where):
+        """A Keras ``Lambda``: refused in safe mode (chainrule's rule for its own
+        Lambda, stricter than Keras' for named functions); without it, its
+        function is found by name among custom_objects and registered objects,
+        never read from the file (a lambda's bytecode is refused outright)."""
+        from .. import registry
+        from ..layers.lambda_layer import Lambda
+        if self.safe_mode:
+            raise self.error(f"{where} is a Lambda layer, which stands for Python code; "
+                             f"loading it is refused in safe mode. If you trust this file, "
+                             f"pass safe_mode=False: its function is then looked up by name "
+                             f"among custom_objects (no code is read from the file)")
+        function = config.get("function")
+        if isinstance(function, dict) and function.get("class_name") == "__lambda__":
+            raise self.error(f"{where} holds a Python lambda as bytecode, which chainrule "
+                             f"never runs; give the function a name and pass it in "
+                             f"custom_objects, or pass custom_objects={{'Lambda': YourLayer}}")
+        name = function
+        if isinstance(function, dict) and function.get("class_name") == "function":
+            name = function.get("registered_name") or function.get("config")
+        found = self.custom_objects.get(name) if isinstance(name, str) else None
+        if found is None and isinstance(name, str):
+            found = registry.get_registered_object(name)
+        if not callable(found):
+            raise self.error(f"{where}: its function {name!r} is not among custom_objects nor "
+                             f"registered; pass custom_objects={{{name!r}: the_function}}")
+        for key in ("output_shape", "mask"):
+            if isinstance(config.get(key), dict):
+                raise self.error(f"{where}: a function as {key} is not supported")
+        kwargs = {k: v for k, v in config.items() if k not in ("function", "dtype")}
+        kwargs["dtype"] = _dtype_of(config.get("dtype"), where)
+        try:
+            return Lambda(found, **kwargs)
+        except (TypeError, ValueError) as e:
             raise self.error(f"{where}: {type(e).__name__}: {e}") from None
 
     def nested(self, spec):
@@ -1152,6 +1187,10 @@ def _layer_to_keras(layer):
         config.pop(key, None)
     for key, attribute in _NESTED_LAYERS.get(class_name, {}).items():
         config[key] = _layer_to_keras(getattr(layer, attribute))
+    if class_name == "Lambda":            # Keras' form of a named function
+        config["function"] = {"module": layer.function.__module__, "class_name": "function",
+                              "config": layer.function.__name__,
+                              "registered_name": config["function"]}
     if class_name in KERAS_LAYERS:
         module, registered = "keras.layers", None
     else:
