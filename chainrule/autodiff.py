@@ -10,6 +10,7 @@ import contextlib
 import functools
 import math
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -233,6 +234,24 @@ def _is_float(t):
     return isinstance(t, Tensor) and t.dtype.kind in "fc"
 
 
+_RECORDING = threading.local()      # .tapes: the tapes open in this thread
+
+
+def note_variables_read(variables):
+    """Tell the open tapes of this thread that ``variables`` were read (a
+    layer calls it with its weights), so ``watched_variables()`` lists them."""
+    for tape in getattr(_RECORDING, "tapes", ()):
+        if tape.watch_accessed_variables:
+            for v in variables:
+                if v.requires_grad and all(v is not seen for seen in tape._accessed):
+                    tape._accessed.append(v)
+
+
+def tapes_recording():
+    """True while a GradientTape is open in this thread (one attribute read)."""
+    return bool(getattr(_RECORDING, "tapes", None))
+
+
 class GradientTape:
     """Record operations to differentiate them later (TensorFlow's tape).
 
@@ -271,12 +290,14 @@ class GradientTape:
         self._prev_grad_mode = STATE.grad_enabled
         STATE.grad_enabled = True
         STATE.diff_depth += 1
+        _RECORDING.tapes = getattr(_RECORDING, "tapes", ()) + (self,)
         return self
 
     def __exit__(self, *exc):
         self._recording = False
         STATE.grad_enabled = self._prev_grad_mode
         STATE.diff_depth -= 1
+        _RECORDING.tapes = tuple(t for t in getattr(_RECORDING, "tapes", ()) if t is not self)
         return False
 
     @contextlib.contextmanager
@@ -320,12 +341,12 @@ class GradientTape:
                 self._watched.append(t)
 
     def watched_variables(self):
-        """The tensors this tape watches, in the order it met them: those passed
-        to ``watch``, then (with ``watch_accessed_variables``) the trainable
-        leaves that the targets of ``gradient`` calls so far were computed from.
-
-        chainrule does not log variable reads while recording, so before the
-        first ``gradient`` call only the watched tensors are known.
+        """The tensors this tape watches (TensorFlow's ``watched_variables``):
+        those passed to ``watch``, then, with ``watch_accessed_variables``,
+        the trainable weights of every layer called while it recorded and
+        the trainable leaves behind the targets of ``gradient`` calls so far.
+        A trainable tensor used outside any layer is known only from the
+        targets of a ``gradient`` call (chainrule's ops log no reads).
         """
         out = [t for t in self._watched if _is_float(t)]
         if self.watch_accessed_variables:

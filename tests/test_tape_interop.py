@@ -147,3 +147,28 @@ def test_layer_zero_grad_clears_every_weight_gradient():
     assert all(w.grad is not None and not w.grad.numpy().any() for w in model.trainable_weights)
     model.zero_grad()
     assert all(w.grad is None for w in model.trainable_weights)
+
+
+def test_watched_variables_lists_the_weights_of_layers_called_inside_the_tape():
+    model = cr.Sequential([cr.layers.Dense(3, name="d1"), cr.layers.Dense(1, name="d2")])
+    frozen = cr.layers.Dense(2, trainable=False)
+    x = np.ones((2, 4), "float32")
+    model(x)
+    frozen(x)
+    outside = cr.layers.Dense(2)
+    outside(x)                                # called before the tape: not listed
+    with cr.GradientTape() as tape:
+        loss = model(x).sum() + frozen(x).sum()
+    watched = tape.watched_variables()          # known before any gradient() call (TF)
+    assert len(watched) == 4 and all(any(w is v for v in watched) for w in model.trainable_weights)
+    assert not any(w is v for v in watched for w in frozen.weights + outside.weights)
+    grads = tape.gradient(loss, watched)
+    assert [g.shape for g in grads] == [(4, 3), (3,), (3, 1), (1,)]
+    with cr.GradientTape(watch_accessed_variables=False) as quiet:
+        model(x)
+    assert quiet.watched_variables() == []
+    with cr.GradientTape() as outer:
+        with cr.GradientTape() as inner:
+            model(x)
+        assert len(inner.watched_variables()) == 4
+    assert len(outer.watched_variables()) == 4            # nested tapes both record

@@ -36,6 +36,7 @@ import warnings
 import numpy as np
 
 from .. import initializers, regularizers
+from ..autodiff import note_variables_read, tapes_recording
 from ..errors import ShapeError
 from ..graph import no_grad
 from ..masks import any_masks, get_keras_mask, set_keras_mask
@@ -514,6 +515,8 @@ class Layer:
             kwargs, previous_mask = self._fill_masks(inputs, kwargs)
         _CONTEXT.training = training
         self._activity_losses = []
+        if tapes_recording() and self.trainable:   # an open GradientTape lists the weights read
+            note_variables_read(self._weights)
         try:
             outputs = self._call_with_training(inputs, training, kwargs)
         finally:
