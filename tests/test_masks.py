@@ -338,3 +338,13 @@ def test_placeholders_carry_symbolic_masks_in_a_functional_model():
     out_last, out_seqs = model(np.array([[4, 0, 0], [5, 6, 0]]))
     np.testing.assert_array_equal(out_seqs._keras_mask, [[True, False, False],
                                                          [True, True, False]])
+
+
+def test_compute_mask_takes_keras_keyword_mask():
+    """Keras' built-in layers spell it compute_mask(inputs, mask=None)."""
+    ids = np.array([[2, 0]])
+    assert layers.Embedding(3, 2, mask_zero=True).compute_mask(ids, mask=None).tolist() == \
+        [[True, False]]
+    seq_mask = np.array([[True, False]])
+    assert layers.LSTM(2, return_sequences=True).compute_mask(None, mask=seq_mask) is seq_mask
+    assert layers.GlobalAveragePooling1D().compute_mask(None, mask=seq_mask) is None

@@ -260,11 +260,11 @@ class _Merge(Layer):
 
     supports_masking = True
 
-    def compute_mask(self, inputs, previous_mask=None):
-        if not isinstance(previous_mask, (list, tuple)) or \
-                any(m is None for m in previous_mask):
+    def compute_mask(self, inputs, mask=None):
+        if not isinstance(mask, (list, tuple)) or \
+                any(m is None for m in mask):
             return None
-        return np.logical_or.reduce([np.asarray(m, bool) for m in previous_mask])
+        return np.logical_or.reduce([np.asarray(m, bool) for m in mask])
 
     def _check_inputs(self, shapes):
         if not isinstance(shapes, (list, tuple)) or len(shapes) < 2 or \
@@ -334,15 +334,15 @@ class Concatenate(_Merge):
     def call(self, inputs):
         return ops.concatenate(list(inputs), axis=self.axis)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         """As Keras 3 ``merging/concatenate.py``: each mask spread over its input
         (all True for an input without one), joined along ``axis``, then any()
         over the last axis."""
-        if not isinstance(previous_mask, (list, tuple)) or \
-                all(m is None for m in previous_mask):
+        if not isinstance(mask, (list, tuple)) or \
+                all(m is None for m in mask):
             return None
         masks = []
-        for x, m in zip(inputs, previous_mask):
+        for x, m in zip(inputs, mask):
             shape = tuple(x.shape)
             m = np.ones(shape, bool) if m is None else np.asarray(m, bool)
             if m.ndim < len(shape):

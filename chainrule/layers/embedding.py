@@ -75,7 +75,7 @@ class Embedding(Layer):
                              f"from {ids.min()} to {ids.max()}")
         return ops.take(self.embeddings, ids, axis=0)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         """``ids != 0`` with ``mask_zero``, else None."""
         if not self.mask_zero:
             return None

@@ -57,7 +57,7 @@ class Masking(Layer):
             raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r}")
         self.mask_value = float(mask_value)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
         return np.any(data != self.mask_value, axis=-1)
 

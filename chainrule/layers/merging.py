@@ -225,7 +225,7 @@ class Dot(_Merge):
         out = first + second
         return tuple(out + [1] if len(out) == 1 else out)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         return None
 
 

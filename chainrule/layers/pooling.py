@@ -185,7 +185,7 @@ class GlobalAveragePooling1D(_GlobalPooling):
         count = keep.sum(axis=1, keepdims=self.keepdims).astype(x.dtype)
         return total / Tensor._wrap(count)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         return None
 
 

@@ -199,12 +199,12 @@ class _Recurrent(Layer):
                              f"shape (batch, steps) = {expected}, got {mask.shape}")
         return mask.astype(bool, copy=False)
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         """The input's mask with ``return_sequences`` (and None for the states), as
         Keras 3 ``keras/src/layers/rnn/rnn.py``; None otherwise."""
-        if isinstance(previous_mask, (list, tuple)):
-            previous_mask = previous_mask[0]
-        output_mask = previous_mask if self.return_sequences else None
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.return_sequences else None
         if self.return_state:
             return [output_mask] + [None] * len(self._state_names)
         return output_mask

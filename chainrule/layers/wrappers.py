@@ -139,11 +139,11 @@ class Bidirectional(Layer):
             return output + state_shapes + state_shapes
         return output if self.merge_mode is None else shape
 
-    def compute_mask(self, inputs, previous_mask=None):
+    def compute_mask(self, inputs, mask=None):
         """As Keras: the input's mask with ``return_sequences``, else none."""
-        if isinstance(previous_mask, (list, tuple)):
-            previous_mask = previous_mask[0]
-        mask = previous_mask if self.return_sequences else None
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        mask = mask if self.return_sequences else None
         output = [mask, mask] if self.merge_mode is None else [mask]
         if self.return_state:
             return output + [None] * (2 * len(self.forward_layer._state_names))
