@@ -360,3 +360,24 @@ def test_group_normalization(tmp_path, groups, shape):
                           name="groupnorm")
     _check(_randomize(model, rng), tmp_path,
            lambda n: [rng.normal(loc=1.0, scale=2.0, size=(n, *shape)).astype(np.float32)])
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+def test_bidirectional_and_time_distributed(tmp_path, merge_mode):
+    rng = np.random.default_rng(21)
+    model = cr.Sequential([
+        cr.Input((6, 3)),
+        layers.Bidirectional(layers.LSTM(4, return_sequences=True), merge_mode=merge_mode),
+        layers.TimeDistributed(layers.Dense(5, activation="tanh")),
+        layers.Bidirectional(layers.GRU(3), merge_mode=merge_mode),
+    ], name=f"bidirectional_{merge_mode}")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 3))
+
+
+def test_time_distributed_conv(tmp_path):
+    rng = np.random.default_rng(22)
+    model = cr.Sequential([cr.Input((4, 6, 5, 2)),
+                           layers.TimeDistributed(layers.Conv2D(3, 2, padding="same")),
+                           layers.TimeDistributed(layers.GlobalAveragePooling2D())],
+                          name="frames")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 4, 6, 5, 2))

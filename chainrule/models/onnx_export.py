@@ -638,6 +638,50 @@ def _recurrent(op_type, gate_order):
     return convert
 
 
+def _reverse_steps(g, x, base):
+    """x[:, ::-1]: the time axis reversed."""
+    return g.op("Slice", [x, _int64s(g, f"{base}/start", [-1]),
+                          _int64s(g, f"{base}/stop", [-2 ** 62]),
+                          _int64s(g, f"{base}/axis", [1]), _int64s(g, f"{base}/step", [-1])],
+                base)
+
+
+def _bidirectional(g, layer, xs, shapes):
+    """Keras 3 ``bidirectional.py``: the forward and the backward layer, the
+    backward sequence put back in time order, merged by ``merge_mode``."""
+    where = _where(layer)
+    if layer.return_state or layer.merge_mode is None:
+        raise ValueError(f"{where}: return_state=True or merge_mode=None has no ONNX export "
+                         f"here")
+    forward = _emit(g, layer.forward_layer, xs, shapes)
+    backward = _emit(g, layer.backward_layer, xs, shapes)
+    if layer.return_sequences:
+        backward = _reverse_steps(g, backward, layer.name)
+    if layer.merge_mode == "concat":
+        return g.op("Concat", [forward, backward], layer.name, axis=-1)
+    if layer.merge_mode == "sum":
+        return g.op("Add", [forward, backward], layer.name)
+    if layer.merge_mode == "mul":
+        return g.op("Mul", [forward, backward], layer.name)
+    return g.op("Mean", [forward, backward], layer.name)             # "ave"
+
+
+def _time_distributed(g, layer, xs, shapes):
+    """The inner layer on (batch·steps, ...), reshaped back to (batch, steps, ...)."""
+    shape = shapes[0]
+    if shape[1] is None:
+        raise ValueError(f"{_where(layer)}: needs a known number of steps, got input shape "
+                         f"{shape}")
+    inner_shape = (None,) + tuple(shape[2:])
+    flat = g.op("Reshape", [xs[0], _int64s(g, f"{layer.name}/merge_steps",
+                                           [-1] + [int(d) for d in shape[2:]])], layer.name)
+    y = _emit(g, layer.layer, [flat], [inner_shape])
+    out = layer.layer.compute_output_shape(inner_shape)
+    return g.op("Reshape", [y, _int64s(g, f"{layer.name}/split_steps",
+                                       [-1, int(shape[1])] + [int(d) for d in out[1:]])],
+                layer.name)
+
+
 CONVERTERS = {
     "Dense": _dense,
     "Activation": _activation_layer,
@@ -696,6 +740,8 @@ CONVERTERS = {
     "Cropping2D": _cropping,
     "UpSampling1D": _upsampling,
     "UpSampling2D": _upsampling,
+    "Bidirectional": _bidirectional,
+    "TimeDistributed": _time_distributed,
 }
 
 # Converters that also take the call's other arguments (tensors as
