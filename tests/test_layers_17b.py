@@ -366,3 +366,15 @@ def test_a_model_of_the_new_layers_saves_and_loads(tmp_path):
                                rtol=1e-6)
     assert [type(layer).__name__ for layer in loaded.layers] == \
         [type(layer).__name__ for layer in model.layers]
+
+
+def test_lambda_with_a_registered_function_clones_and_round_trips():
+    @cr.saving.register_keras_serializable(package="tests17b")
+    def triple(x):
+        return x * 3
+    model = cr.Sequential([cr.Input((2,)), layers.Lambda(triple)])
+    assert model.layers[0].get_config()["function"] == "tests17b>triple"
+    clone = cr.models.clone_model(model)
+    np.testing.assert_allclose(clone.predict(np.ones((1, 2)), verbose=0), [[3.0, 3.0]])
+    with pytest.raises(ValueError, match=r"'<lambda>' is saved by name only"):
+        cr.models.clone_model(cr.Sequential([cr.Input((2,)), layers.Lambda(lambda x: x)]))

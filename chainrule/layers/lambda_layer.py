@@ -5,7 +5,11 @@ A ``Lambda`` saves its function by name only: loading never runs code read
 from a file. ``load_model`` refuses a file holding a Lambda layer unless
 ``safe_mode=False`` (Keras' rule), and then finds the function by that name
 among the ``custom_objects`` (or objects registered with
-``cr.saving.register_keras_serializable``).
+``cr.saving.register_keras_serializable``). ``from_config`` (and so
+``clone_model``) finds it the same way: register the function, or run inside
+``cr.saving.custom_object_scope({"name": fn})``; a Python ``lambda`` has no
+name to be found by (Keras would store its bytecode; chainrule never runs code
+from a config).
 
 >>> import chainrule as cr
 >>> from chainrule import layers
