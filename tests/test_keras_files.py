@@ -88,6 +88,25 @@ def test_load_keras_file_of_issue_17_layers_predicts_keras_numbers(name):
                    for layer in model.layers), class_name
 
 
+def test_attention_called_with_keywords_in_the_keras_config(tmp_path):
+    # Keras writes a call as it was made: mha(x, x) as two positional tensors
+    # (the fixture), mha(query=x, value=x) as keyword arguments only.
+    path, data = _fixture("transformer")
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    node = next(l for l in config["config"]["layers"] if l["name"] == "mha")["inbound_nodes"][0]
+    assert len(node["args"]) == 2
+    node["kwargs"] = {"query": node["args"][0], "value": node["args"][1]}
+    node["args"] = []
+    edited = tmp_path / "keywords.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as out:
+        for item in source.infolist():
+            out.writestr(item.filename, json.dumps(config) if item.filename == "config.json"
+                         else source.read(item.filename))
+    np.testing.assert_allclose(cr.load_model(edited).predict(data["x"]), data["y"],
+                               rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("name", list(FIXTURES_17))
 def test_optimizer_moments_of_issue_17_layers_land_on_their_weights(name):
     # Keras' Adam keeps one moment per trainable variable, in Keras' order of

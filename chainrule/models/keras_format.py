@@ -11,7 +11,9 @@ writes it:
   a layer is ``layers/<snake_case class name>``, made unique in the order of
   ``model.layers`` (``dense``, ``dense_1``...; Keras ``_save_container_state``),
   a recurrent layer keeps its variables in its ``cell``
-  (``layers/lstm/cell/vars/0``), and the optimizer at ``optimizer/vars``:
+  (``layers/lstm/cell/vars/0``), a layer with sublayers under their
+  attribute names (``multi_head_attention/query_dense/vars``,
+  ``bidirectional/forward_layer/cell/vars``), and the optimizer at ``optimizer/vars``:
   ``iterations``, ``learning_rate``, then its slots (Keras ``build``);
 * ``metadata.json`` — the Keras version and the date.
 
@@ -23,7 +25,10 @@ adding a layer is one entry there. Every Keras argument is either passed on,
 or known to mean "off" at the value the file holds (``lora_rank=None``), or
 refused with an error naming the layer and the argument: nothing is dropped
 silently. Loading never runs code: a Python lambda in the config is refused
-(``safe_mode=True``, as Keras), classes are looked up by name only.
+(``safe_mode=True``, as Keras), so is any ``Lambda`` layer in safe mode;
+classes and functions are looked up by name only. The ops Keras records in
+a functional graph to pass masks on (``NotEqual``, ``Any``...) are not
+rebuilt: chainrule's layers pass the same masks on themselves.
 
 Writing produces what Keras itself writes for the same model, so
 ``keras.saving.load_model`` reads a chainrule model and predicts the same
@@ -811,6 +816,9 @@ class _Reader:
                     except KeyError:
                         break                         # an input is not computed yet
                     kwargs = self.call_kwargs(kwargs, where)
+                    first = (layer._call_param_names or ["inputs"])[0]
+                    if not args and first in kwargs:       # mha(query=q, value=v)
+                        args = [kwargs.pop(first)]
                     if not args:
                         raise self.error(f"{where}: the call has no positional input")
                     output = layer(*args, **kwargs)

@@ -11,7 +11,10 @@ The export runs in inference mode: Dropout disappears, BatchNormalization
 uses its moving statistics. Each chainrule layer is translated by one
 function in ``CONVERTERS`` (layer class name -> converter); adding a layer
 is one entry there. A layer without a converter raises a ``ValueError``
-naming it and listing those that have one.
+naming it and listing those that have one; so does a layer that makes a
+mask (``Embedding(mask_zero=True)``, ``Masking``), since the graph carries
+no masks. MultiHeadAttention's converter also gets the call's other
+arguments (value, key, use_causal_mask).
 
 Conventions bridged here: chainrule is channels-last (N, H, W, C) while
 ONNX's Conv and pooling are channels-first, so each of them is wrapped in
