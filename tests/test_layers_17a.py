@@ -199,6 +199,15 @@ def test_functional_models_with_attention_scores_and_attention():
         (2, 3, 4)
 
 
+def test_average_pooling_same_does_not_count_the_padding():
+    """As Keras on TensorFlow and JAX: [1..5], windows of 3, stride 3, 'same'
+    pads one step at the end and the last window is (4 + 5)/2. (Keras 3.15.1
+    on torch repeats the edge, (4 + 5 + 5)/3.)"""
+    x = cr.tensor(np.arange(1.0, 6.0).reshape(1, 5, 1))
+    y = layers.AveragePooling1D(3, padding="same")(x)
+    np.testing.assert_allclose(y.numpy().ravel(), [2.0, 4.5])
+
+
 def test_attention_dropout_only_while_training():
     x = cr.randn(2, 4, 6)
     for layer, call in [(layers.MultiHeadAttention(2, 3, dropout=0.5, seed=1),

@@ -128,7 +128,9 @@ class MaxPooling1D(_Pooling1D):
 
 class AveragePooling1D(_Pooling1D):
     """The mean of each ``pool_size`` window of steps (Keras' ``AveragePooling1D``;
-    with ``"same"`` the padding is not counted)."""
+    with ``"same"`` the padding is not counted, as Keras on TensorFlow and JAX.
+    Keras 3.15.1 on torch pads an uneven 'same' by repeating the edge step
+    instead, which differs when a window holds more than one padded step)."""
     _op = staticmethod(ops.avg_pool2d)
 
 
