@@ -291,7 +291,8 @@ def test_demo_out_dir_naming_a_file_exits_2_before_training(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("make,named", [
-    (lambda p: p.write_text("hello, I am not an npz\n"), "cannot be read as an MNIST file"),
+    (lambda p: p.write_text("hello, I am not an npz\n"), "an .npz is a zip archive and this "
+                                                          "file is not one"),
     (lambda p: (_mnist_file(p), p.write_bytes(p.read_bytes()[:700])),
      "cannot be read as an MNIST file"),
     (lambda p: np.savez(p, images=np.zeros((2, 28, 28), np.uint8)),

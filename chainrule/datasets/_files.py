@@ -174,16 +174,23 @@ def read_npz(path, keys, what):
     file can declare gigabytes). Any damage is a :class:`DatasetFileError`
     naming ``path`` and ``what`` it should be."""
     try:
-        with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
-            missing = [k for k in keys if k not in data.files]
-            if missing:
-                raise DatasetFileError(f"'{path}' is not {what}: it has no "
-                                       f"{', '.join(missing)} (keys: {data.files})")
-            for info in data.zip.infolist():
-                if info.file_size > MAX_NPZ_MEMBER_BYTES:
-                    raise DatasetFileError(f"'{path}': {info.filename} declares "
-                                           f"{info.file_size} bytes, more than {what} holds")
-            return [data[k] for k in keys]
+        with open(path, "rb") as f:
+            if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+                # np.load would call it pickled data and suggest allow_pickle=True
+                raise DatasetFileError(f"'{path}' is not {what}: an .npz is a zip archive "
+                                       f"and this file is not one")
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as data:
+                missing = [k for k in keys if k not in data.files]
+                if missing:
+                    raise DatasetFileError(f"'{path}' is not {what}: it has no "
+                                           f"{', '.join(missing)} (keys: {data.files})")
+                for info in data.zip.infolist():
+                    if info.file_size > MAX_NPZ_MEMBER_BYTES:
+                        raise DatasetFileError(f"'{path}': {info.filename} declares "
+                                               f"{info.file_size} bytes, more than {what} "
+                                               f"holds")
+                return [data[k] for k in keys]
     except DatasetFileError:
         raise
     except Exception as e:     # noqa: BLE001 -- a damaged zip or .npy header raises
