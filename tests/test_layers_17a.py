@@ -174,6 +174,15 @@ def test_embedding_mask_reaches_multi_head_attention_as_in_keras():
     assert not np.allclose(unmasked.numpy(), out.numpy(), rtol=1e-3)
 
 
+def test_attention_layer_takes_and_passes_on_the_query_mask():
+    ids = np.array([[3, 1, 0], [2, 0, 0]])
+    embedded = layers.Embedding(5, 4, mask_zero=True)(ids)
+    out = layers.Attention()([embedded, embedded])
+    np.testing.assert_array_equal(np.asarray(getattr(get_keras_mask(out), "data",
+                                                     get_keras_mask(out))), ids != 0)
+    np.testing.assert_array_equal(out.numpy()[ids == 0], 0.0)     # masked queries give zeros
+
+
 def test_scores_are_the_attention_weights():
     layer = layers.MultiHeadAttention(num_heads=2, key_dim=3)
     x = cr.randn(2, 4, 5)

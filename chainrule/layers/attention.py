@@ -416,10 +416,11 @@ class Attention(Layer):
             out = out * Tensor._wrap(q_keep[..., None].astype(out.dtype))
         return (out, weights) if return_attention_scores else out
 
-    def compute_mask(self, inputs, previous_mask=None):
-        if previous_mask is None or previous_mask[0] is None:
+    def compute_mask(self, inputs, mask=None):
+        """The query's mask (Keras' Attention.compute_mask)."""
+        if mask is None or mask[0] is None:
             return None
-        return previous_mask[0]
+        return mask[0]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
