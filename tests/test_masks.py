@@ -191,8 +191,7 @@ def test_fused_masked_rnn_equals_the_step_by_step_loop(cls, options):
     zero_output = options.pop("zero_output_for_mask", False)
     with_state = options.pop("initial_state", False)
     rng = np.random.default_rng(7)
-    layer = cls(3, dtype="float64", **options)
-    layer.zero_output_for_mask = zero_output
+    layer = cls(3, dtype="float64", zero_output_for_mask=zero_output, **options)
     x = rng.normal(size=(4, 6, 2))
     mask = np.array([[1, 1, 0, 1, 0, 1], [1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0],
                      [0, 1, 1, 0, 0, 0]], bool)

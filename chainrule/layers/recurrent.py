@@ -52,7 +52,7 @@ class _Recurrent(Layer):
                  recurrent_regularizer=None, bias_regularizer=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False,
                  return_state=False, go_backwards=False, stateful=False, unroll=False,
-                 **kwargs):
+                 zero_output_for_mask=False, **kwargs):
         super().__init__(**kwargs)
         name = type(self).__name__
         self.units = check_positive_int(name, "units", units)
@@ -71,6 +71,9 @@ class _Recurrent(Layer):
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
+        # masked steps output zeros instead of repeating the last output (Keras'
+        # RNN argument; Bidirectional sets it to return_sequences)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         if stateful:
             raise NotImplementedError(f"{name}: stateful=True is not supported; pass the "
                                       f"last state back yourself with initial_state=")
@@ -183,9 +186,6 @@ class _Recurrent(Layer):
 
     def _fusable(self):
         return False
-
-    # Bidirectional sets this to return_sequences, as Keras does.
-    zero_output_for_mask = False
 
     def _check_mask(self, mask, expected):
         """The mask as a boolean array of shape ``expected`` (batch, steps), or None."""
