@@ -33,12 +33,14 @@ FIXTURES_17 = {
     "conv1d": ["Conv1D", "MaxPooling1D", "AveragePooling1D", "UpSampling1D", "ZeroPadding1D",
                "Cropping1D"],
     "conv2d_variants": ["GroupNormalization", "DepthwiseConv2D", "SeparableConv2D",
-                        "Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D"],
+                        "Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
+                        "SpatialDropout2D"],
     "merges": ["Multiply", "Subtract", "Average", "Maximum", "Minimum", "Dot"],
     "masked_sequences": ["Bidirectional", "TimeDistributed", "Attention", "Masking", "Permute",
                          "RepeatVector"],
     "small_layers": ["Rescaling", "Normalization", "ReLU", "PReLU", "ELU", "GaussianNoise",
                      "GaussianDropout", "SpatialDropout1D", "Identity", "Softmax"],
+    "attention_variants": ["Attention", "MultiHeadAttention"],
 }
 
 

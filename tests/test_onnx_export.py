@@ -322,10 +322,12 @@ def test_2d_resizing_layers(tmp_path):
     _check(model, tmp_path, _floats(rng, 5, 4, 2))
 
 
-def test_attention_layer(tmp_path):
+@pytest.mark.parametrize("score_mode", ["dot", "concat"])
+def test_attention_layer(tmp_path, score_mode):
     rng = np.random.default_rng(18)
     q, v = cr.Input((3, 4), name="q"), cr.Input((5, 4), name="v")
-    model = cr.Model([q, v], layers.Attention(use_scale=True)([q, v]), name="luong")
+    model = cr.Model([q, v], layers.Attention(use_scale=True, score_mode=score_mode)([q, v]),
+                     name="luong")
     _check(_randomize(model, rng), tmp_path,
            lambda n: [rng.normal(size=(n, 3, 4)).astype(np.float32),
                       rng.normal(size=(n, 5, 4)).astype(np.float32)])
@@ -381,3 +383,11 @@ def test_time_distributed_conv(tmp_path):
                            layers.TimeDistributed(layers.GlobalAveragePooling2D())],
                           name="frames")
     _check(_randomize(model, rng), tmp_path, _floats(rng, 4, 6, 5, 2))
+
+
+def test_attention_over_several_step_axes_is_refused_by_name(tmp_path):
+    model = cr.load_model(os.path.join(REFS, "keras_attention_variants.keras"), compile=False)
+    with pytest.raises(ValueError, match=r"MultiHeadAttention layer 'rows'.*\(batch, steps, "
+                                         r"features\)"):
+        model.export(tmp_path / "variants.onnx")
+    assert not (tmp_path / "variants.onnx").exists()

@@ -416,16 +416,25 @@ def _multi_head_attention(g, layer, xs, shapes, call=None):
 
 
 def _attention(g, layer, xs, shapes):
-    """Keras' dot-product ``Attention``: softmax(scale·Q·Kᵀ)·V."""
-    if layer.score_mode != "dot":
-        raise ValueError(f"{_where(layer)}: score_mode={layer.score_mode!r} has no ONNX export "
-                         f"here (only 'dot')")
+    """Keras' ``Attention``: softmax(scores)·V, scores = scale·Q·Kᵀ ("dot") or
+    concat_score_weight·Σ tanh(scale·(q + k)) over features ("concat")."""
     q, v = xs[0], xs[1]
     k = xs[2] if len(xs) > 2 else v
-    scores = g.op("MatMul", [q, g.op("Transpose", [k], layer.name, perm=[0, 2, 1])], layer.name)
-    if layer.scale is not None:
-        scores = g.op("Mul", [scores, g.floats(f"{layer.name}/scale", layer.scale.data)],
-                      layer.name)
+    name = layer.name
+    if layer.score_mode == "dot":
+        scores = g.op("MatMul", [q, g.op("Transpose", [k], name, perm=[0, 2, 1])], name)
+        if layer.scale is not None:
+            scores = g.op("Mul", [scores, g.floats(f"{name}/scale", layer.scale.data)], name)
+    else:
+        summed = g.op("Add", [g.op("Unsqueeze", [q, _int64s(g, f"{name}/axis2", [2])], name),
+                              g.op("Unsqueeze", [k, _int64s(g, f"{name}/axis1", [1])], name)],
+                      name)                                       # (B, Tq, Tv, dim)
+        if layer.scale is not None:
+            summed = g.op("Mul", [summed, g.floats(f"{name}/scale", layer.scale.data)], name)
+        scores = g.op("ReduceSum", [g.op("Tanh", [summed], name),
+                                    _int64s(g, f"{name}/features", [-1])], name, keepdims=0)
+        scores = g.op("Mul", [scores, g.floats(f"{name}/concat_score_weight",
+                                               layer.concat_score_weight.data)], name)
     weights = g.op("Softmax", [scores], layer.name, axis=-1)
     return g.op("MatMul", [weights, v], layer.name)
 

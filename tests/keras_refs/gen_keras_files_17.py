@@ -94,6 +94,7 @@ def conv2d_variants(rng):
         layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
         layers.SeparableConv2D(5, 3, activation="elu"),
         layers.Conv2DTranspose(3, 3, strides=2, padding="same"),
+        layers.SpatialDropout2D(0.2),
         layers.ZeroPadding2D(((1, 0), (0, 2))),
         layers.Cropping2D(((2, 1), (1, 1))),
         layers.UpSampling2D(2),
@@ -174,9 +175,27 @@ def small_layers(rng):
     return model, [x], rng.integers(0, 3, size=40)
 
 
+def attention_variants(rng):
+    """Attention with score_mode="concat" and a learned scale; MultiHeadAttention
+    over one of two step axes (attention_axes)."""
+    q = keras.Input((4, 3), name="q")
+    v = keras.Input((6, 3), name="v")
+    a = layers.Attention(score_mode="concat", use_scale=True)([q, v])
+    grid = keras.Input((2, 5, 4), name="grid")
+    m = layers.MultiHeadAttention(2, 3, attention_axes=(2,), name="rows")(grid, grid)
+    out = layers.Dense(2, name="out")(
+        layers.Concatenate()([layers.Flatten()(a), layers.Flatten()(m)]))
+    model = keras.Model([q, v, grid], out, name="attention_variants")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    xs = [rng.normal(size=(40, *shape)).astype("float32")
+          for shape in ((4, 3), (6, 3), (2, 5, 4))]
+    return model, xs, rng.normal(size=(40, 2)).astype("float32")
+
+
 ARCHITECTURES = {"transformer": transformer, "cross_attention": cross_attention,
                  "conv1d": conv1d, "conv2d_variants": conv2d_variants, "merges": merges,
-                 "masked_sequences": masked_sequences, "small_layers": small_layers}
+                 "masked_sequences": masked_sequences, "small_layers": small_layers,
+                 "attention_variants": attention_variants}
 
 
 def main(names):
