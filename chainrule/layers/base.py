@@ -35,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from .. import initializers, regularizers
+from .. import constraints, initializers, regularizers
 from ..autodiff import note_variables_read, tapes_recording
 from ..errors import ShapeError
 from ..graph import no_grad
@@ -266,8 +266,8 @@ class Layer:
         to the layer's; ``name`` is optional. Up to three positional arguments
         are ``shape, initializer, dtype`` as Keras. chainrule's older spelling
         ``add_weight("kernel", shape, initializer, regularizer, trainable, dtype)``
-        (a name first) still works. ``constraint`` is kept in
-        ``layer.constraints`` and applied by the optimizer after each update;
+        (a name first) still works. ``constraint`` (a ``cr.constraints`` name,
+        object or function) is applied by the optimizer after each update;
         ``autocast``, ``aggregation`` and ``overwrite_with_gradient`` are
         accepted for compatibility (one device, one dtype: nothing to do).
         """
@@ -323,10 +323,9 @@ class Layer:
         if regularizer is not None:
             self.regularizers[id(weight)] = regularizers.get(regularizer)
         if constraint is not None:
-            if not callable(constraint):
-                raise TypeError(f"add_weight(constraint=...) must be callable (weight -> "
-                                f"constrained weight), got {constraint!r}")
+            constraint = constraints.get(constraint)
             self.__dict__.setdefault("constraints", {})[id(weight)] = constraint
+            constraints.set_constraint(weight, constraint)    # the optimizer applies it
         return weight
 
     @property

@@ -30,6 +30,7 @@ import warnings
 
 import numpy as np
 
+from .. import constraints
 from ..autodiff import GradientTape
 from ..scratch import scratch
 from ..tensor import Tensor
@@ -275,6 +276,11 @@ class Optimizer:
                 var._version += 1
             else:
                 self._fused_step(pairs, lr_as[dtype])
+        if constraints.any_constraints():       # as Keras: project after the update
+            for var in variables:
+                constraint = constraints.constraint_of(var)
+                if constraint is not None:
+                    var.assign(constraint(var))
         self.iterations += 1
         return self.iterations
 
