@@ -444,11 +444,17 @@ def test_subclassed_model_is_refused_for_keras_format(tmp_path):
 # --------------------------------------------------------------------------
 # .keras out, and back
 # --------------------------------------------------------------------------
-def _chainrule_models(rng):
+ROUND_TRIP = FIXTURES + list(FIXTURES_17) + ["native"]
+
+
+def _chainrule_models(rng, names=ROUND_TRIP):
     """chainrule models of every fixture's architecture with their own weights
-    (each trained one epoch by chainrule after loading), plus one built here."""
+    (each trained one epoch by chainrule after loading, or moved at random),
+    plus one built here ("native")."""
     models = {}
-    for name in FIXTURES + list(FIXTURES_17):
+    for name in names:
+        if name == "native":
+            continue
         path, data = _fixture(name)
         model = cr.load_model(path)
         xs = _group(data, "x")
@@ -459,6 +465,8 @@ def _chainrule_models(rng):
             for w in model.trainable_weights:
                 w.data += rng.normal(scale=0.05, size=w.shape).astype(w.dtype)
         models[name] = (model, xs)
+    if "native" not in names:
+        return models
     a = cr.Input((5,), name="a")
     b = cr.Input((5,), name="b")
     shared = layers.Dense(4, activation="tanh")
@@ -472,8 +480,9 @@ def _chainrule_models(rng):
     return models
 
 
-def test_chainrule_round_trip_through_keras_format(tmp_path):
-    for name, (model, xs) in _chainrule_models(np.random.default_rng(6)).items():
+@pytest.mark.parametrize("name", ROUND_TRIP)
+def test_chainrule_round_trip_through_keras_format(tmp_path, name):
+    for name, (model, xs) in _chainrule_models(np.random.default_rng(6), [name]).items():
         model.save(tmp_path / f"{name}.keras")
         loaded = cr.load_model(tmp_path / f"{name}.keras")
         for got, want in zip(_as_list(loaded.predict(_one_or_list(xs))),
