@@ -93,20 +93,25 @@ def test_load_keras_file_of_issue_17_layers_predicts_keras_numbers(name):
 def test_attention_called_with_keywords_in_the_keras_config(tmp_path):
     # Keras writes a call as it was made: mha(x, x) as two positional tensors
     # (the fixture), mha(query=x, value=x) as keyword arguments only.
-    path, data = _fixture("transformer")
-    with zipfile.ZipFile(path) as archive:
-        config = json.loads(archive.read("config.json"))
-    node = next(l for l in config["config"]["layers"] if l["name"] == "mha")["inbound_nodes"][0]
-    assert len(node["args"]) == 2
-    node["kwargs"] = {"query": node["args"][0], "value": node["args"][1]}
-    node["args"] = []
-    edited = tmp_path / "keywords.keras"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as out:
-        for item in source.infolist():
-            out.writestr(item.filename, json.dumps(config) if item.filename == "config.json"
-                         else source.read(item.filename))
+    def keywords(config):
+        node = next(l for l in config["config"]["layers"]
+                    if l["name"] == "mha")["inbound_nodes"][0]
+        assert len(node["args"]) == 2
+        node["kwargs"] = {"query": node["args"][0], "value": node["args"][1]}
+        node["args"] = []
+    edited = _rewrite(tmp_path, "transformer", edit_config=keywords)
+    data = _fixture("transformer")[1]
     np.testing.assert_allclose(cr.load_model(edited).predict(data["x"]), data["y"],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_attention_weights_of_the_wrong_shape_name_the_sublayer_group(tmp_path):
+    def narrower(config):
+        next(l for l in config["config"]["layers"] if l["name"] == "mha")["config"][
+            "key_dim"] = 3
+    with pytest.raises(ValueError, match=r"layers/multi_head_attention/query_dense/vars/0' has "
+                                         r"shape \(8, 2, 4\).*MultiHeadAttention 'mha'"):
+        cr.load_model(_rewrite(tmp_path, "transformer", edit_config=narrower))
 
 
 @pytest.mark.parametrize("name", list(FIXTURES_17))
@@ -149,16 +154,11 @@ def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
     next(l for l in unmasked.layers if type(l).__name__ == "Embedding").mask_zero = False
     assert not np.allclose(unmasked.predict([ids, signal]), data["y"], rtol=1e-3)
     # A mask op whose output is used as data is refused by name.
-    for spec in config["config"]["layers"]:
-        if spec["name"] == "out":
-            spec["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["not_equal", 0, 0]
-    edited = tmp_path / "edited.keras"
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(edited, "w") as out:
-        for item in source.infolist():
-            out.writestr(item.filename, json.dumps(config) if item.filename == "config.json"
-                         else source.read(item.filename))
+    def mask_as_data(config):
+        out = next(l for l in config["config"]["layers"] if l["name"] == "out")
+        out["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["not_equal", 0, 0]
     with pytest.raises(ValueError, match=r"layer 'out'.*Keras op 'not_equal'.*mask"):
-        cr.load_model(edited)
+        cr.load_model(_rewrite(tmp_path, "masked_sequences", edit_config=mask_as_data))
 
 
 def test_loaded_layers_keep_keras_names_and_structure():

@@ -116,7 +116,7 @@ ANY = "any value (only used when its switch is on)"
 
 _RNN_OFF = {"zero_output_for_mask": (False, True), "activity_regularizer": None,
             "use_cudnn": ("auto", False, True)}
-_CONV_OFF = {"groups": 1, "activity_regularizer": None, "lora_rank": None, "lora_alpha": None}
+_CONV_OFF = {"activity_regularizer": None, "lora_rank": None, "lora_alpha": None}
 
 KERAS_LAYERS = {
     "Dense": LayerFormat("Dense"),
@@ -153,7 +153,7 @@ KERAS_LAYERS = {
     "Attention": LayerFormat("Attention"),
     "LayerNormalization": LayerFormat("LayerNormalization"),
     "GroupNormalization": LayerFormat("GroupNormalization"),
-    "Conv1D": LayerFormat("Conv1D", off={"lora_rank": None, "lora_alpha": None}),
+    "Conv1D": LayerFormat("Conv1D", off=_CONV_OFF),
     "Conv2DTranspose": LayerFormat("Conv2DTranspose"),
     "DepthwiseConv2D": LayerFormat("DepthwiseConv2D"),
     "SeparableConv2D": LayerFormat("SeparableConv2D"),
