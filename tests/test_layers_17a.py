@@ -280,7 +280,8 @@ GRADCHECK_CASES = ["layer_norm", "layer_norm_axes", "group_norm", "group_norm_in
                    "attention_scale_key",
                    "attention_concat", "attention_masks_causal", "conv1d_causal_dilated",
                    "conv1d_groups", "conv2d_dilated", "conv2d_groups", "conv2d_transpose_s2_same",
-                   "conv2d_transpose_outpad", "depthwise_same_dilated", "separable",
+                   "conv2d_transpose_outpad", "conv1d_transpose_same", "depthwise_same_dilated",
+                   "separable",
                    "max_pool1d_same", "avg_pool1d_same", "upsampling1d", "upsampling2d",
                    "upsampling2d_bilinear", "zero_padding1d", "zero_padding2d", "cropping1d",
                    "cropping2d"]
@@ -346,6 +347,7 @@ def test_config_round_trip_and_registry():
                   layers.GroupNormalization(groups=4), layers.Conv1D(3, 2, padding="causal"),
                   layers.Conv2D(4, 3, dilation_rate=2, groups=2),
                   layers.Conv2DTranspose(2, 3, strides=2, output_padding=1),
+                  layers.Conv1DTranspose(2, 3, strides=2, padding="same"),
                   layers.DepthwiseConv2D(3, depth_multiplier=2),
                   layers.SeparableConv2D(4, 3), layers.MaxPooling1D(3),
                   layers.UpSampling2D(interpolation="bilinear"), layers.Cropping2D(1),

@@ -46,7 +46,7 @@ from .pooling import (
 from .recurrent import GRU, LSTM, SimpleRNN
 # issue 17, part A: attention, normalization, the convolution family, resizing
 from .attention import Attention, MultiHeadAttention
-from .conv import Conv1D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
+from .conv import Conv1D, Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D
 from .normalization import GroupNormalization, LayerNormalization
 from .pooling import AveragePooling1D, MaxPooling1D
 from .reshaping import (
@@ -70,7 +70,8 @@ __all__ = [
     "SimpleRNN", "SymbolicTensor", "add", "concatenate", "deserialize", "get_registered",
     "register", "serialize",
     # issue 17, part A
-    "Attention", "MultiHeadAttention", "Conv1D", "Conv2DTranspose", "DepthwiseConv2D",
+    "Attention", "MultiHeadAttention", "Conv1D", "Conv1DTranspose", "Conv2DTranspose",
+    "DepthwiseConv2D",
     "SeparableConv2D", "GroupNormalization", "LayerNormalization", "AveragePooling1D",
     "MaxPooling1D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
     "ZeroPadding1D", "ZeroPadding2D",

@@ -1,5 +1,5 @@
 """Convolutions over channels-last data: Conv1D, Conv2D (dilated, grouped),
-Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, with Keras 3's arguments,
+Conv1DTranspose, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D, with Keras 3's arguments,
 defaults and kernel layouts (``keras/src/layers/convolutional/``).
 
 >>> import chainrule as cr
@@ -16,7 +16,8 @@ from ..errors import ShapeError
 from .base import InputSpec, Layer
 from .core import check_positive_int
 
-__all__ = ["Conv1D", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "SeparableConv2D"]
+__all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D",
+           "SeparableConv2D"]
 
 
 def normalize_pair(layer_name, arg, value):
@@ -345,6 +346,58 @@ class Conv2DTranspose(_ConvBase):
             before, after = _transpose_crops(size, k, s, self.padding, p)
             out.append((size - 1) * s + k - before - after)
         return (input_shape[0], *out, self.filters)
+
+
+class Conv1DTranspose(Conv2DTranspose):
+    """The transposed 1-D convolution (Keras' ``Conv1DTranspose``) on
+    (batch, steps, channels): Conv2DTranspose on a one-step-high image.
+    Kernel (kernel_size, filters, channels), bias (filters,); output steps
+    (steps-1)·s + max(k, s) for ``"valid"``, steps·s for ``"same"``.
+
+    Example:
+
+    >>> Conv1DTranspose(3, 4, strides=2, padding="same")(cr.ones(2, 5, 2)).shape
+    (2, 10, 3)
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
+                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 **kwargs):
+        name = "Conv1DTranspose"
+        (k,), (s,), (d,) = (_normalize_single(name, "kernel_size", kernel_size),
+                            _normalize_single(name, "strides", strides),
+                            _normalize_single(name, "dilation_rate", dilation_rate))
+        if output_padding is not None:
+            output_padding = (0, int(output_padding[0] if isinstance(output_padding, (list, tuple))
+                                     else output_padding))
+        super().__init__(filters, (1, k), (1, s), padding, output_padding, data_format, (1, d),
+                         activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, activity_regularizer, **kwargs)
+        self.input_spec = InputSpec(ndim=3)
+
+    def build(self, input_shape):
+        channels = _channels(self, input_shape)
+        self.kernel = self.add_weight("kernel", (self.kernel_size[1], self.filters, channels),
+                                      self.kernel_initializer, self.kernel_regularizer)
+        self._add_bias(self.filters)
+        self.input_spec = InputSpec(ndim=3, axes={-1: channels})
+
+    def call(self, x):
+        n, steps, channels = x.shape
+        kernel = ops.reshape(self.kernel, (1,) + self.kernel.shape)
+        (_, s), (_, d) = self.strides, self.dilation_rate
+        padding = None if self.output_padding is None else (0, self.output_padding[1])
+        y = ops.conv2d_transpose(ops.reshape(x, (n, 1, steps, channels)), kernel, self.bias,
+                                 stride=(1, s), padding=self.padding, output_padding=padding,
+                                 dilation=(1, d))
+        return self._finish(ops.reshape(y, (n, y.shape[2], self.filters)))
+
+    def compute_output_shape(self, input_shape):
+        batch, steps, channels = input_shape
+        shape = super().compute_output_shape((batch, 1, steps, channels))
+        return (batch, shape[2], self.filters)
 
 
 class DepthwiseConv2D(_ConvBase):

@@ -170,6 +170,13 @@ case("conv2d_transpose_s3_k2_same", "Conv2DTranspose",
      {"filters": 2, "kernel_size": 2, "strides": 3, "padding": "same"}, [(1, 3, 3, 2)])
 case("conv2d_transpose_outpad", "Conv2DTranspose",
      {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 1}, [(1, 3, 3, 2)])
+case("conv1d_transpose", "Conv1DTranspose", {"filters": 2, "kernel_size": 3, "strides": 2},
+     [(2, 4, 3)])
+case("conv1d_transpose_same", "Conv1DTranspose",
+     {"filters": 3, "kernel_size": 4, "strides": 2, "padding": "same", "dilation_rate": 1},
+     [(2, 5, 2)])
+case("conv1d_transpose_outpad", "Conv1DTranspose",
+     {"filters": 2, "kernel_size": 3, "strides": 3, "output_padding": 1}, [(1, 4, 2)])
 case("depthwise", "DepthwiseConv2D", {"kernel_size": 3, "depth_multiplier": 2, "strides": 2},
      [(2, 7, 7, 3)])
 case("depthwise_same_dilated", "DepthwiseConv2D",
