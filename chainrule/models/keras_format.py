@@ -702,12 +702,18 @@ class _Reader:
             raise self.error(f"{where} holds a Python lambda as bytecode, which chainrule "
                              f"never runs; give the function a name and pass it in "
                              f"custom_objects, or pass custom_objects={{'Lambda': YourLayer}}")
-        name = function
+        names = [function]
         if isinstance(function, dict) and function.get("class_name") == "function":
-            name = function.get("registered_name") or function.get("config")
-        found = self.custom_objects.get(name) if isinstance(name, str) else None
-        if found is None and isinstance(name, str):
-            found = registry.get_registered_object(name)
+            # Keras writes a registered function's name twice, a plain one's as
+            # registered_name "function" (serialization_lib.serialize_keras_object)
+            names = [function.get("registered_name"), function.get("config")]
+        names = [n for n in names if isinstance(n, str) and n != "function"]
+        found = None
+        for name in names:
+            found = self.custom_objects.get(name) or registry.get_registered_object(name)
+            if found is not None:
+                break
+        name = names[-1] if names else function
         if not callable(found):
             raise self.error(f"{where}: its function {name!r} is not among custom_objects nor "
                              f"registered; pass custom_objects={{{name!r}: the_function}}")

@@ -198,6 +198,24 @@ ARCHITECTURES = {"transformer": transformer, "cross_attention": cross_attention,
                  "attention_variants": attention_variants}
 
 
+def scaled_tanh(t):
+    """The named function of the Lambda fixture (the test defines its twin)."""
+    return keras.ops.tanh(t) * 1.5
+
+
+def named_lambda():
+    """A Lambda with a named function: Keras writes its name, not its code;
+    chainrule loads it with safe_mode=False and the function in custom_objects."""
+    keras.utils.set_random_seed(700)
+    inputs = keras.Input((4,), name="x")
+    outputs = layers.Lambda(scaled_tanh, name="squash")(layers.Dense(3)(inputs))
+    model = keras.Model(inputs, outputs, name="named_lambda")
+    x = np.random.default_rng(701).normal(size=(6, 4)).astype("float32")
+    model.save(os.path.join(HERE, "keras_named_lambda.keras"))
+    np.savez(os.path.join(HERE, "keras_named_lambda.npz"), x=x,
+             y=np.asarray(model.predict(x, verbose=0)))
+
+
 def main(names):
     assert keras.__version__ == "3.15.1", keras.__version__
     assert keras.backend.backend() == "torch", keras.backend.backend()
@@ -222,6 +240,8 @@ def main(names):
         model.save(path)
         np.savez(os.path.join(HERE, f"keras_{name}.npz"), **arrays)
         print(f"{name}: {os.path.getsize(path) / 1024:.1f} KB", file=sys.stderr)
+    if not names or "named_lambda" in names:
+        named_lambda()
 
 
 if __name__ == "__main__":
