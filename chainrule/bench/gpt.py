@@ -224,6 +224,11 @@ def _rows(key, timings, flops, peak, log):
     return step_header(refs), step_rows(timings, flops, peak, refs), ratio
 
 
+_WHY = ("Both libraries with their default threads; on a machine whose cores are busy, "
+        "OpenBLAS's second thread stalls each small product (benchmarks/PROFILE-gpt.md "
+        "has the one-thread ratios and where the time goes).")
+
+
 def _torch(libs):
     return libs["PyTorch"].module if libs["PyTorch"].available else None
 
@@ -251,8 +256,7 @@ def gpt_section(libs, cfg, peak, log=print):
             f"{flops / 1e6:.0f} MFLOP of GEMMs per iteration.")
     return Section("gpt", "(h) GPT training iteration (the demo's model)", text, header, rows,
                    [Target("GPT iteration, chainrule / PyTorch eager", ratio, GPT_TARGET,
-                           "See benchmarks/PROFILE-gpt.md." if ratio is not None
-                           else "PyTorch not installed")])
+                           _WHY if ratio is not None else "PyTorch not installed")])
 
 
 def transformer_section(libs, cfg, peak, log=print):
@@ -274,5 +278,5 @@ def transformer_section(libs, cfg, peak, log=print):
             f"tanh GELU. {flops / 1e6:.0f} MFLOP of GEMMs per call.")
     return Section("transformer", "(i) Transformer block forward + backward", text, header,
                    rows, [Target("Transformer block, chainrule / PyTorch eager", ratio,
-                                 BLOCK_TARGET, "See benchmarks/PROFILE-gpt.md."
-                                 if ratio is not None else "PyTorch not installed")])
+                                 BLOCK_TARGET, _WHY if ratio is not None
+                                 else "PyTorch not installed")])
