@@ -310,6 +310,24 @@ def test_lambda_refused_in_safe_mode_and_never_run(tmp_path):
         cr.load_model(path, safe_mode=False)
 
 
+def scaled_tanh(t):
+    """The twin of the function Keras' Lambda fixture names (gen_keras_files_17.py)."""
+    return cr.ops.tanh(t) * 1.5
+
+
+def test_keras_lambda_with_a_named_function_loads_only_when_trusted(tmp_path):
+    path, data = _fixture("named_lambda")
+    with zipfile.ZipFile(path) as archive:
+        spec = json.loads(archive.read("config.json"))["config"]["layers"][-1]
+    assert spec["config"]["function"]["config"] == "scaled_tanh"     # a name, no code
+    with pytest.raises(ValueError, match=r"'squash' \(Lambda\).*refused in safe mode"):
+        cr.load_model(path)
+    with pytest.raises(ValueError, match=r"'squash'.*'scaled_tanh'.*custom_objects"):
+        cr.load_model(path, safe_mode=False)
+    model = cr.load_model(path, safe_mode=False, custom_objects={"scaled_tanh": scaled_tanh})
+    np.testing.assert_allclose(model.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+
+
 def _times_three(t):
     return t * 3.0
 
