@@ -772,6 +772,9 @@ def _emit(g, layer, xs, shapes, call=None):
     """The output name of ``layer`` applied to the tensors named ``xs``."""
     from .functional import Functional
     from .sequential import Sequential
+    if call and isinstance(layer, (Sequential, Functional)):
+        raise ValueError(f"model '{layer.name}' is called with {sorted(call)} inside the "
+                         f"model, which the ONNX export does not handle")
     if isinstance(layer, Sequential):
         x, shape = xs[0], shapes[0]
         for inner in layer.layers:
