@@ -539,6 +539,8 @@ del _op
 # --------------------------------------------------------------------------
 def _assign_value(self, value, how):
     value = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if not self.data.flags.writeable:      # a read-only view (e.g. a broadcast placeholder)
+        self.data = np.array(self.data)
     try:
         new = np.broadcast_to(value, self.shape) if how == "assign" else value
         if how == "assign":

@@ -170,3 +170,12 @@ def test_add_loss_collected_recursively():
     # a new call replaces the activity losses instead of piling them up
     outer(cr.ones(1, 3))
     assert len(outer.losses) == 2
+
+
+def test_assign_on_a_read_only_weight_makes_it_writable():
+    w = cr.Tensor(np.broadcast_to(np.zeros((), "float32"), (2, 3)))
+    assert not w.data.flags.writeable
+    w.assign(np.ones((2, 3)))
+    np.testing.assert_array_equal(w.numpy(), np.ones((2, 3)))
+    w.assign_add(1.0)
+    assert w.numpy().sum() == 12
