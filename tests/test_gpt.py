@@ -279,6 +279,27 @@ def test_cli_lists_gpt_and_reports_missing_data(tmp_path, capsys):
     assert "tinyshakespeare.txt" in capsys.readouterr().err
 
 
+def test_blas_threads_follow_the_free_cores(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas():
+        return [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"]
+    before = blas()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.3, 4.0, 3.0))
+    context, threads, note = gpt.blas_threads()
+    assert threads == 1
+    assert note == "BLAS on 1 of 2 cores (load average 5.3: the other cores are busy)"
+    with context:
+        assert set(blas()) <= {1}
+    assert blas() == before
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    assert gpt.blas_threads()[1] == 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.1, 0.1))
+    assert gpt.blas_threads()[1] == 1
+
+
 def test_example_script_runs_its_loop(small_text, monkeypatch, capsys):
     import runpy
     script = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "gpt.py")

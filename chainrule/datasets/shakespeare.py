@@ -9,10 +9,10 @@
 65
 
 The file is looked for by ``find_file``: at ``path`` (the file itself or the
-folder holding it), at ``$CHAINRULE_DATA``, in the cache
-``~/.chainrule/datasets/tinyshakespeare.txt`` (or Keras' ``shakespeare.txt``),
-and last downloaded from its origin, the file ``data/tinyshakespeare/input.txt``
-of Andrej Karpathy's char-rnn repository (SHA-256 checked), unless
+folder holding it), at ``$CHAINRULE_DATA``, in the caches
+``~/.chainrule/datasets/tinyshakespeare.txt`` and Keras', and last downloaded
+from its origin, the file ``data/tinyshakespeare/input.txt`` of Andrej
+Karpathy's char-rnn repository (SHA-256 checked), unless
 ``download=False`` or ``$CHAINRULE_OFFLINE`` is set. The plays are in the
 public domain.
 """
@@ -23,7 +23,7 @@ from ._files import DatasetFileError, find_file
 __all__ = ["load_data", "encode", "decode", "split"]
 
 FILENAME = "tinyshakespeare.txt"
-NAMES = (FILENAME, "shakespeare.txt")     # the second: the name TensorFlow's tutorials save it as
+NAMES = (FILENAME,)                       # what `chainrule demo --list` looks for
 URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
 SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 VALIDATION_FRACTION = 0.1                 # the customary split: the last 10% of the characters
@@ -37,8 +37,7 @@ def load_data(path=None, download=None):
     downloaded, and ``DatasetFileError`` (a ``ValueError``) naming the file
     when the file found is a folder, empty, or not UTF-8 text.
     """
-    place = find_file(NAMES, path, sha256=SHA256, url=URL, download=download,
-                      save_as=FILENAME)
+    place = find_file(FILENAME, path, sha256=SHA256, url=URL, download=download)
     if place.is_dir():
         raise DatasetFileError(f"'{place}' is a folder; the Shakespeare data is one text file "
                          f"named {FILENAME}")

@@ -3,14 +3,15 @@
 A decoder-only transformer (Radford et al., 2018), configured as nanoGPT's
 documented CPU run on ``tinyshakespeare`` (Karpathy, nanoGPT README, "I only
 have a macbook"): 4 pre-norm blocks of causal multi-head self-attention (4
-heads) and a GELU MLP, width 128, context 64 characters, token and position
-embeddings, the token embedding tied to the output layer, no dropout. Trained
-for 2,000 iterations on random batches of 12 windows with AdamW (betas 0.9,
-0.99, weight decay 0.1 on matrices only), the learning rate rising linearly
-to 1e-3 over 100 steps and then decaying by a cosine to 1e-4, gradients
-clipped to global norm 1.0. The loss over the whole validation split (the
-last 10% of the text) ends near 1.9 nats per character; the samples start to
-look like a play.
+heads) and a GELU MLP (GPT-2's tanh GELU), width 128, context 64 characters,
+token and position embeddings, the token embedding tied to the output layer,
+no dropout. Trained for 2,000 iterations on random batches of 12 windows
+with AdamW (betas 0.9, 0.99, weight decay 0.1 on matrices only), the learning
+rate rising linearly to 1e-3 over 100 steps and then decaying by a cosine to
+1e-4, gradients clipped to global norm 1.0. The loss over the whole
+validation split (the last 10% of the text) ends near 1.89 nats per
+character; the samples start to look like a play. BLAS gets one thread per
+core the other programs leave free (``blas_threads``).
 
 Every block, written as the residual stream it updates::
 
@@ -219,8 +220,8 @@ def random_batch(ids, batch_size, context, rng):
 
 def validation_windows(ids, context):
     """Every whole window of the split, end to end: ``(x, y)`` of shape
-    (len(ids) // context-ish, context); each character after the first is a
-    target once (the tail shorter than a window is left out)."""
+    ((len(ids) - 1) // context, context); each character after the first is a
+    target once (a tail shorter than a window is left out)."""
     n = (len(ids) - 1) // context
     x = ids[:n * context].reshape(n, context)
     y = ids[1:n * context + 1].reshape(n, context)
