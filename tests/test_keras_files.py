@@ -860,3 +860,51 @@ def test_custom_layer_variables_stored_trainable_first_as_keras(tmp_path):
     loaded = cr.load_model(tmp_path / "c.keras")
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+_KERAS_FIT_SCRIPT = textwrap.dedent("""
+    import os, sys
+    os.environ["KERAS_BACKEND"] = "torch"
+    import keras, numpy as np
+    folder = sys.argv[1]
+    for name in sys.argv[2:]:
+        data = np.load(os.path.join(folder, name + "_data.npz"))
+        xs = [data[k] for k in sorted(data.files) if k.startswith("x")]
+        x = xs[0] if len(xs) == 1 else xs
+        model = keras.saving.load_model(os.path.join(folder, name + ".keras"))
+        model.fit(x, data["y"], batch_size=8, epochs=1, shuffle=False, verbose=0)
+        np.savez(os.path.join(folder, name + "_out.npz"), pred=model.predict(x, verbose=0),
+                 iterations=int(model.optimizer.iterations))
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _keras_available(), reason="needs keras and torch")
+def test_real_keras_continues_training_issue_17_architectures_from_chainrule(tmp_path):
+    # The optimizer state chainrule writes for attention projections,
+    # Bidirectional cells, convolution variants...: Keras' next epoch from it
+    # is chainrule's next epoch (architectures without random layers).
+    names = ["cross_attention", "conv1d", "masked_sequences", "attention_variants"]  # mse losses
+    rng = np.random.default_rng(12)
+    models = {}
+    for name in names:
+        path, data = _fixture(name)
+        model = cr.load_model(path)
+        xs = [np.concatenate([x, x])[:16] for x in _group(data, "x")]
+        y = rng.normal(size=(16,) + tuple(data["y"].shape[1:])).astype(np.float32)
+        model.fit(_one_or_list(xs), y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        model.save(tmp_path / f"{name}.keras")
+        np.savez(tmp_path / f"{name}_data.npz", y=y, **{f"x{i}": x for i, x in enumerate(xs)})
+        model.fit(_one_or_list(xs), y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        models[name] = (model, xs)
+    script = tmp_path / "keras_fit.py"
+    script.write_text(_KERAS_FIT_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path), *models],
+                            capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, KERAS_BACKEND="torch"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name, (model, xs) in models.items():
+        out = np.load(tmp_path / f"{name}_out.npz")
+        assert int(out["iterations"]) == model.optimizer.iterations, name
+        np.testing.assert_allclose(out["pred"], model.predict(_one_or_list(xs)), rtol=1e-4,
+                                   atol=1e-5, err_msg=name)
