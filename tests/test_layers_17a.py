@@ -358,6 +358,34 @@ def test_config_round_trip_and_registry():
         assert layers.get_registered(type(layer).__name__) is type(layer)
 
 
+def test_weight_constraints_are_taken_and_applied():
+    """Keras' *_constraint arguments: attached to the weights they name and
+    applied by the optimizer after each step."""
+    made = [(layers.Conv2D(2, 3, kernel_constraint="non_neg"), (1, 5, 5, 2)),
+            (layers.Conv1D(2, 3, kernel_constraint="non_neg"), (1, 5, 2)),
+            (layers.Conv2DTranspose(2, 3, kernel_constraint="non_neg"), (1, 3, 3, 2)),
+            (layers.Conv1DTranspose(2, 3, kernel_constraint="non_neg"), (1, 3, 2)),
+            (layers.DepthwiseConv2D(3, depthwise_constraint="non_neg"), (1, 5, 5, 2)),
+            (layers.SeparableConv2D(2, 3, pointwise_constraint="non_neg"), (1, 5, 5, 2)),
+            (layers.LayerNormalization(gamma_constraint="non_neg"), (2, 4)),
+            (layers.GroupNormalization(2, gamma_constraint="non_neg"), (2, 4))]
+    for layer, shape in made:
+        x = cr.randn(*shape)
+        layer(x)
+        constrained = [w for w in layer.trainable_weights if cr.constraints.constraint_of(w)]
+        assert len(constrained) == 1, type(layer).__name__
+        with cr.GradientTape() as tape:
+            loss = (layer(x) * -1e3).sum() + (constrained[0] * 1e3).sum()
+        grads = tape.gradient(loss, layer.trainable_weights)
+        cr.optimizers.SGD(1.0).apply(grads, layer.trainable_weights)
+        assert constrained[0].numpy().min() >= 0, type(layer).__name__
+        assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+    mha = layers.MultiHeadAttention(2, 3, kernel_constraint="unit_norm")
+    x = cr.randn(2, 3, 4)
+    mha(x, x)
+    assert sum(cr.constraints.constraint_of(w) is not None for w in mha.weights) == 4
+
+
 def test_a_small_transformer_block_trains():
     """LayerNormalization, causal MultiHeadAttention and a GELU MLP in a
     functional model: compile, fit, and the loss goes down."""

@@ -56,12 +56,14 @@ class _HeadProjection(Layer):
     projected back to ``out_shape`` with kernel (heads, dim, *out_shape)."""
 
     def __init__(self, kernel_shape, bias_shape, kernel_initializer, bias_initializer,
-                 kernel_regularizer, bias_regularizer, **kwargs):
+                 kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint,
+                 **kwargs):
         super().__init__(**kwargs)
         self.kernel = self.add_weight("kernel", kernel_shape, kernel_initializer,
-                                      kernel_regularizer)
+                                      kernel_regularizer, constraint=kernel_constraint)
         self.bias = (None if bias_shape is None else
-                     self.add_weight("bias", bias_shape, bias_initializer, bias_regularizer))
+                     self.add_weight("bias", bias_shape, bias_initializer, bias_regularizer,
+                                     constraint=bias_constraint))
         self.built = True
 
     def _rows_times_kernel(self, rows, n_in, n_out):
@@ -103,7 +105,8 @@ class MultiHeadAttention(Layer):
             between batch and features.
         kernel_initializer, bias_initializer: default ``"glorot_uniform"``
             and ``"zeros"``. kernel_regularizer, bias_regularizer,
-            activity_regularizer: penalties or None.
+            activity_regularizer: penalties or None. kernel_constraint,
+            bias_constraint: ``cr.constraints`` applied after each update.
         seed: the dropout seed.
 
     Call arguments: ``query`` (batch, T, d_query), ``value`` (batch, S,
@@ -120,7 +123,8 @@ class MultiHeadAttention(Layer):
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, seed=None, **kwargs):
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("MultiHeadAttention", "num_heads", num_heads)
         self.key_dim = check_positive_int("MultiHeadAttention", "key_dim", key_dim)
@@ -139,6 +143,7 @@ class MultiHeadAttention(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.seed = seed
         # A seeded layer owns its generator, so successive calls draw new masks.
         self._rng = np.random.default_rng(seed) if seed is not None else None
@@ -173,7 +178,8 @@ class MultiHeadAttention(Layer):
         self._axes(len(query_shape))          # attention_axes checked against the rank
         heads, common = self.num_heads, dict(
             kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
-            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer)
+            kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint)
         out_shape = self._output_shape or (query_shape[-1],)
 
         def bias(*shape):

@@ -121,8 +121,9 @@ class Conv2D(Layer):
                  data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.filters = check_positive_int("Conv2D", "filters", filters)
         self.kernel_size = normalize_pair("Conv2D", "kernel_size", kernel_size)
         self.strides = normalize_pair("Conv2D", "strides", strides)
@@ -148,9 +149,11 @@ class Conv2D(Layer):
         check_groups(self, self.groups, channels, self.filters)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups,
                                                                     self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer,
-                                     self.bias_regularizer) if self.use_bias else None)
+                                     self.bias_regularizer, constraint=self.bias_constraint)
+                     if self.use_bias else None)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
     def call(self, x):
@@ -193,7 +196,8 @@ class _ConvBase(Layer):
 
     def _add_bias(self, size):
         self.bias = (self.add_weight("bias", (size,), self.bias_initializer,
-                                     self.bias_regularizer) if self.use_bias else None)
+                                     self.bias_regularizer, constraint=self.bias_constraint)
+                     if self.use_bias else None)
 
     def _finish(self, y):
         y = self.activation(y)
@@ -227,8 +231,9 @@ class Conv1D(_ConvBase):
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.filters = check_positive_int("Conv1D", "filters", filters)
         self.kernel_size = _normalize_single("Conv1D", "kernel_size", kernel_size)
         self.strides = _normalize_single("Conv1D", "strides", strides)
@@ -253,7 +258,8 @@ class Conv1D(_ConvBase):
         check_groups(self, self.groups, channels, self.filters)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups,
                                                                     self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
 
@@ -301,8 +307,9 @@ class Conv2DTranspose(_ConvBase):
                  output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         name = "Conv2DTranspose"
         self.filters = check_positive_int(name, "filters", filters)
         self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
@@ -323,7 +330,8 @@ class Conv2DTranspose(_ConvBase):
     def build(self, input_shape):
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
@@ -364,7 +372,7 @@ class Conv1DTranspose(Conv2DTranspose):
                  data_format=None, dilation_rate=1, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
         name = "Conv1DTranspose"
         (k,), (s,), (d,) = (_normalize_single(name, "kernel_size", kernel_size),
                             _normalize_single(name, "strides", strides),
@@ -374,13 +382,15 @@ class Conv1DTranspose(Conv2DTranspose):
                                      else output_padding))
         super().__init__(filters, (1, k), (1, s), padding, output_padding, data_format, (1, d),
                          activation, use_bias, kernel_initializer, bias_initializer,
-                         kernel_regularizer, bias_regularizer, activity_regularizer, **kwargs)
+                         kernel_regularizer, bias_regularizer, activity_regularizer,
+                         kernel_constraint, bias_constraint, **kwargs)
         self.input_spec = InputSpec(ndim=3)
 
     def build(self, input_shape):
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", (self.kernel_size[1], self.filters, channels),
-                                      self.kernel_initializer, self.kernel_regularizer)
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
 
@@ -416,8 +426,9 @@ class DepthwiseConv2D(_ConvBase):
                  data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros",
                  depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+                 depthwise_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.depthwise_constraint, self.bias_constraint = depthwise_constraint, bias_constraint
         name = "DepthwiseConv2D"
         self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
         self.strides = normalize_pair(name, "strides", strides)
@@ -435,7 +446,8 @@ class DepthwiseConv2D(_ConvBase):
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels,
                                                                     self.depth_multiplier),
-                                      self.depthwise_initializer, self.depthwise_regularizer)
+                                      self.depthwise_initializer, self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
         self._add_bias(channels * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
@@ -468,8 +480,13 @@ class SeparableConv2D(_ConvBase):
                  dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
                  depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, **kwargs):
+                 bias_regularizer=None, activity_regularizer=None,
+                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.depthwise_constraint, self.pointwise_constraint = (depthwise_constraint,
+                                                                pointwise_constraint)
+        self.bias_constraint = bias_constraint
         name = "SeparableConv2D"
         self.filters = check_positive_int(name, "filters", filters)
         self.kernel_size = normalize_pair(name, "kernel_size", kernel_size)
@@ -491,10 +508,11 @@ class SeparableConv2D(_ConvBase):
         mult = self.depth_multiplier
         self.depthwise_kernel = self.add_weight(
             "depthwise_kernel", self.kernel_size + (channels, mult), self.depthwise_initializer,
-            self.depthwise_regularizer)
+            self.depthwise_regularizer, constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(
             "pointwise_kernel", (1, 1, channels * mult, self.filters),
-            self.pointwise_initializer, self.pointwise_regularizer)
+            self.pointwise_initializer, self.pointwise_regularizer,
+            constraint=self.pointwise_constraint)
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 

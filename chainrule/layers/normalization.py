@@ -65,7 +65,8 @@ class BatchNormalization(Layer):
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"BatchNormalization: axis must be an int, got {axis!r}")
@@ -83,6 +84,7 @@ class BatchNormalization(Layer):
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -97,9 +99,11 @@ class BatchNormalization(Layer):
                              f"{self.axis} must be known, got shape {input_shape}")
         shape = (features,)
         self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
-                                      self.gamma_regularizer) if self.scale else None)
+                                      self.gamma_regularizer, constraint=self.gamma_constraint)
+                      if self.scale else None)
         self.beta = (self.add_weight("beta", shape, self.beta_initializer,
-                                     self.beta_regularizer) if self.center else None)
+                                     self.beta_regularizer, constraint=self.beta_constraint)
+                     if self.center else None)
         self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer,
                                            trainable=False)
         self.moving_variance = self.add_weight("moving_variance", shape,
@@ -200,7 +204,8 @@ class LayerNormalization(Layer):
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, rms_scaling=False, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             axis = [int(a) for a in axis]
@@ -215,6 +220,7 @@ class LayerNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -232,9 +238,10 @@ class LayerNormalization(Layer):
         self._broadcast_shape = tuple(input_shape[i] if i in self._axes else 1
                                       for i in range(ndim))
         self.gamma = (self.add_weight("gamma", shape, self.gamma_initializer,
-                                      self.gamma_regularizer)
+                                      self.gamma_regularizer, constraint=self.gamma_constraint)
                       if self.scale or self.rms_scaling else None)
-        self.beta = (self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+        self.beta = (self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
+                                     constraint=self.beta_constraint)
                      if self.center and not self.rms_scaling else None)
         self.input_spec = InputSpec(ndim=ndim, axes={a: input_shape[a] for a in self._axes})
 
@@ -279,7 +286,8 @@ class GroupNormalization(Layer):
 
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, **kwargs):
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or \
                 (groups <= 0 and groups != -1):
@@ -295,6 +303,7 @@ class GroupNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
     def build(self, input_shape):
         ndim = len(input_shape)
@@ -313,9 +322,11 @@ class GroupNormalization(Layer):
                              f"{[g for g in range(1, channels + 1) if channels % g == 0]}")
         self._groups = groups
         self.gamma = (self.add_weight("gamma", (channels,), self.gamma_initializer,
-                                      self.gamma_regularizer) if self.scale else None)
+                                      self.gamma_regularizer, constraint=self.gamma_constraint)
+                      if self.scale else None)
         self.beta = (self.add_weight("beta", (channels,), self.beta_initializer,
-                                     self.beta_regularizer) if self.center else None)
+                                     self.beta_regularizer, constraint=self.beta_constraint)
+                     if self.center else None)
         self.input_spec = InputSpec(ndim=ndim, axes={self._axis: channels})
 
     def call(self, x):
