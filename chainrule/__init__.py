@@ -23,6 +23,7 @@ from .errors import ShapeError
 # Building blocks, models and training (Keras-style), then the uses on top.
 from . import activations, initializers, regularizers, losses, metrics, optimizers, layers  # noqa: E402
 from . import constraints  # noqa: E402,F401  (keras.constraints)
+from .variables import Variable  # noqa: E402,F401  (keras.Variable)
 from . import callbacks, utils  # noqa: E402
 from .models import Sequential, Model, Input, load_model  # noqa: E402
 from . import linalg, datasets, attacks, distributed, saving  # noqa: E402

@@ -9,8 +9,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
 FLOORS = {
     1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry", "masks"],
     2: ["autodiff", "gradcheck"],
-    3: ["initializers", "regularizers", "constraints", "activations", "losses", "metrics",
-        "optimizers", "layers"],
+    3: ["initializers", "regularizers", "constraints", "variables", "activations", "losses",
+        "metrics", "optimizers", "layers"],
     4: ["models", "callbacks", "saving", "utils"],
     5: ["linalg", "sklearn", "datasets", "attacks", "viz", "explain", "distributed", "bench",
         "explain_cli", "demos", "cli", "__main__"],

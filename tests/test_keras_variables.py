@@ -179,3 +179,45 @@ def test_assign_on_a_read_only_weight_makes_it_writable():
     np.testing.assert_array_equal(w.numpy(), np.ones((2, 3)))
     w.assign_add(1.0)
     assert w.numpy().sum() == 12
+
+
+def test_variable_from_a_value_or_an_initializer():
+    v = cr.Variable(cr.random.normal((2, 2), seed=1))
+    assert isinstance(v, cr.Tensor) and v.requires_grad and v.shape == (2, 2)
+    assert v.dtype == np.float32
+    assert cr.Variable(1.5).dtype == np.float32                 # Python float: float32
+    assert cr.Variable(np.zeros(3, "float64")).dtype == np.float64
+    ints = cr.Variable(np.arange(3))
+    assert ints.dtype.kind == "i" and not ints.requires_grad   # integers need no gradient
+    init = cr.Variable("ones", shape=(2, 3), trainable=False, name="counts")
+    assert not init.requires_grad and init.name == "counts" and init.numpy().sum() == 6
+    with pytest.raises(ValueError, match="shape= is needed"):
+        cr.Variable("zeros")
+    with pytest.raises(ValueError, match="shape"):
+        cr.Variable(np.zeros(3), shape=(4,))
+    v.assign(np.eye(2))
+    with cr.GradientTape() as tape:
+        y = (v * v).sum()
+    np.testing.assert_allclose(tape.gradient(y, v).numpy(), 2 * np.eye(2))
+
+
+class WithVariables(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.w = cr.Variable(np.ones((3, 2), "float32"))
+        self.steps = cr.Variable(0, trainable=False)
+        self.plain = cr.tensor([1.0, 2.0])          # a plain tensor is not a weight
+
+    def call(self, x):
+        self.steps.assign_add(1)
+        return ops.matmul(x, self.w)
+
+
+def test_variables_assigned_to_a_layer_are_tracked():
+    layer = WithVariables()
+    assert len(layer.weights) == 2
+    assert layer.trainable_weights == [layer.w] and layer.non_trainable_weights == [layer.steps]
+    layer(cr.ones(1, 3))
+    assert int(layer.steps) == 1
+    model = cr.Sequential([cr.Input((3,)), layer])
+    assert len(model.trainable_weights) == 1

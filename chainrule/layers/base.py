@@ -43,6 +43,7 @@ from ..masks import any_masks, get_keras_mask, set_keras_mask
 from ..registry import (CustomObjectScope, get_registered_name, get_registered_object,
                         registered_name_or_none)
 from ..tensor import Tensor, as_tensor
+from ..variables import is_variable
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "serialize", "deserialize",
            "register", "get_registered"]
@@ -253,6 +254,9 @@ class Layer:
                 if isinstance(item, Layer) and item is not self and \
                         all(item is not seen for seen in self._layers):
                     self._layers.append(item)
+                elif isinstance(item, Tensor) and is_variable(item) and \
+                        all(item is not w for w in self._weights):
+                    self._weights.append(item)      # cr.Variable: tracked as Keras does
         object.__setattr__(self, name, value)
 
     def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
