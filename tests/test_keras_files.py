@@ -31,7 +31,7 @@ FIXTURES_17 = {
     "transformer": ["MultiHeadAttention", "LayerNormalization"],
     "cross_attention": ["MultiHeadAttention", "LayerNormalization"],
     "conv1d": ["Conv1D", "MaxPooling1D", "AveragePooling1D", "UpSampling1D", "ZeroPadding1D",
-               "Cropping1D"],
+               "Cropping1D", "Conv1DTranspose"],
     "conv2d_variants": ["GroupNormalization", "DepthwiseConv2D", "SeparableConv2D",
                         "Conv2DTranspose", "ZeroPadding2D", "Cropping2D", "UpSampling2D",
                         "SpatialDropout2D"],

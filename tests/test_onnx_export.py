@@ -391,3 +391,14 @@ def test_attention_over_several_step_axes_is_refused_by_name(tmp_path):
                                          r"features\)"):
         model.export(tmp_path / "variants.onnx")
     assert not (tmp_path / "variants.onnx").exists()
+
+
+@pytest.mark.parametrize("settings", [dict(padding="valid", strides=2),
+                                      dict(padding="same", strides=3),
+                                      dict(padding="valid", dilation_rate=2),
+                                      dict(padding="same", strides=2, output_padding=1)])
+def test_conv1d_transpose(tmp_path, settings):
+    rng = np.random.default_rng(23)
+    model = cr.Sequential([cr.Input((6, 3)), layers.Conv1DTranspose(4, 3, **settings)],
+                          name="transpose1d")
+    _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 3))

@@ -155,6 +155,7 @@ KERAS_LAYERS = {
     "GroupNormalization": LayerFormat("GroupNormalization"),
     "Conv1D": LayerFormat("Conv1D", off=_CONV_OFF),
     "Conv2DTranspose": LayerFormat("Conv2DTranspose"),
+    "Conv1DTranspose": LayerFormat("Conv1DTranspose"),
     "DepthwiseConv2D": LayerFormat("DepthwiseConv2D"),
     "SeparableConv2D": LayerFormat("SeparableConv2D"),
     "MaxPooling1D": LayerFormat("MaxPooling1D"),

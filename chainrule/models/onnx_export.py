@@ -332,28 +332,34 @@ def _group_norm(g, layer, xs, shapes):
     return y
 
 
-def _conv2d_transpose(g, layer, xs, shapes):
-    """ONNX ConvTranspose: the full output, cropped (``pads``) or extended
-    (``output_padding``) by Keras' rule (ops.nn._transpose_crops)."""
+def _conv_transpose(g, layer, xs, shapes):
+    """Conv2DTranspose and Conv1DTranspose as ONNX ConvTranspose: the full
+    output, cropped (``pads``) or extended (``output_padding``) by Keras'
+    rule (ops.nn._transpose_crops)."""
     from ..ops.nn import _transpose_crops
+    spatial = layer.kernel.ndim - 2
+    # Conv1DTranspose keeps 2-D settings for a one-step-high image: the last ones count
+    kernel_size, strides = layer.kernel_size[-spatial:], layer.strides[-spatial:]
+    dilation = layer.dilation_rate[-spatial:]
+    output_padding = (layer.output_padding or (None,) * 2)[-spatial:]
     before, after, extra = [], [], []
-    output_padding = layer.output_padding or (None, None)
-    for size, k, s, d, p in zip(shapes[0][1:3], layer.kernel_size, layer.strides,
-                                layer.dilation_rate, output_padding):
+    for size, k, s, d, p in zip(shapes[0][1:1 + spatial], kernel_size, strides, dilation,
+                                output_padding):
         crop_before, crop_after = _transpose_crops(size, d * (k - 1) + 1, s, layer.padding, p)
         before.append(crop_before)
         after.append(max(crop_after, 0))
         extra.append(max(-crop_after, 0))
-    # Keras' kernel (kh, kw, out, in) -> ONNX's (in, out, kh, kw)
-    inputs = [_to_channels_first(g, xs[0], layer.name, 4),
-              g.floats(f"{layer.name}/kernel", np.transpose(layer.kernel.data, (3, 2, 0, 1)))]
+    # Keras' kernel (k..., out, in) -> ONNX's (in, out, k...)
+    kernel = np.transpose(layer.kernel.data, (spatial + 1, spatial) + tuple(range(spatial)))
+    inputs = [_to_channels_first(g, xs[0], layer.name, spatial + 2),
+              g.floats(f"{layer.name}/kernel", kernel)]
     if layer.bias is not None:
         inputs.append(g.floats(f"{layer.name}/bias", layer.bias.data))
-    y = g.op("ConvTranspose", inputs, layer.name, kernel_shape=list(layer.kernel_size),
-             strides=list(layer.strides), dilations=list(layer.dilation_rate),
-             pads=before + after, output_padding=extra)
-    return _activation(g, layer.activation, _to_channels_last(g, y, layer.name, 4), layer.name,
-                       _where(layer))
+    y = g.op("ConvTranspose", inputs, layer.name, kernel_shape=list(kernel_size),
+             strides=list(strides), dilations=list(dilation), pads=before + after,
+             output_padding=extra)
+    return _activation(g, layer.activation, _to_channels_last(g, y, layer.name, spatial + 2),
+                       layer.name, _where(layer))
 
 
 def _int64s(g, base, values):
@@ -724,7 +730,8 @@ CONVERTERS = {
     # issue 17's layers
     "LayerNormalization": _layer_norm,
     "GroupNormalization": _group_norm,
-    "Conv2DTranspose": _conv2d_transpose,
+    "Conv2DTranspose": _conv_transpose,
+    "Conv1DTranspose": _conv_transpose,
     "MultiHeadAttention": _multi_head_attention,
     "Attention": _attention,
     "Multiply": _fold("Mul"),

@@ -77,6 +77,7 @@ def conv1d(rng):
         layers.Cropping1D((1, 2)),
         layers.AveragePooling1D(2, padding="same"),
         layers.Conv1D(3, 2, padding="causal"),
+        layers.Conv1DTranspose(4, 3, strides=2, padding="same", activation="tanh"),
         layers.GlobalMaxPooling1D(),
         layers.Dense(2),
     ], name="conv1d")
