@@ -402,3 +402,21 @@ def test_conv1d_transpose(tmp_path, settings):
     model = cr.Sequential([cr.Input((6, 3)), layers.Conv1DTranspose(4, 3, **settings)],
                           name="transpose1d")
     _check(_randomize(model, rng), tmp_path, _floats(rng, 6, 3))
+
+
+@pytest.mark.parametrize("opset", [14, 17, 18])
+def test_layer_normalization_at_each_opset(tmp_path, opset):
+    # ONNX has LayerNormalization from opset 17; before, plain nodes do its arithmetic
+    rng = np.random.default_rng(24)
+    model = cr.Sequential([cr.Input((4, 5)), layers.LayerNormalization(),
+                           layers.LayerNormalization(axis=(1, 2), epsilon=1e-5),
+                           layers.GroupNormalization(groups=5)], name="norms")
+    _randomize(model, rng)
+    path = model.export(tmp_path / "norms.onnx", opset_version=opset)
+    ops_used = {node.op_type for node in onnx.load(path).graph.node}
+    assert ("LayerNormalization" in ops_used) == (opset >= 17)
+    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = rng.normal(loc=2.0, size=(7, 4, 5)).astype(np.float32)
+    feed = {session.get_inputs()[0].name: x}
+    np.testing.assert_allclose(session.run(None, feed)[0], model.predict(x),
+                               rtol=1e-5, atol=1e-6)

@@ -300,8 +300,17 @@ def _layer_norm(g, layer, xs, shapes):
     beta = layer.beta.data if layer.beta is not None else np.zeros(shape, dtype)
     scale = g.floats(f"{layer.name}/gamma", gamma.reshape(shape))
     shift = g.floats(f"{layer.name}/beta", beta.reshape(shape))
-    return g.op("LayerNormalization", [xs[0], scale, shift], layer.name, axis=axes[0],
-                epsilon=float(layer.epsilon))
+    if g.opset >= 17:
+        return g.op("LayerNormalization", [xs[0], scale, shift], layer.name, axis=axes[0],
+                    epsilon=float(layer.epsilon))
+    # before opset 17, the same arithmetic in plain nodes
+    name = layer.name
+    diff = g.op("Sub", [xs[0], _reduce_mean(g, xs[0], axes, name)], name)
+    variance = _reduce_mean(g, g.op("Mul", [diff, diff], name), axes, name)
+    std = g.op("Sqrt", [g.op("Add", [variance, g.floats(f"{name}/epsilon", layer.epsilon)],
+                             name)], name)
+    return g.op("Add", [g.op("Mul", [g.op("Div", [diff, std], name), scale], name), shift],
+                name)
 
 
 def _reduce_mean(g, x, axes, base):
