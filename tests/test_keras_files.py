@@ -41,6 +41,7 @@ FIXTURES_17 = {
     "small_layers": ["Rescaling", "Normalization", "ReLU", "PReLU", "ELU", "GaussianNoise",
                      "GaussianDropout", "SpatialDropout1D", "Identity", "Softmax"],
     "attention_variants": ["Attention", "MultiHeadAttention"],
+    "constraints": ["Conv2D", "LayerNormalization", "DepthwiseConv2D"],
 }
 
 
@@ -132,6 +133,26 @@ def test_optimizer_moments_of_issue_17_layers_land_on_their_weights(name):
         for j in matches:
             np.testing.assert_array_equal(state[f"{j}/momentum"], momentum,
                                           err_msg=f"{name}: variable {i}")
+
+
+def test_keras_weight_constraints_are_read_and_applied():
+    # Keras' MaxNorm, NonNeg, UnitNorm and MinMaxNorm on issue 17's layers are
+    # the same constraints in chainrule, applied after each training step.
+    path, data = _fixture("constraints")
+    model = cr.load_model(path)
+    conv, norm, depthwise = model.layers[:3]
+    assert (type(conv.kernel_constraint).__name__, type(conv.bias_constraint).__name__,
+            type(norm.gamma_constraint).__name__, type(depthwise.depthwise_constraint).__name__
+            ) == ("MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm")
+    x = data["x"]
+    model.fit(x, np.full((len(x), 2), 5.0, np.float32), epochs=3, verbose=0)
+    # norms along axis 0, Keras' default axis (keras/src/constraints/constraints.py)
+    norms = np.sqrt((conv.kernel.data ** 2).sum(axis=0))
+    assert norms.max() <= 0.5 + 1e-6 and norms.max() > 0.45       # the bound is reached
+    assert conv.bias.data.min() >= 0
+    np.testing.assert_allclose(np.sqrt((norm.gamma.data ** 2).sum()), 1.0, rtol=1e-5)
+    norms = np.sqrt((depthwise.kernel.data ** 2).sum(axis=0))
+    assert norms.min() >= 0.2 - 1e-6 and norms.max() <= 0.6 + 1e-6
 
 
 def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
@@ -884,7 +905,8 @@ def test_real_keras_continues_training_issue_17_architectures_from_chainrule(tmp
     # The optimizer state chainrule writes for attention projections,
     # Bidirectional cells, convolution variants...: Keras' next epoch from it
     # is chainrule's next epoch (architectures without random layers).
-    names = ["cross_attention", "conv1d", "masked_sequences", "attention_variants"]  # mse losses
+    names = ["cross_attention", "conv1d", "masked_sequences", "attention_variants",
+             "constraints"]  # mse losses
     rng = np.random.default_rng(12)
     models = {}
     for name in names:

@@ -193,10 +193,28 @@ def attention_variants(rng):
     return model, xs, rng.normal(size=(40, 2)).astype("float32")
 
 
+def constraints(rng):
+    """Weight constraints on issue 17's layers (chainrule applies them after
+    each step, as Keras): MaxNorm and NonNeg on a convolution, UnitNorm on a
+    LayerNormalization's gamma, MinMaxNorm on a depthwise kernel."""
+    model = keras.Sequential([
+        keras.Input((6, 6, 2), name="image"),
+        layers.Conv2D(4, 3, kernel_constraint=keras.constraints.MaxNorm(0.5),
+                      bias_constraint=keras.constraints.NonNeg()),
+        layers.LayerNormalization(gamma_constraint=keras.constraints.UnitNorm(axis=0)),
+        layers.DepthwiseConv2D(2, depthwise_constraint=keras.constraints.MinMaxNorm(0.2, 0.6)),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(2),
+    ], name="constraints")
+    model.compile(optimizer=keras.optimizers.Adam(5e-2), loss="mse")
+    x = rng.normal(size=(32, 6, 6, 2)).astype("float32")
+    return model, [x], rng.normal(size=(32, 2)).astype("float32")
+
+
 ARCHITECTURES = {"transformer": transformer, "cross_attention": cross_attention,
                  "conv1d": conv1d, "conv2d_variants": conv2d_variants, "merges": merges,
                  "masked_sequences": masked_sequences, "small_layers": small_layers,
-                 "attention_variants": attention_variants}
+                 "attention_variants": attention_variants, "constraints": constraints}
 
 
 def scaled_tanh(t):
