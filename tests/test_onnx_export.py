@@ -158,7 +158,8 @@ def test_batch_dimension_is_dynamic(tmp_path):
 
 @pytest.mark.parametrize("name", ["mlp", "convnet", "lstm_text", "gru_rnn", "two_inputs",
                                   "nested", "transformer", "cross_attention", "conv1d",
-                                  "conv2d_variants", "merges", "small_layers"])
+                                  "conv2d_variants", "merges", "small_layers",
+                                  "constraints"])
 def test_models_read_from_keras_files_export(tmp_path, name):
     # Trained weights (moving statistics included) made by real Keras.
     model = cr.load_model(os.path.join(REFS, f"keras_{name}.keras"), compile=False)
@@ -169,7 +170,7 @@ def test_models_read_from_keras_files_export(tmp_path, name):
                        "gru_rnn": ["sequence"], "two_inputs": ["left", "right"],
                        "nested": ["a", "b"], "transformer": ["tokens"],
                        "cross_attention": ["query", "memory"], "conv1d": ["signal"],
-                       "conv2d_variants": ["image"],
+                       "conv2d_variants": ["image"], "constraints": ["image"],
                        "merges": ["a", "b"], "small_layers": ["features"]}[name]
     assert [i.name for i in session.get_inputs()] == expected_inputs
 
