@@ -1048,3 +1048,136 @@ def fliplr(x):
 def flipud(x):
     from . import flip
     return flip(_t(x), axis=0)
+
+
+# --------------------------------------------------------------------------
+# keras.ops.nn: convolution, pooling and normalization (1-D and 2-D, as
+# chainrule's conv2d / pooling ops; 1-D runs as 2-D with a height of 1)
+# --------------------------------------------------------------------------
+__all__ += ["conv", "depthwise_conv", "conv_transpose", "max_pool", "average_pool",
+            "batch_normalization", "rms_normalization"]
+
+
+def _pair_arg(value, n, what):
+    values = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+    if len(values) != n:
+        raise ValueError(f"{what} must be an int or {n} ints for {n}-D inputs, got {value!r}")
+    return values
+
+
+def _spatial(inputs, data_format, op):
+    """(channels-last input, number of spatial dims, a function undoing the layout)."""
+    x = _t(inputs)
+    n = x.ndim - 2
+    if n not in (1, 2):
+        raise ValueError(f"{op}: chainrule supports 1-D and 2-D inputs ((batch, steps, "
+                         f"channels) or (batch, height, width, channels)); got shape {x.shape}")
+    if data_format not in (None, "channels_last", "channels_first"):
+        raise ValueError(f"{op}: data_format must be 'channels_last' or 'channels_first', "
+                         f"got {data_format!r}")
+    first = data_format == "channels_first"
+    if first:
+        x = moveaxis(x, 1, -1)
+    if n == 1:
+        x = reshape(x, (x.shape[0], 1) + x.shape[1:])
+
+    def back(y):
+        if n == 1:
+            y = reshape(y, (y.shape[0],) + y.shape[2:])
+        return moveaxis(y, -1, 1) if first else y
+    return x, n, back
+
+
+def _kernel_2d(kernel, n):
+    k = _t(kernel)
+    return reshape(k, (1,) + k.shape) if n == 1 else k
+
+
+def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """N-D convolution (1-D or 2-D here), Keras 3's ``ops.conv``: ``kernel``
+    (*kernel_size, channels_in / groups, channels_out); groups follow from the
+    channel counts."""
+    from . import conv2d
+    x, n, back = _spatial(inputs, data_format, "conv")
+    k = _kernel_2d(kernel, n)
+    groups = x.shape[-1] // k.shape[-2]
+    strides = (1,) + _pair_arg(strides, 1, "strides") if n == 1 else _pair_arg(strides, 2, "strides")
+    dilation = (1,) + _pair_arg(dilation_rate, 1, "dilation_rate") if n == 1 else \
+        _pair_arg(dilation_rate, 2, "dilation_rate")
+    return back(conv2d(x, k, None, stride=strides, padding=padding, dilation=dilation,
+                       groups=groups))
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
+                   dilation_rate=1):
+    """Depthwise convolution: ``kernel`` (*kernel_size, channels_in, multiplier)."""
+    from . import depthwise_conv2d
+    x, n, back = _spatial(inputs, data_format, "depthwise_conv")
+    k = _kernel_2d(kernel, n)
+    strides = (1,) + _pair_arg(strides, 1, "strides") if n == 1 else _pair_arg(strides, 2, "strides")
+    dilation = (1,) + _pair_arg(dilation_rate, 1, "dilation_rate") if n == 1 else \
+        _pair_arg(dilation_rate, 2, "dilation_rate")
+    return back(depthwise_conv2d(x, k, None, stride=strides, padding=padding, dilation=dilation))
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
+                   data_format=None, dilation_rate=1):
+    """Transposed convolution: ``kernel`` (*kernel_size, channels_out, channels_in)."""
+    from . import conv2d_transpose
+    x, n, back = _spatial(inputs, data_format, "conv_transpose")
+    k = _kernel_2d(kernel, n)
+    strides = (1,) + _pair_arg(strides, 1, "strides") if n == 1 else _pair_arg(strides, 2, "strides")
+    dilation = (1,) + _pair_arg(dilation_rate, 1, "dilation_rate") if n == 1 else \
+        _pair_arg(dilation_rate, 2, "dilation_rate")
+    if output_padding is not None:
+        output_padding = (0,) + _pair_arg(output_padding, 1, "output_padding") if n == 1 \
+            else _pair_arg(output_padding, 2, "output_padding")
+    return back(conv2d_transpose(x, k, None, stride=strides, padding=padding,
+                                 output_padding=output_padding, dilation=dilation))
+
+
+def _pool(op, inputs, pool_size, strides, padding, data_format, name):
+    x, n, back = _spatial(inputs, data_format, name)
+    size = _pair_arg(pool_size, n, "pool_size")
+    stride = size if strides is None else _pair_arg(strides, n, "strides")
+    if n == 1:
+        size, stride = (1,) + size, (1,) + stride
+    return back(op(x, size, stride, padding))
+
+
+def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The largest value of each window (``strides`` defaults to ``pool_size``)."""
+    from . import max_pool2d
+    return _pool(max_pool2d, inputs, pool_size, strides, padding, data_format, "max_pool")
+
+
+def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
+    """The mean of each window (padded entries not counted with 'same', as Keras)."""
+    from . import avg_pool2d
+    return _pool(avg_pool2d, inputs, pool_size, strides, padding, data_format, "average_pool")
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """(x − mean)/√(variance + ε)·scale + offset, the 1-D statistics laid
+    along ``axis`` (as Keras 3 ``ops.batch_normalization``)."""
+    x = _t(x)
+    shape = [1] * x.ndim
+    shape[axis] = _t(mean).shape[0]
+
+    def along(v):
+        return reshape(_t(v), tuple(shape))
+    inv = 1 / sqrt(along(variance) + epsilon)
+    if scale is not None:
+        inv = inv * along(scale)
+    out = (x - along(mean)) * inv
+    return out if offset is None else out + along(offset)
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """x / √(mean(x²) over ``axis`` + ε) · scale (ε defaults to 1e-7, Keras 3)."""
+    x = _t(x)
+    eps = EPSILON if epsilon is None else epsilon
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    count = math.prod(x.shape[a] for a in axes)
+    out = x / sqrt(_sum(x * x, axes, True) / count + eps)
+    return out if scale is None else out * _t(scale)
