@@ -42,6 +42,7 @@ FIXTURES_17 = {
                      "GaussianDropout", "SpatialDropout1D", "Identity", "Softmax"],
     "attention_variants": ["Attention", "MultiHeadAttention"],
     "constraints": ["Conv2D", "LayerNormalization", "DepthwiseConv2D"],
+    "masked_transformer": ["Embedding", "MultiHeadAttention", "LayerNormalization"],
 }
 
 
@@ -153,6 +154,17 @@ def test_keras_weight_constraints_are_read_and_applied():
     np.testing.assert_allclose(np.sqrt((norm.gamma.data ** 2).sum()), 1.0, rtol=1e-5)
     norms = np.sqrt((depthwise.kernel.data ** 2).sum(axis=0))
     assert norms.min() >= 0.2 - 1e-6 and norms.max() <= 0.6 + 1e-6
+
+
+def test_masked_attention_from_a_keras_file_ignores_the_padding():
+    # Keras' numbers on padded ids come from masked attention and pooling
+    # (the fixture test); without the mask the same weights give others.
+    path, data = _fixture("masked_transformer")
+    assert (data["x"] == 0).any()
+    model = cr.load_model(path)
+    np.testing.assert_allclose(model.predict(data["x"]), data["y"], rtol=1e-5, atol=1e-6)
+    next(l for l in model.layers if type(l).__name__ == "Embedding").mask_zero = False
+    assert not np.allclose(model.predict(data["x"]), data["y"], rtol=1e-3)
 
 
 def test_keras_mask_ops_are_read_as_chainrule_masks(tmp_path):
@@ -906,7 +918,7 @@ def test_real_keras_continues_training_issue_17_architectures_from_chainrule(tmp
     # Bidirectional cells, convolution variants...: Keras' next epoch from it
     # is chainrule's next epoch (architectures without random layers).
     names = ["cross_attention", "conv1d", "masked_sequences", "attention_variants",
-             "constraints"]  # mse losses
+             "constraints", "masked_transformer"]  # mse losses
     rng = np.random.default_rng(12)
     models = {}
     for name in names:

@@ -46,6 +46,23 @@ def transformer(rng):
     return model, [x], rng.integers(0, 3, size=48)
 
 
+def masked_transformer(rng):
+    """The encoder block on padded token ids with Embedding(mask_zero=True):
+    MultiHeadAttention ignores the padded keys, the pooling the padded steps
+    (Keras records the masks as NotEqual/LogicalOr ops passed as mask=)."""
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    x = layers.Embedding(12, 8, mask_zero=True)(tokens)
+    attended = layers.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
+    x = layers.LayerNormalization()(layers.Add()([x, attended]))
+    x = layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(tokens, layers.Dense(2, name="out")(x), name="masked_transformer")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    ids = rng.integers(1, 12, size=(40, 6)).astype("int32")
+    for row, length in zip(ids, rng.integers(1, 7, size=40)):
+        row[length:] = 0                                   # padded sequences
+    return model, [ids], rng.normal(size=(40, 2)).astype("float32")
+
+
 def cross_attention(rng):
     """MultiHeadAttention with query, value and key from different tensors,
     its own value_dim/output_shape, no biases, and a causal mask."""
@@ -214,7 +231,8 @@ def constraints(rng):
 ARCHITECTURES = {"transformer": transformer, "cross_attention": cross_attention,
                  "conv1d": conv1d, "conv2d_variants": conv2d_variants, "merges": merges,
                  "masked_sequences": masked_sequences, "small_layers": small_layers,
-                 "attention_variants": attention_variants, "constraints": constraints}
+                 "attention_variants": attention_variants, "constraints": constraints,
+                 "masked_transformer": masked_transformer}
 
 
 def scaled_tanh(t):
