@@ -290,7 +290,7 @@ def test_blas_threads_follow_the_free_cores(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (5.3, 4.0, 3.0))
     context, threads, note = gpt.blas_threads()
     assert threads == 1
-    assert note == "BLAS on 1 of 2 cores (load average 5.3: the other cores are busy)"
+    assert note == "BLAS on 1 of 2 cores (load average 5.3: other programs keep the rest busy)"
     with context:
         assert set(blas()) <= {1}
     assert blas() == before

@@ -309,7 +309,7 @@ def blas_threads():
     except ImportError:
         return contextlib.nullcontext(), None, ""
     note = (f"BLAS on {threads} of {cores} cores (load average {load:.1f}"
-            + (": the other cores are busy)" if threads < cores else ")"))
+            + (": other programs keep the rest busy)" if threads < cores else ")"))
     return threadpool_limits(threads, user_api="blas"), threads, note
 
 
