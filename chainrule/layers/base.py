@@ -492,15 +492,19 @@ class Layer:
         if extra:
             kwargs = self._positional_as_keywords(extra, kwargs)
         training = kwargs.pop("training", None)
-        leaves = _flatten(inputs) + _flatten(list(kwargs.values()))
-        if any(isinstance(x, SymbolicTensor) for x in leaves):
-            return self._symbolic_call(inputs, kwargs)
-        if not isinstance(inputs, (list, tuple, dict)):
-            if not isinstance(inputs, Tensor):
-                inputs = as_tensor(inputs, self.dtype if np.asarray(inputs).dtype.kind == "f" else None)
+        if type(inputs) is Tensor and not kwargs:        # the usual call, told apart cheaply
+            shapes = inputs.data.shape
         else:
-            inputs = _map(lambda x: x if isinstance(x, Tensor) else as_tensor(x), inputs)
-        shapes = _map(_shape_of, inputs)
+            leaves = _flatten(inputs) + _flatten(list(kwargs.values()))
+            if any(isinstance(x, SymbolicTensor) for x in leaves):
+                return self._symbolic_call(inputs, kwargs)
+            if not isinstance(inputs, (list, tuple, dict)):
+                if not isinstance(inputs, Tensor):
+                    inputs = as_tensor(inputs, self.dtype if np.asarray(inputs).dtype.kind == "f"
+                                       else None)
+            else:
+                inputs = _map(lambda x: x if isinstance(x, Tensor) else as_tensor(x), inputs)
+            shapes = _map(_shape_of, inputs)
         if self.input_shape_declared is not None and not self.built and \
                 isinstance(shapes, tuple) and shapes[1:] != self.input_shape_declared:
             raise ShapeError(
