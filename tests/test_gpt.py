@@ -225,11 +225,16 @@ def test_optimizer_is_nanogpts_adamw():
         opt.iterations = step
         assert opt.learning_rate == pytest.approx(_nanogpt_lr(step), rel=1e-9,
                                                   abs=1e-12), step
-    decayed = {w.name for w in model.trainable_weights if opt._use_weight_decay(w)}
-    kept = {w.name for w in model.trainable_weights if not opt._use_weight_decay(w)}
-    assert all(w.ndim >= 2 for w in model.trainable_weights if opt._use_weight_decay(w))
-    assert all(w.ndim < 2 for w in model.trainable_weights if not opt._use_weight_decay(w))
-    assert decayed and kept
+    decayed = [w.name for w in model.trainable_weights if opt._use_weight_decay(w)]
+    kept = [w.name for w in model.trainable_weights if not opt._use_weight_decay(w)]
+    # two blocks of 4 attention kernels and 2 Dense kernels, and the two embeddings
+    assert sorted(decayed) == sorted(["kernel"] * 12 + ["embeddings"] * 2)
+    # per block 4 attention biases (3 of them (heads, key_dim)), 2 Dense biases, 2 norms;
+    # and the final norm
+    assert sorted(kept) == sorted(["bias"] * 12 + ["gamma", "beta"] * 5)
+    attention = model.blocks[0].attention
+    assert attention.query_dense.bias.ndim == 2 and not opt._use_weight_decay(
+        attention.query_dense.bias)
 
 
 def test_a_step_lowers_the_loss_on_the_same_batch():

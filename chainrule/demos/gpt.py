@@ -188,10 +188,9 @@ def make_optimizer(model, config):
     optimizer = cr.optimizers.AdamW(
         learning_rate=schedule, weight_decay=config["weight_decay"], beta_1=config["beta_1"],
         beta_2=config["beta_2"], epsilon=1e-8, global_clipnorm=config["clipnorm"])
-    # nanoGPT decays every tensor of two or more dimensions (matrices and embeddings),
-    # never biases or layer-norm scales and offsets.
-    optimizer.exclude_from_weight_decay(
-        var_list=[w for w in model.trainable_weights if w.ndim < 2])
+    # nanoGPT decays the matrices of the products and the embeddings, never biases or
+    # layer-norm scales and offsets (attention's per-head biases are 2-D, so by name).
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
 
 
