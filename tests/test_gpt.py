@@ -299,10 +299,12 @@ def test_blas_threads_follow_the_free_cores(monkeypatch):
     with context:
         assert set(blas()) <= {1}
     assert blas() == before
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.1, 0.1))
-    assert gpt.blas_threads()[1] == 2
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.2, 0.1, 0.1))
-    assert gpt.blas_threads()[1] == 1
+    for load, threads in ((0.2, 2), (0.9, 2), (1.2, 1), (2.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.1, 0.1))
+        assert gpt.blas_threads()[1] == threads, load
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.1, 0.1))
+    assert gpt.blas_threads()[1] == 13 and "13 of 16" in gpt.blas_threads()[2]
 
 
 def test_example_script_runs_its_loop(small_text, monkeypatch, capsys):

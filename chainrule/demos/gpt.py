@@ -288,11 +288,12 @@ def save_loss_figure(history, out_dir, filename="gpt.png"):
 def blas_threads():
     """``(context, threads, note)``: how many BLAS threads this machine can use now.
 
-    One per core left free by the other programs running (the one-minute load
-    average), at least one. On a busy machine a second OpenBLAS thread spins
-    waiting for a core that is not free, and a (768, 128) @ (128, 384)
-    product takes 5-35 ms instead of 0.3-3 ms on one thread
-    (benchmarks/PROFILE-gpt.md). Needs ``threadpoolctl`` (it comes with
+    Every core while the one-minute load average is below 1, then one fewer
+    per unit of load, at least one: ``floor(cores - load + 1)``. On a busy
+    machine a second OpenBLAS thread spins waiting for a core that is not
+    free, and a (768, 128) @ (128, 384) product takes 5-35 ms instead of
+    0.3-3 ms on one thread; at a load below 1 two threads win (a step 56-58 ms
+    against 80-87 ms on one; benchmarks/PROFILE-gpt.md). Needs ``threadpoolctl`` (it comes with
     scikit-learn); without it BLAS keeps its own default. The thread count
     does not change the results: OpenBLAS splits a product's rows and
     columns, never its sums, between threads.
@@ -302,7 +303,7 @@ def blas_threads():
         load = os.getloadavg()[0]
     except OSError:                               # no load average on this system
         return contextlib.nullcontext(), None, ""
-    threads = max(1, min(cores, round(cores - load)))
+    threads = max(1, min(cores, math.floor(cores - load + 1)))
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
