@@ -29,6 +29,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import layers, ops
+from chainrule.scratch import scratch
 
 NAME = "gpt"
 SUMMARY = ("a 4-layer character GPT trained on Tiny Shakespeare in minutes "
@@ -65,18 +66,30 @@ def _d_gelu(x, t):
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * _GELU_CUBIC * (x * x))
 
 
-def _d_gelu_arrays(g, x, t):
-    """``g`` times the derivative above, on arrays, in place in one buffer."""
+def _tanh_part(x, out):
+    """tanh(√(2/π)·(x + 0.044715·x³)) of the array ``x``, written into ``out``."""
+    np.multiply(x, x, out=out)
+    out *= _GELU_C * _GELU_CUBIC
+    out += _GELU_C
+    out *= x
+    return np.tanh(out, out=out)
+
+
+def _d_gelu_arrays(g, x):
+    """``g`` times the derivative above, on arrays: one fresh array (the result);
+    tanh is computed again into a scratch buffer rather than kept from the
+    forward, which is cheaper than a fresh array per call (PROFILE-gpt.md)."""
+    t = _tanh_part(x, scratch("gpt gelu tanh", x.shape, x.dtype))
     d = x * x
     d *= 3 * _GELU_CUBIC
     d += 1
     d *= x
     d *= 0.5 * _GELU_C
-    square = t * t
-    np.subtract(1, square, out=square)
-    d *= square                               # 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²)
-    np.multiply(t, 0.5, out=square)
-    d += square
+    work = np.multiply(t, t, out=scratch("gpt gelu work", x.shape, x.dtype))
+    np.subtract(1, work, out=work)
+    d *= work                                 # 0.5·x·(1 - t²)·√(2/π)·(1 + 3·0.044715·x²)
+    np.multiply(t, 0.5, out=work)
+    d += work
     d += 0.5
     d *= g
     return d
@@ -93,19 +106,14 @@ def gelu(x):
     (scipy's erf), for a difference below 1e-3.
     """
     xd = x.data
-    t = xd * xd                         # in place from here: the MLP's widest arrays
-    t *= _GELU_C * _GELU_CUBIC
-    t += _GELU_C
-    t *= xd
-    np.tanh(t, out=t)
-    y = t + 1
+    y = _tanh_part(xd, scratch("gpt gelu tanh", xd.shape, xd.dtype)) + 1
     y *= xd
     y *= 0.5
 
     def grad_fn(upstream):
         if cr.is_grad_enabled():        # a recorded backward: a derivative in ops, differentiable
             return upstream * _d_gelu(x, ops.tanh(_GELU_C * x * (1 + _GELU_CUBIC * x * x)))
-        return cr.as_tensor(_d_gelu_arrays(upstream.data, xd, t))
+        return cr.as_tensor(_d_gelu_arrays(upstream.data, xd))
     return cr.as_tensor(y), grad_fn
 
 
