@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 
 import numpy as np
 
@@ -139,15 +138,9 @@ class GraphDot(str):
 
 
 def _write_atomically(path, data):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    # the one atomic writer: the umask's mode, no temporary file left behind
+    from .models.saving import atomic_write
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _summary(array, max_elements):
