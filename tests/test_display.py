@@ -160,8 +160,6 @@ def kernel_run():
     return notebook, Recording.messages
 
 
-@pytest.mark.xfail(strict=True, reason="ProgbarLogger's notebook hook lands once "
-                   "callbacks.py's rework (Keras' per-step units) is committed")
 def test_fit_progress_is_one_display_per_epoch_updated_in_place(kernel_run):
     notebook, messages = kernel_run
     fit_cell = 1

@@ -21,6 +21,8 @@ import warnings
 
 import numpy as np
 
+from .notebook_display import live_line
+
 __all__ = [
     "CSVLogger",
     "Callback",
@@ -210,7 +212,9 @@ class ProgbarLogger(Callback):
     """Keras-style progress: with ``verbose=1`` a bar per epoch with the running
     loss and metrics and the time left; with ``verbose=2`` one line per epoch.
 
-    ``fit`` adds it when ``verbose`` is 1 or 2. Redraws at most 10 times a second.
+    ``fit`` adds it when ``verbose`` is 1 or 2. Redraws at most 10 times a second:
+    on a terminal over the same line; in a Jupyter notebook as one display
+    updated in place (``notebook_display.py``), so a cell keeps one line per epoch.
     """
 
     def __init__(self, stream=None, width=30, interval=0.1):
@@ -230,6 +234,9 @@ class ProgbarLogger(Callback):
         # does not go back, write just the line at the end of the epoch (Keras).
         self.dynamic = getattr(self._out(), "isatty", lambda: False)()
         self._out().write(f"Epoch {epoch + 1}/{self.params.get('epochs')}\n")
+        # In a Jupyter kernel the bar is one display redrawn in place (notebook_display.py).
+        self.live = live_line(self.stream) if self.verbose == 1 else None
+        self.dynamic = self.dynamic or self.live is not None
 
     def _bar(self, done):
         if not self.steps:
@@ -256,7 +263,14 @@ class ProgbarLogger(Callback):
             progress = f"{self._bar(self.done)} - ETA: {_fmt_time(eta)}"
         else:       # a generator of unknown length (Keras: "N/Unknown")
             progress = f"{self.done}/Unknown {_fmt_time(elapsed)}"
-        self._out().write(f"\r{progress} - {_fmt_logs(self.last_logs)}")
+        self._show(f"{progress} - {_fmt_logs(self.last_logs)}")
+
+    def _show(self, line, final=False):
+        """Redraw the bar: the notebook's display in place, else over the line after ``\\r``."""
+        if self.live is not None:
+            self.live.update(line)
+            return
+        self._out().write(("\r" if self.dynamic else "") + line + ("\n" if final else ""))
         self._out().flush()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -267,8 +281,7 @@ class ProgbarLogger(Callback):
         # Keras' final lines: "3/3 [...] 0s 2ms/step - loss: ..." (verbose 1) and
         # "3/3 - 0s - 2ms/step - loss: ..." (verbose 2).
         if self.verbose == 1:
-            start = "\r" if self.dynamic else ""
-            self._out().write(f"{start}{self._bar(done)} {elapsed:.0f}s{per_step} - {text}\n")
+            self._show(f"{self._bar(done)} {elapsed:.0f}s{per_step} - {text}", final=True)
         else:
             self._out().write(f"{done}/{self.steps or done} - {elapsed:.0f}s -{per_step} - "
                               f"{text}\n")
