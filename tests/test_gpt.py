@@ -299,6 +299,12 @@ def test_blas_threads_follow_the_free_cores(monkeypatch):
     with context:
         assert set(blas()) <= {1}
     assert blas() == before
+    # the load changes during a run: the count follows it, and the context restores it
+    with gpt.blas_threads()[0]:
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 4.0, 3.0))
+        assert gpt.follow_the_load(1) == 2 and set(blas()) <= {2}
+        assert gpt.follow_the_load(2) == 2
+    assert blas() == before
     for load, threads in ((0.2, 2), (0.9, 2), (1.2, 1), (2.0, 1)):
         monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.1, 0.1))
         assert gpt.blas_threads()[1] == threads, load

@@ -10,8 +10,9 @@ with AdamW (betas 0.9, 0.99, weight decay 0.1 on matrices only), the learning
 rate rising linearly to 1e-3 over 100 steps and then decaying by a cosine to
 1e-4, gradients clipped to global norm 1.0. The loss over the whole
 validation split (the last 10% of the text) ends near 1.89 nats per
-character; the samples start to look like a play. BLAS gets one thread per
-core the other programs leave free (``blas_threads``).
+character; the samples start to look like a play. BLAS gets as many threads
+as the other programs leave cores free, chosen again every 25 steps
+(``choose_blas_threads``).
 
 Every block, written as the residual stream it updates::
 
@@ -293,32 +294,56 @@ def save_loss_figure(history, out_dir, filename="gpt.png"):
     return [save_figure(fig, out_dir, filename)]
 
 
-def blas_threads():
-    """``(context, threads, note)``: how many BLAS threads this machine can use now.
+RECHECK_STEPS = 25      # the load changes while the demo trains: choose again this often
+
+
+def choose_blas_threads():
+    """``(threads, note)``: how many BLAS threads this machine can use now, or
+    ``(None, "")`` when that cannot be set here.
 
     Every core while the one-minute load average is below 1, then one fewer
     per unit of load, at least one: ``floor(cores - load + 1)``. On a busy
     machine a second OpenBLAS thread spins waiting for a core that is not
     free, and a (768, 128) @ (128, 384) product takes 5-35 ms instead of
     0.3-3 ms on one thread; at a load below 1 two threads win (a step 56-58 ms
-    against 80-87 ms on one; benchmarks/PROFILE-gpt.md). Needs ``threadpoolctl`` (it comes with
-    scikit-learn); without it BLAS keeps its own default. The thread count
-    does not change the results: OpenBLAS splits a product's rows and
-    columns, never its sums, between threads.
+    against 80-87 ms on one; benchmarks/PROFILE-gpt.md). Needs
+    ``threadpoolctl`` (it comes with scikit-learn); without it BLAS keeps its
+    own default. The thread count does not change the results: OpenBLAS
+    splits a product's rows and columns, never its sums, between threads.
     """
-    cores = os.cpu_count() or 1
     try:
+        import threadpoolctl  # noqa: F401
         load = os.getloadavg()[0]
-    except OSError:                               # no load average on this system
-        return contextlib.nullcontext(), None, ""
+    except (ImportError, OSError):                # no threadpoolctl, or no load average
+        return None, ""
+    cores = os.cpu_count() or 1
     threads = max(1, min(cores, math.floor(cores - load + 1)))
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext(), None, ""
     note = (f"BLAS on {threads} of {cores} cores (load average {load:.1f}"
             + (": other programs keep the rest busy)" if threads < cores else ")"))
+    return threads, note
+
+
+def blas_threads():
+    """``(context, threads, note)``: a context running BLAS on
+    ``choose_blas_threads()``'s count (restoring it after), that count, and
+    what to print."""
+    threads, note = choose_blas_threads()
+    if threads is None:
+        return contextlib.nullcontext(), None, ""
+    from threadpoolctl import threadpool_limits
     return threadpool_limits(threads, user_api="blas"), threads, note
+
+
+def follow_the_load(threads):
+    """Inside ``blas_threads()``' context: choose the thread count again and
+    set it if it changed (saying so); returns the count now in force."""
+    now, note = choose_blas_threads()
+    if threads is None or now is None or now == threads:
+        return threads
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(now, user_api="blas")       # the enclosing context restores BLAS after
+    print(note, flush=True)
+    return now
 
 
 def run(quick=False, seed=0, out_dir=".", data_path=None):
@@ -363,6 +388,8 @@ def _train_and_report(model, optimizer, config, vocabulary, train_ids, val_ids, 
 
     start = time.perf_counter()
     for it in range(config["iterations"]):
+        if it and it % RECHECK_STEPS == 0:
+            threads = follow_the_load(threads)
         x, y = random_batch(train_ids, batch_size, context, rng)
         loss = train_step(model, optimizer, x, y)
         history["step"].append(it)
