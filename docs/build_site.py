@@ -104,8 +104,15 @@ def build(out_dir):
         shutil.rmtree(out_dir)
     pdoc.render.configure(docformat="google", template_directory=TEMPLATES, search=True,
                           show_source=True, footer_text=f"chainrule {_version()}")
-    # The private modules (`_name`) and the command-line plumbing stay out.
-    pdoc.pdoc("chainrule", "!chainrule\\..*\\._.*", output_directory=out_dir)
+    # The private modules (`_name`) and the command-line plumbing stay out. pdoc reads the
+    # imported package: run from the repository root with a non-editable install, a bare
+    # name would also match the ./chainrule folder and pdoc would warn about the choice.
+    previous = os.getcwd()
+    os.chdir(DOCS)
+    try:
+        pdoc.pdoc("chainrule", "!chainrule\\..*\\._.*", output_directory=out_dir.resolve())
+    finally:
+        os.chdir(previous)
     env = pdoc.render.env
     api_rows = "\n".join(f"| [`chainrule.{m}`](chainrule/{m}.html) | {_first_sentence(m)} |"
                          for m in API_MODULES)
