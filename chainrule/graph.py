@@ -34,12 +34,51 @@ __all__ = [
 class _State(threading.local):
     """The switches, one set per thread (as PyTorch's grad mode): a ``no_grad``
     block in one thread never turns recording off in another. Every new thread
-    starts with recording on. One object so the hot path reads one global."""
+    starts with recording on.
+
+    Reading a thread-local attribute costs several times a plain one, and
+    ``record`` runs for every op, so ``MODE_COUNTS`` also counts the threads
+    that have recording off (or anomaly detection on): while both counts are
+    0, ``record`` knows the answer without reading this object. The counts
+    can only be too high (a thread that ends with recording off), never too
+    low, so the shortcut is always right.
+    """
 
     def __init__(self):
-        self.grad_enabled = True   # record nodes for ops?
-        self.anomaly = False       # check every op for NaN/inf?
+        self._grad_enabled = True  # record nodes for ops?
+        self._anomaly = False      # check every op for NaN/inf?
         self.diff_depth = 0        # how many grad()/GradientTape scopes are open
+
+    @property
+    def grad_enabled(self):
+        return self._grad_enabled
+
+    @grad_enabled.setter
+    def grad_enabled(self, value):
+        value = bool(value)
+        if value != self._grad_enabled:
+            _count(0, -1 if value else 1)
+            self._grad_enabled = value
+
+    @property
+    def anomaly(self):
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value):
+        value = bool(value)
+        if value != self._anomaly:
+            _count(1, 1 if value else -1)
+            self._anomaly = value
+
+
+MODE_COUNTS = [0, 0]     # threads with recording off, threads detecting anomalies
+_COUNT_LOCK = threading.Lock()
+
+
+def _count(which, step):
+    with _COUNT_LOCK:
+        MODE_COUNTS[which] += step
 
 
 STATE = _State()

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import graph
 from .errors import ShapeError, creation_error
-from .graph import STATE, Node, check_finite
+from .graph import MODE_COUNTS, STATE, Node, check_finite
 from .masks import get_keras_mask, set_keras_mask
 from .rules import Rule
 from .random import default_rng
@@ -365,10 +365,9 @@ def record(op, data, inputs, vjp=None, array_vjp=None):
     out._retain_grad = False
     out._version = 0
     out.name = None
-    state = STATE
-    if state.anomaly:
+    if MODE_COUNTS[1] and STATE.anomaly:
         check_finite(out.data, f"the forward of '{getattr(op, 'name', op)}'")
-    if state.grad_enabled:
+    if not MODE_COUNTS[0] or STATE.grad_enabled:     # (graph.MODE_COUNTS: skip the thread-local)
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True

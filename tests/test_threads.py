@@ -103,3 +103,31 @@ def test_two_threads_each_fitting_its_own_model():
         assert np.all(np.isfinite(histories[k]))
         assert histories[k][-1] < 0.2 * histories[k][0]
     assert cr.is_grad_enabled()
+
+
+def test_the_mode_counts_come_back_after_balanced_blocks_in_threads():
+    from chainrule.graph import MODE_COUNTS
+    before = list(MODE_COUNTS)
+
+    def blocks():
+        for _ in range(200):
+            with cr.no_grad():
+                with cr.enable_grad():
+                    pass
+            with cr.detect_anomaly():
+                cr.tensor([1.0]) * 2
+    _run_threads(blocks, blocks, blocks)
+    assert MODE_COUNTS == before
+
+
+def test_recording_is_off_in_a_thread_even_while_no_other_thread_disables_it():
+    """The shortcut in record (no thread has recording off) must see this thread's own switch."""
+    out = []
+
+    def worker():
+        x = cr.tensor([1.0], requires_grad=True)
+        with cr.no_grad():
+            out.append((x * 2).requires_grad)
+        out.append((x * 2).requires_grad)
+    _run_threads(worker)
+    assert out == [False, True]
