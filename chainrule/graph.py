@@ -304,8 +304,13 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
 
     order = walk(roots, since=since)
     state = STATE
-    anomaly = state.anomaly
-    prev_mode, state.grad_enabled = state.grad_enabled, create_graph
+    # (the counts first, then the fields: a thread-local read costs; see _State)
+    anomaly = bool(MODE_COUNTS[1]) and state._anomaly
+    # Recording is on for a recorded backward, and off while a differentiable vjp
+    # stands in for a missing array vjp (switched only then: the switch takes a lock).
+    prev_mode = not MODE_COUNTS[0] or state._grad_enabled
+    if create_graph and not prev_mode:
+        state.grad_enabled = True
     try:
         for t in reversed(order):
             tid = id(t)
@@ -338,6 +343,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                     in_grads = node.array_vjp(tuple([i.requires_grad for i in inputs]), g,
                                               t.data, *[i.data for i in inputs])
             else:                # no array vjp: the differentiable one, recording off
+                if state._grad_enabled:
+                    state.grad_enabled = False
                 in_grads = _unwrap(_checked_vjp(node, _new_tensor(g), t) if anomaly
                                    else node.vjp(_new_tensor(g), t, *inputs))
             if n == 1 and type(in_grads) is not tuple:
@@ -373,7 +380,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 node.vjp = node.array_vjp = None     # frees the closures and their buffers
                 node.inputs = ()
     finally:
-        state.grad_enabled = prev_mode
+        if state._grad_enabled != prev_mode:
+            state.grad_enabled = prev_mode
 
     # What is left in ``grads`` now are leaves (and roots that are leaves).
     for r in roots:

@@ -504,6 +504,8 @@ del _name
 # --------------------------------------------------------------------------
 def _numpy_reduction(op, takes_dtype=True):
     def method(self, axis=None, keepdims=False, *, dtype=None, out=None, **kwargs):
+        if dtype is None and out is None and not kwargs:     # t.sum(): straight to the op
+            return op(self, axis, keepdims)
         x = self if dtype is None else ops.astype(self, dtype)
         unknown = set(kwargs) - {"ddof", "where", "initial"}
         if unknown:
