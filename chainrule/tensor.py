@@ -365,9 +365,9 @@ def record(op, data, inputs, vjp=None, array_vjp=None):
     out._retain_grad = False
     out._version = 0
     out.name = None
-    if MODE_COUNTS[1] and STATE.anomaly:
+    if MODE_COUNTS[1] and STATE._anomaly:
         check_finite(out.data, f"the forward of '{getattr(op, 'name', op)}'")
-    if not MODE_COUNTS[0] or STATE.grad_enabled:     # (graph.MODE_COUNTS: skip the thread-local)
+    if not MODE_COUNTS[0] or STATE._grad_enabled:    # (graph.MODE_COUNTS: skip the thread-local)
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
