@@ -7,7 +7,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
 
 FLOORS = {
-    1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry", "masks"],
+    1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry", "masks",
+        "typing"],
     2: ["autodiff", "gradcheck"],
     3: ["initializers", "regularizers", "constraints", "variables", "activations", "losses",
         "metrics", "optimizers", "layers"],
