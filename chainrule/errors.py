@@ -1,4 +1,8 @@
 """Errors that teach: each names the op, shows the shapes, and says what would fit."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 __all__ = ["ShapeError", "broadcast_error", "matmul_error", "creation_error"]
 
 
@@ -6,12 +10,26 @@ class ShapeError(ValueError):
     """Shapes that an op cannot combine. A ValueError, like NumPy's."""
 
 
-def _fmt(shape):
+def _fmt(shape: Sequence[int | None]) -> str:
     return str(tuple(shape))
 
 
-def broadcast_error(op, a_shape, b_shape):
-    """Explain why two shapes do not broadcast, naming the first clash."""
+def broadcast_error(op: str, a_shape: Sequence[int], b_shape: Sequence[int]) -> ShapeError:
+    """Explain why two shapes do not broadcast, naming the first clash.
+
+    Args:
+        op: the name of the op that tried to broadcast, for the message.
+        a_shape: the shape of the first operand.
+        b_shape: the shape of the second operand.
+
+    Returns:
+        A ``ShapeError`` (to raise) that names the first clashing dimension.
+
+    Example:
+
+    >>> print(broadcast_error("add", (2, 3), (4,)))  # doctest: +ELLIPSIS
+    add: shapes (2, 3) and (4,) cannot be broadcast together: dimension -1 is 3 ...
+    """
     a, b = tuple(a_shape), tuple(b_shape)
     n = max(len(a), len(b))
     pa, pb = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
@@ -27,8 +45,17 @@ def broadcast_error(op, a_shape, b_shape):
         f"them 1; reshape or expand_dims one operand so they line up.")
 
 
-def matmul_error(a_shape, b_shape):
-    """Explain a matmul shape mismatch and suggest a transpose when one fits."""
+def matmul_error(a_shape: Sequence[int], b_shape: Sequence[int]) -> ShapeError:
+    """Explain a matmul shape mismatch and suggest a transpose when one fits.
+
+    Args:
+        a_shape: the shape of the left operand.
+        b_shape: the shape of the right operand.
+
+    Returns:
+        A ``ShapeError`` (to raise) whose message suggests ``W.T`` or ``x.T``
+        where a transpose would make the shapes fit.
+    """
     a, b = tuple(a_shape), tuple(b_shape)
     k_a = a[-1]
     k_b = b[-2] if len(b) >= 2 else b[0]
@@ -48,7 +75,16 @@ def matmul_error(a_shape, b_shape):
     return ShapeError(msg)
 
 
-def creation_error(data, why):
+def creation_error(data: Any, why: str) -> TypeError:
+    """Explain why ``data`` cannot become a tensor.
+
+    Args:
+        data: the object that was passed to the tensor constructor.
+        why: what was wrong with it, in a few words.
+
+    Returns:
+        A ``TypeError`` (to raise) saying what a tensor can be made from.
+    """
     kind = type(data).__name__
     return TypeError(
         f"cannot make a tensor from this {kind}: {why}. A tensor holds numbers in "

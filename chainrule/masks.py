@@ -20,32 +20,53 @@ losses (which read them) can both use it.
 >>> get_keras_mask(x + 1) is None        # an op's result has no mask
 True
 """
+from __future__ import annotations
+
 import threading
 import weakref
+from typing import Any
 
 import numpy as np
 
 __all__ = ["any_masks", "get_keras_mask", "set_keras_mask"]
 
-_MASKS = {}                   # id(tensor) -> (weak reference to it, boolean array)
+# id(tensor) -> (weak reference to it, boolean array)
+_MASKS: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
 _LOCK = threading.Lock()
 
 
-def any_masks():
-    """Whether any live tensor carries a mask (layers skip the mask work when not)."""
+def any_masks() -> bool:
+    """Whether any live tensor carries a mask (layers skip the mask work when not).
+
+    Returns:
+        True if at least one live tensor has a mask attached.
+    """
     return bool(_MASKS)
 
 
-def get_keras_mask(x):
-    """The boolean NumPy mask attached to ``x``, or None."""
+def get_keras_mask(x: Any) -> np.ndarray | None:
+    """The boolean NumPy mask attached to ``x``, or None.
+
+    Args:
+        x: a tensor (any object; only its identity is used).
+
+    Returns:
+        The boolean array set by ``set_keras_mask``, or None if ``x`` has none.
+    """
     entry = _MASKS.get(id(x))
     if entry is None or entry[0]() is not x:
         return None
     return entry[1]
 
 
-def set_keras_mask(x, mask):
-    """Attach ``mask`` (array-like of booleans; None removes it) to ``x``."""
+def set_keras_mask(x: Any, mask: Any) -> None:
+    """Attach ``mask`` (array-like of booleans; None removes it) to ``x``.
+
+    Args:
+        x: the tensor to carry the mask (must support weak references).
+        mask: a boolean array-like or a tensor of booleans (True = a real step);
+            None removes ``x``'s mask.
+    """
     key = id(x)
     if mask is None:
         with _LOCK:
@@ -53,7 +74,7 @@ def set_keras_mask(x, mask):
         return
     mask = np.asarray(getattr(mask, "data", mask)).astype(bool, copy=False)
 
-    def forget(_ref, key=key):
+    def forget(_ref: weakref.ref[Any], key: int = key) -> None:
         with _LOCK:
             entry = _MASKS.get(key)
             if entry is not None and entry[0] is _ref:
