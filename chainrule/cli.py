@@ -4,10 +4,13 @@ Each subcommand lives next to what it runs and is imported only when it is
 chosen (so ``chainrule --version`` stays instant). A subcommand module has
 ``main(argv) -> int`` and builds its own parser with ``prog="chainrule NAME"``.
 """
+from __future__ import annotations
+
 import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn, Sequence
 
 from . import __version__
 
@@ -24,11 +27,12 @@ SUBCOMMANDS = {
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line on stderr and exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser: ``--version``, ``--help`` and one entry per subcommand."""
     parser = _Parser(
         prog="chainrule", description="chainrule: deep learning you can read, on NumPy.",
         epilog="Run `chainrule COMMAND --help` for a command's options.")
@@ -39,7 +43,15 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chainrule COMMAND ...``.
+
+    Args:
+        argv: the command line after the program name; None means ``sys.argv[1:]``.
+
+    Returns:
+        The exit code (0: done, 2: a bad command line).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or argv[0] not in SUBCOMMANDS:

@@ -11,6 +11,7 @@ import argparse
 import ast
 import math
 import sys
+from typing import NoReturn, Sequence, cast
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class ExpressionError(ValueError):
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line on stderr and exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
@@ -87,11 +88,18 @@ def _short(text, limit=40):
     return text if len(text) <= limit else f"{text[:limit - 20]}...{text[-15:]}"
 
 
-def parse_expression(text, values):
+def parse_expression(text: str, values: dict[str, float]) -> ast.Expression:
     """Check ``text`` against the whitelist and return its ast (never evaluated by Python).
 
     Allowed: numbers, the names in ``values``, ``+ - * / **``, unary ``-``/``+``,
     parentheses, and calls with one argument to the functions in FUNCTIONS.
+
+    Args:
+        text: the expression, e.g. ``"3*(a*b+c)"``.
+        values: the variables it may use, ``{name: number}``.
+
+    Returns:
+        The checked ``ast.Expression``; raises ``ExpressionError`` on anything else.
     """
     if len(text) > _MAX_LENGTH:
         raise ExpressionError(f"the expression has {len(text)} characters; at most "
@@ -165,9 +173,17 @@ def parse_expression(text, values):
     return tree
 
 
-def evaluate(tree, tensors):
+def evaluate(tree: ast.AST, tensors: dict[str, Tensor]) -> Tensor | np.float64:
     """Interpret a checked ast with chainrule ops; numbers are float64 scalars
-    (so an overflow is inf, never a huge exact integer)."""
+    (so an overflow is inf, never a huge exact integer).
+
+    Args:
+        tree: what ``parse_expression`` returned (or one of its nodes).
+        tensors: the value of each variable, ``{name: Tensor}``.
+
+    Returns:
+        The expression's value: a Tensor, or a float64 when no variable is in it.
+    """
     node = tree.body if isinstance(tree, ast.Expression) else tree
     if isinstance(node, ast.Constant):
         return _constant(node.value)
@@ -181,7 +197,7 @@ def evaluate(tree, tensors):
         arg = evaluate(node.args[0], tensors)
         if not isinstance(arg, Tensor):
             arg = Tensor(np.float64(arg))
-        return FUNCTIONS[node.func.id](arg)
+        return FUNCTIONS[cast(ast.Name, node.func).id](arg)     # parse_expression checked it
     raise ExpressionError(f"unexpected {type(node).__name__}")   # parse_expression stops these
 
 
@@ -202,8 +218,15 @@ def _parse_assignment(text):
     return name, number
 
 
-def main(argv=None):
-    """``chainrule explain EXPRESSION NAME=VALUE ...``; returns the exit code (2: bad input)."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``chainrule explain EXPRESSION NAME=VALUE ...``; returns the exit code (2: bad input).
+
+    Args:
+        argv: the arguments after ``explain``; None means ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 when explained, 2 on bad input.
+    """
     parser = _Parser(
         prog="chainrule explain",
         description="Print the forward values and every backward step of an expression.",

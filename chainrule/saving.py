@@ -26,7 +26,10 @@ Deserializing only ever looks names up among classes and functions that
 were imported or passed in; it never runs code from a config (a lambda
 cannot be saved).
 """
+from __future__ import annotations
+
 import types
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +45,7 @@ __all__ = ["CustomObjectScope", "custom_object_scope", "deserialize_keras_object
 _PLAIN = (bool, int, float, str)
 
 
-def serialize_keras_object(obj):
+def serialize_keras_object(obj: Any) -> Any:
     """A JSON-friendly config of ``obj``, in Keras 3's shape (as Keras 3
     ``keras/src/saving/serialization_lib.py`` ``serialize_keras_object``).
 
@@ -50,6 +53,19 @@ def serialize_keras_object(obj):
     arrays as ``{"class_name": "__numpy__", ...}``); a function becomes
     ``{"class_name": "function", "config": its registered name}``; an object
     with ``get_config`` becomes its class name and config.
+
+    Args:
+        obj: the value to describe: None, a number, a string, a list, tuple or
+            dict of them, a NumPy array, a named function, or an object with
+            ``get_config()``.
+
+    Returns:
+        The same value made of JSON types only (dicts, lists, strings, numbers).
+
+    Example:
+
+    >>> cr.saving.serialize_keras_object(np.array([1.0, 2.0]))
+    {'class_name': '__numpy__', 'config': {'value': [1.0, 2.0], 'dtype': 'float64'}}
     """
     if obj is None or isinstance(obj, _PLAIN):
         return obj
@@ -83,7 +99,8 @@ def serialize_keras_object(obj):
                     f"strings, lists, dicts, arrays or functions")
 
 
-def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwargs):
+def deserialize_keras_object(config: Any, custom_objects: dict[str, Any] | None = None,
+                             safe_mode: bool = True, **kwargs: Any) -> Any:
     """The object a ``serialize_keras_object`` config describes.
 
     Names are looked up in the custom objects (``custom_objects``, a scope,
@@ -91,6 +108,21 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, **kwar
     initializers, regularizers, losses, metrics, optimizers and schedules,
     preferring the family its ``module`` names. ``safe_mode`` is accepted for
     Keras' signature: nothing here ever runs code from a config.
+
+    Args:
+        config: what ``serialize_keras_object`` returned (or a name, or a plain value).
+        custom_objects: extra names to look up first, ``{"name": class_or_function}``.
+        safe_mode: accepted for Keras' signature; loading never runs code anyway.
+        **kwargs: accepted for Keras' signature and ignored.
+
+    Returns:
+        The rebuilt object (layers, losses... through their ``from_config``).
+
+    Example:
+
+    >>> config = cr.saving.serialize_keras_object(cr.layers.Dense(3))
+    >>> cr.saving.deserialize_keras_object(config).units
+    3
     """
     with CustomObjectScope(custom_objects):
         return _deserialize(config)

@@ -6,6 +6,10 @@ array([[1., 0., 0.],
        [0., 0., 1.],
        [0., 1., 0.]], dtype=float32)
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import numpy as np
 
 from .models.data_adapters import (  # noqa: F401 (keras.utils names)
@@ -15,17 +19,25 @@ from .models.data_adapters import (  # noqa: F401 (keras.utils names)
 )
 from .models.model_plot import model_to_dot, plot_model  # noqa: F401 (keras.utils names)
 from .tensor import Tensor
+from .typing import DTypeLike, TensorLike
 
 __all__ = ["PyDataset", "model_to_dot", "pack_x_y_sample_weight", "pad_sequences",
            "plot_model", "to_categorical", "unpack_x_y_sample_weight"]
 
 
-def to_categorical(y, num_classes=None):
+def to_categorical(y: TensorLike, num_classes: int | None = None) -> np.ndarray:
     """Integer class labels to one-hot rows (float32), as ``keras.utils.to_categorical``.
 
     ``y`` may have any shape; a trailing axis of 1 is dropped, so labels of
     shape (N,) or (N, 1) both give (N, num_classes). ``num_classes`` defaults to
     max(y) + 1.
+
+    Args:
+        y: class indices 0..num_classes-1 (ints, whole floats or bools; any shape).
+        num_classes: how many classes; None means ``max(y) + 1``.
+
+    Returns:
+        A float32 array of shape ``y.shape + (num_classes,)`` (a trailing 1 dropped).
     """
     labels = np.asarray(y.data if isinstance(y, Tensor) else y)
     if labels.dtype.kind == "f":
@@ -58,8 +70,9 @@ def to_categorical(y, num_classes=None):
     return one_hot.reshape(shape + (num_classes,))
 
 
-def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre",
-                  value=0.0):
+def pad_sequences(sequences: Sequence[Any], maxlen: int | None = None,
+                  dtype: DTypeLike = "int32", padding: str = "pre", truncating: str = "pre",
+                  value: Any = 0.0) -> np.ndarray:
     """Sequences of different lengths to one array of shape (n, maxlen), as
     Keras 3 ``keras/src/utils/sequence_utils.py`` ``pad_sequences``.
 
@@ -68,6 +81,19 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
     (``"post"``); longer ones lose their first (``truncating="pre"``) or last
     (``"post"``) elements. Each element may itself be an array (all of one
     shape), which then becomes the trailing axes.
+
+    Args:
+        sequences: a list of sequences (lists, arrays or tensors).
+        maxlen: the length of every row; None means the longest sequence's.
+        dtype: the output's dtype (``object`` or a string dtype to pad strings).
+        padding: ``"pre"`` or ``"post"``: where the padding goes.
+        truncating: ``"pre"`` or ``"post"``: which end a longer sequence loses.
+        value: the padding value.
+
+    Returns:
+        An array of shape ``(len(sequences), maxlen) + element_shape``.
+
+    Example:
 
     >>> pad_sequences([[1], [2, 3], [4, 5, 6]])
     array([[0, 0, 1],

@@ -25,17 +25,23 @@ Files you put in place yourself (``path`` and ``$CHAINRULE_DATA``) are used as t
 are, so a subset or a tiny test file works; files in the cache must have one of
 the known digests, since the cache is what downloads fill.
 """
+from __future__ import annotations
+
 import hashlib
 import http.client
 import os
 import stat
 import sys
 from pathlib import Path
+from typing import Collection, Mapping, Sequence, Union
 
 import numpy as np
 
 __all__ = ["ChecksumError", "DatasetFileError", "DatasetNotFoundError", "cache_dir", "download_allowed",
            "find_file", "keras_cache_dir", "sha256sum"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+Digests = Union[str, Collection[str], Mapping[str, Union[str, Collection[str]]], None]
 
 DATA_ENV = "CHAINRULE_DATA"
 OFFLINE_ENV = "CHAINRULE_OFFLINE"
@@ -54,22 +60,28 @@ class ChecksumError(DatasetFileError):
     """A data file's SHA-256 is not the one expected (a truncated download, another file)."""
 
 
-def cache_dir():
+def cache_dir() -> Path:
     """``~/.chainrule/datasets``, where downloads go (``$HOME`` decides ``~``)."""
     return Path(os.path.expanduser("~")) / ".chainrule" / "datasets"
 
 
-def keras_cache_dir():
+def keras_cache_dir() -> Path:
     """``$KERAS_HOME/datasets``, else ``~/.keras/datasets``: where Keras'
     ``get_file`` keeps downloads (Keras 3 ``keras/src/backend/config.py``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(home) / "datasets"
 
 
-def download_allowed(download=None):
+def download_allowed(download: bool | None = None) -> bool:
     """``download`` if it is True/False; for None, True unless ``$CHAINRULE_OFFLINE`` is set.
 
     ``CHAINRULE_OFFLINE`` counts as set for any value except ``""``, ``0``, ``false``, ``no``.
+
+    Args:
+        download: True/False to decide, or None to ask the environment.
+
+    Returns:
+        Whether a download may happen.
     """
     if download is not None:
         return bool(download)
@@ -77,8 +89,15 @@ def download_allowed(download=None):
     return flag in ("", "0", "false", "no")
 
 
-def sha256sum(path):
-    """The SHA-256 of a file as 64 hex digits, read in 1 MiB chunks."""
+def sha256sum(path: PathLike) -> str:
+    """The SHA-256 of a file as 64 hex digits, read in 1 MiB chunks.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The digest as 64 lowercase hex digits.
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -168,11 +187,20 @@ def _kind(path):
 MAX_NPZ_MEMBER_BYTES = 2 ** 28   # MNIST's largest array is 47 MB, CIFAR-10's 150 MB
 
 
-def read_npz(path, keys, what):
+def read_npz(path: PathLike, keys: Sequence[str], what: str) -> list[np.ndarray]:
     """``[arrays]`` for ``keys`` from the .npz at ``path``, whose members'
     declared sizes are checked before any is inflated (a small compressed
     file can declare gigabytes). Any damage is a :class:`DatasetFileError`
-    naming ``path`` and ``what`` it should be."""
+    naming ``path`` and ``what`` it should be.
+
+    Args:
+        path: the ``.npz`` file.
+        keys: the members to read, in the order returned.
+        what: what the file should be, for the error message ("an MNIST file...").
+
+    Returns:
+        The arrays, one per key.
+    """
     try:
         with open(path, "rb") as f:
             if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
@@ -205,7 +233,9 @@ def _env_places():
     return [Path(p).expanduser() for p in value.split(os.pathsep) if p]
 
 
-def find_file(filename, path=None, *, sha256=None, url=None, download=None, save_as=None):
+def find_file(filename: PathLike | Sequence[PathLike], path: PathLike | None = None, *,
+              sha256: Digests = None, url: str | None = None, download: bool | None = None,
+              save_as: PathLike | None = None) -> Path:
     """Return the ``pathlib.Path`` of a data file, looking where the module docstring says.
 
     Args:
@@ -224,8 +254,8 @@ def find_file(filename, path=None, *, sha256=None, url=None, download=None, save
         DatasetNotFoundError: the file is nowhere and could not be downloaded.
         ChecksumError: a cached or downloaded file has the wrong SHA-256.
     """
-    names = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
-    names = [os.fspath(n) for n in names]
+    asked = [filename] if isinstance(filename, (str, os.PathLike)) else list(filename)
+    names = [os.fspath(n) for n in asked]
     if not names:
         raise ValueError("find_file needs at least one file name")
     save_as = os.fspath(save_as) if save_as is not None else names[0]

@@ -1,17 +1,23 @@
 """Small datasets shipped inside the package, returned as scikit-learn's
 ``return_X_y=True`` does."""
+from __future__ import annotations
+
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = ["load_diabetes", "load_digits", "load_iris"]
 
 
-def _data_file(name):
-    return resources.files(__package__).joinpath("data", name)
+def _data_file(name: str) -> Traversable:
+    return resources.files(__package__).joinpath("data").joinpath(name)
 
 
-def load_digits():
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """The UCI 8x8 handwritten digits (1797 images, classes 0-9).
 
     Returns ``(X, y)``: ``X`` float64 of shape (1797, 64) with values 0..16
@@ -22,7 +28,7 @@ def load_digits():
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
 
 
-def load_iris():
+def load_iris() -> tuple[np.ndarray, np.ndarray]:
     """Fisher's iris flowers (150 samples, 4 measurements in cm, 3 species).
 
     Returns ``(X, y)``: ``X`` float64 of shape (150, 4) (sepal length, sepal
@@ -35,7 +41,7 @@ def load_iris():
     return features.astype(np.float64), labels.astype(np.int64)
 
 
-def load_diabetes():
+def load_diabetes() -> tuple[np.ndarray, np.ndarray]:
     """The diabetes regression data of Efron et al. (442 patients, 10 features).
 
     Returns ``(X, y)`` as ``sklearn.datasets.load_diabetes(return_X_y=True)``:

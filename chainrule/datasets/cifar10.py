@@ -19,7 +19,10 @@ The official batches are Python pickles. Unpickling can run arbitrary code,
 so they are read with :class:`SafeUnpickler`, which only lets the names that
 rebuild NumPy arrays through: a file that asks for anything else is refused.
 """
+from __future__ import annotations
+
 import io
+import os
 import pickle
 import tarfile
 from pathlib import Path
@@ -91,7 +94,7 @@ class SafeUnpickler(pickle.Unpickler):
 
     ALLOWED = _numpy_rebuilders()
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> object:
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
@@ -215,7 +218,8 @@ def _load_npz(path):
             (x_test.astype(np.uint8), y_test.astype(np.uint8).reshape(-1, 1)))
 
 
-def load_data(path=None, download=None):
+def load_data(path: str | os.PathLike[str] | None = None,
+              download: bool | None = None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``((x_train, y_train), (x_test, y_test))``: images uint8 (N, 32, 32, 3), labels uint8 (N, 1).
 
     ``path`` is a file (``.npz`` or ``.tar.gz``), a ``cifar-10-batches-py``
@@ -223,6 +227,14 @@ def load_data(path=None, download=None):
     says whether the official archive (163 MiB) may be downloaded into
     ``~/.chainrule/datasets`` when nothing is found; None means yes unless
     ``$CHAINRULE_OFFLINE`` is set. ``class_names[label]`` names a label.
+
+    Args:
+        path: a ``.npz``, a ``.tar.gz``, a ``cifar-10-batches-py`` folder or a
+            folder holding one; None looks only in the usual places.
+        download: True/False, or None for "yes unless ``$CHAINRULE_OFFLINE`` is set".
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``.
     """
     if path is not None and (Path(path).expanduser() / TRAIN_BATCHES[0]).is_file():
         found = Path(path).expanduser()          # the batches folder, whatever its name

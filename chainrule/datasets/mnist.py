@@ -10,6 +10,10 @@ folder holding it), at ``$CHAINRULE_DATA``, in the cache
 ``~/.chainrule/datasets/mnist.npz``, and last downloaded from Keras' address
 (SHA-256 checked) unless ``download=False`` or ``$CHAINRULE_OFFLINE`` is set.
 """
+from __future__ import annotations
+
+import os
+
 import numpy as np
 
 from ._files import DatasetFileError, find_file, read_npz
@@ -27,12 +31,21 @@ SHA256 = (
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def load_data(path=None, download=None):
+def load_data(path: str | os.PathLike[str] | None = None,
+              download: bool | None = None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """``((x_train, y_train), (x_test, y_test))`` as uint8 arrays, as Keras returns them.
 
     Raises ``chainrule.datasets.DatasetNotFoundError`` (a ``FileNotFoundError``)
     listing every place looked at, and where to put the file, when it is
     nowhere and cannot be downloaded.
+
+    Args:
+        path: the file itself or the folder holding it; None looks only in the
+            usual places (``$CHAINRULE_DATA``, the cache).
+        download: True/False, or None for "yes unless ``$CHAINRULE_OFFLINE`` is set".
+
+    Returns:
+        ``((x_train, y_train), (x_test, y_test))``: images (N, 28, 28), labels (N,).
     """
     place = find_file(FILENAME, path, sha256=SHA256, url=URL, download=download)
     arrays = read_npz(place, _KEYS, "an MNIST file in Keras' layout (mnist.npz)")

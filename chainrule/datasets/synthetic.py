@@ -1,4 +1,6 @@
 """Toy data made on the spot (nothing to download)."""
+from __future__ import annotations
+
 import numpy as np
 
 __all__ = ["make_income_debt"]
@@ -8,7 +10,7 @@ INCOME_DEBT_WEIGHTS = np.array([2.0, -1.0])
 INCOME_DEBT_BIAS = -30000.0
 
 
-def make_income_debt(n=100, seed=0):
+def make_income_debt(n: int = 100, seed: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
     """The perceptron's toy data: ``n`` applicants with an income and a debt.
 
     ``X`` is float64 of shape (n, 2), income and debt each uniform in
@@ -18,6 +20,13 @@ def make_income_debt(n=100, seed=0):
 
     so a perceptron can learn it exactly. The true weights and bias are
     ``INCOME_DEBT_WEIGHTS`` and ``INCOME_DEBT_BIAS`` in this module.
+
+    Args:
+        n: how many applicants (a positive int).
+        seed: seeds NumPy's generator; None draws fresh data each call.
+
+    Returns:
+        ``(X, y)``: float64 (n, 2) and int64 (n,) in {-1, +1}.
 
     >>> X, y = make_income_debt(5, seed=0)
     >>> X.shape, sorted(set(y.tolist()) | {-1, 1})
