@@ -282,11 +282,11 @@ class Registry:
     """
 
     def __init__(self, kind: str,
-                 entries: Mapping[str, Any] | Callable[[], Mapping[str, Any]]) -> None:
+                 entries: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         self.kind = kind
         self._entries = entries
 
-    def entries(self) -> Mapping[str, Any]:
+    def entries(self) -> dict[str, Any]:
         """The ``{name: object}`` dict of built-in names, as it is now.
 
         Returns:
