@@ -21,20 +21,40 @@ The Keras 3 functions (as Keras 3 ``keras/src/random/random.py``) take
 >>> bool((a.numpy() == b.numpy()).all())
 False
 """
+from __future__ import annotations
+
 import contextlib
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 import numpy as np
+
+from .typing import DTypeLike, TensorLike
+
+if TYPE_CHECKING:                      # tensor.py imports this module
+    from .tensor import Tensor
 
 __all__ = ["default_rng", "set_seed", "use_generator", "SeedGenerator", "normal",
            "uniform", "truncated_normal", "randint", "categorical", "dropout",
            "shuffle", "gamma", "binomial", "beta"]
 
-_GLOBAL = {"rng": np.random.default_rng()}
+_GLOBAL: dict[str, np.random.Generator] = {"rng": np.random.default_rng()}
 _FLOATX = "float32"
 
 
-def set_seed(seed):
-    """Seed chainrule's global random generator."""
+def set_seed(seed: int | None) -> None:
+    """Seed chainrule's global random generator.
+
+    Args:
+        seed: an int, or None for fresh entropy from the operating system.
+
+    Example:
+
+    >>> cr.random.set_seed(0)
+    >>> a = cr.random.normal((3,))
+    >>> cr.random.set_seed(0)
+    >>> bool((cr.random.normal((3,)).numpy() == a.numpy()).all())
+    True
+    """
     _GLOBAL["rng"] = np.random.default_rng(seed)
 
 
@@ -45,9 +65,15 @@ class SeedGenerator:
 
     ``seed=None`` takes a seed from the global generator, so ``cr.set_seed``
     still makes the stream reproducible. ``state`` is ``[seed, calls so far]``.
+
+    Args:
+        seed: an int, or None to draw one from the global generator.
+        name: a name for the generator (default ``"seed_generator"``).
+        **kwargs: none accepted (a TypeError names any given).
     """
 
-    def __init__(self, seed=None, name=None, **kwargs):
+    def __init__(self, seed: int | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"SeedGenerator: unexpected keyword argument(s) {sorted(kwargs)}")
         if seed is None:
@@ -59,30 +85,57 @@ class SeedGenerator:
         self._calls = 0
 
     @property
-    def state(self):
+    def state(self) -> np.ndarray:
         return np.array([self.seed, self._calls], dtype=np.int64)
 
-    def next(self, ordered=True):
-        """Advance the stream; returns the new state (``[seed, calls]``)."""
+    def next(self, ordered: bool = True) -> np.ndarray:
+        """Advance the stream; returns the new state (``[seed, calls]``).
+
+        Args:
+            ordered: accepted for Keras compatibility; ignored.
+
+        Returns:
+            The new state, an int64 array ``[seed, calls]``.
+        """
         self._calls += 1
         return self.state
 
-    def generator(self):
-        """A NumPy generator for the next draw (advances the stream)."""
+    def generator(self) -> np.random.Generator:
+        """A NumPy generator for the next draw (advances the stream).
+
+        Returns:
+            A NumPy ``Generator`` seeded by ``[seed, calls]``.
+        """
         self._calls += 1
         return np.random.default_rng([self.seed, self._calls])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for saving.
+
+        Returns:
+            ``{"seed": ..., "name": ...}``.
+        """
         return {"seed": self.seed, "name": self.name}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"SeedGenerator(seed={self.seed}, calls={self._calls})"
 
 
-def default_rng(seed=None):
+SeedLike = Union[int, np.integer, SeedGenerator, np.random.Generator, None]
+
+
+def default_rng(seed: SeedLike = None) -> np.random.Generator:
     """The global generator, or the generator that ``seed`` names: a fresh one
     for an int, the next draw of a :class:`SeedGenerator`, or a NumPy
-    ``Generator`` itself."""
+    ``Generator`` itself.
+
+    Args:
+        seed: None (the global generator), an int, a :class:`SeedGenerator`
+            or a NumPy ``Generator``.
+
+    Returns:
+        A NumPy ``Generator``.
+    """
     if seed is None:
         return _GLOBAL["rng"]
     if isinstance(seed, np.random.Generator):
@@ -96,12 +149,18 @@ def default_rng(seed=None):
 
 
 @contextlib.contextmanager
-def use_generator(rng):
+def use_generator(rng: np.random.Generator) -> Iterator[np.random.Generator]:
     """Make ``rng`` the global generator inside the block, then restore the old one.
 
     ``fit`` uses it so that each epoch's shuffling and dropout masks come from
     a generator seeded by (seed, epoch), which makes resumed training repeat
     uninterrupted training exactly.
+
+    Args:
+        rng: the NumPy ``Generator`` to use inside the block.
+
+    Yields:
+        ``rng``.
     """
     saved = _GLOBAL["rng"]
     _GLOBAL["rng"] = rng
@@ -115,37 +174,83 @@ def use_generator(rng):
 # keras.random (results are chainrule Tensors; tensor.py imports this module,
 # so the Tensor class is imported inside the functions)
 # --------------------------------------------------------------------------
-def _shape(shape):
+def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     return tuple(int(d) for d in shape)
 
 
-def _wrap(data, dtype):
+def _wrap(data: Any, dtype: DTypeLike | None) -> Tensor:
     from .tensor import Tensor
     return Tensor._wrap(np.asarray(data).astype(np.dtype(dtype or _FLOATX), copy=False))
 
 
-def _float(value):
+def _float(value: TensorLike) -> np.ndarray:
     value = getattr(value, "data", value)
     return np.asarray(value, dtype=np.float64)
 
 
-def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
-    """Samples from N(mean, stddev²)."""
+def normal(shape: int | Sequence[int], mean: TensorLike = 0.0, stddev: TensorLike = 1.0,
+           dtype: DTypeLike | None = None, seed: SeedLike = None) -> Tensor:
+    """Samples from N(mean, stddev²).
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        mean: the mean (a number, or an array broadcast to ``shape``).
+        stddev: the standard deviation.
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     rng = default_rng(seed)
     return _wrap(rng.normal(_float(mean), _float(stddev), _shape(shape)), dtype)
 
 
-def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
-    """Samples from the uniform distribution on [minval, maxval)."""
+def uniform(shape: int | Sequence[int], minval: TensorLike = 0.0, maxval: TensorLike = 1.0,
+            dtype: DTypeLike | None = None, seed: SeedLike = None) -> Tensor:
+    """Samples from the uniform distribution on [minval, maxval).
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        minval: the lower bound (included).
+        maxval: the upper bound (excluded).
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+
+    Example:
+
+    >>> x = cr.random.uniform((2, 3), minval=-1.0, maxval=1.0, seed=7)
+    >>> x.shape, str(x.dtype), bool((abs(x.numpy()) < 1).all())
+    ((2, 3), 'float32', True)
+    """
     rng = default_rng(seed)
     return _wrap(rng.uniform(_float(minval), _float(maxval), _shape(shape)), dtype)
 
 
-def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+def truncated_normal(shape: int | Sequence[int], mean: TensorLike = 0.0,
+                     stddev: TensorLike = 1.0, dtype: DTypeLike | None = None,
+                     seed: SeedLike = None) -> Tensor:
     """Samples from N(mean, stddev²), redrawn while more than two standard
-    deviations from the mean (as Keras 3)."""
+    deviations from the mean (as Keras 3).
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        mean: the mean.
+        stddev: the standard deviation before truncation.
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     rng = default_rng(seed)
     shape = _shape(shape)
     values = rng.standard_normal(shape)
@@ -156,17 +261,42 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return _wrap(values * _float(stddev) + _float(mean), dtype)
 
 
-def randint(shape, minval, maxval, dtype="int32", seed=None):
-    """Integers uniform in [minval, maxval)."""
+def randint(shape: int | Sequence[int], minval: int, maxval: int, dtype: DTypeLike = "int32",
+            seed: SeedLike = None) -> Tensor:
+    """Integers uniform in [minval, maxval).
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        minval: the smallest integer drawn.
+        maxval: one past the largest integer drawn.
+        dtype: an integer dtype (default int32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     if np.dtype(dtype).kind not in "iu":
         raise ValueError(f"randint: dtype must be an integer dtype, got {dtype!r}")
     rng = default_rng(seed)
     return _wrap(rng.integers(minval, maxval, _shape(shape)), dtype)
 
 
-def categorical(logits, num_samples, dtype="int32", seed=None):
+def categorical(logits: TensorLike, num_samples: int, dtype: DTypeLike = "int32",
+                seed: SeedLike = None) -> Tensor:
     """``num_samples`` class indices per row of ``logits`` (batch, classes),
-    drawn with probabilities softmax(logits); result shape (batch, num_samples)."""
+    drawn with probabilities softmax(logits); result shape (batch, num_samples).
+
+    Args:
+        logits: unnormalized log-probabilities, shape (batch, classes).
+        num_samples: how many indices to draw per row.
+        dtype: an integer dtype for the indices (default int32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of class indices, shape (batch, num_samples).
+    """
     logits = _float(logits)
     if logits.ndim != 2:
         raise ValueError(f"categorical: logits must have shape (batch_size, num_classes), "
@@ -180,10 +310,23 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     return _wrap(picks, dtype)
 
 
-def dropout(inputs, rate, noise_shape=None, seed=None):
+def dropout(inputs: TensorLike, rate: float, noise_shape: Sequence[int | None] | None = None,
+            seed: SeedLike = None) -> Tensor:
     """Zero each entry with probability ``rate`` and scale the rest by
     1/(1 - rate); ``noise_shape`` (broadcast to the input) shares one mask
-    along its axes of size 1. Differentiable in ``inputs``."""
+    along its axes of size 1. Differentiable in ``inputs``.
+
+    Args:
+        inputs: the tensor to drop entries of.
+        rate: the probability of zeroing an entry, in [0, 1).
+        noise_shape: the mask's shape (None entries take the input's size),
+            or None for the input's shape.
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of the input's shape.
+    """
     from .tensor import Tensor, as_tensor
     x = as_tensor(inputs)
     if not 0 <= rate < 1:
@@ -195,27 +338,76 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     return x * Tensor._wrap(scale.astype(x.dtype))
 
 
-def shuffle(x, axis=0, seed=None):
+def shuffle(x: TensorLike, axis: int = 0, seed: SeedLike = None) -> Tensor:
     """``x`` with its entries along ``axis`` in a random order (a permutation;
-    differentiable in ``x``)."""
+    differentiable in ``x``).
+
+    Args:
+        x: the tensor to shuffle.
+        axis: the axis whose entries are permuted.
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of the input's shape.
+    """
     from .tensor import as_tensor
-    x = as_tensor(x)
-    order = default_rng(seed).permutation(x.shape[axis])
-    return x[(slice(None),) * (axis % x.ndim) + (order,)]
+    tensor = as_tensor(x)
+    order = default_rng(seed).permutation(tensor.shape[axis])
+    return tensor[(slice(None),) * (axis % tensor.ndim) + (order,)]
 
 
-def gamma(shape, alpha, dtype=None, seed=None):
-    """Samples from the Gamma distribution with shape ``alpha`` and scale 1."""
+def gamma(shape: int | Sequence[int], alpha: TensorLike, dtype: DTypeLike | None = None,
+          seed: SeedLike = None) -> Tensor:
+    """Samples from the Gamma distribution with shape ``alpha`` and scale 1.
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        alpha: the distribution's shape parameter, > 0.
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     return _wrap(default_rng(seed).gamma(_float(alpha), 1.0, _shape(shape)), dtype)
 
 
-def binomial(shape, counts, probabilities, dtype=None, seed=None):
-    """Samples from Binomial(counts, probabilities) (as floats by default, Keras)."""
+def binomial(shape: int | Sequence[int], counts: TensorLike, probabilities: TensorLike,
+             dtype: DTypeLike | None = None, seed: SeedLike = None) -> Tensor:
+    """Samples from Binomial(counts, probabilities) (as floats by default, Keras).
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        counts: the number of trials.
+        probabilities: the probability of success of each trial.
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     rng = default_rng(seed)
     return _wrap(rng.binomial(np.asarray(getattr(counts, "data", counts)).astype(np.int64),
                               _float(probabilities), _shape(shape)), dtype)
 
 
-def beta(shape, alpha, beta, dtype=None, seed=None):  # noqa: A002  (Keras' name)
-    """Samples from the Beta(alpha, beta) distribution."""
+def beta(shape: int | Sequence[int], alpha: TensorLike,
+         beta: TensorLike,  # noqa: A002 (Keras' name)
+         dtype: DTypeLike | None = None, seed: SeedLike = None) -> Tensor:
+    """Samples from the Beta(alpha, beta) distribution.
+
+    Args:
+        shape: the shape of the result (an int or a tuple of ints).
+        alpha: the first shape parameter, > 0.
+        beta: the second shape parameter, > 0.
+        dtype: the result's dtype (default float32).
+        seed: None (the global generator), an int (the same numbers each
+            call) or a :class:`SeedGenerator` (new numbers each call).
+
+    Returns:
+        A tensor of shape ``shape``.
+    """
     return _wrap(default_rng(seed).beta(_float(alpha), _float(beta), _shape(shape)), dtype)
