@@ -76,6 +76,31 @@ MODE_COUNTS = [0, 0]     # threads with recording off, threads detecting anomali
 _COUNT_LOCK = threading.Lock()
 
 
+class JitError(RuntimeError):
+    """A function cannot be traced by ``cr.jit``, or a call does not fit its trace."""
+
+
+# The jit trace running now (chainrule.jit), or None: record, run_backward and
+# the state-changing methods marked with ``effect`` report to it.
+TRACER = [None]
+
+
+def effect(method):
+    """Mark a method that changes state (an optimizer step, a metric update,
+    moving statistics) so that a ``cr.jit`` trace replays the call itself
+    rather than the NumPy it does. Outside a trace it costs one call."""
+    def traced_effect(*args, **kwargs):
+        tracer = TRACER[0]
+        if tracer is None or tracer.paused:
+            return method(*args, **kwargs)
+        return tracer.effect(method, args, kwargs)
+    traced_effect.__name__ = method.__name__
+    traced_effect.__qualname__ = method.__qualname__
+    traced_effect.__doc__ = method.__doc__
+    traced_effect.__wrapped__ = method
+    return traced_effect
+
+
 def _count(which, step):
     with _COUNT_LOCK:
         MODE_COUNTS[which] += step
@@ -289,6 +314,8 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     ``create_graph`` the gradients are tensors, recording stays on, and every
     node's differentiable vjp runs, so the result can be differentiated again.
     """
+    if TRACER[0] is not None and not create_graph and not TRACER[0].paused:
+        return TRACER[0].backward(roots, seeds, targets, accumulate, retain_graph)
     if retain_graph is None:
         retain_graph = create_graph
     arrays = not create_graph

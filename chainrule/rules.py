@@ -13,6 +13,9 @@ A rule names the op and gives:
 - ``array_vjp(needs, g, out, *inputs)`` (optional, where it pays): the same
   formula on NumPy arrays, arrays in and arrays out. ``needs[k]`` says whether
   input k wants a gradient (return None where it does not).
+- ``array_forward(*inputs)`` (optional): the forward on the arrays of the
+  recorded inputs, exactly the NumPy the op runs. With it and a fixed array
+  vjp, a ``cr.jit`` trace replays the op as that one call (``chainrule.jit``).
 
 The traversal (``graph.run_backward``) picks the array vjp for an ordinary
 backward and the differentiable one when the backward is itself recorded
@@ -36,9 +39,10 @@ PER_CALL = "per call"
 class Rule:
     """One op's declaration (see the module docstring)."""
     __slots__ = ("name", "function", "inputs", "forward", "derivative", "elementwise", "vjp",
-                 "array_vjp")
+                 "array_vjp", "array_forward")
 
-    def __init__(self, name, function, inputs, forward, derivative, elementwise, vjp, array_vjp):
+    def __init__(self, name, function, inputs, forward, derivative, elementwise, vjp, array_vjp,
+                 array_forward=None):
         self.name = name
         self.function = function      # the op itself
         self.inputs = inputs
@@ -47,6 +51,7 @@ class Rule:
         self.elementwise = elementwise
         self.vjp = vjp
         self.array_vjp = array_vjp
+        self.array_forward = array_forward
 
     @property
     def has_array_vjp(self):
@@ -66,7 +71,7 @@ RULES: dict[str, Rule] = {}
 
 
 def declare(op, *, forward, derivative, vjp, array_vjp=None, inputs=None, name=None,
-            elementwise=False):
+            elementwise=False, array_forward=None):
     """Declare the derivative rule of the op function ``op``; returns the Rule.
 
     ``name`` (default ``op.__name__``) must be unique: it is the node's name in
@@ -94,7 +99,8 @@ def declare(op, *, forward, derivative, vjp, array_vjp=None, inputs=None, name=N
     if len(derivative) != len(inputs):
         raise ValueError(f"op {name!r}: {len(inputs)} inputs {inputs} but "
                          f"{len(derivative)} derivative formulas")
-    rule = Rule(name, op, tuple(inputs), forward, derivative, elementwise, vjp, array_vjp)
+    rule = Rule(name, op, tuple(inputs), forward, derivative, elementwise, vjp, array_vjp,
+                array_forward)
     RULES[name] = rule
     if op.__doc__ is not None:
         head, sep, rest = op.__doc__.partition("\n")

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import graph
 from .errors import ShapeError, creation_error
-from .graph import MODE_COUNTS, STATE, Node, check_finite
+from .graph import MODE_COUNTS, STATE, TRACER, Node, check_finite
 from .masks import get_keras_mask, set_keras_mask
 from .rules import Rule
 from .random import default_rng
@@ -122,6 +122,8 @@ class Tensor:
     # -- conversion ---------------------------------------------------------
     def numpy(self):
         """The underlying NumPy array (shares memory)."""
+        if TRACER[0] is not None:
+            _check_not_traced(self, "numpy()")
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -131,6 +133,8 @@ class Tensor:
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
+        if TRACER[0] is not None:
+            _check_not_traced(self, "item()")
         if self.data.size != 1:
             raise ValueError(
                 f"item() needs a tensor with exactly one element; this one has "
@@ -144,6 +148,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        if TRACER[0] is not None:
+            _check_not_traced(self, "a Python branch on it (if/while/and/or)")
         if self.data.size != 1:
             raise ValueError(
                 f"the truth value of a tensor of shape {self.shape} is ambiguous; "
@@ -160,6 +166,8 @@ class Tensor:
             yield self[i]
 
     def tolist(self):
+        if TRACER[0] is not None:
+            _check_not_traced(self, "tolist()")
         return self.data.tolist()
 
     def detach(self):
@@ -250,6 +258,7 @@ class Tensor:
                 f"<pre style='margin: 0.2em 0'>{html.escape(preview)}</pre>")
 
     # -- in-place assignment ------------------------------------------------
+    @graph.effect
     def __setitem__(self, index, value):
         needs = self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)
         if needs and STATE.grad_enabled:
@@ -268,6 +277,11 @@ class Tensor:
         other_t = other if isinstance(other, Tensor) else None
         if STATE.grad_enabled and (self.requires_grad or (other_t is not None and other_t.requires_grad)):
             return op(self, other)
+        return self._update_in_place(other, op, ufunc)
+
+    @graph.effect
+    def _update_in_place(self, other, op, ufunc):
+        other_t = other if isinstance(other, Tensor) else None
         try:
             ufunc(self.data, other_t.data if other_t is not None else other,
                   out=self.data, casting="same_kind")
@@ -371,10 +385,11 @@ def record(op, data, inputs, vjp=None, array_vjp=None):
         for t in inputs:
             if t.requires_grad:
                 out.requires_grad = True
+                name = op
                 if type(op) is Rule:
                     if vjp is None:
                         vjp, array_vjp = op.vjp, op.array_vjp
-                    op = op.name
+                    name = op.name
                 elif vjp is None:
                     raise TypeError(f"record({op!r}, ...): give the op's Rule or a vjp")
                 # the inputs' versions now (spelled out for one to three inputs:
@@ -385,9 +400,23 @@ def record(op, data, inputs, vjp=None, array_vjp=None):
                             (inputs[0]._version, inputs[1]._version, inputs[2]._version)
                             if n == 3 else      # (linear: x, kernel, bias)
                             tuple([i._version for i in inputs]))
-                out._node = Node(op, inputs, vjp, versions, array_vjp)
+                out._node = Node(name, inputs, vjp, versions, array_vjp)
                 break
+    if TRACER[0] is not None:
+        TRACER[0].on_record(op, out, inputs)
     return out
+
+
+def _check_not_traced(tensor, what):
+    """Inside a ``cr.jit`` trace, a traced tensor's value read in Python would
+    be frozen into the trace: say so instead."""
+    tracer = TRACER[0]
+    if tracer.traced(tensor):
+        raise graph.JitError(
+            f"{what} reads the value of a tensor traced by cr.jit (shape {tensor.shape}): "
+            f"inside a compiled function that value would be frozen at trace time. Return the "
+            f"tensor from the function and read it outside, use an op instead of a Python "
+            f"branch (cr.where), or call the function without jit.")
 
 
 _new = object.__new__
@@ -538,6 +567,7 @@ del _op
 # --------------------------------------------------------------------------
 # Variables (Keras 3): a weight is a Tensor; these update it in place.
 # --------------------------------------------------------------------------
+@graph.effect
 def _assign_value(self, value, how):
     value = value.data if isinstance(value, Tensor) else np.asarray(value)
     if not self.data.flags.writeable:      # a read-only view (e.g. a broadcast placeholder)

@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
 from .base import InputSpec, Layer
@@ -152,6 +152,7 @@ class BatchNormalization(Layer):
         centered = ops.where(keep, x - ops.reshape(mean, self._broadcast_shape), 0.0)
         return mean, ops.sum(centered * centered, axis=self._reduce_axes) / count
 
+    @graph.effect
     def _update_moving(self, mean, variance):
         # In place and unrecorded: the running statistics are state, not part
         # of the graph. Bumping _version makes any graph that saved their old

@@ -86,7 +86,8 @@ def d_add_arrays(needs, g, out, a, b):
 
 
 ADD = declare(add, forward="a + b", derivative=("1", "1"), elementwise=True,
-              vjp=d_add, array_vjp=d_add_arrays)
+              vjp=d_add, array_forward=np.add,
+              array_vjp=d_add_arrays)
 
 
 def subtract(a, b):
@@ -103,7 +104,8 @@ def d_subtract_arrays(needs, g, out, a, b):
 
 
 SUBTRACT = declare(subtract, forward="a - b", derivative=("1", "-1"), elementwise=True,
-                   vjp=d_subtract, array_vjp=d_subtract_arrays)
+                   vjp=d_subtract, array_forward=np.subtract,
+                   array_vjp=d_subtract_arrays)
 
 
 def multiply(a, b):
@@ -122,7 +124,8 @@ def d_multiply_arrays(needs, g, out, a, b):
 
 
 MULTIPLY = declare(multiply, forward="a·b", derivative=("b", "a"), elementwise=True,
-                   vjp=d_multiply, array_vjp=d_multiply_arrays)
+                   vjp=d_multiply, array_forward=np.multiply,
+                   array_vjp=d_multiply_arrays)
 
 
 def divide(a, b):
@@ -141,7 +144,8 @@ def d_divide_arrays(needs, g, out, a, b):
 
 
 DIVIDE = declare(divide, forward="a/b", derivative=("1/b", "-a/b²"), elementwise=True,
-                 vjp=d_divide, array_vjp=d_divide_arrays)
+                 vjp=d_divide, array_forward=np.true_divide,
+                 array_vjp=d_divide_arrays)
 
 
 def negative(x):
@@ -158,7 +162,8 @@ def d_negative_arrays(needs, g, out, x):
 
 
 NEGATIVE = declare(negative, forward="-x", derivative="-1", elementwise=True,
-                   vjp=d_negative, array_vjp=d_negative_arrays)
+                   vjp=d_negative, array_forward=np.negative,
+                   array_vjp=d_negative_arrays)
 
 
 def power(a, b):
@@ -206,7 +211,8 @@ def d_exp_arrays(needs, g, out, x):
 
 
 EXP = declare(exp, forward="exp(x)", derivative="exp(x)", elementwise=True,
-              vjp=d_exp, array_vjp=d_exp_arrays)
+              vjp=d_exp, array_forward=np.exp,
+              array_vjp=d_exp_arrays)
 
 
 def log(x):
@@ -223,7 +229,8 @@ def d_log_arrays(needs, g, out, x):
 
 
 LOG = declare(log, forward="log(x)", derivative="1/x", elementwise=True,
-              vjp=d_log, array_vjp=d_log_arrays)
+              vjp=d_log, array_forward=np.log,
+              array_vjp=d_log_arrays)
 
 
 def sqrt(x):
@@ -303,7 +310,8 @@ def d_tanh_arrays(needs, g, out, x):
 
 
 TANH = declare(tanh, forward="tanh(x)", derivative="(1 - out²)", elementwise=True,
-               vjp=d_tanh, array_vjp=d_tanh_arrays)
+               vjp=d_tanh, array_forward=np.tanh,
+               array_vjp=d_tanh_arrays)
 
 
 def _stable_sigmoid(x):
@@ -328,7 +336,8 @@ def d_sigmoid_arrays(needs, g, out, x):
 
 
 SIGMOID = declare(sigmoid, forward="σ(x)", derivative="out·(1 - out)", elementwise=True,
-                  vjp=d_sigmoid, array_vjp=d_sigmoid_arrays)
+                  vjp=d_sigmoid, array_forward=_stable_sigmoid,
+                  array_vjp=d_sigmoid_arrays)
 
 
 def relu(x):
@@ -349,7 +358,8 @@ def d_relu_arrays(needs, g, out, x):
 
 
 RELU = declare(relu, forward="relu(x)", derivative="[x > 0]", elementwise=True,
-               vjp=d_relu, array_vjp=d_relu_arrays)
+               vjp=d_relu, array_forward=_relu,
+               array_vjp=d_relu_arrays)
 
 
 def leaky_relu(x, alpha=0.01):

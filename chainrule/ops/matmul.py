@@ -63,7 +63,7 @@ def d_matmul_arrays(needs, g, out, a, b):
 
 
 MATMUL = declare(matmul, forward="a @ b", derivative=("g @ bᵀ", "aᵀ @ g"),
-                 vjp=d_matmul, array_vjp=d_matmul_arrays)
+                 vjp=d_matmul, array_forward=np.matmul, array_vjp=d_matmul_arrays)
 
 
 def dot(a, b):
@@ -100,19 +100,25 @@ def linear(x, kernel, bias=None):
         raise ShapeError(f"linear: the last axis of x (shape {xd.shape}) must equal the "
                          f"first axis of the kernel (shape {wd.shape}), its number "
                          f"of inputs")
-    data = np.matmul(xd, wd)
     if bias is None:
-        return record(LINEAR, data, (x, kernel))
+        return record(LINEAR, np.matmul(xd, wd), (x, kernel))
     bias = as_tensor(bias)
     bd = bias.data
     if bd.shape != wd.shape[1:]:
         raise ShapeError(f"linear: the bias must have shape ({wd.shape[1]},), one "
                          f"value per output, got shape {bd.shape}")
-    if bd.dtype is data.dtype:
-        data += bd                  # in place: the product is a fresh array
+    return record(LINEAR, _linear_arrays(xd, wd, bd), (x, kernel, bias))
+
+
+def _linear_arrays(x, kernel, bias=None):
+    data = np.matmul(x, kernel)
+    if bias is None:
+        return data
+    if bias.dtype is data.dtype:
+        data += bias                # in place: the product is a fresh array
     else:
-        data = data + bd            # (let NumPy promote, as x @ W + b would)
-    return record(LINEAR, data, (x, kernel, bias))
+        data = data + bias          # (let NumPy promote, as x @ W + b would)
+    return data
 
 
 def d_linear(g, out, x, kernel, bias=None):
@@ -132,7 +138,7 @@ def d_linear_arrays(needs, g, out, x, kernel, bias=None):
 
 LINEAR = declare(linear, forward="x @ W + b", inputs="x W b",
                  derivative=("g @ Wᵀ", "xᵀ @ g", "Σ g over the rows"),
-                 vjp=d_linear, array_vjp=d_linear_arrays)
+                 vjp=d_linear, array_forward=_linear_arrays, array_vjp=d_linear_arrays)
 
 
 def _rows(a):

@@ -30,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from .. import constraints
+from .. import constraints, graph
 from ..autodiff import GradientTape
 from ..scratch import scratch
 from ..tensor import Tensor
@@ -214,6 +214,7 @@ class Optimizer:
                                 " (the variables given to build(); pass trainable_variables)"))
         return self.apply_gradients(zip(grads, variables))
 
+    @graph.effect
     def apply_gradients(self, grads_and_vars):
         """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
 
