@@ -11,10 +11,15 @@ Fans follow Keras: a Dense kernel (in, out) has fan_in = in, fan_out = out; a
 convolution kernel (kh, kw, cin, cout) multiplies both by kh·kw.
 Randomness follows ``cr.set_seed`` unless a ``seed`` is given.
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence, Union
+
 import numpy as np
 
-from .random import default_rng
+from .random import SeedLike, default_rng
 from .registry import Registry, class_and_snake_names
+from .typing import DTypeLike
 
 __all__ = [
     "Constant",
@@ -39,8 +44,21 @@ __all__ = [
 ]
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) as Keras computes them."""
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
+    """(fan_in, fan_out) as Keras computes them.
+
+    Args:
+        shape: a weight's shape; a convolution kernel's is ``(kh, kw, cin, cout)``.
+
+    Returns:
+        ``(fan_in, fan_out)``: the sizes of the last two axes, each times the
+        product of the axes before them.
+
+    Example:
+
+    >>> compute_fans((3, 3, 16, 32))
+    (144, 288)
+    """
     shape = tuple(shape)
     if len(shape) == 0:
         return 1, 1
@@ -55,74 +73,124 @@ def compute_fans(shape):
 class Initializer:
     """Base class: ``__call__(shape, dtype)`` and a config of its arguments."""
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
+        """The initial value of a weight.
+
+        Args:
+            shape: the weight's shape.
+            dtype: the array's dtype.
+
+        Returns:
+            A NumPy array of that shape and dtype.
+        """
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for ``from_config``.
+
+        Returns:
+            A dict of the constructor's keyword arguments.
+        """
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Initializer:
+        """An initializer made from ``get_config``'s dict.
+
+        Args:
+            config: the constructor's keyword arguments.
+
+        Returns:
+            A new initializer of this class.
+        """
         return cls(**config)
 
 
 class Zeros(Initializer):
-    def __call__(self, shape, dtype="float32"):
+    """All zeros."""
+
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return np.zeros(shape, dtype)
 
 
 class Ones(Initializer):
-    def __call__(self, shape, dtype="float32"):
+    """All ones."""
+
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return np.ones(shape, dtype)
 
 
 class Constant(Initializer):
-    def __init__(self, value=0.0):
+    """Every entry ``value``.
+
+    Args:
+        value: the number to fill with.
+    """
+
+    def __init__(self, value: float = 0.0) -> None:
         self.value = value
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return np.full(shape, self.value, dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
 class _Seeded(Initializer):
-    def __init__(self, seed=None):
+    def __init__(self, seed: SeedLike = None) -> None:
         self.seed = seed
 
-    def _rng(self):
+    def _rng(self) -> np.random.Generator:
         return default_rng(self.seed)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
 
 
 class RandomNormal(_Seeded):
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    """Samples from N(mean, stddev²).
+
+    Args:
+        mean: the mean.
+        stddev: the standard deviation.
+        seed: an int for the same values on every call; None follows ``cr.set_seed``.
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: SeedLike = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return self._rng().normal(self.mean, self.stddev, shape).astype(dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
 class RandomUniform(_Seeded):
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    """Samples from the uniform distribution on [minval, maxval).
+
+    Args:
+        minval: the lower bound.
+        maxval: the upper bound.
+        seed: an int for the same values on every call; None follows ``cr.set_seed``.
+    """
+
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05,
+                 seed: SeedLike = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return self._rng().uniform(self.minval, self.maxval, shape).astype(dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
-def _truncated_normal(rng, stddev, shape):
+def _truncated_normal(rng: np.random.Generator, stddev: float,
+                      shape: Sequence[int]) -> np.ndarray:
     """Normal(0, stddev) with draws beyond two standard deviations redrawn."""
     out = rng.normal(0.0, stddev, shape)
     bad = np.abs(out) > 2 * stddev
@@ -133,14 +201,22 @@ def _truncated_normal(rng, stddev, shape):
 
 
 class TruncatedNormal(_Seeded):
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    """Samples from N(mean, stddev²), redrawn beyond two standard deviations.
+
+    Args:
+        mean: the mean.
+        stddev: the standard deviation before truncation.
+        seed: an int for the same values on every call; None follows ``cr.set_seed``.
+    """
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: SeedLike = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         return (self.mean + _truncated_normal(self._rng(), self.stddev, shape)).astype(dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -149,9 +225,22 @@ class VarianceScaling(_Seeded):
 
     uniform: limit = sqrt(3·scale/n); truncated normal: stddev =
     sqrt(scale/n) / 0.8796 (the stddev of a normal truncated at 2σ).
+
+    Args:
+        scale: the variance's numerator, > 0.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``: which n divides it.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or ``"uniform"``.
+        seed: an int for the same values on every call; None follows ``cr.set_seed``.
+
+    Example:
+
+    >>> w = VarianceScaling(2.0, "fan_in", "uniform", seed=0)((100, 10))
+    >>> bool(abs(w).max() <= np.sqrt(3 * 2.0 / 100))
+    True
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal", seed: SeedLike = None) -> None:
         super().__init__(seed)
         if scale <= 0:
             raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
@@ -162,7 +251,7 @@ class VarianceScaling(_Seeded):
                              f"untruncated_normal or uniform, got {distribution!r}")
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         fan_in, fan_out = compute_fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
         scale = self.scale / max(1.0, n)
@@ -174,19 +263,27 @@ class VarianceScaling(_Seeded):
             return rng.normal(0.0, np.sqrt(scale), shape).astype(dtype)
         return _truncated_normal(rng, np.sqrt(scale) / 0.87962566103423978, shape).astype(dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"scale": self.scale, "mode": self.mode,
                 "distribution": self.distribution, "seed": self.seed}
 
 
-def _preset(name, scale, mode, distribution):
-    def __init__(self, seed=None):
+def _preset(name: str, scale: float, mode: str, distribution: str) -> type[VarianceScaling]:
+    def __init__(self: VarianceScaling, seed: SeedLike = None) -> None:
         VarianceScaling.__init__(self, scale, mode, distribution, seed)
 
-    def get_config(self):
+    def get_config(self: VarianceScaling) -> dict[str, Any]:
+        """The constructor arguments, for ``from_config``.
+
+        Returns:
+            ``{"seed": ...}`` (the preset fixes the rest).
+        """
         return {"seed": self.seed}
+    doc = (f"VarianceScaling({scale}, {mode!r}, {distribution!r}).\n\n"
+           f"Args:\n    seed: an int for the same values on every call; "
+           f"None follows ``cr.set_seed``.\n")
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                           "__doc__": f"VarianceScaling({scale}, {mode!r}, {distribution!r})."})
+                                           "__doc__": doc})
 
 
 GlorotUniform = _preset("GlorotUniform", 1.0, "fan_avg", "uniform")
@@ -198,13 +295,18 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal")
 
 
 class Orthogonal(_Seeded):
-    """A (semi-)orthogonal matrix from the QR of a normal matrix, times ``gain``."""
+    """A (semi-)orthogonal matrix from the QR of a normal matrix, times ``gain``.
 
-    def __init__(self, gain=1.0, seed=None):
+    Args:
+        gain: the factor the matrix is multiplied by.
+        seed: an int for the same values on every call; None follows ``cr.set_seed``.
+    """
+
+    def __init__(self, gain: float = 1.0, seed: SeedLike = None) -> None:
         super().__init__(seed)
         self.gain = gain
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         if len(shape) < 2:
             raise ValueError(f"Orthogonal needs a shape of 2 or more dimensions, got {tuple(shape)}")
         rows, cols = int(np.prod(shape[:-1])), shape[-1]
@@ -215,22 +317,26 @@ class Orthogonal(_Seeded):
             q = q.T
         return np.ascontiguousarray(self.gain * q.reshape(shape), dtype=dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, "seed": self.seed}
 
 
 class Identity(Initializer):
-    """``gain`` times the identity matrix (2-D shapes only)."""
+    """``gain`` times the identity matrix (2-D shapes only).
 
-    def __init__(self, gain=1.0):
+    Args:
+        gain: the factor the identity is multiplied by.
+    """
+
+    def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
 
-    def __call__(self, shape, dtype="float32"):
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32") -> np.ndarray:
         if len(shape) != 2:
             raise ValueError(f"Identity needs a 2-D shape, got {tuple(shape)}")
-        return (self.gain * np.eye(*shape)).astype(dtype)
+        return (self.gain * np.eye(shape[0], shape[1])).astype(dtype)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
 
@@ -244,16 +350,49 @@ _REGISTRY = Registry("initializer", {
 })
 
 
-def serialize(initializer):
+InitializerLike = Union[str, dict, Initializer, type, Callable[..., Any]]
+
+
+def serialize(initializer: Initializer) -> dict[str, Any]:
+    """The ``{"class_name", "config"}`` dict of an initializer (Keras' config shape).
+
+    Args:
+        initializer: an :class:`Initializer`.
+
+    Returns:
+        A dict that ``deserialize`` turns back into an equal initializer.
+    """
     return _REGISTRY.serialize(initializer)
 
 
-def deserialize(spec):
+def deserialize(spec: dict[str, Any]) -> Any:
+    """The initializer a ``serialize`` dict describes.
+
+    Args:
+        spec: a dict ``{"class_name": ..., "config": {...}}``.
+
+    Returns:
+        The initializer.
+    """
     return _REGISTRY.deserialize(spec)
 
 
-def get(identifier):
-    """An initializer from a name (``"glorot_uniform"``), a config dict, or itself."""
+def get(identifier: InitializerLike) -> Callable[..., Any]:
+    """An initializer from a name (``"glorot_uniform"``), a config dict, or itself.
+
+    Args:
+        identifier: a name, a ``serialize`` dict, an :class:`Initializer` class
+            or instance, or a function ``(shape, dtype) -> array``.
+
+    Returns:
+        The initializer (a callable).
+
+    Example:
+
+    >>> init = get("he_normal")
+    >>> type(init).__name__, init.scale, init.mode
+    ('HeNormal', 2.0, 'fan_in')
+    """
     if isinstance(identifier, Initializer) or callable(identifier) and not isinstance(identifier, (str, dict, type)):
         return identifier
     if isinstance(identifier, dict):
