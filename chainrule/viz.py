@@ -16,14 +16,27 @@ matplotlib (``pip install "chainrule[viz]"``), imported when they run; each
 returns the matplotlib ``Figure`` (call ``fig.savefig(path)`` or ``plt.show()``).
 The core library never imports this module.
 """
+from __future__ import annotations
+
 import os
 import re
 import shutil
 import subprocess
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
 import numpy as np
 
 from .graph import walk
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
+
+    from .models.callbacks import History
+    from .tensor import Tensor
+    from .typing import TensorLike
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["GraphDot", "draw_graph", "image_grid", "plot_decision_boundary", "plot_history"]
 
@@ -45,16 +58,30 @@ class GraphDot(str):
     installed, else as an HTML table of its nodes; ``str(graph)`` stays the DOT text.
     """
 
-    def save(self, path):
-        """Write the DOT text to ``path`` (atomically) and return the path."""
+    def save(self, path: PathLike) -> PathLike:
+        """Write the DOT text to ``path`` (atomically) and return the path.
+
+        Args:
+            path: the file to write (``graph.dot``).
+
+        Returns:
+            ``path``.
+        """
         _write_atomically(path, str(self).encode())
         return path
 
-    def render(self, path, format=None):
+    def render(self, path: PathLike, format: str | None = None) -> PathLike:
         """Draw the graph to ``path`` with Graphviz's ``dot``; the format comes from the
         suffix (``.svg``, ``.png``, ``.pdf``) unless ``format`` is given.
 
         Raises ``RuntimeError`` saying how to install Graphviz when ``dot`` is missing.
+
+        Args:
+            path: the image file to write.
+            format: ``"svg"``, ``"png"`` or ``"pdf"``; None reads it from the suffix.
+
+        Returns:
+            ``path``.
         """
         fmt = format or os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
         if fmt not in ("svg", "png", "pdf"):
@@ -87,12 +114,19 @@ class GraphDot(str):
         there, since notebooks rank HTML above SVG and the picture should win."""
         return None if shutil.which("dot") else self.html_table()
 
-    def nodes(self):
+    def nodes(self) -> list[dict[str, Any]]:
         """The tensors of the graph, inputs first: dicts with ``id``, ``op`` (the op
         that made it, or ``""`` for a leaf or constant), ``inputs`` (ids) and
-        ``label`` (the lines of its box: name, shape, value, grad)."""
+        ``label`` (the lines of its box: name, shape, value, grad).
+
+        Returns:
+            One dict per tensor box, in post-order (every input before its user).
+        """
         unescape = {"n": "\n", '"': '"', "\\": "\\"}
-        labels, ops, inputs, made_by = {}, {}, {}, {}
+        labels: dict[str, str] = {}
+        ops: dict[str, str] = {}
+        inputs: dict[str, list[str]] = {}
+        made_by: dict[str, str] = {}
         for line in str(self).splitlines():
             box = re.match(r'\s*(\w+) \[shape=(box|ellipse).*label="((?:[^"\\]|\\.)*)"\];', line)
             edge = re.match(r"\s*(\w+) -> (\w+);", line)
@@ -104,7 +138,8 @@ class GraphDot(str):
                 made_by[edge.group(2)] = edge.group(1)
             elif edge:                                        # input -> op
                 inputs.setdefault(edge.group(2), []).append(edge.group(1))
-        order, done = [], set()
+        order: list[str] = []
+        done: set[str] = set()
         for root in labels:                     # post-order: every input before its user
             stack = [(root, False)]
             while stack:
@@ -114,14 +149,18 @@ class GraphDot(str):
                 elif node not in done:
                     done.add(node)
                     stack.append((node, True))
-                    stack.extend((i, False) for i in reversed(inputs.get(made_by.get(node), [])))
+                    stack.extend((i, False) for i in reversed(inputs.get(made_by.get(node, ""), [])))
         return [{"id": node, "label": labels[node].split("\n"),
                  "op": ops[made_by[node]].split("\n")[0] if node in made_by else "",
-                 "inputs": inputs.get(made_by.get(node), [])}
+                 "inputs": inputs.get(made_by.get(node, ""), [])}
                 for node in order if node in labels]
 
-    def html_table(self):
-        """The graph as an HTML table, one row per tensor, inputs first."""
+    def html_table(self) -> str:
+        """The graph as an HTML table, one row per tensor, inputs first.
+
+        Returns:
+            The ``<table>`` HTML.
+        """
         from .models.notebook_display import html_table
         rows = []
         for node in self.nodes():
@@ -157,7 +196,7 @@ def _escape(text):
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def draw_graph(tensor, max_elements=4, rankdir="LR"):
+def draw_graph(tensor: Tensor, max_elements: int = 4, rankdir: str = "LR") -> GraphDot:
     """The computation graph that produced ``tensor``, as Graphviz DOT text.
 
     Each tensor is a box with its name (when it has one), shape, value and
@@ -167,8 +206,16 @@ def draw_graph(tensor, max_elements=4, rankdir="LR"):
     gradients together call ``backward(retain_graph=True)`` first. Arrays with more than ``max_elements`` values are summarised by
     their mean and range. Returns a :class:`GraphDot`, a ``str`` with
     ``.render("graph.svg")`` and ``.save("graph.dot")``.
+
+    Args:
+        tensor: the output whose graph to draw.
+        max_elements: arrays with more values are summarised (mean and range).
+        rankdir: Graphviz's layout direction: ``"LR"`` (left to right) or ``"TB"``.
+
+    Returns:
+        The DOT text, a :class:`GraphDot`.
     """
-    ids = {}
+    ids: dict[int, str] = {}
 
     def node_id(t):
         return ids.setdefault(id(t), f"t{len(ids)}")
@@ -203,7 +250,7 @@ def draw_graph(tensor, max_elements=4, rankdir="LR"):
 # ---------------------------------------------------------------- plots
 
 
-def _pyplot():
+def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
     except ImportError as e:
@@ -212,25 +259,32 @@ def _pyplot():
     return plt
 
 
-def _root(figure):
+def _root(figure: Any) -> Figure:
     """The top-level Figure of a (sub)figure."""
     while getattr(figure, "figure", figure) is not figure:
         figure = figure.figure
     return figure
 
 
-def plot_history(history, ax=None):
+def plot_history(history: History | dict[str, list[float]], ax: Axes | None = None) -> Figure:
     """Loss per epoch (and validation loss, and accuracy on a second axis if recorded).
 
     ``history`` is what ``model.fit`` returns (a ``History``) or its ``.history``
     dict. Returns the Figure; in a notebook it shows once, as the cell's value.
+
+    Args:
+        history: ``fit``'s History, or a dict with a ``"loss"`` list.
+        ax: the matplotlib Axes to draw on; None makes a new figure.
+
+    Returns:
+        The matplotlib Figure.
     """
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or "loss" not in logs:
         raise ValueError("plot_history: expected fit's History or a dict with a 'loss' list, "
                          f"got {type(history).__name__}")
     created = ax is None
-    if created:
+    if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 4))
     epochs = np.arange(1, len(logs["loss"]) + 1)
     ax.plot(epochs, logs["loss"], "o-", label="loss", color="C0")
@@ -253,7 +307,7 @@ def plot_history(history, ax=None):
     return _shown_once(_root(ax.figure), created)
 
 
-def _shown_once(figure, created):
+def _shown_once(figure: Figure, created: bool) -> Figure:
     """Jupyter's inline backend shows every open pyplot figure at the end of a cell,
     and the returned Figure shows again as the cell's value: close the figure made
     here (it still draws as the value, or with ``display(fig)``) so it shows once."""
@@ -262,12 +316,13 @@ def _shown_once(figure, created):
     return figure
 
 
-def _as_numpy(values):
+def _as_numpy(values: Any) -> np.ndarray:
     values = values.numpy() if hasattr(values, "numpy") else values
     return np.asarray(values)
 
 
-def plot_decision_boundary(model, X, y, ax=None, resolution=200):
+def plot_decision_boundary(model: Any, X: TensorLike, y: TensorLike, ax: Axes | None = None,
+                           resolution: int = 200) -> Figure:
     """Colour the plane by the class ``model`` predicts, and scatter ``X`` coloured by ``y``.
 
     ``X`` has two columns. ``model`` is an object with ``predict`` (a Keras-style
@@ -275,6 +330,16 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200):
     predictions: class labels, one score per sample (positive, or above 0.5 for
     probabilities in [0, 1], means the second class) or one column per class
     (the largest wins). Returns the Figure.
+
+    Args:
+        model: an object with ``predict``, or a callable from (n, 2) inputs to predictions.
+        X: the points, shape (n, 2).
+        y: their classes, shape (n,).
+        ax: the matplotlib Axes to draw on; None makes a new figure.
+        resolution: grid points per axis of the coloured plane.
+
+    Returns:
+        The matplotlib Figure.
     """
     X, y = np.asarray(X), np.asarray(y).ravel()
     if X.ndim != 2 or X.shape[1] != 2:
@@ -299,7 +364,7 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200):
             threshold = 0.5 if out.min() >= 0 and out.max() <= 1 else 0.0
             regions = np.where(out > threshold, classes[-1], classes[0])
     created = ax is None
-    if created:
+    if ax is None:
         _, ax = _pyplot().subplots(figsize=(6, 5))
     ax.contourf(xx, yy, regions.reshape(xx.shape).astype(float), alpha=0.3, cmap="coolwarm")
     scatter = ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="k", s=25)
@@ -309,8 +374,10 @@ def plot_decision_boundary(model, X, y, ax=None, resolution=200):
     return _shown_once(_root(ax.figure), created)
 
 
-def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None, fig=None,
-               cmap="gray"):
+def image_grid(images: TensorLike, labels: Sequence[Any] | np.ndarray | None = None,
+               predictions: Sequence[Any] | np.ndarray | None = None, ncols: int = 8,
+               class_names: Sequence[str] | None = None, fig: Figure | SubFigure | None = None,
+               cmap: str = "gray") -> Figure:
     """Images in a grid, titled by label, or by prediction with wrong ones in red.
 
     ``images``: (n, H, W), (n, H, W, 1) or (n, H, W, 3), any numeric dtype
@@ -318,6 +385,18 @@ def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None,
     the prediction, and for a mistake "prediction (true label)" in red.
     ``class_names`` maps labels to names. ``fig`` draws into an existing
     (sub)figure. Returns the Figure.
+
+    Args:
+        images: (n, H, W), (n, H, W, 1) or (n, H, W, 3).
+        labels: the true labels, or None.
+        predictions: the predicted labels, or None.
+        ncols: images per row.
+        class_names: names for the labels, indexed by label.
+        fig: a matplotlib (sub)figure to draw into; None makes a new one.
+        cmap: the colormap of one-channel images.
+
+    Returns:
+        The matplotlib Figure.
     """
     images = _as_numpy(images)
     if images.ndim == 4 and images.shape[-1] == 1:
@@ -331,12 +410,12 @@ def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None,
     ncols = max(1, min(int(ncols), n))
     nrows = -(-n // ncols)
 
-    def name(label):
+    def name(label: Any) -> str:
         label = label.item() if hasattr(label, "item") else label
         return str(class_names[int(label)]) if class_names is not None else str(label)
 
     created = fig is None
-    if created:
+    if fig is None:
         fig = _pyplot().figure(figsize=(1.3 * ncols, 1.45 * nrows + 0.3))
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     for i, ax in enumerate(axes):
@@ -349,7 +428,8 @@ def image_grid(images, labels=None, predictions=None, ncols=8, class_names=None,
         ax.imshow(image, cmap=cmap if image.ndim == 2 else None, interpolation="nearest")
         if predictions is not None:
             right = labels is None or predictions[i] == labels[i]
-            title = name(predictions[i]) if right else f"{name(predictions[i])} ({name(labels[i])})"
+            title = (name(predictions[i]) if right or labels is None
+                     else f"{name(predictions[i])} ({name(labels[i])})")
             ax.set_title(title, fontsize=9, color="black" if right else "red",
                          fontweight="normal" if right else "bold")
         elif labels is not None:

@@ -3,23 +3,28 @@
 Everything here is written with chainrule's own ops, so a backward rule that
 uses it stays differentiable (second derivatives through a decomposition).
 """
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..ops import einsum, reshape, swapaxes
 from ..tensor import DEFAULT_FLOAT, Tensor, as_tensor, record
+from ..typing import TensorLike
 
 
-def as_float_tensor(x):
+def as_float_tensor(x: TensorLike) -> Tensor:
     """A Tensor of floats: float32 and float64 are kept, anything else becomes
     float32 (the house default)."""
-    x = as_tensor(x)
-    if x.dtype.kind != "f":
-        x = Tensor(x.data.astype(DEFAULT_FLOAT))
-    return x
+    t: Tensor = as_tensor(x)
+    if t.dtype.kind != "f":
+        t = Tensor(t.data.astype(DEFAULT_FLOAT))
+    return t
 
 
-def check_matrix(x, op, square=False, batched=True):
+def check_matrix(x: Tensor, op: str, square: bool = False, batched: bool = True) -> None:
     """Raise a clear ShapeError unless ``x`` is a matrix (or a stack of them)."""
     if x.ndim < 2 or (not batched and x.ndim != 2):
         wanted = "a matrix (..., m, n)" if batched else "a 2-D matrix (m, n)"
@@ -30,39 +35,40 @@ def check_matrix(x, op, square=False, batched=True):
                          f"({x.shape[-2]} rows, {x.shape[-1]} columns)")
 
 
-def mT(x):
+def mT(x: Tensor) -> Tensor:
     """The last two axes swapped: the (batched) matrix transpose."""
     return swapaxes(x, -1, -2)
 
 
-def tril(x, k=0):
+def tril(x: Tensor, k: int = 0) -> Tensor:
     """The lower triangle (entries on and below the k-th diagonal), others 0."""
     n, m = x.shape[-2:]
     return x * np.tril(np.ones((n, m), dtype=x.dtype), k)
 
 
-def triu(x, k=0):
+def triu(x: Tensor, k: int = 0) -> Tensor:
     """The upper triangle (entries on and above the k-th diagonal), others 0."""
     n, m = x.shape[-2:]
     return x * np.triu(np.ones((n, m), dtype=x.dtype), k)
 
 
-def diagonal(x):
+def diagonal(x: Tensor) -> Tensor:
     """The diagonal of each matrix: (..., n, n) -> (..., n)."""
     return einsum("...ii->...i", x)
 
 
-def diag_embed(v):
+def diag_embed(v: Tensor) -> Tensor:
     """Vectors onto the diagonals of matrices: (..., n) -> (..., n, n)."""
     n = v.shape[-1]
     return einsum("...i,ij->...ij", v, np.eye(n, dtype=v.dtype))
 
 
-def eye_like(x):
+def eye_like(x: Tensor) -> np.ndarray:
     return np.eye(x.shape[-1], dtype=x.dtype)
 
 
-def record_many(rule, arrays, inputs, vjp):
+def record_many(rule: object, arrays: Sequence[np.ndarray], inputs: Sequence[Tensor],
+                vjp: Callable[..., tuple[Tensor | None, ...]]) -> tuple[Tensor, ...]:
     """Record one op with several outputs.
 
     The outputs travel packed in one flat tensor and each one is a slice of it,

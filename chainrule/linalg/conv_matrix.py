@@ -14,16 +14,24 @@ row/column at the bottom/right; an int: that many on every side).
 >>> conv2d_matrix(kernel, image.shape) @ image.ravel()
 array([37., 47., 67., 77.])
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..ops.nn import _padding_amounts, _pair
 from ..tensor import Tensor
+from ..typing import TensorLike
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 __all__ = ["conv2d_matrix", "fft_conv2d"]
 
 
-def _as_2d(x, name, op):
+def _as_2d(x: TensorLike, name: str, op: str) -> np.ndarray:
     data = np.asarray(x.data if isinstance(x, Tensor) else x)
     if data.ndim != 2:
         raise ShapeError(f"{op}: {name} must be 2-D (height, width), got shape {data.shape}; "
@@ -31,7 +39,9 @@ def _as_2d(x, name, op):
     return data if data.dtype.kind == "f" else data.astype(np.float64)
 
 
-def _geometry(input_shape, kernel_shape, stride, padding, op):
+def _geometry(input_shape: tuple[int, ...], kernel_shape: tuple[int, ...],
+              stride: int | tuple[int, int], padding: str | int,
+              op: str) -> tuple[tuple[int, int], tuple[int, int, int, int], tuple[int, int]]:
     """Padding (top, left) and output size (oh, ow)."""
     (h, w), (kh, kw) = input_shape, kernel_shape
     sh, sw = _pair(stride, "stride")
@@ -46,7 +56,8 @@ def _geometry(input_shape, kernel_shape, stride, padding, op):
     return (sh, sw), (top, bottom, left, right), ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
 
 
-def conv2d_matrix(kernel, input_shape, stride=1, padding="valid"):
+def conv2d_matrix(kernel: TensorLike, input_shape: Sequence[int], stride: int | tuple[int, int] = 1,
+                  padding: str | int = "valid") -> scipy.sparse.csr_matrix:
     """The (oh·ow, H·W) sparse matrix M with M @ image.ravel() = conv2d(image).ravel().
 
     Row i·ow + j holds the kernel's weights at the columns of the pixels that
@@ -55,6 +66,21 @@ def conv2d_matrix(kernel, input_shape, stride=1, padding="valid"):
     row is one image row's Toeplitz band, shifted one block per output row.
     Returns a ``scipy.sparse.csr_matrix`` with kh·kw non-zeros per row (fewer
     at a padded border).
+
+    Args:
+        kernel: the 2-D kernel (kh, kw).
+        input_shape: the image's ``(H, W)``.
+        stride: one int or ``(sh, sw)``.
+        padding: ``"valid"``, ``"same"`` or a non-negative int (zeros on each side).
+
+    Returns:
+        The (oh·ow, H·W) ``scipy.sparse.csr_matrix``.
+
+    Example:
+
+    >>> M = conv2d_matrix(np.array([[1., -1.]]), (2, 3))
+    >>> M.shape, M.toarray()[0]
+    ((4, 6), array([ 1., -1.,  0.,  0.,  0.,  0.]))
     """
     k = _as_2d(kernel, "kernel", "conv2d_matrix")
     input_shape = tuple(int(v) for v in input_shape)
@@ -78,7 +104,8 @@ def conv2d_matrix(kernel, input_shape, stride=1, padding="valid"):
         shape=(oh * ow, h * w), dtype=k.dtype)
 
 
-def fft_conv2d(image, kernel, padding="valid", stride=1):
+def fft_conv2d(image: TensorLike, kernel: TensorLike, padding: str | int = "valid",
+               stride: int | tuple[int, int] = 1) -> np.ndarray | Tensor:
     """conv2d of one 2-D image by the convolution theorem: a product of Fourier
     transforms is a convolution, so
 
@@ -88,6 +115,21 @@ def fft_conv2d(image, kernel, padding="valid", stride=1):
     inside the (padded) image. Cheaper than sliding for large kernels. Returns
     a NumPy array, or a Tensor (not differentiable; use ``cr.conv2d`` to
     train) when ``image`` or ``kernel`` is one.
+
+    Args:
+        image: the 2-D image (H, W).
+        kernel: the 2-D kernel (kh, kw).
+        padding: ``"valid"``, ``"same"`` or a non-negative int (zeros on each side).
+        stride: one int or ``(sh, sw)``.
+
+    Returns:
+        The cross-correlation (oh, ow), a Tensor when an input is one.
+
+    Example:
+
+    >>> fft_conv2d(np.arange(6.).reshape(2, 3), np.array([[1., -1.]])).round(6)
+    array([[-1., -1.],
+           [-1., -1.]])
     """
     img = _as_2d(image, "image", "fft_conv2d")
     k = _as_2d(kernel, "kernel", "fft_conv2d")

@@ -14,6 +14,8 @@ chainrule ops (so it is differentiable again):
 Notation: Ā is the gradient of the loss with respect to A, ᵀ transposes the
 last two axes, ∘ multiplies entrywise, tril/triu keep a triangle.
 """
+from __future__ import annotations
+
 from collections import namedtuple
 
 import numpy as np
@@ -23,6 +25,7 @@ from ..graph import is_grad_enabled
 from ..ops import concatenate, where
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, record
+from ..typing import TensorLike
 from . import reference
 from ._util import (
     as_float_tensor,
@@ -44,7 +47,7 @@ SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 LUResult = namedtuple("LUResult", ["P", "L", "U"])
 
 
-def _right_solve_upper(X, R):
+def _right_solve_upper(X: Tensor, R: Tensor) -> Tensor:
     """X R⁻ᵀ for an upper-triangular R, as a triangular solve: (R⁻¹ Xᵀ)ᵀ."""
     return mT(solve_triangular(R, mT(X), lower=False))
 
@@ -52,13 +55,20 @@ def _right_solve_upper(X, R):
 # --------------------------------------------------------------------------
 # Cholesky
 # --------------------------------------------------------------------------
-def cholesky(A, upper=False):
+def cholesky(A: TensorLike, upper: bool = False) -> Tensor:
     """The lower-triangular L with A = L Lᵀ, for a symmetric positive-definite A.
 
     ``upper=True`` returns U = Lᵀ instead (A = Uᵀ U). The gradient is taken
     over symmetric matrices (it is symmetric), the standard convention:
 
         Φ = L⁻ᵀ · ½(P + Pᵀ - diag P) · L⁻¹   with   P = tril(Lᵀ L̄).
+
+    Args:
+        A: symmetric positive-definite matrices (..., n, n).
+        upper: return U = Lᵀ instead of L.
+
+    Returns:
+        L (or U), shaped as A.
 
     >>> cholesky(cr.tensor([[4., 2.], [2., 5.]]))
     tensor([[2., 0.],
@@ -84,7 +94,17 @@ def cholesky(A, upper=False):
     return mT(L) if upper else L
 
 
-def d_cholesky(g, L, A):
+def d_cholesky(g: Tensor, L: Tensor, A: Tensor) -> Tensor:
+    """The vjp of ``cholesky`` (Murray 2016, the formula in its docstring).
+
+    Args:
+        g: the gradient reaching L.
+        L: cholesky's output.
+        A: its input.
+
+    Returns:
+        Ā (symmetric).
+    """
     P = tril(mT(L) @ g)
     P = 0.5 * (P + mT(tril(P, -1)))             # ½(P + Pᵀ - diag P): symmetric
     X = solve_triangular(mT(L), P, lower=False)  # L⁻ᵀ P
@@ -101,7 +121,7 @@ _QR_METHODS = {
 }
 
 
-def qr(A, method="lapack"):
+def qr(A: TensorLike, method: str = "lapack") -> QRResult:
     """The reduced QR decomposition A = Q R: Q (m, k) with orthonormal columns,
     R (k, n) upper triangular, k = min(m, n).
 
@@ -117,6 +137,20 @@ def qr(A, method="lapack"):
 
     For m < n, A = [X | Y] with X square: X = Q U is the case above (with Q̄
     getting Y V̄ᵀ added) and Ȳ = Q V̄, where R = [U | V].
+
+    Args:
+        A: matrices (..., m, n) (2-D for the teaching methods).
+        method: ``"lapack"``, ``"householder"``, ``"gram-schmidt"`` or
+            ``"modified-gram-schmidt"``.
+
+    Returns:
+        ``QRResult(Q, R)``.
+
+    Example:
+
+    >>> Q, R = qr(cr.tensor([[3., 1.], [4., 2.]]))
+    >>> np.allclose((Q @ R).numpy(), [[3, 1], [4, 2]])
+    True
     """
     A = as_float_tensor(A)
     check_matrix(A, "qr")
@@ -131,7 +165,17 @@ def qr(A, method="lapack"):
     return QRResult(*record_many(QR, [q, r], (A,), d_qr))
 
 
-def d_qr(grads, outs, A):
+def d_qr(grads: tuple[Tensor, ...], outs: tuple[Tensor, ...], A: Tensor) -> tuple[Tensor]:
+    """The vjp of ``qr`` (the formula in its docstring).
+
+    Args:
+        grads: the gradients reaching ``(Q, R)``.
+        outs: qr's outputs ``(Q, R)``.
+        A: its input.
+
+    Returns:
+        ``(Ā,)``.
+    """
     gQ, gR = grads
     Q, R = outs
     m, n = A.shape[-2:]
@@ -144,7 +188,7 @@ def d_qr(grads, outs, A):
     return (concatenate([gX, Q @ gV], axis=-1),)
 
 
-def _qr_grad_tall(Q, R, gQ, gR):
+def _qr_grad_tall(Q: Tensor, R: Tensor, gQ: Tensor, gR: Tensor) -> Tensor:
     QtgQ = mT(Q) @ gQ
     RgRt = R @ mT(gR)
     M = tril(QtgQ - mT(QtgQ) + RgRt - mT(RgRt))
@@ -154,7 +198,7 @@ def _qr_grad_tall(Q, R, gQ, gR):
 # --------------------------------------------------------------------------
 # Symmetric eigendecomposition
 # --------------------------------------------------------------------------
-def eigh(A):
+def eigh(A: TensorLike) -> EighResult:
     """Eigenvalues (ascending) and orthonormal eigenvectors of a symmetric A:
     A = V diag(w) Vᵀ. Only the lower triangle is read (as NumPy).
 
@@ -164,6 +208,17 @@ def eigh(A):
     eigenvalues), symmetrised:
 
         Ā = V (diag(w̄) + F ∘ (Vᵀ V̄)) Vᵀ,   F_ij = 1 / (w_j - w_i), F_ii = 0.
+
+    Args:
+        A: symmetric matrices (..., n, n).
+
+    Returns:
+        ``EighResult(eigenvalues, eigenvectors)``: (..., n) and (..., n, n).
+
+    Example:
+
+    >>> eigh(cr.tensor([[2., 1.], [1., 2.]])).eigenvalues
+    tensor([1., 3.])
     """
     A = as_float_tensor(A)
     check_matrix(A, "eigh", square=True)
@@ -171,7 +226,17 @@ def eigh(A):
     return EighResult(*record_many(EIGH, [w, v], (A,), d_eigh))
 
 
-def d_eigh(grads, outs, A):
+def d_eigh(grads: tuple[Tensor, ...], outs: tuple[Tensor, ...], A: Tensor) -> tuple[Tensor]:
+    """The vjp of ``eigh`` (Giles 2008, the formula in its docstring).
+
+    Args:
+        grads: the gradients reaching ``(eigenvalues, eigenvectors)``.
+        outs: eigh's outputs.
+        A: its input.
+
+    Returns:
+        ``(Ā,)``, symmetrised.
+    """
     gw, gV = grads
     w, V = outs
     gaps = w[..., None, :] - w[..., :, None]                 # w_j - w_i
@@ -181,7 +246,7 @@ def d_eigh(grads, outs, A):
     return (0.5 * (gA + mT(gA)),)
 
 
-def _safe_reciprocal(x):
+def _safe_reciprocal(x: Tensor) -> Tensor:
     """1/x off the diagonal, 0 on it (and where x is exactly 0: repeated values,
     where the eigenvector/singular-vector gradient is undefined)."""
     zero = (x.data == 0) | eye_like(x).astype(bool)
@@ -191,7 +256,7 @@ def _safe_reciprocal(x):
 # --------------------------------------------------------------------------
 # Singular value decomposition
 # --------------------------------------------------------------------------
-def svd(A, full_matrices=False):
+def svd(A: TensorLike, full_matrices: bool = False) -> SVDResult:
     """The reduced SVD A = U diag(S) Vh: U (m, k), S (k,) descending, Vh (k, n).
 
     Returns a named tuple ``(U, S, Vh)``. Singular vectors are defined up to a
@@ -201,6 +266,18 @@ def svd(A, full_matrices=False):
 
         Ā = U [ ((UᵀŪ - ŪᵀU)/E) S + S ((VᵀV̄ - V̄ᵀV)/E) + diag(S̄) ] Vᵀ
             + (I - UUᵀ) Ū S⁻¹ Vᵀ + U S⁻¹ V̄ᵀ (I - VVᵀ).
+
+    Args:
+        A: matrices (..., m, n).
+        full_matrices: must be False (only the reduced SVD is offered).
+
+    Returns:
+        ``SVDResult(U, S, Vh)``.
+
+    Example:
+
+    >>> svd(cr.tensor([[3., 0.], [0., -2.]])).S
+    tensor([3., 2.])
     """
     if full_matrices:
         raise ValueError("svd: only the reduced SVD (full_matrices=False) is available; "
@@ -212,7 +289,17 @@ def svd(A, full_matrices=False):
     return SVDResult(*record_many(SVD, [u, s, vh], (A,), d_svd))
 
 
-def d_svd(grads, outs, A):
+def d_svd(grads: tuple[Tensor, ...], outs: tuple[Tensor, ...], A: Tensor) -> tuple[Tensor]:
+    """The vjp of ``svd`` (Townsend 2016, the formula in its docstring).
+
+    Args:
+        grads: the gradients reaching ``(U, S, Vh)``.
+        outs: svd's outputs.
+        A: its input.
+
+    Returns:
+        ``(Ā,)``.
+    """
     gU, gS, gVh = grads
     U, S, Vh = outs
     V, gV = mT(Vh), mT(gVh)
@@ -233,7 +320,7 @@ def d_svd(grads, outs, A):
 # --------------------------------------------------------------------------
 # LU with partial pivoting
 # --------------------------------------------------------------------------
-def lu(A, method="lapack"):
+def lu(A: TensorLike, method: str = "lapack") -> LUResult:
     """A = P L U with partial pivoting (as ``scipy.linalg.lu``): P a
     permutation, L (m, k) unit lower triangular, U (k, n) upper triangular.
 
@@ -244,6 +331,19 @@ def lu(A, method="lapack"):
     Differentiable for square A with U invertible (P is piecewise constant):
 
         Ā = P L⁻ᵀ [ tril(Lᵀ L̄, -1) + triu(Ū Uᵀ) ] U⁻ᵀ.
+
+    Args:
+        A: matrices (..., m, n) (square for a gradient; 2-D for ``"doolittle"``).
+        method: ``"lapack"`` or ``"doolittle"``.
+
+    Returns:
+        ``LUResult(P, L, U)``.
+
+    Example:
+
+    >>> P, L, U = lu(cr.tensor([[1., 2.], [3., 4.]]))
+    >>> np.allclose((P @ L @ U).numpy(), [[1, 2], [3, 4]])
+    True
     """
     A = as_float_tensor(A)
     check_matrix(A, "lu")
@@ -261,7 +361,7 @@ def lu(A, method="lapack"):
                          f"for a differentiable factorization of a rectangular matrix")
     P = Tensor(p.astype(A.dtype))
 
-    def d_lu(grads, outs, A):
+    def d_lu(grads: tuple[Tensor, ...], outs: tuple[Tensor, ...], A: Tensor) -> tuple[Tensor]:
         gL, gU = grads
         L, U = outs
         M = tril(mT(L) @ gL, -1) + triu(gU @ mT(U))

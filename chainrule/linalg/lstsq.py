@@ -12,6 +12,8 @@
 Each is composed of the differentiable functions of this package, so the
 solution is differentiable with respect to A and b.
 """
+from __future__ import annotations
+
 import warnings
 from collections import namedtuple
 
@@ -21,6 +23,7 @@ from ..errors import ShapeError
 from ..ops import reshape, where
 from ..ops import sum as sum_
 from ..tensor import Tensor
+from ..typing import TensorLike
 from ._util import as_float_tensor, check_matrix, mT
 from .decompositions import cholesky, qr, svd
 from .solvers import solve, solve_triangular
@@ -45,7 +48,8 @@ cond: the 2-norm condition number s_max / s_min (inf when singular)."""
 METHODS = ("qr", "normal", "svd", "cholesky")
 
 
-def lstsq(A, b, method="qr", rcond=None):
+def lstsq(A: TensorLike, b: TensorLike, method: str = "qr",
+          rcond: float | None = None) -> LstsqResult:
     """Least-squares solution of A x ≈ b, returned as a named tuple
     ``(solution, residuals, rank, singular_values, cond)`` like
     ``numpy.linalg.lstsq`` (plus ``cond``).
@@ -55,6 +59,16 @@ def lstsq(A, b, method="qr", rcond=None):
     rcond·s_max count as zero. With method 'normal' or 'cholesky' a
     :class:`PrecisionWarning` is issued when cond(A)²·eps > sqrt(eps), i.e.
     when the normal equations would lose more than half of the digits.
+
+    Args:
+        A: the matrix (m, n).
+        b: the right-hand side (m,) or (m, k).
+        method: ``"qr"`` (default), ``"normal"``, ``"cholesky"`` or ``"svd"``.
+        rcond: singular values at or below ``rcond·s_max`` count as zero;
+            None means eps·max(m, n).
+
+    Returns:
+        ``LstsqResult(solution, residuals, rank, singular_values, cond)``.
 
     >>> x = lstsq([[1., 0.], [1., 1.], [1., 2.]], [1., 2., 4.]).solution
     >>> x.numpy().round(4)                  # the best line through 3 points: 5/6 + 3/2 t

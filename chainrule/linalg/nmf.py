@@ -11,11 +11,14 @@ without any projection, and the error never increases (Lee & Seung,
 For a term-document matrix, the columns of W are topics (weights of terms)
 and the columns of H say how much of each topic a document holds.
 """
+from __future__ import annotations
+
 from collections import namedtuple
 
 import numpy as np
 
 from ..tensor import Tensor
+from ..typing import TensorLike
 
 __all__ = ["NMFResult", "nmf"]
 
@@ -27,7 +30,8 @@ after each iteration (non-increasing)."""
 _TINY = 1e-12     # keeps a ratio finite when a denominator is exactly zero
 
 
-def nmf(X, k, max_iter=200, seed=None, tol=1e-6):
+def nmf(X: TensorLike, k: int, max_iter: int = 200, seed: int | None = None,
+        tol: float = 1e-6) -> NMFResult:
     """Factor a non-negative X (m, n) as W H with k non-negative components.
 
     Starts from uniform random factors scaled to the size of X (as
@@ -35,6 +39,17 @@ def nmf(X, k, max_iter=200, seed=None, tol=1e-6):
     multiplicative updates until ``max_iter`` iterations or until one
     iteration lowers the error by less than ``tol`` times the initial error.
     Works in float64 on NumPy arrays (a Tensor is read, not differentiated).
+
+    Args:
+        X: the non-negative matrix (m, n).
+        k: the number of components, 1..min(m, n).
+        max_iter: the most multiplicative updates.
+        seed: seeds the random starting factors.
+        tol: stop once an iteration lowers the error by less than ``tol``
+            times the initial error.
+
+    Returns:
+        ``NMFResult(W, H, errors)``.
 
     >>> X = np.array([[1., 0.], [0., 1.], [1., 1.]])
     >>> W, H, errors = nmf(X, 2, seed=0)

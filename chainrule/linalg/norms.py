@@ -1,5 +1,8 @@
 """Vector and matrix norms, as ``numpy.linalg.norm`` (and ``torch.linalg.norm``)."""
+from __future__ import annotations
+
 import numbers
+from typing import Union
 
 import numpy as np
 
@@ -11,18 +14,21 @@ from ..ops import sum as sum_
 from ..ops.shaping import normalize_axes
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, record
+from ..typing import Axis, TensorLike
 from ._util import as_float_tensor
 from .decompositions import svd
 
 __all__ = ["norm"]
 
+Ord = Union[int, float, str, None]     # 2, np.inf, "fro", "nuc"...
 
-def _l2(x, axes, keepdims):
+
+def _l2(x: Tensor, axes: tuple[int, ...], keepdims: bool) -> Tensor:
     """sqrt(Σ x²) over ``axes``.   Gradient x / ‖x‖, taken as 0 at x = 0 (a
     subgradient, as PyTorch), where the formula would divide by zero."""
     data = np.sqrt(np.sum(x.data * x.data, axis=axes, keepdims=keepdims))
 
-    def d_l2(g, out, x):
+    def d_l2(g: Tensor, out: Tensor, x: Tensor) -> Tensor:
         if not keepdims:
             shape = list(x.shape)
             for a in axes:
@@ -33,7 +39,7 @@ def _l2(x, axes, keepdims):
     return record(NORM, data, (x,), d_l2)
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
+def norm(x: TensorLike, ord: Ord = None, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """The norm of a vector or matrix, with NumPy's arguments.
 
     - ``axis=None``: with ``ord=None`` the 2-norm of all entries (Frobenius
@@ -45,6 +51,15 @@ def norm(x, ord=None, axis=None, keepdims=False):
     - ``axis=(r, c)``: matrix norms; ``ord`` in {None, 'fro', 'nuc', 1, -1,
       2, -2, inf, -inf}: Frobenius, sum of singular values, max/min column
       sum of |x|, largest/smallest singular value, max/min row sum.
+
+    Args:
+        x: a vector, a matrix or a stack of them.
+        ord: the order (see above); None is the 2-norm or Frobenius.
+        axis: None, one axis (vector norms) or a pair (matrix norms).
+        keepdims: keep the reduced axes with size 1.
+
+    Returns:
+        The norms, with the reduced axes removed (or kept as 1).
 
     >>> norm(cr.tensor([3., 4.]))
     tensor(5.)
@@ -58,7 +73,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
                              f"shape {x.shape}; pass axis= (an int for vector norms, a pair "
                              f"for matrix norms)")
         axis = tuple(range(x.ndim))
-    axis = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    axis = (axis,) if isinstance(axis, (int, numbers.Integral)) else tuple(axis)
     # Each axis on its own: for a matrix norm the order says which are rows.
     axes = tuple(normalize_axes(a, x.ndim, "norm")[0] for a in axis)
     if len(axes) == 1:
@@ -70,7 +85,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
     raise ValueError(f"norm: axis must be None, an int or a pair of ints, got {axis}")
 
 
-def _vector_norm(x, ord, axes, keepdims):
+def _vector_norm(x: Tensor, ord: Ord, axes: tuple[int, ...], keepdims: bool) -> Tensor:
     if ord is None or ord == 2:
         return _l2(x, axes, keepdims)
     if ord == np.inf:
@@ -81,13 +96,13 @@ def _vector_norm(x, ord, axes, keepdims):
         return Tensor(np.sum(x.data != 0, axis=axes, keepdims=keepdims).astype(x.dtype))
     if ord == 1:
         return sum_(abs_(x), axis=axes, keepdims=keepdims)
-    if isinstance(ord, numbers.Number) and not isinstance(ord, bool):
+    if isinstance(ord, numbers.Number) and not isinstance(ord, (bool, str)):
         return sum_(abs_(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
     raise ValueError(f"norm: invalid ord {ord!r} for a vector norm; use None, 2, 1, inf, "
                      f"-inf, 0 or a number p")
 
 
-def _matrix_norm(x, ord, axes, keepdims):
+def _matrix_norm(x: Tensor, ord: Ord, axes: tuple[int, ...], keepdims: bool) -> Tensor:
     r, c = axes
     if ord is None or ord == "fro":
         return _l2(x, axes, keepdims)

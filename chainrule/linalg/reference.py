@@ -10,11 +10,14 @@ against LAPACK.
 >>> np.allclose(Q @ R, [[1, 1], [1, 2], [1, 3]])
 True
 """
+from __future__ import annotations
+
 from collections import namedtuple
 
 import numpy as np
 
 from ..tensor import Tensor
+from ..typing import TensorLike
 
 __all__ = [
     "back_substitution",
@@ -29,7 +32,7 @@ __all__ = [
 EigenPair = namedtuple("EigenPair", ["eigenvalue", "eigenvector"])
 
 
-def _matrix(A, op):
+def _matrix(A: TensorLike, op: str) -> np.ndarray:
     """A float copy of A (a Tensor's values are read; nothing is differentiated)."""
     A = np.array(A.data if isinstance(A, Tensor) else A, copy=True)
     if A.dtype.kind != "f":
@@ -39,7 +42,7 @@ def _matrix(A, op):
     return A
 
 
-def householder_qr(A):
+def householder_qr(A: TensorLike) -> tuple[np.ndarray, np.ndarray]:
     """Reduced QR by Householder reflections (Trefethen & Bau, algorithm 10.1).
 
     Column by column, the reflection H = I - 2 v vᵀ (|v| = 1) maps the part of
@@ -47,12 +50,25 @@ def householder_qr(A):
     below the diagonal. v = x + sign(x₁)|x| e₁ avoids cancellation (the same
     sign choice as LAPACK). Q is the product of the reflections applied to
     the first k columns of the identity.
+
+    Args:
+        A: a 2-D matrix (m, n) (array, list or Tensor; its values are read).
+
+    Returns:
+        ``(Q, R)``: Q (m, k) with orthonormal columns, R (k, n) upper
+        triangular, k = min(m, n).
+
+    Example:
+
+    >>> Q, R = householder_qr(np.array([[3., 1.], [4., 2.]]))
+    >>> np.allclose(Q @ R, [[3, 1], [4, 2]]), np.allclose(Q.T @ Q, np.eye(2))
+    (True, True)
     """
     A = _matrix(A, "householder_qr")
     m, n = A.shape
     k = min(m, n)
     R = A.copy()
-    reflectors = []
+    reflectors: list[np.ndarray | None] = []
     for j in range(k):
         x = R[j:, j]
         if not np.any(x[1:]):               # nothing below the diagonal to zero (LAPACK: H = I)
@@ -71,26 +87,32 @@ def householder_qr(A):
     return Q, np.triu(R[:k, :])
 
 
-def _check_tall(A, op):
+def _check_tall(A: np.ndarray, op: str) -> None:
     m, n = A.shape
     if m < n:
         raise ValueError(f"{op}: needs at least as many rows as columns (m >= n), got "
                          f"shape {A.shape}; use householder_qr for a wide matrix")
 
 
-def _dependent(op, j):
+def _dependent(op: str, j: int) -> np.linalg.LinAlgError:
     return np.linalg.LinAlgError(
         f"{op}: column {j} is (numerically) a combination of the previous ones, so it "
         f"has no new direction to normalize; the matrix does not have full column rank")
 
 
-def gram_schmidt(A):
+def gram_schmidt(A: TensorLike) -> tuple[np.ndarray, np.ndarray]:
     """Classical Gram-Schmidt (Trefethen & Bau, algorithm 7.1).
 
     q_j = (a_j - Σ_{i<j} (q_iᵀ a_j) q_i) / |...|: each column minus its
     projections onto the earlier q's, computed from the *original* column.
     Rounding makes the q's drift from orthogonal when A is ill-conditioned;
     the modified version below is the cure.
+
+    Args:
+        A: a 2-D matrix (m, n) with m >= n and full column rank.
+
+    Returns:
+        ``(Q, R)``: Q (m, n) with orthonormal columns, R (n, n) upper triangular.
     """
     A = _matrix(A, "gram_schmidt")
     _check_tall(A, "gram_schmidt")
@@ -106,12 +128,18 @@ def gram_schmidt(A):
     return Q, R
 
 
-def modified_gram_schmidt(A):
+def modified_gram_schmidt(A: TensorLike) -> tuple[np.ndarray, np.ndarray]:
     """Modified Gram-Schmidt (Trefethen & Bau, algorithm 8.1).
 
     Same arithmetic as classical Gram-Schmidt in exact arithmetic, but each
     projection is subtracted from the *updated* remaining columns as soon as
     q_i is known, so rounding errors are projected away too.
+
+    Args:
+        A: a 2-D matrix (m, n) with m >= n and full column rank.
+
+    Returns:
+        ``(Q, R)``: Q (m, n) with orthonormal columns, R (n, n) upper triangular.
     """
     A = _matrix(A, "modified_gram_schmidt")
     _check_tall(A, "modified_gram_schmidt")
@@ -128,7 +156,7 @@ def modified_gram_schmidt(A):
     return Q, R
 
 
-def lu_partial_pivoting(A):
+def lu_partial_pivoting(A: TensorLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian elimination with partial pivoting (Doolittle form; Trefethen &
     Bau, algorithm 21.1): A = P L U as ``scipy.linalg.lu``.
 
@@ -136,6 +164,18 @@ def lu_partial_pivoting(A):
     diagonal) is swapped up as the pivot, so every multiplier l_ij = u_ij / u_jj
     has |l_ij| <= 1; the multiples of the pivot row are then subtracted from the
     rows below. L (m, k) is unit lower triangular, U (k, n) upper triangular.
+
+    Args:
+        A: a 2-D matrix (m, n).
+
+    Returns:
+        ``(P, L, U)``: the permutation (m, m), L (m, k), U (k, n), k = min(m, n).
+
+    Example:
+
+    >>> P, L, U = lu_partial_pivoting(np.array([[1., 2.], [3., 4.]]))
+    >>> np.allclose(P @ L @ U, [[1, 2], [3, 4]]), float(L[1, 0])
+    (True, 0.3333333333333333)
     """
     A = _matrix(A, "lu_partial_pivoting")
     m, n = A.shape
@@ -159,8 +199,21 @@ def lu_partial_pivoting(A):
     return P, L, U[:k]
 
 
-def forward_substitution(L, b):
-    """Solve L x = b for a lower-triangular L, first unknown first."""
+def forward_substitution(L: TensorLike, b: TensorLike) -> np.ndarray:
+    """Solve L x = b for a lower-triangular L, first unknown first.
+
+    Args:
+        L: a lower-triangular matrix (n, n).
+        b: the right-hand side (n,).
+
+    Returns:
+        x, shape (n,).
+
+    Example:
+
+    >>> forward_substitution(np.array([[2., 0.], [1., 1.]]), [4., 3.])
+    array([2., 1.])
+    """
     L, b = _matrix(L, "forward_substitution"), np.asarray(b, dtype=np.float64)
     x = np.zeros(len(b), dtype=np.result_type(L, b))
     for i in range(len(b)):
@@ -168,8 +221,16 @@ def forward_substitution(L, b):
     return x
 
 
-def back_substitution(U, b):
-    """Solve U x = b for an upper-triangular U, last unknown first."""
+def back_substitution(U: TensorLike, b: TensorLike) -> np.ndarray:
+    """Solve U x = b for an upper-triangular U, last unknown first.
+
+    Args:
+        U: an upper-triangular matrix (n, n).
+        b: the right-hand side (n,).
+
+    Returns:
+        x, shape (n,).
+    """
     U, b = _matrix(U, "back_substitution"), np.asarray(b, dtype=np.float64)
     n = len(b)
     x = np.zeros(n, dtype=np.result_type(U, b))
@@ -178,7 +239,8 @@ def back_substitution(U, b):
     return x
 
 
-def power_iteration(A, num_iterations=1000, tol=1e-10, seed=None):
+def power_iteration(A: TensorLike, num_iterations: int = 1000, tol: float = 1e-10,
+                    seed: int | None = None) -> EigenPair:
     """The eigenvalue of largest magnitude and its eigenvector (Trefethen & Bau,
     algorithm 27.1).
 
@@ -186,6 +248,20 @@ def power_iteration(A, num_iterations=1000, tol=1e-10, seed=None):
     grows fastest (by |λ₁/λ₂| per step). The eigenvalue is the Rayleigh
     quotient xᵀ A x. Stops when it changes by less than ``tol`` (relative).
     Returns a named tuple ``(eigenvalue, eigenvector)`` (unit eigenvector).
+
+    Args:
+        A: a square matrix (n, n).
+        num_iterations: the most steps taken.
+        tol: the relative change of the eigenvalue estimate that stops it.
+        seed: seeds the random starting vector.
+
+    Returns:
+        ``EigenPair(eigenvalue, eigenvector)``: a float and a unit vector (n,).
+
+    Example:
+
+    >>> round(power_iteration(np.diag([1., 3.]), seed=0).eigenvalue, 6)
+    3.0
     """
     A = _matrix(A, "power_iteration")
     if A.shape[0] != A.shape[1]:
