@@ -24,7 +24,10 @@ through ``log_softmax`` or a log-sigmoid, exact and finite even at ±1000.
 >>> round(float(loss([0], logits)), 4)
 0.2395
 """
+from __future__ import annotations
+
 import re
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -32,6 +35,7 @@ from . import ops
 from .masks import get_keras_mask
 from .registry import Registry, class_and_snake_names, get_registered_name, get_registered_object
 from .tensor import Tensor, as_tensor
+from .typing import TensorLike
 
 __all__ = [
     "EPSILON",
@@ -65,21 +69,21 @@ EPSILON = 1e-7          # Keras' backend.epsilon(): the clip for probabilities
 # --------------------------------------------------------------------------
 # Input handling
 # --------------------------------------------------------------------------
-def _prediction(y_pred):
+def _prediction(y_pred: TensorLike) -> Tensor:
     """y_pred as a floating Tensor (integers become float32)."""
-    y_pred = as_tensor(y_pred)
-    if y_pred.dtype.kind != "f":
-        y_pred = y_pred.astype(np.float32)
-    return y_pred
+    prediction = as_tensor(y_pred)
+    if prediction.dtype.kind != "f":
+        prediction = prediction.astype(np.float32)
+    return prediction
 
 
-def _target(y_true, dtype):
+def _target(y_true: TensorLike, dtype: Any) -> np.ndarray:
     """y_true as a constant array of the prediction's dtype (no gradient)."""
     data = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
     return data.astype(dtype, copy=False)
 
 
-def _match_ranks(y_true, y_pred_shape):
+def _match_ranks(y_true: np.ndarray, y_pred_shape: tuple[int, ...]) -> np.ndarray:
     """Keras' squeeze-or-expand rule: a target of shape (N,) next to a
     prediction of shape (N, 1) (or the other way round) gets the trailing 1
     added or removed; after that the shapes must agree."""
@@ -95,25 +99,25 @@ def _match_ranks(y_true, y_pred_shape):
     return y_true
 
 
-def _pair(y_true, y_pred):
+def _pair(y_true: TensorLike, y_pred: TensorLike) -> tuple[np.ndarray, Tensor]:
     """(target array, prediction tensor) brought to the same rank as Keras 3's
     ``squeeze_or_expand_to_same_rank``: a (N, 1) target next to a (N,)
     prediction expands the prediction to (N, 1); otherwise ``_match_ranks``."""
-    y_pred = _prediction(y_pred)
-    y = _target(y_true, y_pred.dtype)
-    if y_pred.ndim == 1 and y.ndim == 2 and y.shape[-1] == 1:
-        y_pred = ops.reshape(y_pred, y_pred.shape + (1,))
-    return _match_ranks(y, y_pred.shape), y_pred
+    prediction = _prediction(y_pred)
+    y = _target(y_true, prediction.dtype)
+    if prediction.ndim == 1 and y.ndim == 2 and y.shape[-1] == 1:
+        prediction = ops.reshape(prediction, prediction.shape + (1,))
+    return _match_ranks(y, prediction.shape), prediction
 
 
-def _mean_last(values):
+def _mean_last(values: Tensor) -> Tensor:
     """Per-sample value: the mean over the last axis, as Keras 3
     ``keras/src/losses/losses.py`` (``ops.mean(..., axis=-1)``); so 1-D input
     gives one scalar, as in Keras."""
     return values if values.ndim == 0 else ops.mean(values, axis=-1)
 
 
-def _sparse_labels(y_true, y_pred_shape):
+def _sparse_labels(y_true: TensorLike, y_pred_shape: tuple[int, ...]) -> np.ndarray:
     """Integer labels of shape y_pred.shape[:-1] (a trailing 1 is dropped),
     checked to lie in [0, number of classes)."""
     labels = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
@@ -145,13 +149,28 @@ def _sparse_labels(y_true, y_pred_shape):
 # --------------------------------------------------------------------------
 # Per-sample loss functions
 # --------------------------------------------------------------------------
-def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+def binary_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: bool = False,
+                        label_smoothing: float = 0.0) -> Tensor:
     """-[y·log p + (1-y)·log(1-p)], averaged over the last axis.
 
     From probabilities p is clipped to [1e-7, 1 - 1e-7]. From logits x,
     log p = -softplus(-x) and log(1-p) = -softplus(x), so the loss is
     softplus(x) - y·x, finite at any x. Label smoothing moves y towards ½:
     y·(1-s) + s/2.
+
+    Args:
+        y_true: the 0/1 targets (or probabilities), shaped like ``y_pred``.
+        y_pred: predicted probabilities, or logits with ``from_logits=True``.
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: s in [0, 1]: targets move toward ½.
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+
+    >>> round(float(binary_crossentropy([1.0], [0.0], from_logits=True)), 4)   # log 2
+    0.6931
     """
     y, y_pred = _pair(y_true, y_pred)
     if label_smoothing:
@@ -165,11 +184,22 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     return _mean_last(elementwise)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+def categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: bool = False,
+                             label_smoothing: float = 0.0, axis: int = -1) -> Tensor:
     """-Σ y·log p along ``axis``, for one-hot (or soft) targets y.
 
     From probabilities (Keras 3): p ← p / Σp, then clipped to [1e-7, 1 - 1e-7].
     From logits: log p = log_softmax(x). Label smoothing: y·(1-s) + s/C.
+
+    Args:
+        y_true: one-hot (or soft) targets, shaped like ``y_pred``.
+        y_pred: predicted probabilities, or logits with ``from_logits=True``.
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+        label_smoothing: s in [0, 1]: targets move toward 1/C.
+        axis: the class axis.
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without ``axis``.
     """
     y_pred = _prediction(y_pred)
     y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
@@ -184,7 +214,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return -ops.sum(y * log_p, axis=axis)
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: TensorLike, labels: TensorLike) -> Tensor:
     """-log softmax(x)[label] along the last axis, one value per sample:
 
         loss = logsumexp(x) - x[label]        d/dx = softmax(x) - onehot(label)
@@ -192,16 +222,32 @@ def softmax_cross_entropy(logits, labels):
     One fused op (the hot path of classification training): the forward never
     forms the softmax, the backward is a single subtraction. ``labels`` are
     integer class indices of shape ``logits.shape[:-1]`` (or with a trailing 1).
+
+    Args:
+        logits: unnormalized class scores, classes on the last axis.
+        labels: integer class indices, shape ``logits.shape[:-1]`` (or with a trailing 1).
+
+    Returns:
+        One loss per sample: a tensor of shape ``logits.shape[:-1]``.
     """
     x = _prediction(logits)
     return ops.softmax_cross_entropy(x, _sparse_labels(labels, x.shape))
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
+def sparse_categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike,
+                                    from_logits: bool = False) -> Tensor:
     """-log p[label] for integer labels (shape (N,) or (N, 1)), per sample.
 
     From probabilities p is renormalized and clipped as in
     ``categorical_crossentropy``; from logits it is ``softmax_cross_entropy``.
+
+    Args:
+        y_true: integer class indices, shape (N,) or (N, 1).
+        y_pred: predicted probabilities (N, C), or logits with ``from_logits=True``.
+        from_logits: ``y_pred`` holds logits rather than probabilities.
+
+    Returns:
+        One loss per sample: a tensor of shape ``y_pred.shape[:-1]``.
     """
     y_pred = _prediction(y_pred)
     if y_pred.ndim < 1:
@@ -212,26 +258,56 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     p = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
     log_p = ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
     # Pick log p[i, label_i] with one integer-array index per leading axis.
-    leading = tuple(np.indices(labels.shape, sparse=True))
+    leading: tuple[np.ndarray, ...] = tuple(np.indices(labels.shape, sparse=True))
     return -log_p[leading + (labels,)]
 
 
-def mean_squared_error(y_true, y_pred):
-    """mean((y - ŷ)²) over the last axis."""
+def mean_squared_error(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
+    """mean((y - ŷ)²) over the last axis.
+
+    Args:
+        y_true: the targets (an array or a tensor; never differentiated).
+        y_pred: the predictions, a tensor (or an array).
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+
+    >>> mean_squared_error([[0.0, 2.0]], [[1.0, 1.0]]).numpy()
+    array([1.], dtype=float32)
+    """
     y, y_pred = _pair(y_true, y_pred)
     diff = y_pred - Tensor._wrap(y)
     return _mean_last(diff * diff)
 
 
-def mean_absolute_error(y_true, y_pred):
-    """mean(|y - ŷ|) over the last axis."""
+def mean_absolute_error(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
+    """mean(|y - ŷ|) over the last axis.
+
+    Args:
+        y_true: the targets (an array or a tensor; never differentiated).
+        y_pred: the predictions, a tensor (or an array).
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+    """
     y, y_pred = _pair(y_true, y_pred)
     return _mean_last(ops.abs(y_pred - Tensor._wrap(y)))
 
 
-def huber(y_true, y_pred, delta=1.0):
+def huber(y_true: TensorLike, y_pred: TensorLike, delta: float = 1.0) -> Tensor:
     """½e² where |e| ≤ δ, else δ·|e| - ½δ² (e = ŷ - y), averaged over the last
-    axis: quadratic near zero, linear (robust to outliers) far away."""
+    axis: quadratic near zero, linear (robust to outliers) far away.
+
+    Args:
+        y_true: the targets (an array or a tensor; never differentiated).
+        y_pred: the predictions, a tensor (or an array).
+        delta: δ > 0, where the quadratic part turns linear.
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+    """
     y, y_pred = _pair(y_true, y_pred)
     error = y_pred - Tensor._wrap(y)
     abs_error = ops.abs(error)
@@ -240,9 +316,17 @@ def huber(y_true, y_pred, delta=1.0):
     return _mean_last(ops.where(abs_error.data <= delta, quadratic, linear))
 
 
-def hinge(y_true, y_pred):
+def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
     """mean(max(1 - y·ŷ, 0)) over the last axis, for labels y in {-1, +1}.
-    Labels in {0, 1} are first turned into {-1, +1} (Keras)."""
+    Labels in {0, 1} are first turned into {-1, +1} (Keras).
+
+    Args:
+        y_true: labels in {-1, +1} (or {0, 1}).
+        y_pred: the predicted scores.
+
+    Returns:
+        One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+    """
     y, y_pred = _pair(y_true, y_pred)
     if np.all((y == 0) | (y == 1)):
         y = 2 * y - 1
@@ -260,11 +344,12 @@ mae = mean_absolute_error
 _REDUCTIONS = ("sum_over_batch_size", "mean", "sum", "mean_with_sample_weight", "none", None)
 
 
-def _snake_case(name):
+def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def _mask_weights(mask, sample_weight, values, reduction):
+def _mask_weights(mask: np.ndarray, sample_weight: TensorLike | None, values: Tensor,
+                  reduction: str | None) -> np.ndarray:
     """Fold a prediction's mask into the sample weights, as Keras 3
     ``keras/src/losses/loss.py`` ``apply_mask``: for a mean, an unmasked entry
     weighs total/valid and a masked one 0, so the mean runs over unmasked
@@ -294,18 +379,44 @@ class Loss:
     ``reduction``: "sum_over_batch_size" (default, = "mean"): Σ w·loss / count;
     "sum": Σ w·loss; "mean_with_sample_weight": Σ w·loss / Σ w; "none": the
     weighted per-sample losses.
+
+    Args:
+        name: the loss's name in the logs; None makes one from the class name.
+        reduction: how the per-sample losses become one value (see above).
     """
 
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
+    def __init__(self, name: str | None = None,
+                 reduction: str | None = "sum_over_batch_size") -> None:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
         self.name = name or _snake_case(type(self).__name__)
         self.reduction = reduction
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
+        """The per-sample losses, before weighting and reduction.
+
+        Args:
+            y_true: the targets (an array or a tensor; never differentiated).
+            y_pred: the predictions, a tensor (or an array).
+
+        Returns:
+            One loss per sample (or one per sample and time step).
+        """
         raise NotImplementedError("a Loss subclass must define call(y_true, y_pred)")
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true: TensorLike, y_pred: TensorLike,
+                 sample_weight: TensorLike | None = None) -> Tensor:
+        """The loss of a batch: ``call``, weighted by ``sample_weight`` and reduced.
+
+        Args:
+            y_true: the targets (an array or a tensor; never differentiated).
+            y_pred: the predictions, a tensor (or an array). A mask it carries (from a ``Masking``
+                layer) leaves masked steps out.
+            sample_weight: one weight per sample (broadcast to the per-sample losses), or None.
+
+        Returns:
+            A scalar tensor, or the weighted per-sample losses with ``reduction="none"``.
+        """
         mask = get_keras_mask(y_pred)
         values = self.call(y_true, y_pred)
         if not isinstance(values, Tensor):
@@ -338,14 +449,27 @@ class Loss:
             return total / weight_sum if weight_sum else total * 0
         return total / values.size if values.size else total
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, for ``from_config``.
+
+        Returns:
+            A dict of the constructor's keyword arguments.
+        """
         return {"name": self.name, "reduction": self.reduction}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """A loss made from ``get_config``'s dict.
+
+        Args:
+            config: the constructor's keyword arguments.
+
+        Returns:
+            A new loss of this class.
+        """
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
@@ -355,9 +479,16 @@ class LossFunctionWrapper(Loss):
     returns per-sample losses (or already a scalar).
 
     >>> loss = LossFunctionWrapper(lambda y, p: (p - y) ** 2, name="squares")
+
+    Args:
+        fn: the function ``fn(y_true, y_pred, **kwargs)``.
+        name: the loss's name; None takes the function's name.
+        reduction: see ``Loss``.
+        **kwargs: passed to ``fn`` on every call (and saved in the config).
     """
 
-    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+    def __init__(self, fn: Callable[..., Any], name: str | None = None,
+                 reduction: str | None = "sum_over_batch_size", **kwargs: Any) -> None:
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         super().__init__(name=name or getattr(fn, "__name__", None) or "loss",
@@ -365,14 +496,14 @@ class LossFunctionWrapper(Loss):
         self.fn = fn
         self.fn_kwargs = kwargs
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return self.fn(y_true, y_pred, **self.fn_kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), **self.fn_kwargs}
 
 
-def _check_smoothing(label_smoothing):
+def _check_smoothing(label_smoothing: float) -> float:
     label_smoothing = float(label_smoothing)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -385,18 +516,26 @@ class BinaryCrossentropy(Loss):
     >>> bce = BinaryCrossentropy(from_logits=True)
     >>> round(float(bce([[1.0]], [[0.0]])), 4)     # -log σ(0) = log 2
     0.6931
+
+    Args:
+        from_logits: the predictions are logits rather than probabilities.
+        label_smoothing: s in [0, 1]: the targets are smoothed (see the function).
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0,
-                 reduction="sum_over_batch_size", name="binary_crossentropy"):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
+                 reduction: str | None = "sum_over_batch_size",
+                 name: str = "binary_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits,
                 "label_smoothing": self.label_smoothing}
 
@@ -407,20 +546,29 @@ class CategoricalCrossentropy(Loss):
     >>> cce = CategoricalCrossentropy()
     >>> round(float(cce([[0, 1, 0]], [[0.05, 0.95, 0.0]])), 4)   # -log 0.95
     0.0513
+
+    Args:
+        from_logits: the predictions are logits rather than probabilities.
+        label_smoothing: s in [0, 1]: the targets are smoothed (see the function).
+        axis: the class axis.
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1,
-                 reduction="sum_over_batch_size", name="categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str | None = "sum_over_batch_size",
+                 name: str = "categorical_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
         self.axis = int(axis)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return categorical_crossentropy(y_true, y_pred, self.from_logits,
                                         self.label_smoothing, self.axis)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits,
                 "label_smoothing": self.label_smoothing, "axis": self.axis}
 
@@ -443,15 +591,15 @@ class SparseCategoricalCrossentropy(Loss):
     0.0513
     """
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size",
-                 name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False, reduction: str | None = "sum_over_batch_size",
+                 name: str = "sparse_categorical_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         self.from_logits = bool(from_logits)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
@@ -460,12 +608,18 @@ class MeanSquaredError(Loss):
 
     >>> float(MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
     0.5
+
+    Args:
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+    def __init__(self, reduction: str | None = "sum_over_batch_size",
+                 name: str = "mean_squared_error") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return mean_squared_error(y_true, y_pred)
 
 
@@ -474,12 +628,18 @@ class MeanAbsoluteError(Loss):
 
     >>> float(MeanAbsoluteError()([[0.0, 1.0]], [[2.0, 1.0]]))
     1.0
+
+    Args:
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+    def __init__(self, reduction: str | None = "sum_over_batch_size",
+                 name: str = "mean_absolute_error") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return mean_absolute_error(y_true, y_pred)
 
 
@@ -488,18 +648,25 @@ class Huber(Loss):
 
     >>> float(Huber(delta=1.0)([[0.0]], [[3.0]]))    # 1·3 - ½
     2.5
+
+    Args:
+        delta: δ > 0, where the quadratic part turns linear.
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+    def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
+                 name: str = "huber_loss") -> None:
         super().__init__(name=name, reduction=reduction)
         self.delta = float(delta)
         if self.delta <= 0:
             raise ValueError(f"delta must be positive, got {delta}")
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return huber(y_true, y_pred, self.delta)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "delta": self.delta}
 
 
@@ -508,12 +675,17 @@ class Hinge(Loss):
 
     >>> float(Hinge()([[1.0]], [[0.25]]))
     0.75
+
+    Args:
+        reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
+            ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
+        name: the loss's name in the logs.
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str = "hinge") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         return hinge(y_true, y_pred)
 
 
@@ -531,6 +703,8 @@ _REGISTRY = Registry("loss", {
     "mse": MeanSquaredError, "mae": MeanAbsoluteError, "huber_loss": Huber,
 })
 
+LossLike = Union[str, dict, "Loss", type, Callable[..., Any], None]
+
 # Our own functions map to their classes, so get(losses.mse) can be saved.
 _FUNCTIONS = {
     binary_crossentropy: BinaryCrossentropy, categorical_crossentropy: CategoricalCrossentropy,
@@ -540,8 +714,15 @@ _FUNCTIONS = {
 }
 
 
-def serialize(loss):
-    """{"class_name": ..., "config": ...} for a Loss object."""
+def serialize(loss: Loss) -> dict[str, Any]:
+    """{"class_name": ..., "config": ...} for a Loss object.
+
+    Args:
+        loss: a ``Loss`` object (a wrapped function must have a name).
+
+    Returns:
+        A dict that ``deserialize`` turns back into an equal loss.
+    """
     if not isinstance(loss, Loss):
         raise TypeError(f"serialize needs a Loss object, got {type(loss).__name__}")
     if type(loss) is LossFunctionWrapper:
@@ -556,9 +737,16 @@ def serialize(loss):
     return _REGISTRY.serialize(loss)
 
 
-def deserialize(config):
+def deserialize(config: dict[str, Any]) -> Loss:
     """The Loss object a ``serialize`` dict describes (a wrapped function is
-    looked up by name among the custom objects, see ``chainrule.saving``)."""
+    looked up by name among the custom objects, see ``chainrule.saving``).
+
+    Args:
+        config: a dict ``{"class_name": ..., "config": {...}}``.
+
+    Returns:
+        The ``Loss`` object.
+    """
     if isinstance(config, dict) and config.get("class_name") == "LossFunctionWrapper":
         kwargs = dict(config.get("config") or {})
         name = kwargs.pop("fn", None)
@@ -569,13 +757,20 @@ def deserialize(config):
     return _REGISTRY.deserialize(config)
 
 
-def get(identifier):
+def get(identifier: LossLike) -> Loss | None:
     """A Loss object from a Keras name (``"sparse_categorical_crossentropy"``,
     ``"mse"``...), a class name, a config dict, a Loss object (returned as it
     is) or a function ``fn(y_true, y_pred)`` (wrapped; reduced by the mean).
 
     >>> get("mse")
     MeanSquaredError(name='mean_squared_error', reduction='sum_over_batch_size')
+
+    Args:
+        identifier: a name, a ``Loss`` class or object, a config dict, a function ``fn(y_true,
+            y_pred)``, or None.
+
+    Returns:
+        A ``Loss`` object, or None for None.
     """
     if identifier is None:
         return None
