@@ -175,12 +175,12 @@ def binary_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: boo
     y, y_pred = _pair(y_true, y_pred)
     if label_smoothing:
         y = y * (1 - label_smoothing) + 0.5 * label_smoothing
-    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
     if from_logits:
-        elementwise = ops.softplus(y_pred) - y * y_pred
+        elementwise = ops.softplus(y_pred) - target * y_pred
     else:
         p = ops.clip(y_pred, EPSILON, 1 - EPSILON)
-        elementwise = -(y * ops.log(p) + (1 - y) * ops.log(1 - p))
+        elementwise = -(target * ops.log(p) + (1 - target) * ops.log(1 - p))
     return _mean_last(elementwise)
 
 
@@ -205,13 +205,13 @@ def categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits
     y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
     if label_smoothing:
         y = y * (1 - label_smoothing) + label_smoothing / y_pred.shape[axis]
-    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
     if from_logits:
         log_p = ops.log_softmax(y_pred, axis=axis)
     else:
         p = y_pred / ops.sum(y_pred, axis=axis, keepdims=True)
         log_p = ops.log(ops.clip(p, EPSILON, 1 - EPSILON))
-    return -ops.sum(y * log_p, axis=axis)
+    return -ops.sum(target * log_p, axis=axis)
 
 
 def softmax_cross_entropy(logits: TensorLike, labels: TensorLike) -> Tensor:
@@ -330,8 +330,8 @@ def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
     y, y_pred = _pair(y_true, y_pred)
     if np.all((y == 0) | (y == 1)):
         y = 2 * y - 1
-    y = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
-    return _mean_last(ops.relu(1 - y * y_pred))
+    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    return _mean_last(ops.relu(1 - target * y_pred))
 
 
 mse = mean_squared_error
