@@ -18,7 +18,7 @@ from .ops import *  # noqa: F401,F403
 from .ops.keras_api import linspace  # noqa: F401  (NumPy's/PyTorch's cr.linspace)
 from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape, custom_gradient
 from .autodiff import UnconnectedGradients  # noqa: F401  (tf.UnconnectedGradients)
-from .jit import jit, JitError, TensorSpec  # noqa: E402,F401
+from .compiled import jit, JitError, TensorSpec  # noqa: E402,F401
 from .gradcheck import gradcheck, GradcheckError
 from .errors import ShapeError
 # Building blocks, models and training (Keras-style), then the uses on top.

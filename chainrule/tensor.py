@@ -321,7 +321,10 @@ def _to_array(data, dtype=None):
     if arr.dtype.kind not in "biufc":
         raise creation_error(data, f"its NumPy dtype is {arr.dtype}")
     if dtype is not None:
-        arr = arr.astype(np.dtype(dtype), copy=False)
+        converted = arr.astype(np.dtype(dtype), copy=False)
+        if TRACER[0] is not None and converted is not arr:
+            TRACER[0].on_convert(arr, converted)
+        arr = converted
     return arr
 
 
@@ -348,7 +351,11 @@ def tensor(data, dtype=None, requires_grad=False):
     >>> cr.tensor(2.5), cr.tensor([1, 2]).dtype
     (tensor(2.5), dtype('int64'))
     """
-    return Tensor(np.array(_to_array(data, dtype)), requires_grad=requires_grad)
+    arr = _to_array(data, dtype)
+    copy = np.array(arr)
+    if TRACER[0] is not None:
+        TRACER[0].on_convert(arr, copy)
+    return Tensor(copy, requires_grad=requires_grad)
 
 
 def as_tensor(x, dtype=None):

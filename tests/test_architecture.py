@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "chainrule"
 FLOORS = {
     1: ["tensor", "graph", "rules", "scratch", "ops", "errors", "random", "registry", "masks",
         "typing"],
-    2: ["autodiff", "gradcheck", "jit"],
+    2: ["autodiff", "gradcheck", "compiled"],
     3: ["initializers", "regularizers", "constraints", "variables", "activations", "losses",
         "metrics", "optimizers", "layers"],
     4: ["models", "callbacks", "saving", "utils"],

@@ -72,6 +72,7 @@ class Model(Layer):
     >>> Tiny()(cr.ones(2, 5)).shape
     (2, 3)
     """
+    jit_compile = False         # compile(jit_compile=True) sets it: fit/evaluate/predict compiled
 
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
@@ -174,9 +175,16 @@ class Model(Layer):
 
         ``loss`` may be left out for a model whose ``train_step`` (or
         ``compute_loss``) computes its own loss, or whose losses all come from
-        ``add_loss``. ``run_eagerly``, ``steps_per_execution``,
-        ``jit_compile`` and ``auto_scale_loss`` are accepted for Keras code:
-        chainrule always runs eagerly, one step at a time.
+        ``add_loss``. ``run_eagerly``, ``steps_per_execution`` and
+        ``auto_scale_loss`` are accepted for Keras code: chainrule runs one
+        step at a time.
+
+        ``jit_compile=True`` makes ``fit``, ``evaluate`` and ``predict`` run
+        compiled steps (``cr.jit``): the forward pass, the loss, the gradients
+        and the optimizer's update are traced once per batch shape and then
+        replayed as flat NumPy code; the metrics and the loss average are
+        updated from the step's results. ``"auto"`` (the default, as Keras)
+        and ``False`` run eagerly.
 
         Args:
             optimizer: a name (``"adam"``, ``"sgd"``...) or an optimizer
@@ -187,7 +195,8 @@ class Model(Layer):
                 ``cr.metrics`` objects (a list/dict per output for several).
             loss_weights: a list/dict of floats weighing each output's loss.
             weighted_metrics: metrics computed with the sample weights.
-            run_eagerly, steps_per_execution, jit_compile, auto_scale_loss:
+            jit_compile: ``True`` for compiled steps (see above).
+            run_eagerly, steps_per_execution, auto_scale_loss:
                 accepted and ignored.
 
         Example:
@@ -222,6 +231,10 @@ class Model(Layer):
         self._loss_tracker = LossTracker(name="loss")
         self._compile_config = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights,
                                 "weighted_metrics": weighted_metrics}
+        if jit_compile not in (True, False, "auto"):
+            raise ValueError(f"jit_compile must be True, False or 'auto', got {jit_compile!r}")
+        self.jit_compile = jit_compile is True
+        self.__dict__.pop("_jit_steps", None)      # traces of the previous compile
         self.compiled = True
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
@@ -334,25 +347,48 @@ class Model(Layer):
         As Keras 3's default: forward pass, ``compute_loss``, gradients of
         the trainable variables, ``optimizer.apply``, ``compute_metrics``.
         """
-        from ..autodiff import gradients
         from .data_adapters import unpack_x_y_sample_weight
         x, y, sample_weight = unpack_x_y_sample_weight(data)
+        if not self.trainable_variables:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        step = self._compiled("train", self._train_update) if self.jit_compile \
+            else self._train_update
+        loss, y_pred = step(x, y, sample_weight)
+        self._track_loss(loss, y_pred)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _train_update(self, x, y, sample_weight):
+        """The part of the default ``train_step`` that ``jit_compile`` compiles:
+        forward, loss, gradients, ``optimizer.apply``."""
+        from ..autodiff import gradients
         y_pred = self._call_for_step(x, training=True)
         loss = self._compute_loss_compat(x, y, y_pred, sample_weight, training=True)
-        self._track_loss(loss, y_pred)
         variables = self.trainable_variables
         if variables:
             self.optimizer.apply(gradients(loss, variables), variables)
-        else:
-            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        return loss, y_pred
+
+    def _evaluate_batch(self, x, y, sample_weight):
+        y_pred = self._call_for_step(x, training=False)
+        return self._compute_loss_compat(x, y, y_pred, sample_weight, training=False), y_pred
+
+    def _compiled(self, kind, fn):
+        """The ``cr.jit`` of ``fn``, made once per compile() (``jit_compile=True``)."""
+        from ..compiled import jit
+        cache = self.__dict__.setdefault("_jit_steps", {})
+        key = (kind, id(self.optimizer))
+        if key not in cache:
+            cache.clear() if len(cache) > 8 else None
+            cache[key] = jit(fn)
+        return cache[key]
 
     def test_step(self, data):
         """One evaluation step on a batch: loss and metrics, no update."""
         from .data_adapters import unpack_x_y_sample_weight
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        y_pred = self._call_for_step(x, training=False)
-        loss = self._compute_loss_compat(x, y, y_pred, sample_weight, training=False)
+        step = self._compiled("test", self._evaluate_batch) if self.jit_compile \
+            else self._evaluate_batch
+        loss, y_pred = step(x, y, sample_weight)
         self._track_loss(loss, y_pred)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
@@ -360,6 +396,11 @@ class Model(Layer):
         """The model's outputs for a batch (its ``x``)."""
         from .data_adapters import unpack_x_y_sample_weight
         x, _, _ = unpack_x_y_sample_weight(data)
+        if self.jit_compile:
+            return self._compiled("predict", self._predict_batch)(x)
+        return self._call_for_step(x, training=False)
+
+    def _predict_batch(self, x):
         return self._call_for_step(x, training=False)
 
     def _call_for_step(self, x, training):

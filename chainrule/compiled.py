@@ -90,16 +90,18 @@ def _op_codes() -> dict:
     codes = {}
     modules = [m for m in vars(ops).values() if getattr(m, "__name__", "").startswith(
         "chainrule.ops.")]
-    for module in modules:
-        for name in getattr(module, "__all__", ()):
-            fn = getattr(module, name, None)
-            code = getattr(fn, "__code__", None)
-            if code is not None:
-                codes[code] = fn
-    for rule in RULES.values():
-        code = getattr(rule.function, "__code__", None)
-        if code is not None:
-            codes[code] = rule.function
+    shared = set()           # code made by a factory, shared by several functions
+    functions = [getattr(module, name, None) for module in modules
+                 for name in getattr(module, "__all__", ())]
+    for fn in functions + [rule.function for rule in RULES.values()]:
+        code = getattr(fn, "__code__", None)
+        if code is None or fn.__closure__ is not None:
+            continue
+        if codes.get(code, fn) is not fn:
+            shared.add(code)
+        codes[code] = fn
+    for code in shared:
+        del codes[code]
     return codes
 
 
@@ -156,8 +158,8 @@ def _subgraph_backward(outputs, seeds, boundary):
     """Gradients of ``boundary`` tensors through an op call that recorded
     several nodes (the eager traversal on that call's small graph)."""
     grads = graph.run_backward(outputs, [_wrap(s) for s in seeds], targets=boundary,
-                               accumulate=False)
-    return tuple(grads)
+                               accumulate=False, retain_graph=True)
+    return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
 
 
 def _densify(g, like):
@@ -289,6 +291,17 @@ class _Tracer:
             raise JitError(f"op '{name}' was recorded outside an op function, and its rule "
                            f"declares no array_forward: jit cannot replay it")
 
+    def on_convert(self, source, result):
+        """A traced array converted outside any op (a cast on the way into a
+        layer, ``cr.tensor(x)``): the same conversion at replay."""
+        if self.paused or self.stack or threading.get_ident() != self.thread:
+            return
+        var = self.names.get(id(source))
+        if var is not None:
+            new = self.fresh("v")
+            self.lines.append(f"{new} = np.array({var}, dtype={self.const(result.dtype)})")
+            self.name_array(result, new)
+
     # -- forward lines -----------------------------------------------------
     def kernel(self, op, out, inputs):
         """A one-node op whose rule declares its array forward: a bare call."""
@@ -314,7 +327,8 @@ class _Tracer:
         new = [(path, t) for path, t in leaves if id(t.data) not in self.names]
         if not new:
             return                      # the op returned tensors it was given
-        if len(records) == 1 and len(new) == 1 and records[0][1] is new[0][1]:
+        if len(records) == 1 and len(new) == 1 and records[0][1] is new[0][1] and \
+                getattr(records[0][0], "function", None) is fn:
             op, out, inputs = records[0]
             if self.kernel(op, out, inputs):
                 return
@@ -491,22 +505,15 @@ class _Tracer:
             return
         # several nodes: the traversal over the call's own graph, from its
         # outputs back to the tensors it was given and the weights it read
-        inside = {id(t) for _, t, _ in unit.outputs}
-        boundary = []
-        for t in graph.walk([t for _, t, _ in outs], everything=True):
-            if id(t) in inside:
-                continue
-            if t._node is None and t.requires_grad or id(t.data) in self.names:
-                boundary.append(t)
-        boundary = [b for b in boundary if b.requires_grad]
+        boundary = self._boundary([t for _, t, _ in outs],
+                                  {id(t) for _, t, _ in unit.outputs})
         if not boundary:
             for var, _, _ in outs:
                 grads.pop(var)
             return
         seeds = [grads.pop(var) for var, _, _ in outs]
         graph_outs = [t for _, t, _ in outs]
-        in_grads = graph.run_backward(graph_outs, [_wrap(g) for _, g in seeds], targets=boundary,
-                                      accumulate=False, retain_graph=True)
+        in_grads = _subgraph_backward(graph_outs, [g for _, g in seeds], boundary)
         replay_boundary = "[" + ", ".join(self.const(shells.get(id(b), b)) for b in boundary) + "]"
         code = (f"_subgraph_backward([{', '.join(e for _, _, e in outs)}], "
                 f"[{', '.join(n for n, _ in seeds)}], {replay_boundary})")
@@ -514,6 +521,24 @@ class _Tracer:
         for k, (b, gb) in enumerate(zip(boundary, in_grads)):
             if gb is not None:
                 self._add_grad(grads, leaves, b, gb, f"{tmp}[{k}]", unit.name)
+
+
+    def _boundary(self, outputs, own):
+        """The tensors an op call's graph starts from: traced values made
+        before the call and leaves (weights), those that need a gradient."""
+        boundary, seen, stack = [], set(), list(outputs)
+        while stack:
+            t = stack.pop()
+            if id(t) in seen:
+                continue
+            seen.add(id(t))
+            if id(t) not in own and (t._node is None or id(t.data) in self.names):
+                if t.requires_grad:
+                    boundary.append(t)
+                continue
+            if t._node is not None:
+                stack.extend(t._node.inputs)
+        return boundary
 
 
 class _Like:
