@@ -29,8 +29,11 @@ alone. ``x`` and ``y`` may be NumPy arrays or Tensors; the result has ``x``'s
 kind. Labels ``y`` are integer classes (N,) for a model with several output
 units, or 0/1 of shape (N,) or (N, 1) for a single logit.
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union, cast
 
 import numpy as np
 
@@ -40,6 +43,15 @@ from .callbacks import Callback
 from .graph import enable_grad, no_grad
 from .layers.base import Layer
 from .tensor import Tensor
+from .typing import TensorLike
+
+if TYPE_CHECKING:
+    from .models.model import Model
+
+# What an attack accepts as the model: a cr.Model, or a function batch -> outputs.
+Attackable = Union["Model", Callable[[Tensor], Tensor]]
+LossLike = Union[str, Callable[..., Any], None]
+Clip = Union[Sequence[float], None]
 
 __all__ = ["AdversarialTraining", "fgsm", "linear_attack", "pgd", "robust_accuracy"]
 
@@ -296,7 +308,9 @@ def _clip(x, clip):
 # --------------------------------------------------------------------------
 # The attacks
 # --------------------------------------------------------------------------
-def fgsm(model, x, y, eps, targeted=False, loss=None, clip=(0, 1), batch_size=256):
+def fgsm(model: Attackable, x: TensorLike, y: TensorLike | None, eps: float,
+         targeted: bool = False, loss: LossLike = None, clip: Clip = (0, 1),
+         batch_size: int = 256) -> np.ndarray | Tensor:
     """Fast gradient sign method: one step of size ``eps`` in every input value.
 
         untargeted:  x' = clip(x + eps · sign(∇x J(x, y)))        (away from y)
@@ -306,6 +320,22 @@ def fgsm(model, x, y, eps, targeted=False, loss=None, clip=(0, 1), batch_size=25
     (``targeted=True``); ``y=None`` attacks the model's own predictions.
     ``loss=None`` uses the model's compiled loss, or cross-entropy from logits
     for a plain function. ``clip`` is the valid input range (``None``: none).
+
+    Args:
+        model: a ``cr.Model`` (called with ``training=False``) or a function
+            from a batch Tensor to outputs (logits or probabilities).
+        x: the inputs, a batch (first axis: samples).
+        y: integer labels (N,), or 0/1 for one output unit; for a targeted
+            attack the labels wanted; None attacks the model's own predictions.
+        eps: the largest change of one input value (e.g. 8/255).
+        targeted: push toward ``y`` instead of away from it.
+        loss: the loss to climb (a name or a loss); None: the model's compiled
+            loss, else cross-entropy from logits.
+        clip: ``(low, high)``, the valid input range; None for none.
+        batch_size: samples per gradient computation.
+
+    Returns:
+        The adversarial inputs, of ``x``'s kind (array or Tensor) and shape.
 
     >>> x_adv = cr.attacks.fgsm(model, x, y, eps=8 / 255)     # doctest: +SKIP
     >>> np.abs(x_adv - x).max() <= 8 / 255                     # doctest: +SKIP
@@ -323,8 +353,11 @@ def fgsm(model, x, y, eps, targeted=False, loss=None, clip=(0, 1), batch_size=25
     return _as_output_kind(adversarial, was_tensor)
 
 
-def pgd(model, x, y, eps, alpha=None, steps=10, random_start=True, targeted=False,
-        loss=None, clip=(0, 1), batch_size=256, seed=0, early_stop=True):
+def pgd(model: Attackable, x: TensorLike, y: TensorLike | None, eps: float,
+        alpha: float | None = None, steps: int = 10, random_start: bool = True,
+        targeted: bool = False, loss: LossLike = None, clip: Clip = (0, 1),
+        batch_size: int = 256, seed: int | np.random.Generator | None = 0,
+        early_stop: bool = True) -> np.ndarray | Tensor:
     """Projected gradient descent (Madry et al. 2018): many small FGSM steps,
     each projected back into the eps-ball around x and into ``clip``:
 
@@ -337,6 +370,26 @@ def pgd(model, x, y, eps, alpha=None, steps=10, random_start=True, targeted=Fals
     label when ``targeted``), and the loop ends when every sample is fooled.
     The random start draws from ``np.random.default_rng(seed)`` (or the
     Generator passed as ``seed``), never from chainrule's global generator.
+
+    Args:
+        model: a ``cr.Model`` (called with ``training=False``) or a function
+            from a batch Tensor to outputs (logits or probabilities).
+        x: the inputs, a batch (first axis: samples).
+        y: integer labels (N,), or 0/1 for one output unit; for a targeted
+            attack the labels wanted; None attacks the model's own predictions.
+        eps: the largest change of one input value (e.g. 8/255).
+        alpha: the size of one step; None means 2.5 · eps / steps.
+        steps: the number of gradient steps.
+        random_start: start from a uniform random point of the eps-ball.
+        targeted: push toward ``y`` instead of away from it.
+        loss: the loss to climb (a name or a loss); None: the model's own.
+        clip: ``(low, high)``, the valid input range; None for none.
+        batch_size: samples per gradient computation.
+        seed: an int seed or a NumPy Generator for the random start.
+        early_stop: stop moving a sample once it is fooled.
+
+    Returns:
+        The adversarial inputs, of ``x``'s kind (array or Tensor) and shape.
 
     >>> x_adv = cr.attacks.pgd(model, x, y, eps=8 / 255, alpha=2 / 255, steps=10)  # doctest: +SKIP
     """
@@ -379,7 +432,8 @@ def _fooled(predicted, labels, targeted):
     return predicted == labels if targeted else predicted != labels
 
 
-def linear_attack(weights, x, scale, clip=None):
+def linear_attack(weights: TensorLike, x: TensorLike, scale: float,
+                  clip: Clip = None) -> np.ndarray | Tensor:
     """``x + scale · weights``: the attack on a linear model.
 
     For logistic regression p = σ(wᵀx + b), adding ``scale · w`` changes the
@@ -388,6 +442,20 @@ def linear_attack(weights, x, scale, clip=None):
     scale 1/6), a negative one toward class 0. ``weights`` may be a Dense
     kernel of shape (features, 1); it is reshaped to one sample of ``x``.
     ``clip=(low, high)`` optionally keeps the result in the valid range.
+
+    Args:
+        weights: the linear model's weights, one per input value of a sample.
+        x: the inputs, a batch (or one sample the shape of ``weights``).
+        scale: how far to move along the weights (negative: toward class 0).
+        clip: ``(low, high)`` to keep the result in; None for none.
+
+    Returns:
+        ``x + scale · weights``, of ``x``'s kind.
+
+    Example:
+
+    >>> cr.attacks.linear_attack(np.array([1., -1.]), np.array([[0.5, 0.5]]), 0.25)
+    array([[0.75, 0.25]])
 
     >>> w = model.get_weights()[0]                               # doctest: +SKIP
     >>> frog_as_ship = cr.attacks.linear_attack(w, frog, 1 / 6)  # doctest: +SKIP
@@ -406,20 +474,34 @@ def linear_attack(weights, x, scale, clip=None):
     return _as_output_kind(_clip(result, clip), was_tensor)
 
 
-def robust_accuracy(model, x, y, eps_values, method="fgsm", batch_size=256, **attack_kwargs):
+def robust_accuracy(model: Attackable, x: TensorLike, y: TensorLike,
+                    eps_values: float | Sequence[float], method: str = "fgsm",
+                    batch_size: int = 256, **attack_kwargs: Any) -> dict[float, float]:
     """Accuracy on ``(x, y)`` under an attack of each size in ``eps_values``:
     ``{eps: accuracy}``. ``eps = 0`` is the clean accuracy. ``method`` is
     ``"fgsm"`` or ``"pgd"``; other keywords go to the attack (e.g. ``steps``).
 
+    Args:
+        model: a ``cr.Model`` or a function from a batch Tensor to outputs.
+        x: the inputs.
+        y: their true labels.
+        eps_values: one attack size or several.
+        method: ``"fgsm"`` or ``"pgd"``.
+        batch_size: samples per gradient computation.
+        **attack_kwargs: passed to the attack (``steps``, ``alpha``, ``clip``, ``loss``...).
+
+    Returns:
+        ``{eps: accuracy}``, accuracies in [0, 1].
+
     >>> cr.attacks.robust_accuracy(model, x, y, [0, 8 / 255], method="pgd", steps=10)  # doctest: +SKIP
     {0: 0.94, 0.031...: 0.0}
     """
-    attacks = {"fgsm": fgsm, "pgd": pgd}
+    attacks: dict[str, Callable[..., np.ndarray | Tensor]] = {"fgsm": fgsm, "pgd": pgd}
     if method not in attacks:
         raise ValueError(f"method must be 'fgsm' or 'pgd', got {method!r}")
-    if isinstance(eps_values, numbers.Real):
-        eps_values = [eps_values]
-    eps_values = list(eps_values)
+    # numbers.Real also takes NumPy scalars, which mypy cannot see as floats
+    eps_values = ([cast(float, eps_values)] if isinstance(eps_values, numbers.Real)
+                  else list(cast(Sequence[float], eps_values)))
     for eps in eps_values:
         _check_eps(eps)
     clip = _check_clip(attack_kwargs.get("clip", (0, 1)))
@@ -427,7 +509,7 @@ def robust_accuracy(model, x, y, eps_values, method="fgsm", batch_size=256, **at
     batch_size = _check_batch_size(batch_size)
     target = _Target(model, attack_kwargs.get("loss"), data[:1])
     labels = _check_labels(y, len(data), target.units)
-    results = {}
+    results: dict[float, float] = {}
     for eps in eps_values:
         attacked = data if eps == 0 else attacks[method](model, data, labels, eps,
                                                          batch_size=batch_size, **attack_kwargs)
@@ -456,10 +538,21 @@ class AdversarialTraining(Callback):
     >>> model.fit(x_train, y_train, epochs=10, callbacks=[adv])   # doctest: +SKIP
 
     Labels may be integer classes, one-hot rows, or 0/1 for one output unit.
+
+    Args:
+        method: ``"fgsm"`` or ``"pgd"``.
+        eps: the attack's size.
+        ratio: the fraction of each batch replaced, in (0, 1].
+        alpha: PGD's step size; None means 2.5 · eps / steps.
+        steps: PGD's number of steps.
+        clip: ``(low, high)``, the valid input range; None for none.
+        loss: the loss to climb; None: the model's compiled loss.
+        seed: seeds PGD's random starts.
     """
 
-    def __init__(self, method="fgsm", eps=8 / 255, ratio=0.5, alpha=None, steps=7,
-                 clip=(0, 1), loss=None, seed=0):
+    def __init__(self, method: str = "fgsm", eps: float = 8 / 255, ratio: float = 0.5,
+                 alpha: float | None = None, steps: int = 7, clip: Clip = (0, 1),
+                 loss: LossLike = None, seed: int | None = 0) -> None:
         super().__init__()
         if method not in ("fgsm", "pgd"):
             raise ValueError(f"method must be 'fgsm' or 'pgd', got {method!r}")
@@ -468,24 +561,25 @@ class AdversarialTraining(Callback):
         if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0 < ratio <= 1:
             raise ValueError(f"ratio must be in (0, 1]: the fraction of each batch replaced by "
                              f"adversarial examples (0.5: half); got {ratio!r}")
-        self.ratio = float(ratio)
+        self.ratio: float = float(ratio)
         if alpha is not None:
             _check_eps(alpha, "alpha")
-        self.alpha = alpha
+        self.alpha: float | None = alpha
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
-        self.steps = int(steps)
-        self.clip = _check_clip(clip)
-        self.loss = loss
-        self.seed = seed
-        self._rng = None
+        self.steps: int = int(steps)
+        self.clip: tuple[float, float] | None = _check_clip(clip)
+        self.loss: LossLike = loss
+        self.seed: int | None = seed
+        self._rng: np.random.Generator | None = None
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         # One private generator per fit: PGD's random starts never draw from
         # chainrule's global generator (which fit uses for shuffling and dropout).
         self._rng = np.random.default_rng(self.seed)
 
-    def transform_batch(self, batch, xs, ys):
+    def transform_batch(self, batch: int, xs: Sequence[np.ndarray],
+                        ys: Sequence[np.ndarray]) -> tuple[Sequence[np.ndarray], Sequence[np.ndarray]]:
         if len(xs) != 1 or len(ys) != 1:
             raise ValueError("AdversarialTraining supports models with one input and one output")
         x, y = xs[0], ys[0]
@@ -505,5 +599,5 @@ class AdversarialTraining(Callback):
                            steps=self.steps, loss=self.loss, clip=self.clip,
                            batch_size=max(count, 1), seed=self._rng)
         x = x.copy()
-        x[:count] = attacked.astype(x.dtype, copy=False)
+        x[:count] = np.asarray(attacked).astype(x.dtype, copy=False)   # an array: head is one
         return [x], ys

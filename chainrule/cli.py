@@ -32,7 +32,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser: ``--version``, ``--help`` and one entry per subcommand."""
+    """The top-level parser: ``--version``, ``--help`` and one entry per subcommand.
+
+    Returns:
+        The ``argparse`` parser of ``chainrule``.
+    """
     parser = _Parser(
         prog="chainrule", description="chainrule: deep learning you can read, on NumPy.",
         epilog="Run `chainrule COMMAND --help` for a command's options.")

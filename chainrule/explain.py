@@ -41,6 +41,7 @@ import math
 import operator
 import re
 import sys
+from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -254,11 +255,19 @@ def _factor(text, operands, out_label):
     return _Sym.factor(_substitute(text, {**labels, "out": out_label}), power)
 
 
-def local_derivative(formula, operands, out_label):
+def local_derivative(formula: str, operands: Mapping[str, _Operand], out_label: str) -> _Sym:
     """A declared elementwise derivative (``"-a/b²"``) as a _Sym in the operands' labels.
 
     A formula is a product of factors joined by ``·``, with an optional
     leading minus and one ``/`` before the factors that divide.
+
+    Args:
+        formula: the derivative as the op declared it (``"-a/b²"``).
+        operands: the op's declared input names -> how each reads (label or constant).
+        out_label: the label of the op's output (what ``out`` stands for).
+
+    Returns:
+        The derivative as a polynomial in the labels (its ``str`` is the formula).
     """
     text = formula.strip()
     sign = 1.0
@@ -301,14 +310,28 @@ def _fresh(pool):
         yield f"{pool[0]}{i}"
 
 
-def name_tensors(output, order, leaves, inputs, names, caller):
+def name_tensors(output: Tensor, order: Sequence[Tensor], leaves: list[Tensor],
+                 inputs: Iterable[Tensor], names: Mapping[str, Tensor] | None,
+                 caller: Mapping[int, str]) -> dict[int, str]:
     """{id(tensor): label}: ``names`` first, then a tensor's ``.name``, then the
     caller's variable holding it, then x1, x2, ... (inputs) and u, v, w, ...
-    (intermediate values). The output is J unless named."""
+    (intermediate values). The output is J unless named.
+
+    Args:
+        output: the scalar explained.
+        order: the recorded tensors, inputs before users (``graph.walk``'s list).
+        leaves: the graph's leaf tensors.
+        inputs: the tensors whose gradients are reported.
+        names: ``{label: tensor}`` chosen by the user, or None.
+        caller: ``{id(tensor): variable name}`` in the caller's frame.
+
+    Returns:
+        ``{id(tensor): label}`` for every tensor named.
+    """
     label = {id(t): str(name) for name, t in (names or {}).items()}
     taken = set(label.values())
 
-    def pick(t, fallback):
+    def pick(t: Tensor, fallback: Iterable[str]) -> None:
         if id(t) in label:
             return
         for candidate in (t.name, caller.get(id(t))):
@@ -384,7 +407,19 @@ def _recorded_graph(output):
 # --------------------------------------------------------------------------
 # Step 2: the forward pass
 # --------------------------------------------------------------------------
-def forward_lines(order, leaves, label, caller):
+def forward_lines(order: Sequence[Tensor], leaves: Sequence[Tensor], label: dict[int, str],
+                  caller: Mapping[int, str]) -> Iterator[str]:
+    """The lines of the forward pass: each leaf's value, then each node's formula and value.
+
+    Args:
+        order: the recorded tensors, inputs before users.
+        leaves: the graph's leaf tensors.
+        label: ``{id(tensor): label}`` from ``name_tensors``.
+        caller: ``{id(tensor): variable name}`` in the caller's frame.
+
+    Yields:
+        One line of text at a time.
+    """
     yield "Forward pass"
     for t in leaves:
         yield f"  {label[id(t)]} = {_value(t.data)}"
@@ -399,9 +434,23 @@ def _as_tuple(grads, node):
     return grads if type(grads) is tuple or len(node.inputs) != 1 else (grads,)
 
 
-def backward_lines(order, output, label, caller, grads, sym):
+def backward_lines(order: Sequence[Tensor], output: Tensor, label: dict[int, str],
+                   caller: Mapping[int, str], grads: dict[int, np.ndarray],
+                   sym: dict[int, _Sym]) -> Iterator[str]:
     """Walk ``order`` back from ``output``, filling ``grads`` (id -> array) and
-    ``sym`` (id -> the gradient as a _Sym, while it has one), yielding lines."""
+    ``sym`` (id -> the gradient as a _Sym, while it has one), yielding lines.
+
+    Args:
+        order: the recorded tensors, inputs before users.
+        output: the scalar explained.
+        label: ``{id(tensor): label}`` from ``name_tensors``.
+        caller: ``{id(tensor): variable name}`` in the caller's frame.
+        grads: ``{id(tensor): gradient}``, holding the output's ones; filled in.
+        sym: ``{id(tensor): symbolic gradient}``, holding the output's 1; filled in.
+
+    Yields:
+        One line of text at a time.
+    """
     J = label[id(output)]
     yield ""
     yield f"Backward pass (chain rule: d{J}/dx = d{J}/dy · ∂y/∂x, from {J} back to the inputs)"
@@ -475,8 +524,22 @@ def _fit(gradient, like):
 # --------------------------------------------------------------------------
 # Step 4: the summary
 # --------------------------------------------------------------------------
-def summary_lines(inputs, J, label, grads, sym, result):
-    """The gradient of each input, symbolic where the algebra followed; fills ``result``."""
+def summary_lines(inputs: Iterable[Tensor], J: str, label: dict[int, str],
+                  grads: dict[int, np.ndarray], sym: dict[int, _Sym],
+                  result: dict[str, float | np.ndarray]) -> Iterator[str]:
+    """The gradient of each input, symbolic where the algebra followed; fills ``result``.
+
+    Args:
+        inputs: the tensors whose gradients are reported.
+        J: the output's label.
+        label: ``{id(tensor): label}`` from ``name_tensors``.
+        grads: the gradients ``backward_lines`` computed.
+        sym: the symbolic gradients ``backward_lines`` kept.
+        result: filled with ``{label: gradient}``.
+
+    Yields:
+        One line of text at a time.
+    """
     yield ""
     yield "Gradients"
     for t in inputs:
@@ -498,7 +561,9 @@ def summary_lines(inputs, J, label, grads, sym, result):
 # --------------------------------------------------------------------------
 # explain
 # --------------------------------------------------------------------------
-def explain(output, inputs=None, names=None, file=None):
+def explain(output: Tensor, inputs: Sequence[Tensor] | dict[str, Tensor] | None = None,
+            names: Mapping[str, Tensor] | None = None,
+            file: IO[str] | None = None) -> dict[str, float | np.ndarray]:
     """Print the forward values and every backward step of a scalar; return its gradients.
 
     ``output`` is a scalar Tensor built from tensors with ``requires_grad=True``.
@@ -518,6 +583,16 @@ def explain(output, inputs=None, names=None, file=None):
     name -> gradient (a float for a scalar, else a NumPy array), the same
     numbers ``J.backward()`` gives; ``.grad`` is not touched and the graph
     stays usable, so ``J.backward()`` can follow.
+
+    Args:
+        output: the scalar Tensor to explain.
+        inputs: the tensors (or ``{name: tensor}``) whose gradients to return;
+            None means every leaf with ``requires_grad=True``.
+        names: ``{label: tensor}`` to name tensors in the printout.
+        file: where to print; None means ``sys.stdout``.
+
+    Returns:
+        ``{name: gradient}``: a float for a scalar input, else a NumPy array.
 
     >>> import chainrule as cr
     >>> import io
@@ -550,7 +625,7 @@ def explain(output, inputs=None, names=None, file=None):
     label = name_tensors(output, order, leaves, inputs, names, caller)
     grads = {id(output): np.ones_like(output.data)}
     sym = {id(output): _Sym.const(1)}
-    result = {}
+    result: dict[str, float | np.ndarray] = {}
     J = label[id(output)]
     for lines in (forward_lines(order, leaves, label, caller),
                   backward_lines(order, output, label, caller, grads, sym),

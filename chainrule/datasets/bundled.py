@@ -22,6 +22,15 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(X, y)``: ``X`` float64 of shape (1797, 64) with values 0..16
     (as ``sklearn.datasets.load_digits``), ``y`` int64 of shape (1797,).
+
+    Returns:
+        ``(X, y)``: the flattened images and their digits.
+
+    Example:
+
+    >>> X, y = load_digits()
+    >>> X.shape, int(X.max()), sorted(set(y.tolist())) == list(range(10))
+    ((1797, 64), 16, True)
     """
     with _data_file("digits.npz").open("rb") as f, np.load(f, allow_pickle=False) as z:
         images, labels = z["x"], z["y"]
@@ -35,6 +44,15 @@ def load_iris() -> tuple[np.ndarray, np.ndarray]:
     width, petal length, petal width), ``y`` int64 of shape (150,) with 0 =
     setosa, 1 = versicolor, 2 = virginica, 50 each, as
     ``sklearn.datasets.load_iris(return_X_y=True)``.
+
+    Returns:
+        ``(X, y)``: the measurements and the species.
+
+    Example:
+
+    >>> X, y = load_iris()
+    >>> X.shape, np.bincount(y).tolist()
+    ((150, 4), [50, 50, 50])
     """
     with _data_file("iris.npz").open("rb") as f, np.load(f, allow_pickle=False) as z:
         features, labels = z["x"], z["y"]
@@ -48,6 +66,9 @@ def load_diabetes() -> tuple[np.ndarray, np.ndarray]:
     ``X`` float64 of shape (442, 10) (age, sex, bmi, bp, s1..s6), each column
     mean-centred and scaled to a sum of squares of 1; ``y`` float64 of shape
     (442,), disease progression one year after baseline (25..346).
+
+    Returns:
+        ``(X, y)``: the features and the target.
 
     >>> X, y = load_diabetes()
     >>> X.shape, y.shape

@@ -95,6 +95,15 @@ class SafeUnpickler(pickle.Unpickler):
     ALLOWED = _numpy_rebuilders()
 
     def find_class(self, module: str, name: str) -> object:
+        """The NumPy rebuilder a pickle asks for; anything else raises ``UnsafePickleError``.
+
+        Args:
+            module: the module the pickle names.
+            name: the function or class in it.
+
+        Returns:
+            The allowed (guarded) rebuilder.
+        """
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
