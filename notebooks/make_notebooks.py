@@ -247,11 +247,163 @@ demo.robustness(model, x_test, y_test)
 ]
 
 
+GPT = [
+    md("""
+# A character-level GPT learns to write Shakespeare
+
+A GPT is a stack of transformer blocks that reads a sequence of tokens and, at
+every position, predicts the next one. Here the tokens are characters and the
+text is Tiny Shakespeare (1.1 MB of the plays). `chainrule demo gpt` trains
+nanoGPT's CPU model (4 blocks, width 128, 2,000 iterations: a validation loss
+near 1.89 nats per character in a few minutes); this notebook builds the same
+model smaller (2 blocks, width 64, context 32 characters: about 106,000
+parameters) and trains it for 1,000 iterations, step by step, in under a minute.
+
+It needs `tinyshakespeare.txt` in `$CHAINRULE_DATA` or `~/.chainrule/datasets`
+(or downloads it, 1.1 MB, the first time).
+"""),
+    code("""
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import chainrule as cr
+from chainrule.datasets import shakespeare
+from chainrule.demos import gpt
+
+# the demo's --quick model, on the whole text and for longer
+config = {**gpt.QUICK, "characters": None, "iterations": 1000, "warmup_steps": 30}
+{k: config[k] for k in ("depth", "heads", "width", "context", "batch_size", "iterations")}
+"""),
+    md("""
+## Tokens
+
+A character model's vocabulary is the distinct characters of the text, sorted;
+each character becomes its index (`shakespeare.encode`). The last 10% of the
+text is held out to measure how well the model predicts text it never trained on.
+"""),
+    code("""
+vocabulary, train_ids, val_ids = gpt.load(characters=config["characters"])
+print(f"{len(vocabulary)} distinct characters: {vocabulary!r}")
+print(f"{len(train_ids):,} training and {len(val_ids):,} validation characters")
+print(train_ids[:16], "=", repr(shakespeare.decode(train_ids[:16], vocabulary)))
+"""),
+    md("""
+A training example is a window of `context` characters; its targets are the
+same window shifted by one, so every position is asked for the character that
+follows it:
+"""),
+    code("""
+rng = np.random.default_rng(0)
+x, y = gpt.random_batch(train_ids, config["batch_size"], config["context"], rng)
+print("x", x.shape, repr(shakespeare.decode(x[0], vocabulary)))
+print("y", y.shape, repr(shakespeare.decode(y[0], vocabulary)))
+"""),
+    md("""
+## The model
+
+- **Embeddings**: each id picks a learned vector of `width` numbers (the token
+  embedding), and each position another (the position embedding); their sum
+  is the *residual stream* `x`, one vector per position.
+- **Blocks**, each updating the stream twice:
+  `x = x + attention(layer_norm(x))`, then `x = x + mlp(layer_norm(x))`, where
+  the MLP is Dense(4·width), GELU, Dense(width).
+- **Causal self-attention**: every position compares its query with the keys
+  of the positions and takes a softmax-weighted mix of their values. The
+  causal mask sets the scores of *later* positions to -∞ before the softmax,
+  so position t reads only positions 0..t: the model cannot peek at the
+  character it must predict.
+- **Logits**: a last layer norm, then the product with the token embedding
+  transposed (weight tying), one score per character of the vocabulary.
+
+Before training the weights are small (standard deviation 0.02), so the model
+guesses nearly uniformly: its loss is close to ln(vocabulary size).
+"""),
+    code("""
+model = gpt.build_model(len(vocabulary), config["depth"], config["heads"], config["width"],
+                        config["context"], seed=0)
+print(f"{sum(w.size for w in model.trainable_weights):,} parameters")
+logits = model(x)
+loss = cr.losses.softmax_cross_entropy(logits, y).mean()
+print("logits", logits.shape)
+print(f"loss before training: {float(loss):.3f} nats per character; "
+      f"a uniform guess: ln {len(vocabulary)} = {np.log(len(vocabulary)):.3f}")
+"""),
+    md("""
+The mask at work: change every character after position 10 and the predictions
+at positions 0..10 do not move.
+"""),
+    code("""
+changed = x.copy()
+changed[:, 11:] = rng.integers(0, len(vocabulary), changed[:, 11:].shape)
+before, after = model(x).data, model(changed).data
+print("positions 0..10 unchanged:", np.allclose(before[:, :11], after[:, :11]))
+print("positions 11.. changed:", not np.allclose(before[:, 11:], after[:, 11:]))
+"""),
+    md("""
+## Training
+
+One step: a random batch, the forward pass, the mean cross-entropy of the next
+characters, `backward()`, and an AdamW update. The optimizer is nanoGPT's
+(`gpt.make_optimizer`): the learning rate rises over the first steps and then
+falls along a cosine, the gradients are clipped to global norm 1, and weight
+decay applies to the matrices only.
+"""),
+    code("""
+print(inspect.getsource(gpt.train_step))
+"""),
+    code("""
+optimizer = gpt.make_optimizer(model, config)
+eval_rng = np.random.default_rng(1)
+losses, val_steps, val_losses = [], [], []
+for step in range(1, config["iterations"] + 1):
+    x, y = gpt.random_batch(train_ids, config["batch_size"], config["context"], rng)
+    losses.append(gpt.train_step(model, optimizer, x, y))
+    if step % 100 == 0:                      # an estimate on 64 random validation windows
+        vx, vy = gpt.random_batch(val_ids, 64, config["context"], eval_rng)
+        val_steps.append(step)
+        val_losses.append(gpt.mean_loss(model, vx, vy))
+        print(f"step {step:4d}: training batch {losses[-1]:.3f}, validation {val_losses[-1]:.3f}")
+vx, vy = gpt.validation_windows(val_ids, config["context"])
+val_loss = gpt.mean_loss(model, vx, vy)
+print(f"validation loss over the whole held-out text: {val_loss:.3f} nats per character")
+"""),
+    code("""
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(np.arange(1, len(losses) + 1), losses, lw=0.6, alpha=0.6, label="training batch")
+ax.plot(val_steps, val_losses, "o-", label="validation (estimate)")
+ax.axhline(np.log(len(vocabulary)), ls=":", color="gray", label="uniform guess")
+ax.set_xlabel("iteration")
+ax.set_ylabel("cross-entropy (nats per character)")
+ax.legend()
+plt.show()
+"""),
+    md("""
+## Writing
+
+To write, the model reads a prompt, turns the logits of its last position into
+probabilities (softmax, here at temperature 0.8: a little sharper), draws the
+next character, appends it and repeats, always reading the last `context`
+characters (`gpt.generate`). After a minute of training it has learned line
+breaks, short common words and punctuation, not yet grammar; the full demo
+(`chainrule demo gpt`) gets much further.
+"""),
+    code("""
+prompt = "ROMEO:"
+_, prompt_ids = shakespeare.encode(prompt, vocabulary)
+written = gpt.generate(model, prompt_ids, 300, config["context"], np.random.default_rng(0),
+                       temperature=0.8)
+print(prompt + shakespeare.decode(written, vocabulary))
+"""),
+]
+
+
 NOTEBOOKS = {
     "tour.ipynb": tour_cells,
     "backprop.ipynb": lambda: BACKPROP,
     "mnist_keras.ipynb": lambda: MNIST,
     "ship_or_frog.ipynb": lambda: SHIP_OR_FROG,
+    "gpt.ipynb": lambda: GPT,
 }
 
 

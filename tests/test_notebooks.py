@@ -8,7 +8,7 @@ notebooks train, so they are marked slow. MNIST is
 read from ``$CHAINRULE_DATA`` or ``../shared/data`` when there; otherwise the
 notebook runs on a stand-in in Keras' ``mnist.npz`` layout made from the
 bundled 8x8 digits, scaled to 28x28 (real digit shapes, so it still learns).
-Ship-or-frog is skipped without CIFAR-10.
+Ship-or-frog is skipped without CIFAR-10, the GPT without Tiny Shakespeare.
 """
 import importlib.util
 import os
@@ -161,3 +161,48 @@ def test_ship_or_frog_notebook_runs(tmp_path, offline, monkeypatch):
     assert "ships now say frog" in attacked and "P(ship)" in attacked
     robustness = outputs(notebook, code[-1])
     assert "'clean'" in robustness and "'fgsm'" in robustness and "'pgd'" in robustness
+
+
+def _unigram_entropy(ids):
+    """Nats per character of the best guess that ignores context: the
+    characters' own frequencies."""
+    p = np.bincount(ids) / len(ids)
+    p = p[p > 0]
+    return float(-(p * np.log(p)).sum())
+
+
+@pytest.mark.slow
+def test_gpt_notebook_runs_learns_and_writes(tmp_path, offline, monkeypatch):
+    from chainrule.datasets import shakespeare
+    place = os.environ.get("CHAINRULE_DATA") or str(SHARED_DATA)
+    try:
+        text = shakespeare.load_data(place, download=False)
+    except FileNotFoundError as e:
+        pytest.skip(f"Tiny Shakespeare not found: {e}")
+    monkeypatch.setenv("CHAINRULE_DATA", place)
+    notebook = run_notebook("gpt.ipynb", tmp_path)
+    code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
+    printed = {i: outputs(notebook, i) for i in code}
+    vocabulary, ids = shakespeare.encode(text)
+    _, validation = shakespeare.split(ids)
+
+    untrained = next(t for t in printed.values() if "loss before training" in t)
+    before = float(untrained.split("loss before training: ")[1].split(" ")[0])
+    assert abs(before - np.log(len(vocabulary))) < 0.1, untrained    # small weights: ~uniform
+
+    causal = next(t for t in printed.values() if "positions 0..10 unchanged" in t)
+    assert "unchanged: True" in causal and "changed: True" in causal.split("\n")[1]
+
+    trained = next(t for t in printed.values() if "over the whole held-out text" in t)
+    after = float(trained.split("held-out text: ")[1].split(" ")[0])
+    # it has learned more than how often each character occurs
+    assert after < _unigram_entropy(validation) < before, trained
+
+    curve = next(i for i in code if "plt.subplots" in notebook.cells[i].source)
+    pictures = [o for o in notebook.cells[curve].outputs if "image/png" in o.get("data", {})]
+    assert len(pictures) == 1
+
+    assert printed[code[-1]].endswith("\n")
+    written = printed[code[-1]][:-1]                     # print's newline
+    assert written.startswith("ROMEO:") and len(written) == len("ROMEO:") + 300
+    assert set(written) <= set(vocabulary)
