@@ -13,11 +13,14 @@
 Predictions (``decision_function``) are chainrule matrix products. These
 models compute in float64, as scikit-learn's do.
 """
+from __future__ import annotations
+
 import warnings
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar, Tuple, cast
 
 import numpy as np
+import numpy.typing as npt
 import scipy.optimize
 from sklearn.base import (
     BaseEstimator,
@@ -48,24 +51,44 @@ from .mlp import _check_optimize_result
 
 __all__ = ["LinearRegression", "LogisticRegression", "Perceptron"]
 
+_XY = Tuple[np.ndarray, np.ndarray]      # what validate_data(X, y) returns (sklearn is untyped)
+
 
 class _LinearClassifier(ClassifierMixin, BaseEstimator):
     """decision_function / predict shared by the two linear classifiers."""
 
-    def decision_function(self, X):
+    # Set by fit (annotations only: an unfitted estimator has none of them).
+    classes_: np.ndarray
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+    def decision_function(self, X: npt.ArrayLike) -> np.ndarray:
         """Signed distance to the plane(s): X @ coef_.T + intercept_.
 
         Shape (n_samples,) for two classes (positive means classes_[1]),
         else (n_samples, n_classes).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The scores.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = cast(np.ndarray, validate_data(self, X, reset=False, dtype=np.float64))
         with cr.no_grad():
             scores = (cr.Tensor(X) @ cr.Tensor(self.coef_).T + cr.Tensor(self.intercept_)).data
         return scores.ravel() if scores.shape[1] == 1 else scores
 
-    def predict(self, X):
-        """The class of each sample."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """The class of each sample.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The predicted labels, (n_samples,), taken from ``classes_``.
+        """
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
@@ -90,6 +113,25 @@ class Perceptron(_LinearClassifier):
     ``l1_ratio`` are unused), ``early_stopping=True``; ``n_jobs`` is
     accepted and ignored; ``class_weight`` None, 'balanced' or a dict scales
     each sample's update.
+
+    Args:
+        penalty: must be None (no regularization).
+        alpha: unused (scikit-learn's regularization strength).
+        l1_ratio: unused (scikit-learn's elastic-net mix).
+        fit_intercept: learn the bias b (else b = 0).
+        max_iter: the most epochs.
+        tol: stop when an epoch's loss has not improved by ``tol``·n_samples;
+            None runs ``max_iter`` epochs.
+        shuffle: shuffle the samples each epoch.
+        verbose: print each epoch's loss when > 0.
+        eta0: the learning rate of the updates.
+        n_jobs: accepted and ignored.
+        random_state: seeds the shuffling (an int, a RandomState, or None).
+        early_stopping: must be False.
+        validation_fraction: unused (for ``early_stopping``).
+        n_iter_no_change: epochs without improvement before stopping.
+        class_weight: None, ``"balanced"`` or ``{class: weight}``.
+        warm_start: start ``fit`` from the previous fit's planes.
 
     >>> from chainrule.sklearn import Perceptron
     >>> X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
@@ -116,10 +158,14 @@ class Perceptron(_LinearClassifier):
         "warm_start": ["boolean"],
     }
 
-    def __init__(self, *, penalty=None, alpha=0.0001, l1_ratio=0.15, fit_intercept=True,
-                 max_iter=1000, tol=1e-3, shuffle=True, verbose=0, eta0=1.0, n_jobs=None,
-                 random_state=0, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=5, class_weight=None, warm_start=False):
+    def __init__(self, *, penalty: str | None = None, alpha: float = 0.0001,
+                 l1_ratio: float = 0.15, fit_intercept: bool = True, max_iter: int = 1000,
+                 tol: float | None = 1e-3, shuffle: bool = True, verbose: int = 0,
+                 eta0: float = 1.0, n_jobs: int | None = None,
+                 random_state: int | np.random.RandomState | None = 0,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 n_iter_no_change: int = 5, class_weight: dict[Any, float] | str | None = None,
+                 warm_start: bool = False) -> None:
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -137,7 +183,7 @@ class Perceptron(_LinearClassifier):
         self.class_weight = class_weight
         self.warm_start = warm_start
 
-    def _check_supported(self):
+    def _check_supported(self) -> None:
         if self.penalty is not None:
             raise ValueError(f"chainrule's Perceptron supports penalty=None only (the plain "
                              f"perceptron rule); got penalty={self.penalty!r}. Use "
@@ -147,11 +193,24 @@ class Perceptron(_LinearClassifier):
                              "use early_stopping=False (stopping on the training loss with tol).")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None):
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike, coef_init: npt.ArrayLike | None = None,
+            intercept_init: npt.ArrayLike | None = None,
+            sample_weight: npt.ArrayLike | None = None) -> Perceptron:
         """Fit the planes from scratch (or from ``coef_init``/``intercept_init``,
-        or the previous fit with ``warm_start``). Returns self."""
+        or the previous fit with ``warm_start``). Returns self.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: their labels, (n_samples,).
+            coef_init: starting weights, (n_planes, n_features), or None for zeros.
+            intercept_init: starting biases, (n_planes,), or None for zeros.
+            sample_weight: scales each sample's updates; None means 1 each.
+
+        Returns:
+            self, fitted.
+        """
         self._check_supported()
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = cast(_XY, validate_data(self, X, y, dtype=np.float64, order="C"))
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 2:
@@ -163,11 +222,23 @@ class Perceptron(_LinearClassifier):
         return self._train(X, y, sample_weight, self.max_iter, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over (X, y); ``classes`` is required on the first call."""
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    classes: npt.ArrayLike | None = None,
+                    sample_weight: npt.ArrayLike | None = None) -> Perceptron:
+        """One epoch over (X, y); ``classes`` is required on the first call.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: their labels, (n_samples,).
+            classes: every label there will be (required on the first call).
+            sample_weight: scales each sample's updates; None means 1 each.
+
+        Returns:
+            self, updated.
+        """
         self._check_supported()
         first = _check_partial_fit_first_call(self, classes)
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C", reset=first)
+        X, y = cast(_XY, validate_data(self, X, y, dtype=np.float64, order="C", reset=first))
         check_classification_targets(y)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if len(unknown):
@@ -177,7 +248,8 @@ class Perceptron(_LinearClassifier):
             self._init_planes(X.shape[1], None, None)
         return self._train(X, y, sample_weight, 1, incremental=True)
 
-    def _init_planes(self, n_features, coef_init, intercept_init):
+    def _init_planes(self, n_features: int, coef_init: npt.ArrayLike | None,
+                     intercept_init: npt.ArrayLike | None) -> None:
         n_planes = 1 if len(self.classes_) == 2 else len(self.classes_)
         self.coef_ = (np.zeros((n_planes, n_features)) if coef_init is None
                       else np.array(coef_init, dtype=np.float64).reshape(n_planes, n_features))
@@ -185,11 +257,13 @@ class Perceptron(_LinearClassifier):
                            else np.array(intercept_init, dtype=np.float64).reshape(n_planes))
         self.t_ = 1.0
 
-    def _train(self, X, y, sample_weight, max_epochs, incremental):
+    def _train(self, X: np.ndarray, y: np.ndarray, sample_weight: npt.ArrayLike | None,
+               max_epochs: int, incremental: bool) -> Perceptron:
         n_samples = X.shape[0]
-        sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = cast(np.ndarray, _check_sample_weight(sample_weight, X))
         if self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+            sample_weight = cast(np.ndarray,
+                                 sample_weight * compute_sample_weight(self.class_weight, y))
         # ±1 targets, one column per plane.
         if self.coef_.shape[0] == 1:
             Y = np.where(y == self.classes_[1], 1.0, -1.0)[:, None]
@@ -257,6 +331,22 @@ class LogisticRegression(_LinearClassifier):
     ``solver`` other than 'lbfgs'. ``intercept_scaling``, ``random_state`` and
     ``n_jobs`` have no effect with lbfgs (as in scikit-learn).
 
+    Args:
+        penalty: ``"l2"`` or None (scikit-learn 1.8 deprecates it: use ``C``).
+        C: the inverse of the L2 strength; ``np.inf`` means no penalty.
+        l1_ratio: must be 0 (or None).
+        dual: must be False.
+        tol: L-BFGS-B's gradient tolerance (``gtol``).
+        fit_intercept: learn the bias b (else b = 0).
+        intercept_scaling: accepted; no effect with lbfgs.
+        class_weight: None, ``"balanced"`` or ``{class: weight}``.
+        random_state: accepted; no effect with lbfgs.
+        solver: must be ``"lbfgs"``.
+        max_iter: L-BFGS-B's most iterations.
+        verbose: accepted (scikit-learn's verbosity).
+        warm_start: start from the previous fit's weights.
+        n_jobs: accepted; no effect with lbfgs.
+
     >>> from chainrule.sklearn import LogisticRegression
     >>> X = [[-2.], [-1.], [1.], [2.]]
     >>> LogisticRegression().fit(X, [0, 0, 1, 1]).predict([[-3.], [3.]]).tolist()
@@ -280,9 +370,13 @@ class LogisticRegression(_LinearClassifier):
         "n_jobs": [None, Integral],
     }
 
-    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
-                 fit_intercept=True, intercept_scaling=1, class_weight=None, random_state=None,
-                 solver="lbfgs", max_iter=100, verbose=0, warm_start=False, n_jobs=None):
+    def __init__(self, penalty: str | None = "deprecated", *, C: float = 1.0,
+                 l1_ratio: float | None = 0.0, dual: bool = False, tol: float = 1e-4,
+                 fit_intercept: bool = True, intercept_scaling: float = 1,
+                 class_weight: dict[Any, float] | str | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 solver: str = "lbfgs", max_iter: int = 100, verbose: int = 0,
+                 warm_start: bool = False, n_jobs: int | None = None) -> None:
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
@@ -298,7 +392,7 @@ class LogisticRegression(_LinearClassifier):
         self.warm_start = warm_start
         self.n_jobs = n_jobs
 
-    def _l2_strength(self):
+    def _l2_strength(self) -> float:
         """1/C for the L2 term, 0 for no penalty."""
         if self.penalty in ("l1", "elasticnet") or (self.l1_ratio or 0) > 0:
             raise ValueError(f"chainrule's LogisticRegression supports the L2 penalty only "
@@ -314,10 +408,20 @@ class LogisticRegression(_LinearClassifier):
         return 1.0 / self.C
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model; ``sample_weight`` weights each sample's loss. Returns self."""
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> LogisticRegression:
+        """Fit the model; ``sample_weight`` weights each sample's loss. Returns self.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: their labels, (n_samples,).
+            sample_weight: weights each sample's loss; None means 1 each.
+
+        Returns:
+            self, fitted.
+        """
         l2 = self._l2_strength()
-        X, y = validate_data(self, X, y, dtype=np.float64, order="C")
+        X, y = cast(_XY, validate_data(self, X, y, dtype=np.float64, order="C"))
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
@@ -325,9 +429,10 @@ class LogisticRegression(_LinearClassifier):
             raise ValueError("This solver needs samples of at least 2 classes in the data, but the "
                              f"data contains only one class: {self.classes_[0]!r}")
         codes = encoder.transform(y)
-        sample_weight = _check_sample_weight(sample_weight, X)
+        sample_weight = cast(np.ndarray, _check_sample_weight(sample_weight, X))
         if self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+            sample_weight = cast(np.ndarray,
+                                 sample_weight * compute_sample_weight(self.class_weight, y))
         n_features = X.shape[1]
         binary = len(self.classes_) == 2
         n_planes = 1 if binary else len(self.classes_)
@@ -366,8 +471,15 @@ class LogisticRegression(_LinearClassifier):
         self.intercept_ = result.x[n_coef:].copy() if self.fit_intercept else np.zeros(n_planes)
         return self
 
-    def predict_proba(self, X):
-        """Probability of each class, (n_samples, n_classes)."""
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Probability of each class, (n_samples, n_classes).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The probabilities, columns in the order of ``classes_``.
+        """
         scores = self.decision_function(X)
         with cr.no_grad():
             if scores.ndim == 1:
@@ -375,8 +487,15 @@ class LogisticRegression(_LinearClassifier):
                 return np.column_stack([1 - p, p])
             return cr.softmax(cr.Tensor(scores), axis=1).data
 
-    def predict_log_proba(self, X):
-        """log of predict_proba (computed stably)."""
+    def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """log of predict_proba (computed stably).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The log-probabilities, (n_samples, n_classes).
+        """
         scores = self.decision_function(X)
         with cr.no_grad():
             if scores.ndim == 1:
@@ -399,6 +518,14 @@ class LinearRegression(RegressorMixin, BaseEstimator):
     not supported (a ValueError says so); ``copy_X``, ``tol`` and ``n_jobs``
     are accepted for compatibility.
 
+    Args:
+        fit_intercept: learn the bias b (else b = 0).
+        copy_X: accepted for compatibility (X is never changed).
+        tol: accepted for compatibility.
+        n_jobs: accepted for compatibility.
+        positive: must be False.
+        solver: ``"svd"``, ``"qr"``, ``"normal"`` or ``"cholesky"``.
+
     >>> from chainrule.sklearn import LinearRegression
     >>> reg = LinearRegression().fit([[0.], [1.], [2.]], [1., 3., 5.])
     >>> reg.coef_.round(6).tolist(), round(float(reg.intercept_), 6)
@@ -414,8 +541,8 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         "solver": [StrOptions({"svd", "qr", "normal", "cholesky"})],
     }
 
-    def __init__(self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None, positive=False,
-                 solver="svd"):
+    def __init__(self, *, fit_intercept: bool = True, copy_X: bool = True, tol: float = 1e-6,
+                 n_jobs: int | None = None, positive: bool = False, solver: str = "svd") -> None:
         self.fit_intercept = fit_intercept
         self.copy_X = copy_X
         self.tol = tol
@@ -424,13 +551,24 @@ class LinearRegression(RegressorMixin, BaseEstimator):
         self.solver = solver
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the least-squares solution. Returns self."""
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> LinearRegression:
+        """Fit the least-squares solution. Returns self.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: the targets, (n_samples,) or (n_samples, n_targets).
+            sample_weight: weights each sample's squared error; None means 1 each.
+
+        Returns:
+            self, fitted.
+        """
         if self.positive:
             raise ValueError("chainrule's LinearRegression does not support positive=True "
                              "(non-negative least squares); use positive=False.")
-        X, y = validate_data(self, X, y, dtype=np.float64, multi_output=True, y_numeric=True)
-        sample_weight = _check_sample_weight(sample_weight, X)
+        X, y = cast(_XY, validate_data(self, X, y, dtype=np.float64, multi_output=True,
+                                      y_numeric=True))
+        sample_weight = cast(np.ndarray, _check_sample_weight(sample_weight, X))
         if self.fit_intercept:
             total = sample_weight.sum()
             x_mean = sample_weight @ X / total
@@ -450,15 +588,22 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             self.intercept_ = np.zeros(y.shape[1]) if y.ndim == 2 else 0.0
         return self
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-    def predict(self, X):
-        """X @ coef_.T + intercept_ (a chainrule product)."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """X @ coef_.T + intercept_ (a chainrule product).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The predictions, (n_samples,) or (n_samples, n_targets).
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = cast(np.ndarray, validate_data(self, X, reset=False, dtype=np.float64))
         with cr.no_grad():
             return (cr.Tensor(X) @ cr.Tensor(np.asarray(self.coef_)).T
                     + cr.Tensor(np.asarray(self.intercept_))).data
