@@ -42,7 +42,7 @@ import numpy as np
 
 from . import graph
 from .graph import TRACER, IndexedGrad, JitError
-from .rules import RULES, Rule
+from .rules import PER_CALL, RULES, Rule
 from .tensor import Tensor
 
 __all__ = ["jit", "Compiled", "JitError", "TensorSpec"]
@@ -303,21 +303,32 @@ class _Tracer:
             self.name_array(result, new)
 
     # -- forward lines -----------------------------------------------------
-    def kernel(self, op, out, inputs):
-        """A one-node op whose rule declares its array forward: a bare call."""
-        if type(op) is not Rule or op.array_forward is None or op.array_vjp is None:
+    def kernel(self, op, out, inputs, call_args=None):
+        """A one-node op whose rule declares its array forward: a bare call.
+        (An op with ``replay``: the forward it makes for this call's
+        arguments, and this call's own array vjp.)"""
+        if type(op) is not Rule:
             return False
         node = out._node
-        if node is not None and node.array_vjp is not op.array_vjp:
-            return False              # a per-call vjp: the op call replays instead
+        if op.array_forward is not None and op.array_vjp is not None and op.array_vjp != PER_CALL:
+            if node is not None and node.array_vjp is not op.array_vjp:
+                return False          # a per-call vjp: the op call replays instead
+            forward, vjp = op.array_forward, op.array_vjp
+        elif op.replay is not None and call_args is not None:
+            forward = op.replay(**call_args)
+            vjp = None if node is None else node.array_vjp
+            if node is not None and vjp is None:
+                return False
+        else:
+            return False
         var = self.fresh("v")
         args = ", ".join(self.ref(t) for t in inputs)
-        self.lines.append(f"{var} = {self.const(op.array_forward)}({args})   # {op.name}")
+        self.lines.append(f"{var} = {self.const(forward)}({args})   # {op.name}")
         unit = _Unit("kernel", op.name)
         unit.outputs = [(var, out, None)]
         unit.node_inputs = tuple(inputs)
         unit.needs = tuple(t.requires_grad for t in inputs)
-        unit.vjp = op.array_vjp
+        unit.vjp = vjp
         self._add_unit(unit, var, out)
         return True
 
@@ -330,7 +341,7 @@ class _Tracer:
         if len(records) == 1 and len(new) == 1 and records[0][1] is new[0][1] and \
                 getattr(records[0][0], "function", None) is fn:
             op, out, inputs = records[0]
-            if self.kernel(op, out, inputs):
+            if self.kernel(op, out, inputs, args):
                 return
         code = fn.__code__
         shells = {}
@@ -367,6 +378,22 @@ class _Tracer:
     # -- effects -----------------------------------------------------------
     def effect(self, method, args, kwargs):
         args = tuple(list(a) if _is_iterator(a) else a for a in args)
+        # An object may offer a specialised replay of the method: a function of
+        # the arrays of some tensors, with the per-call checks made once.
+        special = getattr(args[0], "_replay_" + method.__name__, None) if args else None
+        prepared = special(*args[1:], **kwargs) if special is not None else None
+        if prepared is not None:
+            tensors, update = prepared
+            refs = [self.ref(t) if isinstance(t, Tensor) else
+                    (self.names.get(id(t)) or self.const(t)) for t in tensors]
+            self.paused += 1
+            try:
+                result = update(*[t.data if isinstance(t, Tensor) else t for t in tensors])
+            finally:
+                self.paused -= 1
+            self.lines.append(f"{self.fresh('r')} = {self.const(update)}({', '.join(refs)})"
+                              f"   # {method.__name__}")
+            return result
         shells = {}
         call = ", ".join([self.arg_code(a, shells) for a in args] +
                          [f"{k}={self.arg_code(v, shells)}" for k, v in kwargs.items()])
@@ -429,15 +456,18 @@ class _Tracer:
             # A leaf whose .grad was None at trace time gets a fresh .grad at
             # every replay; one that had a .grad accumulates into it (the trace
             # assumes the same pattern at every call, as JAX and tf.function do).
+            seen_owners = set()
             for key, leaf in leaves.items():
                 name, g = grads[key]
                 leaf_name = self.const(leaf)
                 if leaf.grad is None:
-                    self.lines.append(f"{leaf_name}.grad = _wrap({name}.copy())")
-                    leaf.grad = _wrap(g.copy())
+                    leaf.grad = graph._own_array(g, seen_owners)
+                    copied = leaf.grad.data is not g
+                    self.lines.append(f"{leaf_name}.grad = _wrap({name}{'.copy()' * copied})")
                 else:
                     self.lines.append(f"{leaf_name}.grad = _wrap({leaf_name}.grad.data + {name})")
                     leaf.grad = _wrap(leaf.grad.data + g)
+                self.name_array(leaf.grad.data, f"{leaf_name}.grad.data")
         return None
 
     def _emit(self, expr, value):
@@ -615,6 +645,13 @@ class Compiled:
     def __call__(self, *args, **kwargs):
         if TRACER[0] is not None:        # inside another trace: be part of it
             return self.fn(*args, **kwargs)
+        if not kwargs and self.input_signature is None:
+            # the usual call, arrays in: a flat key without the general walk
+            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else None for a in args])
+            if None not in key:
+                program = self._cache.get((key, graph.is_grad_enabled()))
+                if program is not None:
+                    return program.fn(*args)
         leaves, statics = [], []
         key = (_flatten((args, kwargs), leaves, statics), graph.is_grad_enabled())
         if self.input_signature is not None:
@@ -626,7 +663,10 @@ class Compiled:
                 spec.check(a, k)
         program = self._cache.get(key)
         if program is None:
-            return self._trace(key, args, kwargs, leaves)
+            result = self._trace(key, args, kwargs, leaves)
+            if not kwargs and all(type(a) is np.ndarray for a in args):
+                self._cache[(tuple((a.shape, a.dtype) for a in args), key[1])] = self._latest
+            return result
         return program.fn(*[t.data if type(t) is Tensor else t for t in leaves])
 
     def _trace(self, key, args, kwargs, leaves):

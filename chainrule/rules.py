@@ -15,7 +15,11 @@ A rule names the op and gives:
   input k wants a gradient (return None where it does not).
 - ``array_forward(*inputs)`` (optional): the forward on the arrays of the
   recorded inputs, exactly the NumPy the op runs. With it and a fixed array
-  vjp, a ``cr.jit`` trace replays the op as that one call (``chainrule.jit``).
+  vjp, a ``cr.jit`` trace replays the op as that one call (``chainrule.compiled``).
+- ``replay(*args, **kwargs)`` (optional, for an op with per-call vjps that
+  close over its arguments and shapes only, never its values: sum, mean):
+  called once with the op's own arguments, it returns the array forward for
+  them; the trace reuses the call's array vjp.
 
 The traversal (``graph.run_backward``) picks the array vjp for an ordinary
 backward and the differentiable one when the backward is itself recorded
@@ -31,18 +35,39 @@ here, so a derivative is written once as text and once per vjp as code.
 """
 from __future__ import annotations
 
+from typing import Any, Callable, Sequence, Union
+
 __all__ = ["Rule", "RULES", "PER_CALL", "declare"]
 
 PER_CALL = "per call"
 
+# A vjp: ``vjp(g, out, *inputs)`` on tensors or ``array_vjp(needs, g, out, *inputs)``
+# on arrays, returning one gradient (or None) per input; or PER_CALL.
+Vjp = Union[Callable[..., Any], str]
+
 
 class Rule:
-    """One op's declaration (see the module docstring)."""
-    __slots__ = ("name", "function", "inputs", "forward", "derivative", "elementwise", "vjp",
-                 "array_vjp", "array_forward")
+    """One op's declaration (see the module docstring).
 
-    def __init__(self, name, function, inputs, forward, derivative, elementwise, vjp, array_vjp,
-                 array_forward=None):
+    Args:
+        name: the op's unique name.
+        function: the op itself.
+        inputs: the names of its differentiable inputs.
+        forward: how the op reads, in its inputs' names.
+        derivative: one formula per input.
+        elementwise: whether each formula is a local derivative (multiplied by ``g``).
+        vjp: the differentiable vector-Jacobian product, or ``PER_CALL``.
+        array_vjp: the same on NumPy arrays, ``PER_CALL`` or None.
+        array_forward: the forward on the inputs' arrays, or None.
+        replay: makes the array forward of one call from the op's arguments, or None.
+    """
+    __slots__ = ("name", "function", "inputs", "forward", "derivative", "elementwise", "vjp",
+                 "array_vjp", "array_forward", "replay")
+
+    def __init__(self, name: str, function: Callable[..., Any], inputs: tuple[str, ...],
+                 forward: str, derivative: tuple[str, ...], elementwise: bool, vjp: Vjp,
+                 array_vjp: Vjp | None, array_forward: Callable[..., Any] | None = None,
+                 replay: Callable[..., Any] | None = None) -> None:
         self.name = name
         self.function = function      # the op itself
         self.inputs = inputs
@@ -52,34 +77,61 @@ class Rule:
         self.vjp = vjp
         self.array_vjp = array_vjp
         self.array_forward = array_forward
+        self.replay = replay
 
     @property
-    def has_array_vjp(self):
+    def has_array_vjp(self) -> bool:
         return self.array_vjp is not None
 
-    def formula_text(self):
-        """The derivative as one line: ``∂/∂a = b, ∂/∂b = a`` or ``grad a = g @ bᵀ``."""
+    def formula_text(self) -> str:
+        """The derivative as one line: ``∂/∂a = b, ∂/∂b = a`` or ``grad a = g @ bᵀ``.
+
+        Returns:
+            The formulas, one per input, joined by commas.
+        """
         if self.elementwise:
             return ", ".join(f"d/d{n} = {d}" for n, d in zip(self.inputs, self.derivative))
         return ", ".join(f"grad {n} = {d}" for n, d in zip(self.inputs, self.derivative))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Rule {self.name}: {self.formula_text()}>"
 
 
 RULES: dict[str, Rule] = {}
 
 
-def declare(op, *, forward, derivative, vjp, array_vjp=None, inputs=None, name=None,
-            elementwise=False, array_forward=None):
-    """Declare the derivative rule of the op function ``op``; returns the Rule.
+def declare(op: Callable[..., Any], *, forward: str, derivative: str | Sequence[str],
+            vjp: Vjp, array_vjp: Vjp | None = None, inputs: str | Sequence[str] | None = None,
+            name: str | None = None, elementwise: bool = False,
+            array_forward: Callable[..., Any] | None = None,
+            replay: Callable[..., Any] | None = None) -> Rule:
+    """Declare the derivative rule of the op function ``op``.
 
-    ``name`` (default ``op.__name__``) must be unique: it is the node's name in
-    the graph, in ``explain`` and in error messages. ``inputs``: the names of
-    the differentiable inputs, a string of space-separated names (default: the
-    parameters of a module-level ``vjp`` after ``g, out``). ``derivative``: one
-    formula per input (a string for a one-input op). The formulas are appended
-    to ``op``'s docstring.
+    The formulas are appended to ``op``'s docstring; a module-level vjp without
+    a docstring gets one saying what it computes and what it takes.
+
+    Args:
+        op: the op function.
+        forward: how the op reads, in its inputs' names (``"a·b"``).
+        derivative: one formula per input (a string for a one-input op).
+        vjp: the differentiable vjp ``vjp(g, out, *inputs)``, or ``PER_CALL``.
+        array_vjp: the vjp on NumPy arrays ``array_vjp(needs, g, out, *inputs)``,
+            ``PER_CALL`` or None.
+        inputs: the names of the differentiable inputs, a string of
+            space-separated names (default: the parameters of a module-level
+            ``vjp`` after ``g, out``).
+        name: the op's name (default ``op.__name__``); it must be unique: it is
+            the node's name in the graph, in ``explain`` and in error messages.
+        elementwise: whether each formula is the local derivative ∂out/∂input
+            (multiplied by ``g``) rather than the input's whole gradient.
+        array_forward: the forward on the arrays of the recorded inputs
+            (lets ``cr.jit`` replay the op as that one call).
+        replay: for an op whose per-call vjps close over its arguments and
+            shapes only: called with the op's own arguments, it returns the
+            array forward for them.
+
+    Returns:
+        The op's ``Rule``, also kept in ``RULES`` under its name.
     """
     name = name or op.__name__
     if name in RULES:
@@ -100,9 +152,32 @@ def declare(op, *, forward, derivative, vjp, array_vjp=None, inputs=None, name=N
         raise ValueError(f"op {name!r}: {len(inputs)} inputs {inputs} but "
                          f"{len(derivative)} derivative formulas")
     rule = Rule(name, op, tuple(inputs), forward, derivative, elementwise, vjp, array_vjp,
-                array_forward)
+                array_forward, replay)
     RULES[name] = rule
     if op.__doc__ is not None:
         head, sep, rest = op.__doc__.partition("\n")
         op.__doc__ = f"{head}\n\n    Derivative: {rule.formula_text()}\n{sep}{rest}".rstrip() + "\n"
+    for function, on_arrays in ((vjp, False), (array_vjp, True)):
+        if callable(function) and function.__doc__ is None:
+            function.__doc__ = _vjp_doc(rule, function, on_arrays)
     return rule
+
+
+def _vjp_doc(rule: Rule, function: Callable[..., Any], on_arrays: bool) -> str:
+    """The docstring of a declared vjp: what it computes, one line per parameter."""
+    code = function.__code__
+    names = list(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    if code.co_flags & 0x04:                 # *args
+        names.append("*" + code.co_varnames[len(names)])
+    kind = "NumPy arrays" if on_arrays else "tensors (differentiable again)"
+    said = {"needs": "one bool per input: whether it wants a gradient.",
+            "g": f"the gradient flowing into the output of ``{rule.name}``.",
+            "out": f"the output of ``{rule.name}``."}
+    lines = [f"The vector-Jacobian product of ``{rule.name}`` on {kind}: "
+             f"{rule.formula_text()}.", "", "Args:"]
+    lines += [f"    {n}: {said.get(n, f'the input ``{n.lstrip(chr(42))}`` of the op.')}"
+              for n in names]
+    lines += ["", "Returns:",
+              "    The gradient of each input (None where it needs none); the traversal",
+              "    sums a broadcast gradient back to its input's shape."]
+    return "\n".join(lines)

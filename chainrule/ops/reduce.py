@@ -53,8 +53,13 @@ def sum(x, axis=None, keepdims=False):  # noqa: A001
     return record(SUM, data, (x,), d_sum, d_sum_arrays)
 
 
+def _sum_replay(x, axis=None, keepdims=False):
+    axes = normalize_axes(axis, np.ndim(x), "sum")
+    return lambda xd: np.add.reduce(xd, axis=axes, keepdims=keepdims)
+
+
 SUM = declare(sum, forward="sum(x)", inputs="x", derivative="g · 1, for every summed entry of x",
-              vjp=PER_CALL, array_vjp=PER_CALL)
+              vjp=PER_CALL, array_vjp=PER_CALL, replay=_sum_replay)
 
 
 def mean(x, axis=None, keepdims=False):
@@ -62,7 +67,7 @@ def mean(x, axis=None, keepdims=False):
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "mean")
     count = math.prod(x.shape[a] for a in axes)
-    data = np.true_divide(np.add.reduce(x.data, axis=axes, keepdims=keepdims), count)
+    data = _mean_of(x.data, axes, keepdims, count)
 
     def d_mean(g, out, x):
         return expand_back(g / count, x.shape, axes, keepdims)
@@ -72,8 +77,19 @@ def mean(x, axis=None, keepdims=False):
     return record(MEAN, data, (x,), d_mean, d_mean_arrays)
 
 
+def _mean_of(xd, axes, keepdims, count):
+    return np.true_divide(np.add.reduce(xd, axis=axes, keepdims=keepdims), count)
+
+
+def _mean_replay(x, axis=None, keepdims=False):
+    shape = np.shape(x)
+    axes = normalize_axes(axis, len(shape), "mean")
+    count = math.prod(shape[a] for a in axes)
+    return lambda xd: _mean_of(xd, axes, keepdims, count)
+
+
 MEAN = declare(mean, forward="mean(x)", inputs="x", derivative="g · 1/n, for every entry of x",
-               vjp=PER_CALL, array_vjp=PER_CALL)
+               vjp=PER_CALL, array_vjp=PER_CALL, replay=_mean_replay)
 
 
 def var(x, axis=None, keepdims=False, ddof=0):

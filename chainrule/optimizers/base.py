@@ -285,6 +285,60 @@ class Optimizer:
         self.iterations += 1
         return self.iterations
 
+    def _replay_apply_gradients(self, grads_and_vars):
+        """``apply_gradients`` for a compiled step (``chainrule.compiled``):
+        returns ``(grads, update)``, where ``update(*grad_arrays)`` does what
+        ``apply_gradients(zip(grads, variables))`` does, with the checks on
+        shapes, dtypes and missing gradients made once, here. None when the
+        general path is needed (a missing gradient, a dtype to cast)."""
+        pairs = list(grads_and_vars)
+        grads = [g for g, _ in pairs]
+        variables = [v for _, v in pairs]
+        for grad, var in pairs:
+            g = grad.data if isinstance(grad, Tensor) else grad
+            if not isinstance(var, Tensor) or not isinstance(g, np.ndarray) or \
+                    g.shape != var.data.shape or g.dtype != var.data.dtype:
+                return None
+        small = {}
+        for var in variables:
+            if var.data.size < FUSE_BELOW and self._fuse_small:
+                small.setdefault(var.data.dtype, []).append(var)
+        grouped = {id(var) for group in small.values() for var in group}
+        one_by_one = [var for var in variables if id(var) not in grouped]
+
+        def update(*grads):
+            if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay or
+                    constraints.any_constraints()):
+                return self.apply_gradients(zip(grads, variables))
+            if self._gradient_guard is not None:       # (fit's: see apply_gradients)
+                guarded = self._gradient_guard(list(grads), variables)
+                if guarded is None:
+                    return self.iterations
+                grads = [g.data if isinstance(g, Tensor) else g for g in guarded]
+            lr = self.learning_rate
+            self._before_updates()
+            by_var = dict(zip(map(id, variables), grads))
+            update_step, slots_of = self._update_step, self._slots.get
+            for var in one_by_one:
+                value = var.data if var.data.flags.writeable else self._writable(var)
+                slots = slots_of(var)
+                if slots is None:
+                    slots = self._slots_of(var)
+                update_step(by_var[id(var)], value, slots, value.dtype.type(lr))
+                var._version += 1
+            for dtype, group in small.items():
+                typed_lr = dtype.type(lr)
+                if len(group) == 1:
+                    var, = group
+                    update_step(by_var[id(var)], self._writable(var), self._slots_of(var),
+                                typed_lr)
+                    var._version += 1
+                else:
+                    self._fused_step([(by_var[id(var)], var) for var in group], typed_lr)
+            self.iterations += 1
+            return self.iterations
+        return grads, update
+
     def _fused_step(self, pairs, lr):
         """One ``_update_step`` for several small variables of one dtype, on
         flat concatenations of their gradients, values and slots."""
