@@ -19,7 +19,7 @@ tensor([0., 2.])
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Union
+from typing import Any, Callable, Union, overload
 
 import numpy as np
 
@@ -197,6 +197,10 @@ def deserialize(spec: dict[str, Any]) -> Any:
     return _REGISTRY.deserialize(spec)
 
 
+@overload
+def get(identifier: None) -> None: ...
+@overload
+def get(identifier: str | dict | Constraint | type | Callable[..., Any]) -> Callable[..., Any]: ...
 def get(identifier: ConstraintLike) -> Callable[..., Any] | None:
     """A constraint from a name (``"non_neg"``), a config dict, an object or a callable.
 

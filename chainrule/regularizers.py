@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any, Callable, Union, overload
 
 from . import ops
 from .registry import Registry, class_and_snake_names
@@ -155,6 +155,10 @@ def deserialize(spec: dict[str, Any]) -> Any:
     return _REGISTRY.deserialize(spec)
 
 
+@overload
+def get(identifier: None) -> None: ...
+@overload
+def get(identifier: str | dict | Regularizer | type | Callable[..., Any]) -> Callable[..., Any]: ...
 def get(identifier: RegularizerLike) -> Callable[..., Any] | None:
     """A regularizer from a name (``"l2"``), a config dict, an object or a callable.
 

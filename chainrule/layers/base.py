@@ -27,13 +27,17 @@ Besides Tensors, a layer accepts the :class:`SymbolicTensor` made by
 another ``SymbolicTensor`` that remembers where it came from. Functional
 models (``chainrule.models``) replay that history.
 """
+from __future__ import annotations
+
 import functools
 import inspect
 import re
 import threading
 import warnings
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import constraints, initializers, regularizers
 from ..autodiff import note_variables_read, tapes_recording
@@ -43,6 +47,7 @@ from ..masks import any_masks, get_keras_mask, set_keras_mask
 from ..registry import (CustomObjectScope, get_registered_name, get_registered_object,
                         registered_name_or_none)
 from ..tensor import Tensor, as_tensor
+from ..typing import DTypeLike, Shape, ShapeLike
 from ..variables import is_variable
 
 __all__ = ["Layer", "InputSpec", "SymbolicTensor", "serialize", "deserialize",
@@ -50,8 +55,8 @@ __all__ = ["Layer", "InputSpec", "SymbolicTensor", "serialize", "deserialize",
 
 # class name -> Layer subclass; filled by __init_subclass__ so that loading a
 # saved model only ever instantiates classes that were imported, never code.
-_REGISTRY = {}
-_NAME_COUNTS = {}
+_REGISTRY: dict[str, type[Layer]] = {}
+_NAME_COUNTS: dict[str, int] = {}
 _CONTEXT = threading.local()       # the training flag of the outermost call
 
 
@@ -59,20 +64,24 @@ class placeholder_weights:
     """``with placeholder_weights(accept):`` makes ``add_weight`` in this thread
     skip the initializer: it calls ``accept(shape, dtype)`` (which raises to
     refuse a shape) and creates a read-only zero-cost placeholder, for a
-    loader that overwrites every weight afterwards (``models/saving.py``)."""
+    loader that overwrites every weight afterwards (``models/saving.py``).
 
-    def __init__(self, accept):
+    Args:
+        accept: a function ``accept(shape, dtype)`` that raises to refuse a weight's shape.
+    """
+
+    def __init__(self, accept: Callable[[tuple[int, ...], np.dtype], Any]) -> None:
         self.accept = accept
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.outer = getattr(_CONTEXT, "placeholder_check", None)
         _CONTEXT.placeholder_check = self.accept
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _CONTEXT.placeholder_check = self.outer
 
 
-def _snake(name):
+def _snake(name: str) -> str:
     """Keras' rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d, SimpleRNN -> simple_rnn."""
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
@@ -92,14 +101,21 @@ def _marks_built(build):
     return wrapper
 
 
-def unique_name(base):
-    """``dense``, ``dense_1``, ``dense_2``... as Keras names layers."""
+def unique_name(base: str) -> str:
+    """``dense``, ``dense_1``, ``dense_2``... as Keras names layers.
+
+    Args:
+        base: the name to start from (``"dense"``).
+
+    Returns:
+        ``base`` the first time, then ``base_1``, ``base_2``...
+    """
     count = _NAME_COUNTS.get(base, 0)
     _NAME_COUNTS[base] = count + 1
     return base if count == 0 else f"{base}_{count}"
 
 
-def _fmt_shape(shape):
+def _fmt_shape(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + \
         ("," if len(shape) == 1 else "") + ")"
 
@@ -108,14 +124,27 @@ class InputSpec:
     """What a built layer accepts: a number of dimensions and fixed axis sizes.
 
     ``axes`` maps an axis (negative counts from the end) to its required size.
+
+    Args:
+        ndim: the exact number of dimensions, or None.
+        min_ndim: the least number of dimensions, or None.
+        axes: ``{axis: size}`` of the sizes required, or None.
+        dtype_kind: the NumPy dtype kind required (``"f"``), or None.
     """
 
-    def __init__(self, ndim=None, min_ndim=None, axes=None, dtype_kind=None):
+    def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
+                 axes: Mapping[int, int] | None = None, dtype_kind: str | None = None) -> None:
         self.ndim, self.min_ndim = ndim, min_ndim
         self.axes = dict(axes or {})
         self.dtype_kind = dtype_kind
 
-    def check(self, layer, shape):
+    def check(self, layer: Layer, shape: Sequence[int | None]) -> None:
+        """Raise a ``ShapeError`` naming what is expected if ``shape`` does not fit.
+
+        Args:
+            layer: the layer being called, for the message.
+            shape: the input's shape, batch first.
+        """
         shape = tuple(shape)
         expected = self.expected_shape(len(shape))
         problem = None
@@ -134,10 +163,18 @@ class InputSpec:
                 f"{_fmt_shape(expected)} ({problem}, batch first) but received "
                 f"{_fmt_shape(shape)}.")
 
-    def expected_shape(self, ndim_received):
+    def expected_shape(self, ndim_received: int) -> Shape:
+        """The shape this spec describes, for messages.
+
+        Args:
+            ndim_received: the number of dimensions of the input received.
+
+        Returns:
+            The shape this spec expects, with None for free sizes.
+        """
         ndim = self.ndim or max(self.min_ndim or 0, ndim_received,
                                 max((a + 1 if a >= 0 else -a for a in self.axes), default=0))
-        shape = [None] * ndim
+        shape: list[int | None] = [None] * ndim
         for axis, size in self.axes.items():
             if -ndim <= axis < ndim:
                 shape[axis] = size
@@ -150,23 +187,33 @@ class SymbolicTensor:
     ``shape`` has ``None`` for the batch. ``history`` is ``(layer, inputs,
     kwargs, index)``: the layer call that made it (``None`` for an Input), so a
     functional ``Model`` can replay the calls in order.
+
+    Args:
+        shape: the shape, None for the batch (and any size not known).
+        dtype: the dtype of the real tensors it stands for.
+        history: ``(layer, inputs, kwargs, index)`` of the call that made it, or None.
+        name: a name, or None.
     """
 
-    _keras_mask = None        # a SymbolicTensor when the real tensor will carry a mask
+    _keras_mask: SymbolicTensor | None = None   # set when the real tensor will carry a mask
 
-    def __init__(self, shape, dtype="float32", history=None, name=None):
+    def __init__(self, shape: Sequence[int | None], dtype: DTypeLike = "float32",
+                 history: tuple[Any, ...] | None = None, name: str | None = None) -> None:
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.history = history
         self.name = name
 
-    ndim = property(lambda self: len(self.shape))
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions, the batch included."""
+        return len(self.shape)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<SymbolicTensor shape={_fmt_shape(self.shape)} dtype={self.dtype.name} name={self.name}>"
 
 
-def _flatten(structure):
+def _flatten(structure: Any) -> list[Any]:
     if isinstance(structure, (list, tuple)):
         return [leaf for item in structure for leaf in _flatten(item)]
     if isinstance(structure, dict):
@@ -174,7 +221,7 @@ def _flatten(structure):
     return [structure]
 
 
-def _map(fn, structure):
+def _map(fn: Callable[[Any], Any], structure: Any) -> Any:
     if isinstance(structure, (list, tuple)):
         return type(structure)(_map(fn, s) for s in structure)
     if isinstance(structure, dict):
@@ -182,11 +229,11 @@ def _map(fn, structure):
     return fn(structure)
 
 
-def _is_shape(x):
+def _is_shape(x: Any) -> bool:
     return isinstance(x, tuple) and all(d is None or isinstance(d, (int, np.integer)) for d in x)
 
 
-def _map_shapes(fn, structure):
+def _map_shapes(fn: Callable[[Any], Any], structure: Any) -> Any:
     """``_map`` over a structure whose leaves are shape tuples."""
     if _is_shape(structure):
         return fn(structure)
@@ -197,12 +244,30 @@ def _map_shapes(fn, structure):
     return fn(structure)
 
 
-def _shape_of(x):
+def _shape_of(x: Any) -> Shape:
     return tuple(x.shape)
 
 
 class Layer:
-    """Base class of every layer (and of ``Model``)."""
+    """Base class of every layer (and of ``Model``).
+
+    Args:
+        trainable: whether the optimizer updates the layer's weights.
+        name: the layer's name; None makes a unique one from the class name (``dense_1``).
+        dtype: the dtype of its weights (default float32).
+        input_shape: the input's shape without the batch, as Keras' ``input_shape=`` (checked on
+            the first call).
+        input_dim: the size of a 1-D input, short for ``input_shape=(input_dim,)``.
+        **kwargs: none accepted: a TypeError names any given.
+    """
+
+    # Set with object.__setattr__ (past the tracking __setattr__) or by __init_subclass__.
+    _layers: list[Layer]
+    _weights: list[Tensor]
+    _trainable: bool
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]]
+    _call_takes_training: bool
+    _call_param_names: tuple[str, ...]
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
@@ -225,8 +290,9 @@ class Layer:
             cls._call_takes_training = False
             cls._call_param_names = ()
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
-                 input_dim=None, **kwargs):
+    def __init__(self, trainable: bool = True, name: str | None = None,
+                 dtype: DTypeLike | None = None, input_shape: Sequence[int | None] | None = None,
+                 input_dim: int | None = None, **kwargs: Any) -> None:
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{sorted(kwargs)}")
@@ -237,8 +303,8 @@ class Layer:
         self.dtype = np.dtype(dtype or "float32")
         self.built = False
         self.input_spec = None
-        self.regularizers = {}          # id(weight) -> regularizer
-        self._activity_losses = []
+        self.regularizers: dict[int, Callable[..., Any]] = {}    # id(weight) -> regularizer
+        self._activity_losses: list[Tensor] = []
         self.input_shape_declared = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -248,7 +314,7 @@ class Layer:
         self.output_shape_ = None
 
     # -- tracking ------------------------------------------------------------
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         if not name.startswith("_") and "_layers" in self.__dict__:
             for item in _flatten(value) if isinstance(value, (list, tuple, dict)) else [value]:
                 if isinstance(item, Layer) and item is not self and \
@@ -259,9 +325,11 @@ class Layer:
                     self._weights.append(item)      # cr.Variable: tracked as Keras does
         object.__setattr__(self, name, value)
 
-    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, regularizer=None, constraint=None, aggregation="none",
-                   overwrite_with_gradient=False, name=None):
+    def add_weight(self, *args: Any, shape: int | Sequence[int] | None = None,
+                   initializer: Any = None,
+                   dtype: DTypeLike | None = None, trainable: bool = True, autocast: bool = True,
+                   regularizer: Any = None, constraint: Any = None, aggregation: str = "none",
+                   overwrite_with_gradient: bool = False, name: str | None = None) -> Tensor:
         """Create a weight Tensor, initialized now, tracked by this layer.
 
         Keras 3's signature and defaults (as Keras 3 ``keras/src/layers/layer.py``
@@ -274,6 +342,23 @@ class Layer:
         object or function) is applied by the optimizer after each update;
         ``autocast``, ``aggregation`` and ``overwrite_with_gradient`` are
         accepted for compatibility (one device, one dtype: nothing to do).
+
+        Args:
+            *args: ``shape, initializer, dtype`` by position, or the older ``name, shape,
+                initializer, regularizer, trainable, dtype``.
+            shape: the weight's shape, an int or a tuple of ints.
+            initializer: a name, an initializer, a number or an array.
+            dtype: its dtype; None takes the layer's.
+            trainable: whether the optimizer updates it.
+            autocast: accepted for Keras compatibility.
+            regularizer: a penalty added to ``losses``, or None.
+            constraint: a projection the optimizer applies after each update, or None.
+            aggregation: accepted for Keras compatibility.
+            overwrite_with_gradient: accepted for Keras compatibility.
+            name: the weight's name.
+
+        Returns:
+            The weight, a ``Tensor`` tracked by the layer.
         """
         if args and isinstance(args[0], str):
             legacy = ("name", "shape", "initializer", "regularizer", "trainable", "dtype")
@@ -333,16 +418,16 @@ class Layer:
         return weight
 
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         """The layers tracked directly inside this one."""
         return list(self._layers)
 
-    def _walk(self):
+    def _walk(self) -> Iterator[Layer]:
         yield self
         for layer in self._layers:
             yield from layer._walk()
 
-    def _all_weights(self):
+    def _all_weights(self) -> list[tuple[Layer, Tensor]]:
         seen, out = set(), []
         for layer in self._walk():
             for w in layer._weights:
@@ -352,12 +437,12 @@ class Layer:
         return out
 
     @property
-    def weights(self):
+    def weights(self) -> list[Tensor]:
         """Every weight, trainable first as Keras lists them."""
         return self.trainable_weights + self.non_trainable_weights
 
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         """Whether the optimizer updates this layer's weights.
 
         Setting it sets every sublayer too, recursively (a model inside a
@@ -374,7 +459,7 @@ class Layer:
             layer.trainable = value
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[Tensor]:
         """Weights created trainable whose own layer is trainable; none at all
         when this layer is frozen (Keras 3's rule)."""
         if not self.trainable:
@@ -382,14 +467,14 @@ class Layer:
         return [w for layer, w in self._all_weights() if w.requires_grad and layer.trainable]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[Tensor]:
         if not self.trainable:
             return [w for _, w in self._all_weights()]
         return [w for layer, w in self._all_weights()
                 if not (w.requires_grad and layer.trainable)]
 
     @property
-    def losses(self):
+    def losses(self) -> list[Tensor]:
         """Regularization penalties of every weight, plus losses added in call."""
         out = []
         for layer in self._walk():
@@ -400,29 +485,50 @@ class Layer:
             out.extend(layer._activity_losses)
         return out
 
-    def add_loss(self, value):
-        """Add a loss term (a scalar Tensor) from inside ``call``."""
+    def add_loss(self, value: Tensor) -> None:
+        """Add a loss term (a scalar Tensor) from inside ``call``.
+
+        Args:
+            value: a scalar tensor, added to the training loss.
+        """
         self._activity_losses.append(value)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the ``.grad`` of every weight (PyTorch's ``Module.zero_grad``,
         which Keras 3 layers have on the torch backend): None by default, zeros
-        with ``set_to_none=False``."""
+        with ``set_to_none=False``.
+
+        Args:
+            set_to_none: set each ``.grad`` to None rather than to zeros.
+        """
         for _, w in self._all_weights():
             if set_to_none or w.grad is None:
                 w.grad = None
             else:
                 w.grad.zero_()
 
-    def count_params(self):
+    def count_params(self) -> int:
+        """How many numbers the weights hold.
+
+        Returns:
+            The total number of weight entries.
+        """
         return int(sum(w.size for w in self.weights))
 
-    def get_weights(self):
-        """The weights as NumPy arrays (copies), in Keras' order and layout."""
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as NumPy arrays (copies), in Keras' order and layout.
+
+        Returns:
+            A list of NumPy arrays (copies).
+        """
         return [w.data.copy() for w in self._ordered_weights()]
 
-    def set_weights(self, arrays):
-        """Load NumPy arrays into the weights, checking count and shapes."""
+    def set_weights(self, arrays: Iterable[npt.ArrayLike]) -> None:
+        """Load NumPy arrays into the weights, checking count and shapes.
+
+        Args:
+            arrays: one array per weight, in ``get_weights``' order and shapes.
+        """
         weights = self._ordered_weights()
         arrays = list(arrays)
         if len(arrays) != len(weights):
@@ -439,23 +545,42 @@ class Layer:
             w.data[...] = a
             w._version += 1
 
-    def _ordered_weights(self):
+    def _ordered_weights(self) -> list[Tensor]:
         # Creation order within the layer tree (Keras' get_weights order for
         # a single layer: kernel, bias; gamma, beta, moving_mean, moving_variance).
         return [w for _, w in self._all_weights()]
 
     # -- calling ---------------------------------------------------------------
-    def build(self, input_shape):
-        """Create the weights. The default has none."""
+    def build(self, input_shape: Any) -> None:
+        """Create the weights. The default has none.
 
-    def call(self, inputs):
+        Args:
+            input_shape: the input's shape, batch first (None where unknown); a list of shapes for
+                several inputs.
+        """
+
+    def call(self, inputs: Any) -> Any:
+        """The layer's computation, written with chainrule ops (a subclass defines it).
+
+        Args:
+            inputs: the input tensor (or a list or dict of tensors).
+
+        Returns:
+            The output tensor(s).
+        """
         raise NotImplementedError(f"{type(self).__name__} must define call()")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         """The output shape for an input shape (batch first, may be None).
 
         The default runs ``call`` on a batch of zeros, which is always right
         for the layers here; override it when that would be costly.
+
+        Args:
+            input_shape: the input's shape, batch first (None where unknown).
+
+        Returns:
+            The output's shape (a list of shapes for several outputs).
         """
         def dummy(shape):
             return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
@@ -464,23 +589,32 @@ class Layer:
             out = self._call_with_training(_map_shapes(dummy, input_shape), False, {})
         return _map(lambda t: (None,) + tuple(t.shape[1:]), out)
 
-    def _maybe_build(self, input_shape):
+    def _maybe_build(self, input_shape: Any) -> None:
         if not self.built:
             self.build_input_shape = input_shape
             self.build(input_shape)
             self.built = True
 
-    def _call_with_training(self, inputs, training, kwargs):
+    def _call_with_training(self, inputs: Any, training: bool, kwargs: dict[str, Any]) -> Any:
         if self._call_takes_training:
-            return self.call(inputs, training=training, **kwargs)
+            return self.call(inputs, training=training, **kwargs)  # type: ignore[call-arg]
         return self.call(inputs, **kwargs)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the layer: ``layer(inputs, training=None, **kwargs)``.
 
         More positional tensors are passed on to ``call`` by its parameter
         names (Keras allows ``call(self, targets, logits)``, called as
         ``layer(targets, logits)``).
+
+        Args:
+            *args: the inputs (a tensor, an array, a ``SymbolicTensor``, or a list or dict of
+                them), then more of ``call``'s arguments by position.
+            **kwargs: ``training`` (None: inherit the outer call's flag, else False) and the other
+                arguments of ``call`` (``mask``...).
+
+        Returns:
+            ``call``'s output; ``SymbolicTensor`` placeholders when called on them.
         """
         if args:
             inputs, extra = args[0], args[1:]
@@ -534,7 +668,7 @@ class Layer:
 
     # -- masks (as Keras 3 ``keras/src/layers/layer.py`` ``__call__`` steps 6 and 8) --
     @property
-    def supports_masking(self):
+    def supports_masking(self) -> bool:
         """Whether this layer passes a mask on (through ``compute_mask``).
 
         True when the layer overrides ``compute_mask`` or sets it (Keras' rule);
@@ -549,8 +683,16 @@ class Layer:
     def supports_masking(self, value):
         object.__setattr__(self, "_supports_masking", bool(value))
 
-    def compute_mask(self, inputs, previous_mask=None):
-        """The mask of the output (boolean, ``(batch, steps)``); by default the input's."""
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        """The mask of the output (boolean, ``(batch, steps)``); by default the input's.
+
+        Args:
+            inputs: the layer's inputs.
+            previous_mask: the mask the inputs carried, or None.
+
+        Returns:
+            The output's mask, or None.
+        """
         return previous_mask
 
     def _fill_masks(self, inputs, kwargs):
@@ -683,21 +825,24 @@ class Layer:
         return nodes[0]
 
     @property
-    def input(self):
+    def input(self) -> Any:
         """The placeholder(s) this layer was called on in a functional model (Keras)."""
         return self._only_node("input")[0]
 
     @property
-    def output(self):
+    def output(self) -> Any:
         """The placeholder(s) this layer produced in a functional model (Keras)."""
         return self._only_node("output")[1]
 
     # -- config ----------------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments (captured automatically) plus name/trainable/dtype.
 
         Values must be JSON-friendly; initializer and regularizer objects are
         serialized, tuples become lists.
+
+        Returns:
+            A JSON-friendly dict that ``from_config`` turns back into an equal layer.
         """
         args, kwargs = self._init_args
         try:
@@ -725,14 +870,22 @@ class Layer:
         return {k: _jsonable(v) for k, v in config.items()}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A layer made from ``get_config``'s dict.
+
+        Args:
+            config: what ``get_config`` returned.
+
+        Returns:
+            A new layer of this class.
+        """
         return cls(**config)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
-def _jsonable(value):
+def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, list):
@@ -756,15 +909,23 @@ def _jsonable(value):
                     f"use numbers, strings, lists or objects with get_config()")
 
 
-def register(cls=None, name=None):
-    """Register a custom layer class under a name for loading saved models."""
+def register(cls: type[Layer] | None = None, name: str | None = None) -> Any:
+    """Register a custom layer class under a name for loading saved models.
+
+    Args:
+        cls: the class (when used as ``@register``), or None.
+        name: the name to register it under; None uses the class name.
+
+    Returns:
+        The class itself, or a decorator when ``cls`` is None.
+    """
     def deco(c):
         _REGISTRY[name or c.__name__] = c
         return c
     return deco(cls) if cls is not None else deco
 
 
-def _with_registered_name(spec, cls):
+def _with_registered_name(spec: dict[str, Any], cls: type) -> dict[str, Any]:
     """Add Keras' ``registered_name`` to a config when ``cls`` was registered
     with ``chainrule.saving.register_keras_serializable``."""
     registered = registered_name_or_none(cls)
@@ -773,8 +934,18 @@ def _with_registered_name(spec, cls):
     return spec
 
 
-def get_registered(class_name, custom_objects=None):
+def get_registered(class_name: str, custom_objects: Mapping[str, Any] | None = None) -> Any:
     # custom objects first: a scope, register_keras_serializable, the argument (Keras' order)
+    """The layer class called ``class_name``: custom objects first, then every
+    imported Layer subclass.
+
+    Args:
+        class_name: the name a layer class was saved under.
+        custom_objects: extra ``{name: class}`` to search, or None.
+
+    Returns:
+        The layer class.
+    """
     custom = get_registered_object(class_name, custom_objects)
     if custom is not None:
         return custom
@@ -784,16 +955,31 @@ def get_registered(class_name, custom_objects=None):
     return _REGISTRY[class_name]
 
 
-def serialize(layer):
-    """``{"class_name": ..., "config": ...}`` as Keras writes a layer."""
+def serialize(layer: Layer) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}`` as Keras writes a layer.
+
+    Args:
+        layer: the layer.
+
+    Returns:
+        ``{"class_name": ..., "config": {...}}`` (plus ``registered_name`` when registered).
+    """
     return _with_registered_name({"class_name": type(layer).__name__,
                                   "config": layer.get_config()}, type(layer))
 
 
-def deserialize(spec, custom_objects=None):
+def deserialize(spec: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Layer:
     """The layer a ``serialize`` dict describes. Its ``registered_name`` is
     looked up first; ``custom_objects`` are visible to everything the layer's
-    ``from_config`` looks up by name (a custom activation, say)."""
+    ``from_config`` looks up by name (a custom activation, say).
+
+    Args:
+        spec: what ``serialize`` returned.
+        custom_objects: extra ``{name: object}`` to look names up in, or None.
+
+    Returns:
+        The layer.
+    """
     cls = get_registered_object(spec["registered_name"], custom_objects) \
         if spec.get("registered_name") else None
     with CustomObjectScope(custom_objects):
