@@ -8,9 +8,13 @@ again, so it cannot grow without bound. A fresh large array costs page faults
 when first written, because the allocator hands big blocks back to the system
 between training steps (benchmarks/PROFILE-conv.md measures it).
 """
+from __future__ import annotations
+
 import threading
+from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["scratch"]
 
@@ -18,10 +22,20 @@ _BUFFERS = threading.local()
 _MAX_KEYS = 32
 
 
-def scratch(name, shape, dtype):
+def scratch(name: str, shape: Sequence[int], dtype: npt.DTypeLike) -> np.ndarray:
     """The work array for ``(name, shape, dtype)`` in this thread; its contents
-    are whatever its last user left there."""
-    cache = _BUFFERS.__dict__
+    are whatever its last user left there.
+
+    Args:
+        name: who uses it (e.g. ``"conv2d im2col"``), so two users never share one.
+        shape: the array's shape.
+        dtype: the array's dtype.
+
+    Returns:
+        An uninitialized array of that shape and dtype, the same one on every
+        call with the same key in this thread (until the cache starts again).
+    """
+    cache: dict[Any, np.ndarray] = _BUFFERS.__dict__       # keys (name, shape, dtype)
     key = (name, tuple(shape), np.dtype(dtype))
     buf = cache.get(key)
     if buf is None:
