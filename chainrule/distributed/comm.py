@@ -13,9 +13,12 @@ A rank that is merely stuck (or that caught the exception and went on) is
 caught by the timeout: every collective here polls a non-blocking request
 and raises :class:`DistributedTimeoutError` on the ranks still waiting.
 """
+from __future__ import annotations
+
 import os
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -64,19 +67,26 @@ def _launched_size():
     return 1
 
 
-def init(abort_on_error=True):
+def init(abort_on_error: bool = True) -> Any:
     """Start MPI (once) and return ``MPI.COMM_WORLD``.
 
     With ``abort_on_error`` (the default) an uncaught exception on any rank
     prints its traceback and aborts every rank, instead of leaving the
     others waiting forever in the next collective.
+
+    Args:
+        abort_on_error: install the excepthook that aborts every rank on an
+            uncaught exception.
+
+    Returns:
+        mpi4py's ``MPI.COMM_WORLD`` (an ``Intracomm``).
     """
     MPI = _import_mpi()
     comm = MPI.COMM_WORLD
     if abort_on_error and not _STATE["hook_installed"]:
         previous = sys.excepthook
 
-        def abort_all_ranks(exc_type, exc, tb):
+        def abort_all_ranks(exc_type: Any, exc: Any, tb: Any) -> None:
             previous(exc_type, exc, tb)          # the traceback first, so the cause is visible
             sys.stderr.flush()
             sys.stdout.flush()
@@ -91,23 +101,31 @@ def init(abort_on_error=True):
     return comm
 
 
-def rank():
-    """This process's rank, 0 .. world_size() - 1 (0 without MPI)."""
+def rank() -> int:
+    """This process's rank, 0 .. world_size() - 1 (0 without MPI).
+
+    Returns:
+        The rank.
+    """
     if not _mpi_available():
         _check_not_launched()
         return 0
     return init().Get_rank()
 
 
-def world_size():
-    """How many processes train together (1 without MPI)."""
+def world_size() -> int:
+    """How many processes train together (1 without MPI).
+
+    Returns:
+        The number of ranks.
+    """
     if not _mpi_available():
         _check_not_launched()
         return 1
     return init().Get_size()
 
 
-def _check_not_launched():
+def _check_not_launched() -> None:
     size = _launched_size()
     if size > 1:
         raise ImportError(f"this process is one of {size} started by an MPI launcher, but "
@@ -118,12 +136,17 @@ def _check_not_launched():
 # --------------------------------------------------------------------------
 # Collectives with a timeout
 # --------------------------------------------------------------------------
-def wait(request, timeout, what):
+def wait(request: Any, timeout: float, what: str) -> None:
     """Wait for a non-blocking MPI request, at most ``timeout`` seconds.
 
     Spins for the first millisecond (a step's all-reduce on one machine
     takes microseconds), then sleeps between polls so a long wait does not
     burn a core that another rank may need.
+
+    Args:
+        request: an mpi4py ``Request`` (from ``Iallreduce``, ``Ibcast``...).
+        timeout: seconds before raising ``DistributedTimeoutError``.
+        what: the collective's name, for the error message.
     """
     start = time.monotonic()
     pause = 0.0
@@ -140,41 +163,90 @@ def wait(request, timeout, what):
             pause = min(2 * pause or 1e-5, 1e-3)
 
 
-def allreduce_sum(buffer, timeout, what="all-reduce"):
-    """Sum ``buffer`` (a contiguous NumPy array) over every rank, in place."""
+def allreduce_sum(buffer: np.ndarray, timeout: float, what: str = "all-reduce") -> np.ndarray:
+    """Sum ``buffer`` (a contiguous NumPy array) over every rank, in place.
+
+    Args:
+        buffer: the contiguous array to sum; overwritten with the sum.
+        timeout: seconds before raising ``DistributedTimeoutError``.
+        what: the collective's name, for the error message.
+
+    Returns:
+        ``buffer``.
+    """
     MPI = _import_mpi()
     wait(init().Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM), timeout, what)
     return buffer
 
 
-def start_allreduce_sum(buffer):
-    """Start summing ``buffer`` in place; returns the request to ``wait`` on."""
+def start_allreduce_sum(buffer: np.ndarray) -> Any:
+    """Start summing ``buffer`` in place; returns the request to ``wait`` on.
+
+    Args:
+        buffer: the contiguous array to sum; overwritten with the sum once done.
+
+    Returns:
+        The mpi4py ``Request``.
+    """
     MPI = _import_mpi()
     return init().Iallreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
 
 
-def broadcast(buffer, timeout, root=0, what="broadcast"):
-    """Overwrite ``buffer`` on every rank with rank ``root``'s, in place."""
+def broadcast(buffer: np.ndarray, timeout: float, root: int = 0,
+              what: str = "broadcast") -> np.ndarray:
+    """Overwrite ``buffer`` on every rank with rank ``root``'s, in place.
+
+    Args:
+        buffer: the contiguous array (same shape and dtype on every rank).
+        timeout: seconds before raising ``DistributedTimeoutError``.
+        root: the rank whose values everyone gets.
+        what: the collective's name, for the error message.
+
+    Returns:
+        ``buffer``.
+    """
     wait(init().Ibcast(buffer, root=root), timeout, what)
     return buffer
 
 
-def allgather(buffer, timeout, what="all-gather"):
+def allgather(buffer: np.ndarray, timeout: float, what: str = "all-gather") -> np.ndarray:
     """Every rank's ``buffer`` (same shape and dtype on each), stacked in rank
-    order: an array of shape ``(world_size, *buffer.shape)`` on every rank."""
+    order: an array of shape ``(world_size, *buffer.shape)`` on every rank.
+
+    Args:
+        buffer: this rank's array.
+        timeout: seconds before raising ``DistributedTimeoutError``.
+        what: the collective's name, for the error message.
+
+    Returns:
+        The stacked arrays.
+    """
     comm = init()
     out = np.empty((comm.Get_size(),) + buffer.shape, dtype=buffer.dtype)
     wait(comm.Iallgather(np.ascontiguousarray(buffer), out), timeout, what)
     return out
 
 
-def barrier(timeout=300.0):
-    """Wait until every rank gets here (or raise after ``timeout`` seconds)."""
+def barrier(timeout: float = 300.0) -> None:
+    """Wait until every rank gets here (or raise after ``timeout`` seconds).
+
+    Args:
+        timeout: seconds before raising ``DistributedTimeoutError``.
+    """
     wait(init().Ibarrier(), timeout, "barrier")
 
 
-def broadcast_int(value, timeout, root=0):
-    """Rank ``root``'s integer, on every rank (``None`` travels as -1)."""
+def broadcast_int(value: int | None, timeout: float, root: int = 0) -> int | None:
+    """Rank ``root``'s integer, on every rank (``None`` travels as -1).
+
+    Args:
+        value: this rank's integer (only ``root``'s matters), or None.
+        timeout: seconds before raising ``DistributedTimeoutError``.
+        root: the rank whose value everyone gets.
+
+    Returns:
+        ``root``'s value.
+    """
     buffer = np.array([-1 if value is None else int(value)], dtype=np.int64)
     broadcast(buffer, timeout, root, "broadcast of the training seed")
     return None if buffer[0] == -1 else int(buffer[0])

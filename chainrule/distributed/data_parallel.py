@@ -23,13 +23,22 @@ talks to through a handful of methods (``begin_fit``, ``shard``,
 ``reduce_step``, ``average_logs``, ``end_epoch``, ``select_callbacks``,
 ``rank_generator``); ``fit`` never imports this module.
 """
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 import numpy as np
 
 from ..models.callbacks import CSVLogger, ModelCheckpoint, ProgbarLogger
 from ..tensor import Tensor
 from . import comm
+
+if TYPE_CHECKING:
+    from ..models.callbacks import Callback
+    from ..models.model import Model
+
+GradLike = TypeVar("GradLike", Tensor, np.ndarray)
 
 __all__ = ["DataParallel", "allreduce_gradients", "broadcast_weights"]
 
@@ -77,7 +86,7 @@ class DataParallel:
     >>> model.fit(x, y, batch_size=256, epochs=5, distribution=dp)   # doctest: +SKIP
     """
 
-    def __init__(self, timeout=_DEFAULT_TIMEOUT, bucket_mb=4.0):
+    def __init__(self, timeout: float = _DEFAULT_TIMEOUT, bucket_mb: float = 4.0) -> None:
         _check_positive(timeout, "timeout", "seconds, e.g. 300")
         _check_positive(bucket_mb, "bucket_mb", "MiB, e.g. 4")
         self._comm = comm.init()           # ImportError with what to install, without mpi4py
@@ -87,27 +96,43 @@ class DataParallel:
         self.bucket_bytes = int(bucket_mb * 2 ** 20)
 
     @property
-    def is_chief(self):
+    def is_chief(self) -> bool:
         """True on rank 0, the rank that prints and writes checkpoints."""
         return self.rank == 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"DataParallel(rank={self.rank}, world_size={self.world_size})"
 
     # -- hooks called by fit -----------------------------------------------
-    def begin_fit(self, model, seed, epochs_seen):
-        """Make every rank start from rank 0's weights, seed and epoch count."""
+    def begin_fit(self, model: Model, seed: int | None,
+                  epochs_seen: int | None) -> tuple[int | None, int | None]:
+        """Make every rank start from rank 0's weights, seed and epoch count.
+
+        Args:
+            model: the model ``fit`` trains.
+            seed: this rank's shuffling seed (rank 0's wins).
+            epochs_seen: this rank's count of epochs already trained (rank 0's wins).
+
+        Returns:
+            ``(seed, epochs_seen)`` of rank 0.
+        """
         broadcast_weights(model, timeout=self.timeout)
         seed = comm.broadcast_int(seed, self.timeout)
         epochs_seen = comm.broadcast_int(epochs_seen, self.timeout)
         return seed, epochs_seen
 
-    def check_data(self, arrays, val_arrays=None):
+    def check_data(self, arrays: Sequence[np.ndarray],
+                   val_arrays: Sequence[np.ndarray] | None = None) -> None:
         """Fail on every rank, before any step, unless every rank was given the
         same number of samples and the same shapes and dtypes (training and
         validation). Each rank takes its share of the *same* global batches:
         with other lengths the ranks would take different numbers of steps and
-        average gradients of unrelated batches."""
+        average gradients of unrelated batches.
+
+        Args:
+            arrays: the training arrays (inputs, targets, sample weights).
+            val_arrays: the validation arrays, or None.
+        """
         mine = _describe(arrays, val_arrays)
         encoded = np.zeros(_DESCRIPTION_BYTES, np.uint8)
         raw = mine.encode()[:_DESCRIPTION_BYTES]
@@ -125,35 +150,70 @@ class DataParallel:
                    if len(differ) > 1 else "")
                 + ". Load the same arrays on every rank; fit shards them.")
 
-    def shard_bounds(self, count):
+    def shard_bounds(self, count: int) -> tuple[int, int]:
         """(start, stop) of this rank's share of ``count`` rows: the first
-        ``count % world_size`` ranks take one row more than the others."""
+        ``count % world_size`` ranks take one row more than the others.
+
+        Args:
+            count: the number of rows of the global batch.
+
+        Returns:
+            ``(start, stop)``.
+        """
         base, extra = divmod(count, self.world_size)
         start = self.rank * base + min(self.rank, extra)
         return start, start + base + (self.rank < extra)
 
-    def shard(self, rows):
-        """This rank's part of ``rows`` (an array of sample indices)."""
+    def shard(self, rows: np.ndarray) -> np.ndarray:
+        """This rank's part of ``rows`` (an array of sample indices).
+
+        Args:
+            rows: the sample indices of the global batch.
+
+        Returns:
+            This rank's slice of them.
+        """
         start, stop = self.shard_bounds(len(rows))
         return rows[start:stop]
 
-    def rank_generator(self, seed, epoch):
+    def rank_generator(self, seed: int, epoch: int) -> np.random.Generator | None:
         """The generator for this rank's dropout masks in ``epoch`` (None with
-        one process, which then behaves exactly like plain ``fit``)."""
+        one process, which then behaves exactly like plain ``fit``).
+
+        Args:
+            seed: the run's seed (the same on every rank).
+            epoch: the epoch's index.
+
+        Returns:
+            A Generator seeded by ``(seed, epoch, rank)``, or None with one process.
+        """
         if self.world_size == 1:
             return None
         return np.random.default_rng([seed, epoch, self.rank])
 
-    def reduce_step(self, grads, params, values, n_local, n_global):
+    def reduce_step(self, grads: Sequence[Tensor | np.ndarray | None], params: Sequence[Tensor],
+                    values: Sequence[float], n_local: int,
+                    n_global: int) -> tuple[list[np.ndarray | None], list[float]]:
         """Average one step's gradients and loss values over the ranks.
 
         ``grads`` are this rank's gradients of its mean loss (None where a
         weight got none, or all None for an empty shard); ``values`` are
         floats (the loss and per-output losses). Returns (gradients as arrays,
         None where no rank had one; the values averaged weighted by shard size).
+
+        Args:
+            grads: this rank's gradients, one per weight (None allowed).
+            params: the weights, for the shapes of missing gradients.
+            values: this rank's loss values (floats).
+            n_local: the number of samples in this rank's shard.
+            n_global: the number of samples in the global batch.
+
+        Returns:
+            ``(gradients, values)`` averaged over the ranks.
         """
         scale = n_local / n_global
-        arrays, present = [], []
+        arrays: list[np.ndarray] = []
+        present: list[float] = []
         for grad, param in zip(grads, params):
             if grad is None or n_local == 0:
                 arrays.append(np.zeros(param.shape, param.dtype))
@@ -167,13 +227,21 @@ class DataParallel:
         arrays.append(np.array(extras, dtype=dtype))
         summed = _sum_over_ranks(arrays, self.timeout, self.bucket_bytes, "gradient all-reduce")
         tail = summed.pop()
-        values = [float(v) for v in tail[:len(values)]]
-        grads = [g if flag > 0 else None for g, flag in zip(summed, tail[len(values):])]
-        return grads, values
+        averaged = [float(v) for v in tail[:len(values)]]
+        reduced = [g if flag > 0 else None for g, flag in zip(summed, tail[len(values):])]
+        return reduced, averaged
 
-    def average_logs(self, logs, count):
+    def average_logs(self, logs: dict[str, float], count: int) -> dict[str, float]:
         """``logs`` averaged over the ranks, weighted by ``count`` (this rank's
-        number of samples behind them)."""
+        number of samples behind them).
+
+        Args:
+            logs: this rank's numbers (loss, metrics).
+            count: this rank's number of samples behind them.
+
+        Returns:
+            The logs averaged over every rank.
+        """
         keys = list(logs)
         buffer = np.array([float(logs[k]) * count if count else 0.0 for k in keys] + [count],
                           dtype=np.float64)
@@ -183,9 +251,13 @@ class DataParallel:
             return dict(logs)
         return {k: float(v / total) for k, v in zip(keys, buffer[:-1])}
 
-    def end_epoch(self, model):
+    def end_epoch(self, model: Model) -> None:
         """Average the non-trainable weights (BatchNormalization's moving
-        statistics) across ranks, so every rank evaluates and saves the same model."""
+        statistics) across ranks, so every rank evaluates and saves the same model.
+
+        Args:
+            model: the model ``fit`` trains.
+        """
         weights = [w for w in model.non_trainable_weights if w.dtype.kind == "f"]
         if not weights or self.world_size == 1:
             return
@@ -196,8 +268,17 @@ class DataParallel:
             w.data[...] = (total / self.world_size).astype(w.dtype)
             w._version += 1
 
-    def select_callbacks(self, callbacks, verbose):
-        """Rank 0 keeps everything; the others print nothing and write no files."""
+    def select_callbacks(self, callbacks: Sequence[Callback] | None,
+                         verbose: int) -> tuple[Sequence[Callback] | None, int]:
+        """Rank 0 keeps everything; the others print nothing and write no files.
+
+        Args:
+            callbacks: the callbacks given to ``fit``.
+            verbose: ``fit``'s verbosity.
+
+        Returns:
+            ``(callbacks, verbose)`` for this rank.
+        """
         if self.is_chief:
             return callbacks, verbose
         kept = [cb for cb in (callbacks or [])
@@ -208,7 +289,9 @@ class DataParallel:
 # --------------------------------------------------------------------------
 # Functions for custom loops
 # --------------------------------------------------------------------------
-def allreduce_gradients(grads, weight=None, timeout=_DEFAULT_TIMEOUT, bucket_mb=4.0):
+def allreduce_gradients(grads: Sequence[GradLike | None], weight: float | None = None,
+                        timeout: float = _DEFAULT_TIMEOUT,
+                        bucket_mb: float = 4.0) -> list[GradLike | None]:
     """Average ``grads`` (a list of arrays or Tensors, None allowed) over every rank.
 
     ``weight`` is this rank's share, usually its number of samples: the
@@ -218,17 +301,27 @@ def allreduce_gradients(grads, weight=None, timeout=_DEFAULT_TIMEOUT, bucket_mb=
     same kinds (Tensor in, Tensor out); None stays None only where every rank
     had None.
 
+    Args:
+        grads: this rank's gradients (arrays or Tensors; None allowed).
+        weight: this rank's share (its sample count); None gives every rank 1.
+        timeout: seconds a collective waits before raising ``DistributedTimeoutError``.
+        bucket_mb: size of the all-reduce buckets in MiB.
+
+    Returns:
+        The averaged gradients, each of its input's kind.
+
     >>> loss, grads = cr.value_and_grad(loss_fn)(*params)      # doctest: +SKIP
     >>> from chainrule.distributed import allreduce_gradients            # doctest: +SKIP
     >>> grads = allreduce_gradients(grads, weight=len(x_local))          # doctest: +SKIP
     >>> optimizer.apply_gradients(zip(grads, params))           # doctest: +SKIP
     """
     grads = list(grads)
-    w = 1.0 if weight is None else weight
+    w: float = 1.0 if weight is None else weight
     if not isinstance(w, numbers.Real) or w < 0:
         raise ValueError(f"allreduce_gradients: weight must be a number >= 0 (this rank's "
                          f"sample count), got {weight!r}")
-    arrays, present = [], []
+    arrays: list[np.ndarray] = []
+    present: list[float] = []
     for g in grads:
         if g is None:
             present.append(0.0)
@@ -249,7 +342,8 @@ def allreduce_gradients(grads, weight=None, timeout=_DEFAULT_TIMEOUT, bucket_mb=
         raise ValueError("allreduce_gradients: the weights of all ranks sum to 0; give at "
                          "least one rank a positive weight")
     summed = _sum_over_ranks(arrays, timeout, int(bucket_mb * 2 ** 20), "gradient all-reduce")
-    out, k = [], 0
+    out: list[Any] = []
+    k = 0
     for g in grads:
         if g is None:
             out.append(None)
@@ -260,9 +354,15 @@ def allreduce_gradients(grads, weight=None, timeout=_DEFAULT_TIMEOUT, bucket_mb=
     return out
 
 
-def broadcast_weights(model, root=0, timeout=_DEFAULT_TIMEOUT):
+def broadcast_weights(model: Model, root: int = 0, timeout: float = _DEFAULT_TIMEOUT) -> None:
     """Overwrite every weight of ``model`` (trainable and not) with rank
-    ``root``'s, so all ranks start from the same point."""
+    ``root``'s, so all ranks start from the same point.
+
+    Args:
+        model: a built model (the same architecture on every rank).
+        root: the rank whose weights everyone gets.
+        timeout: seconds a collective waits before raising ``DistributedTimeoutError``.
+    """
     if not getattr(model, "built", False) or not model.weights:
         raise ValueError(f"broadcast_weights: '{getattr(model, 'name', model)}' has no weights "
                          f"yet; build it first (model.build(input_shape) or call it on a batch)")

@@ -6,12 +6,15 @@ The launcher is looked for next to this Python first (where
 ``pip install mpich`` puts it, so a virtual environment's own MPI wins), then
 on ``PATH``; ``--mpiexec`` names one explicitly.
 """
+from __future__ import annotations
+
 import argparse
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
+from typing import NoReturn, Sequence
 
 from .comm import INSTALL_HINT
 
@@ -20,8 +23,12 @@ __all__ = ["find_launcher", "main"]
 _LAUNCHERS = ("mpiexec", "mpirun")
 
 
-def find_launcher():
-    """The path of ``mpiexec``/``mpirun`` (this Python's first), or None."""
+def find_launcher() -> str | None:
+    """The path of ``mpiexec``/``mpirun`` (this Python's first), or None.
+
+    Returns:
+        The launcher's path, or None when there is none.
+    """
     here = os.path.dirname(sys.executable)
     for name in _LAUNCHERS:
         candidate = os.path.join(here, name)
@@ -37,11 +44,16 @@ def find_launcher():
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line on stderr and exit 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``chainrule launch``.
+
+    Returns:
+        The ``argparse`` parser.
+    """
     parser = _Parser(
         prog="chainrule launch",
         description="Run a training script on N processes with MPI "
@@ -60,7 +72,15 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``chainrule launch -n N SCRIPT [ARGS]``.
+
+    Args:
+        argv: the arguments after ``launch``; None means ``sys.argv[1:]``.
+
+    Returns:
+        The launcher's exit status (1: no MPI, 2: a bad command line).
+    """
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.processes < 1:
         print(f"chainrule launch: -n must be at least 1, got {args.processes}", file=sys.stderr)
