@@ -102,7 +102,12 @@ def _op_codes() -> dict:
         codes[code] = fn
     for code in shared:
         del codes[code]
+    from .autodiff import custom_gradient            # its wrapper: one code, many functions
+    codes[custom_gradient(lambda x: (x, None)).__code__] = _CUSTOM_GRADIENT
     return codes
+
+
+_CUSTOM_GRADIENT = object()
 
 
 # --------------------------------------------------------------------------
@@ -209,6 +214,7 @@ class _Tracer:
         self.paused = 0
         self.counter = itertools.count()
         self.op_codes = _op_codes()
+        self.custom = {}
 
     # -- names -------------------------------------------------------------
     def fresh(self, prefix):
@@ -228,7 +234,8 @@ class _Tracer:
         return name
 
     def traced(self, tensor):
-        return not self.paused and id(tensor.data) in self.names
+        return not self.paused and id(tensor.data) in self.names and \
+            threading.get_ident() == self.thread
 
     def ref(self, tensor):
         """Code for ``tensor``'s value at replay: its variable, or (a tensor
@@ -271,6 +278,13 @@ class _Tracer:
         if event == "call":
             fn = self.op_codes.get(frame.f_code)
             if fn is not None:
+                if fn is _CUSTOM_GRADIENT:      # a cr.custom_gradient function: that wrapper again
+                    from .autodiff import custom_gradient
+                    user_fn = frame.f_locals["f"]
+                    fn = self.custom.get(id(user_fn))
+                    if fn is None:
+                        fn = self.custom[id(user_fn)] = custom_gradient(user_fn)
+                        self.keep.append(user_fn)
                 outer = not self.stack and not self.paused
                 self.stack.append([frame, (fn, dict(frame.f_locals), []) if outer else None])
         elif event == "return" and self.stack and self.stack[-1][0] is frame:
@@ -614,6 +628,9 @@ class _Program:
         self.fn, self.code, self.structure = fn, code, structure
 
 
+_NONE = ("None",)
+
+
 class Compiled:
     """A function compiled by ``cr.jit``; call it as the function.
 
@@ -647,10 +664,13 @@ class Compiled:
             return self.fn(*args, **kwargs)
         if not kwargs and self.input_signature is None:
             # the usual call, arrays in: a flat key without the general walk
-            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else None for a in args])
+            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else
+                         _NONE if a is None else None for a in args])
             if None not in key:
                 program = self._cache.get((key, graph.is_grad_enabled()))
                 if program is not None:
+                    if _NONE in key:
+                        return program.fn(*[a for a in args if a is not None])
                     return program.fn(*args)
         leaves, statics = [], []
         key = (_flatten((args, kwargs), leaves, statics), graph.is_grad_enabled())
@@ -664,8 +684,9 @@ class Compiled:
         program = self._cache.get(key)
         if program is None:
             result = self._trace(key, args, kwargs, leaves)
-            if not kwargs and all(type(a) is np.ndarray for a in args):
-                self._cache[(tuple((a.shape, a.dtype) for a in args), key[1])] = self._latest
+            if not kwargs and all(type(a) is np.ndarray or a is None for a in args):
+                flat = tuple((a.shape, a.dtype) if a is not None else _NONE for a in args)
+                self._cache[(flat, key[1])] = self._latest
             return result
         return program.fn(*[t.data if type(t) is Tensor else t for t in leaves])
 

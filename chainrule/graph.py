@@ -91,7 +91,7 @@ def effect(method):
     rather than the NumPy it does. Outside a trace it costs one call."""
     def traced_effect(*args, **kwargs):
         tracer = TRACER[0]
-        if tracer is None or tracer.paused:
+        if tracer is None or tracer.paused or tracer.thread != threading.get_ident():
             return method(*args, **kwargs)
         return tracer.effect(method, args, kwargs)
     traced_effect.__name__ = method.__name__
@@ -314,8 +314,10 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     ``create_graph`` the gradients are tensors, recording stays on, and every
     node's differentiable vjp runs, so the result can be differentiated again.
     """
-    if TRACER[0] is not None and not create_graph and not TRACER[0].paused:
-        return TRACER[0].backward(roots, seeds, targets, accumulate, retain_graph)
+    tracer = TRACER[0]
+    if tracer is not None and not create_graph and not tracer.paused and \
+            tracer.thread == threading.get_ident():
+        return tracer.backward(roots, seeds, targets, accumulate, retain_graph)
     if retain_graph is None:
         retain_graph = create_graph
     arrays = not create_graph

@@ -349,8 +349,6 @@ class Model(Layer):
         """
         from .data_adapters import unpack_x_y_sample_weight
         x, y, sample_weight = unpack_x_y_sample_weight(data)
-        if not self.trainable_variables:
-            warnings.warn("The model does not have any trainable weights.", stacklevel=2)
         step = self._compiled("train", self._train_update) if self.jit_compile \
             else self._train_update
         loss, y_pred = step(x, y, sample_weight)
@@ -366,6 +364,8 @@ class Model(Layer):
         variables = self.trainable_variables
         if variables:
             self.optimizer.apply(gradients(loss, variables), variables)
+        else:
+            warnings.warn("The model does not have any trainable weights.", stacklevel=3)
         return loss, y_pred
 
     def _evaluate_batch(self, x, y, sample_weight):
@@ -374,13 +374,14 @@ class Model(Layer):
 
     def _compiled(self, kind, fn):
         """The ``cr.jit`` of ``fn``, made once per compile() (``jit_compile=True``)."""
-        from ..compiled import jit
-        cache = self.__dict__.setdefault("_jit_steps", {})
-        key = (kind, id(self.optimizer))
-        if key not in cache:
-            cache.clear() if len(cache) > 8 else None
-            cache[key] = jit(fn)
-        return cache[key]
+        cache = self.__dict__.get("_jit_steps")
+        step = None if cache is None else cache.get(kind)
+        if step is None or step.optimizer is not self.optimizer:
+            from ..compiled import jit
+            step = jit(fn)
+            step.optimizer = self.optimizer       # a new optimizer needs a new trace
+            self.__dict__.setdefault("_jit_steps", {})[kind] = step
+        return step
 
     def test_step(self, data):
         """One evaluation step on a batch: loss and metrics, no update."""
