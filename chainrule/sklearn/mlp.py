@@ -84,6 +84,10 @@ class _BaseMLP(BaseEstimator):
     the loss and the three solvers. Subclasses define the output layer and
     how targets are encoded."""
 
+    # Private switch: the stochastic solvers run their step compiled with
+    # cr.jit (True) or eagerly (False, the reference the tests compare with).
+    _jit: ClassVar[bool] = True
+
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
@@ -155,47 +159,110 @@ class _BaseMLP(BaseEstimator):
         With ``sample_weight`` every mean over samples becomes a weighted
         mean (n = Σ weights, also in the L2 term), as scikit-learn's.
         """
+        data_loss, z, log_p, l2 = self._loss_terms(x, Y, sample_weight, log_probs=True)
+        value = self._reported_loss(z.data, log_p, data_loss.data, Y, sample_weight)
+        if l2 is not None:
+            value += float(l2.data)
+            data_loss = data_loss + l2
+        return data_loss, value
+
+    def _loss_terms(self, x, Y, sample_weight=None, log_probs=False):
+        """The loss of a batch as Tensors: ``(data_loss, z, log_p, l2)``.
+
+        ``z`` is the last layer's pre-activation, ``log_p`` the softmax
+        log-probabilities as an array (``log_probs=True`` and a softmax
+        output, else None), ``l2`` the L2 term ½·alpha·Σ‖W‖²/n (None when
+        alpha is 0). Nothing here reads a tensor's value in Python, so the
+        compiled step (``cr.jit``) traces it as it is.
+        """
         if sample_weight is None:
             n, w = x.shape[0], 1.0
         else:
             n, w = float(sample_weight.sum()), sample_weight.reshape(-1, 1)
         z = self._forward(x, self._params)
+        out = self.out_activation_
+        log_p = None
+        if out == "softmax":
+            Yw = Y if sample_weight is None else Y * w
+            # −Σ Yw·log_softmax(z) / n as one fused op (the hot path of fit).
+            if log_probs:
+                data_loss, log_p = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n,
+                                                                    return_log_probs=True)
+            else:
+                data_loss = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n)
+        elif out == "logistic":
+            # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
+            data_loss = cr.sum(_weigh(cr.softplus(z) - z * Y, sample_weight, w)) * (1.0 / n)
+        elif out == "exp":
+            # Poisson deviance: Σ [y log(y/p) − y + p] / n with p = e^z.
+            data_loss = cr.sum(_weigh(cr.exp(z) - z * Y, sample_weight, w)) * (1.0 / n)
+        else:
+            diff = z - Y
+            data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
+        l2 = None
+        if self.alpha > 0:
+            # ½·alpha·Σ‖W‖²/n, one l2_loss op per weight (no W-sized temporary forward).
+            weights = self._params[:self.n_layers_ - 1]
+            l2 = cr.ops.l2_loss(weights[0])
+            for weight in weights[1:]:
+                l2 = l2 + cr.ops.l2_loss(weight)
+            l2 = l2 * (self.alpha / n)
+        return data_loss, z, log_p, l2
+
+    def _reported_loss(self, z, log_p, data_loss, Y, sample_weight=None):
+        """The data part of the loss scikit-learn reports, from the arrays of a
+        step: logits ``z``, softmax ``log_p`` (None: computed from z as the
+        fused op does), the differentiated ``data_loss``."""
+        if sample_weight is None:
+            n, w = z.shape[0], 1.0
+        else:
+            n, w = float(sample_weight.sum()), sample_weight.reshape(-1, 1)
         eps = np.finfo(self._dtype).eps
         lo, hi = np.log(eps), np.log1p(-eps)
         out = self.out_activation_
         if out == "softmax":
             Yw = Y if sample_weight is None else Y * w
-            # −Σ Yw·log_softmax(z) / n as one fused op (the hot path of fit).
-            data_loss, log_p = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n,
-                                                                return_log_probs=True)
+            if log_p is None:        # as ops.nn.softmax_cross_entropy_sum computes it
+                log_p = z - np.max(z, axis=-1, keepdims=True)
+                log_p -= np.log(np.sum(np.exp(log_p), axis=-1, keepdims=True))
             np.clip(log_p, lo, hi, out=log_p)
-            value = -float(np.vdot(Yw, log_p)) / n
-        elif out == "logistic":
-            # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
-            sp = cr.softplus(z)
-            data_loss = cr.sum(_weigh(sp - z * Y, sample_weight, w)) * (1.0 / n)
-            log_p1 = np.clip(z.data - sp.data, lo, hi)
-            log_p0 = np.clip(-sp.data, lo, hi)
-            value = -float(np.sum(w * (Y * log_p1 + (1 - Y) * log_p0))) / n
-        elif out == "exp":
-            # Poisson deviance: Σ [y log(y/p) − y + p] / n with p = e^z.
-            data_loss = cr.sum(_weigh(cr.exp(z) - z * Y, sample_weight, w)) * (1.0 / n)
+            return -float(np.vdot(Yw, log_p)) / n
+        if out == "logistic":
+            sp = np.logaddexp(z.dtype.type(0), z)          # softplus, as ops.softplus
+            log_p1 = np.clip(z - sp, lo, hi)
+            log_p0 = np.clip(-sp, lo, hi)
+            return -float(np.sum(w * (Y * log_p1 + (1 - Y) * log_p0))) / n
+        if out == "exp":
             const = np.sum(w * (_xlogy(Y, Y) - Y)) / n
-            value = float(data_loss.data) + float(const)
-        else:
-            diff = z - Y
-            data_loss = cr.sum(_weigh(diff * diff, sample_weight, w)) * (0.5 / n)
-            value = float(data_loss.data) / Y.shape[1]
-        if self.alpha > 0:
-            # ½·alpha·Σ‖W‖²/n, one l2_loss op per weight (no W-sized temporary forward).
-            weights = self._params[:self.n_layers_ - 1]
-            l2 = cr.ops.l2_loss(weights[0])
-            for w in weights[1:]:
-                l2 = l2 + cr.ops.l2_loss(w)
-            l2 = l2 * (self.alpha / n)
-            value += float(l2.data)
-            data_loss = data_loss + l2
-        return data_loss, value
+            return float(data_loss) + float(const)
+        return float(data_loss) / Y.shape[1]
+
+    def _compiled_step(self, optimizer):
+        """The stochastic solvers' step as one ``cr.jit`` program: forward,
+        loss with its L2 term, gradients, the optimizer's update; returns
+        ``(data_loss, z, l2)`` for the reported loss. Made once per optimizer,
+        weights and settings the trace reads; a new batch size traces again."""
+        params = self._params
+        settings = (self.alpha, self.activation, self.out_activation_)
+        cached = self.__dict__.get("_jit_step")
+        if cached is not None and cached[0] is optimizer and cached[1] is params and \
+                cached[2] == settings:
+            return cached[3]
+
+        def mlp_train_step(x, Y):
+            data_loss, z, _, l2 = self._loss_terms(x, Y)
+            loss = data_loss if l2 is None else data_loss + l2
+            optimizer.apply_gradients(zip(gradients(loss, params), params))
+            return data_loss, z, l2
+
+        step = cr.jit(mlp_train_step)
+        self._jit_step = (optimizer, params, settings, step)
+        return step
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_jit_step", None)         # generated code: traced again after unpickling
+        return state
 
     # ------------------------------------------------------------------
     # Setting up
@@ -355,6 +422,9 @@ class _BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         order = np.arange(n_samples)
         starts = range(0, n_samples, batch_size)
+        # Compiled steps (cr.jit) unless a batch carries sample weights: their
+        # sum n would be a Python constant of the trace.
+        compiled = self._compiled_step(optimizer) if self._jit and sw_train is None else None
 
         self.n_iter_ = 0
         for _ in range(self.max_iter):
@@ -366,9 +436,15 @@ class _BaseMLP(BaseEstimator):
                 rows = order[start:start + batch_size] if self.shuffle else slice(start, start + batch_size)
                 xb, yb = X_train[rows], Y_train[rows]
                 swb = None if sw_train is None else sw_train[rows]
-                loss, value = self._loss(cr.Tensor(xb), yb, swb)
-                grads = gradients(loss, params)
-                optimizer.apply_gradients(zip(grads, params))
+                if compiled is not None and swb is None:
+                    data_loss, z, l2 = compiled(cr.Tensor(xb), yb)
+                    value = self._reported_loss(z.data, None, data_loss.data, yb)
+                    if l2 is not None:
+                        value += float(l2.data)
+                else:
+                    loss, value = self._loss(cr.Tensor(xb), yb, swb)
+                    grads = gradients(loss, params)
+                    optimizer.apply_gradients(zip(grads, params))
                 total += value * xb.shape[0]
             self.n_iter_ += 1
             self.loss_ = total / n_samples
