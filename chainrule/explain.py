@@ -458,6 +458,7 @@ def backward_lines(order: Sequence[Tensor], output: Tensor, label: dict[int, str
     with no_grad():
         for t in reversed(order):
             node, name = t._node, label[id(t)]
+            assert node is not None          # every tensor of order was made by an op
             g = grads.get(id(t))
             if g is None:
                 continue
@@ -618,7 +619,7 @@ def explain(output: Tensor, inputs: Sequence[Tensor] | dict[str, Tensor] | None 
     caller = _caller_names(frame.f_back if frame is not None else None)
     del frame
 
-    order = _recorded_graph(output) if output._node is not None else []
+    order: list[Tensor] = _recorded_graph(output) if output._node is not None else []
     leaves = graph_leaves(order) if order else [output]
     if inputs is None:
         inputs = leaves

@@ -272,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_name = next(n for n in ("J", "L", "out", "result") if n not in values)
         print(f"{out_name} = {args.expression}")
         print()
+        assert isinstance(output, Tensor)      # it uses a variable (checked above): a Tensor
         is_input = any(output is t for t in tensors.values())    # e.g. the expression "a"
         explain(output, inputs=tensors, names=None if is_input else {out_name: output})
     return 0

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ops import einsum, reshape, swapaxes
+from ..rules import Rule
 from ..tensor import DEFAULT_FLOAT, Tensor, as_tensor, record
 from ..typing import TensorLike
 
@@ -67,7 +68,7 @@ def eye_like(x: Tensor) -> np.ndarray:
     return np.eye(x.shape[-1], dtype=x.dtype)
 
 
-def record_many(rule: object, arrays: Sequence[np.ndarray], inputs: Sequence[Tensor],
+def record_many(rule: Rule, arrays: Sequence[np.ndarray], inputs: Sequence[Tensor],
                 vjp: Callable[..., tuple[Tensor | None, ...]]) -> tuple[Tensor, ...]:
     """Record one op with several outputs.
 
