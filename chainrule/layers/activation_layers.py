@@ -7,18 +7,23 @@ as Keras 3 ``keras/src/layers/activations/``. (``Activation`` and
 >>> layers.ReLU(max_value=1.0)(cr.tensor([-1.0, 0.5, 3.0]))
 tensor([0. , 0.5, 1. ])
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import initializers, ops, regularizers
 from ..errors import ShapeError
+from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 
 __all__ = ["ELU", "PReLU", "ReLU", "Softmax"]
 
 
-def _number(layer, arg, value, allow_none=False):
+def _number(layer: str, arg: str, value: Any, allow_none: bool = False) -> Any:
     """A real number >= 0 (or None where allowed), else a ValueError naming it."""
     if value is None and allow_none:
         return None
@@ -51,13 +56,22 @@ class ReLU(Layer):
 
     supports_masking = True
 
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+    def __init__(self, max_value: float | None = None, negative_slope: float = 0.0,
+                 threshold: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.max_value = _number("ReLU", "max_value", max_value, allow_none=True)
         self.negative_slope = _number("ReLU", "negative_slope", negative_slope)
         self.threshold = _number("ReLU", "threshold", threshold)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Apply the function to ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if self.negative_slope and self.max_value is None and self.threshold == 0:
             return ops.leaky_relu(x, alpha=self.negative_slope)
         negative_part = ops.relu(self.threshold - x) if self.negative_slope else None
@@ -68,7 +82,7 @@ class ReLU(Layer):
             y = y - self.negative_slope * negative_part
         return y
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -83,11 +97,15 @@ class Softmax(Layer):
 
     >>> Softmax()(cr.tensor([[0.0, 0.0]]))
     tensor([[0.5, 0.5]])
+
+    Args:
+        axis: an int or a list of ints: the axes the probabilities sum to 1 over.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
     supports_masking = True
 
-    def __init__(self, axis=-1, **kwargs):
+    def __init__(self, axis: int | list[int] | tuple[int, ...] = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         axes = axis if isinstance(axis, (list, tuple)) else [axis]
         if not axes or not all(isinstance(a, numbers.Integral) and not isinstance(a, bool)
@@ -95,7 +113,16 @@ class Softmax(Layer):
             raise TypeError(f"Softmax: axis must be an int or a list of ints, got {axis!r}")
         self.axis = [int(a) for a in axis] if isinstance(axis, (list, tuple)) else int(axis)
 
-    def call(self, x, mask=None):
+    def call(self, x: Tensor, mask: Any = None) -> Tensor:
+        """The softmax of ``x`` along ``axis``, masked entries 0.
+
+        Args:
+            x: the input tensor.
+            mask: booleans broadcastable to ``x`` (False: left out), or None.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if mask is not None:
             mask = np.asarray(getattr(mask, "data", mask))
             try:
@@ -116,26 +143,40 @@ class Softmax(Layer):
             out = ops.where(mask, out, 0.0)
         return out
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
 class ELU(Layer):
     """Exponential linear unit: x for x > 0, alpha·(exp(x) - 1) otherwise
-    (Keras 3 ``keras/src/layers/activations/elu.py``)."""
+    (Keras 3 ``keras/src/layers/activations/elu.py``).
+
+    Args:
+        alpha: the scale of the negative part.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
 
     supports_masking = True
+    alpha: float
 
-    def __init__(self, alpha=1.0, **kwargs):
+    def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
             raise ValueError(f"ELU: alpha must be a number, got {alpha!r}")
         self.alpha = float(alpha)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Apply the function to ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         return ops.elu(x, alpha=self.alpha)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -163,8 +204,10 @@ class PReLU(Layer):
 
     supports_masking = True
 
-    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None,
-                 alpha_constraint=None, shared_axes=None, **kwargs):
+    def __init__(self, alpha_initializer: Any = "Zeros", alpha_regularizer: Any = None,
+                 alpha_constraint: None = None,
+                 shared_axes: int | list[int] | tuple[int, ...] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
@@ -181,7 +224,7 @@ class PReLU(Layer):
                                  f"got {shared_axes!r}")
             self.shared_axes = [int(a) for a in axes]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         shape = list(input_shape[1:])
         for axis in self.shared_axes or []:
             if axis >= len(input_shape):
@@ -197,8 +240,16 @@ class PReLU(Layer):
                 if i not in (self.shared_axes or [])}
         self.input_spec = InputSpec(ndim=len(input_shape), axes=axes)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Apply the function to ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         return ops.relu(x) - self.alpha * ops.relu(-x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)

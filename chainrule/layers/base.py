@@ -133,7 +133,8 @@ class InputSpec:
     """
 
     def __init__(self, ndim: int | None = None, min_ndim: int | None = None,
-                 axes: Mapping[int, int] | None = None, dtype_kind: str | None = None) -> None:
+                 axes: Mapping[int, int | None] | None = None,
+                 dtype_kind: str | None = None) -> None:
         self.ndim, self.min_ndim = ndim, min_ndim
         self.axes = dict(axes or {})
         self.dtype_kind = dtype_kind
@@ -196,6 +197,7 @@ class SymbolicTensor:
     """
 
     _keras_mask: SymbolicTensor | None = None   # set when the real tensor will carry a mask
+    input_layer: Layer                           # set on an Input's placeholder only
 
     def __init__(self, shape: Sequence[int | None], dtype: DTypeLike = "float32",
                  history: tuple[Any, ...] | None = None, name: str | None = None) -> None:
@@ -302,7 +304,7 @@ class Layer:
         self.trainable = trainable
         self.dtype = np.dtype(dtype or "float32")
         self.built = False
-        self.input_spec = None
+        self.input_spec: InputSpec | None = None
         self.regularizers: dict[int, Callable[..., Any]] = {}    # id(weight) -> regularizer
         self._activity_losses: list[Tensor] = []
         self.input_shape_declared = None

@@ -9,10 +9,15 @@ Row ``i`` of ``embeddings`` (input_dim, output_dim) is the vector of id ``i``.
 The lookup is indexing, so the gradient scatters back onto the rows that were
 used (added up where an id repeats).
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from .. import initializers, ops, regularizers
 from ..tensor import Tensor
+from ..typing import Shape, TensorLike
 from .base import Layer
 from .core import check_positive_int
 
@@ -47,8 +52,9 @@ class Embedding(Layer):
     array([[ True,  True, False, False]])
     """
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero=False, **kwargs):
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, mask_zero: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
         self.output_dim = check_positive_int("Embedding", "output_dim", output_dim)
@@ -57,12 +63,20 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer,
                                           self.embeddings_regularizer)
 
-    def call(self, ids):
+    def call(self, ids: TensorLike) -> Tensor:
+        """Look the ids up in the table.
+
+        Args:
+            ids: integer ids in [0, input_dim) (floats holding integers are accepted).
+
+        Returns:
+            The vectors, a tensor of shape ``ids.shape + (output_dim,)``.
+        """
         ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
         if ids.dtype.kind == "f" and np.all(ids == np.round(ids)):
             ids = ids.astype(np.int64)        # Keras casts float ids to int
@@ -75,12 +89,20 @@ class Embedding(Layer):
                              f"from {ids.min()} to {ids.max()}")
         return ops.take(self.embeddings, ids, axis=0)
 
-    def compute_mask(self, inputs, mask=None):
-        """``ids != 0`` with ``mask_zero``, else None."""
+    def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray | None:
+        """``ids != 0`` with ``mask_zero``, else None.
+
+        Args:
+            inputs: the ids.
+            mask: the incoming mask (ignored).
+
+        Returns:
+            The mask ``ids != 0``, or None without ``mask_zero``.
+        """
         if not self.mask_zero:
             return None
         ids = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
         return ids != 0
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape) + (self.output_dim,)

@@ -6,8 +6,13 @@
 It lives with the layers so that ``cr.layers.Input`` (Keras 3's spelling)
 needs nothing from the models floor.
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import numpy as np
 
+from ..typing import DTypeLike, Shape
 from .base import Layer, SymbolicTensor
 
 __all__ = ["Input", "InputLayer"]
@@ -18,10 +23,21 @@ class InputLayer(Layer):
 
     ``shape`` excludes the batch dimension, as in Keras; ``batch_shape``
     includes it (its first entry, when not None, is kept as ``batch_size``).
+
+    Args:
+        shape: one sample's shape (an int or a tuple; None for a size not known).
+        batch_size: a fixed batch size, or None.
+        dtype: the input's dtype (default float32).
+        batch_shape: the batch's shape, batch first (instead of ``shape``).
+        name: the layer's name.
+        sparse: must be falsy: sparse inputs are not supported.
+        **kwargs: passed to ``Layer``.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
-                 sparse=None, **kwargs):
+    def __init__(self, shape: int | Sequence[int | None] | None = None,
+                 batch_size: int | None = None, dtype: DTypeLike | None = None,
+                 batch_shape: Sequence[int | None] | None = None, name: str | None = None,
+                 sparse: bool | None = None, **kwargs: Any) -> None:
         if batch_shape is not None:
             if shape is not None:
                 raise ValueError("InputLayer: give shape= (one sample) or batch_shape= "
@@ -49,19 +65,29 @@ class InputLayer(Layer):
         # an Input's input and output are the placeholder itself (Keras)
         object.__setattr__(self, "_inbound_nodes", [(output, output)])
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
+        """The identity.
+
+        Args:
+            inputs: the input.
+
+        Returns:
+            ``inputs`` unchanged.
+        """
         return inputs
 
     @property
-    def batch_shape(self):
+    def batch_shape(self) -> Shape:
         return (self.batch_size,) + self.shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"shape": list(self.shape), "dtype": self.dtype.name, "name": self.name}
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False):
+def Input(shape: int | Sequence[int | None] | None = None, batch_size: int | None = None,
+          dtype: DTypeLike | None = None, sparse: bool | None = None,
+          batch_shape: Sequence[int | None] | None = None, name: str | None = None,
+          tensor: None = None, optional: bool = False) -> SymbolicTensor:
     """A placeholder for the model's input: ``shape`` is one sample's shape,
     or ``batch_shape`` the batch's (Keras 3's signature).
 
@@ -71,6 +97,19 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     (None, 28, 28, 1)
     >>> cr.Input(batch_shape=(None, 10)).shape
     (None, 10)
+
+    Args:
+        shape: one sample's shape, without the batch (None for a size not known).
+        batch_size: a fixed batch size, or None.
+        dtype: the input's dtype (default float32).
+        sparse: must be falsy: sparse inputs are not supported.
+        batch_shape: the batch's shape, batch first (instead of ``shape``).
+        name: the placeholder's name.
+        tensor: must be None (Keras wraps an existing tensor; chainrule makes placeholders only).
+        optional: must be False.
+
+    Returns:
+        A ``SymbolicTensor`` of shape ``(batch_size,) + shape``.
     """
     if tensor is not None:
         raise ValueError("Input(tensor=...) is not supported: chainrule builds placeholders "

@@ -16,13 +16,17 @@ leave them out, and a compiled loss averages over the unmasked steps only.
 >>> get_keras_mask(y)
 array([[ True, False,  True]])
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any
 
 import numpy as np
 
 from .. import ops
 from ..masks import set_keras_mask
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import Layer
 
 __all__ = ["Masking"]
@@ -50,22 +54,40 @@ class Masking(Layer):
     """
 
     supports_masking = True
+    mask_value: float
 
-    def __init__(self, mask_value=0.0, **kwargs):
+    def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
             raise TypeError(f"Masking: mask_value must be a number, got {mask_value!r}")
         self.mask_value = float(mask_value)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> np.ndarray:
+        """The mask of the steps whose features are not all ``mask_value``.
+
+        Args:
+            inputs: the input, ``(batch, steps, features)``.
+            mask: the incoming mask (ignored).
+
+        Returns:
+            ``any(x != mask_value, axis=-1)``, a boolean array.
+        """
         data = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
         return np.any(data != self.mask_value, axis=-1)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Zero the masked steps and attach the mask.
+
+        Args:
+            x: the input, ``(batch, steps, features)``.
+
+        Returns:
+            ``x`` with the masked steps set to 0, carrying the mask.
+        """
         keep = np.any(x.data != self.mask_value, axis=-1, keepdims=True)
         out = ops.where(keep, x, 0.0)
         set_keras_mask(out, keep[..., 0])
         return out
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)

@@ -3,6 +3,10 @@ is ``layers.Add()([a, b])`` (as Keras 3 ``keras/src/layers/merging/*.py``
 define ``add``, ``concatenate``, ``multiply``, ``subtract``, ``average``,
 ``maximum``, ``minimum`` and ``dot``).
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 from .core import Add, Concatenate
 from .merging import Average, Dot, Maximum, Minimum, Multiply, Subtract
 
@@ -10,42 +14,113 @@ __all__ = ["add", "average", "concatenate", "dot", "maximum", "minimum", "multip
            "subtract"]
 
 
-def add(inputs, **kwargs):
-    """The sum of a list of same-shape tensors (``Add(**kwargs)(inputs)``)."""
+def add(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """The sum of a list of same-shape tensors (``Add(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Add(**kwargs)(inputs)
 
 
-def concatenate(inputs, axis=-1, **kwargs):
-    """A list of tensors joined along ``axis`` (``Concatenate(axis)(inputs)``)."""
+def concatenate(inputs: Sequence[Any], axis: int = -1, **kwargs: Any) -> Any:
+    """A list of tensors joined along ``axis`` (``Concatenate(axis)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        axis: the axis they are joined along.
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> concatenate([cr.ones(2, 3), cr.zeros(2, 1)]).shape
+    (2, 4)
+    """
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
-def multiply(inputs, **kwargs):
-    """The elementwise product of a list of tensors (``Multiply(**kwargs)(inputs)``)."""
+def multiply(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """The elementwise product of a list of tensors (``Multiply(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Multiply(**kwargs)(inputs)
 
 
-def subtract(inputs, **kwargs):
-    """``inputs[0] - inputs[1]`` (``Subtract(**kwargs)(inputs)``)."""
+def subtract(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """``inputs[0] - inputs[1]`` (``Subtract(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Subtract(**kwargs)(inputs)
 
 
-def average(inputs, **kwargs):
-    """The elementwise mean of a list of tensors (``Average(**kwargs)(inputs)``)."""
+def average(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """The elementwise mean of a list of tensors (``Average(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Average(**kwargs)(inputs)
 
 
-def maximum(inputs, **kwargs):
-    """The elementwise maximum of a list of tensors (``Maximum(**kwargs)(inputs)``)."""
+def maximum(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """The elementwise maximum of a list of tensors (``Maximum(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Maximum(**kwargs)(inputs)
 
 
-def minimum(inputs, **kwargs):
-    """The elementwise minimum of a list of tensors (``Minimum(**kwargs)(inputs)``)."""
+def minimum(inputs: Sequence[Any], **kwargs: Any) -> Any:
+    """The elementwise minimum of a list of tensors (``Minimum(**kwargs)(inputs)``).
+
+    Args:
+        inputs: a list of tensors (or placeholders).
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Minimum(**kwargs)(inputs)
 
 
-def dot(inputs, axes=-1, **kwargs):
+def dot(inputs: Sequence[Any], axes: int | Sequence[int] = -1, **kwargs: Any) -> Any:
     """Sample-wise dot products of two tensors along ``axes`` (``Dot(axes)(inputs)``;
-    Keras' functional default is ``axes=-1``)."""
+    Keras' functional default is ``axes=-1``).
+
+    Args:
+        inputs: two tensors.
+        axes: the axis (or one per input) summed over.
+        **kwargs: passed to the layer (``name``...).
+
+    Returns:
+        The merged tensor (a placeholder when given placeholders).
+    """
     return Dot(axes=axes, **kwargs)(inputs)
