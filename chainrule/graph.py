@@ -22,8 +22,14 @@ import contextlib
 import functools
 import itertools
 import threading
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Sequence, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:                 # tensor.py imports this module
+    from .tensor import Tensor
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "Node", "is_grad_enabled", "no_grad", "enable_grad",
@@ -82,14 +88,21 @@ class JitError(RuntimeError):
 
 # The jit trace running now (chainrule.jit), or None: record, run_backward and
 # the state-changing methods marked with ``effect`` report to it.
-TRACER = [None]
+TRACER: list[Any] = [None]
 
 
-def effect(method):
+def effect(method: _F) -> _F:
     """Mark a method that changes state (an optimizer step, a metric update,
     moving statistics) so that a ``cr.jit`` trace replays the call itself
-    rather than the NumPy it does. Outside a trace it costs one call."""
-    def traced_effect(*args, **kwargs):
+    rather than the NumPy it does. Outside a trace it costs one call.
+
+    Args:
+        method: the state-changing method.
+
+    Returns:
+        A function that calls ``method``, or reports the call to the trace.
+    """
+    def traced_effect(*args: Any, **kwargs: Any) -> Any:
         tracer = TRACER[0]
         if tracer is None or tracer.paused or tracer.thread != threading.get_ident():
             return method(*args, **kwargs)
@@ -97,8 +110,8 @@ def effect(method):
     traced_effect.__name__ = method.__name__
     traced_effect.__qualname__ = method.__qualname__
     traced_effect.__doc__ = method.__doc__
-    traced_effect.__wrapped__ = method
-    return traced_effect
+    traced_effect.__wrapped__ = method  # type: ignore[attr-defined]
+    return traced_effect  # type: ignore[return-value]
 
 
 def _count(which, step):
@@ -124,10 +137,18 @@ class Node:
     A vjp reads its inputs and output as they were when the op ran; if one was
     changed in place since (its ``_version`` moved on), the gradient would be
     wrong, so the traversal refuses, as PyTorch does.
+
+    Args:
+        op: the op's name.
+        inputs: the tensors the op read.
+        vjp: the differentiable vjp (None once a backward freed it).
+        versions: the inputs' ``_version`` when the op ran.
+        array_vjp: the vjp on arrays, or None.
     """
     __slots__ = ("op", "inputs", "vjp", "array_vjp", "versions", "seq")
 
-    def __init__(self, op, inputs, vjp, versions, array_vjp=None):
+    def __init__(self, op: str, inputs: Sequence[Tensor], vjp: Callable[..., Any] | None,
+                 versions: tuple[int, ...], array_vjp: Callable[..., Any] | None = None) -> None:
         self.op = op
         self.inputs = inputs
         self.vjp = vjp
@@ -138,19 +159,29 @@ class Node:
         # topological order (see _topological_order).
         self.seq = _next_seq()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Node {self.op}>"
 
 
 _next_seq = itertools.count().__next__
 
 
-def next_creation_number():
-    """A number that every node recorded from now on will be at or above."""
+def next_creation_number() -> int:
+    """A number that every node recorded from now on will be at or above.
+
+    Returns:
+        The next node's creation number (``Node.seq``).
+    """
     return _next_seq()
 
 
-def check_finite(array, what):
+def check_finite(array: np.ndarray, what: str) -> None:
+    """Raise ``FloatingPointError`` if a float array holds NaN or inf.
+
+    Args:
+        array: the array to check.
+        what: what produced it, for the message (``"the forward of 'log'"``).
+    """
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         kind = "NaN" if np.isnan(array).any() else "inf"
         raise FloatingPointError(
@@ -162,8 +193,12 @@ def check_finite(array, what):
 # --------------------------------------------------------------------------
 # Grad mode
 # --------------------------------------------------------------------------
-def is_grad_enabled():
-    """True when ops record the graph for differentiation."""
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph for differentiation (in this thread).
+
+    Returns:
+        True when recording is on.
+    """
     return STATE.grad_enabled
 
 
@@ -171,17 +206,17 @@ class _Switch(contextlib.ContextDecorator):
     """Set one field of STATE inside a block (also usable as a decorator);
     blocks nest, each restoring what it found."""
 
-    def __init__(self, field, value):
+    def __init__(self, field: str, value: bool) -> None:
         self.field = field
         self.value = value
-        self._prev = []
+        self._prev: list[bool] = []
 
-    def __enter__(self):
+    def __enter__(self) -> _Switch:
         self._prev.append(getattr(STATE, self.field))
         setattr(STATE, self.field, self.value)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         setattr(STATE, self.field, self._prev.pop())
         return False
 
@@ -192,30 +227,34 @@ class no_grad(_Switch):
     Use it for inference and for updating weights by hand. Also a decorator.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("grad_enabled", False)
 
 
 class enable_grad(_Switch):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("grad_enabled", True)
 
 
 class set_grad_enabled:
     """Switch recording on or off: at once when called
     (``cr.set_grad_enabled(False)``), or for a block
-    (``with cr.set_grad_enabled(False): ...``), as PyTorch's."""
+    (``with cr.set_grad_enabled(False): ...``), as PyTorch's.
 
-    def __init__(self, mode):
+    Args:
+        mode: True to record, False not to.
+    """
+
+    def __init__(self, mode: bool) -> None:
         self._prev = STATE.grad_enabled
         STATE.grad_enabled = bool(mode)
 
-    def __enter__(self):
+    def __enter__(self) -> set_grad_enabled:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         STATE.grad_enabled = self._prev
         return False
 
@@ -231,14 +270,14 @@ class detect_anomaly(_Switch):
             loss.backward()
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("anomaly", True)
 
 
 # --------------------------------------------------------------------------
 # The backward traversal
 # --------------------------------------------------------------------------
-def walk(roots, everything=False, since=0):
+def walk(roots: Iterable[Tensor], everything: bool = False, since: int = 0) -> list[Tensor]:
     """The recorded graph behind ``roots``: every tensor made by a recorded op
     that a root depends on through inputs that require a gradient, each listed
     after everything it depends on (inputs before the ops that use them).
@@ -253,8 +292,18 @@ def walk(roots, everything=False, since=0):
     (first) and follows nodes already freed by a backward instead of refusing.
     ``since``: ops recorded before this creation number are left out, as if
     their outputs were constants (``GradientTape.reset``).
+
+    Args:
+        roots: the tensors to start from.
+        everything: also list leaves and constants, and follow freed nodes.
+        since: the creation number before which ops are left out.
+
+    Returns:
+        The tensors, each after everything it depends on.
     """
-    found, plain, seen = [], [], set()
+    found: list[Tensor] = []
+    plain: list[Tensor] = []
+    seen: set[int] = set()
     for r in roots:                  # (plain loops: a comprehension is a function call)
         if id(r) not in seen and ((r._node is not None and r._node.seq >= since) or everything):
             seen.add(id(r))
@@ -282,10 +331,18 @@ def walk(roots, everything=False, since=0):
     return plain + found if everything else found
 
 
-def graph_leaves(order):
+def graph_leaves(order: Iterable[Tensor]) -> list[Tensor]:
     """The leaves (tensors with requires_grad made by no recorded op) that the
-    tensors of ``walk``'s list read, in first-use order."""
-    leaves, seen = [], set()
+    tensors of ``walk``'s list read, in first-use order.
+
+    Args:
+        order: tensors made by recorded ops (``walk``'s list).
+
+    Returns:
+        The leaves they read.
+    """
+    leaves: list[Tensor] = []
+    seen: set[int] = set()
     for t in order:
         for p in t._node.inputs:
             if p.requires_grad and p._node is None and id(p) not in seen:
@@ -294,12 +351,14 @@ def graph_leaves(order):
     return leaves
 
 
-def _creation_number(t):
+def _creation_number(t: Tensor) -> int:
     return t._node.seq
 
 
-def run_backward(roots, seeds, targets=None, create_graph=False,
-                 retain_graph=None, accumulate=True, since=0):
+def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor],
+                 targets: Sequence[Tensor] | None = None, create_graph: bool = False,
+                 retain_graph: bool | None = None, accumulate: bool = True,
+                 since: int = 0) -> list[Tensor | None] | None:
     """Propagate ``seeds`` (gradients of ``roots``) back through the graph.
 
     With ``accumulate=True`` (``Tensor.backward``) leaf gradients are added
@@ -313,6 +372,19 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     one gets its differentiable vjp with recording off); with
     ``create_graph`` the gradients are tensors, recording stays on, and every
     node's differentiable vjp runs, so the result can be differentiated again.
+
+    Args:
+        roots: the tensors the gradients start from.
+        seeds: the gradient of each root, of its shape.
+        targets: the tensors whose gradients to return (None: fill leaves' ``.grad``).
+        create_graph: record the backward, so the gradients are differentiable.
+        retain_graph: keep the graph for another backward (default ``create_graph``).
+        accumulate: add the leaves' gradients into their ``.grad``.
+        since: ops recorded before this creation number count as constants.
+
+    Returns:
+        With ``targets``, their gradients (None where a root does not depend
+        on one); else None.
     """
     tracer = TRACER[0]
     if tracer is not None and not create_graph and not tracer.paused and \
@@ -321,10 +393,10 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
     if retain_graph is None:
         retain_graph = create_graph
     arrays = not create_graph
-    grads = {}         # id(tensor) -> its gradient so far (an array, or a Tensor with create_graph)
-    owned = set()      # keys of gradient buffers made here, safe to add into in place
+    grads: dict[int, Any] = {}  # id(tensor) -> its gradient so far (an array, or a Tensor with create_graph)
+    owned: set[int] = set()     # keys of gradient buffers made here, safe to add into in place
     for r, s in zip(roots, seeds):
-        s = s.data if arrays else s
+        s = s.data if arrays else s  # type: ignore[assignment]
         prev = grads.get(id(r))
         grads[id(r)] = s if prev is None else prev + s
     target_ids = {id(t) for t in targets} if targets is not None else ()
@@ -422,7 +494,7 @@ def run_backward(roots, seeds, targets=None, create_graph=False,
                 captured[key] = grads[key]
         if create_graph:
             return [captured.get(id(t)) for t in targets]
-        seen = set()
+        seen: set[int] = set()
         return [None if id(t) not in captured else _own_array(captured[id(t)], seen)
                 for t in targets]
     if accumulate:
@@ -474,13 +546,23 @@ class IndexedGrad:
     instead would make a loop that reads one time step at a time (a recurrent
     layer) quadratic in the number of steps. Indexing's differentiable vjp
     uses the differentiable ``scatter_add`` instead.
+
+    Args:
+        index: where the values go (what indexing read).
+        values: the gradient of the slice.
+        basic: True when the index repeats no position (a plain ``+=`` is right).
     """
     __slots__ = ("basic", "index", "values")
 
-    def __init__(self, index, values, basic):
+    def __init__(self, index: Any, values: np.ndarray, basic: bool) -> None:
         self.index, self.values, self.basic = index, values, basic
 
-    def add_into(self, buffer):
+    def add_into(self, buffer: np.ndarray) -> None:
+        """Add the values into ``buffer`` at the index, in place.
+
+        Args:
+            buffer: the full-size gradient buffer.
+        """
         if self.basic:              # no repeated positions: plain in-place add
             buffer[self.index] += self.values
         else:
@@ -523,12 +605,19 @@ def _fit_tensor(g, p, op, anomaly):
     return g
 
 
-def sum_to_array(array, shape):
+def sum_to_array(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``array`` over the axes that broadcasting ``shape`` to it added
     (the NumPy half of ``ops.shaping.sum_to``; shapes are assumed compatible).
 
     A bias of shape (n,) added to a (batch, n) activation gets
     ``array.sum(axis=0)``.
+
+    Args:
+        array: a gradient of the broadcast shape.
+        shape: the shape of the input that was broadcast.
+
+    Returns:
+        An array of ``shape``.
     """
     if array.ndim == len(shape) + 1 and array.shape[1:] == shape:
         return np.add.reduce(array, axis=0)       # the bias case, directly
@@ -566,24 +655,34 @@ def _store_leaf_grads(leaves, grads, create_graph):
             leaf.grad = _new_tensor(leaf.grad.data + g)
 
 
-_new_tensor = None   # Tensor._wrap; tensor.py binds it (it imports this module)
+_new_tensor: Any = None   # Tensor._wrap; tensor.py binds it (it imports this module)
 
 
-def bind_tensor_type(tensor_type):
-    """Called once by tensor.py, so the traversal can make tensors."""
+def bind_tensor_type(tensor_type: type[Tensor]) -> None:
+    """Called once by tensor.py, so the traversal can make tensors.
+
+    Args:
+        tensor_type: the ``Tensor`` class.
+    """
     global _new_tensor
     _new_tensor = tensor_type._wrap
 
 
-def differentiation_scope(fn):
+def differentiation_scope(fn: _F) -> _F:
     """Mark ``fn`` as running inside a grad()/jacobian() scope.
 
     Gradients computed while a scope is open build their own graph, so that
     an outer scope can differentiate them again (nested ``cr.grad``,
     ``hessian``, nested tapes). Recording is on inside, even under no_grad.
+
+    Args:
+        fn: the function that computes gradients.
+
+    Returns:
+        ``fn`` wrapped to open the scope around each call.
     """
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         STATE.diff_depth += 1
         prev, STATE.grad_enabled = STATE.grad_enabled, True   # grad() works under no_grad too
         try:
@@ -591,4 +690,4 @@ def differentiation_scope(fn):
         finally:
             STATE.diff_depth -= 1
             STATE.grad_enabled = prev
-    return wrapper
+    return wrapper  # type: ignore[return-value]

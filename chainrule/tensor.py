@@ -71,7 +71,7 @@ class Tensor:
     grad: Tensor | None
     requires_grad: bool
     name: str | None
-    _node: Node | None
+    _node: Any      # its Node, or None (Any: the traversal reads it only where it is set)
 
     if TYPE_CHECKING:
         # Assigned after the class body (each is the op itself, see the end of
@@ -571,7 +571,7 @@ def record(op: Rule | str, data: Any, inputs: Sequence[Tensor],
                             (inputs[0]._version, inputs[1]._version, inputs[2]._version)
                             if n == 3 else      # (linear: x, kernel, bias)
                             tuple([i._version for i in inputs]))
-                out._node = Node(name, inputs, vjp, versions, array_vjp)
+                out._node = Node(name, inputs, vjp, versions, array_vjp)  # type: ignore[arg-type]
                 break
     if TRACER[0] is not None:
         TRACER[0].on_record(op, out, inputs)
