@@ -17,7 +17,11 @@ True
 >>> new_model.layers[0].kernel is model.layers[0].kernel
 False
 """
-from ..layers.base import SymbolicTensor, _flatten, _map
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..layers.base import Layer, SymbolicTensor, _flatten, _map
 from .functional import Functional, Input
 from .model import Model
 from .sequential import Sequential
@@ -25,8 +29,10 @@ from .sequential import Sequential
 __all__ = ["clone_model"]
 
 
-def clone_model(model, input_tensors=None, clone_function=None, call_function=None,
-                recursive=False):
+def clone_model(model: Model, input_tensors: Any = None,
+                clone_function: Callable[[Layer], Layer] | None = None,
+                call_function: Callable[..., Any] | None = None,
+                recursive: bool = False) -> Model:
     """A copy of ``model`` with new layers (new weights, freshly initialized).
 
     Args:
@@ -42,6 +48,9 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
             layer after it). Functional models only.
         recursive: clone models nested inside ``model`` with ``clone_model``
             (same arguments) instead of ``clone_function``.
+
+    Returns:
+        The new model (compiled like ``model`` when it was).
     """
     if not isinstance(model, Model):
         raise TypeError(f"clone_model needs a chainrule Model, got {type(model).__name__}")

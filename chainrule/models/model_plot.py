@@ -12,12 +12,18 @@ writes the Graphviz text itself and needs no Graphviz).
 >>> print(cr.utils.model_to_dot(model, show_layer_names=True).splitlines()[-2])
   "x" -> "out";
 """
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
 import tempfile
+from typing import TYPE_CHECKING, Any
 
 from ..layers.base import SymbolicTensor, _flatten, _fmt_shape
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["model_to_dot", "plot_model"]
 
@@ -50,11 +56,29 @@ def _graph(model):
                      f"is Python code, not a graph of layers")
 
 
-def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=False,
-                 rankdir="TB", expand_nested=False, dpi=200, subgraph=False,
-                 show_layer_activations=False, show_trainable=False, **kwargs):
+def model_to_dot(model: Model, show_shapes: bool = False, show_dtype: bool = False,
+                 show_layer_names: bool = False, rankdir: str = "TB", expand_nested: bool = False,
+                 dpi: int = 200, subgraph: bool = False, show_layer_activations: bool = False,
+                 show_trainable: bool = False, **kwargs: Any) -> str:
     """The Graphviz DOT text of ``model``'s layer graph (Keras 3's arguments;
-    ``expand_nested`` draws a nested model as one box)."""
+    ``expand_nested`` draws a nested model as one box).
+
+    Args:
+        model: a Sequential or functional model.
+        show_shapes: write each layer's output shape.
+        show_dtype: write each layer's dtype.
+        show_layer_names: write each layer's name.
+        rankdir: ``"TB"`` (top to bottom) or ``"LR"`` (left to right).
+        expand_nested: accepted (a nested model is drawn as one box).
+        dpi: the picture's resolution.
+        subgraph: accepted for Keras' signature.
+        show_layer_activations: write each layer's activation.
+        show_trainable: write whether each layer trains.
+        **kwargs: accepted for Keras' signature and ignored.
+
+    Returns:
+        The DOT text.
+    """
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be 'TB' (top to bottom) or 'LR' (left to right), "
                          f"got {rankdir!r}")
@@ -86,13 +110,29 @@ def model_to_dot(model, show_shapes=False, show_dtype=False, show_layer_names=Fa
     return "\n".join(lines) + "\n"
 
 
-def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
-               show_layer_names=False, rankdir="TB", expand_nested=False, dpi=200,
-               show_layer_activations=False, show_trainable=False, **kwargs):
+def plot_model(model: Model, to_file: str | os.PathLike[str] = "model.png",
+               show_shapes: bool = False, show_dtype: bool = False,
+               show_layer_names: bool = False, rankdir: str = "TB", expand_nested: bool = False,
+               dpi: int = 200, show_layer_activations: bool = False,
+               show_trainable: bool = False, **kwargs: Any) -> None:
     """Draw ``model``'s layer graph into ``to_file`` (PNG, SVG, PDF... by its
     extension, with Graphviz's ``dot``; ``.dot`` writes the text). Keras 3's
     arguments and defaults. Raises ImportError naming how to install Graphviz
-    when ``dot`` is missing (Keras raises ImportError when its drawing library is)."""
+    when ``dot`` is missing (Keras raises ImportError when its drawing library is).
+
+    Args:
+        model: a Sequential or functional model.
+        to_file: the file to write; its extension picks the format.
+        show_shapes: write each layer's output shape.
+        show_dtype: write each layer's dtype.
+        show_layer_names: write each layer's name.
+        rankdir: ``"TB"`` (top to bottom) or ``"LR"`` (left to right).
+        expand_nested: accepted (a nested model is drawn as one box).
+        dpi: the picture's resolution.
+        show_layer_activations: write each layer's activation.
+        show_trainable: write whether each layer trains.
+        **kwargs: accepted for Keras' signature and ignored.
+    """
     text = model_to_dot(model, show_shapes=show_shapes, show_dtype=show_dtype,
                         show_layer_names=show_layer_names, rankdir=rankdir,
                         expand_nested=expand_nested, dpi=dpi,

@@ -21,9 +21,15 @@ ONNX's Conv and pooling are channels-first, so each of them is wrapped in
 two Transposes; Keras' LSTM gates (i, f, c, o) are reordered to ONNX's
 (i, o, f, c); sequences are batch-first in chainrule and time-first in ONNX.
 """
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["CONVERTERS", "export_onnx"]
 
@@ -851,8 +857,17 @@ def _output_shapes(model):
     return shape if isinstance(shape, list) else [shape]
 
 
-def export_onnx(model, filepath, opset=OPSET):
-    """Write ``model`` as an ONNX file at ``filepath`` (atomically); returns the path."""
+def export_onnx(model: Model, filepath: str | os.PathLike[str], opset: int = OPSET) -> str:
+    """Write ``model`` as an ONNX file at ``filepath`` (atomically); returns the path.
+
+    Args:
+        model: a built model.
+        filepath: the ``.onnx`` file to write.
+        opset: the ONNX opset version, at least 14.
+
+    Returns:
+        The path written.
+    """
     onnx = _need_onnx()
     if not model.built:
         raise ValueError(f"model '{model.name}' has not been built; build it before exporting")
