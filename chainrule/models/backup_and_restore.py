@@ -18,18 +18,16 @@ and reaches the same weights as one never interrupted.
 >>> model.fit(x, y, epochs=10, callbacks=[backup])  # killed at epoch 6  # doctest: +SKIP
 >>> model.fit(x, y, epochs=10, callbacks=[backup])  # resumes at epoch 6  # doctest: +SKIP
 """
+from __future__ import annotations
+
 import json
 import os
 import shutil
 
 import numpy as np
 
-from . import saving
-from .callbacks import Callback
-
-# saving.py's atomic writer (temporary file + os.replace); public as
-# atomic_write since the hardening of issue 20, _atomic_write before it.
-atomic_write = getattr(saving, "atomic_write", None) or saving._atomic_write
+from .callbacks import Callback, Logs
+from .saving import atomic_write     # the one atomic writer (temporary file + os.replace)
 
 __all__ = ["BackupAndRestore"]
 
@@ -37,10 +35,17 @@ _FILE = "backup.npz"
 
 
 class BackupAndRestore(Callback):
-    """Back up the training state to ``backup_dir`` and restore it when ``fit`` restarts."""
+    """Back up the training state to ``backup_dir`` and restore it when ``fit`` restarts.
 
-    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
-                 delete_checkpoint=True):
+    Args:
+        backup_dir: the folder of the backup (``backup.npz``).
+        save_freq: ``"epoch"``, or a number of batches between backups.
+        double_checkpoint: keep the previous backup too (``backup.npz.previous``).
+        delete_checkpoint: delete the backup when ``fit`` finishes.
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike[str], save_freq: str | int = "epoch",
+                 double_checkpoint: bool = False, delete_checkpoint: bool = True) -> None:
         super().__init__()
         if not backup_dir:
             raise ValueError("BackupAndRestore needs backup_dir, a folder for the backup")
@@ -56,10 +61,10 @@ class BackupAndRestore(Callback):
         self._batches_since_save = 0
 
     @property
-    def _path(self):
+    def _path(self) -> str:
         return os.path.join(self.backup_dir, _FILE)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         if not os.path.exists(self._path):
             return
         if not self.model.built or not self.model.weights:
@@ -78,12 +83,12 @@ class BackupAndRestore(Callback):
         self.model._initial_epoch = meta["epoch"]
         self._current_epoch = meta["epoch"]
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._current_epoch = epoch
         self._epochs_seen_at_start = self.model._epochs_seen
 
-    def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if isinstance(self.save_freq, str):       # "epoch", the only string __init__ takes
             return
         self._batches_since_save += 1
         if self._batches_since_save >= self.save_freq:
@@ -91,12 +96,12 @@ class BackupAndRestore(Callback):
             # Mid-epoch: resuming runs this epoch again from the saved weights.
             self._save(self._current_epoch, self._epochs_seen_at_start)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         if self.save_freq == "epoch":
             # The epoch is over: resume at the next one.
             self._save(epoch + 1, self.model._epochs_seen)
 
-    def _save(self, resume_epoch, epochs_seen):
+    def _save(self, resume_epoch: int, epochs_seen: int) -> None:
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._path):
             shutil.copyfile(self._path, self._path + ".previous")
@@ -110,6 +115,6 @@ class BackupAndRestore(Callback):
         arrays["meta"] = np.array(json.dumps(meta))
         atomic_write(self._path, lambda f: np.savez(f, **arrays))
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         if self.delete_checkpoint and os.path.isdir(self.backup_dir):
             shutil.rmtree(self.backup_dir, ignore_errors=True)

@@ -15,12 +15,15 @@ TensorBoard's protocol buffers, so ``tensorboard --logdir LOG_DIR`` and its
 
 Needs the ``tensorboard`` package (``pip install chainrule[tensorboard]``).
 """
+from __future__ import annotations
+
 import os
 import time
+from typing import Any
 
 import numpy as np
 
-from .callbacks import Callback
+from .callbacks import Callback, Logs
 
 __all__ = ["TensorBoard"]
 
@@ -38,13 +41,28 @@ def _tensorboard():
 
 class TensorBoard(Callback):
     """Log scalars per epoch (and per batch with ``update_freq``) and weight
-    histograms (``histogram_freq``) for TensorBoard."""
+    histograms (``histogram_freq``) for TensorBoard.
+
+    Args:
+        log_dir: the folder of the event files (``train/`` and ``validation/``).
+        histogram_freq: epochs between weight histograms; 0 for none.
+        write_graph: accepted for Keras code (there is no TensorFlow graph).
+        write_images: accepted for Keras code.
+        write_steps_per_second: log ``epoch_steps_per_second``.
+        update_freq: ``"epoch"``, ``"batch"``, or a number of batches between
+            ``batch_*`` scalars.
+        profile_batch: accepted for Keras code (no profiler).
+        embeddings_freq: accepted for Keras code.
+        embeddings_metadata: accepted for Keras code.
+    """
 
     chief_only = True       # with DataParallel only rank 0 writes
 
-    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
-                 write_steps_per_second=False, update_freq="epoch", profile_batch=0,
-                 embeddings_freq=0, embeddings_metadata=None):
+    def __init__(self, log_dir: str | os.PathLike[str] = "logs", histogram_freq: int = 0,
+                 write_graph: bool = True, write_images: bool = False,
+                 write_steps_per_second: bool = False, update_freq: str | int = "epoch",
+                 profile_batch: int = 0, embeddings_freq: int = 0,
+                 embeddings_metadata: Any = None) -> None:
         super().__init__()
         if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or \
                 histogram_freq < 0:
@@ -62,7 +80,7 @@ class TensorBoard(Callback):
         self.write_steps_per_second = write_steps_per_second
         # write_graph, write_images, profile_batch and embeddings_* are accepted
         # for Keras code; there is no TensorFlow graph or profiler to write.
-        self._writers = {}
+        self._writers: dict[str, Any] = {}
         self._train_step = 0
 
     def _writer(self, kind):
@@ -88,22 +106,22 @@ class TensorBoard(Callback):
                                     summary=summary_pb2.Summary(value=entries))
             self._writer(kind).add_event(event)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: Logs | None = None) -> None:
         _tensorboard()          # fail now, with the install hint, not at the first epoch
         self._train_step = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
         self._epoch_start = time.perf_counter()
         self._epoch_steps = 0
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
         self._train_step += 1
         self._epoch_steps = getattr(self, "_epoch_steps", 0) + 1
-        if self.update_freq != "epoch" and self._train_step % self.update_freq == 0:
+        if not isinstance(self.update_freq, str) and self._train_step % self.update_freq == 0:
             self._write("train", self._train_step,
                         {f"batch_{k}": v for k, v in (logs or {}).items() if _is_number(v)})
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         train = {f"epoch_{k}": v for k, v in logs.items()
                  if not k.startswith("val_") and _is_number(v)}
@@ -113,7 +131,7 @@ class TensorBoard(Callback):
                 train["epoch_learning_rate"] = float(self.model.optimizer.learning_rate)
             except (TypeError, ValueError):
                 pass
-        if self.write_steps_per_second and getattr(self, "_epoch_steps", 0):
+        if self.write_steps_per_second and getattr(self, "_epoch_steps", 0) > 0:
             seconds = time.perf_counter() - self._epoch_start
             train["epoch_steps_per_second"] = self._epoch_steps / max(seconds, 1e-12)
         if self.histogram_freq and epoch % self.histogram_freq == 0:
@@ -139,7 +157,7 @@ class TensorBoard(Callback):
                 bucket_limit=[float(e) for e in edges[1:]], bucket=[float(c) for c in counts])
         return out
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: Logs | None = None) -> None:
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
