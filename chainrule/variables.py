@@ -17,22 +17,45 @@ tensor([1., 2.], requires_grad=True)
 >>> cr.Variable("ones", shape=(2, 2), trainable=False).requires_grad
 False
 """
+from __future__ import annotations
+
 import weakref
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import initializers
 from .tensor import Tensor
+from .typing import DTypeLike, TensorLike
 
 __all__ = ["Variable", "is_variable"]
 
-_MADE = {}          # id -> weakref of the tensors made by Variable (layers track them)
+_MADE: dict[int, weakref.ref[Tensor]] = {}  # id -> weakref of the tensors made by Variable (layers track them)
 
 
-def Variable(initializer, shape=None, dtype=None, trainable=True, autocast=True,  # noqa: N802
-             aggregation="none", synchronization="auto", name=None, **kwargs):
-    """A new variable (a Tensor) with Keras 3's arguments; ``autocast``,
-    ``aggregation`` and ``synchronization`` are accepted for compatibility."""
+def Variable(initializer: TensorLike | str | Callable[..., Any],  # noqa: N802
+             shape: Sequence[int] | None = None, dtype: DTypeLike | None = None,
+             trainable: bool = True, autocast: bool = True, aggregation: str = "none",
+             synchronization: str = "auto", name: str | None = None,
+             **kwargs: Any) -> Tensor:
+    """A new variable (a Tensor) with Keras 3's arguments.
+
+    Args:
+        initializer: the initial value (array, number, tensor), or an
+            initializer (its name or a callable), which then needs ``shape``.
+        shape: the shape (needed with an initializer; checked against a value).
+        dtype: the dtype (default: the value's; ``float32`` for an initializer
+            or Python floats).
+        trainable: whether it needs a gradient (floating dtypes only).
+        autocast: accepted for compatibility with Keras.
+        aggregation: accepted for compatibility with Keras.
+        synchronization: accepted for compatibility with Keras.
+        name: the variable's name.
+        **kwargs: none are accepted (a TypeError names them).
+
+    Returns:
+        The variable: a ``Tensor`` that ``is_variable`` recognises.
+    """
     if kwargs:
         raise TypeError(f"Variable: unexpected keyword argument(s) {sorted(kwargs)}")
     if isinstance(initializer, str) or (callable(initializer) and
@@ -53,11 +76,18 @@ def Variable(initializer, shape=None, dtype=None, trainable=True, autocast=True,
                              f"shape={tuple(shape)} was given")
     variable = Tensor(value, name=name, requires_grad=bool(trainable) and value.dtype.kind in "fc")
     key = id(variable)
-    _MADE[key] = weakref.ref(variable, lambda _, key=key: _MADE.pop(key, None))
+    _MADE[key] = weakref.ref(variable, lambda _, key=key: _MADE.pop(key, None))  # type: ignore[misc]
     return variable
 
 
-def is_variable(x):
-    """True for a tensor made by :func:`Variable`."""
+def is_variable(x: object) -> bool:
+    """Whether ``x`` was made by :func:`Variable`.
+
+    Args:
+        x: any object.
+
+    Returns:
+        True for a tensor made by :func:`Variable`.
+    """
     ref = _MADE.get(id(x))
     return ref is not None and ref() is x
