@@ -26,6 +26,8 @@ builds the model on placeholders (no initializer runs), so memory stays
 within the file's size. A file that is not a chainrule model, or any
 malformed part of one, gives a ``ValueError`` that names it.
 """
+from __future__ import annotations
+
 import io
 import json
 import os
@@ -34,6 +36,7 @@ import secrets
 import stat
 import struct
 import zipfile
+from typing import IO, TYPE_CHECKING, Any, Callable, Union
 
 import numpy as np
 
@@ -42,7 +45,12 @@ from ..layers.base import get_registered, serialize
 from ..layers.lambda_layer import check_lambda_layers
 from ..registry import custom_objects_visible
 
+if TYPE_CHECKING:
+    from .model import Model
+
 __all__ = ["load_model", "load_weights", "save_model", "save_weights"]
+
+PathLike = Union[str, "os.PathLike[str]"]
 
 FORMAT_NAME = "chainrule.model"
 FORMAT_VERSION = 1
@@ -58,7 +66,8 @@ def _version():
 # --------------------------------------------------------------------------
 # Atomic writes
 # --------------------------------------------------------------------------
-def atomic_write(filepath, write, verify=None):
+def atomic_write(filepath: PathLike, write: Callable[[IO[bytes]], Any],
+                 verify: Callable[[str], Any] | None = None) -> None:
     """Call ``write(binary file)`` on a temporary file next to ``filepath``,
     then (after ``verify(temporary path)``, if given) move it into place with
     ``os.replace``; on any error the temporary file is removed.
@@ -68,6 +77,12 @@ def atomic_write(filepath, write, verify=None):
     killed (its process is gone). It is created with mode 0o666 less the
     umask (0644 under umask 022, as NumPy, PyTorch and Keras write), or, when
     ``filepath`` exists, with the mode of the file it replaces.
+
+    Args:
+        filepath: the file to write.
+        write: ``write(f)`` writes the contents into the open binary file ``f``.
+        verify: ``verify(temporary_path)`` checks the written file before it
+            replaces ``filepath`` (raise to keep the old one), or None.
     """
     filepath = os.fspath(filepath)
     directory = os.path.dirname(os.path.abspath(filepath))
@@ -99,9 +114,14 @@ def atomic_write(filepath, write, verify=None):
         raise
 
 
-def remove_stale_temporaries(directory, base):
+def remove_stale_temporaries(directory: str, base: str) -> None:
     """Remove ``.BASE.PID-TOKEN.tmp`` files in ``directory`` whose writer
-    process no longer runs (killed mid-save); a live writer's file stays."""
+    process no longer runs (killed mid-save); a live writer's file stays.
+
+    Args:
+        directory: the folder of the file.
+        base: the file's name (without folder).
+    """
     pattern = re.compile(r"\." + re.escape(base) + r"\.(\d+)-[0-9a-f]+\.tmp\Z")
     try:
         names = os.listdir(directory)
@@ -201,8 +221,14 @@ def _compile_config(model):
 # --------------------------------------------------------------------------
 # Save
 # --------------------------------------------------------------------------
-def save_model(model, filepath, include_optimizer=True):
-    """Write ``model`` to ``filepath`` (see the module docstring)."""
+def save_model(model: Model, filepath: PathLike, include_optimizer: bool = True) -> None:
+    """Write ``model`` to ``filepath`` (see the module docstring).
+
+    Args:
+        model: a built model.
+        filepath: the file; ``.keras`` writes Keras 3's format, anything else chainrule's.
+        include_optimizer: also save the optimizer's state.
+    """
     if _keras_format.route_save(filepath) == "keras":     # Keras 3 .keras zip
         return _keras_format.save_keras_model(model, filepath, include_optimizer)
     from .model import Model
@@ -232,8 +258,13 @@ def save_model(model, filepath, include_optimizer=True):
     atomic_write(filepath, write)
 
 
-def save_weights(model, filepath):
-    """Write only the weights, as an ``.npz`` (atomically)."""
+def save_weights(model: Model, filepath: PathLike) -> None:
+    """Write only the weights, as an ``.npz`` (atomically).
+
+    Args:
+        model: a built model.
+        filepath: the file; ``.weights.h5`` writes Keras' HDF5 layout.
+    """
     if _keras_format.route_weights_save(filepath) == "keras":   # Keras' .weights.h5
         return _keras_format.save_keras_weights(model, filepath)
     if not model.built:
@@ -606,7 +637,8 @@ _CONFIG_ERRORS = (KeyError, TypeError, ValueError, AttributeError, IndexError, R
 
 
 @custom_objects_visible          # chainrule.saving: every name lookup sees them
-def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_model(filepath: PathLike, custom_objects: dict[str, Any] | None = None,
+               compile: bool = True, safe_mode: bool = True) -> Model:
     """Recreate the model saved by ``model.save``: architecture, weights, and
     (with ``compile=True``) loss, metrics and optimizer with its state.
 
@@ -620,11 +652,20 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     member headers, each array's .npy header, the JSON's nesting, each
     weight's shape as the config builds it (no initializer runs). A
     malformed file raises ``ValueError`` naming the part that is wrong.
+
+    Args:
+        filepath: a file written by ``model.save`` (or a Keras ``.keras`` file).
+        custom_objects: ``{name: class_or_function}`` for unregistered custom objects.
+        compile: restore the loss, metrics and optimizer (with its state).
+        safe_mode: refuse a ``.keras`` config holding a Python lambda.
+
+    Returns:
+        The model.
     """
     if _keras_format.route_load(filepath) == "keras":     # a Keras 3 .keras file
         return _keras_format.load_keras_model(filepath, custom_objects, compile, safe_mode)
     _, config, weights, optimizer_state = _read_archive(filepath)
-    check_lambda_layers(config, safe_mode, filepath)       # Keras: Lambda needs trust
+    check_lambda_layers(config, safe_mode, os.fspath(filepath))   # Keras: Lambda needs trust
     try:
         model = _build_model(config, custom_objects, weights, filepath)
     except _CONFIG_ERRORS as e:
@@ -657,8 +698,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     return model
 
 
-def load_weights(model, filepath):
-    """Load weights from ``save_weights``' ``.npz`` or from a full model file."""
+def load_weights(model: Model, filepath: PathLike) -> None:
+    """Load weights from ``save_weights``' ``.npz`` or from a full model file.
+
+    Args:
+        model: a built model of the same architecture.
+        filepath: the weights file (or a model file, or Keras' ``.weights.h5``/``.keras``).
+    """
     if _keras_format.route_weights_load(filepath) == "keras":   # HDF5 or .keras
         return _keras_format.load_keras_weights(model, filepath)
     filepath = os.fspath(filepath)
