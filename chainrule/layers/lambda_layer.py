@@ -16,9 +16,13 @@ from a config).
 >>> layers.Lambda(lambda x: x * 2)(cr.tensor([1.0, 2.0]))
 tensor([2., 4.])
 """
+from __future__ import annotations
+
 import inspect
+from typing import Any, Callable, Mapping, Sequence
 
 from ..registry import get_registered_name, get_registered_object
+from ..typing import Shape
 from .base import Layer
 
 __all__ = ["Identity", "Lambda", "check_lambda_layers"]
@@ -47,7 +51,9 @@ class Lambda(Layer):
 
     supports_masking = True
 
-    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+    def __init__(self, function: Callable[..., Any],
+                 output_shape: Sequence[int | None] | Callable[..., Any] | None = None,
+                 mask: Any = None, arguments: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not callable(function):
             raise TypeError(f"Lambda: function must be callable, got {function!r}")
@@ -60,12 +66,22 @@ class Lambda(Layer):
         self.mask = mask
         self.arguments = dict(arguments or {})
         try:
-            params = inspect.signature(function).parameters
+            params: Mapping[str, inspect.Parameter] = inspect.signature(function).parameters
         except (TypeError, ValueError):
             params = {}
         self._fn_takes = {name for name in ("mask", "training") if name in params}
 
-    def call(self, inputs, mask=None, training=None):
+    def call(self, inputs: Any, mask: Any = None, training: bool | None = None) -> Any:
+        """``function(inputs, **arguments)``.
+
+        Args:
+            inputs: the input tensor(s).
+            mask: the input's mask, passed on if the function takes ``mask``.
+            training: the training flag, passed on if the function takes ``training``.
+
+        Returns:
+            What the function returns.
+        """
         kwargs = dict(self.arguments)
         if "mask" in self._fn_takes:
             kwargs["mask"] = mask
@@ -73,19 +89,28 @@ class Lambda(Layer):
             kwargs["training"] = training
         return self.function(inputs, **kwargs)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output's mask, as the constructor's ``mask`` says.
+
+        Args:
+            inputs: the input tensor(s).
+            mask: the input's mask.
+
+        Returns:
+            The ``mask`` given to the constructor, or what it returns when a function.
+        """
         if callable(self.mask):
             return self.mask(inputs, mask)
         return self.mask
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.output_shape is None:
             return super().compute_output_shape(input_shape)
         if callable(self.output_shape):
             return tuple(self.output_shape(input_shape))
         return (input_shape[0],) + tuple(self.output_shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         if callable(self.output_shape) or callable(self.mask):
             raise TypeError(f"Lambda layer '{self.name}': a function as output_shape or mask "
                             f"cannot be saved; give a tuple / None")
@@ -95,7 +120,7 @@ class Lambda(Layer):
                 "arguments": self.arguments}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Lambda:
         config = dict(config)
         name = config.get("function")
         function = get_registered_object(name) if isinstance(name, str) else None
@@ -113,23 +138,36 @@ class Identity(Layer):
 
     supports_masking = True
 
-    def call(self, x):
+    def call(self, x: Any) -> Any:
+        """The identity.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            ``x`` itself.
+        """
         return x
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
 
-def check_lambda_layers(config, safe_mode, source):
+def check_lambda_layers(config: Any, safe_mode: bool, source: str) -> None:
     """Refuse a saved config holding a ``Lambda`` layer in safe mode, naming it.
 
     As Keras 3 (``keras/src/layers/core/lambda_layer.py`` ``from_config``
     raises in safe mode): a Lambda stands for arbitrary Python code, so a file
     with one loads only when its reader says it trusts it, ``safe_mode=False``.
+
+    Args:
+        config: a saved model's config (dicts and lists), searched recursively.
+        safe_mode: refuse Lambda layers (True is Keras' default).
+        source: the file's name, for the message.
     """
     if isinstance(config, dict):
         if config.get("class_name") == "Lambda" and safe_mode:
-            inner = config.get("config") if isinstance(config.get("config"), dict) else {}
+            inner: Any = config.get("config") if isinstance(config.get("config"), dict) else {}
             name = inner.get("name", config.get("name", "?"))
             raise ValueError(
                 f"'{source}': layer '{name}' is a Lambda layer, which stands for Python code "

@@ -111,7 +111,8 @@ def minimum(inputs: Sequence[Any], **kwargs: Any) -> Any:
     return Minimum(**kwargs)(inputs)
 
 
-def dot(inputs: Sequence[Any], axes: int | Sequence[int] = -1, **kwargs: Any) -> Any:
+def dot(inputs: Sequence[Any], axes: int | list[int] | tuple[int, int] = -1,
+        **kwargs: Any) -> Any:
     """Sample-wise dot products of two tensors along ``axes`` (``Dot(axes)(inputs)``;
     Keras' functional default is ``axes=-1``).
 

@@ -10,13 +10,18 @@ tensor([[-2., -3.]])
 >>> layers.Dot(axes=1)([a, b])                # one dot product per sample
 tensor([[13.]])
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import ops
 from ..errors import ShapeError
 from ..masks import get_keras_mask, set_keras_mask
+from ..tensor import Tensor
+from ..typing import Shape
 from .core import _Merge
 
 __all__ = ["Average", "Dot", "Maximum", "Minimum", "Multiply", "Subtract"]
@@ -26,13 +31,14 @@ class _Elementwise(_Merge):
     """A merge of same-rank inputs whose sizes agree or are 1 (they broadcast),
     as Keras' ``Merge._compute_elemwise_op_output_shape``."""
 
-    _exactly = None          # Subtract takes exactly two inputs
+    _exactly: int | None = None          # Subtract takes exactly two inputs
+    _merge: Callable[[list[Tensor]], Tensor]      # each subclass defines it
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         super().build(input_shape)
         self._check_shapes(input_shape)
 
-    def _check_shapes(self, shapes):
+    def _check_shapes(self, shapes: Sequence[Shape]) -> None:
         name = type(self).__name__
         if self._exactly is not None and len(shapes) != self._exactly:
             raise ValueError(f"{name} layer '{self.name}' must be called on a list of exactly "
@@ -45,11 +51,19 @@ class _Elementwise(_Merge):
                                  f"shape (sizes of 1 broadcast), got "
                                  f"{', '.join(map(str, shapes))}")
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
+        """Merge the inputs elementwise.
+
+        Args:
+            inputs: a list of tensors of the same shape (sizes of 1 broadcast).
+
+        Returns:
+            The merged tensor.
+        """
         self._check_shapes([tuple(x.shape) for x in inputs])
         return self._merge(list(inputs))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         out = list(input_shape[0])
         for s in input_shape[1:]:
             out = [b if a == 1 else a for a, b in zip(out, s)]
@@ -63,15 +77,15 @@ class Multiply(_Elementwise):
     where all masks are False and carries their OR (Keras 3 ``multiply.py``).
     """
 
-    def _merge(self, xs):
+    def _merge(self, xs: list[Tensor]) -> Tensor:
         masks = [_spread(get_keras_mask(x), x) for x in xs]
-        out = None
+        out: Any = None
         for x, mask in zip(xs, masks):
             if mask is not None:
                 x = ops.where(mask, x, 1.0)
             out = x if out is None else out * x
         if all(m is not None for m in masks):
-            either = np.logical_or.reduce(masks)
+            either = np.logical_or.reduce(masks)  # type: ignore[arg-type]  # none is None here
             out = ops.where(either, out, 0.0)
             set_keras_mask(out, either.any(axis=-1))
         return out
@@ -82,14 +96,14 @@ class Subtract(_Elementwise):
 
     _exactly = 2
 
-    def _merge(self, xs):
+    def _merge(self, xs: list[Tensor]) -> Tensor:
         return xs[0] - xs[1]
 
 
 class Average(_Elementwise):
     """The elementwise mean of a list of inputs, (a + b + ...) / n."""
 
-    def _merge(self, xs):
+    def _merge(self, xs: list[Tensor]) -> Tensor:
         out = xs[0]
         for x in xs[1:]:
             out = out + x
@@ -100,18 +114,18 @@ class Maximum(_Elementwise):
     """The elementwise maximum of a list of inputs (masked entries left out,
     Keras 3 ``base_merge.py`` ``_apply_merge_op_and_or_mask``)."""
 
-    def _merge(self, xs):
+    def _merge(self, xs: list[Tensor]) -> Tensor:
         return _op_and_or_mask(ops.maximum, xs)
 
 
 class Minimum(_Elementwise):
     """The elementwise minimum of a list of inputs (masked entries left out)."""
 
-    def _merge(self, xs):
+    def _merge(self, xs: list[Tensor]) -> Tensor:
         return _op_and_or_mask(ops.minimum, xs)
 
 
-def _spread(mask, x):
+def _spread(mask: Any, x: Tensor) -> np.ndarray | None:
     """A (batch, steps) mask broadcast over ``x``'s trailing axis, or None."""
     if mask is None:
         return None
@@ -119,10 +133,11 @@ def _spread(mask, x):
     return np.broadcast_to(mask[..., None], x.shape) if mask.ndim < x.ndim else mask
 
 
-def _op_and_or_mask(op, xs):
+def _op_and_or_mask(op: Callable[[Tensor, Tensor], Tensor], xs: list[Tensor]) -> Tensor:
     """Fold ``op`` over the inputs, a masked entry replaced by the other side,
     and OR the masks (None as soon as one input has none), as Keras 3."""
-    out, out_mask = None, None
+    out: Any = None
+    out_mask: np.ndarray | None = None
     for x in xs:
         mask = _spread(get_keras_mask(x), x)
         if out is None:
@@ -165,7 +180,8 @@ class Dot(_Merge):
     (1, 2, 2)
     """
 
-    def __init__(self, axes, normalize=False, **kwargs):
+    def __init__(self, axes: int | list[int] | tuple[int, int], normalize: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         pair = axes if isinstance(axes, (list, tuple)) else None
         if pair is None and (isinstance(axes, bool) or not isinstance(axes, numbers.Integral)):
@@ -176,7 +192,7 @@ class Dot(_Merge):
         self.axes = [int(a) for a in pair] if pair is not None else int(axes)
         self.normalize = bool(normalize)
 
-    def _axes_for(self, shapes):
+    def _axes_for(self, shapes: Sequence[Shape]) -> list[int]:
         pair = self.axes if isinstance(self.axes, list) else [self.axes, self.axes]
         axes = [a % len(s) if a < 0 else a for a, s in zip(pair, shapes)]
         if 0 in axes or any(a >= len(s) for a, s in zip(axes, shapes)):
@@ -185,14 +201,14 @@ class Dot(_Merge):
                              f"be used)")
         return axes
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         super().build(input_shape)
         if len(input_shape) != 2:
             raise ValueError(f"Dot layer '{self.name}' must be called on a list of exactly 2 "
                              f"inputs, got {len(input_shape)}")
         self._check(input_shape)
 
-    def _check(self, shapes):
+    def _check(self, shapes: Sequence[Shape]) -> tuple[int, int]:
         a0, a1 = self._axes_for(shapes)
         d0, d1 = shapes[0][a0], shapes[1][a1]
         if d0 is not None and d1 is not None and d0 != d1:
@@ -201,7 +217,15 @@ class Dot(_Merge):
                              f"match (shapes {shapes[0]} and {shapes[1]})")
         return a0, a1
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
+        """The sample-wise dot products of the two inputs along ``axes``.
+
+        Args:
+            inputs: two tensors ``[x, y]``.
+
+        Returns:
+            The dot products, one per sample.
+        """
         x, y = inputs
         a0, a1 = self._check([tuple(x.shape), tuple(y.shape)])
         if self.normalize:
@@ -218,18 +242,24 @@ class Dot(_Merge):
             shape = shape + (1,)                          # (batch,) becomes (batch, 1)
         return ops.reshape(out, shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         a0, a1 = self._axes_for(input_shape)
         first = [d for i, d in enumerate(input_shape[0]) if i != a0]
         second = [d for i, d in enumerate(input_shape[1]) if i not in (0, a1)]
         out = first + second
         return tuple(out + [1] if len(out) == 1 else out)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        """No mask: a dot product has none.
+
+        Args:
+            inputs: the two inputs.
+            mask: their masks (dropped: the output has no steps to mask).
+        """
         return None
 
 
-def _l2_normalize(x, axis, epsilon=1e-7):
+def _l2_normalize(x: Tensor, axis: int, epsilon: float = 1e-7) -> Tensor:
     inv_norm = ops.minimum(1.0 / ops.sqrt(ops.sum(x * x, axis=axis, keepdims=True)),
                            1.0 / epsilon)
     return x * inv_norm

@@ -11,10 +11,15 @@ draw different noise but a rebuilt layer repeats the same sequence (as
 >>> cr.layers.GaussianNoise(0.1)(x) is x      # inference: the input itself
 True
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from ..random import default_rng
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 from .core import check_rate
 
@@ -24,15 +29,15 @@ __all__ = ["GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropo
 class _Noise(Layer):
     supports_masking = True
 
-    def __init__(self, seed=None, **kwargs):
+    def __init__(self, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
-    def _generator(self):
+    def _generator(self) -> np.random.Generator:
         return default_rng(self._rng)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -42,15 +47,25 @@ class GaussianNoise(_Noise):
     Args:
         stddev: float >= 0, the noise's standard deviation.
         seed: int or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
-    def __init__(self, stddev, seed=None, **kwargs):
+    def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or stddev < 0:
             raise ValueError(f"GaussianNoise: stddev must be a number >= 0, got {stddev!r}")
         self.stddev = float(stddev)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """``x`` plus noise while training, else ``x``.
+
+        Args:
+            x: the input tensor.
+            training: add the noise (True) or return ``x`` itself (False).
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if not training or self.stddev == 0:
             return x
         noise = self._generator().normal(0.0, self.stddev, x.shape).astype(x.dtype)
@@ -64,13 +79,23 @@ class GaussianDropout(_Noise):
     Args:
         rate: float in [0, 1), the drop probability this noise imitates.
         seed: int or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self.rate = check_rate("GaussianDropout", "rate", rate)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """``x`` times noise while training, else ``x``.
+
+        Args:
+            x: the input tensor.
+            training: apply the noise (True) or return ``x`` itself (False).
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if not training or self.rate == 0:
             return x
         stddev = np.sqrt(self.rate / (1.0 - self.rate))
@@ -85,12 +110,21 @@ class _SpatialDropout(_Noise):
 
     _ndim = 3
 
-    def __init__(self, rate, seed=None, **kwargs):
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(seed=seed, **kwargs)
         self.rate = check_rate(type(self).__name__, "rate", rate)
         self.input_spec = InputSpec(ndim=self._ndim)
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """``x`` with whole channels dropped while training, else ``x``.
+
+        Args:
+            x: the input tensor, channels last.
+            training: drop channels (True) or return ``x`` itself (False).
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if not training or self.rate == 0:
             return x
         shape = (x.shape[0],) + (1,) * (self._ndim - 2) + (x.shape[-1],)
@@ -100,16 +134,30 @@ class _SpatialDropout(_Noise):
 
 class SpatialDropout1D(_SpatialDropout):
     """Drops entire feature channels of (batch, steps, channels) input while
-    training (Keras 3 ``spatial_dropout.py``)."""
+    training (Keras 3 ``spatial_dropout.py``).
+
+    Args:
+        rate: float in [0, 1), the probability of dropping a channel.
+        seed: int or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
 
 
 class SpatialDropout2D(_SpatialDropout):
     """Drops entire channels of (batch, height, width, channels) input while
-    training (Keras 3 ``spatial_dropout.py``; channels-last only)."""
+    training (Keras 3 ``spatial_dropout.py``; channels-last only).
+
+    Args:
+        rate: float in [0, 1), the probability of dropping a channel.
+        data_format: None or ``"channels_last"`` (the only layout supported).
+        seed: int or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
 
     _ndim = 4
 
-    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+    def __init__(self, rate: float, data_format: str | None = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         if data_format not in (None, "channels_last"):
             raise ValueError(f"SpatialDropout2D: only data_format='channels_last' is "
                              f"supported, got {data_format!r}")
