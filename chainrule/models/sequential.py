@@ -14,6 +14,10 @@ The model is built (its weights exist) as soon as the input shape is known:
 from a leading ``cr.Input(shape)``, from ``input_shape=`` on the first
 layer, from ``model.build(input_shape)`` or from the first call on data.
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 from ..errors import ShapeError
 from ..layers.base import Layer, SymbolicTensor, _fmt_shape
 from .functional import InputLayer, _deserialize_any
@@ -46,17 +50,30 @@ class Sequential(Model):
     (2, 3)
     """
 
-    def __init__(self, layers=None, trainable=True, name=None):
+    def __init__(self, layers: Sequence[Layer | SymbolicTensor] | None = None,
+                 trainable: bool = True, name: str | None = None) -> None:
         super().__init__(trainable=trainable, name=name)
-        self._input_dtype = None
-        self._input_layer = None        # the InputLayer the placeholders start from
-        self._graph_outputs = []        # the placeholders of the last build
-        self._input_name = None         # a leading cr.Input's name (Keras and ONNX files keep it)
+        self._input_dtype: Any = None
+        self._input_layer: InputLayer | None = None   # the InputLayer the placeholders start from
+        self._graph_outputs: list[SymbolicTensor] = []   # the placeholders of the last build
+        self._input_name: str | None = None   # a leading cr.Input's name (Keras, ONNX files keep it)
         for layer in layers or []:
             self.add(layer)
 
-    def add(self, layer):
-        """Append a layer (or, first, a ``cr.Input`` giving the input shape)."""
+    def add(self, layer: Layer | SymbolicTensor) -> None:
+        """Append a layer (or, first, a ``cr.Input`` giving the input shape).
+
+        Args:
+            layer: the layer to append, or (first) a ``cr.Input`` placeholder.
+
+        Example:
+
+        >>> model = cr.Sequential()
+        >>> model.add(cr.Input((3,)))
+        >>> model.add(cr.layers.Dense(2))
+        >>> model.count_params()
+        8
+        """
         if isinstance(layer, SymbolicTensor) and getattr(layer, "input_layer", None) is not None:
             layer = layer.input_layer
         if isinstance(layer, InputLayer):
@@ -79,8 +96,12 @@ class Sequential(Model):
             self.built = False
             self.build(self.build_input_shape)
 
-    def pop(self):
-        """Remove the last layer."""
+    def pop(self) -> Layer:
+        """Remove the last layer.
+
+        Returns:
+            The layer removed.
+        """
         if not self._layers:
             raise IndexError("pop from an empty Sequential model")
         layer = self._layers.pop()
@@ -89,8 +110,13 @@ class Sequential(Model):
             self.build(self.build_input_shape)
         return layer
 
-    def build(self, input_shape=None):
-        """Build every layer by passing a placeholder of ``input_shape`` through."""
+    def build(self, input_shape: Any = None) -> None:
+        """Build every layer by passing a placeholder of ``input_shape`` through.
+
+        Args:
+            input_shape: the input's shape, batch first (``(None, 784)``); None
+                rebuilds with the shape of the last build.
+        """
         if input_shape is None:
             input_shape = self.build_input_shape
             if input_shape is None:
@@ -120,7 +146,7 @@ class Sequential(Model):
         self.built = True
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[SymbolicTensor]:
         """``[placeholder]``: the input the layers were built from (Keras)."""
         if not self.built or self._input_layer is None:
             raise AttributeError(f"Sequential model '{self.name}' has no defined inputs yet: "
@@ -128,7 +154,7 @@ class Sequential(Model):
         return [self._input_layer.output]
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[SymbolicTensor]:
         """``[placeholder]``: the last layer's output (Keras)."""
         if not self.built or not self._graph_outputs:
             raise AttributeError(f"Sequential model '{self.name}' has no defined outputs yet: "
@@ -136,14 +162,16 @@ class Sequential(Model):
         return [self._graph_outputs[-1]]
 
     @property
-    def input(self):
+    def input(self) -> SymbolicTensor:
+        """The input placeholder (Keras)."""
         return self.inputs[0]
 
     @property
-    def output(self):
+    def output(self) -> SymbolicTensor:
+        """The last layer's output placeholder (Keras)."""
         return self.outputs[0]
 
-    def _maybe_build(self, input_shape):
+    def _maybe_build(self, input_shape: Any) -> None:
         if not self.built:
             self.build(input_shape)
 
@@ -159,7 +187,16 @@ class Sequential(Model):
             f"'{self.name}') expects input of shape {_fmt_shape(expected)} (batch "
             f"first) but received {_fmt_shape(received)}.")
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """Apply the layers in order.
+
+        Args:
+            inputs: the input tensor (or a placeholder, in a functional model).
+            training: passed to every layer (Dropout, BatchNormalization...).
+
+        Returns:
+            The last layer's output.
+        """
         self._check_input_shapes([inputs.shape])
         x = inputs
         for layer in self._layers:
@@ -167,11 +204,16 @@ class Sequential(Model):
         return x
 
     @property
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return [self._layers[-1].name] if self._layers else [self.name]
 
     # -- config ------------------------------------------------------------
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The model's name, trainable flag, layer configs and build shape.
+
+        Returns:
+            A JSON-friendly dict that ``from_config`` turns back into an equal model.
+        """
         from ..layers.base import serialize
         return {"name": self.name, "trainable": self.trainable,
                 "layers": [{**serialize(layer), "name": layer.name} for layer in self._layers],
@@ -179,7 +221,17 @@ class Sequential(Model):
                 else list(self.build_input_shape)}
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config: dict[str, Any],
+                    custom_objects: dict[str, Any] | None = None) -> Sequential:
+        """The model ``get_config``'s dict describes, built when it was.
+
+        Args:
+            config: what ``get_config`` returned.
+            custom_objects: ``{name: class}`` for custom layers.
+
+        Returns:
+            A new Sequential model (fresh weights).
+        """
         model = cls(name=config.get("name"), trainable=config.get("trainable", True))
         for spec in config["layers"]:
             layer = _deserialize_any(spec, custom_objects)
