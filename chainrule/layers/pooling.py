@@ -6,19 +6,24 @@
 >>> cr.layers.GlobalAveragePooling2D()(cr.ones(2, 7, 7, 8)).shape
 (2, 8)
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import numpy as np
 
 from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
-from .core import check_positive_int
 from .conv import (
     check_channels_last,
     conv_output_size,
     normalize_padding,
     normalize_pair,
 )
+from .core import check_positive_int
 
 __all__ = [
     "AveragePooling1D",
@@ -33,10 +38,11 @@ __all__ = [
 
 
 class _Pooling2D(Layer):
-    _op = None      # the chainrule pooling op
+    _op: Any = None      # the chainrule pooling op (a staticmethod in each subclass)
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
-                 **kwargs):
+    def __init__(self, pool_size: int | Sequence[int] = (2, 2),
+                 strides: int | Sequence[int] | None = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         name = type(self).__name__
         self.pool_size = normalize_pair(name, "pool_size", pool_size)
@@ -46,10 +52,18 @@ class _Pooling2D(Layer):
         check_channels_last(name, data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Pool each window.
+
+        Args:
+            x: images, ``(batch, height, width, channels)``.
+
+        Returns:
+            The pooled images.
+        """
         return type(self)._op(x, self.pool_size, self.strides, self.padding)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, h, w, c = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.strides
         return (batch, conv_output_size(h, kh, sh, self.padding),
@@ -81,15 +95,25 @@ class MaxPooling2D(_Pooling2D):
 
 
 class AveragePooling2D(_Pooling2D):
-    """The mean of each ``pool_size`` window (with 'same', padding is not counted)."""
+    """The mean of each ``pool_size`` window (with 'same', padding is not counted).
+
+    Args:
+        pool_size: int or (ph, pw), the window. Defaults to (2, 2).
+        strides: int, (sh, sw) or None (windows side by side).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+    """
     _op = staticmethod(ops.avg_pool2d)
 
 
 class _Pooling1D(Layer):
     """Pooling over (batch, steps, channels): the 2-D op on a one-pixel-high image."""
-    _op = None
+    _op: Any = None
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+    def __init__(self, pool_size: int | Sequence[int] = 2,
+                 strides: int | Sequence[int] | None = None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         name = type(self).__name__
         self.pool_size = _single(name, "pool_size", pool_size)
@@ -98,19 +122,27 @@ class _Pooling1D(Layer):
         check_channels_last(name, data_format)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Pool each window of steps.
+
+        Args:
+            x: sequences, ``(batch, steps, channels)``.
+
+        Returns:
+            The pooled sequences.
+        """
         n, steps, channels = x.shape
         y = type(self)._op(ops.reshape(x, (n, 1, steps, channels)), (1, self.pool_size[0]),
                            (1, self.strides[0]), self.padding)
         return ops.reshape(y, (n, y.shape[2], channels))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, steps, c = input_shape
         return (batch, conv_output_size(steps, self.pool_size[0], self.strides[0], self.padding),
                 c)
 
 
-def _single(layer_name, arg, value):
+def _single(layer_name: str, arg: str, value: Any) -> tuple[int]:
     if isinstance(value, (list, tuple)) and len(value) == 1:
         value = value[0]
     return (check_positive_int(layer_name, arg, value),)
@@ -122,6 +154,13 @@ class MaxPooling1D(_Pooling1D):
 
     >>> MaxPooling1D()(cr.ones(2, 10, 3)).shape
     (2, 5, 3)
+
+    Args:
+        pool_size: int, the window's length. Defaults to 2.
+        strides: int or None (windows side by side).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
     """
     _op = staticmethod(ops.max_pool2d)
 
@@ -130,37 +169,66 @@ class AveragePooling1D(_Pooling1D):
     """The mean of each ``pool_size`` window of steps (Keras' ``AveragePooling1D``;
     with ``"same"`` the padding is not counted, as Keras on TensorFlow and JAX.
     Keras 3.15.1 on torch pads an uneven 'same' by repeating the edge step
-    instead, which differs when a window holds more than one padded step)."""
+    instead, which differs when a window holds more than one padded step).
+
+    Args:
+        pool_size: int, the window's length. Defaults to 2.
+        strides: int or None (windows side by side).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+    """
     _op = staticmethod(ops.avg_pool2d)
 
 
 class _GlobalPooling(Layer):
     _ndim = 4           # (batch, h, w, c); 3 for (batch, steps, features)
-    _reduce = None
+    _reduce: Any = None
 
-    def __init__(self, data_format=None, keepdims=False, **kwargs):
+    def __init__(self, data_format: str | None = None, keepdims: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         check_channels_last(type(self).__name__, data_format)
         self.keepdims = bool(keepdims)
         self.input_spec = InputSpec(ndim=self._ndim)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Reduce every axis but the batch and the channels.
+
+        Args:
+            x: the input, channels last.
+
+        Returns:
+            A tensor of shape ``(batch, channels)`` (with size-1 axes kept under ``keepdims``).
+        """
         axes = tuple(range(1, self._ndim - 1))       # every axis but batch and channels
         return type(self)._reduce(x, axis=axes, keepdims=self.keepdims)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.keepdims:
             return (input_shape[0],) + (1,) * (self._ndim - 2) + (input_shape[-1],)
         return (input_shape[0], input_shape[-1])
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
-    """Mean over height and width: (batch, h, w, c) -> (batch, c)."""
+    """Mean over height and width: (batch, h, w, c) -> (batch, c).
+
+    Args:
+        data_format: only ``"channels_last"`` (or None) is supported.
+        keepdims: keep the reduced axes with size 1.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+    """
     _reduce = staticmethod(ops.mean)
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
-    """Max over height and width: (batch, h, w, c) -> (batch, c)."""
+    """Max over height and width: (batch, h, w, c) -> (batch, c).
+
+    Args:
+        data_format: only ``"channels_last"`` (or None) is supported.
+        keepdims: keep the reduced axes with size 1.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+    """
     _reduce = staticmethod(ops.max)
 
 
@@ -170,12 +238,26 @@ class GlobalAveragePooling1D(_GlobalPooling):
     With a mask (``Embedding(mask_zero=True)``, ``Masking``) the mean is over
     the unmasked steps only, Σ mask·x / Σ mask, and the output carries no
     mask (as Keras 3 ``keras/src/layers/pooling/global_average_pooling1d.py``).
+
+    Args:
+        data_format: only ``"channels_last"`` (or None) is supported.
+        keepdims: keep the reduced axes with size 1.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
     """
     _ndim = 3
     _reduce = staticmethod(ops.mean)
     supports_masking = True
 
-    def call(self, x, mask=None):
+    def call(self, x: Tensor, mask: Any = None) -> Tensor:
+        """The mean over the (unmasked) steps.
+
+        Args:
+            x: sequences, ``(batch, steps, features)``.
+            mask: booleans ``(batch, steps)`` (False: left out), or None.
+
+        Returns:
+            A tensor of shape ``(batch, features)``.
+        """
         if mask is None:
             return super().call(x)
         mask = np.asarray(getattr(mask, "data", mask))
@@ -187,11 +269,23 @@ class GlobalAveragePooling1D(_GlobalPooling):
         count = keep.sum(axis=1, keepdims=self.keepdims).astype(x.dtype)
         return total / Tensor._wrap(count)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        """No mask: the steps are gone.
+
+        Args:
+            inputs: the input.
+            mask: its mask (consumed here).
+        """
         return None
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
-    """Max over the steps: (batch, steps, features) -> (batch, features)."""
+    """Max over the steps: (batch, steps, features) -> (batch, features).
+
+    Args:
+        data_format: only ``"channels_last"`` (or None) is supported.
+        keepdims: keep the reduced axes with size 1.
+        **kwargs: ``name``, ``dtype`` (see ``Layer``).
+    """
     _ndim = 3
     _reduce = staticmethod(ops.max)

@@ -8,13 +8,17 @@ ZeroPadding1D/2D, Cropping1D/2D (Keras 3's names, arguments and defaults,
 >>> cr.layers.ZeroPadding2D(((1, 0), (2, 1)))(cr.ones(1, 3, 4, 2)).shape
 (1, 4, 7, 2)
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 from .conv import check_channels_last
 
@@ -22,13 +26,13 @@ __all__ = ["Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "ZeroPadd
            "ZeroPadding2D"]
 
 
-def _int(layer, arg, value, minimum):
+def _int(layer: str, arg: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{layer}: {arg} must be an int >= {minimum}, got {value!r}")
     return int(value)
 
 
-def _pair(layer, arg, value, minimum):
+def _pair(layer: str, arg: str, value: Any, minimum: int) -> tuple[int, ...]:
     """An int or a pair of ints, as a pair."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
@@ -37,7 +41,7 @@ def _pair(layer, arg, value, minimum):
     return tuple(_int(layer, arg, v, minimum) for v in value)
 
 
-def _pairs(layer, arg, value):
+def _pairs(layer: str, arg: str, value: Any) -> tuple[tuple[int, ...], ...]:
     """Keras' 2-D padding/cropping: an int, (rows, cols) symmetric, or
     ((top, bottom), (left, right))."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -48,7 +52,7 @@ def _pairs(layer, arg, value):
     return tuple(_pair(layer, arg, v, 0) for v in value)
 
 
-def _size(n, change):
+def _size(n: int | None, change: int) -> int | None:
     return None if n is None else n + change
 
 
@@ -57,22 +61,35 @@ def _size(n, change):
 # --------------------------------------------------------------------------
 class UpSampling1D(Layer):
     """Each step repeated ``size`` times: (batch, steps, features) ->
-    (batch, steps·size, features)."""
+    (batch, steps·size, features).
 
-    def __init__(self, size=2, **kwargs):
+    Args:
+        size: int >= 1, how many times each step is repeated.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, size: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.size = _int("UpSampling1D", "size", size, 1)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Repeat each step ``size`` times.
+
+        Args:
+            x: the input, ``(batch, steps, features)``.
+
+        Returns:
+            A tensor of shape ``(batch, steps·size, features)``.
+        """
         return ops.repeat(x, self.size, axis=1)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, steps, c = input_shape
         return (b, None if steps is None else steps * self.size, c)
 
 
-def _bilinear_matrix(n_in, n_out, dtype):
+def _bilinear_matrix(n_in: int, n_out: int, dtype: Any) -> np.ndarray:
     """(n_out, n_in) weights of linear interpolation with half-pixel centres
     (source = (o + ½)·n_in/n_out - ½, clamped at the edges), as
     ``torch.nn.functional.interpolate(align_corners=False)`` and Keras'
@@ -91,9 +108,17 @@ def _bilinear_matrix(n_in, n_out, dtype):
 class UpSampling2D(Layer):
     """Images enlarged ``size = (rows, cols)`` times: ``"nearest"`` repeats
     each pixel, ``"bilinear"`` interpolates linearly along each axis (half-pixel
-    centres). (batch, h, w, c) -> (batch, h·rows, w·cols, c)."""
+    centres). (batch, h, w, c) -> (batch, h·rows, w·cols, c).
 
-    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+    Args:
+        size: int or (rows, cols), each >= 1.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        interpolation: ``"nearest"`` or ``"bilinear"``.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, size: int | Sequence[int] = (2, 2), data_format: str | None = None,
+                 interpolation: str = "nearest", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.size = _pair("UpSampling2D", "size", size, 1)
         check_channels_last("UpSampling2D", data_format)
@@ -103,7 +128,15 @@ class UpSampling2D(Layer):
         self.interpolation = interpolation
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Enlarge the images.
+
+        Args:
+            x: images, ``(batch, h, w, c)``.
+
+        Returns:
+            A tensor of shape ``(batch, h·rows, w·cols, c)``.
+        """
         rows, cols = self.size
         if self.interpolation == "nearest":
             return ops.repeat(ops.repeat(x, rows, axis=1), cols, axis=2)
@@ -115,7 +148,7 @@ class UpSampling2D(Layer):
         y = ops.matmul(y, ops.transpose(along_w))                          # (N, H', C, W')
         return ops.transpose(y, (0, 1, 3, 2))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, h, w, c = input_shape
         return (b, None if h is None else h * self.size[0],
                 None if w is None else w * self.size[1], c)
@@ -126,40 +159,69 @@ class UpSampling2D(Layer):
 # --------------------------------------------------------------------------
 class ZeroPadding1D(Layer):
     """Zeros added at the start and end of the steps axis: ``padding`` an int
-    (both ends) or (start, end)."""
+    (both ends) or (start, end).
 
-    def __init__(self, padding=1, **kwargs):
+    Args:
+        padding: int, or (start, end): how many zero steps to add.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, padding: int | Sequence[int] = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.padding = _pair("ZeroPadding1D", "padding", padding, 0)
         self.input_spec = InputSpec(ndim=3)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Add the zero steps.
+
+        Args:
+            x: the input, ``(batch, steps, features)``.
+
+        Returns:
+            The padded tensor.
+        """
         return ops.pad(x, ((0, 0), self.padding, (0, 0)))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, steps, c = input_shape
         return (b, _size(steps, sum(self.padding)), c)
 
 
 class ZeroPadding2D(Layer):
     """Rows and columns of zeros around images: ``padding`` an int, (rows,
-    cols) or ((top, bottom), (left, right))."""
+    cols) or ((top, bottom), (left, right)).
 
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+    Args:
+        padding: int, (rows, cols) or ((top, bottom), (left, right)).
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, padding: Any = (1, 1), data_format: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.padding = _pairs("ZeroPadding2D", "padding", padding)
         check_channels_last("ZeroPadding2D", data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Add the rows and columns of zeros.
+
+        Args:
+            x: images, ``(batch, h, w, c)``.
+
+        Returns:
+            The padded images.
+        """
         return ops.pad(x, ((0, 0), self.padding[0], self.padding[1], (0, 0)))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, h, w, c = input_shape
         return (b, _size(h, sum(self.padding[0])), _size(w, sum(self.padding[1])), c)
 
 
-def _check_crop(layer, size, crop, axis, shape):
+def _check_crop(layer: Layer, size: int | None, crop: Sequence[int], axis: int,
+                shape: Shape) -> None:
     if size is not None and sum(crop) >= size:
         raise ShapeError(f"{type(layer).__name__} layer '{layer.name}': cropping {crop} "
                          f"leaves nothing of axis {axis} (size {size}, input shape {shape}); "
@@ -167,43 +229,71 @@ def _check_crop(layer, size, crop, axis, shape):
 
 
 class Cropping1D(Layer):
-    """Steps removed from the start and end: ``cropping`` an int or (start, end)."""
+    """Steps removed from the start and end: ``cropping`` an int or (start, end).
 
-    def __init__(self, cropping=(1, 1), **kwargs):
+    Args:
+        cropping: int, or (start, end): how many steps to remove.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, cropping: int | Sequence[int] = (1, 1), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cropping = _pair("Cropping1D", "cropping", cropping, 0)
         self.input_spec = InputSpec(ndim=3)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         _check_crop(self, input_shape[1], self.cropping, 1, input_shape)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Remove the steps at both ends.
+
+        Args:
+            x: the input, ``(batch, steps, features)``.
+
+        Returns:
+            The cropped tensor.
+        """
         start, end = self.cropping
         return x[:, start:x.shape[1] - end, :]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, steps, c = input_shape
         return (b, _size(steps, -sum(self.cropping)), c)
 
 
 class Cropping2D(Layer):
     """Rows and columns removed from the edges: ``cropping`` an int, (rows,
-    cols) or ((top, bottom), (left, right))."""
+    cols) or ((top, bottom), (left, right)).
 
-    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+    Args:
+        cropping: int, (rows, cols) or ((top, bottom), (left, right)).
+        data_format: only ``"channels_last"`` (or None) is supported.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+    """
+
+    def __init__(self, cropping: Any = ((0, 0), (0, 0)), data_format: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cropping = _pairs("Cropping2D", "cropping", cropping)
         check_channels_last("Cropping2D", data_format)
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         _check_crop(self, input_shape[1], self.cropping[0], 1, input_shape)
         _check_crop(self, input_shape[2], self.cropping[1], 2, input_shape)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Remove the rows and columns at the edges.
+
+        Args:
+            x: images, ``(batch, h, w, c)``.
+
+        Returns:
+            The cropped images.
+        """
         (top, bottom), (left, right) = self.cropping
         return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right, :]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         b, h, w, c = input_shape
         return (b, _size(h, -sum(self.cropping[0])), _size(w, -sum(self.cropping[1])), c)
