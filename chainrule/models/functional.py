@@ -19,6 +19,10 @@ the calls it depends on; running the model replays them on real tensors.
 A layer called twice (shared weights) appears once in ``model.layers`` and
 its weights are counted once.
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -42,9 +46,17 @@ class Functional(Model):
 
     You usually create it as ``cr.Model(inputs, outputs)``; ``inputs`` and
     ``outputs`` are one placeholder or a list of them.
+
+    Args:
+        inputs: the ``cr.Input`` placeholder(s) (one, a list, or a dict).
+        outputs: the placeholder(s) made by calling layers on them.
+        name: the model's name (default ``"functional"``, numbered when taken).
+        trainable: whether ``fit`` updates its weights.
+        dtype: the model's dtype policy (None: the default float).
     """
 
-    def __init__(self, inputs, outputs, name=None, trainable=True, dtype=None):
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None,
+                 trainable: bool = True, dtype: Any = None) -> None:
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._single_input = not isinstance(inputs, (list, tuple, dict))
         self._single_output = not isinstance(outputs, (list, tuple, dict))
@@ -75,16 +87,17 @@ class Functional(Model):
         if self._single_input:
             self.build_input_shape = self.build_input_shape[0]
 
-    def _order_calls(self):
+    def _order_calls(self) -> list[tuple[Any, Any, Any, Any]]:
         """The layer calls from the inputs to the outputs, each after its inputs.
 
         Returns ``[(layer, args, kwargs, outputs), ...]``; ``outputs`` is the
         placeholder the call made (a list for a layer with several outputs).
         """
         known = {id(t) for t in self._input_tensors}
-        order, state = [], {}            # state: call key -> "visiting" | "done"
+        order: list[tuple[Any, Any, Any, Any]] = []
+        state: dict[tuple[int, int], str] = {}      # call key -> "visiting" | "done"
 
-        def visit(t):
+        def visit(t: SymbolicTensor) -> None:
             if id(t) in known:
                 return
             if t.history is None:
@@ -109,10 +122,19 @@ class Functional(Model):
         return order
 
     # -- running -----------------------------------------------------------
-    def _maybe_build(self, input_shape):
+    def _maybe_build(self, input_shape: Any) -> None:
         pass                              # built when it was defined
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """Replay the recorded layer calls on ``inputs``.
+
+        Args:
+            inputs: one tensor or array per ``cr.Input`` (one, or a list).
+            training: passed to every layer (Dropout, BatchNormalization...).
+
+        Returns:
+            The output tensor, or a list for several outputs.
+        """
         xs = _flatten(inputs) if not self._single_input or isinstance(inputs, (list, tuple)) \
             else [inputs]
         if len(xs) != len(self._input_tensors):
@@ -136,25 +158,27 @@ class Functional(Model):
         return outs[0] if self._single_output else outs
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[SymbolicTensor]:
+        """The input placeholders, as a list."""
         return list(self._input_tensors)
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[SymbolicTensor]:
+        """The output placeholders, as a list."""
         return list(self._output_tensors)
 
     @property
-    def input(self):
+    def input(self) -> SymbolicTensor | list[SymbolicTensor]:
         """The input placeholder (a list for several inputs), as Keras' ``model.input``."""
         return self.inputs[0] if self._single_input else self.inputs
 
     @property
-    def output(self):
+    def output(self) -> SymbolicTensor | list[SymbolicTensor]:
         """The output placeholder (a list for several outputs)."""
         return self.outputs[0] if self._single_output else self.outputs
 
     @property
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return [t.history[0].name if t.history else t.name for t in self._output_tensors]
 
     def _input_shapes(self):
@@ -167,8 +191,13 @@ class Functional(Model):
             f"{_fmt_shape(received)}.")
 
     # -- config ------------------------------------------------------------
-    def get_config(self):
-        where = {}                       # id(placeholder) -> reference
+    def get_config(self) -> dict[str, Any]:
+        """The layers' configs and the recorded calls, placeholders as references.
+
+        Returns:
+            A JSON-friendly dict that ``from_config`` turns back into an equal model.
+        """
+        where: dict[int, dict[str, int]] = {}       # id(placeholder) -> reference
         for k, (_, _, _, out) in enumerate(self._nodes):
             if isinstance(out, list):
                 where.update({id(o): {"node": k, "index": i} for i, o in enumerate(out)})
@@ -176,10 +205,10 @@ class Functional(Model):
                 where[id(out)] = {"node": k}
         where.update({id(t): {"input": i} for i, t in enumerate(self._input_tensors)})
 
-        def ref(t):
+        def ref(t: Any) -> Any:
             return where[id(t)] if isinstance(t, SymbolicTensor) else t
 
-        def layer_entry(layer):
+        def layer_entry(layer: Any) -> dict[str, Any]:
             # the name also outside the config: a custom get_config may leave it out
             return {**serialize(layer), "name": layer.name}
         return {
@@ -194,7 +223,17 @@ class Functional(Model):
         }
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config: dict[str, Any],
+                    custom_objects: dict[str, Any] | None = None) -> Functional:
+        """The model ``get_config``'s dict describes: its layers called as recorded.
+
+        Args:
+            config: what ``get_config`` returned.
+            custom_objects: ``{name: class}`` for custom layers.
+
+        Returns:
+            A new functional model (fresh weights).
+        """
         by_name = {}
         for spec in config["layers"]:
             layer = _deserialize_any(spec, custom_objects)
@@ -202,9 +241,9 @@ class Functional(Model):
                 layer.name = spec["name"]
             by_name[layer.name] = layer
         inputs = [by_name[name].output for name in config["inputs"]]
-        produced = []
+        produced: list[Any] = []
 
-        def deref(item):
+        def deref(item: Any) -> Any:
             if _is_ref(item) and "input" in item:
                 return inputs[item["input"]]
             if _is_ref(item):
@@ -222,12 +261,13 @@ class Functional(Model):
                    name=config.get("name"), trainable=config.get("trainable", True))
 
 
-def _is_ref(item):
+def _is_ref(item: Any) -> bool:
     return isinstance(item, dict) and set(item) in ({"input"}, {"node"}, {"node", "index"})
 
 
-def _call_outputs(t):
+def _call_outputs(t: SymbolicTensor) -> Any:
     """All the placeholders made by the layer call that made ``t``."""
+    assert t.history is not None         # only called for placeholders a layer made
     layer, _, _, index = t.history
     nodes = layer.__dict__.get("_inbound_nodes", [])
     for _, outputs in nodes:
@@ -236,7 +276,7 @@ def _call_outputs(t):
     return t
 
 
-def _map_refs(fn, structure):
+def _map_refs(fn: Any, structure: Any) -> Any:
     # Like _map, but a {"input": i} / {"node": k} dict is a leaf.
     if _is_ref(structure):
         return fn(structure)
@@ -247,7 +287,7 @@ def _map_refs(fn, structure):
     return fn(structure)
 
 
-def _deserialize_any(spec, custom_objects=None):
+def _deserialize_any(spec: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Any:
     """``layers.deserialize`` that also passes custom objects to nested models."""
     from ..layers.base import get_registered
     cls = get_registered(spec["class_name"], custom_objects)
@@ -256,7 +296,7 @@ def _deserialize_any(spec, custom_objects=None):
     return deserialize(spec, custom_objects)
 
 
-def _cast_input(placeholder, x):
+def _cast_input(placeholder: SymbolicTensor, x: Any) -> Tensor:
     """``x`` as a Tensor, floats cast to the placeholder's dtype."""
     if not isinstance(x, Tensor):
         arr = np.asarray(x)
