@@ -6,12 +6,15 @@ All of them record the same graph and call the same traversal,
 differentiation (nested ``grad``, a tape inside a tape, ``hessian``) builds
 its own graph, so the outer one can differentiate it again.
 """
+from __future__ import annotations
+
 import contextlib
 import functools
 import math
 import numbers
 import threading
 import warnings
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
@@ -19,26 +22,38 @@ from . import graph
 from .graph import STATE, differentiation_scope, run_backward
 from .ops import reshape, stack
 from .tensor import Tensor, as_tensor, record
+from .typing import TensorLike
 
 __all__ = ["grad", "value_and_grad", "jacobian", "hessian", "GradientTape", "gradients",
            "UnconnectedGradients", "custom_gradient"]
 
 
-def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_graph=None,
-              since=0):
+def gradients(outputs: Tensor | Sequence[Tensor], inputs: Sequence[Tensor],
+              grad_outputs: Sequence[TensorLike | None] | None = None,
+              create_graph: bool | None = None, retain_graph: bool | None = None,
+              since: int = 0) -> list[Tensor | None]:
     """Gradients of ``outputs`` with respect to ``inputs`` (like ``torch.autograd.grad``).
 
-    Returns a list with one entry per input, ``None`` where an output does not
-    depend on it. Leaves' ``.grad`` are not touched. ``create_graph`` defaults
-    to True when called inside another differentiation. ``since`` (for
-    ``GradientTape.reset``): ops recorded before that graph position count as
-    constants.
+    Leaves' ``.grad`` are not touched.
+
+    Args:
+        outputs: a tensor or a list of them (their gradients are summed).
+        inputs: the tensors to differentiate with respect to.
+        grad_outputs: the gradient of each output (default: ones).
+        create_graph: record the backward so the gradients are differentiable;
+            defaults to True when called inside another differentiation.
+        retain_graph: keep the graph for another backward.
+        since: ops recorded before this graph position count as constants
+            (``GradientTape.reset``).
+
+    Returns:
+        One entry per input, ``None`` where no output depends on it.
     """
-    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]  # type: ignore[list-item]
     inputs = list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    seeds = []
+    seeds: list[Tensor] = []
     for out, seed in zip(outputs, grad_outputs):
         if seed is None:
             seed = Tensor._wrap(np.ones_like(out.data))
@@ -52,7 +67,7 @@ def gradients(outputs, inputs, grad_outputs=None, create_graph=None, retain_grap
         return [None] * len(inputs)
     return run_backward([o for o, _ in roots], [s for _, s in roots], targets=inputs,
                         create_graph=create_graph, retain_graph=retain_graph,
-                        accumulate=False, since=since)
+                        accumulate=False, since=since)  # type: ignore[return-value]
 
 
 def _as_source(x):
@@ -106,21 +121,28 @@ def _zeros_for_none(grads, sources):
             for g, s in zip(grads, sources)]
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:
     """``f``'s value and its gradient with respect to the arguments in ``argnums``.
 
     >>> val, g = cr.value_and_grad(lambda x: (x ** 2).sum())(cr.tensor([1.0, 2.0]))
     >>> g
     tensor([2., 4.])
 
-    ``argnums`` an int gives one gradient, a tuple a tuple of them. An
-    argument the value does not depend on gets zeros (as JAX). With
-    ``has_aux`` ``f`` returns ``(value, aux)`` and the result is
-    ``((value, aux), grads)``.
+    An argument the value does not depend on gets zeros (as JAX).
+
+    Args:
+        f: a function of tensors returning a scalar tensor (or ``(scalar, aux)``).
+        argnums: an int gives one gradient, a tuple a tuple of them.
+        has_aux: ``f`` returns ``(value, aux)``; the result is then
+            ``((value, aux), grads)``.
+
+    Returns:
+        A function taking ``f``'s arguments and returning ``(value, grads)``.
     """
     single, nums = _argnums(argnums)
 
-    def wrapper(*args):
+    def wrapper(*args: Any) -> tuple[Any, Any]:
         result, sources = _call_with_sources(f, nums, args)
         out, aux = (result if has_aux else (result, None))
         _check_scalar(out, "grad")
@@ -131,7 +153,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
     return wrapper
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+         has_aux: bool = False) -> Callable[..., Any]:
     """The function that returns ``f``'s gradient (JAX's ``grad``).
 
     Args:
@@ -157,25 +180,32 @@ def grad(f, argnums=0, has_aux=False):
     """
     vg = value_and_grad(f, argnums, has_aux)
 
-    def wrapper(*args):
+    def wrapper(*args: Any) -> Any:
         value, g = vg(*args)
         return (g, value[1]) if has_aux else g
     return wrapper
 
 
-def jacobian(f, argnums=0):
+def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The function that returns the Jacobian of ``f``: shape out.shape + x.shape.
 
     Computed one output entry at a time (reverse mode), so it suits functions
     with few outputs.
+
+    Args:
+        f: a function of tensors returning a tensor.
+        argnums: an int gives one Jacobian, a tuple a tuple of them.
+
+    Returns:
+        A function taking ``f``'s arguments and returning the Jacobian(s).
     """
     single, nums = _argnums(argnums)
 
-    def wrapper(*args):
+    def wrapper(*args: Any) -> Any:
         out, sources = _call_with_sources(f, nums, args)
         if not isinstance(out, Tensor):
             raise TypeError(f"jacobian: the function must return a chainrule Tensor, got {type(out).__name__}")
-        rows = [[] for _ in sources]
+        rows: list[list[Tensor]] = [[] for _ in sources]
         for k in range(out.size):
             seed = np.zeros(out.size, dtype=out.dtype)
             seed[k] = 1
@@ -192,8 +222,16 @@ def jacobian(f, argnums=0):
     return wrapper
 
 
-def hessian(f, argnums=0):
-    """The function that returns the Hessian of a scalar ``f``: the Jacobian of its gradient."""
+def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The function that returns the Hessian of a scalar ``f``: the Jacobian of its gradient.
+
+    Args:
+        f: a function of tensors returning a scalar tensor.
+        argnums: which positional argument(s) to differentiate with respect to.
+
+    Returns:
+        A function taking ``f``'s arguments and returning the Hessian(s).
+    """
     return jacobian(grad(f, argnums), argnums)
 
 
@@ -237,9 +275,13 @@ def _is_float(t):
 _RECORDING = threading.local()      # .tapes: the tapes open in this thread
 
 
-def note_variables_read(variables):
+def note_variables_read(variables: Sequence[Tensor]) -> None:
     """Tell the open tapes of this thread that ``variables`` were read (a
-    layer calls it with its weights), so ``watched_variables()`` lists them."""
+    layer calls it with its weights), so ``watched_variables()`` lists them.
+
+    Args:
+        variables: the weights read.
+    """
     for tape in getattr(_RECORDING, "tapes", ()):
         if tape.watch_accessed_variables:
             for v in variables:
@@ -247,8 +289,12 @@ def note_variables_read(variables):
                     tape._accessed.append(v)
 
 
-def tapes_recording():
-    """True while a GradientTape is open in this thread (one attribute read)."""
+def tapes_recording() -> bool:
+    """Whether a GradientTape is open in this thread (one attribute read).
+
+    Returns:
+        True while one is open.
+    """
     return bool(getattr(_RECORDING, "tapes", None))
 
 
@@ -272,18 +318,23 @@ class GradientTape:
     integer tensor warns and its gradient is None. A tape used while another
     is recording produces gradients the outer tape can differentiate (second
     derivatives).
+
+    Args:
+        persistent: answer any number of ``gradient`` calls, not just one.
+        watch_accessed_variables: watch every tensor with ``requires_grad``
+            (False: only those passed to ``watch``).
     """
 
-    def __init__(self, persistent=False, watch_accessed_variables=True):
+    def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True) -> None:
         self.persistent = persistent
         self.watch_accessed_variables = watch_accessed_variables
         self._recording = False
         self._used = False
-        self._watched = []          # tensors passed to watch(), in order
-        self._accessed = []         # trainable leaves found behind the targets
+        self._watched: list[Tensor] = []    # tensors passed to watch(), in order
+        self._accessed: list[Tensor] = []   # trainable leaves found behind the targets
         self._since = 0             # graph position of the last reset()
 
-    def __enter__(self):
+    def __enter__(self) -> GradientTape:
         if self._recording:
             raise RuntimeError("this GradientTape is already recording")
         self._recording = True
@@ -293,7 +344,7 @@ class GradientTape:
         _RECORDING.tapes = getattr(_RECORDING, "tapes", ()) + (self,)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         self._recording = False
         STATE.grad_enabled = self._prev_grad_mode
         STATE.diff_depth -= 1
@@ -301,10 +352,14 @@ class GradientTape:
         return False
 
     @contextlib.contextmanager
-    def stop_recording(self):
+    def stop_recording(self) -> Iterator[None]:
         """``with tape.stop_recording(): ...`` runs ops without recording them
         (TensorFlow's), e.g. to compute a logged value inside the tape. While it
-        is open no enclosing tape or ``cr.grad`` records either."""
+        is open no enclosing tape or ``cr.grad`` records either.
+
+        Yields:
+            Nothing: the block runs with recording off.
+        """
         if not self._recording:
             raise RuntimeError("GradientTape.stop_recording: the tape is not recording; "
                                "use it inside the `with cr.GradientTape() as tape:` block")
@@ -314,18 +369,21 @@ class GradientTape:
         finally:
             STATE.grad_enabled = prev
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget everything recorded so far, as if the tape had just been
         entered (TensorFlow's): later ``gradient`` calls see only the ops run
         after the reset, and the watched tensors are forgotten."""
         self._watched, self._accessed, self._used = [], [], False
         self._since = graph.next_creation_number()
 
-    def watch(self, tensor):
+    def watch(self, tensor: Any) -> None:
         """Record operations on ``tensor`` (or a nested list/dict of tensors) from now on.
 
         An integer or boolean tensor cannot have a gradient: as TensorFlow,
         this warns and its gradient will be None.
+
+        Args:
+            tensor: a tensor, or a nested list, tuple or dict of them.
         """
         for t in _flatten(tensor)[0]:
             if not isinstance(t, Tensor):
@@ -340,22 +398,26 @@ class GradientTape:
             if all(t is not seen for seen in self._watched):
                 self._watched.append(t)
 
-    def watched_variables(self):
+    def watched_variables(self) -> list[Tensor]:
         """The tensors this tape watches (TensorFlow's ``watched_variables``):
         those passed to ``watch``, then, with ``watch_accessed_variables``,
         the trainable weights of every layer called while it recorded and
         the trainable leaves behind the targets of ``gradient`` calls so far.
         A trainable tensor used outside any layer is known only from the
         targets of a ``gradient`` call (chainrule's ops log no reads).
+
+        Returns:
+            The watched tensors, in the order they were met.
         """
         out = [t for t in self._watched if _is_float(t)]
         if self.watch_accessed_variables:
             out += [t for t in self._accessed if all(t is not seen for seen in out)]
         return out
 
-    def _note_accessed(self, targets):
+    def _note_accessed(self, targets: Sequence[Any]) -> None:
         # the leaves that need a gradient behind the targets (iterative walk)
-        seen, stack = set(), [t for t in targets if isinstance(t, Tensor)]
+        seen: set[int] = set()
+        stack = [t for t in targets if isinstance(t, Tensor)]
         while stack:
             t = stack.pop()
             if id(t) in seen:
@@ -369,16 +431,22 @@ class GradientTape:
             stack.extend(i for i in reversed(getattr(node, "inputs", ()) or ())
                          if isinstance(i, Tensor))
 
-    def gradient(self, target, sources, output_gradients=None,
-                 unconnected_gradients=UnconnectedGradients.NONE):
+    def gradient(self, target: Any, sources: Any, output_gradients: Any = None,
+                 unconnected_gradients: str = UnconnectedGradients.NONE) -> Any:
         """d target / d sources, in the structure of ``sources``.
 
-        ``target`` and ``sources`` may each be a tensor or a nested list,
-        tuple or dict of tensors; several targets are summed (as TensorFlow),
-        and a non-scalar target is summed too, unless ``output_gradients``
-        (the structure of ``target``) gives its weights.
-        ``unconnected_gradients``: ``"none"`` (default) gives None for a
-        source the target does not depend on, ``"zero"`` gives zeros.
+        Args:
+            target: a tensor or a nested list, tuple or dict of tensors;
+                several targets are summed (as TensorFlow), and a non-scalar
+                target is summed too, unless ``output_gradients`` weighs it.
+            sources: a tensor or a nested list, tuple or dict of tensors.
+            output_gradients: the weights of the target's entries, in the
+                structure of ``target``.
+            unconnected_gradients: ``"none"`` (default) gives None for a
+                source the target does not depend on, ``"zero"`` gives zeros.
+
+        Returns:
+            The gradients, in the structure of ``sources``.
         """
         mode = getattr(unconnected_gradients, "value", unconnected_gradients)
         mode = str(mode).lower()
@@ -405,7 +473,7 @@ class GradientTape:
         seeds = None if seeds is None else [seeds[i] for i in keep]
         self._note_accessed(targets)
         floats = [i for i, s in enumerate(flat) if _is_float(s)]   # integers get None
-        grads = [None] * len(flat)
+        grads: list[Tensor | None] = [None] * len(flat)
         if targets and floats:
             outer_depth = STATE.diff_depth - (1 if self._recording else 0)
             # The graph is kept (retain_graph): a tape owns its record only until
@@ -423,14 +491,15 @@ class GradientTape:
                      for g, s in zip(grads, flat)]
         return rebuild(grads)
 
-    def _one_call(self):
+    def _one_call(self) -> bool:
         if self._used and not self.persistent:
             raise RuntimeError("a non-persistent GradientTape can compute gradients only "
                                "once; use GradientTape(persistent=True) for several")
         self._used = True
         return STATE.diff_depth - (1 if self._recording else 0) > 0
 
-    def _rows(self, target, source, seeds, create_graph):
+    def _rows(self, target: Tensor, source: Tensor, seeds: Sequence[np.ndarray],
+              create_graph: bool) -> list[Tensor | None]:
         """d(Σ seed·target)/d source for each seed: the rows of a Jacobian."""
         rows = []
         for seed in seeds:
@@ -439,24 +508,35 @@ class GradientTape:
             rows.append(g)
         return rows
 
-    def jacobian(self, target, sources, unconnected_gradients=UnconnectedGradients.NONE,
-                 parallel_iterations=None, experimental_use_pfor=True):
+    def jacobian(self, target: TensorLike, sources: Any,
+                 unconnected_gradients: str = UnconnectedGradients.NONE,
+                 parallel_iterations: int | None = None,
+                 experimental_use_pfor: bool = True) -> Any:
         """The Jacobian of ``target`` with respect to each source: shape
-        ``target.shape + source.shape`` (TensorFlow's ``tape.jacobian``), in the
-        structure of ``sources``; None for a source the target does not
-        depend on (zeros with ``unconnected_gradients="zero"``). One backward
-        pass per entry of ``target``; the last two arguments are TensorFlow's
-        and ignored."""
+        ``target.shape + source.shape`` (TensorFlow's ``tape.jacobian``). One
+        backward pass per entry of ``target``.
+
+        Args:
+            target: the tensor to differentiate.
+            sources: a tensor or a nested list, tuple or dict of tensors.
+            unconnected_gradients: ``"none"`` gives None for a source the
+                target does not depend on, ``"zero"`` zeros.
+            parallel_iterations: TensorFlow's; ignored.
+            experimental_use_pfor: TensorFlow's; ignored.
+
+        Returns:
+            The Jacobians, in the structure of ``sources``.
+        """
         create_graph = self._one_call()
         flat, rebuild = _flatten(sources)
         zero = str(getattr(unconnected_gradients, "value", unconnected_gradients)).lower() == "zero"
         target = as_tensor(target)
-        seeds = []
+        seeds: list[np.ndarray] = []
         for k in range(target.size):
             seed = np.zeros(target.size, dtype=target.dtype)
             seed[k] = 1
             seeds.append(seed.reshape(target.shape))
-        out = []
+        out: list[Tensor | None] = []
         for s in flat:
             rows = self._rows(target, s, seeds, create_graph) if target.requires_grad else []
             if not rows or all(r is None for r in rows):
@@ -467,21 +547,33 @@ class GradientTape:
             out.append(reshape(stack(rows), target.shape + s.shape))
         return rebuild(out)
 
-    def batch_jacobian(self, target, source, unconnected_gradients=UnconnectedGradients.NONE,
-                       parallel_iterations=None, experimental_use_pfor=True):
-        """Per-sample Jacobians (TensorFlow's ``tape.batch_jacobian``): for
-        ``target`` (b, ...) and ``source`` (b, ...) where sample i of the target
-        depends only on sample i of the source, the result has shape
-        ``(b,) + target.shape[1:] + source.shape[1:]``. One backward pass per
-        entry of a single sample's target (the seed selects that entry in
-        every sample at once)."""
+    def batch_jacobian(self, target: TensorLike, source: Tensor,
+                       unconnected_gradients: str = UnconnectedGradients.NONE,
+                       parallel_iterations: int | None = None,
+                       experimental_use_pfor: bool = True) -> Tensor | None:
+        """Per-sample Jacobians (TensorFlow's ``tape.batch_jacobian``). One
+        backward pass per entry of a single sample's target (the seed selects
+        that entry in every sample at once).
+
+        Args:
+            target: a tensor (b, ...) whose sample i depends only on sample i
+                of ``source``.
+            source: a tensor (b, ...).
+            unconnected_gradients: ``"none"`` gives None when the target does
+                not depend on the source, ``"zero"`` zeros.
+            parallel_iterations: TensorFlow's; ignored.
+            experimental_use_pfor: TensorFlow's; ignored.
+
+        Returns:
+            A tensor of shape ``(b,) + target.shape[1:] + source.shape[1:]``.
+        """
         create_graph = self._one_call()
         target = as_tensor(target)
         if target.ndim < 1 or source.ndim < 1 or target.shape[0] != source.shape[0]:
             raise ValueError(f"batch_jacobian: target and source need the same first "
                              f"(batch) dimension, got shapes {target.shape} and {source.shape}")
         batch, per_sample = target.shape[0], math.prod(target.shape[1:])
-        seeds = []
+        seeds: list[np.ndarray] = []
         for j in range(per_sample):
             seed = np.zeros((batch, per_sample), dtype=target.dtype)
             seed[:, j] = 1
@@ -495,7 +587,7 @@ class GradientTape:
         return reshape(stack(rows, axis=1), shape)
 
 
-def custom_gradient(f):
+def custom_gradient(f: Callable[..., tuple[Any, Callable[..., Any]]]) -> Callable[..., Tensor]:
     """Give ``f`` a gradient of your own (TensorFlow's ``tf.custom_gradient``).
 
     ``f`` returns ``(value, grad_fn)``: ``grad_fn(upstream)`` turns the
@@ -513,11 +605,18 @@ def custom_gradient(f):
     ...     return cr.log(1 + e), grad_fn
     >>> cr.grad(log1pexp)(cr.tensor(100.0))
     tensor(1.)
+
+    Args:
+        f: a function of tensors returning ``(value, grad_fn)``.
+
+    Returns:
+        A function with ``f``'s arguments returning the value, recorded with
+        ``grad_fn`` as its derivative.
     """
     name = f"custom_gradient({getattr(f, '__name__', 'f')})"
 
     @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: Any, **kwargs: Any) -> Tensor:
         result = f(*args, **kwargs)
         if not (isinstance(result, tuple) and len(result) == 2 and callable(result[1])):
             raise TypeError(f"{name}: the function must return (value, grad_fn), got "
@@ -526,7 +625,7 @@ def custom_gradient(f):
         value = as_tensor(value)
         inputs = tuple(a for a in args if isinstance(a, Tensor))
 
-        def vjp(g, out, *ins):
+        def vjp(g: Tensor, out: Tensor, *ins: Tensor) -> tuple[Tensor | None, ...]:
             grads = grad_fn(g)
             grads = tuple(grads) if isinstance(grads, (list, tuple)) else (grads,)
             if len(grads) != len(ins):

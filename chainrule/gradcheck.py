@@ -76,7 +76,8 @@ def gradcheck(f: Callable[..., Tensor], *inputs: TensorLike, eps: float = 1e-6,
     worst = None
     for k, i in enumerate(checked):
         x = args[i]
-        a = np.zeros(x.shape) if analytic[k] is None else analytic[k].data
+        g = analytic[k]
+        a = np.zeros(x.shape) if g is None else g.data
         if a.shape != x.shape:
             raise GradcheckError(f"gradcheck: the gradient of input {i} has shape {a.shape}, "
                                  f"but the input has shape {x.shape}")
