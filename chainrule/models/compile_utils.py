@@ -14,16 +14,21 @@ As Keras 3 ``keras/src/trainers/compile_utils.py``:
   sample weights, ``weighted_metrics`` with them (named ``weighted_<name>``
   when a plain metric has the same name).
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
 import numpy as np
 
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from ..tensor import Tensor
+from ..typing import TensorLike
 
 __all__ = ["CompileLoss", "CompileMetrics"]
 
 
-def _per_output(data, count):
+def _per_output(data: Any, count: int) -> list[Any]:
     """``data`` (one array, a list, or None) as a list of ``count`` entries."""
     if count == 1:
         if isinstance(data, (list, tuple)) and len(data) == 1:
@@ -34,15 +39,23 @@ def _per_output(data, count):
     return list(data)
 
 
-def _batch_size(y_pred):
+def _batch_size(y_pred: Any) -> int:
     first = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
     return first.shape[0] if getattr(first, "ndim", 0) else 1
 
 
 class CompileLoss:
-    """The compiled loss: one loss (or None) and one weight per output."""
+    """The compiled loss: one loss (or None) and one weight per output.
 
-    def __init__(self, loss_fns, loss_weights, output_names):
+    Args:
+        loss_fns: one loss callable (or None: no loss) per output.
+        loss_weights: one factor per output.
+        output_names: the model's output names (``"<name>_loss"`` metrics
+            are tracked when there are several).
+    """
+
+    def __init__(self, loss_fns: Sequence[Callable[..., Any] | None],
+                 loss_weights: Sequence[float], output_names: Sequence[str]) -> None:
         self.loss_fns = list(loss_fns)
         self.loss_weights = list(loss_weights)
         self.output_names = list(output_names)
@@ -51,11 +64,22 @@ class CompileLoss:
                         for name, fn in zip(self.output_names, self.loss_fns)
                         if multi and fn is not None]
 
-    def __call__(self, y, y_pred, sample_weight=None):
+    def __call__(self, y: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        """The weighted sum of the outputs' losses on one batch.
+
+        Args:
+            y: the targets (one array, or one per output).
+            y_pred: the predictions (one tensor, or one per output).
+            sample_weight: the sample weights (one array, or one per output), or None.
+
+        Returns:
+            The loss, a scalar Tensor (None when no output has a loss).
+        """
         count = len(self.output_names)
         if count == 1 and y is not None and not isinstance(y_pred, (list, tuple)):
             # One output, the hot path: loss_weight · loss(y, y_pred, sample_weight).
             fn, factor = self.loss_fns[0], self.loss_weights[0]
+            assert fn is not None      # compile makes a CompileLoss only when an output has a loss
             if isinstance(y, (list, tuple)) and len(y) == 1:
                 y = y[0]
             value = fn(y, y_pred, sample_weight=sample_weight)
@@ -84,31 +108,47 @@ class CompileLoss:
 
 
 class CompileMetrics(metrics_module.Metric):
-    """Every compiled metric of every output, updated and read together."""
+    """Every compiled metric of every output, updated and read together.
 
-    def __init__(self, metrics, weighted_metrics, output_names, loss_fns):
+    Args:
+        metrics: ``compile``'s ``metrics`` (a list, a list per output, or a dict by output).
+        weighted_metrics: ``compile``'s ``weighted_metrics``, laid out the same way.
+        output_names: the model's output names.
+        loss_fns: the outputs' losses (they decide what ``"accuracy"`` means).
+    """
+
+    def __init__(self, metrics: Any, weighted_metrics: Any, output_names: Sequence[str],
+                 loss_fns: Sequence[Callable[..., Any] | None]) -> None:
         super().__init__(name="compile_metrics")
         self.output_names = list(output_names)
         self._user = metrics
         self._user_weighted = weighted_metrics
         self._loss_fns = list(loss_fns)
-        self.entries = None          # [(output index, name, metric, weighted)], at first use
+        # [(output index, name, metric, weighted)], at first use
+        self.entries: list[tuple[int, str, Any, bool]] | None = None
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         for _, _, metric, _ in self.__dict__.get("entries") or []:
             metric.reset_state()
 
     @property
-    def built(self):
+    def built(self) -> bool:
+        """Whether ``build`` has resolved the metrics."""
         return self.entries is not None
 
-    def build(self, y, y_pred):
+    def build(self, y: Any, y_pred: Any) -> None:
         """Resolve the names ("accuracy" becomes the right accuracy for the loss
-        and shapes, as Keras) once targets and predictions are known."""
+        and shapes, as Keras) once targets and predictions are known.
+
+        Args:
+            y: a batch of targets (one array, or one per output).
+            y_pred: the predictions for it.
+        """
         count = len(self.output_names)
         ys, preds = _per_output(y, count), _per_output(y_pred, count)
         multi = count > 1
-        self.entries, plain_names = [], set()
+        self.entries = []
+        plain_names: set[str] = set()
         for weighted, spec in ((False, self._user), (True, self._user_weighted)):
             for i, ids in enumerate(_metric_lists(spec, self.output_names)):
                 for identifier in ids:
@@ -125,7 +165,14 @@ class CompileMetrics(metrics_module.Metric):
                         name = f"{self.output_names[i]}_{name}"
                     self.entries.append((i, name, metric, weighted))
 
-    def update_state(self, y, y_pred, sample_weight=None):
+    def update_state(self, y: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        """Update every metric with one batch (weighted metrics with ``sample_weight``).
+
+        Args:
+            y: the targets (one array, or one per output).
+            y_pred: the predictions (one tensor, or one per output).
+            sample_weight: the sample weights (one array, or one per output), or None.
+        """
         if self.entries is None:
             self.build(y, y_pred)
         if not self.entries:
@@ -136,21 +183,27 @@ class CompileMetrics(metrics_module.Metric):
         for i, _, metric, weighted in self.entries:
             metric.update_state(ys[i], preds[i], sample_weight=weights[i] if weighted else None)
 
-    def result(self):
+    # A dict, as Keras' compile_metrics (a Metric's result is otherwise one number).
+    def result(self) -> dict[str, Any]:  # type: ignore[override]
+        """Every metric's result by its name (``"accuracy"``, ``"out_mae"``...).
+
+        Returns:
+            ``{name: value}``.
+        """
         return {name: metric.result() for _, name, metric, _ in self.entries or []}
 
 
-def _shape(value):
+def _shape(value: Any) -> Any:
     if value is None:
         return None
     return value.shape if isinstance(value, (np.ndarray, Tensor)) else np.shape(value)
 
 
-def _as_list(x):
+def _as_list(x: Any) -> list[Any]:
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def _metric_lists(metrics, names):
+def _metric_lists(metrics: Any, names: Sequence[str]) -> list[list[Any]]:
     """One list of metric identifiers per output (Keras' accepted layouts)."""
     if not metrics:
         return [[] for _ in names]
@@ -168,8 +221,16 @@ def _metric_lists(metrics, names):
     return [list(_as_list(metrics)) for _ in names]
 
 
-def resolve_losses(loss, names):
-    """One Loss object (or None: no loss for that output) per output."""
+def resolve_losses(loss: Any, names: Sequence[str]) -> list[Any]:
+    """One Loss object (or None: no loss for that output) per output.
+
+    Args:
+        loss: ``compile``'s ``loss``: one loss, a list per output, a dict by output, or None.
+        names: the model's output names.
+
+    Returns:
+        One loss (or None) per output.
+    """
     if loss is None:
         return [None] * len(names)
     if isinstance(loss, dict):
@@ -187,7 +248,23 @@ def resolve_losses(loss, names):
     return [fn] * len(names)
 
 
-def resolve_loss_weights(loss_weights, names):
+def resolve_loss_weights(
+        loss_weights: float | list[float] | tuple[float, ...] | dict[str, float] | None,
+        names: Sequence[str]) -> list[float]:
+    """One factor per output (1.0 where none is given).
+
+    Args:
+        loss_weights: ``compile``'s ``loss_weights``: a number, a list, a dict by output, or None.
+        names: the model's output names.
+
+    Returns:
+        One float per output.
+
+    Example:
+
+    >>> resolve_loss_weights({"b": 0.5}, ["a", "b"])
+    [1.0, 0.5]
+    """
     if loss_weights is None:
         return [1.0] * len(names)
     if isinstance(loss_weights, dict):
@@ -211,16 +288,28 @@ class LossTracker(metrics_module.Metric):
 
     ``update_state(values, sample_weight=None)``: ``Σ w·v / Σ w`` over
     everything seen; a non-scalar ``values`` counts each element once.
+
+    Args:
+        name: the metric's name in the logs.
+        dtype: accepted for Keras' signature.
     """
 
-    def __init__(self, name="loss", dtype=None):
+    def __init__(self, name: str = "loss", dtype: Any = None) -> None:
         super().__init__(name=name, dtype=dtype)
         self.total, self.count = 0.0, 0.0
 
-    def reset_state(self):
+    def reset_state(self) -> None:
+        """Start over: no values seen."""
         self.total, self.count = 0.0, 0.0
 
-    def update_state(self, values, sample_weight=None):
+    def update_state(self, values: TensorLike,
+                     sample_weight: float | np.ndarray | None = None) -> None:
+        """Add ``values``, each weighted by ``sample_weight`` (1 when None).
+
+        Args:
+            values: a loss value (or several).
+            sample_weight: the weight of each value (e.g. the batch size), or None.
+        """
         data = values.data if isinstance(values, Tensor) else np.asarray(values)
         weight = 1.0 if sample_weight is None else sample_weight
         if data.ndim == 0 and np.ndim(weight) == 0:
@@ -233,5 +322,10 @@ class LossTracker(metrics_module.Metric):
         self.total += float((data * weights).sum())
         self.count += float(weights.sum())
 
-    def result(self):
+    def result(self) -> float:
+        """The weighted mean so far (0 before any value).
+
+        Returns:
+            ``Σ w·v / Σ w``.
+        """
         return self.total / self.count if self.count else 0.0
