@@ -9,19 +9,36 @@ defaults and kernel layouts (``keras/src/layers/convolutional/``).
 >>> conv.kernel.shape                         # (kh, kw, C_in, C_out) as Keras
 (3, 3, 1, 8)
 """
+from __future__ import annotations
+
 import numbers
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 from .core import check_positive_int
+
+if TYPE_CHECKING:
+    from .. import constraints
 
 __all__ = ["Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D",
            "SeparableConv2D"]
 
 
-def normalize_pair(layer_name, arg, value):
-    """An int or a pair of positive ints, as a pair."""
+def normalize_pair(layer_name: str, arg: str, value: Any) -> tuple[int, ...]:
+    """An int or a pair of positive ints, as a pair.
+
+    Args:
+        layer_name: the layer's class name, for the message.
+        arg: the argument's name, for the message.
+        value: an int or a pair of positive ints.
+
+    Returns:
+        The pair ``(a, b)``.
+    """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value, value)
     try:
@@ -34,13 +51,28 @@ def normalize_pair(layer_name, arg, value):
     return pair
 
 
-def normalize_padding(layer_name, padding):
+def normalize_padding(layer_name: str, padding: Any) -> str:
+    """Check a padding argument.
+
+    Args:
+        layer_name: the layer's class name, for the message.
+        padding: ``"valid"`` or ``"same"`` (any case).
+
+    Returns:
+        The padding, lower case.
+    """
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
         raise ValueError(f"{layer_name}: padding must be 'valid' or 'same', got {padding!r}")
     return padding.lower()
 
 
-def check_channels_last(layer_name, data_format):
+def check_channels_last(layer_name: str, data_format: str | None) -> None:
+    """Refuse a data_format other than channels-last.
+
+    Args:
+        layer_name: the layer's class name, for the message.
+        data_format: None or ``"channels_last"``; anything else raises.
+    """
     if data_format not in (None, "channels_last"):
         raise ValueError(f"{layer_name}: data_format={data_format!r} is not supported; "
                          f"chainrule images are channels-last (batch, height, width, "
@@ -48,10 +80,27 @@ def check_channels_last(layer_name, data_format):
                          f"x.transpose((0, 2, 3, 1)).")
 
 
-def conv_output_size(size, kernel, stride, padding, dilation=1):
+def conv_output_size(size: int | None, kernel: int, stride: int, padding: str,
+                     dilation: int = 1) -> int | None:
     """One spatial output size: ceil(size/stride) for 'same' (and 'causal'),
     (size - effective kernel)//stride + 1 for 'valid', the effective kernel
-    being dilation·(kernel - 1) + 1."""
+    being dilation·(kernel - 1) + 1.
+
+    Args:
+        size: the input's size along the axis, or None.
+        kernel: the kernel's size.
+        stride: the stride.
+        padding: ``"valid"``, ``"same"`` or ``"causal"``.
+        dilation: the dilation.
+
+    Returns:
+        The output's size, or None when ``size`` is None.
+
+    Example:
+
+    >>> conv_output_size(28, 3, 2, "valid"), conv_output_size(28, 3, 2, "same")
+    (13, 14)
+    """
     if size is None:
         return None
     if padding in ("same", "causal"):
@@ -59,8 +108,15 @@ def conv_output_size(size, kernel, stride, padding, dilation=1):
     return (size - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def check_groups(layer, groups, channels, filters):
-    """``groups`` must divide the input channels and the filters (Keras' rule)."""
+def check_groups(layer: Layer, groups: int, channels: int, filters: int) -> None:
+    """``groups`` must divide the input channels and the filters (Keras' rule).
+
+    Args:
+        layer: the layer, for the message.
+        groups: the number of groups.
+        channels: the input channels.
+        filters: the output channels.
+    """
     if channels % groups or filters % groups:
         fits = [g for g in range(1, channels + 1) if channels % g == 0 and filters % g == 0]
         raise ValueError(f"{type(layer).__name__} layer '{layer.name}': groups={groups} must "
@@ -68,7 +124,7 @@ def check_groups(layer, groups, channels, filters):
                          f"({filters}); e.g. groups in {fits}")
 
 
-def _channels(layer, input_shape):
+def _channels(layer: Layer, input_shape: Shape) -> int:
     channels = input_shape[-1]
     if channels is None:
         raise ShapeError(f"{type(layer).__name__} layer '{layer.name}': the channel axis "
@@ -98,10 +154,13 @@ class Conv2D(Layer):
             (kh, kw, in_channels // groups, filters). Defaults to 1.
         activation: an activation name or callable; None means linear.
         use_bias: whether the layer adds a bias per output channel.
-        kernel_initializer, bias_initializer: how the weights start.
-            Default to ``"glorot_uniform"`` and ``"zeros"``.
-        kernel_regularizer, bias_regularizer, activity_regularizer: penalties
-            added to the loss, or None.
+        kernel_initializer: how the kernel starts. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        kernel_regularizer: a penalty on the kernel added to the loss, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        kernel_constraint: a projection applied to the kernel after each update, or None.
+        bias_constraint: a projection applied to the bias after each update, or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
 
     Input shape: ``(batch, height, width, channels)``. Output shape:
@@ -117,11 +176,20 @@ class Conv2D(Layer):
     [(3, 3, 1, 8), (8,)]
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
-                 data_format=None, dilation_rate=(1, 1), groups=1, activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    input_spec: InputSpec       # set in __init__, never None
+
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = (1, 1), padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: int | Sequence[int] = (1, 1),
+                 groups: int = 1, activation: str | Callable[..., Any] | None = None,
+                 use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 kernel_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.filters = check_positive_int("Conv2D", "filters", filters)
@@ -143,7 +211,7 @@ class Conv2D(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.input_spec.check(self, input_shape)
         channels = _channels(self, input_shape)
         check_groups(self, self.groups, channels, self.filters)
@@ -156,7 +224,15 @@ class Conv2D(Layer):
                      if self.use_bias else None)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, height, width, channels)``.
+
+        Returns:
+            The output, ``(batch, new_height, new_width, filters)``.
+        """
         y = ops.conv2d(x, self.kernel, self.bias, stride=self.strides, padding=self.padding,
                        dilation=self.dilation_rate, groups=self.groups)
         y = self.activation(y)
@@ -164,14 +240,14 @@ class Conv2D(Layer):
             self.add_loss(self.activity_regularizer(y))
         return y
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, h, w, _ = input_shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         return (batch, conv_output_size(h, kh, sh, self.padding, dh),
                 conv_output_size(w, kw, sw, self.padding, dw), self.filters)
 
 
-def _normalize_single(layer_name, arg, value):
+def _normalize_single(layer_name: str, arg: str, value: Any) -> tuple[int]:
     """An int or a 1-tuple of a positive int, as a 1-tuple (Keras' 1-D arguments)."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         value = tuple(value) if isinstance(value, (list, tuple)) else value
@@ -186,20 +262,24 @@ class _ConvBase(Layer):
     """What every convolution layer shares: the activation, the bias, the
     initializers and regularizers, the activity regularizer."""
 
-    def _common(self, activation, use_bias, bias_initializer, bias_regularizer,
-                activity_regularizer):
+    bias_constraint: constraints.ConstraintLike       # set by each subclass's __init__
+
+    def _common(self, activation: str | Callable[..., Any] | None, use_bias: bool,
+                bias_initializer: initializers.InitializerLike,
+                bias_regularizer: regularizers.RegularizerLike,
+                activity_regularizer: regularizers.RegularizerLike) -> None:
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
-    def _add_bias(self, size):
+    def _add_bias(self, size: int) -> None:
         self.bias = (self.add_weight("bias", (size,), self.bias_initializer,
                                      self.bias_regularizer, constraint=self.bias_constraint)
                      if self.use_bias else None)
 
-    def _finish(self, y):
+    def _finish(self, y: Tensor) -> Tensor:
         y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
@@ -215,11 +295,23 @@ class Conv1D(_ConvBase):
     channels // groups, filters), bias (filters,).
 
     Args:
-        filters, kernel_size, strides (default 1), padding (``"valid"``,
-        ``"same"`` or ``"causal"``), data_format (channels-last only),
-        dilation_rate (default 1), groups (default 1), activation, use_bias,
-        kernel_initializer, bias_initializer, kernel_regularizer,
-        bias_regularizer, activity_regularizer: as ``Conv2D``.
+        filters: positive int, the number of output channels.
+        kernel_size: int (or a 1-tuple), the filter's length.
+        strides: int (or a 1-tuple), the step between windows. Defaults to 1.
+        padding: ``"valid"`` (the default), ``"same"`` or ``"causal"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: int (or a 1-tuple): the kernel's taps this many steps apart.
+        groups: positive int dividing the input channels and ``filters``.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        kernel_initializer: how the kernel starts. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        kernel_regularizer: a penalty on the kernel added to the loss, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        kernel_constraint: a projection applied to the kernel after each update, or None.
+        bias_constraint: a projection applied to the bias after each update, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
 
     Example:
 
@@ -227,11 +319,18 @@ class Conv1D(_ConvBase):
     (2, 10, 4)
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = 1, padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: int | Sequence[int] = 1,
+                 groups: int = 1, activation: str | Callable[..., Any] | None = None,
+                 use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 kernel_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.filters = check_positive_int("Conv1D", "filters", filters)
@@ -253,7 +352,7 @@ class Conv1D(_ConvBase):
                      activity_regularizer)
         self.input_spec = InputSpec(ndim=3)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         channels = _channels(self, input_shape)
         check_groups(self, self.groups, channels, self.filters)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels // self.groups,
@@ -263,7 +362,15 @@ class Conv1D(_ConvBase):
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, steps, channels)``.
+
+        Returns:
+            The output, ``(batch, new_steps, filters)``.
+        """
         (k,), (d,) = self.kernel_size, self.dilation_rate
         padding = self.padding
         if padding == "causal":
@@ -277,7 +384,7 @@ class Conv1D(_ConvBase):
                        groups=self.groups)
         return self._finish(ops.reshape(y, (n, y.shape[2], self.filters)))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, steps, _ = input_shape
         return (batch, conv_output_size(steps, self.kernel_size[0], self.strides[0],
                                         self.padding, self.dilation_rate[0]), self.filters)
@@ -291,11 +398,23 @@ class Conv2DTranspose(_ConvBase):
     (``keras/src/backend/common/backend_utils.py``).
 
     Args:
-        filters, kernel_size, strides (default 1), padding, output_padding
-        (None, an int or a pair: the extra rows/columns at the end),
-        data_format, dilation_rate, activation, use_bias, kernel_initializer,
-        bias_initializer, kernel_regularizer, bias_regularizer,
-        activity_regularizer: as Keras.
+        filters: positive int, the number of output channels.
+        kernel_size: int or (kh, kw), the filter's height and width.
+        strides: int or (sh, sw), the upsampling step. Defaults to 1.
+        padding: ``"valid"`` (the default) or ``"same"``.
+        output_padding: None, an int or a pair: the extra rows/columns at the end.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: int or (dh, dw). Defaults to 1.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        kernel_initializer: how the kernel starts. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        kernel_regularizer: a penalty on the kernel added to the loss, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        kernel_constraint: a projection applied to the kernel after each update, or None.
+        bias_constraint: a projection applied to the bias after each update, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
 
     Example:
 
@@ -303,11 +422,18 @@ class Conv2DTranspose(_ConvBase):
     (1, 8, 8, 3)
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid",
-                 output_padding=None, data_format=None, dilation_rate=(1, 1), activation=None,
-                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = (1, 1), padding: str = "valid",
+                 output_padding: int | Sequence[int] | None = None, data_format: str | None = None,
+                 dilation_rate: int | Sequence[int] = (1, 1),
+                 activation: str | Callable[..., Any] | None = None, use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 kernel_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         name = "Conv2DTranspose"
@@ -327,7 +453,7 @@ class Conv2DTranspose(_ConvBase):
                      activity_regularizer)
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
                                       self.kernel_initializer, self.kernel_regularizer,
@@ -335,15 +461,23 @@ class Conv2DTranspose(_ConvBase):
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The transposed convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, height, width, channels)``.
+
+        Returns:
+            The output, ``(batch, new_height, new_width, filters)``.
+        """
         y = ops.conv2d_transpose(x, self.kernel, self.bias, stride=self.strides,
                                  padding=self.padding, output_padding=self.output_padding,
                                  dilation=self.dilation_rate)
         return self._finish(y)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         from ..ops.nn import _transpose_crops
-        out = []
+        out: list[int | None] = []
         pads = self.output_padding or (None, None)
         for size, k, s, d, p in zip(input_shape[1:3], self.kernel_size, self.strides,
                                     self.dilation_rate, pads):
@@ -366,13 +500,39 @@ class Conv1DTranspose(Conv2DTranspose):
 
     >>> Conv1DTranspose(3, 4, strides=2, padding="same")(cr.ones(2, 5, 2)).shape
     (2, 10, 3)
+
+    Args:
+        filters: positive int, the number of output channels.
+        kernel_size: int (or a 1-tuple), the filter's length.
+        strides: int (or a 1-tuple), the upsampling step. Defaults to 1.
+        padding: ``"valid"`` (no padding, the default) or ``"same"``.
+        output_padding: None or an int: the extra steps at the end.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: int (or a 1-tuple). Defaults to 1.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        kernel_initializer: how the kernel starts. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        kernel_regularizer: a penalty on the kernel added to the loss, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        kernel_constraint: a projection applied to the kernel after each update, or None.
+        bias_constraint: a projection applied to the bias after each update, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = 1, padding: str = "valid",
+                 output_padding: int | list[int] | tuple[int, ...] | None = None,
+                 data_format: str | None = None, dilation_rate: int | Sequence[int] = 1,
+                 activation: str | Callable[..., Any] | None = None, use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 kernel_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         name = "Conv1DTranspose"
         (k,), (s,), (d,) = (_normalize_single(name, "kernel_size", kernel_size),
                             _normalize_single(name, "strides", strides),
@@ -386,7 +546,7 @@ class Conv1DTranspose(Conv2DTranspose):
                          kernel_constraint, bias_constraint, **kwargs)
         self.input_spec = InputSpec(ndim=3)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", (self.kernel_size[1], self.filters, channels),
                                       self.kernel_initializer, self.kernel_regularizer,
@@ -394,7 +554,15 @@ class Conv1DTranspose(Conv2DTranspose):
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=3, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The transposed convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, steps, channels)``.
+
+        Returns:
+            The output, ``(batch, new_steps, filters)``.
+        """
         n, steps, channels = x.shape
         kernel = ops.reshape(self.kernel, (1,) + self.kernel.shape)
         (_, s), (_, d) = self.strides, self.dilation_rate
@@ -404,7 +572,7 @@ class Conv1DTranspose(Conv2DTranspose):
                                  dilation=(1, d))
         return self._finish(ops.reshape(y, (n, y.shape[2], self.filters)))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, steps, channels = input_shape
         shape = super().compute_output_shape((batch, 1, steps, channels))
         return (batch, shape[2], self.filters)
@@ -420,13 +588,37 @@ class DepthwiseConv2D(_ConvBase):
 
     >>> DepthwiseConv2D(3, depth_multiplier=2)(cr.ones(1, 5, 5, 3)).shape
     (1, 3, 3, 6)
+
+    Args:
+        kernel_size: int or (kh, kw), the filter's height and width.
+        strides: int or (sh, sw), the step between windows. Defaults to 1.
+        padding: ``"valid"`` (no padding, the default) or ``"same"``.
+        depth_multiplier: positive int, the filters per input channel.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: int or (dh, dw): the kernel's taps this many pixels apart. Defaults to 1.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        depthwise_initializer: how the kernel starts. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        depthwise_regularizer: a penalty on the kernel, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        depthwise_constraint: a projection applied to the kernel after each update, or None.
+        bias_constraint: a projection applied to the bias after each update, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
-    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1,
-                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
-                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 depthwise_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(self, kernel_size: int | Sequence[int], strides: int | Sequence[int] = (1, 1),
+                 padding: str = "valid", depth_multiplier: int = 1, data_format: str | None = None,
+                 dilation_rate: int | Sequence[int] = (1, 1),
+                 activation: str | Callable[..., Any] | None = None, use_bias: bool = True,
+                 depthwise_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 depthwise_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 depthwise_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.depthwise_constraint, self.bias_constraint = depthwise_constraint, bias_constraint
         name = "DepthwiseConv2D"
@@ -442,7 +634,7 @@ class DepthwiseConv2D(_ConvBase):
                      activity_regularizer)
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         channels = _channels(self, input_shape)
         self.kernel = self.add_weight("kernel", self.kernel_size + (channels,
                                                                     self.depth_multiplier),
@@ -451,12 +643,20 @@ class DepthwiseConv2D(_ConvBase):
         self._add_bias(channels * self.depth_multiplier)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, height, width, channels)``.
+
+        Returns:
+            The output, ``(batch, new_height, new_width, channels·depth_multiplier)``.
+        """
         return self._finish(ops.depthwise_conv2d(x, self.kernel, self.bias, stride=self.strides,
                                                  padding=self.padding,
                                                  dilation=self.dilation_rate))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, h, w, c = input_shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         return (batch, conv_output_size(h, kh, sh, self.padding, dh),
@@ -474,15 +674,47 @@ class SeparableConv2D(_ConvBase):
 
     >>> SeparableConv2D(4, 3, padding="same")(cr.ones(1, 5, 5, 3)).shape
     (1, 5, 5, 4)
+
+    Args:
+        filters: positive int, the number of output channels.
+        kernel_size: int or (kh, kw), the filter's height and width.
+        strides: int or (sh, sw), the step between windows. Defaults to 1.
+        padding: ``"valid"`` (no padding, the default) or ``"same"``.
+        data_format: only ``"channels_last"`` (or None) is supported.
+        dilation_rate: int or (dh, dw): the kernel's taps this many pixels apart. Defaults to 1.
+        depth_multiplier: positive int, the depthwise filters per input channel.
+        activation: an activation name or callable; None means linear.
+        use_bias: whether the layer adds a bias per output channel.
+        depthwise_initializer: how the depthwise kernel starts.
+        pointwise_initializer: how the pointwise kernel starts.
+        bias_initializer: how the bias starts. Defaults to ``"zeros"``.
+        depthwise_regularizer: a penalty on the depthwise kernel, or None.
+        pointwise_regularizer: a penalty on the pointwise kernel, or None.
+        bias_regularizer: a penalty on the bias, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        depthwise_constraint: a projection applied to the depthwise kernel after each update, or
+            None.
+        pointwise_constraint: a projection applied to the pointwise kernel after each update, or
+            None.
+        bias_constraint: a projection applied to the bias after each update, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None,
-                 depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None,
-                 **kwargs):
+    def __init__(self, filters: int, kernel_size: int | Sequence[int],
+                 strides: int | Sequence[int] = (1, 1), padding: str = "valid",
+                 data_format: str | None = None, dilation_rate: int | Sequence[int] = (1, 1),
+                 depth_multiplier: int = 1, activation: str | Callable[..., Any] | None = None,
+                 use_bias: bool = True,
+                 depthwise_initializer: initializers.InitializerLike = "glorot_uniform",
+                 pointwise_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 depthwise_regularizer: regularizers.RegularizerLike = None,
+                 pointwise_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 depthwise_constraint: constraints.ConstraintLike = None,
+                 pointwise_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.depthwise_constraint, self.pointwise_constraint = (depthwise_constraint,
                                                                 pointwise_constraint)
@@ -503,7 +735,7 @@ class SeparableConv2D(_ConvBase):
                      activity_regularizer)
         self.input_spec = InputSpec(ndim=4)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         channels = _channels(self, input_shape)
         mult = self.depth_multiplier
         self.depthwise_kernel = self.add_weight(
@@ -516,12 +748,20 @@ class SeparableConv2D(_ConvBase):
         self._add_bias(self.filters)
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The convolution of ``x``, plus the bias, through the activation.
+
+        Args:
+            x: the input, ``(batch, height, width, channels)``.
+
+        Returns:
+            The output, ``(batch, new_height, new_width, filters)``.
+        """
         y = ops.depthwise_conv2d(x, self.depthwise_kernel, stride=self.strides,
                                  padding=self.padding, dilation=self.dilation_rate)
         return self._finish(ops.conv2d(y, self.pointwise_kernel, self.bias))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         batch, h, w, _ = input_shape
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.strides, self.dilation_rate
         return (batch, conv_output_size(h, kh, sh, self.padding, dh),
