@@ -23,13 +23,21 @@ arrays, complex numbers and 0-d inputs are refused with the reason.
 ``class_weight[y]`` (the arg-max of one-hot labels), as Keras'
 ``data_adapter_utils.class_weight_to_sample_weights``.
 """
+from __future__ import annotations
+
 import math
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Union
 
 import numpy as np
 
 from ..tensor import Tensor
 from .py_dataset import PyDataset
+
+if TYPE_CHECKING:
+    from .model import Model
+
+Adapter = Union["ArrayAdapter", "PyDatasetAdapter", "IterableAdapter"]
 
 __all__ = ["ACCEPTED", "EpochIterator", "get_adapter", "pack_x_y_sample_weight",
            "unpack_x_y_sample_weight"]
@@ -44,9 +52,21 @@ _INTEGER_INPUT_LAYERS = {"Embedding", "IntegerLookup", "StringLookup", "Hashing"
                          "CategoryEncoding", "TextVectorization"}
 
 
-def unpack_x_y_sample_weight(data):
+def unpack_x_y_sample_weight(data: Any) -> tuple[Any, Any, Any]:
     """``(x, y, sample_weight)`` from a batch ``x``, ``(x,)``, ``(x, y)`` or
-    ``(x, y, sample_weight)`` (a list counts as a tuple), as Keras."""
+    ``(x, y, sample_weight)`` (a list counts as a tuple), as Keras.
+
+    Args:
+        data: one batch.
+
+    Returns:
+        ``(x, y, sample_weight)``, None for the parts it lacks.
+
+    Example:
+
+    >>> unpack_x_y_sample_weight((1, 2))
+    (1, 2, None)
+    """
     if isinstance(data, list):
         data = tuple(data)
     if not isinstance(data, tuple):
@@ -61,10 +81,24 @@ def unpack_x_y_sample_weight(data):
                      f"tuple of {len(data)} items")
 
 
-def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> Any:
     """The batch ``train_step`` receives: ``x`` alone when there is no ``y``
     (``(x,)`` when ``x`` is itself a tuple or list), else ``(x, y)`` or
-    ``(x, y, sample_weight)``, as Keras."""
+    ``(x, y, sample_weight)``, as Keras.
+
+    Args:
+        x: the inputs (an array, or a list/tuple/dict of them).
+        y: the targets, or None.
+        sample_weight: the sample weights, or None.
+
+    Returns:
+        The batch.
+
+    Example:
+
+    >>> pack_x_y_sample_weight(1, 2)
+    (1, 2)
+    """
     if y is None:
         return (x,) if isinstance(x, (list, tuple)) else x
     if sample_weight is None:
@@ -75,12 +109,20 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None):
 # --------------------------------------------------------------------------
 # Arrays
 # --------------------------------------------------------------------------
-def _is_torch(value):
+def _is_torch(value: Any) -> bool:
     return type(value).__module__.startswith("torch") and hasattr(value, "detach")
 
 
-def to_array(value, what):
-    """``value`` as a NumPy array, with the errors Keras users need."""
+def to_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a NumPy array, with the errors Keras users need.
+
+    Args:
+        value: an array, a chainrule or PyTorch tensor, or anything ``np.asarray`` takes.
+        what: its name in error messages (``"x"``, ``"y[1]"``).
+
+    Returns:
+        A numeric array of at least one dimension.
+    """
     if isinstance(value, Tensor):
         array = value.data
     elif _is_torch(value):
@@ -109,17 +151,24 @@ def to_array(value, what):
     return array
 
 
-def float_dtype(model):
-    """float64 when any layer of the model is float64, else float32."""
+def float_dtype(model: Model) -> np.dtype:
+    """float64 when any layer of the model is float64, else float32.
+
+    Args:
+        model: the model.
+
+    Returns:
+        The dtype inputs and targets are cast to.
+    """
     for layer in model._walk():
         if layer.dtype == np.float64:
             return np.dtype(np.float64)
     return np.dtype(np.float32)
 
 
-def _input_dtypes(model):
+def _input_dtypes(model: Model) -> list[np.dtype | None]:
     """One target dtype (or None: leave integers) per model input."""
-    dtype = float_dtype(model)
+    dtype: np.dtype | None = float_dtype(model)
     if any(type(layer).__name__ in _INTEGER_INPUT_LAYERS for layer in model._walk()):
         dtype = None
     tensors = getattr(model, "_input_tensors", None)
@@ -128,7 +177,7 @@ def _input_dtypes(model):
     return [dtype if np.dtype(t.dtype).kind == "f" else None for t in tensors]
 
 
-def _cast_input(array, dtype):
+def _cast_input(array: np.ndarray, dtype: np.dtype | None) -> np.ndarray:
     if array.dtype.kind == "f":
         target = dtype if dtype is not None else None
         return array.astype(target) if target is not None and array.dtype != target else array
@@ -137,21 +186,21 @@ def _cast_input(array, dtype):
     return array
 
 
-def _cast_float(array, dtype):
+def _cast_float(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return array.astype(dtype) if array.dtype.kind == "f" and array.dtype != dtype else array
 
 
-def _n_inputs(model):
+def _n_inputs(model: Model) -> int:
     tensors = getattr(model, "_input_tensors", None)
     return len(tensors) if tensors else 1
 
 
-def _input_names(model):
+def _input_names(model: Model) -> list[Any]:
     tensors = getattr(model, "_input_tensors", None) or []
     return [getattr(t, "input_layer", None) and t.input_layer.name for t in tensors]
 
 
-def _by_name(data, names, what):
+def _by_name(data: dict[str, Any], names: list[Any], what: str) -> list[Any]:
     """A dict of arrays ordered as ``names`` (the model's inputs or outputs)."""
     missing = [n for n in names if n not in data]
     unknown = [k for k in data if k not in names]
@@ -163,8 +212,17 @@ def _by_name(data, names, what):
     return [data[n] for n in names]
 
 
-def standardize_x(model, x, what="x"):
-    """The model's inputs as one array (one input) or a list of arrays."""
+def standardize_x(model: Model, x: Any, what: str = "x") -> np.ndarray | list[np.ndarray]:
+    """The model's inputs as one array (one input) or a list of arrays.
+
+    Args:
+        model: the model the inputs are for.
+        x: an array, or a list/tuple/dict of arrays (by input name).
+        what: its name in error messages.
+
+    Returns:
+        One array, or a list of arrays in the model's input order (cast as Keras casts).
+    """
     count = _n_inputs(model)
     if isinstance(x, dict):
         names = _input_names(model)
@@ -195,8 +253,18 @@ def standardize_x(model, x, what="x"):
             for i, (a, d) in enumerate(zip(x, dtypes))]
 
 
-def standardize_y(model, y, what="y"):
-    """Targets as one array or a list (one per output); floats cast to the model's."""
+def standardize_y(model: Model, y: Any,
+                  what: str = "y") -> np.ndarray | list[np.ndarray] | None:
+    """Targets as one array or a list (one per output); floats cast to the model's.
+
+    Args:
+        model: the model the targets are for.
+        y: an array, or a list/tuple/dict of arrays (by output name), or None.
+        what: its name in error messages.
+
+    Returns:
+        One array, a list of arrays in output order, or None.
+    """
     if y is None:
         return None
     names = model.output_names
@@ -214,7 +282,18 @@ def standardize_y(model, y, what="y"):
     return [_cast_float(to_array(a, f"{what}[{i}]"), dtype) for i, a in enumerate(y)]
 
 
-def standardize_sample_weight(model, sample_weight, what="sample_weight"):
+def standardize_sample_weight(model: Model, sample_weight: Any,
+                              what: str = "sample_weight") -> Any:
+    """Sample weights as one array, or a list (one per output, None allowed).
+
+    Args:
+        model: the model the weights are for.
+        sample_weight: an array, a list per output, a dict by output name, or None.
+        what: its name in error messages.
+
+    Returns:
+        Arrays of the model's float dtype, in output order, or None.
+    """
     if sample_weight is None:
         return None
     dtype = float_dtype(model)
@@ -228,8 +307,21 @@ def standardize_sample_weight(model, sample_weight, what="sample_weight"):
     return to_array(sample_weight, what).astype(dtype)
 
 
-def class_weight_to_sample_weight(y, class_weight):
-    """``class_weight[label]`` per sample (labels: integers, or one-hot rows)."""
+def class_weight_to_sample_weight(y: Any, class_weight: dict[int, float]) -> np.ndarray:
+    """``class_weight[label]`` per sample (labels: integers, or one-hot rows).
+
+    Args:
+        y: the labels: class indices, or one-hot rows.
+        class_weight: ``{class index: weight}``, with every class present.
+
+    Returns:
+        One weight per sample (float64).
+
+    Example:
+
+    >>> class_weight_to_sample_weight(np.array([0, 1, 1]), {0: 1.0, 1: 3.0})
+    array([1., 3., 3.])
+    """
     if isinstance(y, list):
         raise ValueError("class_weight is supported only for models with a single output; "
                          "use sample_weight (one array per output) instead")
@@ -250,14 +342,14 @@ def class_weight_to_sample_weight(y, class_weight):
     return table[labels]
 
 
-def _rows(data):
+def _rows(data: Any) -> int:
     """The number of samples in a structure of arrays."""
     for leaf in _leaves(data):
         return len(leaf)
     return 0
 
 
-def _leaves(data):
+def _leaves(data: Any) -> Iterator[Any]:
     if data is None:
         return
     if isinstance(data, (list, tuple)):
@@ -270,7 +362,21 @@ def _leaves(data):
         yield data
 
 
-def map_structure(fn, data):
+def map_structure(fn: Callable[[Any], Any], data: Any) -> Any:
+    """``fn`` applied to every array in a structure of tuples, lists and dicts.
+
+    Args:
+        fn: what to do with each leaf.
+        data: the structure (None stays None).
+
+    Returns:
+        The same structure with ``fn``'s results.
+
+    Example:
+
+    >>> map_structure(lambda a: a * 2, (1, [2], {"k": 3}))
+    (2, [4], {'k': 6})
+    """
     if data is None:
         return None
     if isinstance(data, tuple):
@@ -282,8 +388,15 @@ def map_structure(fn, data):
     return fn(data)
 
 
-def batch_rows(data):
-    """The number of samples in a batch (its first array's length)."""
+def batch_rows(data: Any) -> int:
+    """The number of samples in a batch (its first array's length).
+
+    Args:
+        data: the batch.
+
+    Returns:
+        Its number of rows.
+    """
     first = data[0] if isinstance(data, tuple) and data else data
     if isinstance(first, np.ndarray):          # the usual batch: (x, y) of arrays
         return len(first)
@@ -291,14 +404,23 @@ def batch_rows(data):
 
 
 class ArrayAdapter:
-    """Arrays sliced into batches of ``batch_size`` rows, in order or shuffled."""
+    """Arrays sliced into batches of ``batch_size`` rows, in order or shuffled.
+
+    Args:
+        x: the inputs (an array, or a list/tuple/dict of them).
+        y: the targets, or None.
+        sample_weight: the sample weights, or None.
+        batch_size: the rows per batch (the last batch may be smaller).
+        shuffle: shuffle the rows each epoch.
+    """
 
     reiterable = True
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False):
+    def __init__(self, x: Any, y: Any = None, sample_weight: Any = None, batch_size: int = 32,
+                 shuffle: bool = False) -> None:
         self.x, self.y, self.sample_weight = x, y, sample_weight
         self.batch_size, self.shuffle = batch_size, bool(shuffle)
-        counts = {}
+        counts: dict[str, int] = {}
         for what, part in (("x", x), ("y", y), ("sample_weight", sample_weight)):
             lengths = [len(a) for a in _leaves(part)]
             if len(set(lengths)) > 1:
@@ -310,23 +432,39 @@ class ArrayAdapter:
             raise ValueError(f"x and y have different numbers of samples: " +
                              ", ".join(f"{k} has {v}" for k, v in counts.items()) +
                              ". They must match (one label per sample).")
-        counts = list(counts.values())
-        self.num_samples = counts[0] if counts else 0
+        sizes = list(counts.values())
+        self.num_samples = sizes[0] if sizes else 0
         if self.num_samples == 0:
             raise ValueError("x has no samples")
         self.num_batches = math.ceil(self.num_samples / batch_size)
 
-    def batches(self, rng=None):
+    def batches(self, rng: np.random.Generator | None = None) -> Iterator[Any]:
+        """The epoch's batches.
+
+        Args:
+            rng: the generator that shuffles (with ``shuffle=True``); None keeps the order.
+
+        Yields:
+            ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` of arrays.
+        """
         n, size = self.num_samples, self.batch_size
         order = rng.permutation(n) if self.shuffle and rng is not None else None
         for start in range(0, n, size):
-            rows = order[start:start + size] if order is not None else slice(start, start + size)
+            rows: Any = (order[start:start + size] if order is not None     # indices or a slice
+                         else slice(start, start + size))
             take = lambda a: a[rows]  # noqa: E731
             yield pack_x_y_sample_weight(map_structure(take, self.x), map_structure(take, self.y),
                                          map_structure(take, self.sample_weight))
 
-    def split(self, validation_split):
-        """(training adapter arrays, validation arrays): the last fraction held out."""
+    def split(self, validation_split: float) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """(training adapter arrays, validation arrays): the last fraction held out.
+
+        Args:
+            validation_split: the fraction of samples held out, in [0, 1).
+
+        Returns:
+            ``((x, y, sample_weight), (x_val, y_val, sample_weight_val))``.
+        """
         if not 0 <= validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         n = self.num_samples
@@ -341,20 +479,35 @@ class ArrayAdapter:
         return (tuple(map_structure(head, p) for p in parts),
                 tuple(map_structure(tail, p) for p in parts))
 
-    def on_epoch_end(self):
-        pass
+    def on_epoch_end(self) -> None:
+        """Nothing to do for arrays (the other adapters tell their data)."""
 
 
 class PyDatasetAdapter:
-    """``dataset[i]`` for each batch index (shuffled with ``shuffle=True``)."""
+    """``dataset[i]`` for each batch index (shuffled with ``shuffle=True``).
+
+    Args:
+        dataset: the ``cr.utils.PyDataset``.
+        prepare: turns one batch into standardized arrays.
+        shuffle: read the batch indices in a new random order each epoch.
+    """
 
     reiterable = True
 
-    def __init__(self, dataset, prepare, shuffle=False):
+    def __init__(self, dataset: PyDataset, prepare: Callable[[Any], Any],
+                 shuffle: bool = False) -> None:
         self.dataset, self.prepare, self.shuffle = dataset, prepare, bool(shuffle)
         self.num_batches = len(dataset)      # PyDataset's own error names what to define
 
-    def batches(self, rng=None):
+    def batches(self, rng: np.random.Generator | None = None) -> Iterator[Any]:
+        """The epoch's batches (``on_epoch_begin`` called first).
+
+        Args:
+            rng: the generator that shuffles the indices (with ``shuffle=True``).
+
+        Yields:
+            Each batch, prepared.
+        """
         self.dataset.on_epoch_begin()
         order = np.arange(self.num_batches)
         if self.shuffle and rng is not None:
@@ -362,7 +515,8 @@ class PyDatasetAdapter:
         for index in order:
             yield self.prepare(self.dataset[int(index)])
 
-    def on_epoch_end(self):
+    def on_epoch_end(self) -> None:
+        """Call the dataset's ``on_epoch_end`` (e.g. to reshuffle)."""
         self.dataset.on_epoch_end()
 
 
@@ -371,26 +525,40 @@ class IterableAdapter:
 
     A re-iterable object (a list, a DataLoader) starts over each epoch; a
     generator is read on, so it must yield ``steps_per_epoch * epochs``
-    batches (Keras' rule)."""
+    batches (Keras' rule).
 
-    def __init__(self, data, prepare):
+    Args:
+        data: the iterable or generator of batches.
+        prepare: turns one batch into standardized arrays.
+    """
+
+    def __init__(self, data: Iterable[Any], prepare: Callable[[Any], Any]) -> None:
         self.data, self.prepare = data, prepare
         # A generator (an iterator) is read once; a list or a DataLoader anew each pass.
         self.reiterable = not hasattr(data, "__next__")
+        self.num_batches: int | None
         try:
-            self.num_batches = len(data)
+            self.num_batches = len(data)  # type: ignore[arg-type]  # a generator has none: None
         except TypeError:
             self.num_batches = None
-        self._iterator = None
+        self._iterator: Iterable[Any] | None = None
 
-    def batches(self, rng=None):
+    def batches(self, rng: np.random.Generator | None = None) -> Iterator[Any]:
+        """The batches of this pass (a generator goes on where it stopped).
+
+        Args:
+            rng: unused (an iterable's order is its own).
+
+        Yields:
+            Each batch, prepared.
+        """
         if self.reiterable or self._iterator is None:
             self._iterator = iter(self.data) if hasattr(self.data, "__iter__") else self.data
         for batch in self._iterator:
             yield self.prepare(batch)
 
-    def on_epoch_end(self):
-        pass
+    def on_epoch_end(self) -> None:
+        """Nothing to do: a generator goes on, an iterable starts over by itself."""
 
 
 class EpochIterator:
@@ -400,24 +568,38 @@ class EpochIterator:
     an epoch is that many batches, read on from where the last epoch
     stopped; a pass that ends starts the next one at an epoch boundary when
     the data can be read again. Data that runs out in the middle of an epoch
-    ends training with a warning, as Keras does."""
+    ends training with a warning, as Keras does.
 
-    def __init__(self, adapter, steps_per_epoch=None):
+    Args:
+        adapter: the data's adapter (``get_adapter``'s result).
+        steps_per_epoch: batches per epoch; None means one pass over the data.
+    """
+
+    def __init__(self, adapter: Adapter, steps_per_epoch: int | None = None) -> None:
         if steps_per_epoch is not None and (not isinstance(steps_per_epoch, (int, np.integer))
                                             or steps_per_epoch < 1):
             raise ValueError(f"steps_per_epoch must be a positive integer or None, got "
                              f"{steps_per_epoch!r}")
         self.adapter, self.steps = adapter, steps_per_epoch
-        self._current = None
+        self._current: Iterator[Any] | None = None
         self._fresh = False          # the current pass was just started
         self.steps_done = 0          # batches read in the last epoch
         self.ran_out = False
 
     @property
-    def num_steps(self):
+    def num_steps(self) -> int | None:
+        """Batches per epoch (None for a generator of unknown length)."""
         return self.steps if self.steps is not None else self.adapter.num_batches
 
-    def epoch(self, rng=None):
+    def epoch(self, rng: np.random.Generator | None = None) -> Iterator[tuple[int, Any]]:
+        """The batches of one epoch, with their step index.
+
+        Args:
+            rng: the epoch's generator (shuffling).
+
+        Yields:
+            ``(step, batch)``.
+        """
         self.steps_done = 0
         if self.steps is None:
             for count, batch in enumerate(self.adapter.batches(rng)):
@@ -444,16 +626,32 @@ class EpochIterator:
             yield step, batch
             step += 1
 
-    def _out_of_data(self):
+    def _out_of_data(self) -> None:
         self.ran_out = True
         warnings.warn("Your input ran out of data; interrupting training. Make sure that "
                       "your dataset or generator can generate at least "
                       "`steps_per_epoch * epochs` batches.", UserWarning, stacklevel=4)
 
 
-def get_adapter(model, x, y=None, sample_weight=None, batch_size=32, shuffle=False,
-                class_weight=None, for_predict=False):
-    """The adapter for ``x`` (and ``y``, ``sample_weight``, ``class_weight``)."""
+def get_adapter(model: Model, x: Any, y: Any = None, sample_weight: Any = None,
+                batch_size: int = 32, shuffle: bool = False,
+                class_weight: dict[int, float] | None = None,
+                for_predict: bool = False) -> Adapter:
+    """The adapter for ``x`` (and ``y``, ``sample_weight``, ``class_weight``).
+
+    Args:
+        model: the model the data is for.
+        x: arrays, a ``PyDataset``, or an iterable of batches (see the module docstring).
+        y: the targets (arrays only), or None.
+        sample_weight: the sample weights (arrays only), or None.
+        batch_size: the rows per batch of arrays.
+        shuffle: shuffle each epoch.
+        class_weight: ``{class index: weight}``, turned into sample weights.
+        for_predict: ignore ``y`` (``predict``).
+
+    Returns:
+        An ``ArrayAdapter``, ``PyDatasetAdapter`` or ``IterableAdapter``.
+    """
     is_dataset = isinstance(x, PyDataset)
     is_array_like = isinstance(x, (np.ndarray, Tensor, list, tuple, dict)) or \
         _is_torch(x) or hasattr(x, "__array__")
@@ -468,7 +666,7 @@ def get_adapter(model, x, y=None, sample_weight=None, batch_size=32, shuffle=Fal
     if x is None:
         raise ValueError(f"x is required: give {ACCEPTED}")
 
-    def prepare(batch):
+    def prepare(batch: Any) -> Any:
         bx, by, bw = unpack_x_y_sample_weight(batch)
         bx = standardize_x(model, bx)
         by = None if by is None or for_predict else standardize_y(model, by)
