@@ -35,7 +35,12 @@ here, so a derivative is written once as text and once per vjp as code.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .tensor import Tensor
 
 __all__ = ["Rule", "RULES", "PER_CALL", "declare"]
 
@@ -44,6 +49,10 @@ PER_CALL = "per call"
 # A vjp: ``vjp(g, out, *inputs)`` on tensors or ``array_vjp(needs, g, out, *inputs)``
 # on arrays, returning one gradient (or None) per input; or PER_CALL.
 Vjp = Union[Callable[..., Any], str]
+# What a vjp returns: one gradient per input (None where an input needs none),
+# or just the gradient for a one-input op; on tensors or on NumPy arrays.
+TensorGrads = Union["Tensor", None, Tuple[Optional["Tensor"], ...]]
+ArrayGrads = Union["np.ndarray", None, Tuple[Optional["np.ndarray"], ...]]
 
 
 class Rule:

@@ -988,6 +988,6 @@ def _float(self: Tensor) -> Tensor:
 Tensor.grad_fn = property(_grad_fn, doc="None for a leaf, else an object with name().")  # type: ignore[assignment,misc]
 Tensor.t = _t  # type: ignore[method-assign]
 Tensor.zero_ = _zero_  # type: ignore[method-assign]
-Tensor.pow = ops.power  # type: ignore[method-assign]
+Tensor.pow = ops.power  # type: ignore[method-assign,assignment]
 Tensor.double = _double  # type: ignore[method-assign]
 Tensor.float = _float  # type: ignore[method-assign]

@@ -9,13 +9,17 @@ differentiated again), and, where it pays, ``d_<op>_arrays(needs, g, out,
 and the tests read it there (``chainrule.rules``). Broadcasting needs no care
 here: the traversal sums each gradient back to its input's shape.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..errors import broadcast_error
-from ..rules import PER_CALL, declare
+from ..rules import PER_CALL, ArrayGrads, Rule, TensorGrads, declare
 from ..tensor import Tensor, as_tensor, record
+from ..typing import DTypeLike, TensorLike
 
 _wrap = Tensor._wrap
 
@@ -31,7 +35,7 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-def _constant(value, like):
+def _constant(value: TensorLike, like: Tensor) -> Tensor:
     """A Python number next to a float tensor takes the tensor's dtype (NumPy's
     'weak scalar' rule), so ``x * 2`` stays float32."""
     if isinstance(value, numbers.Number) and not isinstance(value, bool) and like.dtype.kind == "f":
@@ -39,7 +43,7 @@ def _constant(value, like):
     return as_tensor(value)
 
 
-def _operands(a, b):
+def _operands(a: TensorLike, b: TensorLike) -> tuple[Tensor, Tensor]:
     if not isinstance(a, Tensor):
         b = as_tensor(b)
         a = _constant(a, b)
@@ -48,7 +52,7 @@ def _operands(a, b):
     return a, b
 
 
-def _binary(rule, ufunc, a, b):
+def _binary(rule: Rule, ufunc: Callable[..., Any], a: TensorLike, b: TensorLike) -> Tensor:
     if type(a) is not Tensor or type(b) is not Tensor:
         a, b = _operands(a, b)
     try:
@@ -58,12 +62,12 @@ def _binary(rule, ufunc, a, b):
     return record(rule, data, (a, b))
 
 
-def _unary(rule, fn, x):
+def _unary(rule: Rule, fn: Callable[[np.ndarray], np.ndarray], x: TensorLike) -> Tensor:
     x = as_tensor(x)
     return record(rule, fn(x.data), (x,))
 
 
-def _mask(array, dtype):
+def _mask(array: np.ndarray, dtype: np.dtype) -> Tensor:
     """A 0/1 array as a constant tensor (its own derivative is zero). Booleans
     stay boolean: NumPy multiplies them into floats without a cast pass."""
     return Tensor._wrap(array if array.dtype == bool else array.astype(dtype, copy=False))
@@ -72,16 +76,25 @@ def _mask(array, dtype):
 # --------------------------------------------------------------------------
 # Arithmetic
 # --------------------------------------------------------------------------
-def add(a, b):
-    """a + b."""
+def add(a: TensorLike, b: TensorLike) -> Tensor:
+    """a + b.
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(ADD, np.add, a, b)
 
 
-def d_add(g, out, a, b):
+def d_add(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     return g, g
 
 
-def d_add_arrays(needs, g, out, a, b):
+def d_add_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                 a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     return g, g
 
 
@@ -90,16 +103,25 @@ ADD = declare(add, forward="a + b", derivative=("1", "1"), elementwise=True,
               array_vjp=d_add_arrays)
 
 
-def subtract(a, b):
-    """a - b."""
+def subtract(a: TensorLike, b: TensorLike) -> Tensor:
+    """a - b.
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(SUBTRACT, np.subtract, a, b)
 
 
-def d_subtract(g, out, a, b):
+def d_subtract(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     return g, (negative(g) if b.requires_grad else None)
 
 
-def d_subtract_arrays(needs, g, out, a, b):
+def d_subtract_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                      a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     return g, (np.negative(g) if needs[1] else None)
 
 
@@ -108,17 +130,26 @@ SUBTRACT = declare(subtract, forward="a - b", derivative=("1", "-1"), elementwis
                    array_vjp=d_subtract_arrays)
 
 
-def multiply(a, b):
-    """a * b."""
+def multiply(a: TensorLike, b: TensorLike) -> Tensor:
+    """a * b.
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(MULTIPLY, np.multiply, a, b)
 
 
-def d_multiply(g, out, a, b):
+def d_multiply(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     return (g * b if a.requires_grad else None,
             g * a if b.requires_grad else None)
 
 
-def d_multiply_arrays(needs, g, out, a, b):
+def d_multiply_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                      a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     return (g * b if needs[0] else None,
             g * a if needs[1] else None)
 
@@ -128,17 +159,26 @@ MULTIPLY = declare(multiply, forward="a·b", derivative=("b", "a"), elementwise=
                    array_vjp=d_multiply_arrays)
 
 
-def divide(a, b):
-    """a / b."""
+def divide(a: TensorLike, b: TensorLike) -> Tensor:
+    """a / b.
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(DIVIDE, np.true_divide, a, b)
 
 
-def d_divide(g, out, a, b):
+def d_divide(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     return (g / b if a.requires_grad else None,
             negative(g * out / b) if b.requires_grad else None)
 
 
-def d_divide_arrays(needs, g, out, a, b):
+def d_divide_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                    a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     return (g / b if needs[0] else None,
             -(g * out / b) if needs[1] else None)
 
@@ -148,16 +188,24 @@ DIVIDE = declare(divide, forward="a/b", derivative=("1/b", "-a/b²"), elementwis
                  array_vjp=d_divide_arrays)
 
 
-def negative(x):
-    """-x."""
+def negative(x: TensorLike) -> Tensor:
+    """-x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(NEGATIVE, np.negative, x)
 
 
-def d_negative(g, out, x):
+def d_negative(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return negative(g)
 
 
-def d_negative_arrays(needs, g, out, x):
+def d_negative_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                      x: np.ndarray) -> ArrayGrads:
     return np.negative(g)
 
 
@@ -166,12 +214,20 @@ NEGATIVE = declare(negative, forward="-x", derivative="-1", elementwise=True,
                    array_vjp=d_negative_arrays)
 
 
-def power(a, b):
-    """a ** b."""
+def power(a: TensorLike, b: TensorLike) -> Tensor:
+    """a ** b.
+
+    Args:
+        a: the base.
+        b: the exponent, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(POWER, np.power, a, b)
 
 
-def d_power(g, out, a, b):
+def d_power(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     # b·a^(b-1) with the exponent nudged where b == 0 (the term is 0 there),
     # so that d(x^0)/dx is 0 rather than 0·0^-1 = nan at x = 0.
     ga = g * b * a ** where(b.data == 0, 1, b - 1) if a.requires_grad else None
@@ -184,7 +240,8 @@ def d_power(g, out, a, b):
     return ga, gb
 
 
-def d_power_arrays(needs, g, out, a, b):
+def d_power_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                   a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     ga = g * b * a ** np.where(b == 0, 1, b - 1) if needs[0] else None
     gb = g * out * np.log(np.where(a > 0, a, 1)) if needs[1] else None
     return ga, gb
@@ -197,16 +254,24 @@ POWER = declare(power, forward="a^b", derivative=("b·a^(b - 1)", "out·log(a)")
 # --------------------------------------------------------------------------
 # Unary math
 # --------------------------------------------------------------------------
-def exp(x):
-    """e^x."""
+def exp(x: TensorLike) -> Tensor:
+    """e^x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(EXP, np.exp, x)
 
 
-def d_exp(g, out, x):
+def d_exp(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * out
 
 
-def d_exp_arrays(needs, g, out, x):
+def d_exp_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                 x: np.ndarray) -> ArrayGrads:
     return g * out
 
 
@@ -215,16 +280,24 @@ EXP = declare(exp, forward="exp(x)", derivative="exp(x)", elementwise=True,
               array_vjp=d_exp_arrays)
 
 
-def log(x):
-    """Natural log."""
+def log(x: TensorLike) -> Tensor:
+    """Natural log.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(LOG, np.log, x)
 
 
-def d_log(g, out, x):
+def d_log(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g / x
 
 
-def d_log_arrays(needs, g, out, x):
+def d_log_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                 x: np.ndarray) -> ArrayGrads:
     return g / x
 
 
@@ -233,60 +306,95 @@ LOG = declare(log, forward="log(x)", derivative="1/x", elementwise=True,
               array_vjp=d_log_arrays)
 
 
-def sqrt(x):
-    """√x."""
+def sqrt(x: TensorLike) -> Tensor:
+    """√x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(SQRT, np.sqrt, x)
 
 
-def d_sqrt(g, out, x):
+def d_sqrt(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g / (2 * out)
 
 
 SQRT = declare(sqrt, forward="√x", derivative="0.5/√x", elementwise=True, vjp=d_sqrt)
 
 
-def abs(x):  # noqa: A001  (the public name mirrors NumPy's)
-    """|x|."""
+def abs(x: TensorLike) -> Tensor:  # noqa: A001  (the public name mirrors NumPy's)
+    """|x|.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(ABS, np.abs, x)
 
 
-def d_abs(g, out, x):
+def d_abs(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * _mask(np.sign(x.data), g.dtype)
 
 
 ABS = declare(abs, forward="|x|", derivative="sign(x)", elementwise=True, vjp=d_abs)
 
 
-def sin(x):
-    """sin x."""
+def sin(x: TensorLike) -> Tensor:
+    """sin x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(SIN, np.sin, x)
 
 
-def d_sin(g, out, x):
+def d_sin(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * cos(x)
 
 
 SIN = declare(sin, forward="sin(x)", derivative="cos(x)", elementwise=True, vjp=d_sin)
 
 
-def cos(x):
-    """cos x."""
+def cos(x: TensorLike) -> Tensor:
+    """cos x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(COS, np.cos, x)
 
 
-def d_cos(g, out, x):
+def d_cos(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return negative(g * sin(x))
 
 
 COS = declare(cos, forward="cos(x)", derivative="-sin(x)", elementwise=True, vjp=d_cos)
 
 
-def sign(x):
-    """-1, 0 or 1 (a step function: no gradient flows)."""
+def sign(x: TensorLike) -> Tensor:
+    """-1, 0 or 1 (a step function: no gradient flows).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(SIGN, np.sign, x)
 
 
-def d_sign(g, out, x):
+def d_sign(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * 0
 
 
@@ -296,16 +404,24 @@ SIGN = declare(sign, forward="sign(x)", derivative="0", elementwise=True, vjp=d_
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
-def tanh(x):
-    """tanh x."""
+def tanh(x: TensorLike) -> Tensor:
+    """tanh x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(TANH, np.tanh, x)
 
 
-def d_tanh(g, out, x):
+def d_tanh(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * (1 - out * out)
 
 
-def d_tanh_arrays(needs, g, out, x):
+def d_tanh_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                  x: np.ndarray) -> ArrayGrads:
     return g * (1 - out * out)
 
 
@@ -314,7 +430,7 @@ TANH = declare(tanh, forward="tanh(x)", derivative="(1 - out²)", elementwise=Tr
                array_vjp=d_tanh_arrays)
 
 
-def _stable_sigmoid(x):
+def _stable_sigmoid(x: np.ndarray) -> np.ndarray:
     # exp of a non-positive number never overflows: 1/(1+e^-x) for x >= 0,
     # e^x/(1+e^x) for x < 0.
     e = np.exp(-np.abs(x))
@@ -322,16 +438,24 @@ def _stable_sigmoid(x):
     return np.where(x >= 0, r, e * r)
 
 
-def sigmoid(x):
-    """σ(x) = 1/(1+e^-x), computed without overflow."""
+def sigmoid(x: TensorLike) -> Tensor:
+    """σ(x) = 1/(1+e^-x), computed without overflow.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(SIGMOID, _stable_sigmoid, x)
 
 
-def d_sigmoid(g, out, x):
+def d_sigmoid(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * out * (1 - out)
 
 
-def d_sigmoid_arrays(needs, g, out, x):
+def d_sigmoid_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                     x: np.ndarray) -> ArrayGrads:
     return g * (out * (1 - out))
 
 
@@ -340,20 +464,28 @@ SIGMOID = declare(sigmoid, forward="σ(x)", derivative="out·(1 - out)", element
                   array_vjp=d_sigmoid_arrays)
 
 
-def relu(x):
-    """max(x, 0)."""
+def relu(x: TensorLike) -> Tensor:
+    """max(x, 0).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(RELU, _relu, x)
 
 
-def _relu(a):
+def _relu(a: np.ndarray) -> np.ndarray:
     return np.maximum(a, 0)
 
 
-def d_relu(g, out, x):
+def d_relu(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * _mask(x.data > 0, g.dtype)
 
 
-def d_relu_arrays(needs, g, out, x):
+def d_relu_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                  x: np.ndarray) -> ArrayGrads:
     return g * (x > 0)
 
 
@@ -362,8 +494,16 @@ RELU = declare(relu, forward="relu(x)", derivative="[x > 0]", elementwise=True,
                array_vjp=d_relu_arrays)
 
 
-def leaky_relu(x, alpha=0.01):
-    """x if x > 0 else alpha·x (alpha=0.01 as PyTorch/JAX)."""
+def leaky_relu(x: TensorLike, alpha: float = 0.01) -> Tensor:
+    """x if x > 0 else alpha·x (alpha=0.01 as PyTorch/JAX).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        alpha: the slope for x ≤ 0.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     x = as_tensor(x)
     data = np.where(x.data > 0, x.data, x.data * x.dtype.type(alpha))
 
@@ -376,8 +516,16 @@ LEAKY_RELU = declare(leaky_relu, forward="leaky_relu(x)", inputs="x",
                      derivative="[x > 0] + alpha·[x ≤ 0]", elementwise=True, vjp=PER_CALL)
 
 
-def elu(x, alpha=1.0):
-    """x if x > 0 else alpha·(e^x - 1)."""
+def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else alpha·(e^x - 1).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        alpha: the scale of the negative part.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     x = as_tensor(x)
     positive = x.data > 0
     data = np.where(positive, x.data, x.dtype.type(alpha) * np.expm1(np.minimum(x.data, 0)))
@@ -391,16 +539,23 @@ ELU = declare(elu, forward="elu(x)", inputs="x", derivative="[x > 0] + (out + al
               elementwise=True, vjp=PER_CALL)
 
 
-def softplus(x):
-    """log(1 + e^x), computed stably."""
+def softplus(x: TensorLike) -> Tensor:
+    """log(1 + e^x), computed stably.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor (recorded when an input needs a gradient).
+    """
     return _unary(SOFTPLUS, _softplus, x)
 
 
-def _softplus(a):
+def _softplus(a: np.ndarray) -> np.ndarray:
     return np.logaddexp(a.dtype.type(0), a)
 
 
-def d_softplus(g, out, x):
+def d_softplus(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * sigmoid(x)
 
 
@@ -411,12 +566,20 @@ SOFTPLUS = declare(softplus, forward="softplus(x)", derivative="σ(x)", elementw
 # --------------------------------------------------------------------------
 # Selection
 # --------------------------------------------------------------------------
-def maximum(a, b):
-    """Elementwise max. The gradient goes to the larger input (split at ties)."""
+def maximum(a: TensorLike, b: TensorLike) -> Tensor:
+    """Elementwise max. The gradient goes to the larger input (split at ties).
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(MAXIMUM, np.maximum, a, b)
 
 
-def d_maximum(g, out, a, b):
+def d_maximum(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     share_a = _mask((a.data > b.data) + 0.5 * (a.data == b.data), g.dtype)
     return g * share_a, g * (1 - share_a)
 
@@ -426,12 +589,20 @@ MAXIMUM = declare(maximum, forward="max(a, b)",
                   elementwise=True, vjp=d_maximum)
 
 
-def minimum(a, b):
-    """Elementwise min. The gradient goes to the smaller input (split at ties)."""
+def minimum(a: TensorLike, b: TensorLike) -> Tensor:
+    """Elementwise min. The gradient goes to the smaller input (split at ties).
+
+    Args:
+        a: the first operand (a tensor, array or number).
+        b: the second operand, broadcast against ``a``.
+
+    Returns:
+        A new tensor of the operands' broadcast shape.
+    """
     return _binary(MINIMUM, np.minimum, a, b)
 
 
-def d_minimum(g, out, a, b):
+def d_minimum(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     share_a = _mask((a.data < b.data) + 0.5 * (a.data == b.data), g.dtype)
     return g * share_a, g * (1 - share_a)
 
@@ -441,8 +612,17 @@ MINIMUM = declare(minimum, forward="min(a, b)",
                   elementwise=True, vjp=d_minimum)
 
 
-def where(condition, x, y):
-    """x where condition holds, else y. The gradient follows the choice."""
+def where(condition: TensorLike, x: TensorLike, y: TensorLike) -> Tensor:
+    """x where condition holds, else y. The gradient follows the choice.
+
+    Args:
+        condition: a boolean array or tensor (a constant: no gradient).
+        x: the values where ``condition`` holds.
+        y: the values elsewhere (all three broadcast together).
+
+    Returns:
+        A new tensor of the broadcast shape.
+    """
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
     x, y = _operands(x, y)
     try:
@@ -464,11 +644,19 @@ WHERE = declare(where, forward="where(c, x, y)", inputs="x y", derivative=("[c]"
                 elementwise=True, vjp=PER_CALL)
 
 
-def clip(x, min=None, max=None):  # noqa: A002  (NumPy's names)
+def clip(x: TensorLike, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002  (NumPy's names)
     """Limit values to [min, max].
 
     The bounds (numbers, arrays or tensors) are constants; for a gradient with
     respect to a bound, use ``maximum``/``minimum``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        min: the lower bound (None: no lower bound).
+        max: the upper bound (None: no upper bound).
+
+    Returns:
+        A new tensor of ``x``'s shape and dtype.
     """
     x = as_tensor(x)
     if min is None and max is None:
@@ -486,14 +674,23 @@ CLIP = declare(clip, forward="clip(x)", inputs="x", derivative="[min ≤ x ≤ m
                elementwise=True, vjp=PER_CALL)
 
 
-def astype(x, dtype, copy=False):
-    """Cast. The gradient is cast back to x's dtype."""
+def astype(x: TensorLike, dtype: DTypeLike, copy: bool = False) -> Tensor:
+    """Cast. The gradient is cast back to x's dtype.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the new dtype.
+        copy: copy even when the dtype is already ``dtype``.
+
+    Returns:
+        The cast tensor.
+    """
     x = as_tensor(x)
     dtype = np.dtype(dtype)
     return record(ASTYPE, x.data.astype(dtype, copy=copy), (x,))
 
 
-def d_astype(g, out, x):
+def d_astype(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return astype(g, x.dtype)
 
 
@@ -503,21 +700,26 @@ ASTYPE = declare(astype, forward="x", derivative="g cast back to x's dtype", vjp
 # --------------------------------------------------------------------------
 # Comparisons: boolean results, no gradient
 # --------------------------------------------------------------------------
-def _compare(name, ufunc):
-    def compare(a, b):
+def _compare(name: str, ufunc: Callable[..., Any]) -> Callable[[TensorLike, TensorLike], Tensor]:
+    def compare(a: TensorLike, b: TensorLike) -> Tensor:
         a, b = _operands(a, b)
         try:
             return Tensor._wrap(ufunc(a.data, b.data))
         except ValueError:
             raise broadcast_error(name, a.shape, b.shape) from None
     compare.__name__ = name
-    compare.__doc__ = f"Elementwise {name} (a boolean tensor; no gradient)."
+    compare.__doc__ = (f"Elementwise {name} (a boolean tensor; no gradient).\n\n"
+                       f"    Args:\n"
+                       f"        a: the first operand (a tensor, array or number).\n"
+                       f"        b: the second operand, broadcast against ``a``.\n\n"
+                       f"    Returns:\n"
+                       f"        A boolean tensor of the operands' broadcast shape.\n")
     return compare
 
 
-equal = _compare("equal", np.equal)
-not_equal = _compare("not_equal", np.not_equal)
-less = _compare("less", np.less)
-less_equal = _compare("less_equal", np.less_equal)
-greater = _compare("greater", np.greater)
-greater_equal = _compare("greater_equal", np.greater_equal)
+equal: Callable[[TensorLike, TensorLike], Tensor] = _compare("equal", np.equal)
+not_equal: Callable[[TensorLike, TensorLike], Tensor] = _compare("not_equal", np.not_equal)
+less: Callable[[TensorLike, TensorLike], Tensor] = _compare("less", np.less)
+less_equal: Callable[[TensorLike, TensorLike], Tensor] = _compare("less_equal", np.less_equal)
+greater: Callable[[TensorLike, TensorLike], Tensor] = _compare("greater", np.greater)
+greater_equal: Callable[[TensorLike, TensorLike], Tensor] = _compare("greater_equal", np.greater_equal)
