@@ -307,13 +307,13 @@ class Layer:
         self.input_spec: InputSpec | None = None
         self.regularizers: dict[int, Callable[..., Any]] = {}    # id(weight) -> regularizer
         self._activity_losses: list[Tensor] = []
-        self.input_shape_declared = None
+        self.input_shape_declared: Shape | None = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if input_shape is not None:
             self.input_shape_declared = tuple(input_shape)
-        self.build_input_shape = None
-        self.output_shape_ = None
+        self.build_input_shape: Any = None
+        self.output_shape_: Any = None
 
     # -- tracking ------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:

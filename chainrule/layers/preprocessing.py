@@ -8,13 +8,18 @@
 >>> norm(np.array([[1.0, 20.0]], "float32"))
 tensor([[0., 0.]])
 """
+from __future__ import annotations
+
 import itertools
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import Layer
 
 __all__ = ["Normalization", "Rescaling"]
@@ -38,7 +43,7 @@ class Rescaling(Layer):
 
     supports_masking = True
 
-    def __init__(self, scale, offset=0.0, **kwargs):
+    def __init__(self, scale: npt.ArrayLike, offset: npt.ArrayLike = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         for arg, value in (("scale", scale), ("offset", offset)):
             arr = np.asarray(value)
@@ -48,16 +53,24 @@ class Rescaling(Layer):
         self.scale = scale.tolist() if isinstance(scale, np.ndarray) else scale
         self.offset = offset.tolist() if isinstance(offset, np.ndarray) else offset
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name,
                 "scale": self.scale, "offset": self.offset}
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Rescale ``x``.
+
+        Args:
+            x: the input tensor (integers become the layer's dtype).
+
+        Returns:
+            ``x · scale + offset``.
+        """
         if x.dtype.kind != "f":
             x = x.astype(self.dtype)
         return x * np.asarray(self.scale, x.dtype) + np.asarray(self.offset, x.dtype)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -78,7 +91,8 @@ class Normalization(Layer):
     Args:
         axis: int, list of ints, or None: the axes that keep their own mean
             and variance (default -1, the features). None: one mean for all.
-        mean, variance: optional numbers or arrays (both or neither).
+        mean: an optional number or array, the mean to subtract (with ``variance``).
+        variance: an optional number or array (given with ``mean``, or neither).
         invert: apply the inverse, turning normalized values back.
         **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
@@ -91,11 +105,14 @@ class Normalization(Layer):
 
     supports_masking = True
 
-    def __init__(self, axis=-1, mean=None, variance=None, invert=False, **kwargs):
+    def __init__(self, axis: int | Sequence[int] | None = -1, mean: npt.ArrayLike | None = None,
+                 variance: npt.ArrayLike | None = None, invert: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if axis is None:
             axis = ()
-        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        axes = ((axis,) if isinstance(axis, numbers.Integral)
+                else tuple(axis))  # type: ignore[arg-type]  # an int took the first branch
         if not all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axes):
             raise TypeError(f"Normalization: axis must be an int, a list of ints or None, "
                             f"got {axis!r}")
@@ -103,9 +120,10 @@ class Normalization(Layer):
         if (mean is None) != (variance is None):
             raise ValueError(f"Normalization: give both mean and variance or neither, got "
                              f"mean={mean!r} and variance={variance!r}")
-        if mean is not None and np.shape(mean) != np.shape(variance):
+        if mean is not None and np.shape(mean) != np.shape(variance):  # type: ignore[arg-type]
             raise ValueError(f"Normalization: mean and variance must have the same shape, got "
-                             f"{np.shape(mean)} and {np.shape(variance)}")
+                             f"{np.shape(mean)} and "
+                             f"{np.shape(variance)}")  # type: ignore[arg-type]
         if mean is not None and np.ndim(mean) > len(self.axis):
             raise ValueError(f"Normalization: mean has {np.ndim(mean)} dimensions but there "
                              f"are only {len(self.axis)} axes kept (axis={axis!r})")
@@ -113,12 +131,12 @@ class Normalization(Layer):
         self.variance = variance.tolist() if isinstance(variance, np.ndarray) else variance
         self.invert = bool(invert)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name,
                 "axis": list(self.axis), "mean": self.mean, "variance": self.variance,
                 "invert": self.invert}
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
         if any(not -ndim <= a < ndim for a in self.axis):
             raise ShapeError(f"Normalization layer '{self.name}': axis {self.axis} does not "
@@ -128,7 +146,9 @@ class Normalization(Layer):
             raise ShapeError(f"Normalization layer '{self.name}': the kept axes {self._keep} "
                              f"must have known sizes, got input shape {tuple(input_shape)}")
         self._reduce = tuple(d for d in range(ndim) if d not in self._keep)
-        self._broadcast = tuple(input_shape[d] if d in self._keep else 1 for d in range(ndim))
+        # every kept size is known (checked above)
+        self._broadcast: tuple[int, ...] = tuple(
+            input_shape[d] if d in self._keep else 1 for d in range(ndim))  # type: ignore[misc]
         stats_shape = tuple(input_shape[d] for d in self._keep)
         if self.mean is None:
             self.adapt_mean = self.add_weight("mean", stats_shape, "zeros", trainable=False)
@@ -136,7 +156,7 @@ class Normalization(Layer):
                                                   trainable=False)
             self.count = self.add_weight("count", (), "zeros", trainable=False, dtype="int32")
 
-    def _stats(self):
+    def _stats(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and variance shaped to broadcast against the input."""
         if self.mean is None:
             return (self.adapt_mean.data.reshape(self._broadcast),
@@ -149,7 +169,15 @@ class Normalization(Layer):
             mean, variance = mean.reshape(shape), variance.reshape(shape)
         return (np.broadcast_to(mean, self._broadcast), np.broadcast_to(variance, self._broadcast))
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Normalize ``x``.
+
+        Args:
+            x: the input tensor (integers become the layer's dtype).
+
+        Returns:
+            The normalized tensor (or the de-normalized one with ``invert``).
+        """
         if x.dtype.kind != "f":
             x = x.astype(self.dtype)
         mean, variance = self._stats()
@@ -159,9 +187,13 @@ class Normalization(Layer):
             return x * scale + mean
         return (x - mean) / scale
 
-    def adapt(self, data):
+    def adapt(self, data: Any) -> None:
         """Learn ``mean`` and ``variance`` from an array, a Tensor or an iterable
-        of batches (Keras merges batch statistics by their counts)."""
+        of batches (Keras merges batch statistics by their counts).
+
+        Args:
+            data: an array, a Tensor, or an iterable of batches (arrays or tensors).
+        """
         if self.mean is not None:
             raise ValueError(f"Normalization layer '{self.name}' was given mean and variance; "
                              f"adapt() would overwrite them")
@@ -210,5 +242,5 @@ class Normalization(Layer):
         self.adapt_mean._version += 1
         self.adapt_variance._version += 1
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)

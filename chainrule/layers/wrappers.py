@@ -11,11 +11,16 @@ time step (``TimeDistributed``), as Keras 3 ``keras/src/layers/rnn/``.
 >>> layers.TimeDistributed(layers.Dense(6))(cr.randn(2, 5, 3)).shape
 (2, 5, 6)
 """
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
 from .. import ops
 from ..errors import ShapeError
 from ..tensor import Tensor
+from ..typing import Shape
 from .base import Layer, deserialize, serialize
 from .recurrent import _Recurrent
 
@@ -24,7 +29,7 @@ __all__ = ["Bidirectional", "TimeDistributed"]
 _MERGE_MODES = ("sum", "mul", "ave", "concat", None)
 
 
-def _renamed_copy(layer, prefix, **changes):
+def _renamed_copy(layer: Layer, prefix: str, **changes: Any) -> Any:
     """A fresh copy of ``layer`` from its config, named ``<prefix>_<name>``."""
     spec = serialize(layer)
     config = dict(spec["config"])
@@ -60,8 +65,9 @@ class Bidirectional(Layer):
 
     supports_masking = True
 
-    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
-                 **kwargs):
+    def __init__(self, layer: _Recurrent, merge_mode: str | None = "concat",
+                 weights: list[Any] | None = None, backward_layer: _Recurrent | None = None,
+                 **kwargs: Any) -> None:
         if not isinstance(layer, _Recurrent):
             raise ValueError(f"Bidirectional: layer must be a recurrent layer (SimpleRNN, GRU, "
                              f"LSTM), got {layer!r}")
@@ -91,14 +97,27 @@ class Bidirectional(Layer):
         self.return_state = self.forward_layer.return_state
         self._initial_weights = weights
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.forward_layer._maybe_build(input_shape)
         self.backward_layer._maybe_build(input_shape)
         if self._initial_weights is not None:
             self.set_weights(self._initial_weights)
             self._initial_weights = None
 
-    def call(self, sequences, training=False, initial_state=None, mask=None):
+    def call(self, sequences: Tensor, training: bool = False,
+             initial_state: list[Tensor] | None = None, mask: Any = None) -> Any:
+        """Run both layers and merge their outputs.
+
+        Args:
+            sequences: the input, ``(batch, steps, features)``.
+            training: the training flag, passed to both layers.
+            initial_state: the forward layer's states then the backward layer's, or None.
+            mask: booleans ``(batch, steps)`` (False: padding), or None.
+
+        Returns:
+            The merged output; a list ``[forward, backward]`` with ``merge_mode=None``; followed by
+            the states with ``return_state``.
+        """
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
@@ -127,7 +146,7 @@ class Bidirectional(Layer):
             return (output if isinstance(output, list) else [output]) + states
         return output
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Any:
         shape = self.forward_layer.compute_output_shape(input_shape)
         state_shapes = []
         if self.return_state:
@@ -139,8 +158,16 @@ class Bidirectional(Layer):
             return output + state_shapes + state_shapes
         return output if self.merge_mode is None else shape
 
-    def compute_mask(self, inputs, mask=None):
-        """As Keras: the input's mask with ``return_sequences``, else none."""
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """As Keras: the input's mask with ``return_sequences``, else none.
+
+        Args:
+            inputs: the input.
+            mask: the input's mask, or None.
+
+        Returns:
+            The output's mask (a list when there are several outputs).
+        """
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         mask = mask if self.return_sequences else None
@@ -149,13 +176,13 @@ class Bidirectional(Layer):
             return output + [None] * (2 * len(self.forward_layer._state_names))
         return output if self.merge_mode is None else mask
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name,
                 "merge_mode": self.merge_mode, "layer": serialize(self.forward_layer),
                 "backward_layer": serialize(self.backward_layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         if config.get("backward_layer") is not None:
@@ -184,22 +211,32 @@ class TimeDistributed(Layer):
 
     supports_masking = True
 
-    def __init__(self, layer, **kwargs):
+    def __init__(self, layer: Layer, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise ValueError(f"TimeDistributed: layer must be a Layer instance, got {layer!r}")
         super().__init__(**kwargs)
         self.layer = layer
 
-    def _child_shape(self, input_shape):
+    def _child_shape(self, input_shape: Any) -> Shape:
         if not isinstance(input_shape, tuple) or len(input_shape) < 3:
             raise ShapeError(f"TimeDistributed layer '{self.name}' expects input of at least "
                              f"3 dimensions (batch, steps, ...), got shape {input_shape}")
         return (input_shape[0],) + tuple(input_shape[2:])
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.layer._maybe_build(self._child_shape(input_shape))
 
-    def call(self, x, training=False, mask=None):
+    def call(self, x: Tensor, training: bool = False, mask: Any = None) -> Tensor:
+        """Apply the layer to every time step.
+
+        Args:
+            x: the input, ``(batch, steps, ...)``.
+            training: the training flag, passed to the layer.
+            mask: booleans starting with ``(batch, steps)``, or None.
+
+        Returns:
+            The layer's output for every step, ``(batch, steps, ...)``.
+        """
         batch, steps = x.shape[:2]
         if mask is not None:
             mask = np.asarray(getattr(mask, "data", mask))
@@ -218,16 +255,16 @@ class TimeDistributed(Layer):
                              f"return one tensor")
         return ops.reshape(y, (batch, steps) + tuple(y.shape[1:]))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         child = self.layer.compute_output_shape(self._child_shape(input_shape))
         return (input_shape[0], input_shape[1]) + tuple(child[1:])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "trainable": self.trainable, "dtype": self.dtype.name,
                 "layer": serialize(self.layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)
