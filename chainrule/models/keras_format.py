@@ -34,6 +34,8 @@ Writing produces what Keras itself writes for the same model, so
 ``keras.saving.load_model`` reads a chainrule model and predicts the same
 numbers (tests/test_keras_files.py checks it with real Keras).
 """
+from __future__ import annotations
+
 import datetime
 import io
 import json
@@ -42,10 +44,20 @@ import struct
 import warnings
 import zipfile
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, List, Tuple, Union
 
 import numpy as np
 
 from ..registry import snake_case     # Keras' rule: LeakyReLU -> leaky_re_lu
+
+if TYPE_CHECKING:
+    from ..layers.base import Layer
+    from .functional import Functional
+    from .model import Model
+
+PathLike = Union[str, "os.PathLike[str]"]
+# Where a layer's variables go: (sub-path under the layer's group, its weights).
+WeightPaths = List[Tuple[str, List[Any]]]
 
 __all__ = ["KERAS_LAYERS", "LayerFormat", "is_h5_file", "is_keras_zip", "keras_layer_order",
            "load_keras_model", "load_keras_weights", "save_keras_model", "save_keras_weights"]
@@ -60,28 +72,49 @@ _H5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # --------------------------------------------------------------------------
 # The translation table
 # --------------------------------------------------------------------------
-def own_weights(layer):
+def own_weights(layer: Layer) -> WeightPaths:
     """Where Keras keeps most layers' variables: ``<layer>/vars``, those created
     trainable first, each part in creation order (Keras ``save_own_variables``:
-    ``_trainable_variables + _non_trainable_variables``)."""
+    ``_trainable_variables + _non_trainable_variables``).
+
+    Args:
+        layer: a chainrule layer.
+
+    Returns:
+        ``[("", weights)]``.
+    """
     weights = [w for _, w in layer._all_weights()]
     return [("", [w for w in weights if w.requires_grad] +
              [w for w in weights if not w.requires_grad])]
 
 
-def cell_weights(layer):
-    """A recurrent layer's variables live in its cell: ``<layer>/cell/vars``."""
+def cell_weights(layer: Layer) -> WeightPaths:
+    """A recurrent layer's variables live in its cell: ``<layer>/cell/vars``.
+
+    Args:
+        layer: a chainrule recurrent layer.
+
+    Returns:
+        ``[("", []), ("cell", weights)]``.
+    """
     return [("", []), ("cell", list(layer._weights))]
 
 
-def sublayer_weights(**paths):
+def sublayer_weights(**paths: str) -> Callable[[Layer], WeightPaths]:
     """Variables kept in sublayers, ``<layer>/<path>/vars`` for each
     ``path=attribute`` (Keras saves a layer's tracked sublayers under their
     attribute names: ``multi_head_attention/query_dense``,
     ``bidirectional/forward_layer/cell``), listed in the order given, which
-    is the order Keras creates them (its ``trainable_variables`` order)."""
-    def weights(layer):
-        found = [("", [])]
+    is the order Keras creates them (its ``trainable_variables`` order).
+
+    Args:
+        **paths: ``keras_path="attribute"``, one per sublayer, in Keras' order.
+
+    Returns:
+        A function ``layer -> [(sub-path, weights), ...]``.
+    """
+    def weights(layer: Layer) -> WeightPaths:
+        found: WeightPaths = [("", [])]
         for path, attribute in paths.items():
             inner = getattr(layer, attribute)
             entry = KERAS_LAYERS.get(type(inner).__name__)
@@ -103,11 +136,17 @@ class LayerFormat:
     chainrule does not take, with the value that makes them irrelevant (any
     other value is refused by name); ``not_in_keras`` lists chainrule config
     keys Keras' class does not take, left out when writing.
+
+    Attributes:
+        chainrule: the chainrule class name.
+        weights: ``layer -> [(sub-path, weights)]``.
+        off: ``{keras argument: the value (or tuple of values) that means off}``.
+        not_in_keras: chainrule config keys left out when writing.
     """
     chainrule: str
-    weights: object = own_weights
-    off: dict = field(default_factory=dict)
-    not_in_keras: tuple = ()
+    weights: Callable[[Any], WeightPaths] = own_weights
+    off: dict[str, Any] = field(default_factory=dict)
+    not_in_keras: tuple[str, ...] = ()
 
 
 # ``ANY``: an argument that only matters while another one, itself refused
@@ -266,8 +305,15 @@ def _need_h5py():
     return h5py
 
 
-def is_h5_file(filepath):
-    """True if the file starts with the HDF5 signature."""
+def is_h5_file(filepath: PathLike) -> bool:
+    """True if the file starts with the HDF5 signature.
+
+    Args:
+        filepath: the file.
+
+    Returns:
+        Whether it is HDF5 (False when it cannot be read).
+    """
     try:
         with open(filepath, "rb") as f:
             return f.read(8) == _H5_SIGNATURE
@@ -290,9 +336,16 @@ def _zip_names(filepath):
         return None
 
 
-def is_keras_zip(filepath):
+def is_keras_zip(filepath: PathLike) -> bool:
     """True if the file is a zip holding Keras' ``config.json`` and not
-    chainrule's ``model.weights.npz``."""
+    chainrule's ``model.weights.npz``.
+
+    Args:
+        filepath: the file.
+
+    Returns:
+        Whether it is a Keras 3 ``.keras`` zip.
+    """
     names = _zip_names(filepath)
     return names is not None and CONFIG_FILE in names and "model.weights.npz" not in names
 
@@ -314,27 +367,35 @@ def _describe(where, config):
 # --------------------------------------------------------------------------
 # Keras' order of a functional model's layers
 # --------------------------------------------------------------------------
-def keras_layer_order(model):
+def keras_layer_order(model: Functional) -> list[Layer]:
     """The layers of a chainrule functional ``model`` in the order Keras'
     ``model.layers`` would list them for the same graph (input layers
     included), as Keras 3 ``keras/src/ops/function.py`` ``map_graph``: a
     depth-first walk back from the outputs numbers the layers, every call
     gets a depth (its distance to the outputs), and the layers are sorted by
     decreasing depth, ties by that numbering. The weight paths
-    (``layers/dense_1``) follow this order."""
+    (``layers/dense_1``) follow this order.
+
+    Args:
+        model: a functional model.
+
+    Returns:
+        Its layers, input layers included, in Keras' order.
+    """
     from ..layers.base import SymbolicTensor, _flatten
     inputs = {id(t) for t in model._input_tensors}
-    index = {}                                   # id(layer) -> first time seen
-    layers = {}
-    order = []                                   # calls, inputs first
-    finished, parents = set(), {}
+    index: dict[int, int] = {}                   # id(layer) -> first time seen
+    layers: dict[int, Layer] = {}
+    order: list[tuple[Any, int]] = []            # calls, inputs first
+    finished: set[Any] = set()
+    parents: dict[Any, list[Any]] = {}
 
-    def key_of(t):
+    def key_of(t: SymbolicTensor) -> tuple[Any, ...]:
         if t.history is None:
             return ("input", id(t.input_layer))
         return ("call", id(t.history[0]), t.history[3])
 
-    def visit(t):
+    def visit(t: SymbolicTensor) -> None:
         key = key_of(t)
         if key in finished:
             return
@@ -352,7 +413,8 @@ def keras_layer_order(model):
 
     for t in model._output_tensors:
         visit(t)
-    depth, layer_depth = {}, {}
+    depth: dict[Any, int] = {}
+    layer_depth: dict[int, int] = {}
     for key, layer_id in reversed(order):
         d = max(depth.setdefault(key, 0), layer_depth.get(layer_id, 0))
         layer_depth[layer_id] = depth[key] = d
@@ -1063,9 +1125,20 @@ def _read_zip(filepath):
     return config, weights
 
 
-def load_keras_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+def load_keras_model(filepath: PathLike, custom_objects: dict[str, Any] | None = None,
+                     compile: bool = True, safe_mode: bool = True) -> Model:
     """Build the chainrule model a Keras 3 ``.keras`` file describes and load
-    its weights (and, with ``compile``, its compile config and optimizer state)."""
+    its weights (and, with ``compile``, its compile config and optimizer state).
+
+    Args:
+        filepath: the ``.keras`` file.
+        custom_objects: ``{name: class_or_function}`` for custom objects.
+        compile: restore the loss, metrics and optimizer (with its state).
+        safe_mode: refuse a Python lambda or a ``Lambda`` layer in the config.
+
+    Returns:
+        The model.
+    """
     filepath = os.fspath(filepath)
     config, weights = _read_zip(filepath)
     reader = _Reader(custom_objects, safe_mode, filepath)
@@ -1088,9 +1161,14 @@ def load_keras_model(filepath, custom_objects=None, compile=True, safe_mode=True
     return model
 
 
-def load_keras_weights(model, filepath):
+def load_keras_weights(model: Model, filepath: PathLike) -> None:
     """Load a Keras ``.weights.h5`` (or the weights inside a ``.keras`` zip);
-    as Keras, a compiled model also gets the optimizer state the file holds."""
+    as Keras, a compiled model also gets the optimizer state the file holds.
+
+    Args:
+        model: a built model of the same architecture.
+        filepath: the ``.weights.h5`` (or ``.keras``) file.
+    """
     filepath = os.fspath(filepath)
     if not model.built:
         raise ValueError(f"model '{model.name}' must be built before load_weights; call "
@@ -1262,9 +1340,9 @@ def _sequential_to_keras(model):
 
 @dataclass
 class _InputInfo:
-    shape: tuple
-    dtype: object
-    name: str = None
+    shape: tuple[Any, ...]
+    dtype: Any
+    name: str | None = None
 
 
 def _functional_to_keras(model):
@@ -1425,8 +1503,14 @@ def _check_savable(model, filepath):
                          f"save to '{filepath}'; call it on data or model.build(input_shape)")
 
 
-def save_keras_model(model, filepath, include_optimizer=True):
-    """Write ``model`` as a Keras 3 ``.keras`` zip (atomically)."""
+def save_keras_model(model: Model, filepath: PathLike, include_optimizer: bool = True) -> None:
+    """Write ``model`` as a Keras 3 ``.keras`` zip (atomically).
+
+    Args:
+        model: a built model.
+        filepath: the ``.keras`` file.
+        include_optimizer: also write the optimizer's variables.
+    """
     filepath = os.fspath(filepath)
     _check_savable(model, filepath)
     config = _model_to_keras(model)
@@ -1451,9 +1535,14 @@ def save_keras_model(model, filepath, include_optimizer=True):
     _atomic_write(filepath, buffer.getvalue())
 
 
-def save_keras_weights(model, filepath):
+def save_keras_weights(model: Model, filepath: PathLike) -> None:
     """Write the weights as Keras 3 ``save_weights`` does: an HDF5 file with
-    the optimizer's state too when the model is compiled."""
+    the optimizer's state too when the model is compiled.
+
+    Args:
+        model: a built model.
+        filepath: the ``.weights.h5`` file.
+    """
     filepath = os.fspath(filepath)
     _check_savable(model, filepath)
     _atomic_write(filepath, _h5_bytes(model, include_optimizer=True))
@@ -1467,9 +1556,21 @@ def _is_chainrule_zip(filepath):
     return names is not None and "model.weights.npz" in names
 
 
-def route_save(filepath):
+def route_save(filepath: PathLike) -> str:
     """``"keras"`` for a ``.keras`` path, ``"chainrule"`` otherwise; a legacy
-    ``.h5`` model path is refused (Keras 3 writes models as ``.keras``)."""
+    ``.h5`` model path is refused (Keras 3 writes models as ``.keras``).
+
+    Args:
+        filepath: where the model is to be saved.
+
+    Returns:
+        ``"keras"`` or ``"chainrule"``.
+
+    Example:
+
+    >>> route_save("model.keras"), route_save("model.chainrule")
+    ('keras', 'chainrule')
+    """
     name = os.fspath(filepath).lower()
     if name.endswith(".keras"):
         return "keras"
@@ -1480,15 +1581,29 @@ def route_save(filepath):
     return "chainrule"
 
 
-def route_weights_save(filepath):
-    """``"keras"`` for an ``.h5`` path (Keras' ``.weights.h5``), else ``"chainrule"`` (npz)."""
+def route_weights_save(filepath: PathLike) -> str:
+    """``"keras"`` for an ``.h5`` path (Keras' ``.weights.h5``), else ``"chainrule"`` (npz).
+
+    Args:
+        filepath: where the weights are to be saved.
+
+    Returns:
+        ``"keras"`` or ``"chainrule"``.
+    """
     return "keras" if os.fspath(filepath).lower().endswith((".h5", ".hdf5")) else "chainrule"
 
 
-def route_load(filepath):
+def route_load(filepath: PathLike) -> str:
     """``"keras"`` or ``"chainrule"`` from the file's content. A Keras file
     named ``.chainrule`` is refused; a chainrule zip named ``.keras`` (what
-    chainrule before 0.4 wrote) loads, with a warning saying how to rename it."""
+    chainrule before 0.4 wrote) loads, with a warning saying how to rename it.
+
+    Args:
+        filepath: the model file.
+
+    Returns:
+        ``"keras"`` or ``"chainrule"``.
+    """
     filepath = os.fspath(filepath)
     if not os.path.isfile(filepath):
         return "chainrule"               # its loader says what is wrong with the path
@@ -1512,9 +1627,16 @@ def route_load(filepath):
     return "keras" if filepath.lower().endswith(".keras") else "chainrule"
 
 
-def route_weights_load(filepath):
+def route_weights_load(filepath: PathLike) -> str:
     """``"keras"`` for HDF5 weights or a Keras zip, else ``"chainrule"``; a
-    chainrule npz named ``.h5`` (chainrule before 0.4) loads with a warning."""
+    chainrule npz named ``.h5`` (chainrule before 0.4) loads with a warning.
+
+    Args:
+        filepath: the weights file.
+
+    Returns:
+        ``"keras"`` or ``"chainrule"``.
+    """
     filepath = os.fspath(filepath)
     if not os.path.isfile(filepath):
         return "chainrule"
