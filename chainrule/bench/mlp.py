@@ -24,10 +24,11 @@ from itertools import pairwise
 import numpy as np
 
 import chainrule as cr
+from chainrule.autodiff import gradients
 
 from .data import mnist
 from .report import Section, Target, fmt_ratio, fmt_time
-from .timing import F32, interleaved
+from .timing import F32, Timing, interleaved
 
 TINY = (2, 16, 16, 1)
 TINY_BATCH = 32
@@ -38,6 +39,15 @@ ADAM = {"lr": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "eps": 1e-7}
 
 TINY_TARGET = 2.0        # chainrule / NumPy
 MNIST_TARGET = 1.1       # chainrule / NumPy
+TINY_JIT_TARGET = 1.3    # chainrule (jit) / NumPy, and below 1.0x JAX jit
+FIT_JIT_TARGET = 1.1     # Sequential.fit per step / the compiled Sequential step
+# compiled / eager on the GEMM-bound steps: "no slower", within the report's
+# stated noise band ("treat differences under about 10% as noise").
+NO_SLOWER = 1.1
+
+JIT = "chainrule (jit)"
+SEQ_JIT = "chainrule (Sequential, jit)"
+FIT_JIT = "chainrule Sequential.fit (jit_compile) per step"
 
 
 def mlp_flops(sizes, n):
@@ -168,11 +178,7 @@ def chainrule_tiny_step(params, x, y):
 
 
 def chainrule_tiny_sequential_step(params, x, y):
-    from chainrule import layers
-    model = cr.Sequential([cr.Input((TINY[0],)), layers.Dense(TINY[1], activation="tanh"),
-                           layers.Dense(TINY[2], activation="tanh"), layers.Dense(TINY[3])])
-    for w, p in zip(model.trainable_weights, params):
-        w.data[...] = p
+    model = _tiny_sequential(params)
     ws = model.trainable_weights
     X, Y = cr.tensor(x), cr.tensor(y)
     opt = cr.optimizers.SGD(learning_rate=TINY_LR)
@@ -204,6 +210,97 @@ def chainrule_mnist_step(params, x, y):
         loss.backward()
         opt.apply_gradients([(p.grad, p) for p in ps])
         return loss.item()
+    return step
+
+
+def chainrule_tiny_jit_step(params, x, y):
+    """The tiny step under ``cr.jit``: traced on the first call, then replayed
+    as straight-line NumPy (gradients as values, as under ``jax.jit``)."""
+    ps = [cr.tensor(p, requires_grad=True) for p in params]
+    W1, b1, W2, b2, W3, b3 = ps
+    opt = cr.optimizers.SGD(learning_rate=TINY_LR)
+
+    @cr.jit
+    def train(X, Y):
+        h1 = cr.tanh(cr.linear(X, W1, b1))
+        h2 = cr.tanh(cr.linear(h1, W2, b2))
+        d = cr.linear(h2, W3, b3) - Y
+        loss = (d * d).mean()
+        opt.apply_gradients(zip(gradients(loss, ps), ps))
+        return loss
+
+    def step():
+        return train(x, y).item()
+    step.compiled = train
+    return step
+
+
+def _tiny_sequential(params):
+    from chainrule import layers
+    model = cr.Sequential([cr.Input((TINY[0],)), layers.Dense(TINY[1], activation="tanh"),
+                           layers.Dense(TINY[2], activation="tanh"), layers.Dense(TINY[3])])
+    for w, p in zip(model.trainable_weights, params):
+        w.data[...] = p
+    return model
+
+
+def chainrule_tiny_sequential_jit_step(params, x, y):
+    """The ``Sequential`` step (forward, mean squared error, gradients, SGD)
+    under ``cr.jit``: the compiled step alone, without ``fit``'s loop."""
+    model = _tiny_sequential(params)
+    ws = model.trainable_weights
+    opt = cr.optimizers.SGD(learning_rate=TINY_LR)
+
+    @cr.jit
+    def train(X, Y):
+        d = model(X, training=True) - Y
+        loss = (d * d).mean()
+        opt.apply_gradients(zip(gradients(loss, ws), ws))
+        return loss
+
+    def step():
+        return train(x, y).item()
+    step.compiled, step.model = train, model
+    return step
+
+
+FIT_STEPS = 50          # batches per call of the Sequential.fit row
+
+
+def chainrule_tiny_fit(params, x, y, steps=FIT_STEPS):
+    """One ``fit`` epoch of ``steps`` batches (the same batch repeated) on a
+    Sequential compiled with ``jit_compile=True``; returns the epoch's mean
+    loss. The section divides its time by ``steps``."""
+    model = _tiny_sequential(params)
+    model.compile(optimizer=cr.optimizers.SGD(learning_rate=TINY_LR), loss="mse",
+                  jit_compile=True)
+    xs, ys = np.concatenate([x] * steps), np.concatenate([y] * steps)
+
+    def step():
+        history = model.fit(xs, ys, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+        return history.history["loss"][-1]
+    step.model = model
+    return step
+
+
+def chainrule_mnist_jit_step(params, x, y):
+    """The MNIST MLP step under ``cr.jit``."""
+    ps = [cr.tensor(p, requires_grad=True) for p in params]
+    W1, b1, W2, b2, W3, b3 = ps
+    opt = cr.optimizers.Adam(learning_rate=ADAM["lr"], beta_1=ADAM["beta_1"],
+                             beta_2=ADAM["beta_2"], epsilon=ADAM["eps"])
+
+    @cr.jit
+    def train(X, labels):
+        h1 = cr.relu(cr.linear(X, W1, b1))
+        h2 = cr.relu(cr.linear(h1, W2, b2))
+        loss = cr.losses.softmax_cross_entropy(cr.linear(h2, W3, b3), labels).mean()
+        opt.apply_gradients(zip(gradients(loss, ps), ps))
+        return loss
+
+    def step():
+        return train(x, y).item()
+    step.compiled = train
     return step
 
 
@@ -357,10 +454,14 @@ def autograd_mnist_step(autograd, params, x, y):
 def build_steps(kind, libs, params, x, y):
     """``{row label: step}`` for every available library; params are copied per library."""
     copy = lambda: [p.copy() for p in params]
-    steps = {"NumPy (by hand)": (numpy_tiny_step if kind == "tiny" else numpy_mnist_step)(copy(), x, y),
-             "chainrule": (chainrule_tiny_step if kind == "tiny" else chainrule_mnist_step)(copy(), x, y)}
-    if kind == "tiny":
+    tiny = kind == "tiny"
+    steps = {"NumPy (by hand)": (numpy_tiny_step if tiny else numpy_mnist_step)(copy(), x, y),
+             "chainrule": (chainrule_tiny_step if tiny else chainrule_mnist_step)(copy(), x, y),
+             JIT: (chainrule_tiny_jit_step if tiny else chainrule_mnist_jit_step)(copy(), x, y)}
+    if tiny:
         steps["chainrule (Sequential)"] = chainrule_tiny_sequential_step(copy(), x, y)
+        steps[SEQ_JIT] = chainrule_tiny_sequential_jit_step(copy(), x, y)
+        steps[FIT_JIT] = chainrule_tiny_fit(copy(), x, y)
     makers = {"PyTorch": (torch_tiny_step, torch_mnist_step),
               "JAX": (jax_tiny_step, jax_mnist_step),
               "autograd": (autograd_tiny_step, autograd_mnist_step)}
@@ -373,8 +474,9 @@ def build_steps(kind, libs, params, x, y):
 
 
 def check_same_loss(steps, rtol):
-    """First-step losses of every library agree with NumPy's (else the race is unfair)."""
-    losses = {name: step() for name, step in steps.items()}
+    """First-step losses of every library agree with NumPy's (else the race is
+    unfair); the fit row (an epoch's mean loss) is checked by the tests instead."""
+    losses = {name: step() for name, step in steps.items() if name != FIT_JIT}
     ref = losses["NumPy (by hand)"]
     bad = {k: v for k, v in losses.items() if abs(v - ref) > rtol * max(1.0, abs(ref))}
     if bad:
@@ -404,20 +506,39 @@ def tiny_section(libs, cfg, peak, log=print):
     steps = build_steps("tiny", libs, init_params(TINY), x, y)
     check_same_loss(steps, 1e-4)
     timings = interleaved(steps, cfg["repeats"], cfg["min_time"])
+    timings[FIT_JIT] = per_step(timings[FIT_JIT], FIT_STEPS)
     for name, t in timings.items():
-        log(f"  tiny MLP  {name:<24} {fmt_time(t.median):>10} / step")
-    refs = ["NumPy (by hand)"] + (["PyTorch eager"] if "PyTorch eager" in timings else [])
+        log(f"  tiny MLP  {name:<48} {fmt_time(t.median):>10} / step")
+    refs = ["NumPy (by hand)"] + [r for r in ("PyTorch eager", "JAX jit") if r in timings]
     ratio = timings["chainrule"].median / timings["NumPy (by hand)"].median
+    jit_ratio = timings[JIT].median / timings["NumPy (by hand)"].median
+    targets = [
+        Target("Tiny MLP step, chainrule / hand-written NumPy", ratio, TINY_TARGET,
+               "See benchmarks/PROFILE.md for where the time goes."),
+        Target("Tiny MLP step, chainrule (jit) / hand-written NumPy", jit_ratio,
+               TINY_JIT_TARGET, "See benchmarks/PROFILE-jit.md for the replay's cost by line."),
+        Target("Tiny MLP step, chainrule (jit) / JAX jit (faster than JAX)",
+               timings[JIT].median / timings["JAX jit"].median if "JAX jit" in timings else None,
+               1.0, "See benchmarks/PROFILE-jit.md." if "JAX jit" in timings
+               else "JAX not installed"),
+        Target("Tiny MLP, Sequential.fit (jit_compile=True) per step / the compiled "
+               "Sequential step alone", timings[FIT_JIT].median / timings[SEQ_JIT].median,
+               FIT_JIT_TARGET, "See benchmarks/PROFILE-jit.md for what fit adds per step.")]
     return Section(
         "tiny", "(b) Tiny MLP training step: 2-16-16-1, batch 32, SGD",
         "tanh, tanh, linear; mean squared error; SGD (lr 0.01); float32; one call = zero the "
         "gradients, forward, loss, backward, update, and the loss read back as a Python float. "
         "Every library starts from the same weights and its first loss is checked against "
         f"NumPy's. {mlp_flops(TINY, TINY_BATCH):,} flops per step: this measures per-op "
-        "overhead, not arithmetic.",
+        "overhead, not arithmetic. `chainrule (jit)`: the same step under `cr.jit` "
+        "(traced once, replayed as straight-line NumPy; gradients as values, as under "
+        "`jax.jit`); `chainrule (Sequential, jit)`: the `Sequential` model's step under "
+        f"`cr.jit`; `{FIT_JIT}`: one `model.fit` epoch of {FIT_STEPS} batches of 32 on the "
+        "same Sequential compiled with `jit_compile=True` (loss 'mse', SGD), its time "
+        f"divided by {FIT_STEPS}: the compiled step plus what fit adds (batching, the loss "
+        "tracker, callbacks, logs).",
         step_header(refs), step_rows(timings, mlp_flops(TINY, TINY_BATCH), peak, refs),
-        [Target("Tiny MLP step, chainrule / hand-written NumPy", ratio, TINY_TARGET,
-                "See benchmarks/PROFILE.md for where the time goes.")])
+        targets)
 
 
 def mnist_section(libs, cfg, peak, log=print):
@@ -428,16 +549,32 @@ def mnist_section(libs, cfg, peak, log=print):
     timings = interleaved(steps, cfg["repeats"], cfg["min_time"])
     for name, t in timings.items():
         log(f"  MNIST MLP {name:<24} {fmt_time(t.median):>10} / step")
-    refs = ["NumPy (by hand)"] + (["PyTorch eager"] if "PyTorch eager" in timings else [])
+    refs = ["NumPy (by hand)", "chainrule"] + (["PyTorch eager"] if "PyTorch eager" in timings
+                                               else [])
     flops = mlp_flops(MNIST_SIZES, MNIST_BATCH)
     ratio = timings["chainrule"].median / timings["NumPy (by hand)"].median
+    jit_ratio = timings[JIT].median / timings["chainrule"].median
     return Section(
         "mnist_mlp", "(c) MNIST MLP training step: 784-512-512-10, batch 128, Adam",
         f"relu, relu, linear; softmax cross-entropy on integer labels (mean over the batch); "
         f"Adam (lr 1e-3, epsilon 1e-7); float32; one batch of {source} images. One call = "
         f"zero the gradients, forward, loss, backward, Adam update, loss read back. "
         f"{flops / 1e6:.1f} MFLOP of GEMMs per step (3 forward, 3 weight-gradient and 2 "
-        "input-gradient GEMMs; the element-wise work is not counted).",
+        "input-gradient GEMMs; the element-wise work is not counted). `chainrule (jit)`: "
+        "the same step under `cr.jit`.",
         step_header(refs), step_rows(timings, flops, peak, refs),
         [Target("MNIST MLP step, chainrule / hand-written NumPy", ratio, MNIST_TARGET,
-                "See benchmarks/PROFILE.md for where the time goes.")])
+                "See benchmarks/PROFILE.md for where the time goes."),
+         no_slower_target("MNIST MLP step", jit_ratio)])
+
+
+def no_slower_target(what, ratio):
+    """compiled / eager: "no slower than eager", within the report's noise band."""
+    return Target(f"{what}, chainrule (jit) / chainrule eager (no slower: 1.0x, within the "
+                  f"report's {100 * (NO_SLOWER - 1):.0f}% noise band)", ratio, NO_SLOWER,
+                  "See benchmarks/PROFILE-jit.md.")
+
+
+def per_step(timing, steps):
+    """A Timing of calls that each ran ``steps`` steps, as seconds per step."""
+    return Timing(timing.median / steps, [s / steps for s in timing.samples], timing.calls)

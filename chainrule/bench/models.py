@@ -17,9 +17,10 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import layers
+from chainrule.autodiff import gradients
 
 from .data import mnist
-from .mlp import ADAM, step_header, step_rows
+from .mlp import ADAM, JIT, no_slower_target, step_header, step_rows
 from .report import Section, Target, fmt_time
 from .timing import F32, interleaved
 
@@ -59,6 +60,30 @@ def _chainrule_step(model, x, y):
         loss.backward()
         opt.apply_gradients([(w.grad, w) for w in ws])
         return loss.item()
+    return step
+
+
+def _chainrule_jit_step(model, x, y, like=None):
+    """The same step under ``cr.jit`` (traced on the first call, then replayed
+    as straight-line NumPy); ``like``: a built model whose weights to copy, so
+    the compiled and the eager rows start from the same values."""
+    X = cr.tensor(x)
+    opt = cr.optimizers.Adam(learning_rate=ADAM["lr"], epsilon=ADAM["eps"])
+    model(X)                                     # build the weights
+    ws = model.trainable_weights
+    if like is not None:
+        for w, source in zip(ws, like.trainable_weights):
+            w.data[...] = source.data
+
+    @cr.jit
+    def train(X, labels):
+        loss = cr.losses.softmax_cross_entropy(model(X, training=True), labels).mean()
+        opt.apply_gradients(zip(gradients(loss, ws), ws))
+        return loss
+
+    def step():
+        return train(X, y).item()
+    step.compiled = train
     return step
 
 
@@ -110,22 +135,36 @@ def torch_lstm(torch):
     return LastStep()
 
 
-def _section(key, title, text, steps, flops, peak, cfg, target_what, limit, log):
+def _section(key, title, text, steps, flops, peak, cfg, target_what, limit, log, jit_target):
+    """``jit_target``: "pytorch" (compiled / PyTorch <= ``limit``, as the eager
+    row) or "eager" (compiled no slower than eager)."""
     timings = interleaved(steps, cfg["repeats"], cfg["min_time"], warmup=1)
     for name, t in timings.items():
         log(f"  {key:<9} {name:<24} {fmt_time(t.median):>10} / step")
     refs = ["PyTorch eager"] if "PyTorch eager" in timings else []
-    ratio = (timings["chainrule"].median / timings["PyTorch eager"].median) if refs else None
+    torch_ratio = lambda name: timings[name].median / timings["PyTorch eager"].median \
+        if refs else None
     why = "See benchmarks/PROFILE.md." if refs else "PyTorch not installed"
+    targets = [Target(target_what, torch_ratio("chainrule"), limit, why)]
+    if jit_target == "pytorch":
+        targets.append(Target(target_what.replace("chainrule", "chainrule (jit)", 1),
+                              torch_ratio(JIT), limit, "See benchmarks/PROFILE-jit.md."
+                              if refs else "PyTorch not installed"))
+    else:
+        what = target_what.split(",")[0]
+        targets.append(no_slower_target(what, timings[JIT].median / timings["chainrule"].median))
+    refs = ["chainrule"] + refs
     return Section(key, title, text, step_header(refs), step_rows(timings, flops, peak, refs),
-                   [Target(target_what, ratio, limit, why)])
+                   targets)
 
 
 def convnet_section(libs, cfg, peak, log=print):
     x, y, _, _, source = mnist(CONV_BATCH)
     x = x[..., None]
     cr.set_seed(0)
-    steps = {"chainrule": _chainrule_step(chainrule_convnet(), x, y)}
+    eager = chainrule_convnet()
+    steps = {"chainrule": _chainrule_step(eager, x, y),
+             JIT: _chainrule_jit_step(chainrule_convnet(), x, y, like=eager)}
     torch = libs["PyTorch"].module if libs["PyTorch"].available else None
     if torch is not None:
         torch.manual_seed(0)
@@ -135,11 +174,12 @@ def convnet_section(libs, cfg, peak, log=print):
             "relu, MaxPool 2, Flatten, Dropout 0.5, Dense 10), one batch of 128 "
             f"{source} images; softmax cross-entropy from logits, Adam (lr 1e-3). One call = "
             "zero gradients, forward in training mode, loss, backward, update. chainrule "
-            "runs NHWC, PyTorch NCHW (oneDNN). "
+            "runs NHWC, PyTorch NCHW (oneDNN). `chainrule (jit)`: the same step under "
+            "`cr.jit` (dropout draws fresh masks at every replay). "
             f"{convnet_flops() / 1e6:.0f} MFLOP of convolution/GEMM work per step.")
     return _section("convnet", "(d) MNIST convnet training step, batch 128", text, steps,
                     convnet_flops(), peak, cfg, "Convnet step, chainrule / PyTorch eager",
-                    CONV_TARGET, log)
+                    CONV_TARGET, log, jit_target="eager")
 
 
 def lstm_section(libs, cfg, peak, log=print):
@@ -147,7 +187,9 @@ def lstm_section(libs, cfg, peak, log=print):
     x = rng.standard_normal((LSTM_BATCH, LSTM_STEPS, LSTM_FEATURES)).astype(F32)
     y = rng.integers(0, 10, LSTM_BATCH)
     cr.set_seed(0)
-    steps = {"chainrule": _chainrule_step(chainrule_lstm(), x, y)}
+    eager = chainrule_lstm()
+    steps = {"chainrule": _chainrule_step(eager, x, y),
+             JIT: _chainrule_jit_step(chainrule_lstm(), x, y, like=eager)}
     torch = libs["PyTorch"].module if libs["PyTorch"].available else None
     if torch is not None:
         torch.manual_seed(0)
@@ -155,8 +197,9 @@ def lstm_section(libs, cfg, peak, log=print):
     text = (f"`LSTM({LSTM_UNITS})` over {LSTM_STEPS} time steps, batch {LSTM_BATCH}, "
             f"{LSTM_FEATURES} input features (synthetic), the last hidden state into Dense 10; "
             "softmax cross-entropy, Adam. One call = forward, backward through all 50 steps, "
-            "update. PyTorch is `nn.LSTM` (its fused CPU kernel). "
+            "update. PyTorch is `nn.LSTM` (its fused CPU kernel). `chainrule (jit)`: the "
+            "same step under `cr.jit`. "
             f"{lstm_flops() / 1e6:.0f} MFLOP of GEMMs per step.")
     return _section("lstm", "(e) LSTM training step: 128 units, 50 steps, batch 64", text, steps,
                     lstm_flops(), peak, cfg, "LSTM step, chainrule / PyTorch eager",
-                    LSTM_TARGET, log)
+                    LSTM_TARGET, log, jit_target="pytorch")

@@ -16,7 +16,19 @@ import numpy as np
 from .data import mnist
 from .report import Section, Target, fmt_time
 
-SPEEDUP_TARGET = 3.0      # chainrule at least 3x faster
+SPEEDUP_TARGET = 2.0      # chainrule's compiled fit at least 2x faster (issue 19)
+
+EAGER = "chainrule.sklearn eager (float32 default)"
+COMPILED = "chainrule.sklearn compiled (float32 default)"
+THEIRS = "scikit-learn (float64)"
+
+
+def _ours(params, jit):
+    """chainrule's estimator with its step compiled (``cr.jit``, the default) or eager."""
+    from ..sklearn import MLPClassifier
+    model = MLPClassifier(**params)
+    model._jit = jit
+    return model
 
 
 def _fit(make, x_train, y_train, x_test, y_test):
@@ -36,33 +48,37 @@ def sklearn_section(libs, cfg, peak=None, log=print):
     xte = xte.reshape(len(xte), -1).astype(np.float64)
     params = {"hidden_layer_sizes": (256,), "solver": "adam", "max_iter": epochs,
               "random_state": 0}
-    from ..sklearn import MLPClassifier as OurMLP
-    makers = {"chainrule.sklearn (float32 default)": lambda: OurMLP(**params)}
+    makers = {EAGER: lambda: _ours(params, False), COMPILED: lambda: _ours(params, True)}
     if libs["scikit-learn"].available:
         from sklearn.neural_network import MLPClassifier as TheirMLP
-        makers = {"scikit-learn (float64)": lambda: TheirMLP(**params), **makers}
+        makers = {THEIRS: lambda: TheirMLP(**params), **makers}
     results = {}
     for _ in range(cfg.get("sklearn_repeats", 1)):       # turns; keep each row's fastest fit
         for name, make in makers.items():
             seconds, acc = _fit(make, xtr, ytr, xte, yte)
             best = min(seconds, results.get(name, (np.inf, acc))[0])
             results[name] = (best, acc)
-            log(f"  sklearn   {name:<36} fit {seconds:7.2f} s  test accuracy {acc:.4f}")
-    base = results.get("scikit-learn (float64)")
+            log(f"  sklearn   {name:<44} fit {seconds:7.2f} s  test accuracy {acc:.4f}")
+    base = results.get(THEIRS)
     rows = [[name, fmt_time(s), f"{base[0] / s:.2f}x" if base else "—", f"{acc:.4f}"]
             for name, (s, acc) in results.items()]
-    ours = results["chainrule.sklearn (float32 default)"]
+    ours, eager = results[COMPILED], results[EAGER]
     ratio = ours[0] / base[0] if base else None
     why = (f"Test accuracy: chainrule {ours[1]:.4f}, scikit-learn {base[1]:.4f} "
-           f"({100 * (ours[1] - base[1]):+.2f} points)" if base else "scikit-learn not installed")
+           f"({100 * (ours[1] - base[1]):+.2f} points); the eager step's fit: "
+           f"{base[0] / eager[0]:.2f}x faster than scikit-learn. See "
+           "benchmarks/PROFILE-jit.md" if base else "scikit-learn not installed")
     return Section(
         "sklearn", "(f) MLPClassifier fit: chainrule.sklearn vs scikit-learn",
         f"`MLPClassifier(hidden_layer_sizes=(256,), solver='adam', max_iter={epochs}, "
         f"random_state=0)` (batch 200) on {n_train:,} {source} training images scaled to "
         f"[0, 1] (float64 arrays), test accuracy on {n_test:,} test images. Fit time is the "
-        "fastest of the runs, the two taking turns. chainrule's estimator draws its "
+        "fastest of the runs, the estimators taking turns. chainrule's estimator draws its "
         "initial weights and batch order from the same random stream as scikit-learn's, "
-        "so with the same `random_state` the two accuracies come out equal or close.",
+        "so with the same `random_state` the two accuracies come out equal or close. "
+        "`compiled`: the estimator's default, its adam step under `cr.jit`; `eager`: the "
+        "same estimator with the step run op by op (the reference the compiled step is "
+        "tested against: identical weights in float64).",
         ["estimator", "fit time", "speed-up vs scikit-learn", "test accuracy"], rows,
-        [Target(f"MLPClassifier fit time, chainrule / scikit-learn (a speed-up of >= "
+        [Target(f"MLPClassifier fit time, chainrule compiled / scikit-learn (a speed-up of >= "
                 f"{SPEEDUP_TARGET:g}x)", ratio, 1 / SPEEDUP_TARGET, why)])
