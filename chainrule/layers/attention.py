@@ -21,31 +21,52 @@ kernel, value bias, output kernel, output bias).
 >>> [w.shape for w in mha.get_weights()][:2]
 [(8, 2, 4), (2, 4)]
 """
+from __future__ import annotations
+
 import math
 import numbers
+from typing import Any, Sequence, TYPE_CHECKING
 
 import numpy as np
 
 from .. import initializers, ops, regularizers
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
+from ..typing import Shape, TensorLike
 from .base import Layer
 from .core import check_positive_int, check_rate
+
+if TYPE_CHECKING:
+    from .. import constraints
 
 __all__ = ["Attention", "MultiHeadAttention"]
 
 _MASKED = 1e9       # Keras' large negative number for a masked score (float32)
 
 
-def _mask_array(mask):
+def _mask_array(mask: Any) -> np.ndarray | None:
     if mask is None:
         return None
     return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
 
 
-def causal_mask(query_length, key_length):
+def causal_mask(query_length: int, key_length: int) -> np.ndarray:
     """(T, S) booleans, True where query step i may attend key step j <= i
-    (Keras' ``_compute_causal_mask``: the lower triangle)."""
+    (Keras' ``_compute_causal_mask``: the lower triangle).
+
+    Args:
+        query_length: T, the number of query steps.
+        key_length: S, the number of key steps.
+
+    Returns:
+        A boolean array of shape (T, S).
+
+    Example:
+
+    >>> causal_mask(2, 3)
+    array([[ True, False, False],
+           [ True,  True, False]])
+    """
     return np.tril(np.ones((query_length, key_length), bool))
 
 
@@ -55,9 +76,10 @@ class _HeadProjection(Layer):
     dim), bias (heads, dim); or, for the output, (batch, steps, heads, dim)
     projected back to ``out_shape`` with kernel (heads, dim, *out_shape)."""
 
-    def __init__(self, kernel_shape, bias_shape, kernel_initializer, bias_initializer,
-                 kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint,
-                 **kwargs):
+    def __init__(self, kernel_shape: tuple[Any, ...], bias_shape: tuple[Any, ...] | None,
+                 kernel_initializer: Any, bias_initializer: Any, kernel_regularizer: Any,
+                 bias_regularizer: Any, kernel_constraint: Any, bias_constraint: Any,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kernel = self.add_weight("kernel", kernel_shape, kernel_initializer,
                                       kernel_regularizer, constraint=kernel_constraint)
@@ -66,20 +88,20 @@ class _HeadProjection(Layer):
                                      constraint=bias_constraint))
         self.built = True
 
-    def _rows_times_kernel(self, rows, n_in, n_out):
+    def _rows_times_kernel(self, rows: Tensor, n_in: int, n_out: int) -> Tensor:
         """One ``linear`` on a matrix of rows: a single GEMM each way (a
         batched matmul's weight gradient would be one GEMM per sample)."""
         kernel = ops.reshape(self.kernel, (n_in, n_out))
         bias = None if self.bias is None else ops.reshape(self.bias, (n_out,))
         return ops.linear(rows, kernel, bias)
 
-    def project_in(self, x):
+    def project_in(self, x: Tensor) -> Tensor:
         """(batch, steps, d_in) -> (batch, steps, heads, dim)."""
         d_in, heads, dim = self.kernel.shape
         y = self._rows_times_kernel(ops.reshape(x, (-1, d_in)), d_in, heads * dim)
         return ops.reshape(y, x.shape[:-1] + (heads, dim))
 
-    def project_out(self, o):
+    def project_out(self, o: Tensor) -> Tensor:
         """(batch, steps, heads, dim) -> (batch, steps, *out_shape)."""
         heads, dim = self.kernel.shape[:2]
         out_shape = self.kernel.shape[2:]
@@ -103,11 +125,15 @@ class MultiHeadAttention(Layer):
         attention_axes: the step axes attended over (an int or a tuple);
             the other step axes act as batch axes. Defaults to every axis
             between batch and features.
-        kernel_initializer, bias_initializer: default ``"glorot_uniform"``
-            and ``"zeros"``. kernel_regularizer, bias_regularizer,
-            activity_regularizer: penalties or None. kernel_constraint,
-            bias_constraint: ``cr.constraints`` applied after each update.
+        kernel_initializer: how the kernels start. Defaults to ``"glorot_uniform"``.
+        bias_initializer: how the biases start. Defaults to ``"zeros"``.
+        kernel_regularizer: a penalty on the kernels, or None.
+        bias_regularizer: a penalty on the biases, or None.
+        activity_regularizer: a penalty on the layer's output, or None.
+        kernel_constraint: a ``cr.constraints`` projection of the kernels after each update.
+        bias_constraint: a ``cr.constraints`` projection of the biases after each update.
         seed: the dropout seed.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
     Call arguments: ``query`` (batch, T, d_query), ``value`` (batch, S,
     d_value), ``key`` (batch, S, d_key; defaults to ``value``),
@@ -120,11 +146,18 @@ class MultiHeadAttention(Layer):
     are filled from the inputs' Keras masks and merged as Keras does.
     """
 
-    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
-                 output_shape=None, attention_axes=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 seed=None, **kwargs):
+    def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,
+                 dropout: float = 0.0, use_bias: bool = True,
+                 output_shape: int | Sequence[int] | None = None,
+                 attention_axes: int | Sequence[int] | None = None,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None,
+                 kernel_constraint: constraints.ConstraintLike = None,
+                 bias_constraint: constraints.ConstraintLike = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_heads = check_positive_int("MultiHeadAttention", "num_heads", num_heads)
         self.key_dim = check_positive_int("MultiHeadAttention", "key_dim", key_dim)
@@ -134,10 +167,12 @@ class MultiHeadAttention(Layer):
         self.use_bias = bool(use_bias)
         if isinstance(output_shape, numbers.Integral):
             output_shape = (int(output_shape),)
-        self._output_shape = None if not output_shape else tuple(int(d) for d in output_shape)
+        self._output_shape = (None if not output_shape  # an int became a tuple just above
+                              else tuple(int(d) for d in output_shape))  # type: ignore[union-attr]
         if isinstance(attention_axes, numbers.Integral):
             attention_axes = (int(attention_axes),)
-        self.attention_axes = None if attention_axes is None else tuple(attention_axes)
+        self.attention_axes = (None if attention_axes is None
+                               else tuple(attention_axes))  # type: ignore[arg-type]  # likewise
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -151,19 +186,26 @@ class MultiHeadAttention(Layer):
         self._projections_made = False
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int, ...] | None:
         return self._output_shape
 
     # -- weights -----------------------------------------------------------
-    def build(self, query_shape, value_shape=None, key_shape=None):
+    def build(self, query_shape: Shape, value_shape: Shape | None = None,
+              key_shape: Shape | None = None) -> None:
         """Make the projections. Called with the query's shape alone (as the
         framework does on the first call), it waits for the call, which
-        knows the value's and key's shapes too."""
+        knows the value's and key's shapes too.
+
+        Args:
+            query_shape: the query's shape.
+            value_shape: the value's shape, or None (then the call builds the projections).
+            key_shape: the key's shape; None means the value's.
+        """
         if value_shape is not None:
             self._make_projections(query_shape, value_shape,
                                    value_shape if key_shape is None else key_shape)
 
-    def _make_projections(self, query_shape, value_shape, key_shape):
+    def _make_projections(self, query_shape: Shape, value_shape: Shape, key_shape: Shape) -> None:
         name = f"MultiHeadAttention layer '{self.name}'"
         for what, shape in (("query", query_shape), ("value", value_shape), ("key", key_shape)):
             if len(shape) < 3 or shape[-1] is None:
@@ -196,8 +238,9 @@ class MultiHeadAttention(Layer):
         self._projections_made = True
 
     # -- masks -------------------------------------------------------------
-    def _attention_mask(self, query, value, axes, others, query_mask, value_mask, key_mask,
-                        attention_mask, use_causal_mask):
+    def _attention_mask(self, query: Tensor, value: Tensor, axes: tuple[int, ...],
+                        others: tuple[int, ...], query_mask: Any, value_mask: Any, key_mask: Any,
+                        attention_mask: Any, use_causal_mask: bool) -> np.ndarray | None:
         """One boolean mask of shape (batch, *others, heads, T, S) (each axis
         possibly 1), T and S the attended query and key steps flattened: every
         mask given ANDed, as Keras' ``_compute_attention_mask``; or None."""
@@ -228,7 +271,8 @@ class MultiHeadAttention(Layer):
             mask = both(mask, self._expanded_attention_mask(m, query, value, axes, others))
         return mask
 
-    def _expanded_attention_mask(self, m, query, value, axes, others):
+    def _expanded_attention_mask(self, m: np.ndarray, query: Tensor, value: Tensor,
+                                 axes: tuple[int, ...], others: tuple[int, ...]) -> np.ndarray:
         """``attention_mask`` as Keras reads it: new axes inserted before the
         attended ones (``_masked_softmax``'s mask_expansion_axis) until it has
         the scores' rank (batch, *others, heads, *T_A, *S_A); then T_A and S_A
@@ -254,7 +298,7 @@ class MultiHeadAttention(Layer):
         m = np.broadcast_to(m, m.shape[:n] + t_steps + s_steps)
         return m.reshape(m.shape[:n] + (math.prod(t_steps), math.prod(s_steps)))
 
-    def _axes(self, rank):
+    def _axes(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The attended axes of rank-``rank`` inputs (default: every step
         axis) and the other step axes, which act as batch axes."""
         steps = tuple(range(1, rank - 1))
@@ -268,9 +312,29 @@ class MultiHeadAttention(Layer):
         return axes, tuple(a for a in steps if a not in axes)
 
     # -- call --------------------------------------------------------------
-    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
-             attention_mask=None, return_attention_scores=False, training=None,
-             use_causal_mask=False):
+    def call(self, query: TensorLike, value: TensorLike,  # type: ignore[override]
+             key: TensorLike | None = None,
+             query_mask: Any = None, value_mask: Any = None, key_mask: Any = None,
+             attention_mask: Any = None, return_attention_scores: bool = False,
+             training: bool | None = None, use_causal_mask: bool = False) -> Any:
+        """Attend from ``query`` to ``value`` (keyed by ``key``).
+
+        Args:
+            query: (batch, T, d_query).
+            value: (batch, S, d_value).
+            key: (batch, S, d_key); None means ``value``.
+            query_mask: booleans (batch, T), filled from the query's Keras mask, or None.
+            value_mask: booleans (batch, S), filled from the value's mask, or None.
+            key_mask: booleans (batch, S), filled from the key's mask, or None.
+            attention_mask: booleans broadcastable to (batch, T, S), True = attend, or None.
+            return_attention_scores: also return the attention weights.
+            training: apply dropout to the weights.
+            use_causal_mask: query step i attends key steps <= i only.
+
+        Returns:
+            The output (batch, T, d_out); with ``return_attention_scores`` the pair (output,
+            weights (batch, heads, T, S)).
+        """
         key = value if key is None else key
         query, value, key = (t if isinstance(t, Tensor) else as_tensor(t, self.dtype)
                              for t in (query, value, key))
@@ -297,7 +361,7 @@ class MultiHeadAttention(Layer):
         k = heads_first(self.key_dense.project_in(key))
         v = heads_first(self.value_dense.project_in(value))
         scale = 1 / math.sqrt(self.key_dim)
-        scores = None
+        scores: Any = None
         if return_attention_scores or (training and self.dropout > 0):
             # The weights themselves are wanted: attention in ordinary ops.
             logits = ops.matmul(q * scale, ops.swapaxes(k, -1, -2))
@@ -320,7 +384,7 @@ class MultiHeadAttention(Layer):
             return y, ops.reshape(scores, scores.shape[:-2] + t_steps + s_steps)
         return y
 
-    def _check_features(self, query, value, key):
+    def _check_features(self, query: Tensor, value: Tensor, key: Tensor) -> None:
         for what, x, size in zip(("query", "value", "key"), (query, value, key),
                                  self._feature_sizes):
             if x.shape[-1] != size:
@@ -332,7 +396,18 @@ class MultiHeadAttention(Layer):
                              f"have the same batch and steps, got key shape {key.shape} and "
                              f"value shape {value.shape}")
 
-    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+    def compute_output_shape(self, query_shape: Shape, value_shape: Shape | None = None,
+                             key_shape: Shape | None = None) -> Shape:
+        """The output's shape for these input shapes.
+
+        Args:
+            query_shape: the query's shape.
+            value_shape: the value's shape (unused).
+            key_shape: the key's shape (unused).
+
+        Returns:
+            The output's shape: the query's with the last axes ``output_shape``.
+        """
         return tuple(query_shape[:-1]) + (self._output_shape or (query_shape[-1],))
 
 
@@ -347,6 +422,7 @@ class Attention(Layer):
         score_mode: ``"dot"`` (default) or ``"concat"``.
         dropout: dropout rate on the attention weights while training.
         seed: the dropout seed.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
     Call: ``layer([query, value])`` or ``layer([query, value, key])``
     (batch, Tq, dim) / (batch, Tv, dim); ``mask=[query_mask, value_mask]``
@@ -360,7 +436,8 @@ class Attention(Layer):
     (2, 3, 4)
     """
 
-    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+    def __init__(self, use_scale: bool = False, score_mode: str = "dot", dropout: float = 0.0,
+                 seed: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if score_mode not in ("dot", "concat"):
             raise ValueError(f"Attention: score_mode must be 'dot' or 'concat', got "
@@ -370,7 +447,7 @@ class Attention(Layer):
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
-    def _check_inputs(self, inputs):
+    def _check_inputs(self, inputs: Any) -> None:
         if not isinstance(inputs, (list, tuple)) or not 2 <= len(inputs) <= 3:
             raise ValueError(f"Attention layer '{self.name}' must be called on a list "
                              f"[query, value] or [query, value, key], got "
@@ -378,14 +455,30 @@ class Attention(Layer):
                              + (f" of length {len(inputs)}" if isinstance(inputs, (list, tuple))
                                 else ""))
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         self._check_inputs(input_shape)
         self.scale = self.add_weight("scale", (), "ones") if self.use_scale else None
         self.concat_score_weight = (self.add_weight("concat_score_weight", (), "ones")
                                     if self.score_mode == "concat" else None)
 
-    def call(self, inputs, mask=None, training=False, return_attention_scores=False,
-             use_causal_mask=False):
+    def call(self, inputs: Sequence[Tensor], mask: Sequence[Any] | None = None,
+             training: bool = False, return_attention_scores: bool = False,
+             use_causal_mask: bool = False) -> Any:
+        """``softmax(scores)·value``.
+
+        Args:
+            inputs: ``[query, value]`` or ``[query, value, key]``: (batch, Tq, dim), (batch, Tv,
+                dim).
+            mask: ``[query_mask, value_mask]`` (booleans (batch, Tq), (batch, Tv); either None), or
+                None.
+            training: apply dropout to the weights.
+            return_attention_scores: also return the weights (batch, Tq, Tv).
+            use_causal_mask: query step i attends value steps <= i only.
+
+        Returns:
+            The output (batch, Tq, dim); with ``return_attention_scores`` the pair (output,
+            weights).
+        """
         self._check_inputs(inputs)
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) > 2 else v
@@ -401,7 +494,8 @@ class Attention(Layer):
             summed = ops.expand_dims(q, -2) + ops.expand_dims(k, -3)
             if self.scale is not None:
                 summed = self.scale * summed
-            scores = self.concat_score_weight * ops.sum(ops.tanh(summed), axis=-1)
+            scores = self.concat_score_weight * ops.sum(  # type: ignore[operator]  # made in build
+                ops.tanh(summed), axis=-1)
         q_mask, v_mask = (None, None) if mask is None else (mask[0], mask[1])
         keep = _mask_array(v_mask)
         if keep is not None:
@@ -422,11 +516,19 @@ class Attention(Layer):
             out = out * Tensor._wrap(q_keep[..., None].astype(out.dtype))
         return (out, weights) if return_attention_scores else out
 
-    def compute_mask(self, inputs, mask=None):
-        """The query's mask (Keras' Attention.compute_mask)."""
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The query's mask (Keras' Attention.compute_mask).
+
+        Args:
+            inputs: the inputs.
+            mask: ``[query_mask, value_mask]``, or None.
+
+        Returns:
+            The query's mask, or None.
+        """
         if mask is None or mask[0] is None:
             return None
         return mask[0]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         return tuple(input_shape[0][:-1]) + (input_shape[1][-1],)
