@@ -224,11 +224,19 @@ class _Tracer:
         self.names[id(array)] = var
         self.keep.append(array)
 
-    def const(self, obj):
+    def const(self, obj, hint=None):
+        """The name the code calls ``obj`` by: ``hint``, a function by its own
+        name, a named weight by its name, anything else ``c<n>``."""
         key = id(obj)
         name = self.const_names.get(key)
         if name is None:
-            name = self.const_names[key] = self.fresh("c")
+            base = hint or (getattr(obj, "__name__", None) if callable(obj) else
+                            getattr(obj, "name", None) if isinstance(obj, Tensor) else None)
+            base = base.lstrip("_") if isinstance(base, str) else ""
+            base = _identifier(base) if base[:1].isalpha() else "c"
+            name = base if base != "c" and base not in self.ns else \
+                f"{base}_{next(self.counter)}" if base != "c" else self.fresh("c")
+            self.const_names[key] = name
             self.ns[name] = obj
             self.keep.append(obj)
         return name
@@ -337,7 +345,7 @@ class _Tracer:
             return False
         var = self.fresh("v")
         args = ", ".join(self.ref(t) for t in inputs)
-        self.lines.append(f"{var} = {self.const(forward)}({args})   # {op.name}")
+        self.lines.append(f"{var} = {self.const(forward, op.name)}({args})")
         unit = _Unit("kernel", op.name)
         unit.outputs = [(var, out, None)]
         unit.node_inputs = tuple(inputs)
