@@ -24,12 +24,17 @@ only adds ``h_prev @ recurrent_kernel``.
 >>> [w.shape for w in lstm.weights]     # kernel, recurrent_kernel, bias; gates i, f, c, o
 [(3, 32), (8, 32), (32,)]
 """
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..random import default_rng
 from ..tensor import Tensor, as_tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 from .core import check_positive_int, check_rate
 
@@ -44,15 +49,21 @@ class _Recurrent(Layer):
     """
 
     _gates = 1
-    _state_names = ("h",)
+    _state_names: tuple[str, ...] = ("h",)
+    input_spec: InputSpec       # set in __init__, never None
 
-    def __init__(self, units, activation="tanh", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", kernel_regularizer=None,
-                 recurrent_regularizer=None, bias_regularizer=None, dropout=0.0,
-                 recurrent_dropout=0.0, seed=None, return_sequences=False,
-                 return_state=False, go_backwards=False, stateful=False, unroll=False,
-                 zero_output_for_mask=False, **kwargs):
+    def __init__(self, units: int, activation: str | Callable[..., Any] | None = "tanh",
+                 use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 recurrent_initializer: initializers.InitializerLike = "orthogonal",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 recurrent_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None, dropout: float = 0.0,
+                 recurrent_dropout: float = 0.0, seed: int | None = None,
+                 return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
+                 zero_output_for_mask: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         name = type(self).__name__
         self.units = check_positive_int(name, "units", units)
@@ -82,13 +93,13 @@ class _Recurrent(Layer):
         self.input_spec = InputSpec(ndim=3)
 
     # -- weights ---------------------------------------------------------------
-    def _bias_shape(self):
+    def _bias_shape(self) -> tuple[int, ...]:
         return (self._gates * self.units,)
 
-    def _bias_init(self):
+    def _bias_init(self) -> Any:
         return self.bias_initializer
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.input_spec.check(self, input_shape)
         features = input_shape[-1]
         if features is None:
@@ -104,17 +115,17 @@ class _Recurrent(Layer):
                                      self.bias_regularizer) if self.use_bias else None)
         self.input_spec = InputSpec(ndim=3, axes={-1: features})
 
-    def _input_bias(self):
+    def _input_bias(self) -> Any:
         """The bias added to ``x @ kernel`` (GRU's reset_after splits it in two)."""
         return self.bias
 
     # -- the loop --------------------------------------------------------------
-    def _dropout_mask(self, shape, rate, dtype):
+    def _dropout_mask(self, shape: tuple[int, ...], rate: float, dtype: Any) -> Tensor:
         """One mask per sequence (the same at every step), scaled by 1/(1-rate)."""
         keep = default_rng(self._rng).random(shape) >= rate
         return Tensor((keep / (1 - rate)).astype(dtype))
 
-    def _initial_states(self, batch, dtype, initial_state):
+    def _initial_states(self, batch: int, dtype: Any, initial_state: Any) -> list[Tensor]:
         if initial_state is None:
             return [Tensor(np.zeros((batch, self.units), dtype)) for _ in self._state_names]
         if isinstance(initial_state, (Tensor, np.ndarray)):
@@ -128,7 +139,21 @@ class _Recurrent(Layer):
                 f"({batch}, {self.units}), got shapes {[s.shape for s in states]}")
         return states
 
-    def call(self, x, training=False, initial_state=None, mask=None):
+    def call(self, x: Tensor, training: bool = False, initial_state: Any = None,
+             mask: Any = None) -> Any:
+        """Walk the sequence.
+
+        Args:
+            x: the input, ``(batch, steps, features)``.
+            training: apply ``dropout`` and ``recurrent_dropout``.
+            initial_state: the starting states (a tensor or a list, one per state), or None for
+                zeros.
+            mask: booleans ``(batch, steps)`` (False: padding, the states carry over), or None.
+
+        Returns:
+            The last output ``(batch, units)``, or every step's ``(batch, steps, units)`` with
+            ``return_sequences``; with ``return_state`` a list [output, *final states].
+        """
         batch, steps, features = x.shape
         if steps == 0:
             raise ShapeError(f"{type(self).__name__} layer '{self.name}': the input has no "
@@ -184,10 +209,10 @@ class _Recurrent(Layer):
     # tests compare the two).
     fused = True
 
-    def _fusable(self):
+    def _fusable(self) -> bool:
         return False
 
-    def _check_mask(self, mask, expected):
+    def _check_mask(self, mask: Any, expected: tuple[int, int]) -> np.ndarray | None:
         """The mask as a boolean array of shape ``expected`` (batch, steps), or None."""
         if mask is None:
             return None
@@ -199,9 +224,17 @@ class _Recurrent(Layer):
                              f"shape (batch, steps) = {expected}, got {mask.shape}")
         return mask.astype(bool, copy=False)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
         """The input's mask with ``return_sequences`` (and None for the states), as
-        Keras 3 ``keras/src/layers/rnn/rnn.py``; None otherwise."""
+        Keras 3 ``keras/src/layers/rnn/rnn.py``; None otherwise.
+
+        Args:
+            inputs: the input.
+            mask: the input's mask, or None.
+
+        Returns:
+            The output's mask (a list with None for each state under ``return_state``), or None.
+        """
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         output_mask = mask if self.return_sequences else None
@@ -245,7 +278,7 @@ class _Recurrent(Layer):
     def _recurrent_input(self, h, recurrent_mask):
         return h if recurrent_mask is None else h * recurrent_mask
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Any:
         batch, steps = input_shape[0], input_shape[1]
         out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
         if self.return_state:
@@ -257,9 +290,19 @@ class SimpleRNN(_Recurrent):
     """The plain recurrence h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias).
 
     Weights: kernel (features, units), recurrent_kernel (units, units), bias (units,).
+
+    Args:
+        units: positive int, the size of h.
+        activation: the activation, default ``"tanh"``.
+        **kwargs: ``name``, ``dtype`` and the arguments every recurrent layer takes: ``use_bias``,
+            ``kernel_initializer``, ``recurrent_initializer`` (``"orthogonal"``),
+            ``bias_initializer``, the regularizers, ``dropout``, ``recurrent_dropout``, ``seed``,
+            ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful`` (False only),
+            ``unroll``.
     """
 
-    def __init__(self, units, activation="tanh", **kwargs):
+    def __init__(self, units: int, activation: str | Callable[..., Any] | None = "tanh",
+                 **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
 
     def _step(self, x_t, states, recurrent_mask):
@@ -324,8 +367,9 @@ class LSTM(_Recurrent):
     _gates = 4
     _state_names = ("h", "c")
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 unit_forget_bias=True, **kwargs):
+    def __init__(self, units: int, activation: str | Callable[..., Any] | None = "tanh",
+                 recurrent_activation: str | Callable[..., Any] | None = "sigmoid",
+                 unit_forget_bias: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -384,12 +428,24 @@ class GRU(_Recurrent):
     Weights: kernel (features, 3u), recurrent_kernel (u, 3u), and bias (2, 3u)
     with reset_after (row 0 the input bias, row 1 the recurrent bias b'),
     else bias (3u,).
+
+    Args:
+        units: positive int, the size of h.
+        activation: for the candidate, default ``"tanh"``.
+        recurrent_activation: for the gates, default ``"sigmoid"``.
+        reset_after: apply the reset gate after the recurrent product (the default, cuDNN's).
+        **kwargs: ``name``, ``dtype`` and the arguments every recurrent layer takes: ``use_bias``,
+            ``kernel_initializer``, ``recurrent_initializer`` (``"orthogonal"``),
+            ``bias_initializer``, the regularizers, ``dropout``, ``recurrent_dropout``, ``seed``,
+            ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful`` (False only),
+            ``unroll``.
     """
 
     _gates = 3
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 reset_after=True, **kwargs):
+    def __init__(self, units: int, activation: str | Callable[..., Any] | None = "tanh",
+                 recurrent_activation: str | Callable[..., Any] | None = "sigmoid",
+                 reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = bool(reset_after)
