@@ -822,6 +822,66 @@ def test_dropout_draws_a_fresh_mask_at_every_replay():
         assert set(np.unique(m)) <= {0.0, 2.0} and 0.3 < (m == 0).mean() < 0.7
 
 
+def _numpy_noise(where):
+    return pytest.mark.xfail(strict=True, reason=(
+        f"{where} draws its noise with a NumPy generator outside any op, so the trace-time "
+        f"draw is a constant of the trace: every replay reuses it"))
+
+
+@pytest.mark.parametrize("make, x_shape", [
+    (lambda: layers.Dropout(0.5, seed=1), (4, 6, 3)),
+    (lambda: (lambda a, **kw: layers.MultiHeadAttention(2, 2, dropout=0.5)(a, a, **kw)),
+     (4, 6, 3)),
+    (lambda: (lambda a, **kw: layers.Attention(dropout=0.5)([a, a], **kw)), (4, 6, 3)),
+    pytest.param(lambda: layers.GaussianNoise(0.3), (4, 6, 3), id="GaussianNoise",
+                 marks=_numpy_noise("layers/noise.py GaussianNoise")),
+    pytest.param(lambda: layers.GaussianDropout(0.3), (4, 6, 3), id="GaussianDropout",
+                 marks=_numpy_noise("layers/noise.py GaussianDropout")),
+    pytest.param(lambda: layers.SpatialDropout1D(0.5), (4, 6, 3), id="SpatialDropout1D",
+                 marks=_numpy_noise("layers/noise.py _SpatialDropout")),
+    pytest.param(lambda: layers.SpatialDropout2D(0.5), (4, 3, 3, 4), id="SpatialDropout2D",
+                 marks=_numpy_noise("layers/noise.py _SpatialDropout")),
+    pytest.param(lambda: layers.LSTM(3, dropout=0.5), (4, 6, 3), id="LSTM-dropout",
+                 marks=_numpy_noise("layers/recurrent.py (the input dropout mask)")),
+    pytest.param(lambda: layers.LSTM(3, recurrent_dropout=0.5), (4, 6, 3),
+                 id="LSTM-recurrent_dropout",
+                 marks=_numpy_noise("layers/recurrent.py (the recurrent dropout mask)")),
+    pytest.param(lambda: layers.GRU(3, dropout=0.5), (4, 6, 3), id="GRU-dropout",
+                 marks=_numpy_noise("layers/recurrent.py (the input dropout mask)")),
+], ids=["Dropout-seed", "MultiHeadAttention-dropout", "Attention-dropout"] + [None] * 7)
+def test_random_layers_draw_fresh_noise_at_every_replay(make, x_shape):
+    layer = make()
+    step = cr.jit(lambda x: layer(x, training=True))
+    x = np.ones(x_shape, "float32")
+    outs = [step(x).data for _ in range(3)]       # the trace, then two replays
+    assert not np.array_equal(outs[1], outs[2])
+    assert not np.array_equal(outs[0], outs[1])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "layers/activation_layers.py ReLU: ops.where(x.data > self.threshold, x, 0.0) builds "
+    "the mask from .data, so the trace-time mask is reused by every replay"))
+def test_relu_with_a_threshold_follows_the_input():
+    relu = layers.ReLU(max_value=0.5, threshold=0.1)
+    step = cr.jit(lambda x: relu(x))
+    up = np.linspace(-1, 1, 8).astype("float32")
+    down = up[::-1].copy()
+    step(up)
+    np.testing.assert_array_equal(step(down).data, relu(down).data)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "layers/masking.py Masking: the mask (x != mask_value) is NumPy outside any op, so "
+    "the first batch's mask is a constant of the trace"))
+def test_masking_layer_follows_the_input():
+    x, y = _regression(32, (6, 3), "float32")
+    x[::3, 4:] = 0.0
+    x[1::3, 2:] = 0.0                              # batches padded differently
+    assert_compiled_matches_eager(
+        lambda: cr.Sequential([cr.Input((6, 3)), layers.Masking(0.0), layers.LSTM(3),
+                               layers.Dense(1)]), _batches(x, y), dtype="float32")
+
+
 def test_batchnorm_moving_statistics_update_at_every_replay():
     cr.set_seed(0)
     rng = np.random.default_rng(0)
