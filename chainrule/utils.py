@@ -38,6 +38,12 @@ def to_categorical(y: TensorLike, num_classes: int | None = None) -> np.ndarray:
 
     Returns:
         A float32 array of shape ``y.shape + (num_classes,)`` (a trailing 1 dropped).
+
+    Example:
+
+    >>> to_categorical([[1], [0]], num_classes=2)       # labels of shape (N, 1)
+    array([[0., 1.],
+           [1., 0.]], dtype=float32)
     """
     labels = np.asarray(y.data if isinstance(y, Tensor) else y)
     if labels.dtype.kind == "f":

@@ -214,6 +214,12 @@ def draw_graph(tensor: Tensor, max_elements: int = 4, rankdir: str = "LR") -> Gr
 
     Returns:
         The DOT text, a :class:`GraphDot`.
+
+    Example:
+
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> [(node["id"], node["op"], node["inputs"]) for node in draw_graph(x * x).nodes()]
+    [('t1', '', []), ('t0', 'multiply', ['t1', 't1'])]
     """
     ids: dict[int, str] = {}
 

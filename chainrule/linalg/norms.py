@@ -61,6 +61,11 @@ def norm(x: TensorLike, ord: Ord = None, axis: Axis = None, keepdims: bool = Fal
     Returns:
         The norms, with the reduced axes removed (or kept as 1).
 
+    Example:
+
+    >>> norm(cr.tensor([[3., 0.], [0., 4.]]), axis=1)         # one 2-norm per row
+    tensor([3., 4.])
+
     >>> norm(cr.tensor([3., 4.]))
     tensor(5.)
     """
