@@ -132,6 +132,7 @@ class Bidirectional(Layer):
             y, y_rev = y[0], y_rev[0]
         if self.return_sequences:
             y_rev = y_rev[:, ::-1]
+        output: Tensor | list[Tensor]
         if self.merge_mode == "concat":
             output = ops.concatenate([y, y_rev], axis=-1)
         elif self.merge_mode == "sum":
