@@ -3,13 +3,17 @@
 So each derivative moves the gradient back: a reshape's gradient is reshaped
 back, a transpose's is transposed back, a broadcast's is summed back.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ShapeError
-from ..rules import PER_CALL, declare
-from ..tensor import as_tensor, record
+from ..rules import PER_CALL, ArrayGrads, TensorGrads, declare
+from ..tensor import Tensor, as_tensor, record
+from ..typing import Axis, TensorLike
 
 __all__ = [
     "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "flatten",
@@ -17,11 +21,21 @@ __all__ = [
 ]
 
 
-def normalize_axes(axis, ndim, op):
-    """``axis`` (None, an int or a tuple, negatives allowed) as a sorted tuple."""
+def normalize_axes(axis: Axis, ndim: int, op: str) -> tuple[int, ...]:
+    """``axis`` (None, an int or a tuple, negatives allowed) as a sorted tuple.
+
+    Args:
+        axis: None (all axes), an int or a sequence of ints; negatives count from the end.
+        ndim: the number of dimensions of the tensor.
+        op: the op's name, for error messages.
+
+    Returns:
+        The axes, non-negative and sorted.
+    """
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    # (mypy does not know that int is a numbers.Integral)
+    axes: tuple[int, ...] = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)  # type: ignore[assignment,arg-type]
     out = []
     for a in axes:
         if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
@@ -33,8 +47,16 @@ def normalize_axes(axis, ndim, op):
     return tuple(sorted(out))
 
 
-def reshape(x, *shape):
-    """Same numbers, new shape (one dimension may be -1)."""
+def reshape(x: TensorLike, *shape: Any) -> Tensor:
+    """Same numbers, new shape (one dimension may be -1).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        *shape: the new sizes, or one sequence of them (one may be -1).
+
+    Returns:
+        A new tensor of the new shape.
+    """
     x = as_tensor(x)
     if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
         shape = tuple(shape[0])
@@ -47,11 +69,12 @@ def reshape(x, *shape):
     return record(RESHAPE, data, (x,))
 
 
-def d_reshape(g, out, x):
+def d_reshape(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return reshape(g, x.shape)
 
 
-def d_reshape_arrays(needs, g, out, x):
+def d_reshape_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                     x: np.ndarray) -> ArrayGrads:
     return g.reshape(x.shape)
 
 
@@ -59,14 +82,30 @@ RESHAPE = declare(reshape, forward="reshape(x)", derivative="g reshaped back to 
                   vjp=d_reshape, array_vjp=d_reshape_arrays)
 
 
-def flatten(x, start_axis=0):
-    """Merge the axes from ``start_axis`` on into one."""
+def flatten(x: TensorLike, start_axis: int = 0) -> Tensor:
+    """Merge the axes from ``start_axis`` on into one.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        start_axis: the first axis merged.
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     return reshape(x, x.shape[:start_axis] + (-1,))
 
 
-def transpose(x, axes=None):
-    """Permute the axes (``axes=None`` reverses them)."""
+def transpose(x: TensorLike, axes: Sequence[int] | None = None) -> Tensor:
+    """Permute the axes (``axes=None`` reverses them).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axes: the new order of the axes (None: reversed).
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     if axes is None:
         axes = tuple(range(x.ndim - 1, -1, -1))
@@ -94,8 +133,17 @@ TRANSPOSE = declare(transpose, forward="xᵀ", inputs="x", derivative="gᵀ (the
                     vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def swapaxes(x, axis1, axis2):
-    """Exchange two axes."""
+def swapaxes(x: TensorLike, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis1: one axis.
+        axis2: the other.
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     try:
         data = x.data.swapaxes(axis1, axis2)
@@ -116,14 +164,30 @@ SWAPAXES = declare(swapaxes, forward="swapaxes(x)", inputs="x",
                    vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def expand_dims(x, axis):
-    """Insert a length-1 axis at ``axis``.   Gradient: reshaped back."""
+def expand_dims(x: TensorLike, axis: int | Sequence[int]) -> Tensor:
+    """Insert a length-1 axis at ``axis``.   Gradient: reshaped back.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: where the new axis (or axes) go.
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     return reshape(x, np.expand_dims(x.data, axis).shape)
 
 
-def squeeze(x, axis=None):
-    """Remove length-1 axes (all, or those in ``axis``).   Gradient: reshaped back."""
+def squeeze(x: TensorLike, axis: Axis = None) -> Tensor:
+    """Remove length-1 axes (all, or those in ``axis``).   Gradient: reshaped back.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the length-1 axes to remove (None: all of them).
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     if axis is not None:
         for a in normalize_axes(axis, x.ndim, "squeeze"):
@@ -133,8 +197,16 @@ def squeeze(x, axis=None):
     return reshape(x, np.squeeze(x.data, axis).shape)
 
 
-def broadcast_to(x, shape):
-    """Repeat along length-1 axes to ``shape``."""
+def broadcast_to(x: TensorLike, shape: Sequence[int]) -> Tensor:
+    """Repeat along length-1 axes to ``shape``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        shape: the target shape (NumPy's broadcasting rules).
+
+    Returns:
+        A new tensor of ``shape``.
+    """
     x = as_tensor(x)
     shape = tuple(shape)
     if x.shape == shape:
@@ -147,7 +219,7 @@ def broadcast_to(x, shape):
     return record(BROADCAST_TO, data, (x,))
 
 
-def d_broadcast_to(g, out, x):
+def d_broadcast_to(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return sum_to(g, x.shape)
 
 
@@ -155,11 +227,18 @@ BROADCAST_TO = declare(broadcast_to, forward="broadcast(x)", derivative="sum_to(
                        vjp=d_broadcast_to)
 
 
-def sum_to(x, shape):
+def sum_to(x: TensorLike, shape: Sequence[int]) -> Tensor:
     """Sum over the axes that broadcasting to ``x.shape`` from ``shape`` added.
 
     The inverse of broadcast_to, and the one place where every op's gradient
     is reduced back to its input's shape.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        shape: the shape that was broadcast to ``x.shape``.
+
+    Returns:
+        A new tensor of ``shape``.
     """
     x = as_tensor(x)
     shape = tuple(shape)
@@ -177,7 +256,7 @@ def sum_to(x, shape):
     return record(SUM_TO, data, (x,))
 
 
-def d_sum_to(g, out, x):
+def d_sum_to(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return broadcast_to(g, x.shape)
 
 
@@ -185,19 +264,27 @@ SUM_TO = declare(sum_to, forward="sum_to(x)", derivative="g broadcast back to x'
                  vjp=d_sum_to)
 
 
-def concatenate(tensors, axis=0):
-    """Join tensors along an existing axis."""
-    tensors = [as_tensor(t) for t in tensors]
-    if not tensors:
+def concatenate(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis.
+
+    Args:
+        tensors: the tensors, of equal shape but along ``axis``.
+        axis: the axis to join along.
+
+    Returns:
+        A new tensor.
+    """
+    parts = [as_tensor(t) for t in tensors]
+    if not parts:
         raise ValueError("concatenate needs at least one tensor")
     try:
-        data = np.concatenate([t.data for t in tensors], axis=axis)
+        data = np.concatenate([t.data for t in parts], axis=axis)
     except ValueError as e:
-        shapes = ", ".join(str(t.shape) for t in tensors)
+        shapes = ", ".join(str(t.shape) for t in parts)
         raise ShapeError(f"concatenate along axis {axis}: shapes {shapes} must match "
                          f"in every other axis ({e})") from None
     axis = axis % data.ndim
-    bounds = np.cumsum([0] + [t.shape[axis] for t in tensors])
+    bounds = np.cumsum([0] + [t.shape[axis] for t in parts])
 
     def d_concatenate(g, out, *tensors):
         index = [slice(None)] * g.ndim
@@ -206,25 +293,42 @@ def concatenate(tensors, axis=0):
             index[axis] = slice(int(start), int(stop))
             grads.append(g[tuple(index)] if t.requires_grad else None)
         return tuple(grads)
-    return record(CONCATENATE, data, tuple(tensors), d_concatenate)
+    return record(CONCATENATE, data, tuple(parts), d_concatenate)
 
 
 CONCATENATE = declare(concatenate, forward="concatenate(x)", inputs="x",
                       derivative="g sliced back into the pieces", vjp=PER_CALL)
 
 
-def stack(tensors, axis=0):
-    """Join same-shape tensors along a new axis."""
-    tensors = [as_tensor(t) for t in tensors]
-    shapes = {t.shape for t in tensors}
+def stack(tensors: Sequence[TensorLike], axis: int = 0) -> Tensor:
+    """Join same-shape tensors along a new axis.
+
+    Args:
+        tensors: the tensors, all of one shape.
+        axis: where the new axis goes.
+
+    Returns:
+        A new tensor with one more axis.
+    """
+    parts = [as_tensor(t) for t in tensors]
+    shapes = {t.shape for t in parts}
     if len(shapes) > 1:
-        raise ShapeError(f"stack: all tensors must have the same shape; got "
-                         f"{', '.join(str(t.shape) for t in tensors)}")
-    return concatenate([expand_dims(t, axis) for t in tensors], axis=axis)
+        raise ShapeError(f"stack: all parts must have the same shape; got "
+                         f"{', '.join(str(t.shape) for t in parts)}")
+    return concatenate([expand_dims(t, axis) for t in parts], axis=axis)
 
 
-def pad(x, pad_width, value=0):
+def pad(x: TensorLike, pad_width: Any, value: float = 0) -> Tensor:
     """Pad with a constant, NumPy's width format ``((before, after), ...)``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        pad_width: NumPy's format: ``((before, after), ...)`` per axis, or one pair or int
+            for all.
+        value: the constant padded with.
+
+    Returns:
+        A new, larger tensor.
     """
     x = as_tensor(x)
     width = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (x.ndim, 2))
