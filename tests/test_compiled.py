@@ -613,6 +613,43 @@ def test_fit_with_weights_and_validation_data_is_eagers(fit_args):
                                    err_msg=key)
 
 
+def _two_branch_model(two_outputs):
+    """Two inputs (4 and 3 features); a regression output "reg" and, with
+    ``two_outputs``, a 3-class output "cls"."""
+    a, b = cr.Input((4,)), cr.Input((3,))
+    h = layers.Concatenate()([layers.Dense(5, activation="relu")(a), b])
+    reg = layers.Dense(1, name="reg")(h)
+    outputs = [reg, layers.Dense(3, activation="softmax", name="cls")(h)] if two_outputs else reg
+    return cr.Model([a, b], outputs)
+
+
+@pytest.mark.parametrize("two_outputs", [False, pytest.param(True, marks=pytest.mark.xfail(
+    strict=True, reason=(
+        "models/compile_utils.py CompileLoss.__call__ updates the per-output Mean trackers "
+        "(reg_loss, cls_loss) inside the compiled step, and Metric.update_state is not a "
+        "replayed effect: they hold the trace-time batch (epoch 1) or nothing (0.0 in "
+        "later epochs); the total loss is right")))],
+    ids=["two-inputs", "two-inputs-two-outputs"])
+def test_fit_of_a_model_with_several_inputs_and_outputs_is_eagers(two_outputs):
+    rng = np.random.default_rng(13)
+    x = [rng.normal(size=(32, 4)).astype("float32"), rng.normal(size=(32, 3)).astype("float32")]
+    y_reg, y_cls = rng.normal(size=(32, 1)).astype("float32"), rng.integers(0, 3, 32)
+    histories = []
+    for jit_compile in (False, True):
+        cr.set_seed(0)
+        model = _two_branch_model(two_outputs)
+        model.compile("adam", ["mse", "sparse_categorical_crossentropy"] if two_outputs
+                      else "mse", jit_compile=jit_compile)
+        cr.set_seed(1)
+        histories.append(model.fit(x, [y_reg, y_cls] if two_outputs else y_reg,
+                                   batch_size=8, epochs=2, verbose=0).history)
+    eager, jit = histories
+    assert sorted(jit) == sorted(eager)
+    assert sorted(eager) == (["cls_loss", "loss", "reg_loss"] if two_outputs else ["loss"])
+    for key in eager:
+        np.testing.assert_allclose(jit[key], eager[key], rtol=1e-6, atol=1e-6, err_msg=key)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_evaluate_and_predict_are_eagers(family, compiled_functions):
     [(eager, _), (jit, _)], x, y, tol = _fit_both(family, batch_size=8, epochs=1)
