@@ -543,8 +543,8 @@ class GradientTape:
                 out.append(Tensor._wrap(np.zeros(target.shape + s.shape, s.dtype)) if zero
                            else None)
                 continue
-            rows = [Tensor._wrap(np.zeros_like(s.data)) if r is None else r for r in rows]
-            out.append(reshape(stack(rows), target.shape + s.shape))
+            filled = [Tensor._wrap(np.zeros_like(s.data)) if r is None else r for r in rows]
+            out.append(reshape(stack(filled), target.shape + s.shape))
         return rebuild(out)
 
     def batch_jacobian(self, target: TensorLike, source: Tensor,
@@ -583,8 +583,8 @@ class GradientTape:
         shape = (batch,) + target.shape[1:] + source.shape[1:]
         if not rows or all(r is None for r in rows):
             return Tensor._wrap(np.zeros(shape, source.dtype)) if zero else None
-        rows = [Tensor._wrap(np.zeros_like(source.data)) if r is None else r for r in rows]
-        return reshape(stack(rows, axis=1), shape)
+        filled = [Tensor._wrap(np.zeros_like(source.data)) if r is None else r for r in rows]
+        return reshape(stack(filled, axis=1), shape)
 
 
 def custom_gradient(f: Callable[..., tuple[Any, Callable[..., Any]]]) -> Callable[..., Tensor]:
