@@ -27,7 +27,7 @@ through ``log_softmax`` or a log-sigmoid, exact and finite even at ±1000.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Union
+from typing import Any, Callable, Union, overload
 
 import numpy as np
 
@@ -757,6 +757,10 @@ def deserialize(config: dict[str, Any]) -> Loss:
     return _REGISTRY.deserialize(config)
 
 
+@overload
+def get(identifier: None) -> None: ...
+@overload
+def get(identifier: str | dict | Loss | type | Callable[..., Any]) -> Loss: ...
 def get(identifier: LossLike) -> Loss | None:
     """A Loss object from a Keras name (``"sparse_categorical_crossentropy"``,
     ``"mse"``...), a class name, a config dict, a Loss object (returned as it

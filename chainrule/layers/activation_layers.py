@@ -204,7 +204,8 @@ class PReLU(Layer):
 
     supports_masking = True
 
-    def __init__(self, alpha_initializer: Any = "Zeros", alpha_regularizer: Any = None,
+    def __init__(self, alpha_initializer: initializers.InitializerLike = "Zeros",
+                 alpha_regularizer: regularizers.RegularizerLike = None,
                  alpha_constraint: None = None,
                  shared_axes: int | list[int] | tuple[int, ...] | None = None,
                  **kwargs: Any) -> None:

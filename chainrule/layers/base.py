@@ -330,7 +330,8 @@ class Layer:
     def add_weight(self, *args: Any, shape: int | Sequence[int] | None = None,
                    initializer: Any = None,
                    dtype: DTypeLike | None = None, trainable: bool = True, autocast: bool = True,
-                   regularizer: Any = None, constraint: Any = None, aggregation: str = "none",
+                   regularizer: regularizers.RegularizerLike = None,
+                   constraint: constraints.ConstraintLike = None, aggregation: str = "none",
                    overwrite_with_gradient: bool = False, name: str | None = None) -> Tensor:
         """Create a weight Tensor, initialized now, tracked by this layer.
 

@@ -52,8 +52,10 @@ class Embedding(Layer):
     array([[ True,  True, False, False]])
     """
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
-                 embeddings_regularizer: Any = None, mask_zero: bool = False,
+    def __init__(self, input_dim: int, output_dim: int,
+                 embeddings_initializer: initializers.InitializerLike = "uniform",
+                 embeddings_regularizer: regularizers.RegularizerLike = None,
+                 mask_zero: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.input_dim = check_positive_int("Embedding", "input_dim", input_dim)
