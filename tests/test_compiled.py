@@ -192,6 +192,19 @@ def test_recurrent_20_steps(kind, dtype):
     assert_compiled_matches_eager(recurrent(kind, dtype), _batches(x, y), dtype=dtype)
 
 
+@pytest.mark.parametrize("noise", [
+    lambda: layers.GaussianNoise(0.3), lambda: layers.GaussianDropout(0.3),
+    lambda: layers.SpatialDropout1D(0.3), lambda: layers.LSTM(4, dropout=0.3,
+                                                              recurrent_dropout=0.3)],
+    ids=["GaussianNoise", "GaussianDropout", "SpatialDropout1D", "LSTM-dropouts"])
+def test_noise_layers_20_steps(noise):
+    """Noise drawn at every replay from the same seeded stream as eager."""
+    x, y = _regression(32, (5, 3), "float32")
+    assert_compiled_matches_eager(
+        lambda: cr.Sequential([cr.Input((5, 3)), noise(), layers.Flatten(), layers.Dense(1)]),
+        _batches(x, y), dtype="float32")
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "layers/embedding.py compute_mask: ids != 0 is NumPy outside any op, so the first "
     "batch's padding mask is a constant of the trace and every replay (fit's too) masks "
@@ -859,33 +872,21 @@ def test_dropout_draws_a_fresh_mask_at_every_replay():
         assert set(np.unique(m)) <= {0.0, 2.0} and 0.3 < (m == 0).mean() < 0.7
 
 
-def _numpy_noise(where):
-    return pytest.mark.xfail(strict=True, reason=(
-        f"{where} draws its noise with a NumPy generator outside any op, so the trace-time "
-        f"draw is a constant of the trace: every replay reuses it"))
-
-
 @pytest.mark.parametrize("make, x_shape", [
     (lambda: layers.Dropout(0.5, seed=1), (4, 6, 3)),
     (lambda: (lambda a, **kw: layers.MultiHeadAttention(2, 2, dropout=0.5)(a, a, **kw)),
      (4, 6, 3)),
     (lambda: (lambda a, **kw: layers.Attention(dropout=0.5)([a, a], **kw)), (4, 6, 3)),
-    pytest.param(lambda: layers.GaussianNoise(0.3), (4, 6, 3), id="GaussianNoise",
-                 marks=_numpy_noise("layers/noise.py GaussianNoise")),
-    pytest.param(lambda: layers.GaussianDropout(0.3), (4, 6, 3), id="GaussianDropout",
-                 marks=_numpy_noise("layers/noise.py GaussianDropout")),
-    pytest.param(lambda: layers.SpatialDropout1D(0.5), (4, 6, 3), id="SpatialDropout1D",
-                 marks=_numpy_noise("layers/noise.py _SpatialDropout")),
-    pytest.param(lambda: layers.SpatialDropout2D(0.5), (4, 3, 3, 4), id="SpatialDropout2D",
-                 marks=_numpy_noise("layers/noise.py _SpatialDropout")),
-    pytest.param(lambda: layers.LSTM(3, dropout=0.5), (4, 6, 3), id="LSTM-dropout",
-                 marks=_numpy_noise("layers/recurrent.py (the input dropout mask)")),
-    pytest.param(lambda: layers.LSTM(3, recurrent_dropout=0.5), (4, 6, 3),
-                 id="LSTM-recurrent_dropout",
-                 marks=_numpy_noise("layers/recurrent.py (the recurrent dropout mask)")),
-    pytest.param(lambda: layers.GRU(3, dropout=0.5), (4, 6, 3), id="GRU-dropout",
-                 marks=_numpy_noise("layers/recurrent.py (the input dropout mask)")),
-], ids=["Dropout-seed", "MultiHeadAttention-dropout", "Attention-dropout"] + [None] * 7)
+    (lambda: layers.GaussianNoise(0.3), (4, 6, 3)),
+    (lambda: layers.GaussianDropout(0.3), (4, 6, 3)),
+    (lambda: layers.SpatialDropout1D(0.5), (4, 6, 3)),
+    (lambda: layers.SpatialDropout2D(0.5), (4, 3, 3, 4)),
+    (lambda: layers.LSTM(3, dropout=0.5), (4, 6, 3)),
+    (lambda: layers.LSTM(3, recurrent_dropout=0.5), (4, 6, 3)),
+    (lambda: layers.GRU(3, dropout=0.5), (4, 6, 3)),
+], ids=["Dropout-seed", "MultiHeadAttention-dropout", "Attention-dropout", "GaussianNoise",
+        "GaussianDropout", "SpatialDropout1D", "SpatialDropout2D", "LSTM-dropout",
+        "LSTM-recurrent_dropout", "GRU-dropout"])
 def test_random_layers_draw_fresh_noise_at_every_replay(make, x_shape):
     layer = make()
     step = cr.jit(lambda x: layer(x, training=True))
