@@ -86,14 +86,14 @@ class TensorSpec:
 def _op_codes() -> dict:
     """code object -> function, for every public op function (an op call is
     replayed as a unit) and every declared rule's function."""
-    from . import ops
+    from . import ops, random
     codes = {}
     modules = [m for m in vars(ops).values() if getattr(m, "__name__", "").startswith(
-        "chainrule.ops.")]
+        "chainrule.ops.")] + [random]
     shared = set()           # code made by a factory, shared by several functions
     functions = [getattr(module, name, None) for module in modules
                  for name in getattr(module, "__all__", ())]
-    for fn in functions + [rule.function for rule in RULES.values()]:
+    for fn in functions + [rule.function for rule in RULES.values()] + list(graph.REPLAYED):
         code = getattr(fn, "__code__", None)
         if code is None or fn.__closure__ is not None:
             continue
@@ -355,6 +355,14 @@ class _Tracer:
         return True
 
     def op_call(self, fn, args, records, result):
+        if isinstance(result, np.ndarray):          # a random draw marked graph.replayed
+            if id(result) not in self.names:
+                shells = {}
+                call = self._call_code(fn, args, shells)
+                var = self.fresh("v")
+                self.lines.append(f"{var} = {call}")
+                self.name_array(result, var)
+            return
         leaves = []
         _tensor_leaves(result, (), leaves)
         new = [(path, t) for path, t in leaves if id(t.data) not in self.names]
@@ -365,8 +373,23 @@ class _Tracer:
             op, out, inputs = records[0]
             if self.kernel(op, out, inputs, args):
                 return
-        code = fn.__code__
         shells = {}
+        out_var = self.fresh("o")
+        self.lines.append(f"{out_var} = {self._call_code(fn, args, shells)}")
+        unit = _Unit("call", fn.__name__)
+        unit.call = shells
+        for path, t in new:
+            expr = out_var + "".join(f"[{p!r}]" for p in path)
+            var = self.fresh("v")
+            self.lines.append(f"{var} = {expr}.data")
+            unit.outputs.append((var, t, expr))
+            self._add_unit(unit, var, t, register_unit=False)
+        self.units.append(unit)
+
+    def _call_code(self, fn, args, shells):
+        """Code calling ``fn`` again with the arguments it was called with
+        (``args``: its frame's locals at the call), traced ones as at replay."""
+        code = fn.__code__
         n_pos = code.co_argcount
         positional = [self.arg_code(args[n], shells) for n in code.co_varnames[:n_pos]]
         extra = []
@@ -378,18 +401,7 @@ class _Tracer:
                     for n in code.co_varnames[n_pos:n_pos + code.co_kwonlyargcount]]
         if code.co_flags & 0x08:                        # **kwargs
             extra.append("**" + self.arg_code(dict(args[code.co_varnames[index]]), shells))
-        call_args = ", ".join(positional + extra + keywords)
-        out_var = self.fresh("o")
-        self.lines.append(f"{out_var} = {self.const(fn)}({call_args})")
-        unit = _Unit("call", fn.__name__)
-        unit.call = shells
-        for path, t in new:
-            expr = out_var + "".join(f"[{p!r}]" for p in path)
-            var = self.fresh("v")
-            self.lines.append(f"{var} = {expr}.data")
-            unit.outputs.append((var, t, expr))
-            self._add_unit(unit, var, t, register_unit=False)
-        self.units.append(unit)
+        return f"{self.const(fn)}({', '.join(positional + extra + keywords)})"
 
     def _add_unit(self, unit, var, out, register_unit=True):
         self.name_array(out.data, var)

@@ -114,6 +114,25 @@ def effect(method: _F) -> _F:
     return traced_effect  # type: ignore[return-value]
 
 
+# Functions a jit trace calls again at every replay, as it does an op: the
+# random draws layers make outside ops (a noise array, a dropout mask).
+REPLAYED: set[Callable[..., Any]] = set()
+
+
+def replayed(fn: _F) -> _F:
+    """Mark ``fn`` (a random draw made outside any op) to be called again at
+    every replay of a ``cr.jit`` trace instead of frozen into it.
+
+    Args:
+        fn: the function making the draw.
+
+    Returns:
+        ``fn`` itself.
+    """
+    REPLAYED.add(fn)
+    return fn
+
+
 def _count(which, step):
     with _COUNT_LOCK:
         MODE_COUNTS[which] += step

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence, Union
 
 import numpy as np
 
+from .graph import replayed
 from .typing import DTypeLike, TensorLike
 
 if TYPE_CHECKING:                      # tensor.py imports this module
@@ -174,6 +175,45 @@ def use_generator(rng: np.random.Generator) -> Iterator[np.random.Generator]:
 # keras.random (results are chainrule Tensors; tensor.py imports this module,
 # so the Tensor class is imported inside the functions)
 # --------------------------------------------------------------------------
+@replayed
+def normal_noise(seed: SeedLike, mean: float, stddev: float, shape: tuple[int, ...],
+                 dtype: DTypeLike) -> np.ndarray:
+    """An array of N(mean, stddev²) draws in ``dtype`` (the noise layers').
+    A ``cr.jit`` step draws it again at every replay.
+
+    Args:
+        seed: a generator, an int or None (see ``default_rng``).
+        mean: the mean.
+        stddev: the standard deviation.
+        shape: the array's shape.
+        dtype: the array's dtype.
+
+    Returns:
+        A NumPy array.
+    """
+    return default_rng(seed).normal(mean, stddev, shape).astype(dtype)
+
+
+@replayed
+def dropout_scale(seed: SeedLike, shape: tuple[int, ...], rate: float,
+                  dtype: DTypeLike) -> np.ndarray:
+    """A dropout mask already scaled: 1/(1 - rate) where an entry is kept
+    (probability 1 - rate), else 0, in ``dtype``. A ``cr.jit`` step draws it
+    again at every replay.
+
+    Args:
+        seed: a generator, an int or None (see ``default_rng``).
+        shape: the mask's shape.
+        rate: the probability of dropping an entry.
+        dtype: the mask's dtype.
+
+    Returns:
+        A NumPy array.
+    """
+    keep = default_rng(seed).random(shape) >= rate
+    return (keep / (1.0 - rate)).astype(dtype)
+
+
 def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..random import default_rng
+from ..random import default_rng, dropout_scale, normal_noise
 from ..tensor import Tensor
 from ..typing import Shape
 from .base import InputSpec, Layer
@@ -68,8 +68,7 @@ class GaussianNoise(_Noise):
         """
         if not training or self.stddev == 0:
             return x
-        noise = self._generator().normal(0.0, self.stddev, x.shape).astype(x.dtype)
-        return x + Tensor._wrap(noise)
+        return x + Tensor._wrap(normal_noise(self._rng, 0.0, self.stddev, x.shape, x.dtype))
 
 
 class GaussianDropout(_Noise):
@@ -99,8 +98,7 @@ class GaussianDropout(_Noise):
         if not training or self.rate == 0:
             return x
         stddev = np.sqrt(self.rate / (1.0 - self.rate))
-        noise = self._generator().normal(1.0, stddev, x.shape).astype(x.dtype)
-        return x * Tensor._wrap(noise)
+        return x * Tensor._wrap(normal_noise(self._rng, 1.0, stddev, x.shape, x.dtype))
 
 
 class _SpatialDropout(_Noise):
@@ -128,8 +126,7 @@ class _SpatialDropout(_Noise):
         if not training or self.rate == 0:
             return x
         shape = (x.shape[0],) + (1,) * (self._ndim - 2) + (x.shape[-1],)
-        keep = self._generator().random(shape) >= self.rate
-        return x * Tensor._wrap((keep / (1.0 - self.rate)).astype(x.dtype))
+        return x * Tensor._wrap(dropout_scale(self._rng, shape, self.rate, x.dtype))
 
 
 class SpatialDropout1D(_SpatialDropout):

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError
-from ..random import default_rng
+from ..random import dropout_scale
 from ..tensor import Tensor, as_tensor
 from ..typing import Shape
 from .base import InputSpec, Layer
@@ -122,8 +122,7 @@ class _Recurrent(Layer):
     # -- the loop --------------------------------------------------------------
     def _dropout_mask(self, shape: tuple[int, ...], rate: float, dtype: Any) -> Tensor:
         """One mask per sequence (the same at every step), scaled by 1/(1-rate)."""
-        keep = default_rng(self._rng).random(shape) >= rate
-        return Tensor((keep / (1 - rate)).astype(dtype))
+        return Tensor._wrap(dropout_scale(self._rng, shape, rate, dtype))
 
     def _initial_states(self, batch: int, dtype: Any, initial_state: Any) -> list[Tensor]:
         if initial_state is None:
