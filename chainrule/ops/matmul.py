@@ -3,20 +3,32 @@
 For C = A @ B the chain rule gives dA = dC @ Bᵀ and dB = Aᵀ @ dC: the
 gradient of a product is a product again.
 """
+from __future__ import annotations
+
 import string
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import ShapeError, matmul_error
-from ..rules import PER_CALL, declare
-from ..tensor import as_tensor, record
+from ..rules import PER_CALL, ArrayGrads, TensorGrads, declare
+from ..tensor import Tensor, as_tensor, record
+from ..typing import TensorLike
 from .shaping import broadcast_to, reshape, swapaxes
 
 __all__ = ["matmul", "dot", "linear", "einsum"]
 
 
-def matmul(a, b):
-    """Matrix product with NumPy's rules: vectors are promoted, batches broadcast."""
+def matmul(a: TensorLike, b: TensorLike) -> Tensor:
+    """Matrix product with NumPy's rules: vectors are promoted, batches broadcast.
+
+    Args:
+        a: the left operand (a tensor, array or nested lists).
+        b: the right operand.
+
+    Returns:
+        A new tensor.
+    """
     a, b = as_tensor(a), as_tensor(b)
     ad, bd = a.data, b.data
     if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
@@ -51,12 +63,13 @@ def matmul(a, b):
     return record(MATMUL, data, (a, b))
 
 
-def d_matmul(g, out, a, b):
+def d_matmul(g: Tensor, out: Tensor, a: Tensor, b: Tensor) -> TensorGrads:
     return (matmul(g, swapaxes(b, -1, -2)) if a.requires_grad else None,
             matmul(swapaxes(a, -1, -2), g) if b.requires_grad else None)
 
 
-def d_matmul_arrays(needs, g, out, a, b):
+def d_matmul_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                    a: np.ndarray, b: np.ndarray) -> ArrayGrads:
     # (the transposes are views; .T is the cheapest for matrices)
     return (np.matmul(g, b.T if b.ndim == 2 else np.swapaxes(b, -1, -2)) if needs[0] else None,
             np.matmul(a.T if a.ndim == 2 else np.swapaxes(a, -1, -2), g) if needs[1] else None)
@@ -66,15 +79,23 @@ MATMUL = declare(matmul, forward="a @ b", derivative=("g @ bᵀ", "aᵀ @ g"),
                  vjp=d_matmul, array_forward=np.matmul, array_vjp=d_matmul_arrays)
 
 
-def dot(a, b):
-    """Dot product of vectors, else the matrix product (as ``matmul``)."""
+def dot(a: TensorLike, b: TensorLike) -> Tensor:
+    """Dot product of vectors, else the matrix product (as ``matmul``).
+
+    Args:
+        a: the left operand (a tensor, array or nested lists).
+        b: the right operand.
+
+    Returns:
+        A new tensor (0-d for two vectors).
+    """
     return matmul(a, b)
 
 
 # --------------------------------------------------------------------------
 # linear: x @ W + b as one op
 # --------------------------------------------------------------------------
-def linear(x, kernel, bias=None):
+def linear(x: TensorLike, kernel: TensorLike, bias: TensorLike | None = None) -> Tensor:
     """``x @ kernel + bias``, the affine map of a Dense layer, as one op.
 
     ``kernel`` has shape (in, out) as in Keras (PyTorch's ``F.linear`` takes
@@ -86,6 +107,14 @@ def linear(x, kernel, bias=None):
 
     One recorded node instead of matmul + add: a small network's step is
     mostly per-node bookkeeping.
+
+    Args:
+        x: the input, of any rank >= 1 with ``in`` as its last axis.
+        kernel: the (in, out) weight matrix.
+        bias: the (out,) bias, or None.
+
+    Returns:
+        A new tensor of shape ``x.shape[:-1] + (out,)``.
 
     >>> import chainrule as cr
     >>> linear(cr.ones(5, 3), cr.ones(3, 2), cr.zeros(2)).shape
@@ -110,7 +139,7 @@ def linear(x, kernel, bias=None):
     return record(LINEAR, _linear_arrays(xd, wd, bd), (x, kernel, bias))
 
 
-def _linear_arrays(x, kernel, bias=None):
+def _linear_arrays(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     data = np.matmul(x, kernel)
     if bias is None:
         return data
@@ -121,7 +150,8 @@ def _linear_arrays(x, kernel, bias=None):
     return data
 
 
-def d_linear(g, out, x, kernel, bias=None):
+def d_linear(g: Tensor, out: Tensor, x: Tensor, kernel: Tensor,
+             bias: Tensor | None = None) -> TensorGrads:
     n_in, n_out = kernel.shape
     xr, gr = reshape(x, (-1, n_in)), reshape(g, (-1, n_out))
     return (matmul(g, swapaxes(kernel, 0, 1)) if x.requires_grad else None,
@@ -129,7 +159,8 @@ def d_linear(g, out, x, kernel, bias=None):
             gr.sum(axis=0) if bias is not None and bias.requires_grad else None)
 
 
-def d_linear_arrays(needs, g, out, x, kernel, bias=None):
+def d_linear_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray, x: np.ndarray,
+                    kernel: np.ndarray, bias: np.ndarray | None = None) -> ArrayGrads:
     xr, gr = _rows(x), _rows(g)
     return (np.matmul(g, kernel.T) if needs[0] else None,
             np.matmul(xr.T, gr) if needs[1] else None,
@@ -141,7 +172,7 @@ LINEAR = declare(linear, forward="x @ W + b", inputs="x W b",
                  vjp=d_linear, array_forward=_linear_arrays, array_vjp=d_linear_arrays)
 
 
-def _rows(a):
+def _rows(a: np.ndarray) -> np.ndarray:
     """``a`` as a matrix of rows: every axis but the last folded into one."""
     return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
 
@@ -183,19 +214,26 @@ def _parse_einsum(subscripts, shapes):
     return specs, out
 
 
-def einsum(subscripts, *operands):
+def einsum(subscripts: str, *operands: TensorLike) -> Tensor:
     """Einstein summation, as ``numpy.einsum``.
 
     The derivative for one operand is another einsum: the output's gradient
     contracted with the other operands, onto that operand's indices.
+
+    Args:
+        subscripts: NumPy's subscripts (``"ij,jk->ik"``; ``...`` allowed).
+        *operands: the tensors.
+
+    Returns:
+        A new tensor.
     """
-    operands = [as_tensor(o) for o in operands]
+    tensors = [as_tensor(o) for o in operands]
     try:
-        data = np.einsum(subscripts, *[o.data for o in operands], optimize=len(operands) > 2)
+        data = np.einsum(subscripts, *[o.data for o in tensors], optimize=len(tensors) > 2)
     except ValueError as e:
-        shapes = ", ".join(str(o.shape) for o in operands)
+        shapes = ", ".join(str(o.shape) for o in tensors)
         raise ShapeError(f"einsum '{subscripts}' does not fit shapes {shapes}: {e}") from None
-    specs, out_spec = _parse_einsum(subscripts, [o.shape for o in operands])
+    specs, out_spec = _parse_einsum(subscripts, [o.shape for o in tensors])
 
     def d_einsum(g, out, *ops):
         grads = []
@@ -207,7 +245,7 @@ def einsum(subscripts, *operands):
             other_specs = [s for j, s in enumerate(specs) if j != i]
             grads.append(_einsum_operand_grad(g, out_spec, others, other_specs, specs[i], op.shape))
         return tuple(grads)
-    return record(EINSUM, np.asarray(data), tuple(operands), d_einsum)
+    return record(EINSUM, np.asarray(data), tuple(tensors), d_einsum)
 
 
 EINSUM = declare(einsum, forward="einsum(x)", inputs="x",
@@ -215,7 +253,8 @@ EINSUM = declare(einsum, forward="einsum(x)", inputs="x",
                  vjp=PER_CALL)
 
 
-def _einsum_operand_grad(g, out_spec, others, other_specs, spec, shape):
+def _einsum_operand_grad(g: Tensor, out_spec: str, others: Sequence[Any],
+                         other_specs: list[str], spec: str, shape: tuple[int, ...]) -> Tensor:
     available = set(out_spec + "".join(other_specs))
     # A letter repeated in this operand (a diagonal, as in 'ii->') is first
     # computed once and then put back on the diagonal with identity matrices.
