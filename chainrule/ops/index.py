@@ -5,11 +5,16 @@ entries came from, adding where an index repeats (``x[[0, 0]]`` sends two
 gradients to ``x[0]``). That "put back" is itself an op, ``scatter_add``,
 whose derivative is ``getitem`` again: the pair differentiate each other.
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import numpy as np
 
 from ..graph import IndexedGrad
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
+from ..typing import TensorLike
 
 __all__ = ["getitem", "scatter_add", "take"]
 
@@ -38,8 +43,17 @@ def _is_basic(index):
     return not any(isinstance(p, np.ndarray) and p.ndim > 0 for p in index)
 
 
-def getitem(x, index):
-    """``x[index]`` with slices, ints, None, ..., integer arrays and masks."""
+def getitem(x: TensorLike, index: Any) -> Tensor:
+    """``x[index]`` with slices, ints, None, ..., integer arrays and masks.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        index: what ``numpy.ndarray.__getitem__`` takes (tensors allowed for arrays and
+            masks).
+
+    Returns:
+        A new tensor of the selected entries.
+    """
     x = as_tensor(x)
     index = _normalize_index(index)
     try:
@@ -60,8 +74,17 @@ GETITEM = declare(getitem, forward="x[i]", inputs="x",
                   vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def scatter_add(values, index, shape):
-    """A zero tensor of ``shape`` with ``values`` added at ``index``."""
+def scatter_add(values: TensorLike, index: Any, shape: Sequence[int]) -> Tensor:
+    """A zero tensor of ``shape`` with ``values`` added at ``index``.
+
+    Args:
+        values: the values to add.
+        index: where they go, as for ``getitem``.
+        shape: the shape of the result.
+
+    Returns:
+        A new tensor of ``shape``.
+    """
     values = as_tensor(values)
     index = _normalize_index(index)
     data = np.zeros(shape, dtype=values.dtype)
@@ -79,8 +102,17 @@ SCATTER_ADD = declare(scatter_add, forward="scatter_add(v)", inputs="v", derivat
                       vjp=PER_CALL)
 
 
-def take(x, indices, axis=None):
-    """Entries of ``x`` at integer ``indices`` along ``axis`` (flattened if None)."""
+def take(x: TensorLike, indices: TensorLike, axis: int | None = None) -> Tensor:
+    """Entries of ``x`` at integer ``indices`` along ``axis`` (flattened if None).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        indices: integer positions.
+        axis: the axis they index (None: the flattened tensor).
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
     if axis is None:
