@@ -484,7 +484,7 @@ class _Tracer:
                 seen.add(id(g))
                 if id(g) not in self.names:
                     self.name_array(g, name)
-                result.append(g)
+                result.append(_wrap(g))          # as the eager traversal: tensors
             return result
         if accumulate:
             # A leaf whose .grad was None at trace time gets a fresh .grad at
@@ -666,7 +666,8 @@ class Compiled:
         self.fn = fn
         self.input_signature = None if input_signature is None else list(input_signature)
         self.max_traces = int(max_traces)
-        self._cache = {}
+        self._cache = {}              # the general key -> its _Program
+        self._by_shape = {}           # arrays-in calls: (shapes and dtypes) -> the same _Program
         self._structure = None
         self._latest = None
         functools.update_wrapper(self, fn)
@@ -687,7 +688,7 @@ class Compiled:
             key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else
                          _NONE if a is None else None for a in args])
             if None not in key:
-                program = self._cache.get((key, graph.is_grad_enabled()))
+                program = self._by_shape.get((key, graph.is_grad_enabled()))
                 if program is not None:
                     if _NONE in key:
                         return program.fn(*[a for a in args if a is not None])
@@ -706,7 +707,7 @@ class Compiled:
             result = self._trace(key, args, kwargs, leaves)
             if not kwargs and all(type(a) is np.ndarray or a is None for a in args):
                 flat = tuple((a.shape, a.dtype) if a is not None else _NONE for a in args)
-                self._cache[(flat, key[1])] = self._latest
+                self._by_shape[(flat, key[1])] = self._latest
             return result
         return program.fn(*[t.data if type(t) is Tensor else t for t in leaves])
 
@@ -738,7 +739,8 @@ class Compiled:
         exec(compile(source, f"<jit {tracer.name}>", "exec"), namespace)   # our own code only
         program = _Program(namespace[f"{_identifier(tracer.name)}_replay"], source, structure)
         if len(self._cache) >= self.max_traces:
-            self._cache.pop(next(iter(self._cache)))
+            oldest = self._cache.pop(next(iter(self._cache)))
+            self._by_shape = {k: p for k, p in self._by_shape.items() if p is not oldest}
         self._cache[key] = program
         self._latest = program
         tracer.stack.clear()

@@ -31,7 +31,7 @@ from typing import Any, Callable, Union, overload
 
 import numpy as np
 
-from . import ops
+from . import graph, ops
 from .masks import get_keras_mask
 from .registry import Registry, class_and_snake_names, get_registered_name, get_registered_object
 from .tensor import Tensor, as_tensor
@@ -77,12 +77,16 @@ def _prediction(y_pred: TensorLike) -> Tensor:
     return prediction
 
 
+# The target's preparation is NumPy outside any op; graph.replayed makes a
+# compiled step (cr.jit) run it again on each batch instead of freezing it.
+@graph.replayed
 def _target(y_true: TensorLike, dtype: Any) -> np.ndarray:
     """y_true as a constant array of the prediction's dtype (no gradient)."""
     data = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
     return data.astype(dtype, copy=False)
 
 
+@graph.replayed
 def _match_ranks(y_true: np.ndarray, y_pred_shape: tuple[int, ...]) -> np.ndarray:
     """Keras' squeeze-or-expand rule: a target of shape (N,) next to a
     prediction of shape (N, 1) (or the other way round) gets the trailing 1
@@ -117,6 +121,7 @@ def _mean_last(values: Tensor) -> Tensor:
     return values if values.ndim == 0 else ops.mean(values, axis=-1)
 
 
+@graph.replayed
 def _sparse_labels(y_true: TensorLike, y_pred_shape: tuple[int, ...]) -> np.ndarray:
     """Integer labels of shape y_pred.shape[:-1] (a trailing 1 is dropped),
     checked to lie in [0, number of classes)."""
@@ -313,7 +318,7 @@ def huber(y_true: TensorLike, y_pred: TensorLike, delta: float = 1.0) -> Tensor:
     abs_error = ops.abs(error)
     quadratic = 0.5 * error * error
     linear = delta * abs_error - 0.5 * delta * delta
-    return _mean_last(ops.where(abs_error.data <= delta, quadratic, linear))
+    return _mean_last(ops.where(ops.less_equal(abs_error, delta), quadratic, linear))
 
 
 def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
@@ -328,10 +333,16 @@ def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
         One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
     """
     y, y_pred = _pair(y_true, y_pred)
+    target = Tensor._wrap(_signed_labels(y, y_pred.dtype))
+    return _mean_last(ops.relu(1 - target * y_pred))
+
+
+@graph.replayed
+def _signed_labels(y: np.ndarray, dtype: Any) -> np.ndarray:
+    """Labels in {0, 1} as {-1, +1} (Keras' hinge losses); others as they are."""
     if np.all((y == 0) | (y == 1)):
         y = 2 * y - 1
-    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
-    return _mean_last(ops.relu(1 - target * y_pred))
+    return np.asarray(y, dtype=dtype)
 
 
 mse = mean_squared_error
@@ -478,13 +489,15 @@ class LossFunctionWrapper(Loss):
     """A Loss made from a function ``fn(y_true, y_pred, **kwargs)`` that
     returns per-sample losses (or already a scalar).
 
-    >>> loss = LossFunctionWrapper(lambda y, p: (p - y) ** 2, name="squares")
-
     Args:
         fn: the function ``fn(y_true, y_pred, **kwargs)``.
         name: the loss's name; None takes the function's name.
         reduction: see ``Loss``.
         **kwargs: passed to ``fn`` on every call (and saved in the config).
+
+    Example:
+
+    >>> loss = LossFunctionWrapper(lambda y, p: (p - y) ** 2, name="squares")
     """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None,
@@ -513,16 +526,18 @@ def _check_smoothing(label_smoothing: float) -> float:
 class BinaryCrossentropy(Loss):
     """Cross-entropy for 0/1 targets and one probability (or logit) per output.
 
-    >>> bce = BinaryCrossentropy(from_logits=True)
-    >>> round(float(bce([[1.0]], [[0.0]])), 4)     # -log σ(0) = log 2
-    0.6931
-
     Args:
         from_logits: the predictions are logits rather than probabilities.
         label_smoothing: s in [0, 1]: the targets are smoothed (see the function).
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> bce = BinaryCrossentropy(from_logits=True)
+    >>> round(float(bce([[1.0]], [[0.0]])), 4)     # -log σ(0) = log 2
+    0.6931
     """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -543,10 +558,6 @@ class BinaryCrossentropy(Loss):
 class CategoricalCrossentropy(Loss):
     """Cross-entropy for one-hot targets.
 
-    >>> cce = CategoricalCrossentropy()
-    >>> round(float(cce([[0, 1, 0]], [[0.05, 0.95, 0.0]])), 4)   # -log 0.95
-    0.0513
-
     Args:
         from_logits: the predictions are logits rather than probabilities.
         label_smoothing: s in [0, 1]: the targets are smoothed (see the function).
@@ -554,6 +565,12 @@ class CategoricalCrossentropy(Loss):
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> cce = CategoricalCrossentropy()
+    >>> round(float(cce([[0, 1, 0]], [[0.05, 0.95, 0.0]])), 4)   # -log 0.95
+    0.0513
     """
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
@@ -606,13 +623,15 @@ class SparseCategoricalCrossentropy(Loss):
 class MeanSquaredError(Loss):
     """mean((y - ŷ)²).
 
-    >>> float(MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
-    0.5
-
     Args:
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> float(MeanSquaredError()([[0.0, 1.0]], [[1.0, 1.0]]))
+    0.5
     """
 
     def __init__(self, reduction: str | None = "sum_over_batch_size",
@@ -626,13 +645,15 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """mean(|y - ŷ|).
 
-    >>> float(MeanAbsoluteError()([[0.0, 1.0]], [[2.0, 1.0]]))
-    1.0
-
     Args:
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> float(MeanAbsoluteError()([[0.0, 1.0]], [[2.0, 1.0]]))
+    1.0
     """
 
     def __init__(self, reduction: str | None = "sum_over_batch_size",
@@ -646,14 +667,16 @@ class MeanAbsoluteError(Loss):
 class Huber(Loss):
     """Huber loss: ½e² for |e| ≤ delta, delta·|e| - ½delta² beyond.
 
-    >>> float(Huber(delta=1.0)([[0.0]], [[3.0]]))    # 1·3 - ½
-    2.5
-
     Args:
         delta: δ > 0, where the quadratic part turns linear.
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> float(Huber(delta=1.0)([[0.0]], [[3.0]]))    # 1·3 - ½
+    2.5
     """
 
     def __init__(self, delta: float = 1.0, reduction: str | None = "sum_over_batch_size",
@@ -673,13 +696,15 @@ class Huber(Loss):
 class Hinge(Loss):
     """max(1 - y·ŷ, 0) for labels in {-1, +1} (0/1 labels are converted).
 
-    >>> float(Hinge()([[1.0]], [[0.25]]))
-    0.75
-
     Args:
         reduction: ``"sum_over_batch_size"`` (the mean, the default), ``"sum"``,
             ``"mean_with_sample_weight"`` or ``"none"``; see ``Loss``.
         name: the loss's name in the logs.
+
+    Example:
+
+    >>> float(Hinge()([[1.0]], [[0.25]]))
+    0.75
     """
 
     def __init__(self, reduction: str | None = "sum_over_batch_size", name: str = "hinge") -> None:
@@ -766,15 +791,17 @@ def get(identifier: LossLike) -> Loss | None:
     ``"mse"``...), a class name, a config dict, a Loss object (returned as it
     is) or a function ``fn(y_true, y_pred)`` (wrapped; reduced by the mean).
 
-    >>> get("mse")
-    MeanSquaredError(name='mean_squared_error', reduction='sum_over_batch_size')
-
     Args:
         identifier: a name, a ``Loss`` class or object, a config dict, a function ``fn(y_true,
             y_pred)``, or None.
 
     Returns:
         A ``Loss`` object, or None for None.
+
+    Example:
+
+    >>> get("mse")
+    MeanSquaredError(name='mean_squared_error', reduction='sum_over_batch_size')
     """
     if identifier is None:
         return None

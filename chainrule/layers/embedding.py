@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import graph, initializers, ops, regularizers
 from ..tensor import Tensor
 from ..typing import Shape, TensorLike
 from .base import Layer
@@ -103,8 +103,14 @@ class Embedding(Layer):
         """
         if not self.mask_zero:
             return None
-        ids = inputs.data if isinstance(inputs, Tensor) else np.asarray(inputs)
-        return ids != 0
+        return _nonzero(inputs)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape) + (self.output_dim,)
+
+
+@graph.replayed          # a compiled step computes the mask again for each batch
+def _nonzero(ids: Any) -> np.ndarray:
+    ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    return ids != 0
+
