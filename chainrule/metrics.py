@@ -105,9 +105,6 @@ def accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
 def binary_accuracy(y_true: TensorLike, y_pred: TensorLike, threshold: float = 0.5) -> np.ndarray:
     """1 where (y_pred > threshold) equals the 0/1 label (mean over the last axis).
 
-    >>> binary_accuracy([[1], [0]], [[0.7], [0.7]])
-    array([1., 0.], dtype=float32)
-
     Args:
         y_true: 0/1 labels.
         y_pred: predicted probabilities.
@@ -115,6 +112,11 @@ def binary_accuracy(y_true: TensorLike, y_pred: TensorLike, threshold: float = 0
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> binary_accuracy([[1], [0]], [[0.7], [0.7]])
+    array([1., 0.], dtype=float32)
     """
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return _mean_last((y_true == (y_pred > threshold)).astype(np.float32))
@@ -123,15 +125,17 @@ def binary_accuracy(y_true: TensorLike, y_pred: TensorLike, threshold: float = 0
 def categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
     """1 where argmax(y_pred) equals argmax(y_true), for one-hot targets.
 
-    >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
-    array([0., 1.], dtype=float32)
-
     Args:
         y_true: one-hot targets (N, C).
         y_pred: class scores (N, C).
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> categorical_accuracy([[0, 0, 1], [0, 1, 0]], [[0.1, 0.9, 0.8], [0.05, 0.95, 0]])
+    array([0., 1.], dtype=float32)
     """
     y_true, y_pred = _array(y_true), _array(y_pred)
     if y_true.shape != y_pred.shape:
@@ -144,15 +148,17 @@ def categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
 def sparse_categorical_accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
     """1 where argmax(y_pred) equals the integer label (shape (N,) or (N, 1)).
 
-    >>> sparse_categorical_accuracy([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
-    array([0., 1.], dtype=float32)
-
     Args:
         y_true: integer labels, (N,) or (N, 1).
         y_pred: class scores (N, C).
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> sparse_categorical_accuracy([2, 1], [[0.1, 0.6, 0.3], [0.05, 0.95, 0]])
+    array([0., 1.], dtype=float32)
     """
     y_true, y_pred = _array(y_true), _array(y_pred)
     if y_true.ndim == y_pred.ndim and y_true.ndim > 1 and y_true.shape[-1] == 1:
@@ -365,14 +371,16 @@ class Mean(Metric):
     Values with more than one axis are first averaged per sample, so each
     sample counts once (Keras).
 
+    Args:
+        name: the metric's name.
+        dtype: the dtype of the state variables (default float64).
+
+    Example:
+
     >>> m = Mean()
     >>> m.update_state([1, 3, 5, 7], sample_weight=[1, 1, 0, 0])
     >>> m.result()
     2.0
-
-    Args:
-        name: the metric's name.
-        dtype: the dtype of the state variables (default float64).
     """
 
     def __init__(self, name: str | None = "mean", dtype: DTypeLike | None = None) -> None:
@@ -473,12 +481,14 @@ class MeanMetricWrapper(Mean):
 class Accuracy(MeanMetricWrapper):
     """How often y_pred equals y_true exactly.
 
-    >>> Accuracy()([[1], [2], [3], [4]], [[0], [2], [3], [4]])
-    0.75
-
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> Accuracy()([[1], [2], [3], [4]], [[0], [2], [3], [4]])
+    0.75
     """
 
     def __init__(self, name: str | None = "accuracy", dtype: DTypeLike | None = None) -> None:
@@ -488,13 +498,15 @@ class Accuracy(MeanMetricWrapper):
 class BinaryAccuracy(MeanMetricWrapper):
     """How often (y_pred > threshold) matches the 0/1 label.
 
-    >>> BinaryAccuracy()([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
-    0.75
-
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
         threshold: a prediction above it counts as 1; in (0, 1).
+
+    Example:
+
+    >>> BinaryAccuracy()([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]])
+    0.75
     """
 
     def __init__(self, name: str | None = "binary_accuracy", dtype: DTypeLike | None = None,
@@ -624,11 +636,6 @@ class AUC(Metric):
     "majoring". The PR curve with interpolation uses Davis & Goadrich's
     interpolation, as Keras.
 
-    >>> auc = AUC()
-    >>> auc.update_state([0, 0, 1, 1], [0.0, 0.5, 0.3, 0.9])
-    >>> auc.result()
-    0.75
-
     Args:
         num_thresholds: how many thresholds (> 1) the curve is measured at.
         curve: ``"ROC"`` or ``"PR"`` (precision-recall).
@@ -637,6 +644,13 @@ class AUC(Metric):
         dtype: the dtype of the state variables (default float64).
         thresholds: explicit thresholds in [0, 1] (then ``num_thresholds`` is ignored), or None.
         from_logits: the predictions are logits (a sigmoid is applied).
+
+    Example:
+
+    >>> auc = AUC()
+    >>> auc.update_state([0, 0, 1, 1], [0.0, 0.5, 0.3, 0.9])
+    >>> auc.result()
+    0.75
     """
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC",
@@ -766,13 +780,15 @@ class _ThresholdMetric(Metric):
 class Precision(_ThresholdMetric):
     """TP / (TP + FP): of the predicted positives (score > 0.5), how many are.
 
-    >>> Precision()([0, 1, 1, 1], [1, 0, 1, 1])
-    0.6666666666666666
-
     Args:
         thresholds: a score above it is a positive prediction (default 0.5).
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> Precision()([0, 1, 1, 1], [1, 0, 1, 1])
+    0.6666666666666666
     """
 
     def __init__(self, thresholds: float | None = None, name: str | None = "precision",
@@ -787,13 +803,15 @@ class Precision(_ThresholdMetric):
 class Recall(_ThresholdMetric):
     """TP / (TP + FN): of the actual positives, how many were found.
 
-    >>> Recall()([0, 1, 1, 1], [1, 0, 1, 1])
-    0.6666666666666666
-
     Args:
         thresholds: a score above it is a positive prediction (default 0.5).
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> Recall()([0, 1, 1, 1], [1, 0, 1, 1])
+    0.6666666666666666
     """
 
     def __init__(self, thresholds: float | None = None, name: str | None = "recall",
@@ -956,9 +974,6 @@ def get(identifier: MetricLike, loss: Any = None, y_true: Any = None,
     and ``y_pred`` (arrays or shape tuples), else from the first batch the
     metric sees. The metric keeps the name it was asked by ("accuracy").
 
-    >>> get("accuracy", loss="sparse_categorical_crossentropy").fn.__name__
-    'sparse_categorical_accuracy'
-
     Args:
         identifier: a name, a config dict, a ``Metric`` class or object, a function ``fn(y_true,
             y_pred)``, or None.
@@ -968,6 +983,11 @@ def get(identifier: MetricLike, loss: Any = None, y_true: Any = None,
 
     Returns:
         A metric object, or None for None.
+
+    Example:
+
+    >>> get("accuracy", loss="sparse_categorical_crossentropy").fn.__name__
+    'sparse_categorical_accuracy'
     """
     if identifier is None:
         return None

@@ -93,14 +93,14 @@ class Softmax(Layer):
     get a large negative score (-1e9) before the softmax and 0 after, as Keras 3
     ``keras/src/layers/activations/softmax.py``.
 
+    Args:
+        axis: an int or a list of ints: the axes the probabilities sum to 1 over.
+        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
     Example:
 
     >>> Softmax()(cr.tensor([[0.0, 0.0]]))
     tensor([[0.5, 0.5]])
-
-    Args:
-        axis: an int or a list of ints: the axes the probabilities sum to 1 over.
-        **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
     """
 
     supports_masking = True

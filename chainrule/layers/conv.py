@@ -496,11 +496,6 @@ class Conv1DTranspose(Conv2DTranspose):
     Kernel (kernel_size, filters, channels), bias (filters,); output steps
     (steps-1)·s + max(k, s) for ``"valid"``, steps·s for ``"same"``.
 
-    Example:
-
-    >>> Conv1DTranspose(3, 4, strides=2, padding="same")(cr.ones(2, 5, 2)).shape
-    (2, 10, 3)
-
     Args:
         filters: positive int, the number of output channels.
         kernel_size: int (or a 1-tuple), the filter's length.
@@ -519,6 +514,11 @@ class Conv1DTranspose(Conv2DTranspose):
         kernel_constraint: a projection applied to the kernel after each update, or None.
         bias_constraint: a projection applied to the bias after each update, or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> Conv1DTranspose(3, 4, strides=2, padding="same")(cr.ones(2, 5, 2)).shape
+    (2, 10, 3)
     """
 
     def __init__(self, filters: int, kernel_size: int | Sequence[int],
@@ -584,11 +584,6 @@ class DepthwiseConv2D(_ConvBase):
     depth_multiplier), output channel c·depth_multiplier + m, bias
     (channels·depth_multiplier,).
 
-    Example:
-
-    >>> DepthwiseConv2D(3, depth_multiplier=2)(cr.ones(1, 5, 5, 3)).shape
-    (1, 3, 3, 6)
-
     Args:
         kernel_size: int or (kh, kw), the filter's height and width.
         strides: int or (sh, sw), the step between windows. Defaults to 1.
@@ -606,6 +601,11 @@ class DepthwiseConv2D(_ConvBase):
         depthwise_constraint: a projection applied to the kernel after each update, or None.
         bias_constraint: a projection applied to the bias after each update, or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> DepthwiseConv2D(3, depth_multiplier=2)(cr.ones(1, 5, 5, 3)).shape
+    (1, 3, 3, 6)
     """
 
     def __init__(self, kernel_size: int | Sequence[int], strides: int | Sequence[int] = (1, 1),
@@ -670,11 +670,6 @@ class SeparableConv2D(_ConvBase):
     depth_multiplier), pointwise_kernel (1, 1, channels·depth_multiplier,
     filters), bias (filters,).
 
-    Example:
-
-    >>> SeparableConv2D(4, 3, padding="same")(cr.ones(1, 5, 5, 3)).shape
-    (1, 5, 5, 4)
-
     Args:
         filters: positive int, the number of output channels.
         kernel_size: int or (kh, kw), the filter's height and width.
@@ -698,6 +693,11 @@ class SeparableConv2D(_ConvBase):
             None.
         bias_constraint: a projection applied to the bias after each update, or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> SeparableConv2D(4, 3, padding="same")(cr.ones(1, 5, 5, 3)).shape
+    (1, 5, 5, 4)
     """
 
     def __init__(self, filters: int, kernel_size: int | Sequence[int],

@@ -91,13 +91,6 @@ def Input(shape: int | Sequence[int | None] | None = None, batch_size: int | Non
     """A placeholder for the model's input: ``shape`` is one sample's shape,
     or ``batch_shape`` the batch's (Keras 3's signature).
 
-    >>> import chainrule as cr
-    >>> x = cr.Input((28, 28, 1))
-    >>> x.shape
-    (None, 28, 28, 1)
-    >>> cr.Input(batch_shape=(None, 10)).shape
-    (None, 10)
-
     Args:
         shape: one sample's shape, without the batch (None for a size not known).
         batch_size: a fixed batch size, or None.
@@ -110,6 +103,15 @@ def Input(shape: int | Sequence[int | None] | None = None, batch_size: int | Non
 
     Returns:
         A ``SymbolicTensor`` of shape ``(batch_size,) + shape``.
+
+    Example:
+
+    >>> import chainrule as cr
+    >>> x = cr.Input((28, 28, 1))
+    >>> x.shape
+    (None, 28, 28, 1)
+    >>> cr.Input(batch_shape=(None, 10)).shape
+    (None, 10)
     """
     if tensor is not None:
         raise ValueError("Input(tensor=...) is not supported: chainrule builds placeholders "

@@ -152,15 +152,17 @@ class MaxPooling1D(_Pooling1D):
     """The largest value of each ``pool_size`` window of steps (Keras'
     ``MaxPooling1D``; ``strides`` defaults to ``pool_size``).
 
-    >>> MaxPooling1D()(cr.ones(2, 10, 3)).shape
-    (2, 5, 3)
-
     Args:
         pool_size: int, the window's length. Defaults to 2.
         strides: int or None (windows side by side).
         padding: ``"valid"`` or ``"same"``.
         data_format: only ``"channels_last"`` (or None) is supported.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> MaxPooling1D()(cr.ones(2, 10, 3)).shape
+    (2, 5, 3)
     """
     _op = staticmethod(ops.max_pool2d)
 
