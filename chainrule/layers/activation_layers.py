@@ -154,6 +154,11 @@ class ELU(Layer):
     Args:
         alpha: the scale of the negative part.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> ELU(alpha=0.5)(cr.tensor([-1.0, 2.0])).numpy().round(4)
+    array([-0.3161,  2.    ], dtype=float32)
     """
 
     supports_masking = True

@@ -144,6 +144,14 @@ class MultiHeadAttention(Layer):
     Keras with attention_axes), ``training``, ``use_causal_mask`` (query step i attends key
     steps <= i). ``query_mask``/``value_mask``/``key_mask`` (batch, steps)
     are filled from the inputs' Keras masks and merged as Keras does.
+
+    Example:
+
+    >>> mha = MultiHeadAttention(num_heads=2, key_dim=4)
+    >>> q, v = cr.ones(3, 5, 8), cr.ones(3, 7, 6)
+    >>> y, scores = mha(q, v, return_attention_scores=True)
+    >>> y.shape, scores.shape
+    ((3, 5, 8), (3, 2, 5, 7))
     """
 
     def __init__(self, num_heads: int, key_dim: int, value_dim: int | None = None,

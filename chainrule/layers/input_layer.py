@@ -32,6 +32,12 @@ class InputLayer(Layer):
         name: the layer's name.
         sparse: must be falsy: sparse inputs are not supported.
         **kwargs: passed to ``Layer``.
+
+    Example:
+
+    >>> layer = InputLayer(shape=(4,))
+    >>> layer.batch_shape, layer.output.shape
+    ((None, 4), (None, 4))
     """
 
     def __init__(self, shape: int | Sequence[int | None] | None = None,

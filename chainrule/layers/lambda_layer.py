@@ -134,7 +134,14 @@ class Lambda(Layer):
 
 
 class Identity(Layer):
-    """Returns its input unchanged (the mask included); a placeholder layer."""
+    """Returns its input unchanged (the mask included); a placeholder layer.
+
+    Example:
+
+    >>> x = cr.ones(2, 3)
+    >>> Identity()(x) is x
+    True
+    """
 
     supports_masking = True
 

@@ -23,6 +23,11 @@ def add(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> add([cr.tensor([1.0, 2.0]), cr.tensor([10.0, 20.0])])
+    tensor([11., 22.])
     """
     return Add(**kwargs)(inputs)
 
@@ -55,6 +60,11 @@ def multiply(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> multiply([cr.tensor([1.0, 2.0]), cr.tensor([10.0, 20.0])])
+    tensor([10., 40.])
     """
     return Multiply(**kwargs)(inputs)
 
@@ -68,6 +78,11 @@ def subtract(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> subtract([cr.tensor([1.0, 2.0]), cr.tensor([10.0, 20.0])])
+    tensor([ -9., -18.])
     """
     return Subtract(**kwargs)(inputs)
 
@@ -81,6 +96,11 @@ def average(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> average([cr.tensor([1.0, 2.0]), cr.tensor([3.0, 6.0])])
+    tensor([2., 4.])
     """
     return Average(**kwargs)(inputs)
 
@@ -94,6 +114,11 @@ def maximum(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> maximum([cr.tensor([1.0, 9.0]), cr.tensor([3.0, 6.0])])
+    tensor([3., 9.])
     """
     return Maximum(**kwargs)(inputs)
 
@@ -107,6 +132,11 @@ def minimum(inputs: Sequence[Any], **kwargs: Any) -> Any:
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> minimum([cr.tensor([1.0, 9.0]), cr.tensor([3.0, 6.0])])
+    tensor([1., 6.])
     """
     return Minimum(**kwargs)(inputs)
 
@@ -123,5 +153,10 @@ def dot(inputs: Sequence[Any], axes: int | list[int] | tuple[int, int] = -1,
 
     Returns:
         The merged tensor (a placeholder when given placeholders).
+
+    Example:
+
+    >>> dot([cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0, 4.0]])], axes=1)
+    tensor([[11.]])
     """
     return Dot(axes=axes, **kwargs)(inputs)

@@ -75,6 +75,11 @@ class Multiply(_Elementwise):
 
     Masked entries count as 1; when every input has a mask, the output is 0
     where all masks are False and carries their OR (Keras 3 ``multiply.py``).
+
+    Example:
+
+    >>> Multiply()([cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0, 4.0]])])
+    tensor([[3., 8.]])
     """
 
     def _merge(self, xs: list[Tensor]) -> Tensor:
@@ -101,7 +106,13 @@ class Subtract(_Elementwise):
 
 
 class Average(_Elementwise):
-    """The elementwise mean of a list of inputs, (a + b + ...) / n."""
+    """The elementwise mean of a list of inputs, (a + b + ...) / n.
+
+    Example:
+
+    >>> Average()([cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0, 4.0]])])
+    tensor([[2., 3.]])
+    """
 
     def _merge(self, xs: list[Tensor]) -> Tensor:
         out = xs[0]
@@ -112,14 +123,26 @@ class Average(_Elementwise):
 
 class Maximum(_Elementwise):
     """The elementwise maximum of a list of inputs (masked entries left out,
-    Keras 3 ``base_merge.py`` ``_apply_merge_op_and_or_mask``)."""
+    Keras 3 ``base_merge.py`` ``_apply_merge_op_and_or_mask``).
+
+    Example:
+
+    >>> Maximum()([cr.tensor([[1.0, 5.0]]), cr.tensor([[3.0, 4.0]])])
+    tensor([[3., 5.]])
+    """
 
     def _merge(self, xs: list[Tensor]) -> Tensor:
         return _op_and_or_mask(ops.maximum, xs)
 
 
 class Minimum(_Elementwise):
-    """The elementwise minimum of a list of inputs (masked entries left out)."""
+    """The elementwise minimum of a list of inputs (masked entries left out).
+
+    Example:
+
+    >>> Minimum()([cr.tensor([[1.0, 5.0]]), cr.tensor([[3.0, 4.0]])])
+    tensor([[1., 4.]])
+    """
 
     def _merge(self, xs: list[Tensor]) -> Tensor:
         return _op_and_or_mask(ops.minimum, xs)

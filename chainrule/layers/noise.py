@@ -48,6 +48,15 @@ class GaussianNoise(_Noise):
         stddev: float >= 0, the noise's standard deviation.
         seed: int or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> layer = GaussianNoise(0.1, seed=0)
+    >>> x = cr.ones(2, 3)
+    >>> layer(x) is x                    # inference: no noise
+    True
+    >>> layer(x, training=True).shape
+    (2, 3)
     """
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs: Any) -> None:
@@ -79,6 +88,12 @@ class GaussianDropout(_Noise):
         rate: float in [0, 1), the drop probability this noise imitates.
         seed: int or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> layer = GaussianDropout(0.2, seed=0)
+    >>> layer(cr.ones(2, 3), training=True).shape
+    (2, 3)
     """
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
@@ -137,6 +152,12 @@ class SpatialDropout1D(_SpatialDropout):
         rate: float in [0, 1), the probability of dropping a channel.
         seed: int or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> y = SpatialDropout1D(0.5, seed=0)(cr.ones(2, 4, 3), training=True).numpy()
+    >>> bool((y == y[:, :1, :]).all())   # a channel is kept or dropped at every step
+    True
     """
 
 
@@ -149,6 +170,11 @@ class SpatialDropout2D(_SpatialDropout):
         data_format: None or ``"channels_last"`` (the only layout supported).
         seed: int or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> SpatialDropout2D(0.5, seed=0)(cr.ones(2, 4, 4, 3), training=True).shape
+    (2, 4, 4, 3)
     """
 
     _ndim = 4

@@ -103,6 +103,13 @@ class AveragePooling2D(_Pooling2D):
         padding: ``"valid"`` or ``"same"``.
         data_format: only ``"channels_last"`` (or None) is supported.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> x = cr.tensor(np.arange(16.0).reshape(1, 4, 4, 1))
+    >>> AveragePooling2D()(x).numpy()[0, :, :, 0]
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
     """
     _op = staticmethod(ops.avg_pool2d)
 
@@ -179,6 +186,11 @@ class AveragePooling1D(_Pooling1D):
         padding: ``"valid"`` or ``"same"``.
         data_format: only ``"channels_last"`` (or None) is supported.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> AveragePooling1D()(cr.tensor([[[1.0], [3.0], [5.0], [7.0]]])).numpy()[0, :, 0]
+    array([2., 6.], dtype=float32)
     """
     _op = staticmethod(ops.avg_pool2d)
 
@@ -219,6 +231,11 @@ class GlobalAveragePooling2D(_GlobalPooling):
         data_format: only ``"channels_last"`` (or None) is supported.
         keepdims: keep the reduced axes with size 1.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> GlobalAveragePooling2D()(cr.ones(2, 5, 5, 3)).shape
+    (2, 3)
     """
     _reduce = staticmethod(ops.mean)
 
@@ -230,6 +247,11 @@ class GlobalMaxPooling2D(_GlobalPooling):
         data_format: only ``"channels_last"`` (or None) is supported.
         keepdims: keep the reduced axes with size 1.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> GlobalMaxPooling2D(keepdims=True)(cr.ones(2, 5, 5, 3)).shape
+    (2, 1, 1, 3)
     """
     _reduce = staticmethod(ops.max)
 
@@ -245,6 +267,12 @@ class GlobalAveragePooling1D(_GlobalPooling):
         data_format: only ``"channels_last"`` (or None) is supported.
         keepdims: keep the reduced axes with size 1.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> x = cr.tensor([[[1.0], [3.0], [100.0]]])
+    >>> GlobalAveragePooling1D()(x, mask=np.array([[True, True, False]]))
+    tensor([[2.]])
     """
     _ndim = 3
     _reduce = staticmethod(ops.mean)
@@ -288,6 +316,11 @@ class GlobalMaxPooling1D(_GlobalPooling):
         data_format: only ``"channels_last"`` (or None) is supported.
         keepdims: keep the reduced axes with size 1.
         **kwargs: ``name``, ``dtype`` (see ``Layer``).
+
+    Example:
+
+    >>> GlobalMaxPooling1D()(cr.tensor([[[1.0, 4.0], [3.0, 2.0]]]))
+    tensor([[3., 4.]])
     """
     _ndim = 3
     _reduce = staticmethod(ops.max)

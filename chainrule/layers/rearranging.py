@@ -29,6 +29,11 @@ class Permute(Layer):
     Args:
         dims: tuple of ints, e.g. ``(2, 1)`` swaps the two axes after the batch.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> Permute((2, 1))(cr.ones(4, 10, 64)).shape
+    (4, 64, 10)
     """
 
 
@@ -64,6 +69,12 @@ class RepeatVector(Layer):
     Args:
         n: positive int, how many copies.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> RepeatVector(2)(cr.tensor([[1.0, 2.0]]))
+    tensor([[[1., 2.],
+             [1., 2.]]])
     """
 
     def __init__(self, n: int, **kwargs: Any) -> None:

@@ -66,6 +66,11 @@ class UpSampling1D(Layer):
     Args:
         size: int >= 1, how many times each step is repeated.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> UpSampling1D(2)(cr.tensor([[[1.0], [2.0]]])).numpy()[0, :, 0]
+    array([1., 1., 2., 2.], dtype=float32)
     """
 
     def __init__(self, size: int = 2, **kwargs: Any) -> None:
@@ -115,6 +120,11 @@ class UpSampling2D(Layer):
         data_format: only ``"channels_last"`` (or None) is supported.
         interpolation: ``"nearest"`` or ``"bilinear"``.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> UpSampling2D((2, 3), interpolation="bilinear")(cr.ones(1, 4, 4, 2)).shape
+    (1, 8, 12, 2)
     """
 
     def __init__(self, size: int | Sequence[int] = (2, 2), data_format: str | None = None,
@@ -164,6 +174,11 @@ class ZeroPadding1D(Layer):
     Args:
         padding: int, or (start, end): how many zero steps to add.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> ZeroPadding1D((1, 2))(cr.tensor([[[5.0]]])).numpy()[0, :, 0]
+    array([0., 5., 0., 0.], dtype=float32)
     """
 
     def __init__(self, padding: int | Sequence[int] = 1, **kwargs: Any) -> None:
@@ -195,6 +210,11 @@ class ZeroPadding2D(Layer):
         padding: int, (rows, cols) or ((top, bottom), (left, right)).
         data_format: only ``"channels_last"`` (or None) is supported.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> ZeroPadding2D(1)(cr.ones(1, 3, 3, 2)).shape
+    (1, 5, 5, 2)
     """
 
     def __init__(self, padding: Any = (1, 1), data_format: str | None = None,
@@ -234,6 +254,11 @@ class Cropping1D(Layer):
     Args:
         cropping: int, or (start, end): how many steps to remove.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> Cropping1D((1, 2))(cr.tensor([[[1.0], [2.0], [3.0], [4.0]]])).numpy()[0, :, 0]
+    array([2.], dtype=float32)
     """
 
     def __init__(self, cropping: int | Sequence[int] = (1, 1), **kwargs: Any) -> None:
@@ -269,6 +294,11 @@ class Cropping2D(Layer):
         cropping: int, (rows, cols) or ((top, bottom), (left, right)).
         data_format: only ``"channels_last"`` (or None) is supported.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
+
+    Example:
+
+    >>> Cropping2D(((1, 1), (2, 0)))(cr.ones(1, 5, 6, 3)).shape
+    (1, 3, 4, 3)
     """
 
     def __init__(self, cropping: Any = ((0, 0), (0, 0)), data_format: str | None = None,

@@ -61,6 +61,12 @@ class Bidirectional(Layer):
 
     Input shape: ``(batch, steps, features)``. Output shape: ``(batch, steps,
     2·units)`` for concat with ``return_sequences``, ``(batch, 2·units)`` without.
+
+    Example:
+
+    >>> bi = Bidirectional(cr.layers.GRU(4), merge_mode="sum")
+    >>> bi(cr.ones(2, 5, 3)).shape
+    (2, 4)
     """
 
     supports_masking = True
