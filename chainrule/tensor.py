@@ -921,7 +921,11 @@ Tensor.value = property(_value)  # type: ignore[assignment,misc]
 # --------------------------------------------------------------------------
 class GradFn:
     """What ``t.grad_fn`` returns for a tensor made by a recorded op (PyTorch's
-    ``grad_fn``): ``name()`` gives e.g. ``'MultiplyBackward'``; ``op`` the op's name."""
+    ``grad_fn``): ``name()`` gives e.g. ``'MultiplyBackward'``; ``op`` the op's name.
+
+    Args:
+        op: the name of the op that made the tensor.
+    """
 
     __slots__ = ("op",)
 

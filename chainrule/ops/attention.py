@@ -19,6 +19,8 @@ under a mask (``keras/src/layers/activations/softmax.py``): its weight is 0,
 and a row with every key masked out attends uniformly (where PyTorch's -inf
 would give NaN).
 """
+from __future__ import annotations
+
 import math
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
+from ..typing import TensorLike
 from .matmul import matmul
 from .nn import softmax
 from .reduce import sum as reduce_sum
@@ -53,8 +56,21 @@ def _mask_bias(mask, scores_shape, dtype):
     return np.where(mask, 0, _MASKED).astype(dtype)
 
 
-def scaled_dot_product_attention(q, k, v, mask=None, scale=None):
+def scaled_dot_product_attention(q: TensorLike, k: TensorLike, v: TensorLike,
+                                 mask: TensorLike | None = None,
+                                 scale: float | None = None) -> Tensor:
     """softmax(scale · q kᵀ + mask) v, one op (see the module docstring).
+
+    Args:
+        q: the queries, (..., Tq, d).
+        k: the keys, (..., Tk, d).
+        v: the values, (..., Tk, dv).
+        mask: a boolean mask broadcastable to (..., Tq, Tk): True where a query may attend
+            (a constant).
+        scale: the factor on the scores (default 1/√d).
+
+    Returns:
+        The attended values, (..., Tq, dv).
 
     >>> q = cr.randn(2, 4, 5, 8)                 # (batch, heads, length, depth)
     >>> cr.scaled_dot_product_attention(q, q, q).shape

@@ -20,15 +20,21 @@ floats) pays a per-run overhead and can be 10x slower than on contiguous
 arrays, while copies between such views are fast. So windows are copied
 into contiguous buffers first and the arithmetic runs there.
 """
+from __future__ import annotations
+
 import numbers
 
+from typing import Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import ShapeError
-from ..random import default_rng
+from ..random import SeedLike, default_rng
 from ..rules import PER_CALL, declare
 from ..scratch import scratch
 from ..tensor import Tensor, as_tensor, record
+from ..typing import DTypeLike, TensorLike
 from .elementwise import exp, multiply
 from .matmul import matmul
 from .reduce import mean
@@ -57,8 +63,16 @@ __all__ = [
 # --------------------------------------------------------------------------
 # Softmax
 # --------------------------------------------------------------------------
-def softmax(x, axis=-1):
-    """e^x / Σ e^x along ``axis``, shifted by the max so it never overflows."""
+def softmax(x: TensorLike, axis: int = -1) -> Tensor:
+    """e^x / Σ e^x along ``axis``, shifted by the max so it never overflows.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis the probabilities sum to 1 along.
+
+    Returns:
+        A new tensor of ``x``'s shape.
+    """
     x = as_tensor(x)
     (ax,) = normalize_axes(axis, x.ndim, "softmax")
     e = np.exp(x.data - np.max(x.data, axis=ax, keepdims=True))
@@ -73,8 +87,16 @@ SOFTMAX = declare(softmax, forward="softmax(x)", inputs="x", derivative="out·(g
                   vjp=PER_CALL)
 
 
-def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``."""
+def log_softmax(x: TensorLike, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis normalized along.
+
+    Returns:
+        A new tensor of ``x``'s shape.
+    """
     x = as_tensor(x)
     (ax,) = normalize_axes(axis, x.ndim, "log_softmax")
     shifted = x.data - np.max(x.data, axis=ax, keepdims=True)
@@ -98,12 +120,20 @@ def _shifted_exps(xd):
     return shifted, exps, np.sum(exps, axis=-1, keepdims=True)
 
 
-def softmax_cross_entropy(logits, labels):
+def softmax_cross_entropy(logits: TensorLike, labels: TensorLike) -> Tensor:
     """-log softmax(x)[label] along the last axis, one value per sample:
     logsumexp(x) - x[label], without ever forming the softmax.
 
     ``labels``: integer class indices of shape ``logits.shape[:-1]``, already
     checked (``losses.softmax_cross_entropy`` checks them for users).
+
+    Args:
+        logits: unnormalized scores, (..., classes).
+        labels: integer class labels, of the logits' shape without the last axis (a
+            constant).
+
+    Returns:
+        The per-sample losses, a tensor of the labels' shape.
     """
     x = as_tensor(logits)
     labels = np.asarray(labels)
@@ -133,13 +163,23 @@ SOFTMAX_CROSS_ENTROPY = declare(
     derivative="g·(softmax(x) - onehot(label))", vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def softmax_cross_entropy_sum(logits, targets, scale=1.0, return_log_probs=False):
+def softmax_cross_entropy_sum(logits: TensorLike, targets: npt.ArrayLike, scale: float = 1.0,
+                              return_log_probs: bool = False) -> Tensor | tuple[Tensor, np.ndarray]:
     """The scalar ``-scale · Σᵢⱼ yᵢⱼ · log softmax(xᵢ)ⱼ`` for dense targets y
     (one-hot, soft or sample-weighted rows; an array, not differentiated).
 
     With ``return_log_probs`` also the log-probabilities as an array (callers
     that report a clipped loss reuse them). One op instead of log_softmax, a
     product, a sum and two scalings.
+
+    Args:
+        logits: unnormalized scores, (batch, classes).
+        targets: dense targets y of the logits' shape (an array, not differentiated).
+        scale: the factor on the sum.
+        return_log_probs: also return the log-probabilities, as an array.
+
+    Returns:
+        The scalar loss, or ``(loss, log_probs)`` with ``return_log_probs``.
     """
     x = as_tensor(logits)
     y = np.asarray(targets)
@@ -255,8 +295,17 @@ def _fold_taps(tap_patches, image_shape, sh, sw):
     return image
 
 
-def extract_patches(x, kernel_size, stride=1):
-    """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C)."""
+def extract_patches(x: TensorLike, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1) -> Tensor:
+    """Windows of an (N, H, W, C) tensor: shape (N, oh, ow, kh, kw, C).
+
+    Args:
+        x: the images, (N, H, W, C).
+        kernel_size: an int or a (kh, kw) pair.
+        stride: an int or a (sh, sw) pair.
+
+    Returns:
+        The windows, (N, oh, ow, kh, kw, C).
+    """
     x = as_tensor(x)
     kh, kw = _pair(kernel_size, "kernel_size")
     sh, sw = _pair(stride, "stride")
@@ -273,10 +322,18 @@ EXTRACT_PATCHES = declare(extract_patches, forward="patches(x)", inputs="x",
                           vjp=PER_CALL)
 
 
-def fold_patches(patches, image_shape, stride=1):
+def fold_patches(patches: TensorLike, image_shape: Sequence[int], stride: int | Sequence[int] = 1) -> Tensor:
     """Add windows (N, oh, ow, kh, kw, C) back onto an image of ``image_shape``.
 
     The adjoint of extract_patches.
+
+    Args:
+        patches: windows, (N, oh, ow, kh, kw, C).
+        image_shape: the (N, H, W, C) shape of the result.
+        stride: an int or a (sh, sw) pair.
+
+    Returns:
+        A new tensor of ``image_shape``.
     """
     patches = as_tensor(patches)
     sh, sw = _pair(stride, "stride")
@@ -305,7 +362,8 @@ def _padding_amounts(padding, size, k, s, op):
     raise ValueError(f"{op}: padding must be 'valid', 'same' or a non-negative int, got {padding!r}")
 
 
-def _pad_image(x, kh, kw, sh, sw, padding, op, value=0.0):
+def _pad_image(x: Tensor, kh: int, kw: int, sh: int, sw: int, padding: str, op: str,
+               value: float = 0.0) -> Tensor:
     top, bottom = _padding_amounts(padding, x.shape[1], kh, sh, op)
     left, right = _padding_amounts(padding, x.shape[2], kw, sw, op)
     if top or bottom or left or right:
@@ -316,7 +374,8 @@ def _pad_image(x, kh, kw, sh, sw, padding, op, value=0.0):
 # --------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------
-def conv2d(x, w, b=None, stride=1, padding="valid", dilation=1, groups=1):
+def conv2d(x: TensorLike, w: TensorLike, b: TensorLike | None = None, stride: int | Sequence[int] = 1,
+           padding: str = "valid", dilation: int | Sequence[int] = 1, groups: int = 1) -> Tensor:
     """2-D convolution (cross-correlation, as every framework computes it).
 
     ``x``: (N, H, W, C_in) channels-last; ``w``: (kh, kw, C_in/groups, C_out)
@@ -328,6 +387,18 @@ def conv2d(x, w, b=None, stride=1, padding="valid", dilation=1, groups=1):
     input group f // (C_out/groups) (Keras' and PyTorch's layout).
 
     It is a matrix product: patches (N·oh·ow, kh·kw·C_in) @ w (kh·kw·C_in, C_out).
+
+    Args:
+        x: the images, (N, H, W, C).
+        w: the kernel, (kh, kw, C_in // groups, C_out).
+        b: the bias, (C_out,), or None.
+        stride: an int or a (sh, sw) pair.
+        padding: ``"valid"`` or ``"same"``.
+        dilation: an int or a (dh, dw) pair: the spacing between kernel taps.
+        groups: the number of channel groups convolved separately.
+
+    Returns:
+        The feature maps, (N, oh, ow, C_out).
 
     >>> y = cr.conv2d(cr.randn(1, 28, 28, 1), cr.randn(3, 3, 1, 8), padding="same")
     >>> y.shape
@@ -377,10 +448,18 @@ def _check_groups(groups, channels, kernel_shape, op):
     return int(groups)
 
 
-def dilate_kernel(w, dilation):
+def dilate_kernel(w: TensorLike, dilation: int | Sequence[int]) -> Tensor:
     """A (kh, kw, ...) kernel with ``dilation - 1`` zeros between its taps:
     shape (dh·(kh-1)+1, dw·(kw-1)+1, ...). A dilated convolution is the
-    ordinary one with this kernel."""
+    ordinary one with this kernel.
+
+    Args:
+        w: a (kh, kw, ...) kernel.
+        dilation: an int or a (dh, dw) pair.
+
+    Returns:
+        The dilated kernel (differentiable).
+    """
     w = as_tensor(w)
     dh, dw = _pair(dilation, "dilation")
     kh, kw = w.shape[:2]
@@ -404,11 +483,25 @@ def _grouped_conv2d(x, w, b, sh, sw, groups):
     return y if b is None else y + b
 
 
-def depthwise_conv2d(x, w, b=None, stride=1, padding="valid", dilation=1):
+def depthwise_conv2d(x: TensorLike, w: TensorLike, b: TensorLike | None = None,
+                     stride: int | Sequence[int] = 1, padding: str = "valid",
+                     dilation: int | Sequence[int] = 1) -> Tensor:
     """Each input channel convolved with its own ``depth_multiplier`` filters:
     ``w`` (kh, kw, C_in, depth_multiplier) as Keras' DepthwiseConv2D, output
     channel c·depth_multiplier + m. It is conv2d with groups=C_in and the
-    kernel read as (kh, kw, 1, C_in·depth_multiplier)."""
+    kernel read as (kh, kw, 1, C_in·depth_multiplier).
+
+    Args:
+        x: the images, (N, H, W, C).
+        w: the kernel, (kh, kw, C, depth_multiplier).
+        b: the bias, (C·depth_multiplier,), or None.
+        stride: an int or a (sh, sw) pair.
+        padding: ``"valid"`` or ``"same"``.
+        dilation: an int or a (dh, dw) pair: the spacing between kernel taps.
+
+    Returns:
+        The feature maps, (N, oh, ow, C·depth_multiplier).
+    """
     x, w = as_tensor(x), as_tensor(w)
     if w.ndim != 4:
         raise ShapeError(f"depthwise_conv2d: kernel must be 4-D (kh, kw, C_in, "
@@ -437,8 +530,10 @@ def _transpose_crops(size, k, s, padding, output_padding):
     return k - 1 - left, k - 1 - (pad_len - left)
 
 
-def conv2d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=None,
-                     dilation=1):
+def conv2d_transpose(x: TensorLike, w: TensorLike, b: TensorLike | None = None,
+                     stride: int | Sequence[int] = 1, padding: str = "valid",
+                     output_padding: int | Sequence[int] | None = None,
+                     dilation: int | Sequence[int] = 1) -> Tensor:
     """The transposed convolution (the gradient of conv2d with respect to its
     input), as Keras' Conv2DTranspose: ``w`` (kh, kw, C_out, C_in), output
     (N, (H-1)·s + max(k, s), ...) for 'valid' and (N, H·s, W·s, C_out) for
@@ -448,6 +543,19 @@ def conv2d_transpose(x, w, b=None, stride=1, padding="valid", output_padding=Non
     a (kh, kw) window, x (M, C_in) @ w (C_in, kh·kw·C_out), and
     ``fold_patches`` adds the overlapping windows up; the edges are then
     cropped by Keras' rule.
+
+    Args:
+        x: the images, (N, H, W, C).
+        w: the kernel, (kh, kw, C_out, C_in).
+        b: the bias, (C_out,), or None.
+        stride: an int or a (sh, sw) pair.
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: extra rows/columns on the output's far side (an int or a pair; None:
+            Keras' default).
+        dilation: an int or a (dh, dw) pair: the spacing between kernel taps.
+
+    Returns:
+        The feature maps, (N, H', W', C_out).
     """
     x, w = as_tensor(x), as_tensor(w)
     _check_image(x, "conv2d_transpose")
@@ -562,10 +670,20 @@ def _check_image(x, op):
         raise ShapeError(f"{op}: input must be 4-D (N, H, W, C) channels-last, got shape {x.shape}")
 
 
-def max_pool2d(x, pool_size, stride=None, padding="valid"):
+def max_pool2d(x: TensorLike, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: str = "valid") -> Tensor:
     """Largest value in each window; ``stride`` defaults to ``pool_size`` (Keras).
 
     Gradient: to the largest entry of each window.
+
+    Args:
+        x: the images, (N, H, W, C).
+        pool_size: an int or a (kh, kw) pair.
+        stride: an int or a pair (default ``pool_size``).
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        The pooled maps, (N, oh, ow, C).
     """
     x = as_tensor(x)
     _check_image(x, "max_pool2d")
@@ -576,7 +694,7 @@ def max_pool2d(x, pool_size, stride=None, padding="valid"):
         # detect_anomaly; the lowest finite number does too unless the input
         # itself holds -inf (then only -inf is right).
         if x.dtype.kind != "f":
-            lowest = np.iinfo(x.dtype).min
+            lowest: float = np.iinfo(x.dtype).min
         elif np.isneginf(x.data).any():
             lowest = -np.inf
         else:
@@ -673,9 +791,19 @@ def _tiles(x, kh, kw):
     return reshape(x, (n, oh, kh, ow, kw, c))
 
 
-def avg_pool2d(x, pool_size, stride=None, padding="valid"):
+def avg_pool2d(x: TensorLike, pool_size: int | Sequence[int], stride: int | Sequence[int] | None = None,
+               padding: str = "valid") -> Tensor:
     """Mean of each window; with 'same' padding the padded zeros are not counted
     (as Keras/TensorFlow).   Gradient: 1/(window size) to each entry.
+
+    Args:
+        x: the images, (N, H, W, C).
+        pool_size: an int or a (kh, kw) pair.
+        stride: an int or a pair (default ``pool_size``).
+        padding: ``"valid"`` or ``"same"``.
+
+    Returns:
+        The pooled maps, (N, oh, ow, C).
     """
     x = as_tensor(x)
     _check_image(x, "avg_pool2d")
@@ -696,11 +824,20 @@ def avg_pool2d(x, pool_size, stride=None, padding="valid"):
 # --------------------------------------------------------------------------
 # Dropout and one-hot
 # --------------------------------------------------------------------------
-def dropout(x, rate, training=True, seed=None):
+def dropout(x: TensorLike, rate: float, training: bool = True, seed: SeedLike = None) -> Tensor:
     """Zero each entry with probability ``rate`` and scale the rest by 1/(1-rate),
     so the expected value is unchanged. Identity when not training.
 
     Gradient: the same mask and scale.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        rate: the probability of zeroing an entry, in [0, 1).
+        training: False returns ``x`` unchanged.
+        seed: a seed or generator for the mask (default: the global one).
+
+    Returns:
+        A new tensor of ``x``'s shape.
     """
     x = as_tensor(x)
     if not 0 <= rate < 1:
@@ -712,8 +849,16 @@ def dropout(x, rate, training=True, seed=None):
     return multiply(x, Tensor._wrap(scale))
 
 
-def one_hot(labels, num_classes=None, dtype="float32"):
+def one_hot(labels: TensorLike, num_classes: int | None = None, dtype: DTypeLike = "float32") -> Tensor:
     """Integer labels (any shape) to one-hot vectors along a new last axis.
+
+    Args:
+        labels: integer labels, any shape.
+        num_classes: the length of the new axis (default: the largest label + 1).
+        dtype: the result's dtype.
+
+    Returns:
+        A tensor of shape ``labels.shape + (num_classes,)`` (no gradient).
 
     >>> cr.one_hot([0, 2], 3).numpy()
     array([[1., 0., 0.],

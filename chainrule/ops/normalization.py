@@ -14,11 +14,14 @@ The array vjp reuses x̂ and 1/√(σ²+ε) from the forward; the differentiable
 vjp writes the same formula with chainrule ops (recomputing x̂ from x, so the
 gradient itself can be differentiated).
 """
+from __future__ import annotations
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..rules import PER_CALL, declare
-from ..tensor import as_tensor, record
+from ..tensor import Tensor, as_tensor, record
+from ..typing import Axis, TensorLike
 from .elementwise import sqrt
 from .reduce import mean
 from .shaping import normalize_axes
@@ -26,11 +29,22 @@ from .shaping import normalize_axes
 __all__ = ["layer_norm"]
 
 
-def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+def layer_norm(x: TensorLike, gamma: TensorLike | None = None, beta: TensorLike | None = None,
+               axis: Axis = -1, epsilon: float = 1e-3) -> Tensor:
     """(x - mean) / sqrt(var + epsilon) · gamma + beta, the statistics taken
     over ``axis`` (an int or a tuple). ``gamma`` and ``beta`` (optional)
     broadcast against ``x``: shape ``(D,)`` for ``axis=-1``. ``epsilon``
     defaults to Keras' LayerNormalization's 1e-3.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        gamma: the scale, of the normalized axes' shape (None: 1).
+        beta: the offset, of the normalized axes' shape (None: 0).
+        axis: the axis or axes normalized over.
+        epsilon: added to the variance before the square root.
+
+    Returns:
+        A new tensor of ``x``'s shape.
 
     >>> y = cr.layer_norm(cr.randn(4, 8), cr.ones(8), cr.zeros(8))
     >>> y.shape

@@ -5,13 +5,18 @@ Each gradient puts every output entry's gradient back where that entry came
 from: a flip or roll undone, the copies of tile/repeat summed, the masked-out
 triangle zero.
 """
+from __future__ import annotations
+
 import numbers
+
+from typing import Sequence
 
 import numpy as np
 
 from ..errors import ShapeError
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
+from ..typing import Axis, TensorLike
 from .index import scatter_add
 from .reduce import sum as reduce_sum
 from .shaping import normalize_axes, reshape
@@ -22,8 +27,16 @@ __all__ = ["flip", "roll", "tile", "repeat", "tril", "triu"]
 # --------------------------------------------------------------------------
 # flip and roll: a permutation of the entries, undone by the gradient
 # --------------------------------------------------------------------------
-def flip(x, axis=None):
-    """``x`` reversed along ``axis`` (every axis when None)."""
+def flip(x: TensorLike, axis: Axis = None) -> Tensor:
+    """``x`` reversed along ``axis`` (every axis when None).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis or axes reversed (None: all).
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim, "flip")
     data = np.flip(x.data, axes).copy()
@@ -40,9 +53,18 @@ FLIP = declare(flip, forward="flip(x)", inputs="x", derivative="flip(g)",
                vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def roll(x, shift, axis=None):
+def roll(x: TensorLike, shift: int | Sequence[int], axis: Axis = None) -> Tensor:
     """Entries shifted by ``shift`` along ``axis``, wrapping around (the
-    flattened array when ``axis`` is None), as ``np.roll``."""
+    flattened array when ``axis`` is None), as ``np.roll``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        shift: how far (one per axis when ``axis`` is a sequence).
+        axis: the axis or axes (None: the flattened tensor).
+
+    Returns:
+        A new tensor of ``x``'s shape.
+    """
     x = as_tensor(x)
     data = np.roll(x.data, shift, axis)
     back = (-np.asarray(shift)).tolist()
@@ -62,10 +84,19 @@ ROLL = declare(roll, forward="roll(x, shift)", inputs="x", derivative="roll(g, -
 # --------------------------------------------------------------------------
 # tile and repeat: copies, whose gradients are summed
 # --------------------------------------------------------------------------
-def tile(x, repeats):
-    """``x`` repeated ``repeats`` times along each axis (``np.tile``)."""
+def tile(x: TensorLike, repeats: int | Sequence[int]) -> Tensor:
+    """``x`` repeated ``repeats`` times along each axis (``np.tile``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        repeats: how many copies along each axis.
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
-    reps = (repeats,) if isinstance(repeats, numbers.Integral) else tuple(int(r) for r in repeats)
+    # (mypy does not know that int is a numbers.Integral)
+    reps: tuple[int, ...] = (repeats,) if isinstance(repeats, numbers.Integral) else tuple(int(r) for r in repeats)  # type: ignore[assignment,union-attr]
     if any(r < 0 for r in reps):
         raise ValueError(f"tile: repeats must be >= 0, got {repeats!r}")
     data = np.tile(x.data, reps)
@@ -88,10 +119,19 @@ TILE = declare(tile, forward="tile(x, reps)", inputs="x", derivative="Σ of g ov
                vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def repeat(x, repeats, axis=None):
+def repeat(x: TensorLike, repeats: int | Sequence[int], axis: int | None = None) -> Tensor:
     """Each entry repeated ``repeats`` times along ``axis`` (``np.repeat``;
     the flattened array when ``axis`` is None). ``repeats``: an int, or one
-    count per entry along ``axis``."""
+    count per entry along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        repeats: how many times each entry (one count, or one per entry along ``axis``).
+        axis: the axis (None: the flattened tensor).
+
+    Returns:
+        A new tensor.
+    """
     x = as_tensor(x)
     counts = np.asarray(repeats.data if isinstance(repeats, Tensor) else repeats)
     if counts.dtype.kind not in "iu" or (counts < 0).any():
@@ -136,8 +176,16 @@ REPEAT = declare(repeat, forward="repeat(x, n)", inputs="x",
 # --------------------------------------------------------------------------
 # tril and triu: a fixed mask on the last two axes
 # --------------------------------------------------------------------------
-def tril(x, k=0):
-    """The lower triangle of the last two axes: entries above diagonal ``k`` set to 0."""
+def tril(x: TensorLike, k: int = 0) -> Tensor:
+    """The lower triangle of the last two axes: entries above diagonal ``k`` set to 0.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        k: the diagonal (0 the main one, > 0 above it).
+
+    Returns:
+        A new tensor of ``x``'s shape.
+    """
     x = _check_matrix(x, "tril")
 
     def d_tril(g, out, x):
@@ -148,8 +196,16 @@ def tril(x, k=0):
     return record(TRIL, np.tril(x.data, k), (x,), d_tril, d_tril_arrays)
 
 
-def triu(x, k=0):
-    """The upper triangle of the last two axes: entries below diagonal ``k`` set to 0."""
+def triu(x: TensorLike, k: int = 0) -> Tensor:
+    """The upper triangle of the last two axes: entries below diagonal ``k`` set to 0.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        k: the diagonal (0 the main one, > 0 above it).
+
+    Returns:
+        A new tensor of ``x``'s shape.
+    """
     x = _check_matrix(x, "triu")
 
     def d_triu(g, out, x):
@@ -160,7 +216,7 @@ def triu(x, k=0):
     return record(TRIU, np.triu(x.data, k), (x,), d_triu, d_triu_arrays)
 
 
-def _check_matrix(x, op):
+def _check_matrix(x: TensorLike, op: str) -> Tensor:
     x = as_tensor(x)
     if x.ndim < 2:
         raise ShapeError(f"{op}: needs at least 2 dimensions (a matrix), got shape {x.shape}")

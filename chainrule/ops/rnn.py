@@ -13,6 +13,8 @@ Both ops take the Keras weight layout: kernel (features, gates·units),
 recurrent_kernel (units, gates·units), bias (gates·units,) (GRU: (2, 3·units),
 the input and the recurrent bias, Keras' reset_after=True layout).
 """
+from __future__ import annotations
+
 import contextlib
 
 import numpy as np
@@ -22,6 +24,7 @@ from ..errors import ShapeError
 from ..rules import PER_CALL, declare
 from ..scratch import scratch
 from ..tensor import Tensor, as_tensor, record
+from ..typing import TensorLike
 from .elementwise import sigmoid, tanh
 from .matmul import matmul
 from .shaping import stack
@@ -96,7 +99,9 @@ def _recompute_vjp(by_steps, args, g, inputs):
 # --------------------------------------------------------------------------
 # LSTM
 # --------------------------------------------------------------------------
-def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mask=None):
+def lstm(x: TensorLike, kernel: TensorLike, recurrent_kernel: TensorLike,
+         bias: TensorLike | None = None, h0: TensorLike | None = None,
+         c0: TensorLike | None = None, recurrent_mask: TensorLike | None = None) -> Tensor:
     """A whole LSTM sequence (Keras gate order i, f, c, o) as one op.
 
     ``x``: (batch, time, features); ``h0``, ``c0``: (batch, units), zeros if
@@ -120,6 +125,19 @@ def lstm(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mas
 
     and the weight gradients are one matrix product each over all steps:
     d kernel = Xᵀ dZ, d recurrent_kernel = (m·H_prev)ᵀ dZ, d bias = Σ dZ.
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, 4·units).
+        recurrent_kernel: the recurrent weights, (units, 4·units).
+        bias: the bias, (4·units,) (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        c0: the initial cell state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        A (2, time, batch, units) tensor, time-major: ``[0, t]`` is h_t, ``[1, t]`` is c_t.
 
     >>> out = cr.ops.lstm(cr.randn(3, 5, 2), cr.randn(2, 16), cr.randn(4, 16))
     >>> out.shape                  # (h, c), time, batch, units
@@ -246,9 +264,25 @@ LSTM = declare(lstm, forward="lstm(x)", inputs="x W U b h0 c0",
                derivative=("backpropagation through time",) * 6, vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recurrent_mask=None):
+def lstm_by_steps(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor,
+                  bias: Tensor | None = None, h0: Tensor | None = None,
+                  c0: Tensor | None = None, recurrent_mask: TensorLike | None = None) -> Tensor:
     """:func:`lstm` written with ordinary chainrule ops, one time step at a time
-    (the reference for tests, and the differentiable replay for create_graph)."""
+    (the reference for tests, and the differentiable replay for create_graph).
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, 4·units).
+        recurrent_kernel: the recurrent weights, (units, 4·units).
+        bias: the bias, (4·units,) (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        c0: the initial cell state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        What :func:`lstm` returns.
+    """
     batch, steps, _ = x.shape
     u = recurrent_kernel.shape[0]
     zeros = Tensor._wrap(np.zeros((batch, u), x.dtype))
@@ -271,7 +305,9 @@ def lstm_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, c0=None, recu
 # --------------------------------------------------------------------------
 # GRU (reset_after=True, Keras' and cuDNN's default)
 # --------------------------------------------------------------------------
-def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+def gru(x: TensorLike, kernel: TensorLike, recurrent_kernel: TensorLike,
+        bias: TensorLike | None = None, h0: TensorLike | None = None,
+        recurrent_mask: TensorLike | None = None) -> Tensor:
     """A whole GRU sequence (Keras gate order z, r, h; reset_after=True) as one op.
 
     ``bias``: (2, 3·units), row 0 added to x_t @ kernel, row 1 to the
@@ -288,6 +324,19 @@ def gru(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
         dĩ = [dx̃_z, dx̃_r, dx̃_h·r]        dh_{t-1} = dh·z + m·(dĩ @ recurrent_kernelᵀ)
 
     d kernel = Xᵀ dX̃, d recurrent_kernel = (m·H_prev)ᵀ dĨ, d bias = [Σ dX̃, Σ dĨ].
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, 3·units).
+        recurrent_kernel: the recurrent weights, (units, 3·units).
+        bias: (2, 3·units): row 0 added to x_t @ kernel, row 1 to the recurrent product
+            (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        The hidden states, (batch, time, units).
 
     >>> cr.ops.gru(cr.randn(2, 5, 3), cr.randn(3, 12), cr.randn(4, 12)).shape
     (2, 5, 4)
@@ -392,8 +441,24 @@ GRU = declare(gru, forward="gru(x)", inputs="x W U b h0",
               derivative=("backpropagation through time",) * 5, vjp=PER_CALL, array_vjp=PER_CALL)
 
 
-def gru_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
-    """:func:`gru` with ordinary chainrule ops, one step at a time."""
+def gru_by_steps(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor,
+                 bias: Tensor | None = None, h0: Tensor | None = None,
+                 recurrent_mask: TensorLike | None = None) -> Tensor:
+    """:func:`gru` with ordinary chainrule ops, one step at a time.
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, 3·units).
+        recurrent_kernel: the recurrent weights, (units, 3·units).
+        bias: (2, 3·units): row 0 added to x_t @ kernel, row 1 to the recurrent product
+            (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        What :func:`gru` returns.
+    """
     batch, steps, _ = x.shape
     u = recurrent_kernel.shape[0]
     h = Tensor._wrap(np.zeros((batch, u), x.dtype)) if h0 is None else h0
@@ -418,12 +483,26 @@ def gru_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask
 # --------------------------------------------------------------------------
 # SimpleRNN (tanh)
 # --------------------------------------------------------------------------
-def simple_rnn(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
+def simple_rnn(x: TensorLike, kernel: TensorLike, recurrent_kernel: TensorLike,
+               bias: TensorLike | None = None, h0: TensorLike | None = None,
+               recurrent_mask: TensorLike | None = None) -> Tensor:
     """A whole tanh RNN sequence as one op: h_t = tanh(x_t @ kernel +
     (m·h_{t-1}) @ recurrent_kernel + bias). Returns (batch, time, units).
 
     Backward: dz = (dh_in + dh_next)·(1 − h_t²), dh_next = m·(dz @ recurrent_kernelᵀ);
     d kernel = Xᵀ dZ, d recurrent_kernel = (m·H_prev)ᵀ dZ, d bias = Σ dZ.
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, units).
+        recurrent_kernel: the recurrent weights, (units, units).
+        bias: the bias, (units,) (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        The hidden states, (batch, time, units).
 
     >>> cr.ops.simple_rnn(cr.randn(2, 5, 3), cr.randn(3, 4), cr.randn(4, 4)).shape
     (2, 5, 4)
@@ -493,8 +572,23 @@ SIMPLE_RNN = declare(simple_rnn, forward="simple_rnn(x)", inputs="x W U b h0",
                      array_vjp=PER_CALL)
 
 
-def simple_rnn_by_steps(x, kernel, recurrent_kernel, bias=None, h0=None, recurrent_mask=None):
-    """:func:`simple_rnn` with ordinary chainrule ops, one step at a time."""
+def simple_rnn_by_steps(x: Tensor, kernel: Tensor, recurrent_kernel: Tensor,
+                        bias: Tensor | None = None, h0: Tensor | None = None,
+                        recurrent_mask: TensorLike | None = None) -> Tensor:
+    """:func:`simple_rnn` with ordinary chainrule ops, one step at a time.
+
+    Args:
+        x: the inputs, (batch, time, features).
+        kernel: the input weights, (features, units).
+        recurrent_kernel: the recurrent weights, (units, units).
+        bias: the bias, (units,) (None: no bias).
+        h0: the initial hidden state, (batch, units) (None: zeros).
+        recurrent_mask: a constant (batch, units) array multiplying h_{t-1} before the
+            recurrent product (recurrent dropout).
+
+    Returns:
+        What :func:`simple_rnn` returns.
+    """
     batch, steps, _ = x.shape
     u = recurrent_kernel.shape[0]
     h = Tensor._wrap(np.zeros((batch, u), x.dtype)) if h0 is None else h0

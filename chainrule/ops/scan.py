@@ -6,6 +6,8 @@ entry's gradient goes back to where it came from; their integer outputs
 (``top_k``'s indices) are plain tensors that carry no gradient, as in
 PyTorch and Keras.
 """
+from __future__ import annotations
+
 import numbers
 
 import numpy as np
@@ -13,6 +15,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..rules import PER_CALL, declare
 from ..tensor import Tensor, as_tensor, record
+from ..typing import DTypeLike, TensorLike
 from .index import scatter_add
 from .rearrange import flip
 from .shaping import normalize_axes, reshape
@@ -20,9 +23,17 @@ from .shaping import normalize_axes, reshape
 __all__ = ["cumsum", "sort", "top_k"]
 
 
-def cumsum(x, axis=None, dtype=None):
+def cumsum(x: TensorLike, axis: int | None = None, dtype: DTypeLike | None = None) -> Tensor:
     """Running sum along ``axis`` (of the flattened tensor when None), as
     ``np.cumsum`` / ``keras.ops.cumsum``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis summed along (None: the flattened tensor).
+        dtype: cast ``x`` to this dtype first.
+
+    Returns:
+        A new tensor.
 
     >>> cr.cumsum(cr.tensor([1.0, 2.0, 3.0])).numpy()
     array([1., 3., 6.], dtype=float32)
@@ -57,10 +68,17 @@ def _along(indices, axis):
     return tuple(indices if a == axis else grids[a] for a in range(indices.ndim))
 
 
-def sort(x, axis=-1):
+def sort(x: TensorLike, axis: int | None = -1) -> Tensor:
     """``x`` sorted in ascending order along ``axis`` (stable, as ``np.sort``).
 
     Gradient: each entry's gradient goes back to the position it came from.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis sorted along (None: the flattened tensor).
+
+    Returns:
+        A new tensor.
     """
     x = as_tensor(x)
     (ax,) = normalize_axes(axis, x.ndim, "sort")
@@ -83,12 +101,20 @@ SORT = declare(sort, forward="sort(x)", inputs="x",
                array_vjp=PER_CALL)
 
 
-def top_k(x, k, sorted=True):  # noqa: A002  (Keras' and PyTorch's name)
+def top_k(x: TensorLike, k: int, sorted: bool = True) -> tuple[Tensor, Tensor]:  # noqa: A002  (Keras' and PyTorch's name)
     """The ``k`` largest entries along the last axis and their positions:
     ``(values, indices)``, largest first (as ``keras.ops.top_k``,
     ``torch.topk``; ties go to the lower index). ``indices`` is an int32
     tensor without gradient. ``sorted=False`` is accepted and still returns
     them in order.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        k: how many entries.
+        sorted: accepted for compatibility; the entries always come in order.
+
+    Returns:
+        ``(values, indices)``, each of shape ``x.shape[:-1] + (k,)``.
     """
     x = as_tensor(x)
     if x.ndim == 0:

@@ -3,13 +3,19 @@
 erf(x) = 2/√π ∫₀ˣ e^(-t²) dt; its derivative is 2/√π · e^(-x²). The forward
 is SciPy's ``scipy.special.erf`` (accurate to the last bit in float64).
 """
+from __future__ import annotations
+
 import math
+
+from typing import Sequence
 
 import numpy as np
 from scipy import special as _special
 
 from ..rules import declare
-from ..tensor import as_tensor, record
+from ..rules import ArrayGrads, TensorGrads
+from ..tensor import Tensor, as_tensor, record
+from ..typing import TensorLike
 from .elementwise import exp
 
 __all__ = ["erf"]
@@ -17,8 +23,14 @@ __all__ = ["erf"]
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def erf(x):
+def erf(x: TensorLike) -> Tensor:
     """erf(x) = 2/√π ∫₀ˣ e^(-t²) dt, elementwise (as ``torch.erf``, ``keras.ops.erf``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
 
     >>> cr.erf(cr.tensor([0.0, 1.0])).numpy().round(4)
     array([0.    , 0.8427], dtype=float32)
@@ -30,11 +42,12 @@ def erf(x):
     return record(ERF, data, (x,))
 
 
-def d_erf(g, out, x):
+def d_erf(g: Tensor, out: Tensor, x: Tensor) -> TensorGrads:
     return g * (exp(-(x * x)) * _TWO_OVER_SQRT_PI)
 
 
-def d_erf_arrays(needs, g, out, x):
+def d_erf_arrays(needs: Sequence[bool], g: np.ndarray, out: np.ndarray,
+                 x: np.ndarray) -> ArrayGrads:
     return g * (np.exp(-(x * x)) * x.dtype.type(_TWO_OVER_SQRT_PI))
 
 
