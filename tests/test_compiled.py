@@ -774,9 +774,8 @@ def test_replay_grows_no_array_and_nothing_but_numpys_scalar_fill():
     assert python_bytes == 0, f"Python objects grew by {python_bytes} bytes:\n{top}"
 
 
-def test_one_replay_allocates_a_bounded_amount():
-    """A replay's peak above steady state is its temporaries: about a dozen
-    (32, 16) float32 arrays of 2 KiB, never the whole model again."""
+def _one_replay_peak():
+    """Bytes a replay of the tiny MLP step holds at its peak above steady state."""
     step, x, y = _tiny_mlp_step()
     gc.collect()
     tracemalloc.start()
@@ -788,7 +787,21 @@ def test_one_replay_allocates_a_bounded_amount():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert 0 < peak - steady < 64 * 1024
+    return peak - steady
+
+
+def test_one_replay_allocates_a_bounded_amount():
+    """A replay's peak above steady state is its temporaries: about a dozen
+    (32, 16) float32 arrays of 2 KiB, never the whole model again."""
+    assert 0 < _one_replay_peak() < 64 * 1024
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not built yet (issue 19, 'buffers allocated once... no allocation in steady state'): "
+    "each line of the replay allocates its result (v0 = linear(...), g22 = d_tanh_arrays"
+    "(...)): about 23.7 KiB at the peak of one replay of the tiny MLP step"))
+def test_one_replay_writes_into_buffers_allocated_once():
+    assert _one_replay_peak() < 4 * 1024
 
 
 # --------------------------------------------------------------------------
