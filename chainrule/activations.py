@@ -85,6 +85,11 @@ def relu(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> relu(cr.tensor([-1.0, 0.5]))
+    tensor([0. , 0.5])
     """
     return ops.relu(x)
 
@@ -109,6 +114,11 @@ def sigmoid(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> sigmoid(cr.tensor([-1000.0, 0.0, 1000.0]))              # finite at ±1000
+    tensor([0. , 0.5, 1. ])
     """
     return ops.sigmoid(x)
 
@@ -150,6 +160,11 @@ def tanh(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> tanh(cr.tensor([0.0]))
+    tensor([0.])
     """
     return ops.tanh(x)
 
@@ -181,6 +196,11 @@ def log_softmax(x: TensorLike, axis: int = -1) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> log_softmax(cr.tensor([0.0, 0.0])).numpy().round(4)
+    array([-0.6931, -0.6931], dtype=float32)
     """
     return ops.log_softmax(x, axis=axis)
 
@@ -194,6 +214,11 @@ def leaky_relu(x: TensorLike, negative_slope: float = 0.2) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> leaky_relu(cr.tensor([-1.0, 2.0]))                     # Keras' slope 0.2
+    tensor([-0.2,  2. ])
     """
     return ops.leaky_relu(x, alpha=negative_slope)
 
@@ -207,6 +232,11 @@ def elu(x: TensorLike, alpha: float = 1.0) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> elu(cr.tensor([-1000.0, 1.0]))
+    tensor([-1.,  1.])
     """
     return ops.elu(x, alpha=alpha)
 
@@ -223,6 +253,11 @@ def selu(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> selu(cr.tensor([0.0, 1.0])).numpy().round(4)
+    array([0.    , 1.0507], dtype=float32)
     """
     return ops.elu(x, alpha=_SELU_ALPHA) * _SELU_SCALE
 
@@ -235,6 +270,11 @@ def softplus(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> [round(v, 4) for v in softplus(cr.tensor([-1000.0, 0.0, 1000.0])).tolist()]
+    [0.0, 0.6931, 1000.0]
     """
     return ops.softplus(x)
 
@@ -260,6 +300,11 @@ def silu(x: TensorLike) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> silu(cr.tensor([0.0, 1.0])).numpy().round(4)
+    array([0.    , 0.7311], dtype=float32)
     """
     x = as_tensor(x)
     return x * ops.sigmoid(x)
@@ -297,6 +342,12 @@ def gelu(x: TensorLike, approximate: bool = False) -> Tensor:
 
     Returns:
         A tensor of ``x``'s shape.
+
+    Example:
+
+    >>> x = cr.tensor([1.0])
+    >>> round(float(gelu(x)[0]), 4), round(float(gelu(x, approximate=True)[0]), 4)  # 1·Φ(1)
+    (0.8413, 0.8412)
     """
     x = as_tensor(x)
     if approximate:
@@ -531,6 +582,11 @@ def serialize(activation: ActivationLike) -> str:
 
     Returns:
         Its name (``"relu"``, ``"package>name"``...).
+
+    Example:
+
+    >>> serialize("hard_swish"), serialize(None)
+    ('hard_silu', 'linear')
     """
     activation = get(activation)
     name = _REGISTRY.name_of(activation) or getattr(activation, "__name__", None)
@@ -552,6 +608,11 @@ def deserialize(config: str | dict[str, Any] | None,
 
     Returns:
         The activation function.
+
+    Example:
+
+    >>> deserialize("relu") is relu
+    True
     """
     with CustomObjectScope(custom_objects):
         return get(config)
@@ -569,6 +630,11 @@ def get(identifier: ActivationLike) -> Callable[..., Any]:
 
     Returns:
         The activation function (``linear`` for None).
+
+    Example:
+
+    >>> get(None) is linear, get("swish") is silu
+    (True, True)
     """
     if identifier is None:
         return linear

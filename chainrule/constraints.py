@@ -119,6 +119,12 @@ class UnitNorm(Constraint):
 
     Args:
         axis: the axis (or axes) the norms are taken along.
+
+    Example:
+
+    >>> UnitNorm()(np.array([[3.0], [4.0]])).numpy().round(4)
+    array([[0.6],
+           [0.8]])
     """
 
     def __init__(self, axis: Axis = 0) -> None:
@@ -143,6 +149,12 @@ class MinMaxNorm(Constraint):
         rate: how far toward the interval each application moves the norm
             (1 moves it all the way).
         axis: the axis (or axes) the norms are taken along.
+
+    Example:
+
+    >>> w = MinMaxNorm(min_value=1.0, max_value=2.0)(np.array([[6.0], [8.0]]))
+    >>> float(np.linalg.norm(w.numpy())).__round__(4)
+    2.0
     """
 
     def __init__(self, min_value: float = 0.0, max_value: float = 1.0, rate: float = 1.0,
@@ -181,6 +193,11 @@ def serialize(constraint: Constraint) -> dict[str, Any]:
 
     Returns:
         A dict that ``deserialize`` turns back into an equal constraint.
+
+    Example:
+
+    >>> serialize(MaxNorm(3.0))
+    {'class_name': 'MaxNorm', 'config': {'max_value': 3.0, 'axis': 0}}
     """
     return _REGISTRY.serialize(constraint)
 

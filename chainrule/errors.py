@@ -55,6 +55,11 @@ def matmul_error(a_shape: Sequence[int], b_shape: Sequence[int]) -> ShapeError:
     Returns:
         A ``ShapeError`` (to raise) whose message suggests ``W.T`` or ``x.T``
         where a transpose would make the shapes fit.
+
+    Example:
+
+    >>> print(matmul_error((2, 3), (2, 3)))  # doctest: +ELLIPSIS
+    matmul: shapes (2, 3) @ (2, 3) do not fit: ... Did you mean x @ W.T (W.T has shape (3, 2)), ...?
     """
     a, b = tuple(a_shape), tuple(b_shape)
     k_a = a[-1]

@@ -205,6 +205,12 @@ def categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits
 
     Returns:
         One loss per sample: a tensor of ``y_pred``'s shape without ``axis``.
+
+    Example:
+
+    >>> y_true = [[0.0, 1.0, 0.0]]
+    >>> categorical_crossentropy(y_true, [[0.05, 0.95, 0.0]]).numpy().round(4)   # -log 0.95
+    array([0.0513], dtype=float32)
     """
     y_pred = _prediction(y_pred)
     y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
@@ -234,6 +240,11 @@ def softmax_cross_entropy(logits: TensorLike, labels: TensorLike) -> Tensor:
 
     Returns:
         One loss per sample: a tensor of shape ``logits.shape[:-1]``.
+
+    Example:
+
+    >>> softmax_cross_entropy(cr.tensor([[0.0, 0.0]]), [1]).numpy().round(4)     # log 2
+    array([0.6931], dtype=float32)
     """
     x = _prediction(logits)
     return ops.softmax_cross_entropy(x, _sparse_labels(labels, x.shape))
@@ -253,6 +264,11 @@ def sparse_categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike,
 
     Returns:
         One loss per sample: a tensor of shape ``y_pred.shape[:-1]``.
+
+    Example:
+
+    >>> sparse_categorical_crossentropy([1, 0], [[0.1, 0.9], [0.5, 0.5]]).numpy().round(4)
+    array([0.1054, 0.6931], dtype=float32)
     """
     y_pred = _prediction(y_pred)
     if y_pred.ndim < 1:
@@ -296,6 +312,11 @@ def mean_absolute_error(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
 
     Returns:
         One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+
+    >>> mean_absolute_error([[0.0, 2.0]], [[1.0, 1.0]]).numpy()
+    array([1.], dtype=float32)
     """
     y, y_pred = _pair(y_true, y_pred)
     return _mean_last(ops.abs(y_pred - Tensor._wrap(y)))
@@ -312,6 +333,11 @@ def huber(y_true: TensorLike, y_pred: TensorLike, delta: float = 1.0) -> Tensor:
 
     Returns:
         One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+
+    >>> huber([[0.0, 0.0]], [[0.5, 3.0]]).numpy()      # (½·0.25 + (3 - ½)) / 2
+    array([1.3125], dtype=float32)
     """
     y, y_pred = _pair(y_true, y_pred)
     error = y_pred - Tensor._wrap(y)
@@ -331,6 +357,11 @@ def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
 
     Returns:
         One loss per sample: a tensor of ``y_pred``'s shape without its last axis.
+
+    Example:
+
+    >>> hinge([[1.0, 0.0]], [[0.5, -2.0]]).numpy()     # 0/1 labels become ±1
+    array([0.25], dtype=float32)
     """
     y, y_pred = _pair(y_true, y_pred)
     target = Tensor._wrap(_signed_labels(y, y_pred.dtype))
@@ -394,6 +425,16 @@ class Loss:
     Args:
         name: the loss's name in the logs; None makes one from the class name.
         reduction: how the per-sample losses become one value (see above).
+
+    Example:
+
+    >>> class AbsoluteError(Loss):
+    ...     def call(self, y_true, y_pred):
+    ...         return cr.ops.abs(cr.as_tensor(y_pred) - cr.tensor(y_true))
+    >>> AbsoluteError()([1.0, 2.0], [1.5, 3.0]).numpy()
+    array(0.75, dtype=float32)
+    >>> AbsoluteError(reduction="none")([1.0, 2.0], [1.5, 3.0]).numpy()
+    array([0.5, 1. ], dtype=float32)
     """
 
     def __init__(self, name: str | None = None,
@@ -747,6 +788,12 @@ def serialize(loss: Loss) -> dict[str, Any]:
 
     Returns:
         A dict that ``deserialize`` turns back into an equal loss.
+
+    Example:
+
+    >>> serialize(Huber(delta=2.0))
+    {'class_name': 'Huber',
+     'config': {'name': 'huber_loss', 'reduction': 'sum_over_batch_size', 'delta': 2.0}}
     """
     if not isinstance(loss, Loss):
         raise TypeError(f"serialize needs a Loss object, got {type(loss).__name__}")
@@ -771,6 +818,11 @@ def deserialize(config: dict[str, Any]) -> Loss:
 
     Returns:
         The ``Loss`` object.
+
+    Example:
+
+    >>> deserialize({"class_name": "Huber", "config": {"delta": 2.0}}).delta
+    2.0
     """
     if isinstance(config, dict) and config.get("class_name") == "LossFunctionWrapper":
         kwargs = dict(config.get("config") or {})

@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence, Union, overload
 
 import numpy as np
 
+from . import graph
 from .masks import get_keras_mask
 from .registry import (Registry, UnknownNameError, class_and_snake_names, get_registered_name,
                        get_registered_object)
@@ -97,6 +98,11 @@ def accuracy(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> accuracy([[1], [2]], [[1], [3]])
+    array([1., 0.], dtype=float32)
     """
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return _mean_last((y_true == y_pred).astype(np.float32))
@@ -179,6 +185,11 @@ def mean_squared_error(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> mean_squared_error([[0.0, 2.0]], [[1.0, 1.0]])
+    array([1.])
     """
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return _mean_last(np.square(y_true - y_pred))
@@ -193,6 +204,11 @@ def mean_absolute_error(y_true: TensorLike, y_pred: TensorLike) -> np.ndarray:
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> mean_absolute_error([[0.0, 2.0]], [[1.0, 1.0]])
+    array([1.])
     """
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return _mean_last(np.abs(y_true - y_pred))
@@ -208,6 +224,11 @@ def mean_absolute_percentage_error(y_true: TensorLike, y_pred: TensorLike) -> np
 
     Returns:
         One value per sample, a NumPy float array.
+
+    Example:
+
+    >>> mean_absolute_percentage_error([[2.0, 4.0]], [[1.0, 5.0]])
+    array([37.5])
     """
     y_true, y_pred = _match_ranks(_array(y_true), _array(y_pred))
     return 100.0 * _mean_last(np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), 1e-7))
@@ -242,7 +263,33 @@ class Metric(metaclass=_ResetAfterInit):
     Args:
         name: the metric's name in the logs; None makes one from the class name.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> class Count(Metric):
+    ...     def __init__(self, name="count"):
+    ...         super().__init__(name=name)
+    ...         self.seen = self.add_variable((), initializer=0)
+    ...     def update_state(self, values):
+    ...         self.seen.assign_add(len(values))
+    ...     def result(self):
+    ...         return float(self.seen.numpy())
+    >>> m = Count()
+    >>> m.update_state([1, 2, 3])
+    >>> m.update_state([4])
+    >>> m.result()
+    4.0
+    >>> m.reset_state()
+    >>> m.result()
+    0.0
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A metric updated inside a cr.jit step is updated at every replay.
+        super().__init_subclass__(**kwargs)
+        update = cls.__dict__.get("update_state")
+        if update is not None and not hasattr(update, "__wrapped__"):
+            cls.update_state = graph.effect(update)  # type: ignore[method-assign]
 
     def __init__(self, name: str | None = None, dtype: DTypeLike | None = None) -> None:
         self.name = name or type(self).__name__.lower()
@@ -448,6 +495,13 @@ class MeanMetricWrapper(Mean):
         name: the metric's name; None takes the function's.
         dtype: the dtype of the state variables (default float64).
         **kwargs: passed to ``fn`` on every update.
+
+    Example:
+
+    >>> m = MeanMetricWrapper(lambda y, p: np.abs(np.subtract(y, p)), name="abs")
+    >>> m.update_state([1.0, 2.0], [1.5, 2.0])
+    >>> m.result()
+    0.25
     """
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None,
@@ -523,6 +577,11 @@ class CategoricalAccuracy(MeanMetricWrapper):
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> CategoricalAccuracy()([[0, 1], [1, 0]], [[0.3, 0.7], [0.4, 0.6]])
+    0.5
     """
 
     def __init__(self, name: str | None = "categorical_accuracy",
@@ -536,6 +595,11 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> SparseCategoricalAccuracy()([1, 0], [[0.3, 0.7], [0.4, 0.6]])
+    0.5
     """
 
     def __init__(self, name: str | None = "sparse_categorical_accuracy",
@@ -549,6 +613,11 @@ class MeanSquaredError(MeanMetricWrapper):
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> MeanSquaredError()([[0.0, 2.0]], [[1.0, 1.0]])
+    1.0
     """
 
     def __init__(self, name: str | None = "mean_squared_error",
@@ -562,6 +631,11 @@ class MeanAbsoluteError(MeanMetricWrapper):
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> MeanAbsoluteError()([[0.0, 2.0]], [[1.0, 1.0]])
+    1.0
     """
 
     def __init__(self, name: str | None = "mean_absolute_error",
@@ -575,6 +649,11 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
     Args:
         name: the metric's name in the logs.
         dtype: the dtype of the state variables (default float64).
+
+    Example:
+
+    >>> MeanAbsolutePercentageError()([[2.0, 4.0]], [[1.0, 5.0]])
+    37.5
     """
 
     def __init__(self, name: str | None = "mean_absolute_percentage_error",
@@ -918,6 +997,11 @@ def serialize(metric: Metric) -> dict[str, Any]:
 
     Returns:
         A dict that ``deserialize`` turns back into an equal metric.
+
+    Example:
+
+    >>> serialize(Precision(thresholds=0.7))
+    {'class_name': 'Precision', 'config': {'name': 'precision', 'thresholds': 0.7}}
     """
     if type(metric) is _InferredAccuracy:
         return {"class_name": "accuracy", "config": {"name": metric.name}}
@@ -944,6 +1028,11 @@ def deserialize(config: dict[str, Any], loss: Any = None) -> Metric:
 
     Returns:
         The metric object.
+
+    Example:
+
+    >>> deserialize({"class_name": "AUC", "config": {"num_thresholds": 50}}).num_thresholds
+    50
     """
     name = config.get("class_name") if isinstance(config, dict) else None
     if name == "accuracy":

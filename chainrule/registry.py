@@ -79,6 +79,12 @@ def class_and_snake_names(*classes: type) -> dict[str, type]:
     Returns:
         A dict from each class's name and its snake_case name to the class
         (a snake_case name already taken keeps its first class).
+
+    Example:
+
+    >>> class GlorotUniform: pass
+    >>> sorted(class_and_snake_names(GlorotUniform))
+    ['GlorotUniform', 'glorot_uniform']
     """
     names = {}
     for cls in classes:
@@ -100,6 +106,16 @@ class CustomObjectScope:
 
     Args:
         custom_objects: a dict ``{name: object}``, or None.
+
+    Example:
+
+    >>> def scaled_tanh(x):
+    ...     return 2 * x
+    >>> with CustomObjectScope({"scaled_tanh": scaled_tanh}):
+    ...     print(get_registered_object("scaled_tanh") is scaled_tanh)
+    True
+    >>> get_registered_object("scaled_tanh") is None
+    True
     """
 
     def __init__(self, custom_objects: dict[str, Any] | None = None) -> None:
@@ -231,6 +247,11 @@ def get_registered_object(name: str, custom_objects: Mapping[str, Any] | None = 
 
     Returns:
         The object found, or None.
+
+    Example:
+
+    >>> get_registered_object("f", module_objects={"f": len})
+    <built-in function len>
     """
     scope: Mapping[str, Any] = getattr(_SCOPE, "objects", {})
     source: Mapping[str, Any]

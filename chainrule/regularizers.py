@@ -96,6 +96,11 @@ class L1(L1L2):
 
     Args:
         l1: the factor of the penalty, >= 0.
+
+    Example:
+
+    >>> round(float(L1(0.1)(cr.tensor([1.0, -2.0]))), 4)        # 0.1·(1 + 2)
+    0.3
     """
 
     def __init__(self, l1: float = 0.01) -> None:
@@ -110,6 +115,13 @@ class L2(L1L2):
 
     Args:
         l2: the factor of the penalty, >= 0.
+
+    Example:
+
+    >>> float(L2(0.1)(cr.tensor([1.0, -2.0])))                  # 0.1·(1 + 4)
+    0.5
+    >>> get("l2").get_config()
+    {'l2': 0.01}
     """
 
     def __init__(self, l2: float = 0.01) -> None:
@@ -139,6 +151,11 @@ def serialize(reg: Regularizer) -> dict[str, Any]:
 
     Returns:
         A dict that ``deserialize`` turns back into an equal regularizer.
+
+    Example:
+
+    >>> serialize(L1L2(l1=0.01, l2=0.02))
+    {'class_name': 'L1L2', 'config': {'l1': 0.01, 'l2': 0.02}}
     """
     return _REGISTRY.serialize(reg)
 
