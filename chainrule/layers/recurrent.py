@@ -298,6 +298,13 @@ class SimpleRNN(_Recurrent):
             ``bias_initializer``, the regularizers, ``dropout``, ``recurrent_dropout``, ``seed``,
             ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful`` (False only),
             ``unroll``.
+
+    Example:
+
+    >>> layer = SimpleRNN(4, return_state=True)
+    >>> output, h = layer(cr.ones(2, 5, 3))
+    >>> output.shape, h.shape
+    ((2, 4), (2, 4))
     """
 
     def __init__(self, units: int, activation: str | Callable[..., Any] | None = "tanh",
@@ -438,6 +445,14 @@ class GRU(_Recurrent):
             ``bias_initializer``, the regularizers, ``dropout``, ``recurrent_dropout``, ``seed``,
             ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful`` (False only),
             ``unroll``.
+
+    Example:
+
+    >>> layer = GRU(8)
+    >>> layer(cr.ones(2, 5, 3)).shape
+    (2, 8)
+    >>> [w.shape for w in layer.get_weights()]    # kernel, recurrent_kernel, bias (reset_after)
+    [(3, 24), (8, 24), (2, 24)]
     """
 
     _gates = 3
