@@ -246,15 +246,17 @@ def _tiny_sequential(params):
 
 def chainrule_tiny_sequential_jit_step(params, x, y):
     """The ``Sequential`` step (forward, mean squared error, gradients, SGD)
-    under ``cr.jit``: the compiled step alone, without ``fit``'s loop."""
+    under ``cr.jit``: the compiled step alone, without ``fit``'s loop. The
+    loss is the one ``compile(loss="mse")`` gives fit (Keras' per-sample mean
+    over the last axis, then the batch mean), so the fit row differs from
+    this one by what fit adds."""
     model = _tiny_sequential(params)
     ws = model.trainable_weights
     opt = cr.optimizers.SGD(learning_rate=TINY_LR)
 
     @cr.jit
     def train(X, Y):
-        d = model(X, training=True) - Y
-        loss = (d * d).mean()
+        loss = cr.losses.mean_squared_error(Y, model(X, training=True)).mean()
         opt.apply_gradients(zip(gradients(loss, ws), ws))
         return loss
 
@@ -533,7 +535,8 @@ def tiny_section(libs, cfg, peak, log=print):
         "overhead, not arithmetic. `chainrule (jit)`: the same step under `cr.jit` "
         "(traced once, replayed as straight-line NumPy; gradients as values, as under "
         "`jax.jit`); `chainrule (Sequential, jit)`: the `Sequential` model's step under "
-        f"`cr.jit`; `{FIT_JIT}`: one `model.fit` epoch of {FIT_STEPS} batches of 32 on the "
+        "`cr.jit`, with the loss `compile(loss='mse')` gives fit (a per-sample mean, then "
+        f"the batch mean); `{FIT_JIT}`: one `model.fit` epoch of {FIT_STEPS} batches of 32 on the "
         "same Sequential compiled with `jit_compile=True` (loss 'mse', SGD), its time "
         f"divided by {FIT_STEPS}: the compiled step plus what fit adds (batching, the loss "
         "tracker, callbacks, logs).",
