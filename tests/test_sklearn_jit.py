@@ -171,3 +171,28 @@ def test_a_fitted_compiled_estimator_pickles_and_trains_on():
     model.partial_fit(X, y)
     clone.partial_fit(X, y)
     _assert_same(clone, model)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimators_fitting_in_threads_get_their_own_results():
+    """Fits running at once in threads (joblib's threading backend, a grid
+    search's n_jobs) trace and replay each its own step: the weights of each
+    equal the same fit run alone."""
+    import threading
+    X, rng = _data(240, features=6)
+    y = _targets("multiclass", X, rng)
+    make = lambda seed: MLPClassifier(hidden_layer_sizes=(16,), batch_size=32, max_iter=6,
+                                      random_state=seed, dtype="float64")
+    alone = [_fit(lambda s=s: make(s), X, y, True) for s in range(4)]
+    together = [None] * 4
+
+    def work(i):
+        together[i] = _fit(lambda: make(i), X, y, True)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for a, b in zip(together, alone):
+        _assert_same(a, b, tol=0)
+    assert all("_jit_step" in m.__dict__ for m in together)
