@@ -518,14 +518,19 @@ def tiny_section(libs, cfg, peak, log=print):
         Target("Tiny MLP step, chainrule / hand-written NumPy", ratio, TINY_TARGET,
                "See benchmarks/PROFILE.md for where the time goes."),
         Target("Tiny MLP step, chainrule (jit) / hand-written NumPy", jit_ratio,
-               TINY_JIT_TARGET, "See benchmarks/PROFILE-jit.md for the replay's cost by line."),
+               TINY_JIT_TARGET, "The replayed kernels cost what NumPy's do; the difference "
+               "is the optimizer update (a method call per variable) and the square-mean "
+               "backward (benchmarks/PROFILE-jit.md, by line of the generated code)."),
         Target("Tiny MLP step, chainrule (jit) / JAX jit (faster than JAX)",
                timings[JIT].median / timings["JAX jit"].median if "JAX jit" in timings else None,
-               1.0, "See benchmarks/PROFILE-jit.md." if "JAX jit" in timings
-               else "JAX not installed"),
+               1.0, "JAX runs the step as one XLA call, about as fast as hand-written "
+               "NumPy; the replay is ~20 NumPy calls (benchmarks/PROFILE-jit.md)."
+               if "JAX jit" in timings else "JAX not installed"),
         Target("Tiny MLP, Sequential.fit (jit_compile=True) per step / the compiled "
                "Sequential step alone", timings[FIT_JIT].median / timings[SEQ_JIT].median,
-               FIT_JIT_TARGET, "See benchmarks/PROFILE-jit.md for what fit adds per step.")]
+               FIT_JIT_TARGET, "fit adds to each compiled step a finiteness test of every "
+               "gradient and its per-batch Python: batching, the loss tracker, callbacks, "
+               "logs (benchmarks/PROFILE-jit.md).")]
     return Section(
         "tiny", "(b) Tiny MLP training step: 2-16-16-1, batch 32, SGD",
         "tanh, tanh, linear; mean squared error; SGD (lr 0.01); float32; one call = zero the "
@@ -575,7 +580,8 @@ def no_slower_target(what, ratio):
     """compiled / eager: "no slower than eager", within the report's noise band."""
     return Target(f"{what}, chainrule (jit) / chainrule eager (no slower: 1.0x, within the "
                   f"report's {100 * (NO_SLOWER - 1):.0f}% noise band)", ratio, NO_SLOWER,
-                  "See benchmarks/PROFILE-jit.md.")
+                  "The step is bound by its products; the replay saves only the graph's "
+                  "bookkeeping (benchmarks/PROFILE-jit.md).")
 
 
 def per_step(timing, steps):

@@ -148,8 +148,11 @@ def _section(key, title, text, steps, flops, peak, cfg, target_what, limit, log,
     targets = [Target(target_what, torch_ratio("chainrule"), limit, why)]
     if jit_target == "pytorch":
         targets.append(Target(target_what.replace("chainrule", "chainrule (jit)", 1),
-                              torch_ratio(JIT), limit, "See benchmarks/PROFILE-jit.md."
-                              if refs else "PyTorch not installed"))
+                              torch_ratio(JIT), limit,
+                              "The LSTM is one op, so the compiled step is the eager one; its "
+                              "time is the backward through time's products "
+                              "(benchmarks/PROFILE-jit.md)." if refs else
+                              "PyTorch not installed"))
     else:
         what = target_what.split(",")[0]
         targets.append(no_slower_target(what, timings[JIT].median / timings["chainrule"].median))

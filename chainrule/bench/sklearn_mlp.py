@@ -66,8 +66,9 @@ def sklearn_section(libs, cfg, peak=None, log=print):
     ratio = ours[0] / base[0] if base else None
     why = (f"Test accuracy: chainrule {ours[1]:.4f}, scikit-learn {base[1]:.4f} "
            f"({100 * (ours[1] - base[1]):+.2f} points); the eager step's fit: "
-           f"{base[0] / eager[0]:.2f}x faster than scikit-learn. See "
-           "benchmarks/PROFILE-jit.md" if base else "scikit-learn not installed")
+           f"{base[0] / eager[0]:.2f}x faster than scikit-learn. The step is two large "
+           "products and Adam (benchmarks/PROFILE-jit.md)" if base
+           else "scikit-learn not installed")
     return Section(
         "sklearn", "(f) MLPClassifier fit: chainrule.sklearn vs scikit-learn",
         f"`MLPClassifier(hidden_layer_sizes=(256,), solver='adam', max_iter={epochs}, "
