@@ -90,24 +90,38 @@ def _op_codes() -> dict:
     codes = {}
     modules = [m for m in vars(ops).values() if getattr(m, "__name__", "").startswith(
         "chainrule.ops.")] + [random]
-    shared = set()           # code made by a factory, shared by several functions
     functions = [getattr(module, name, None) for module in modules
                  for name in getattr(module, "__all__", ())]
     for fn in functions + [rule.function for rule in RULES.values()] + list(graph.REPLAYED):
         code = getattr(fn, "__code__", None)
-        if code is None or fn.__closure__ is not None:
+        if code is None:
             continue
-        if codes.get(code, fn) is not fn:
-            shared.add(code)
+        if fn.__closure__ is not None:
+            # made by a factory (the comparisons): one code for several
+            # functions, told apart at the call by what their closures hold
+            candidates = codes.setdefault(code, _Made([]))
+            if type(candidates) is _Made and fn not in candidates:
+                candidates.append(fn)
+            continue
         codes[code] = fn
-    for code in shared:
-        del codes[code]
     from .autodiff import custom_gradient            # its wrapper: one code, many functions
     codes[custom_gradient(lambda x: (x, None)).__code__] = _CUSTOM_GRADIENT
     return codes
 
 
 _CUSTOM_GRADIENT = object()
+
+
+class _Made(list):
+    """The functions a factory made with one code object."""
+
+    def pick(self, frame):
+        """The one whose closure holds what ``frame``'s free variables hold."""
+        names = frame.f_code.co_freevars
+        for fn in self:
+            if all(frame.f_locals.get(n) is c.cell_contents for n, c in zip(names, fn.__closure__)):
+                return fn
+        return None
 
 
 # --------------------------------------------------------------------------
@@ -285,6 +299,8 @@ class _Tracer:
     def profile(self, frame, event, arg):
         if event == "call":
             fn = self.op_codes.get(frame.f_code)
+            if type(fn) is _Made:
+                fn = fn.pick(frame)
             if fn is not None:
                 if fn is _CUSTOM_GRADIENT:      # a cr.custom_gradient function: that wrapper again
                     from .autodiff import custom_gradient
@@ -355,13 +371,17 @@ class _Tracer:
         return True
 
     def op_call(self, fn, args, records, result):
-        if isinstance(result, np.ndarray):          # a random draw marked graph.replayed
-            if id(result) not in self.names:
-                shells = {}
-                call = self._call_code(fn, args, shells)
-                var = self.fresh("v")
-                self.lines.append(f"{var} = {call}")
-                self.name_array(result, var)
+        arrays = (result,) if isinstance(result, np.ndarray) else tuple(result) \
+            if isinstance(result, tuple) and result and all(
+                isinstance(a, np.ndarray) for a in result) else None
+        if arrays is not None:      # a function marked graph.replayed (a draw, a mask's layout)
+            fresh = [a for a in arrays if id(a) not in self.names]
+            if fresh:
+                out = self.fresh("o")
+                self.lines.append(f"{out} = {self._call_code(fn, args, {})}")
+                for k, a in enumerate(arrays):
+                    if id(a) not in self.names:
+                        self.name_array(a, out if a is result else f"{out}[{k}]")
             return
         leaves = []
         _tensor_leaves(result, (), leaves)
@@ -666,6 +686,7 @@ class Compiled:
         self.fn = fn
         self.input_signature = None if input_signature is None else list(input_signature)
         self.max_traces = int(max_traces)
+        self._lock = threading.RLock()
         self._cache = {}              # the general key -> its _Program
         self._by_shape = {}           # arrays-in calls: (shapes and dtypes) -> the same _Program
         self._structure = None
@@ -690,9 +711,12 @@ class Compiled:
             if None not in key:
                 program = self._by_shape.get((key, graph.is_grad_enabled()))
                 if program is not None:
-                    if _NONE in key:
-                        return program.fn(*[a for a in args if a is not None])
-                    return program.fn(*args)
+                    # one replay at a time: the code's shells (tensors whose .data it
+                    # sets before an op call) are shared by every call
+                    with self._lock:
+                        if _NONE in key:
+                            return program.fn(*[a for a in args if a is not None])
+                        return program.fn(*args)
         leaves, statics = [], []
         key = (_flatten((args, kwargs), leaves, statics), graph.is_grad_enabled())
         if self.input_signature is not None:
@@ -704,12 +728,14 @@ class Compiled:
                 spec.check(a, k)
         program = self._cache.get(key)
         if program is None:
-            result = self._trace(key, args, kwargs, leaves)
+            with self._lock:
+                result = self._trace(key, args, kwargs, leaves)
             if not kwargs and all(type(a) is np.ndarray or a is None for a in args):
                 flat = tuple((a.shape, a.dtype) if a is not None else _NONE for a in args)
                 self._by_shape[(flat, key[1])] = self._latest
             return result
-        return program.fn(*[t.data if type(t) is Tensor else t for t in leaves])
+        with self._lock:
+            return program.fn(*[t.data if type(t) is Tensor else t for t in leaves])
 
     def _trace(self, key, args, kwargs, leaves):
         tracer = _Tracer(getattr(self.fn, "__name__", "fn"))

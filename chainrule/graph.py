@@ -107,11 +107,8 @@ def effect(method: _F) -> _F:
         if tracer is None or tracer.paused or tracer.thread != threading.get_ident():
             return method(*args, **kwargs)
         return tracer.effect(method, args, kwargs)
-    traced_effect.__name__ = method.__name__
-    traced_effect.__qualname__ = method.__qualname__
-    traced_effect.__doc__ = method.__doc__
-    traced_effect.__wrapped__ = method  # type: ignore[attr-defined]
-    return traced_effect  # type: ignore[return-value]
+    # (its name, docstring, type hints and signature are the method's)
+    return functools.update_wrapper(traced_effect, method)  # type: ignore[return-value]
 
 
 # Functions a jit trace calls again at every replay, as it does an op: the

@@ -72,7 +72,9 @@ def set_keras_mask(x: Any, mask: Any) -> None:
         with _LOCK:
             _MASKS.pop(key, None)
         return
-    mask = np.asarray(getattr(mask, "data", mask)).astype(bool, copy=False)
+    if not isinstance(mask, np.ndarray):      # (an ndarray's own .data is a memoryview)
+        mask = np.asarray(getattr(mask, "data", mask))
+    mask = mask.astype(bool, copy=False)
 
     def forget(_ref: weakref.ref[Any], key: int = key) -> None:
         with _LOCK:

@@ -75,7 +75,7 @@ class ReLU(Layer):
         if self.negative_slope and self.max_value is None and self.threshold == 0:
             return ops.leaky_relu(x, alpha=self.negative_slope)
         negative_part = ops.relu(self.threshold - x) if self.negative_slope else None
-        y = ops.where(x.data > self.threshold, x, 0.0) if self.threshold else ops.relu(x)
+        y = ops.where(ops.greater(x, self.threshold), x, 0.0) if self.threshold else ops.relu(x)
         if self.max_value is not None:
             y = ops.clip(y, 0.0, self.max_value)
         if negative_part is not None:

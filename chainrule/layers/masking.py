@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import graph, ops
 from ..masks import set_keras_mask
 from ..tensor import Tensor
 from ..typing import Shape
@@ -84,10 +84,19 @@ class Masking(Layer):
         Returns:
             ``x`` with the masked steps set to 0, carrying the mask.
         """
-        keep = np.any(x.data != self.mask_value, axis=-1, keepdims=True)
+        keep, steps = _kept_steps(x, self.mask_value)
         out = ops.where(keep, x, 0.0)
-        set_keras_mask(out, keep[..., 0])
+        set_keras_mask(out, steps)
         return out
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
+
+
+@graph.replayed          # a compiled step computes the mask again for each batch
+def _kept_steps(x: Tensor, mask_value: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The steps with a feature other than ``mask_value``: as (batch, steps, 1)
+    for ``where``, and as (batch, steps) for the mask."""
+    keep = np.any(x.data != mask_value, axis=-1, keepdims=True)
+    return keep, keep[..., 0]
+

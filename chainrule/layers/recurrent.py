@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..random import dropout_scale
 from ..tensor import Tensor, as_tensor
@@ -211,6 +211,7 @@ class _Recurrent(Layer):
     def _fusable(self) -> bool:
         return False
 
+    @graph.replayed
     def _check_mask(self, mask: Any, expected: tuple[int, int]) -> np.ndarray | None:
         """The mask as a boolean array of shape ``expected`` (batch, steps), or None."""
         if mask is None:
@@ -256,17 +257,15 @@ class _Recurrent(Layer):
         unmasked step at or before t (zeros before the first, as Keras' rnn)."""
         batch, steps = mask.shape
         rows = np.arange(batch)[:, None]
-        order = np.argsort(~mask, axis=1, kind="stable")        # unmasked steps first
+        order, seen, last, mask3 = _mask_layout(mask)
         seqs = self._fused_sequences(x[rows, order], states, recurrent_mask)
-        seen = np.cumsum(mask, axis=1)                          # unmasked steps up to t
         zeros = Tensor(np.zeros((batch, 1, self.units), x.dtype))
         outputs = ops.concatenate([zeros, seqs[0]], axis=1)[rows, seen]
         if self.zero_output_for_mask:
-            outputs = ops.where(mask[:, :, None], outputs, 0.0)
+            outputs = ops.where(mask3, outputs, 0.0)
         if states is None:
             states = [zeros[:, 0]] * len(seqs)
-        final = [ops.concatenate([ops.expand_dims(s0, 1), seq], axis=1)[np.arange(batch),
-                                                                         seen[:, -1]]
+        final = [ops.concatenate([ops.expand_dims(s0, 1), seq], axis=1)[np.arange(batch), last]
                  for s0, seq in zip(states, seqs)]
         return (outputs if self.return_sequences else outputs[:, -1]), final
 
@@ -503,3 +502,14 @@ class GRU(_Recurrent):
     def _fused_sequences(self, x, states, recurrent_mask):
         h0 = None if states is None else states[0]
         return [ops.gru(x, self.kernel, self.recurrent_kernel, self.bias, h0, recurrent_mask)]
+
+
+@graph.replayed           # a compiled step computes the layout again for each batch's mask
+def _mask_layout(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For a (batch, steps) mask: the order that moves each sequence's unmasked
+    steps to the front, the count of unmasked steps up to each t, its last
+    column, and the mask as (batch, steps, 1)."""
+    order = np.argsort(~mask, axis=1, kind="stable")
+    seen = np.cumsum(mask, axis=1)
+    return order, seen, seen[:, -1], mask[:, :, None]
+

@@ -57,7 +57,9 @@ def expand_back_array(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ..
     """
     if g.size == 1:
         full = np.empty(shape, dtype=g.dtype)
-        full.fill(g.reshape(()))         # (np.full is a Python-level function: slower here)
+        # (np.full is a Python-level function: slower here; fill() with a NumPy
+        # scalar leaves small blocks behind that tracemalloc sees grow)
+        np.copyto(full, g)
         return full
     if not keepdims:
         g = g.reshape(_kept_shape(shape, axes))
