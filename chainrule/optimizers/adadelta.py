@@ -1,7 +1,11 @@
 """Adadelta (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class Adadelta(Optimizer):
@@ -19,8 +23,9 @@ class Adadelta(Optimizer):
             form is 1.0).
         rho: decay rate, in [0, 1). Defaults to 0.95.
         epsilon: small constant for numerical stability. Defaults to 1e-7.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -30,7 +35,8 @@ class Adadelta(Optimizer):
     array([0.9993, 1.9993], dtype=float32)
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name="adadelta", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, rho: float = 0.95,
+                 epsilon: float = 1e-7, name: str = "adadelta", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.rho = check_range("rho", rho, 0, 1, high_open=True)
         self.epsilon = check_range("epsilon", epsilon, 0)
@@ -47,5 +53,5 @@ class Adadelta(Optimizer):
         acc_delta[...] = rho * acc_delta + (1 - rho) * np.square(delta)
         value += lr * delta
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}

@@ -1,7 +1,11 @@
 """Adagrad (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class Adagrad(Optimizer):
@@ -17,8 +21,9 @@ class Adagrad(Optimizer):
             form is 1.0).
         initial_accumulator_value: starting value of ``acc``, >= 0. Defaults to 0.1.
         epsilon: small constant for numerical stability. Defaults to 1e-7.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0], requires_grad=True)
@@ -28,8 +33,9 @@ class Adagrad(Optimizer):
     0.5233
     """
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7,
-                 name="adagrad", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 name: str = "adagrad", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.initial_accumulator_value = check_range("initial_accumulator_value",
                                                      initial_accumulator_value, 0)
@@ -43,6 +49,6 @@ class Adagrad(Optimizer):
         acc += np.square(grad)
         value -= lr * grad / np.sqrt(acc + self.epsilon)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
                 "epsilon": self.epsilon}

@@ -1,7 +1,11 @@
 """Adam and its AMSGrad variant (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class Adam(Optimizer):
@@ -20,11 +24,13 @@ class Adam(Optimizer):
 
     Args:
         learning_rate: float >= 0 or a schedule. Defaults to 0.001.
-        beta_1, beta_2: decay rates of the moment estimates, in [0, 1).
+        beta_1: decay rates of the moment estimates, in [0, 1).
+        beta_2: decay rates of the moment estimates, in [0, 1).
         epsilon: small constant for numerical stability. Defaults to 1e-7.
         amsgrad: use the running maximum of ``v`` (Reddi et al., 2018).
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -34,8 +40,9 @@ class Adam(Optimizer):
     array([0.5, 2.5], dtype=float32)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 name="adam", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+                 name: str = "adam", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1 = check_range("beta_1", beta_1, 0, 1, high_open=True)
         self.beta_2 = check_range("beta_2", beta_2, 0, 1, high_open=True)
@@ -73,6 +80,6 @@ class Adam(Optimizer):
         scratch *= alpha
         value -= scratch
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "amsgrad": self.amsgrad}

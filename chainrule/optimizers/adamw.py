@@ -1,5 +1,10 @@
 """AdamW: Adam with decoupled weight decay (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 from .adam import Adam
+from .base import LearningRateLike
 
 
 class AdamW(Adam):
@@ -15,8 +20,12 @@ class AdamW(Adam):
     Args:
         learning_rate: float >= 0 or a schedule. Defaults to 0.001.
         weight_decay: float >= 0. Defaults to 0.004.
-        beta_1, beta_2, epsilon, amsgrad: as ``Adam``.
-        **kwargs: ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``.
+        beta_1: as ``Adam``.
+        beta_2: as ``Adam``.
+        epsilon: as ``Adam``.
+        amsgrad: as ``Adam``.
+        name: the optimizer's name.
+        **kwargs: ``clipnorm``, ``clipvalue``, ``global_clipnorm``.
 
     >>> import chainrule as cr
     >>> w = cr.tensor([2.0], requires_grad=True)
@@ -26,8 +35,9 @@ class AdamW(Adam):
     tensor([1.992], requires_grad=True)
     """
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, name="adamw", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, weight_decay: float = 0.004,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+                 amsgrad: bool = False, name: str = "adamw", **kwargs: Any) -> None:
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` must be a float. Received: weight_decay=None")
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,

@@ -24,9 +24,12 @@ and the results are copied back. Same arithmetic, one call per ufunc instead
 of one per variable and ufunc (a dozen-ufunc Adam step on a few small arrays
 is mostly call overhead).
 """
+from __future__ import annotations
+
 import math
 import re
 import warnings
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
@@ -36,6 +39,11 @@ from ..scratch import scratch
 from ..tensor import Tensor
 from . import schedules as _schedules
 from .schedules import LearningRateSchedule
+from ..typing import TensorLike
+
+# A learning rate: a float, a schedule (evaluated at ``iterations``) or a
+# zero-argument callable returning a float.
+LearningRateLike = Union[float, LearningRateSchedule, Callable[[], float]]
 
 # Keras 3 config keys chainrule does not implement; accepted at their defaults
 # so that a config written by Keras loads.
@@ -48,11 +56,23 @@ _KERAS_ONLY_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99,
                         "gradient_accumulation_steps": None}
 
 
-def check_range(name, value, low=None, high=None, low_open=False, high_open=False):
+def check_range(name: str, value: float, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
     """Raise ValueError naming ``name`` unless ``value`` is a number in the range.
 
     ``low_open``/``high_open`` exclude the bounds: rho in [0, 1) is
     ``check_range("rho", rho, 0, 1, high_open=True)``.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check.
+        low: the lower bound (None: none).
+        high: the upper bound (None: none).
+        low_open: exclude ``low`` itself.
+        high_open: exclude ``high`` itself.
+
+    Returns:
+        ``value`` as a float.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"Argument `{name}` must be a number. Received: {name}={value!r}")
@@ -78,6 +98,8 @@ class Optimizer:
         global_clipnorm: clip all gradients together to this global L2 norm.
             At most one of the three clipping options may be set.
         name: a name for the optimizer.
+        **kwargs: Keras' options chainrule does not implement (``use_ema``,
+            ...), accepted at their defaults so Keras' configs load.
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -91,8 +113,10 @@ class Optimizer:
     # single ufunc per variable and the copies would cost more than they save.
     _fuse_small = True
 
-    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **kwargs):
+    def __init__(self, learning_rate: LearningRateLike, weight_decay: float | None = None,
+                 clipnorm: float | None = None, clipvalue: float | None = None,
+                 global_clipnorm: float | None = None, name: str | None = None,
+                 **kwargs: Any) -> None:
         for key, default in _KERAS_ONLY_DEFAULTS.items():
             if key in kwargs and kwargs.pop(key) != default:
                 raise NotImplementedError(f"chainrule optimizers do not implement `{key}`")
@@ -115,11 +139,11 @@ class Optimizer:
         self.global_clipnorm = global_clipnorm
         self.iterations = 0
         self._learning_rate = self._checked_learning_rate(learning_rate)
-        self._slots = {}                  # Tensor (hashed by identity) -> {slot name: ndarray}
-        self._globals = {}                # state shared by all variables (Nadam's u_product)
-        self._fused = {}                  # tuple of small variables -> their _FusedGroup
-        self._exclude_ids = set()
-        self._exclude_pattern = None
+        self._slots: dict[Tensor, dict[str, np.ndarray]] = {}  # Tensor (hashed by identity) -> {slot name: ndarray}
+        self._globals: dict[str, np.ndarray] = {}  # state shared by all variables (Nadam's u_product)
+        self._fused: dict[tuple[Tensor, ...], _FusedGroup] = {}  # tuple of small variables -> their _FusedGroup
+        self._exclude_ids: set[int] = set()
+        self._exclude_pattern: re.Pattern[str] | None = None
 
     # -- learning rate ------------------------------------------------------
     @staticmethod
@@ -133,7 +157,7 @@ class Optimizer:
         return check_range("learning_rate", learning_rate, 0)
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The learning rate now: a schedule is evaluated at ``iterations``."""
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
@@ -143,7 +167,7 @@ class Optimizer:
         return lr
 
     @learning_rate.setter
-    def learning_rate(self, value):
+    def learning_rate(self, value: LearningRateLike) -> None:
         is_schedule = isinstance(value, LearningRateSchedule) or callable(value)
         if isinstance(self._learning_rate, LearningRateSchedule) and not is_schedule:
             raise TypeError("This optimizer was created with a `LearningRateSchedule` object as its "
@@ -153,9 +177,15 @@ class Optimizer:
         self._learning_rate = self._checked_learning_rate(value)
 
     # -- weight decay exclusions -------------------------------------------
-    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+    def exclude_from_weight_decay(self, var_list: Sequence[Tensor] | None = None,
+                                  var_names: Sequence[str] | None = None) -> None:
         """Skip weight decay for the tensors in ``var_list`` and for every tensor
-        whose ``name`` contains one of the strings in ``var_names`` (e.g. "bias")."""
+        whose ``name`` contains one of the strings in ``var_names`` (e.g. "bias").
+
+        Args:
+            var_list: tensors to leave out of weight decay.
+            var_names: substrings of the names of tensors to leave out.
+        """
         self._exclude_ids = {id(v) for v in (var_list or [])}
         self._exclude_pattern = re.compile("|".join(map(re.escape, var_names))) if var_names else None
 
@@ -167,8 +197,12 @@ class Optimizer:
                     and self._exclude_pattern.search(str(name)))
 
     # -- the step -----------------------------------------------------------
-    def build(self, variables):
-        """Create the state (slots) of each variable now rather than at its first step."""
+    def build(self, variables: Sequence[Tensor]) -> None:
+        """Create the state (slots) of each variable now rather than at its first step.
+
+        Args:
+            variables: the variables this optimizer will update.
+        """
         for var in variables:
             self._slots_of(var)
 
@@ -199,12 +233,20 @@ class Optimizer:
     # of a distributed step and skips a step whose gradients are not finite.
     _gradient_guard = None
 
-    def apply(self, grads, trainable_variables=None):
+    def apply(self, grads: Iterable[TensorLike | None],
+              trainable_variables: Sequence[Tensor] | None = None) -> int:
         """One step for ``grads`` and their variables, in the same order
         (Keras 3's ``optimizer.apply``; ``apply_gradients`` takes pairs).
 
         Without ``trainable_variables``, the variables given to ``build``.
         Returns the new ``iterations``.
+
+        Args:
+            grads: one gradient per variable (None skips it).
+            trainable_variables: the variables (default: those given to ``build``).
+
+        Returns:
+            The new ``iterations``.
         """
         grads = list(grads)
         variables = list(self._slots) if trainable_variables is None else list(trainable_variables)
@@ -215,10 +257,16 @@ class Optimizer:
         return self.apply_gradients(zip(grads, variables))
 
     @graph.effect
-    def apply_gradients(self, grads_and_vars):
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[TensorLike | None, Tensor]]) -> int:
         """Apply one step for (gradient, variable) pairs; a None gradient is skipped.
 
         Returns the new ``iterations``.
+
+        Args:
+            grads_and_vars: (gradient, variable) pairs.
+
+        Returns:
+            The new ``iterations``.
         """
         if self._gradient_guard is not None:
             pairs = list(grads_and_vars)
@@ -253,8 +301,9 @@ class Optimizer:
                     value = self._writable(var)
                     value -= value * value.dtype.type(self.weight_decay * lr)
         self._before_updates()
+        lr_as: dict[np.dtype, Any]      # (a declaration only: no code runs)
         slots_of, update_step, lr_as = self._slots.get, self._update_step, {}
-        small = {}                  # dtype -> [(grad, var)] of the small variables
+        small: dict[np.dtype, list[tuple[np.ndarray, Tensor]]] = {}  # dtype -> [(grad, var)] of the small variables
         for grad, var in zip(grads, variables):
             value = var.data
             if not value.flags.writeable:
@@ -386,11 +435,19 @@ class Optimizer:
             return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
 
-    def minimize(self, loss_fn, var_list):
+    def minimize(self, loss_fn: Callable[[], Tensor],
+                 var_list: Sequence[Tensor] | Callable[[], Sequence[Tensor]]) -> Tensor:
         """Compute ``loss_fn()``, its gradients for ``var_list``, and apply one step.
 
         ``var_list`` is a list of tensors or a zero-argument callable returning
         one. Returns the loss.
+
+        Args:
+            loss_fn: a zero-argument function returning the loss.
+            var_list: the variables, or a zero-argument callable returning them.
+
+        Returns:
+            The loss.
         """
         variables = list(var_list() if callable(var_list) else var_list)
         with GradientTape() as tape:
@@ -408,7 +465,12 @@ class Optimizer:
         state["_fused"] = {}
         return state
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
+        """The arguments that recreate this optimizer (Keras' ``get_config``).
+
+        Returns:
+            A dict of JSON-friendly values (a schedule serialized as a dict).
+        """
         lr = self._learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = _schedules.serialize(lr)
@@ -419,16 +481,31 @@ class Optimizer:
                 "clipvalue": self.clipvalue}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> Optimizer:
+        """The optimizer that ``get_config`` described.
+
+        Args:
+            config: what ``get_config`` returned.
+
+        Returns:
+            A new optimizer of this class.
+        """
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = _schedules.deserialize(config["learning_rate"])
         return cls(**config)
 
-    def get_state(self, variables):
+    def get_state(self, variables: Sequence[Tensor]) -> dict[str, np.ndarray]:
         """The optimizer's state as ``{"iterations": ..., "learning_rate": ...,
         "<i>/<slot>": ...}``, ``i`` the position of the variable in ``variables``
-        (plus any state shared by all variables, such as Nadam's "u_product")."""
+        (plus any state shared by all variables, such as Nadam's "u_product").
+
+        Args:
+            variables: the variables, in the order ``set_state`` will get them.
+
+        Returns:
+            The state, a dict of arrays.
+        """
         state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
         if not (isinstance(self._learning_rate, LearningRateSchedule) or callable(self._learning_rate)):
             state["learning_rate"] = np.asarray(self._learning_rate, dtype=np.float64)
@@ -439,8 +516,13 @@ class Optimizer:
                 state[f"{i}/{slot}"] = array.copy()
         return state
 
-    def set_state(self, state, variables):
-        """Restore what ``get_state`` returned, for the same list of variables."""
+    def set_state(self, state: Mapping[str, Any], variables: Sequence[Tensor]) -> None:
+        """Restore what ``get_state`` returned, for the same list of variables.
+
+        Args:
+            state: what ``get_state`` returned.
+            variables: the same variables, in the same order.
+        """
         self.iterations = int(state["iterations"])
         if "learning_rate" in state and not callable(self._learning_rate):
             self._learning_rate = float(state["learning_rate"])     # a schedule stays a schedule
@@ -459,7 +541,7 @@ class Optimizer:
                                      f"variable has shape {array.shape}")
                 array[...] = saved
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self.learning_rate:g})"
 
 

@@ -1,7 +1,11 @@
 """FTRL-Proximal (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class Ftrl(Optimizer):
@@ -22,11 +26,13 @@ class Ftrl(Optimizer):
         learning_rate_power: <= 0; how fast the per-coordinate rate decays
             (0 keeps it fixed). Defaults to -0.5.
         initial_accumulator_value: starting ``n``, >= 0. Defaults to 0.1.
-        l1_regularization_strength, l2_regularization_strength,
+        l1_regularization_strength: >= 0. Default 0.
+        l2_regularization_strength: >= 0. Default 0.
         l2_shrinkage_regularization_strength: >= 0. Default 0.
         beta: the paper's beta. Defaults to 0.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -36,9 +42,11 @@ class Ftrl(Optimizer):
     array([0.2218, 1.3954], dtype=float32)
     """
 
-    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
-                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
-                 l2_shrinkage_regularization_strength=0.0, beta=0.0, name="ftrl", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0,
+                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
+                 name: str = "ftrl", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.learning_rate_power = check_range("learning_rate_power", learning_rate_power, high=0)
         self.initial_accumulator_value = check_range("initial_accumulator_value",
@@ -67,7 +75,7 @@ class Ftrl(Optimizer):
         value[...] = (np.clip(z, -l1, l1) - z) / quadratic
         n[...] = n_new
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(),
                 "learning_rate_power": self.learning_rate_power,
                 "initial_accumulator_value": self.initial_accumulator_value,

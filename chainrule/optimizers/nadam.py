@@ -1,7 +1,11 @@
 """Nadam: Adam with Nesterov momentum (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class Nadam(Optimizer):
@@ -18,10 +22,12 @@ class Nadam(Optimizer):
 
     Args:
         learning_rate: float >= 0 or a schedule. Defaults to 0.001.
-        beta_1, beta_2: decay rates, in [0, 1). Defaults 0.9 and 0.999.
+        beta_1: decay rates, in [0, 1). Defaults 0.9 and 0.999.
+        beta_2: decay rates, in [0, 1). Defaults 0.9 and 0.999.
         epsilon: small constant for numerical stability. Defaults to 1e-7.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -31,8 +37,9 @@ class Nadam(Optimizer):
     array([0.4686, 1.4686], dtype=float32)
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 name="nadam", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, name: str = "nadam",
+                 **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.beta_1 = check_range("beta_1", beta_1, 0, 1, high_open=True)
         self.beta_2 = check_range("beta_2", beta_2, 0, 1, high_open=True)
@@ -60,6 +67,6 @@ class Nadam(Optimizer):
     def _build_slots(self, value):
         return {"momentum": np.zeros_like(value), "velocity": np.zeros_like(value)}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon}

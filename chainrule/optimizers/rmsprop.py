@@ -1,7 +1,11 @@
 """RMSprop, plain or centered, with optional momentum (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class RMSprop(Optimizer):
@@ -23,8 +27,9 @@ class RMSprop(Optimizer):
         epsilon: small constant for numerical stability. Defaults to 1e-7.
         centered: normalize by the estimated variance of the gradient rather
             than by its uncentered second moment.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor(10.0, requires_grad=True)
@@ -34,8 +39,9 @@ class RMSprop(Optimizer):
     9.68377
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 name="rmsprop", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+                 name: str = "rmsprop", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.rho = check_range("rho", rho, 0, 1, high_open=True)
         self.momentum = check_range("momentum", momentum, 0, 1)
@@ -68,6 +74,6 @@ class RMSprop(Optimizer):
         else:
             value -= increment
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
                 "epsilon": self.epsilon, "centered": self.centered}

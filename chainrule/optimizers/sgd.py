@@ -1,7 +1,11 @@
 """Stochastic gradient descent, with momentum and Nesterov momentum (Keras 3)."""
+from __future__ import annotations
+
+from typing import Any
+
 import numpy as np
 
-from .base import Optimizer, check_range
+from .base import LearningRateLike, Optimizer, check_range
 
 
 class SGD(Optimizer):
@@ -25,8 +29,9 @@ class SGD(Optimizer):
         learning_rate: float >= 0 or a schedule. Defaults to 0.01.
         momentum: float in [0, 1]; 0 is plain gradient descent.
         nesterov: whether to use Nesterov momentum.
+        name: the optimizer's name.
         **kwargs: ``weight_decay``, ``clipnorm``, ``clipvalue``,
-            ``global_clipnorm``, ``name`` (see ``Optimizer``).
+            ``global_clipnorm`` (see ``Optimizer``).
 
     >>> import chainrule as cr
     >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
@@ -40,7 +45,8 @@ class SGD(Optimizer):
     # its copies (benchmarks/PROFILE.md, "Timing notes moved out of the code").
     _fuse_small = False
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+    def __init__(self, learning_rate: LearningRateLike = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, name: str = "SGD", **kwargs: Any) -> None:
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = check_range("momentum", momentum, 0, 1)
         self.nesterov = bool(nesterov)
@@ -60,5 +66,5 @@ class SGD(Optimizer):
         else:
             value += velocity
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
