@@ -165,8 +165,10 @@ def test_a_fitted_compiled_estimator_pickles_and_trains_on():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
+    step = model._jit_step
     clone = pickle.loads(pickle.dumps(model))
     assert "_jit_step" not in clone.__dict__
+    assert model._jit_step is step                 # pickling left the original's trace alone
     np.testing.assert_array_equal(clone.predict_proba(X), model.predict_proba(X))
     model.partial_fit(X, y)
     clone.partial_fit(X, y)

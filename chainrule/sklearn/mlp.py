@@ -4,7 +4,10 @@ and ``MLPRegressor``.
 Same parameters, defaults, fitted attributes and numerics as
 ``sklearn.neural_network``; the training is chainrule's: each batch is a
 Tensor, the forward pass is chainrule ops, one ``backward`` gives every
-gradient and the optimizer updates the weights in place.
+gradient and the optimizer updates the weights in place. The ``sgd`` and
+``adam`` solvers run that step compiled (``cr.jit``: traced on the first
+batch of each size, then replayed as straight-line NumPy), with the same
+numbers as the eager step, which still runs for batches with sample weights.
 
 The network, for layers ``i = 0 .. L-1``::
 
@@ -260,7 +263,8 @@ class _BaseMLP(BaseEstimator):
         return step
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # a copy: object.__getstate__ hands back the live __dict__
+        state = dict(super().__getstate__())
         state.pop("_jit_step", None)         # generated code: traced again after unpickling
         return state
 
