@@ -47,13 +47,8 @@ NOT_YET_TYPED = {
     "chainrule.models.compile_utils", "chainrule.models.data_adapters",
     "chainrule.models.functional", "chainrule.models.keras_format",
     "chainrule.models.model", "chainrule.models.saving", "chainrule.models.sequential",
-    "chainrule.models.tensorboard", "chainrule.models.training", "chainrule.ops.keras_api",
-    "chainrule.optimizers", "chainrule.optimizers.adadelta", "chainrule.optimizers.adagrad",
-    "chainrule.optimizers.adam", "chainrule.optimizers.adamax",
-    "chainrule.optimizers.adamw", "chainrule.optimizers.base", "chainrule.optimizers.ftrl",
-    "chainrule.optimizers.nadam", "chainrule.optimizers.rmsprop",
-    "chainrule.optimizers.schedules", "chainrule.optimizers.sgd",
-    "chainrule.sklearn.linear", "chainrule.sklearn.mlp",
+    "chainrule.models.tensorboard", "chainrule.models.training",
+    "chainrule.ops.keras_api", "chainrule.sklearn.linear", "chainrule.sklearn.mlp",
 }
 
 CHECKED_DUNDERS = ("__init__", "__call__")
