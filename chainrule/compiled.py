@@ -815,11 +815,12 @@ def jit(fn: Optional[Callable] = None, *, input_signature: Optional[list] = None
     >>> @cr.jit
     ... def step(x):
     ...     loss = ((x @ w) ** 2).mean()
-    ...     (g,) = cr.grad(loss, [w])
+    ...     (g,) = cr.autodiff.gradients(loss, [w])
     ...     return loss, g
-    >>> loss, g = step(np.ones((4, 2)))
-    >>> float(loss), g.shape
-    (4.0, (2, 1))
+    >>> loss, g = step(np.ones((4, 2)))       # traced
+    >>> loss, g = step(np.ones((4, 2)))       # replayed
+    >>> float(loss), g.shape, step.traces
+    (4.0, (2, 1), 1)
     """
     if fn is None:
         return lambda f: Compiled(f, input_signature, max_traces)
