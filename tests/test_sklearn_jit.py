@@ -160,7 +160,7 @@ def test_sample_weight_runs_the_eager_step():
 def test_a_fitted_compiled_estimator_pickles_and_trains_on():
     X, rng = _data(100)
     y = _targets("multiclass", X, rng)
-    model = MLPClassifier(hidden_layer_sizes=(8,), batch_size=50, max_iter=3,
+    model = MLPClassifier(hidden_layer_sizes=(8,), batch_size=50, max_iter=20,
                           random_state=0, dtype="float64")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -198,3 +198,16 @@ def test_estimators_fitting_in_threads_get_their_own_results():
     for a, b in zip(together, alone):
         _assert_same(a, b, tol=0)
     assert all("_jit_step" in m.__dict__ for m in together)
+
+
+def test_a_short_fit_runs_eagerly():
+    """A trace costs about 20 small eager steps: a fit of fewer than
+    ``_jit_min_steps`` steps runs the eager step (same numbers, no trace)."""
+    X, rng = _data(100)
+    y = _targets("multiclass", X, rng)
+    make = lambda epochs: MLPClassifier(hidden_layer_sizes=(8,), batch_size=50,
+                                        max_iter=epochs, random_state=0, dtype="float64")
+    short = _fit(lambda: make(MLPClassifier._jit_min_steps // 2 - 1), X, y, True)
+    assert "_jit_step" not in short.__dict__ and short.loss_terms_calls == 2 * short.n_iter_
+    long = _fit(lambda: make(MLPClassifier._jit_min_steps // 2), X, y, True)
+    assert "_jit_step" in long.__dict__ and long.loss_terms_calls == 1

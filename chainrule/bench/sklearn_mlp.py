@@ -28,6 +28,7 @@ def _ours(params, jit):
     from ..sklearn import MLPClassifier
     model = MLPClassifier(**params)
     model._jit = jit
+    model._jit_min_steps = 0            # compiled even for the --quick fit's few steps
     return model
 
 

@@ -90,6 +90,9 @@ class _BaseMLP(BaseEstimator):
     # Private switch: the stochastic solvers run their step compiled with
     # cr.jit (True) or eagerly (False, the reference the tests compare with).
     _jit: ClassVar[bool] = True
+    # A trace costs ~5 ms (about 20 small eager steps): a fit planning fewer
+    # steps than this runs eagerly. partial_fit compiles (its trace is kept).
+    _jit_min_steps: ClassVar[int] = 32
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -426,9 +429,11 @@ class _BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         order = np.arange(n_samples)
         starts = range(0, n_samples, batch_size)
-        # Compiled steps (cr.jit) unless a batch carries sample weights: their
-        # sum n would be a Python constant of the trace.
-        compiled = self._compiled_step(optimizer) if self._jit and sw_train is None else None
+        # Compiled steps (cr.jit) where they pay, and never for batches with
+        # sample weights: their sum n would be a Python constant of the trace.
+        planned = len(starts) * (1 if incremental else self.max_iter)
+        compiled = self._compiled_step(optimizer) if self._jit and sw_train is None and (
+            incremental or planned >= self._jit_min_steps) else None
 
         self.n_iter_ = 0
         for _ in range(self.max_iter):
