@@ -348,12 +348,16 @@ class Optimizer:
             if not isinstance(var, Tensor) or not isinstance(g, np.ndarray) or \
                     g.shape != var.data.shape or g.dtype != var.data.dtype:
                 return None
-        small = {}
-        for var in variables:
+        small = {}                  # dtype -> [(position, variable)] stepped together
+        alone = []                  # (position, variable, its dtype) stepped one by one
+        for k, var in enumerate(variables):
             if var.data.size < FUSE_BELOW and self._fuse_small:
-                small.setdefault(var.data.dtype, []).append(var)
-        grouped = {id(var) for group in small.values() for var in group}
-        one_by_one = [var for var in variables if id(var) not in grouped]
+                small.setdefault(var.data.dtype, []).append((k, var))
+            else:
+                alone.append((k, var, var.data.dtype))
+        groups = [(dtype, group) for dtype, group in small.items() if len(group) > 1]
+        alone += [(k, var, dtype) for dtype, group in small.items() if len(group) == 1
+                  for k, var in group]
 
         def update(*grads):
             if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay or
@@ -363,27 +367,24 @@ class Optimizer:
                 guarded = self._gradient_guard(list(grads), variables)
                 if guarded is None:
                     return self.iterations
-                grads = [g.data if isinstance(g, Tensor) else g for g in guarded]
+                grads = tuple(g.data if isinstance(g, Tensor) else g for g in guarded)
             lr = self.learning_rate
             self._before_updates()
-            by_var = dict(zip(map(id, variables), grads))
-            update_step, slots_of = self._update_step, self._slots.get
-            for var in one_by_one:
-                value = var.data if var.data.flags.writeable else self._writable(var)
+            update_step, slots_of, typed = self._update_step, self._slots.get, {}
+            for k, var, dtype in alone:
+                typed_lr = typed.get(dtype)
+                if typed_lr is None:
+                    typed_lr = typed[dtype] = dtype.type(lr)
                 slots = slots_of(var)
                 if slots is None:
                     slots = self._slots_of(var)
-                update_step(by_var[id(var)], value, slots, value.dtype.type(lr))
+                value = var.data
+                if not value.flags.writeable:       # (a broadcast placeholder)
+                    value = self._writable(var)
+                update_step(grads[k], value, slots, typed_lr)
                 var._version += 1
-            for dtype, group in small.items():
-                typed_lr = dtype.type(lr)
-                if len(group) == 1:
-                    var, = group
-                    update_step(by_var[id(var)], self._writable(var), self._slots_of(var),
-                                typed_lr)
-                    var._version += 1
-                else:
-                    self._fused_step([(by_var[id(var)], var) for var in group], typed_lr)
+            for dtype, group in groups:
+                self._fused_step([(grads[k], var) for k, var in group], dtype.type(lr))
             self.iterations += 1
             return self.iterations
         return grads, update
