@@ -7,12 +7,17 @@
 >>> [w.shape for w in layer.weights]          # kernel (in, out), bias (out,)
 [(4, 3), (3,)]
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Sequence
 
 import numpy as np
 
 from .. import activations, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 
 __all__ = [
@@ -27,16 +32,34 @@ __all__ = [
 ]
 
 
-def check_positive_int(layer_name, arg, value):
-    """Validate an argument that counts something (units, filters...)."""
+def check_positive_int(layer_name: str, arg: str, value: Any) -> int:
+    """Validate an argument that counts something (units, filters...).
+
+    Args:
+        layer_name: the layer's class name, for the message.
+        arg: the argument's name.
+        value: the value given.
+
+    Returns:
+        ``value`` as an int.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{layer_name}: {arg} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def check_rate(layer_name, arg, value):
-    """Validate a probability in [0, 1)."""
-    if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+def check_rate(layer_name: str, arg: str, value: Any) -> float:
+    """Validate a probability in [0, 1).
+
+    Args:
+        layer_name: the layer's class name, for the message.
+        arg: the argument's name.
+        value: the value given.
+
+    Returns:
+        ``value`` as a float.
+    """
+    if not isinstance(value, numbers.Real) or not 0 <= value < 1:  # type: ignore[operator]
         raise ValueError(f"{layer_name}: {arg} must be a number in [0, 1), got {value!r}")
     return float(value)
 
@@ -56,8 +79,9 @@ class Dense(Layer):
         kernel_initializer: how ``kernel`` starts (name or initializer).
             Defaults to ``"glorot_uniform"``.
         bias_initializer: how ``bias`` starts. Defaults to ``"zeros"``.
-        kernel_regularizer, bias_regularizer: a penalty on the weights, added
-            to the loss (``"l2"``, ``cr.regularizers.L2(1e-4)``...), or None.
+        kernel_regularizer: a penalty on the kernel, added to the loss
+            (``"l2"``, ``cr.regularizers.L2(1e-4)``...), or None.
+        bias_regularizer: a penalty on the bias, or None.
         activity_regularizer: a penalty on the layer's output, or None.
         **kwargs: ``name``, ``dtype``, ``trainable``, ``input_shape`` (see ``Layer``).
 
@@ -73,11 +97,14 @@ class Dense(Layer):
     """
 
     supports_masking = True      # passes its input's mask on (Keras)
+    input_spec: InputSpec        # (set in __init__, never None here)
 
-    def __init__(self, units, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, **kwargs):
+    def __init__(self, units: int, activation: activations.ActivationLike = None, use_bias: bool = True,
+                 kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+                 bias_initializer: initializers.InitializerLike = "zeros",
+                 kernel_regularizer: regularizers.RegularizerLike = None,
+                 bias_regularizer: regularizers.RegularizerLike = None,
+                 activity_regularizer: regularizers.RegularizerLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.units = check_positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
@@ -89,7 +116,7 @@ class Dense(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.input_spec = InputSpec(min_ndim=2)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.input_spec.check(self, input_shape)      # at least (batch, features)
         in_features = input_shape[-1]
         if in_features is None:
@@ -101,49 +128,83 @@ class Dense(Layer):
                                      self.bias_regularizer) if self.use_bias else None)
         self.input_spec = InputSpec(min_ndim=2, axes={-1: in_features})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """``activation(x @ kernel + bias)``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of shape ``x.shape[:-1] + (units,)``.
+        """
         y = ops.linear(x, self.kernel, self.bias)     # x @ kernel + bias, one op
         y = self.activation(y)
         if self.activity_regularizer is not None:
             self.add_loss(self.activity_regularizer(y))
         return y
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
 
 class Activation(Layer):
-    """Applies an activation function: ``Activation("relu")``."""
+    """Applies an activation function: ``Activation("relu")``.
+
+    Args:
+        activation: an activation name or a callable (None: the identity).
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+    """
 
     supports_masking = True      # passes its input's mask on (Keras)
 
-    def __init__(self, activation, **kwargs):
+    def __init__(self, activation: activations.ActivationLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The activation applied to ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         return self.activation(x)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
 class LeakyReLU(Layer):
-    """x if x > 0 else negative_slope·x, with Keras' layer default slope 0.3."""
+    """x if x > 0 else negative_slope·x, with Keras' layer default slope 0.3.
+
+    Args:
+        negative_slope: the slope for x < 0, >= 0.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+    """
 
     supports_masking = True      # passes its input's mask on (Keras)
 
-    def __init__(self, negative_slope=0.3, **kwargs):
+    def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if not isinstance(negative_slope, numbers.Real) or negative_slope < 0:
             raise ValueError(f"LeakyReLU: negative_slope must be a number >= 0, "
                              f"got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope: float = float(negative_slope)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """The leaky ReLU of ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         return ops.leaky_relu(x, alpha=self.negative_slope)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -174,7 +235,8 @@ class Dropout(Layer):
 
     supports_masking = True      # passes its input's mask on (Keras)
 
-    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+    def __init__(self, rate: float, noise_shape: Any = None, seed: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rate = check_rate("Dropout", "rate", rate)
         if noise_shape is not None:
@@ -183,42 +245,68 @@ class Dropout(Layer):
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
-    def call(self, x, training=False):
+    def call(self, x: Tensor, training: bool = False) -> Tensor:
+        """Drop entries of ``x`` while training.
+
+        Args:
+            x: the input tensor.
+            training: drop only when True.
+
+        Returns:
+            A tensor of ``x``'s shape (``x`` itself at inference).
+        """
         if not training or self.rate == 0:
             return x
         # The layer's own generator when seeded, else chainrule's global one.
         return ops.dropout(x, self.rate, training=True, seed=self._rng)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
 class Flatten(Layer):
-    """(batch, d1, d2, ...) -> (batch, d1·d2·...); a (batch,) input gives (batch, 1)."""
+    """(batch, d1, d2, ...) -> (batch, d1·d2·...); a (batch,) input gives (batch, 1).
 
-    def __init__(self, data_format=None, **kwargs):
+    Args:
+        data_format: None or ``"channels_last"`` (chainrule is channels-last).
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+    """
+
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError("Flatten: only data_format='channels_last' is supported "
                              f"(chainrule is channels-last), got {data_format!r}")
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """``x`` with everything but the batch axis flattened.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of shape (batch, d1·d2·...).
+        """
         return ops.reshape(x, (x.shape[0], -1))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
-        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))
+        size = None if any(d is None for d in rest) else int(np.prod(rest, dtype=np.int64))  # type: ignore[arg-type]
         return (input_shape[0], size)
 
 
 class Reshape(Layer):
     """Reshapes everything but the batch axis to ``target_shape`` (one entry may be -1).
 
+    Args:
+        target_shape: the shape of one sample after the layer.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+
     >>> Reshape((2, -1))(cr.ones(5, 6)).shape
     (5, 2, 3)
     """
 
-    def __init__(self, target_shape, **kwargs):
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         target = tuple(int(d) for d in target_shape)
         if any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
@@ -244,10 +332,18 @@ class Reshape(Layer):
                              f"{self.target_shape}; the number of values must stay the same")
         return resolved
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """``x`` reshaped, batch axis kept.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of shape ``(batch,) + target_shape``.
+        """
         return ops.reshape(x, (x.shape[0],) + self._resolve(x.shape[1:]))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0],) + self._resolve(input_shape[1:])
 
 
@@ -279,7 +375,7 @@ class _Merge(Layer):
 class Add(_Merge):
     """Sum of a list of same-shape inputs: ``Add()([a, b])``."""
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         super().build(input_shape)
         self._check_shapes(input_shape)
 
@@ -291,27 +387,40 @@ class Add(_Merge):
                 raise ShapeError(f"Add layer '{self.name}': all inputs must have the same "
                                  f"shape, got {', '.join(map(str, shapes))}")
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
+        """The sum of the inputs.
+
+        Args:
+            inputs: the tensors, all of one shape.
+
+        Returns:
+            A tensor of their shape.
+        """
         self._check_shapes([tuple(x.shape) for x in inputs])
         total = inputs[0]
         for x in inputs[1:]:
             total = total + x
         return total
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         return tuple(input_shape[0])
 
 
 class Concatenate(_Merge):
-    """Joins a list of inputs along ``axis`` (default the last): ``Concatenate()([a, b])``."""
+    """Joins a list of inputs along ``axis`` (default the last): ``Concatenate()([a, b])``.
 
-    def __init__(self, axis=-1, **kwargs):
+    Args:
+        axis: the axis to join along (not the batch axis).
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
+    """
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"Concatenate: axis must be an int, got {axis!r}")
-        self.axis = int(axis)
+        self.axis: int = int(axis)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Shape]) -> None:
         super().build(input_shape)
         self._check_shapes(input_shape)
 
@@ -331,13 +440,29 @@ class Concatenate(_Merge):
                                  f"{', '.join(map(str, shapes))} differ on axis {i}; only "
                                  f"axis {self.axis} may differ")
 
-    def call(self, inputs):
+    def call(self, inputs: Sequence[Tensor]) -> Tensor:
+        """The inputs joined along ``axis``.
+
+        Args:
+            inputs: the tensors, equal but along ``axis``.
+
+        Returns:
+            A new tensor.
+        """
         return ops.concatenate(list(inputs), axis=self.axis)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Sequence[Tensor], mask: Any = None) -> np.ndarray | None:
         """As Keras 3 ``merging/concatenate.py``: each mask spread over its input
         (all True for an input without one), joined along ``axis``, then any()
-        over the last axis."""
+        over the last axis.
+
+        Args:
+            inputs: the input tensors.
+            mask: one mask (or None) per input.
+
+        Returns:
+            The output's mask, or None.
+        """
         if not isinstance(mask, (list, tuple)) or \
                 all(m is None for m in mask):
             return None
@@ -348,11 +473,11 @@ class Concatenate(_Merge):
             if m.ndim < len(shape):
                 m = np.broadcast_to(m[..., None], shape)
             masks.append(m)
-        return np.concatenate(masks, axis=self.axis).any(axis=-1)
+        return np.concatenate(masks, axis=self.axis).any(axis=-1)  # type: ignore[return-value]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[Shape]) -> Shape:
         axis = self.axis % len(input_shape[0])
         out = list(input_shape[0])
         sizes = [s[axis] for s in input_shape]
-        out[axis] = None if None in sizes else int(sum(sizes))
+        out[axis] = None if None in sizes else int(sum(sizes))  # type: ignore[arg-type]
         return tuple(out)
