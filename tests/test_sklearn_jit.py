@@ -23,11 +23,13 @@ def _data(n=203, features=5, seed=0):
     return X, rng
 
 
-def _fit(make, X, y, jit, **fit_kw):
-    """Fit with the compiled (jit=True) or eager step; ``model.loss_terms_calls``
+def _fit(make, X, y, jit, min_steps=0, **fit_kw):
+    """Fit with the compiled (jit=True; however few the steps, unless
+    ``min_steps`` says otherwise) or eager step; ``model.loss_terms_calls``
     counts the Python runs of the loss code (compiled: once per trace)."""
     model = make()
     model._jit = jit
+    model._jit_min_steps = min_steps if min_steps is not None else model._jit_min_steps
     model.loss_terms_calls = 0
     loss_terms = model._loss_terms
 
@@ -162,6 +164,7 @@ def test_a_fitted_compiled_estimator_pickles_and_trains_on():
     y = _targets("multiclass", X, rng)
     model = MLPClassifier(hidden_layer_sizes=(8,), batch_size=50, max_iter=20,
                           random_state=0, dtype="float64")
+    model._jit_min_steps = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y)
@@ -207,7 +210,7 @@ def test_a_short_fit_runs_eagerly():
     y = _targets("multiclass", X, rng)
     make = lambda epochs: MLPClassifier(hidden_layer_sizes=(8,), batch_size=50,
                                         max_iter=epochs, random_state=0, dtype="float64")
-    short = _fit(lambda: make(MLPClassifier._jit_min_steps // 2 - 1), X, y, True)
+    short = _fit(lambda: make(MLPClassifier._jit_min_steps // 2 - 1), X, y, True, None)
     assert "_jit_step" not in short.__dict__ and short.loss_terms_calls == 2 * short.n_iter_
-    long = _fit(lambda: make(MLPClassifier._jit_min_steps // 2), X, y, True)
+    long = _fit(lambda: make(MLPClassifier._jit_min_steps // 2), X, y, True, None)
     assert "_jit_step" in long.__dict__ and long.loss_terms_calls == 1

@@ -90,9 +90,10 @@ class _BaseMLP(BaseEstimator):
     # Private switch: the stochastic solvers run their step compiled with
     # cr.jit (True) or eagerly (False, the reference the tests compare with).
     _jit: ClassVar[bool] = True
-    # A trace costs ~5 ms (about 20 small eager steps): a fit planning fewer
-    # steps than this runs eagerly. partial_fit compiles (its trace is kept).
-    _jit_min_steps: ClassVar[int] = 32
+    # A trace costs 1-2 ms, what a small network's compiled step saves in
+    # 50-100 steps: a fit planning fewer steps than this runs eagerly.
+    # partial_fit compiles (its trace is kept from call to call).
+    _jit_min_steps: ClassVar[int] = 64
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
