@@ -36,6 +36,7 @@ from ..errors import ShapeError
 from ..graph import no_grad
 from ..layers.base import Layer, _fmt_shape
 from ..tensor import Tensor
+from .data_adapters import unpack_x_y_sample_weight
 
 __all__ = ["Model", "model_from_json"]
 
@@ -347,7 +348,6 @@ class Model(Layer):
         As Keras 3's default: forward pass, ``compute_loss``, gradients of
         the trainable variables, ``optimizer.apply``, ``compute_metrics``.
         """
-        from .data_adapters import unpack_x_y_sample_weight
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         step = self._compiled("train", self._train_update) if self.jit_compile \
             else self._train_update
@@ -385,7 +385,6 @@ class Model(Layer):
 
     def test_step(self, data):
         """One evaluation step on a batch: loss and metrics, no update."""
-        from .data_adapters import unpack_x_y_sample_weight
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         step = self._compiled("test", self._evaluate_batch) if self.jit_compile \
             else self._evaluate_batch
@@ -395,7 +394,6 @@ class Model(Layer):
 
     def predict_step(self, data):
         """The model's outputs for a batch (its ``x``)."""
-        from .data_adapters import unpack_x_y_sample_weight
         x, _, _ = unpack_x_y_sample_weight(data)
         if self.jit_compile:
             return self._compiled("predict", self._predict_batch)(x)

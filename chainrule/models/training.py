@@ -126,10 +126,12 @@ class _GradientGuard:
         for grad, var in zip(grads, variables):
             if grad is None:
                 continue
-            array = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            array = grad.data if isinstance(grad, Tensor) else \
+                grad if type(grad) is np.ndarray else np.asarray(grad)
             # One sum per gradient is the cheap test; only a non-finite sum,
             # which an overflow could also give, is looked at closely.
-            if array.dtype.kind == "f" and not math.isfinite(array.sum()) and \
+            # (np.add.reduce: array.sum() goes through a Python-level wrapper)
+            if array.dtype.kind == "f" and not math.isfinite(np.add.reduce(array, axis=None)) and \
                     not np.isfinite(array).all():
                 kind = "nan" if np.isnan(array).any() else "inf"
                 self.bad = (self._name(var), kind)
