@@ -64,7 +64,12 @@ class TensorSpec:
         self.dtype = np.dtype(dtype)
 
     def check(self, value: np.ndarray, position: int) -> None:
-        """Raise ``JitError`` unless ``value`` fits this spec."""
+        """Raise ``JitError`` unless ``value`` fits this spec.
+
+        Args:
+            value: the input's array.
+            position: its place among the function's array inputs (for the message).
+        """
         if value.dtype != self.dtype:
             raise JitError(f"input {position} has dtype {value.dtype}, but the function was "
                            f"compiled for {self.dtype} (input_signature). Cast it first "
@@ -87,7 +92,7 @@ def _op_codes() -> dict:
     """code object -> function, for every public op function (an op call is
     replayed as a unit) and every declared rule's function."""
     from . import ops, random
-    codes = {}
+    codes: dict[Any, Any] = {}
     modules = [m for m in vars(ops).values() if getattr(m, "__name__", "").startswith(
         "chainrule.ops.")] + [random]
     functions = [getattr(module, name, None) for module in modules
@@ -105,11 +110,15 @@ def _op_codes() -> dict:
             continue
         codes[code] = fn
     from .autodiff import custom_gradient            # its wrapper: one code, many functions
-    codes[custom_gradient(lambda x: (x, None)).__code__] = _CUSTOM_GRADIENT
+    codes[custom_gradient(_identity_with_gradient).__code__] = _CUSTOM_GRADIENT
     return codes
 
 
 _CUSTOM_GRADIENT = object()
+
+
+def _identity_with_gradient(x: Any) -> tuple[Any, Callable[..., Any]]:
+    return x, lambda g: g
 
 
 class _Made(list):
@@ -674,6 +683,11 @@ _NONE = ("None",)
 class Compiled:
     """A function compiled by ``cr.jit``; call it as the function.
 
+    Args:
+        fn: the function to compile.
+        input_signature: a ``TensorSpec`` per array argument, or None.
+        max_traces: how many traces to keep.
+
     Attributes:
         code: the generated replay code of the latest trace (to read).
         traces: how many traces it holds.
@@ -687,10 +701,10 @@ class Compiled:
         self.input_signature = None if input_signature is None else list(input_signature)
         self.max_traces = int(max_traces)
         self._lock = threading.RLock()
-        self._cache = {}              # the general key -> its _Program
-        self._by_shape = {}           # arrays-in calls: (shapes and dtypes) -> the same _Program
+        self._cache: dict[Any, _Program] = {}      # the general key -> its _Program
+        self._by_shape: dict[Any, _Program] = {}   # arrays-in calls: shapes and dtypes -> it
         self._structure = None
-        self._latest = None
+        self._latest: Optional[_Program] = None
         functools.update_wrapper(self, fn)
 
     @property
@@ -701,28 +715,39 @@ class Compiled:
     def traces(self) -> int:
         return len(self._cache)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function: replay its trace for these shapes and dtypes, or
+        trace it (the first call with them).
+
+        Args:
+            *args: the function's arguments (arrays and tensors are traced).
+            **kwargs: its keyword arguments.
+
+        Returns:
+            What the function returns, with fresh tensors for traced values.
+        """
         if TRACER[0] is not None:        # inside another trace: be part of it
             return self.fn(*args, **kwargs)
         if not kwargs and self.input_signature is None:
             # the usual call, arrays in: a flat key without the general walk
-            key = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else
-                         _NONE if a is None else None for a in args])
-            if None not in key:
-                program = self._by_shape.get((key, graph.is_grad_enabled()))
+            flat = tuple([(a.shape, a.dtype) if type(a) is np.ndarray else
+                          _NONE if a is None else None for a in args])
+            if None not in flat:
+                program = self._by_shape.get((flat, graph.is_grad_enabled()))
                 if program is not None:
                     # one replay at a time: the code's shells (tensors whose .data it
                     # sets before an op call) are shared by every call
                     with self._lock:
-                        if _NONE in key:
+                        if _NONE in flat:
                             return program.fn(*[a for a in args if a is not None])
                         return program.fn(*args)
-        leaves, statics = [], []
+        leaves: list[Any] = []
+        statics: list[Any] = []
         key = (_flatten((args, kwargs), leaves, statics), graph.is_grad_enabled())
         if self.input_signature is not None:
             arrays = [t.data if isinstance(t, Tensor) else t for t in leaves]
             if len(arrays) != len(self.input_signature):
-                raise JitError(f"{self.__name__} was compiled for {len(self.input_signature)} "
+                raise JitError(f"{getattr(self.fn, '__name__', 'fn')} was compiled for {len(self.input_signature)} "
                                f"inputs (input_signature); got {len(arrays)}")
             for k, (spec, a) in enumerate(zip(self.input_signature, arrays)):
                 spec.check(a, k)
@@ -730,7 +755,8 @@ class Compiled:
         if program is None:
             with self._lock:
                 result = self._trace(key, args, kwargs, leaves)
-            if not kwargs and all(type(a) is np.ndarray or a is None for a in args):
+            if not kwargs and self._latest is not None and \
+                    all(type(a) is np.ndarray or a is None for a in args):
                 flat = tuple((a.shape, a.dtype) if a is not None else _NONE for a in args)
                 self._by_shape[(flat, key[1])] = self._latest
             return result
@@ -794,7 +820,7 @@ def _result_code(value, tracer):
 
 
 def jit(fn: Optional[Callable] = None, *, input_signature: Optional[list] = None,
-        max_traces: int = 8):
+        max_traces: int = 8) -> Any:
     """Compile ``fn``: trace it once per input shape and dtype, then replay
     the trace as flat NumPy code (JAX's ``jax.jit``, TensorFlow's ``tf.function``).
 
