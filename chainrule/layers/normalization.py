@@ -18,13 +18,18 @@ uses in place of the batch's.
 >>> [w.name for w in bn.weights]
 ['gamma', 'beta', 'moving_mean', 'moving_variance']
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import graph, initializers, ops, regularizers
+from .. import constraints, graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..graph import no_grad
+from ..tensor import Tensor
+from ..typing import Shape
 from .base import InputSpec, Layer
 
 __all__ = ["BatchNormalization", "GroupNormalization", "LayerNormalization"]
@@ -45,10 +50,16 @@ class BatchNormalization(Layer):
         axis: the feature axis (the channels). Defaults to -1.
         momentum: of the moving statistics. Defaults to 0.99.
         epsilon: added to the variance. Defaults to 1e-3.
-        center, scale: whether to learn beta, gamma. Default to True.
-        beta_initializer, gamma_initializer, moving_mean_initializer,
-            moving_variance_initializer: how each starts (zeros, ones, zeros, ones).
-        beta_regularizer, gamma_regularizer: penalties added to the loss, or None.
+        center: whether to learn an offset beta. Defaults to True.
+        scale: whether to learn a scale gamma. Defaults to True.
+        beta_initializer: how beta starts. Defaults to zeros.
+        gamma_initializer: how gamma starts. Defaults to ones.
+        moving_mean_initializer: how the moving mean starts. Defaults to zeros.
+        moving_variance_initializer: how the moving variance starts. Defaults to ones.
+        beta_regularizer: a penalty on beta added to the loss, or None.
+        gamma_regularizer: a penalty on gamma added to the loss, or None.
+        beta_constraint: a constraint applied to beta after each step, or None.
+        gamma_constraint: a constraint applied to gamma after each step, or None.
         **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
     Example:
@@ -62,11 +73,31 @@ class BatchNormalization(Layer):
     [(2,), (2,), (2,), (2,)]
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones",
-                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
-                 beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, **kwargs):
+    # Set in __init__; declared here for type checkers.
+    axis: int
+    momentum: float
+    moving_mean_initializer: Callable[..., Any]
+    moving_variance_initializer: Callable[..., Any]
+    epsilon: float
+    center: bool
+    scale: bool
+    beta_initializer: Callable[..., Any]
+    gamma_initializer: Callable[..., Any]
+    beta_regularizer: Callable[..., Any] | None
+    gamma_regularizer: Callable[..., Any] | None
+    beta_constraint: constraints.ConstraintLike
+    gamma_constraint: constraints.ConstraintLike
+
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True,
+                 beta_initializer: initializers.InitializerLike = "zeros",
+                 gamma_initializer: initializers.InitializerLike = "ones",
+                 moving_mean_initializer: initializers.InitializerLike = "zeros",
+                 moving_variance_initializer: initializers.InitializerLike = "ones",
+                 beta_regularizer: regularizers.RegularizerLike = None,
+                 gamma_regularizer: regularizers.RegularizerLike = None,
+                 beta_constraint: constraints.ConstraintLike = None,
+                 gamma_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"BatchNormalization: axis must be an int, got {axis!r}")
@@ -86,7 +117,7 @@ class BatchNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
             raise ShapeError(f"BatchNormalization layer '{self.name}': axis {self.axis} does "
@@ -116,7 +147,17 @@ class BatchNormalization(Layer):
 
     supports_masking = True     # the mask passes on (Keras)
 
-    def call(self, x, training=False, mask=None):
+    def call(self, x: Tensor, training: bool = False, mask: Any = None) -> Tensor:
+        """Normalize ``x`` (with the batch's statistics while training, else the moving ones).
+
+        Args:
+            x: the input tensor.
+            training: use (and update) the batch's statistics.
+            mask: a boolean (batch, steps) mask: masked steps are left out of the statistics.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         # A frozen layer (trainable=False) always runs in inference mode, as
         # in Keras 3, so fine-tuning leaves its statistics alone.
         if training and self.trainable:
@@ -163,7 +204,7 @@ class BatchNormalization(Layer):
                                     batch.data.astype(moving.dtype) * (1 - self.momentum))
                 moving._version += 1
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -186,11 +227,17 @@ class LayerNormalization(Layer):
         axis: int or list of ints, the axes normalized together. Defaults to -1.
         epsilon: added to the variance. Defaults to 1e-3 (Keras' default;
             PyTorch's LayerNorm uses 1e-5).
-        center, scale: whether to add beta / multiply by gamma. Default True.
-        beta_initializer, gamma_initializer: default ``"zeros"`` / ``"ones"``.
-        beta_regularizer, gamma_regularizer: penalties, or None.
+        center: whether to add an offset beta. Defaults to True.
+        scale: whether to multiply by a scale gamma. Defaults to True.
+        beta_initializer: how beta starts. Defaults to ``"zeros"``.
+        gamma_initializer: how gamma starts. Defaults to ``"ones"``.
+        beta_regularizer: a penalty on beta, or None.
+        gamma_regularizer: a penalty on gamma, or None.
+        beta_constraint: a constraint on beta, or None.
+        gamma_constraint: a constraint on gamma, or None.
         rms_scaling: Keras' deprecated flag: x · rsqrt(var + epsilon) · gamma,
             no centering and no beta.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
     Weights, in Keras' order: gamma, beta, each of shape
     ``tuple(input_shape[a] for a in axis)``.
@@ -203,17 +250,34 @@ class LayerNormalization(Layer):
     (['gamma', 'beta'], True)
     """
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 rms_scaling=False, **kwargs):
+    # Set in __init__; declared here for type checkers.
+    axis: int | list[int]
+    rms_scaling: bool
+    epsilon: float
+    center: bool
+    scale: bool
+    beta_initializer: Callable[..., Any]
+    gamma_initializer: Callable[..., Any]
+    beta_regularizer: Callable[..., Any] | None
+    gamma_regularizer: Callable[..., Any] | None
+    beta_constraint: constraints.ConstraintLike
+    gamma_constraint: constraints.ConstraintLike
+
+    def __init__(self, axis: int | Sequence[int] = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer: initializers.InitializerLike = "zeros",
+                 gamma_initializer: initializers.InitializerLike = "ones",
+                 beta_regularizer: regularizers.RegularizerLike = None,
+                 gamma_regularizer: regularizers.RegularizerLike = None,
+                 beta_constraint: constraints.ConstraintLike = None,
+                 gamma_constraint: constraints.ConstraintLike = None,
+                 rms_scaling: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(axis, (list, tuple)):
             axis = [int(a) for a in axis]
         elif isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"LayerNormalization: axis must be an int or a list of ints, "
                             f"got {axis!r}")
-        self.axis = axis
+        self.axis = axis  # type: ignore[assignment]  # (mypy: an int is a numbers.Integral)
         self.epsilon = _check_epsilon("LayerNormalization", epsilon)
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.supports_masking = True        # a mask passes through, as Keras
@@ -223,7 +287,7 @@ class LayerNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         for a in axes:
@@ -251,14 +315,22 @@ class LayerNormalization(Layer):
             return w
         return ops.reshape(w, self._broadcast_shape)
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Normalize each sample of ``x`` over ``axis``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         if self.rms_scaling:
             y = x / ops.sqrt(ops.var(x, axis=self._axes, keepdims=True) + self.epsilon)
             return y * self._param(self.gamma)
         return ops.layer_norm(x, self._param(self.gamma), self._param(self.beta),
                               axis=self._axes, epsilon=self.epsilon)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
 
 
@@ -273,9 +345,16 @@ class GroupNormalization(Layer):
     Args:
         groups: positive int dividing the channels, or -1. Defaults to 32.
         axis: the channel axis. Defaults to -1.
-        epsilon: defaults to 1e-3. center, scale, beta_initializer,
-        gamma_initializer, beta_regularizer, gamma_regularizer: as
-        LayerNormalization.
+        epsilon: added to the variance. Defaults to 1e-3.
+        center: whether to add an offset beta. Defaults to True.
+        scale: whether to multiply by a scale gamma. Defaults to True.
+        beta_initializer: how beta starts. Defaults to ``"zeros"``.
+        gamma_initializer: how gamma starts. Defaults to ``"ones"``.
+        beta_regularizer: a penalty on beta, or None.
+        gamma_regularizer: a penalty on gamma, or None.
+        beta_constraint: a constraint on beta, or None.
+        gamma_constraint: a constraint on gamma, or None.
+        **kwargs: ``name``, ``dtype``, ``trainable`` (see ``Layer``).
 
     Weights: gamma, beta, each (channels,).
 
@@ -285,10 +364,26 @@ class GroupNormalization(Layer):
     (2, 5, 4)
     """
 
-    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
-                 **kwargs):
+    # Set in __init__; declared here for type checkers.
+    axis: int
+    groups: int
+    epsilon: float
+    center: bool
+    scale: bool
+    beta_initializer: Callable[..., Any]
+    gamma_initializer: Callable[..., Any]
+    beta_regularizer: Callable[..., Any] | None
+    gamma_regularizer: Callable[..., Any] | None
+    beta_constraint: constraints.ConstraintLike
+    gamma_constraint: constraints.ConstraintLike
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3, center: bool = True,
+                 scale: bool = True, beta_initializer: initializers.InitializerLike = "zeros",
+                 gamma_initializer: initializers.InitializerLike = "ones",
+                 beta_regularizer: regularizers.RegularizerLike = None,
+                 gamma_regularizer: regularizers.RegularizerLike = None,
+                 beta_constraint: constraints.ConstraintLike = None,
+                 gamma_constraint: constraints.ConstraintLike = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or \
                 (groups <= 0 and groups != -1):
@@ -306,7 +401,7 @@ class GroupNormalization(Layer):
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
         self.beta_constraint, self.gamma_constraint = beta_constraint, gamma_constraint
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
             raise ShapeError(f"GroupNormalization layer '{self.name}': axis {self.axis} does "
@@ -330,7 +425,15 @@ class GroupNormalization(Layer):
                      if self.center else None)
         self.input_spec = InputSpec(ndim=ndim, axes={self._axis: channels})
 
-    def call(self, x):
+    def call(self, x: Tensor) -> Tensor:
+        """Normalize each group of channels of ``x``.
+
+        Args:
+            x: the input tensor.
+
+        Returns:
+            A tensor of ``x``'s shape.
+        """
         a, g = self._axis, self._groups
         grouped_shape = x.shape[:a] + (g, x.shape[a] // g) + x.shape[a + 1:]
         # (…, G, C/G, …): every axis but the batch and the group axis is normalized.
@@ -343,5 +446,5 @@ class GroupNormalization(Layer):
                            epsilon=self.epsilon)
         return ops.reshape(y, x.shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
