@@ -10,6 +10,14 @@ steady-state replay does not grow memory; bad use raises ``cr.JitError``.
 
 One helper, ``assert_compiled_matches_eager``, runs a step both ways on two
 models built from the same seed; each test below names a model and a step.
+The sections: the model families; the scikit-learn MLP; retracing;
+``compile(jit_compile=True)``; values computed from the inputs (masks,
+comparisons, targets) following them at every replay rather than freezing
+the trace-time ones; memory; errors; semantics (random draws, moving
+statistics, optimizer slots, side effects, threads).
+
+A test marked ``xfail(strict=True)`` shows a known bug, named in its reason:
+it fails today, and the mark comes off with the fix.
 """
 import functools
 import gc
@@ -235,49 +243,6 @@ def test_masked_recurrent_20_steps(kind):
     assert_compiled_matches_eager(make, _batches(ids, y), dtype="float32")
 
 
-def _attention_case(case):
-    """(function of (x, mask), first mask, second mask) for an attention layer
-    given a mask that changes between calls."""
-    causal = np.tril(np.ones((2, 4, 4), bool))
-    first_two = np.ones((2, 4, 4), bool)
-    first_two[:, :, 2:] = False
-    keep_all, keep_first = np.ones((2, 4), bool), np.zeros((2, 4), bool)
-    keep_first[:, 0] = True
-    if case == "MultiHeadAttention attention_mask":
-        mha = layers.MultiHeadAttention(2, 2)
-        return lambda x, m: mha(x, x, attention_mask=m), causal, first_two
-    if case == "MultiHeadAttention value_mask":
-        mha = layers.MultiHeadAttention(2, 2)
-        return lambda x, m: mha(x, x, value_mask=m), keep_all, keep_first
-    if case == "Attention mask":
-        attention = layers.Attention()
-        return lambda x, m: attention([x, x], mask=[None, m]), keep_all, keep_first
-    embedding, mha = layers.Embedding(10, 3, mask_zero=True), layers.MultiHeadAttention(2, 2)
-
-    def padded(x, ids):                         # (x is not used)
-        h = embedding(ids)
-        return mha(h, h)
-    return padded, np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.array([[1, 2, 0, 0], [5, 0, 0, 0]])
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "layers/attention.py:50 turns a mask into a boolean array with NumPy outside any op "
-    "(np.asarray(mask.data ...).astype(bool)), so the trace-time mask of an attention layer "
-    "is reused by every replay: attention_mask, value_mask, Attention's masks and the "
-    "padding mask an Embedding(mask_zero=True) hands to MultiHeadAttention"))
-@pytest.mark.parametrize("case", ["MultiHeadAttention attention_mask",
-                                  "MultiHeadAttention value_mask", "Attention mask",
-                                  "Embedding padding mask into MultiHeadAttention"])
-def test_attention_masks_follow_the_input(case):
-    cr.set_seed(0)
-    step, first, second = _attention_case(case)
-    x = np.random.default_rng(15).normal(size=(2, 4, 3)).astype("float32")
-    compiled = cr.jit(step)
-    compiled(x, first)
-    np.testing.assert_allclose(compiled(x, second).data, step(x, second).data, rtol=1e-6,
-                               atol=1e-6)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_transformer_encoder_block_20_steps(dtype):
     rng = np.random.default_rng(2)
@@ -347,7 +312,7 @@ def test_backward_style_step_matches_eager():
 
 
 # --------------------------------------------------------------------------
-# The scikit-learn MLP's step
+# The scikit-learn MLP
 # --------------------------------------------------------------------------
 def sklearn_mlp_step(params, optimizer, alpha):
     """MLPClassifier's stochastic step, written with the ops its ``_loss``
@@ -528,6 +493,28 @@ def test_max_traces_shapes_stay_cached():
         for n in range(1, 7):                     # 6 shapes: fewer than max_traces=8
             f(np.ones(n))
     assert len(runs) == 6
+
+
+def test_max_traces_evicts_the_oldest_trace():
+    runs = []
+
+    @cr.jit(max_traces=2)
+    def f(x):
+        runs.append(len(x))
+        return (cr.as_tensor(x) * 2).sum()
+
+    for n in (1, 2, 3, 3, 2, 1):
+        assert float(f(np.ones(n)).data) == 2.0 * n
+    assert runs == [1, 2, 3, 1]                  # 1 was evicted by 3; 2 was still held
+
+
+def test_a_compiled_function_called_inside_another_trace_becomes_part_of_it():
+    w = cr.Tensor(np.ones((3, 1)), requires_grad=True)
+    inner = cr.jit(lambda x: (x @ w).sum())
+    outer = cr.jit(lambda x: inner(x) * 2)
+    assert float(outer(np.ones((2, 3))).data) == 12.0
+    assert float(outer(np.full((2, 3), 2.0)).data) == 24.0
+    assert inner.traces == 0 and outer.traces == 1
 
 
 # --------------------------------------------------------------------------
@@ -753,6 +740,126 @@ def test_evaluate_and_predict_are_eagers(family, compiled_functions):
 
 
 # --------------------------------------------------------------------------
+# Values computed from the inputs follow them at every replay
+# --------------------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason=(
+    "compiled.py: a jit function gets its array inputs as the NumPy arrays themselves, so "
+    "NumPy arithmetic on them (x.mean(), x / x.max()) is invisible to the tracer and its "
+    "trace-time value is frozen into every replay, silently"))
+def test_numpy_arithmetic_on_an_array_input_is_followed_or_refused():
+    w = cr.Tensor(np.ones(3), requires_grad=True)
+    step = cr.jit(lambda x: (w * x.mean()).sum())
+    try:
+        step(np.ones(3))
+        result = float(step(np.full(3, 2.0)).data)
+    except cr.JitError:
+        return
+    assert result == 6.0                                  # eager: 3 · mean(2, 2, 2)
+
+
+@pytest.mark.parametrize("compare", [
+    lambda h: h > 1.5, lambda h: cr.ops.greater(h, 1.5), lambda h: cr.ops.greater_equal(h, 1.5),
+    lambda h: cr.ops.less(h, 1.5), lambda h: cr.ops.less_equal(h, 1.5),
+    lambda h: cr.ops.equal(h, 1.0), lambda h: cr.ops.not_equal(h, 1.0)],
+    ids=["h > 1.5", "greater", "greater_equal", "less", "less_equal", "equal", "not_equal"])
+def test_comparisons_follow_the_input(compare):
+    w = cr.Tensor(np.ones(4), requires_grad=True)
+
+    def step(x):
+        h = w * x
+        return cr.ops.where(compare(h), h, h * 0.0).sum()
+
+    compiled = cr.jit(step)
+    ones, twos = np.ones(4), np.full(4, 2.0)
+    compiled(ones)
+    assert float(compiled(twos).data) == float(step(twos).data)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "chainrule/activations.py: hard_shrink, soft_shrink, sparse_plus, threshold and sparsemax "
+    "build their masks from x.data in NumPy (ops.where(x.data > threshold, ...)); the "
+    "activations are not op units, so the trace-time mask is reused by every replay "
+    "(Activation('soft_shrink'), Dense(activation='sparsemax') too). The ops.* versions "
+    "in ops/keras_api.py replay correctly"))
+@pytest.mark.parametrize("name", ["hard_shrink", "soft_shrink", "sparse_plus", "threshold",
+                                  "sparsemax"])
+def test_activations_with_masks_follow_the_input(name):
+    activation = getattr(cr.activations, name)
+    if name == "threshold":
+        activation = functools.partial(activation, threshold=0.5, default_value=0.0)
+    w = cr.Tensor(np.ones(6), requires_grad=True)
+
+    def step(x):
+        return activation(w * x)
+
+    compiled = cr.jit(step)
+    compiled(np.linspace(-3.0, 3.0, 6))
+    other = np.linspace(0.9, -0.9, 6)
+    np.testing.assert_allclose(compiled(other).data, step(other).data, rtol=1e-12)
+
+
+def test_relu_with_a_threshold_follows_the_input():
+    relu = layers.ReLU(max_value=0.5, threshold=0.1)
+    step = cr.jit(lambda x: relu(x))
+    up = np.linspace(-1, 1, 8).astype("float32")
+    down = up[::-1].copy()
+    step(up)
+    np.testing.assert_array_equal(step(down).data, relu(down).data)
+
+
+def test_masking_layer_follows_the_input():
+    x, y = _regression(32, (6, 3), "float32")
+    x[::3, 4:] = 0.0
+    x[1::3, 2:] = 0.0                              # batches padded differently
+    assert_compiled_matches_eager(
+        lambda: cr.Sequential([cr.Input((6, 3)), layers.Masking(0.0), layers.LSTM(3),
+                               layers.Dense(1)]), _batches(x, y), dtype="float32")
+
+
+def _attention_case(case):
+    """(function of (x, mask), first mask, second mask) for an attention layer
+    given a mask that changes between calls."""
+    causal = np.tril(np.ones((2, 4, 4), bool))
+    first_two = np.ones((2, 4, 4), bool)
+    first_two[:, :, 2:] = False
+    keep_all, keep_first = np.ones((2, 4), bool), np.zeros((2, 4), bool)
+    keep_first[:, 0] = True
+    if case == "MultiHeadAttention attention_mask":
+        mha = layers.MultiHeadAttention(2, 2)
+        return lambda x, m: mha(x, x, attention_mask=m), causal, first_two
+    if case == "MultiHeadAttention value_mask":
+        mha = layers.MultiHeadAttention(2, 2)
+        return lambda x, m: mha(x, x, value_mask=m), keep_all, keep_first
+    if case == "Attention mask":
+        attention = layers.Attention()
+        return lambda x, m: attention([x, x], mask=[None, m]), keep_all, keep_first
+    embedding, mha = layers.Embedding(10, 3, mask_zero=True), layers.MultiHeadAttention(2, 2)
+
+    def padded(x, ids):                         # (x is not used)
+        h = embedding(ids)
+        return mha(h, h)
+    return padded, np.array([[1, 2, 3, 4], [5, 6, 7, 8]]), np.array([[1, 2, 0, 0], [5, 0, 0, 0]])
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "layers/attention.py:50 turns a mask into a boolean array with NumPy outside any op "
+    "(np.asarray(mask.data ...).astype(bool)), so the trace-time mask of an attention layer "
+    "is reused by every replay: attention_mask, value_mask, Attention's masks and the "
+    "padding mask an Embedding(mask_zero=True) hands to MultiHeadAttention"))
+@pytest.mark.parametrize("case", ["MultiHeadAttention attention_mask",
+                                  "MultiHeadAttention value_mask", "Attention mask",
+                                  "Embedding padding mask into MultiHeadAttention"])
+def test_attention_masks_follow_the_input(case):
+    cr.set_seed(0)
+    step, first, second = _attention_case(case)
+    x = np.random.default_rng(15).normal(size=(2, 4, 3)).astype("float32")
+    compiled = cr.jit(step)
+    compiled(x, first)
+    np.testing.assert_allclose(compiled(x, second).data, step(x, second).data, rtol=1e-6,
+                               atol=1e-6)
+
+
+# --------------------------------------------------------------------------
 # Memory: steady-state replay does not grow
 # --------------------------------------------------------------------------
 def _tiny_mlp_step():
@@ -874,62 +981,6 @@ def test_reading_a_traced_value_in_python_raises(read, what):
     assert float(step(np.ones((4, 3))).data) == 9.0   # eager: fine
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiled.py: a jit function gets its array inputs as the NumPy arrays themselves, so "
-    "NumPy arithmetic on them (x.mean(), x / x.max()) is invisible to the tracer and its "
-    "trace-time value is frozen into every replay, silently"))
-def test_numpy_arithmetic_on_an_array_input_is_followed_or_refused():
-    w = cr.Tensor(np.ones(3), requires_grad=True)
-    step = cr.jit(lambda x: (w * x.mean()).sum())
-    try:
-        step(np.ones(3))
-        result = float(step(np.full(3, 2.0)).data)
-    except cr.JitError:
-        return
-    assert result == 6.0                                  # eager: 3 · mean(2, 2, 2)
-
-
-@pytest.mark.parametrize("compare", [
-    lambda h: h > 1.5, lambda h: cr.ops.greater(h, 1.5), lambda h: cr.ops.greater_equal(h, 1.5),
-    lambda h: cr.ops.less(h, 1.5), lambda h: cr.ops.less_equal(h, 1.5),
-    lambda h: cr.ops.equal(h, 1.0), lambda h: cr.ops.not_equal(h, 1.0)],
-    ids=["h > 1.5", "greater", "greater_equal", "less", "less_equal", "equal", "not_equal"])
-def test_comparisons_follow_the_input(compare):
-    w = cr.Tensor(np.ones(4), requires_grad=True)
-
-    def step(x):
-        h = w * x
-        return cr.ops.where(compare(h), h, h * 0.0).sum()
-
-    compiled = cr.jit(step)
-    ones, twos = np.ones(4), np.full(4, 2.0)
-    compiled(ones)
-    assert float(compiled(twos).data) == float(step(twos).data)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "chainrule/activations.py: hard_shrink, soft_shrink, sparse_plus, threshold and sparsemax "
-    "build their masks from x.data in NumPy (ops.where(x.data > threshold, ...)); the "
-    "activations are not op units, so the trace-time mask is reused by every replay "
-    "(Activation('soft_shrink'), Dense(activation='sparsemax') too). The ops.* versions "
-    "in ops/keras_api.py replay correctly"))
-@pytest.mark.parametrize("name", ["hard_shrink", "soft_shrink", "sparse_plus", "threshold",
-                                  "sparsemax"])
-def test_activations_with_masks_follow_the_input(name):
-    activation = getattr(cr.activations, name)
-    if name == "threshold":
-        activation = functools.partial(activation, threshold=0.5, default_value=0.0)
-    w = cr.Tensor(np.ones(6), requires_grad=True)
-
-    def step(x):
-        return activation(w * x)
-
-    compiled = cr.jit(step)
-    compiled(np.linspace(-3.0, 3.0, 6))
-    other = np.linspace(0.9, -0.9, 6)
-    np.testing.assert_allclose(compiled(other).data, step(other).data, rtol=1e-12)
-
-
 def test_a_different_structure_on_retrace_raises():
     loss_of = _linear_loss()
 
@@ -967,28 +1018,6 @@ def test_an_input_that_does_not_fit_the_input_signature_raises():
 def test_jit_needs_a_function():
     with pytest.raises(TypeError, match="needs a function"):
         cr.jit(3)
-
-
-def test_max_traces_evicts_the_oldest_trace():
-    runs = []
-
-    @cr.jit(max_traces=2)
-    def f(x):
-        runs.append(len(x))
-        return (cr.as_tensor(x) * 2).sum()
-
-    for n in (1, 2, 3, 3, 2, 1):
-        assert float(f(np.ones(n)).data) == 2.0 * n
-    assert runs == [1, 2, 3, 1]                  # 1 was evicted by 3; 2 was still held
-
-
-def test_a_compiled_function_called_inside_another_trace_becomes_part_of_it():
-    w = cr.Tensor(np.ones((3, 1)), requires_grad=True)
-    inner = cr.jit(lambda x: (x @ w).sum())
-    outer = cr.jit(lambda x: inner(x) * 2)
-    assert float(outer(np.ones((2, 3))).data) == 12.0
-    assert float(outer(np.full((2, 3), 2.0)).data) == 24.0
-    assert inner.traces == 0 and outer.traces == 1
 
 
 # --------------------------------------------------------------------------
@@ -1033,24 +1062,6 @@ def test_random_layers_draw_fresh_noise_at_every_replay(make, x_shape):
     outs = [step(x).data for _ in range(3)]       # the trace, then two replays
     assert not np.array_equal(outs[1], outs[2])
     assert not np.array_equal(outs[0], outs[1])
-
-
-def test_relu_with_a_threshold_follows_the_input():
-    relu = layers.ReLU(max_value=0.5, threshold=0.1)
-    step = cr.jit(lambda x: relu(x))
-    up = np.linspace(-1, 1, 8).astype("float32")
-    down = up[::-1].copy()
-    step(up)
-    np.testing.assert_array_equal(step(down).data, relu(down).data)
-
-
-def test_masking_layer_follows_the_input():
-    x, y = _regression(32, (6, 3), "float32")
-    x[::3, 4:] = 0.0
-    x[1::3, 2:] = 0.0                              # batches padded differently
-    assert_compiled_matches_eager(
-        lambda: cr.Sequential([cr.Input((6, 3)), layers.Masking(0.0), layers.LSTM(3),
-                               layers.Dense(1)]), _batches(x, y), dtype="float32")
 
 
 def test_batchnorm_moving_statistics_update_at_every_replay():
