@@ -42,13 +42,8 @@ NOT_PUBLIC_PACKAGES = ("chainrule.demos", "chainrule.bench")
 # Modules not typed yet: remove a name when its module is typed and documented.
 # (A private module, e.g. chainrule.linalg._util, is only checked by mypy.)
 NOT_YET_TYPED = {
-    "chainrule.compiled", "chainrule.linalg._util",
-    "chainrule.models.backup_and_restore", "chainrule.models.compile_utils",
-    "chainrule.models.data_adapters", "chainrule.models.functional",
-    "chainrule.models.keras_format", "chainrule.models.model",
-    "chainrule.models.saving", "chainrule.models.sequential",
-    "chainrule.models.tensorboard", "chainrule.models.training",
-    "chainrule.ops.keras_api", "chainrule.sklearn.linear", "chainrule.sklearn.mlp",
+    "chainrule.models.model", "chainrule.models.training", "chainrule.ops.keras_api",
+    "chainrule.sklearn.linear", "chainrule.sklearn.mlp",
 }
 
 CHECKED_DUNDERS = ("__init__", "__call__")
