@@ -1211,6 +1211,53 @@ def test_two_threads_replaying_at_once_get_their_own_results():
     assert len(entered) == 2
 
 
+_W = cr.Tensor(np.random.default_rng(16).normal(size=(3, 2)), requires_grad=True)
+
+
+def _input_gradient_step(x):                        # FGSM: a gradient of the input
+    xt = cr.Tensor(x, requires_grad=True)
+    (gx,) = cr.autodiff.gradients((cr.tanh(xt @ _W) ** 2).sum(), [xt])
+    return xt + 0.1 * cr.ops.sign(gx)
+
+
+def _gradient_penalty_step(x):                      # a gradient of a gradient
+    xt = cr.Tensor(x, requires_grad=True)
+    (gx,) = cr.autodiff.gradients(cr.tanh(xt @ _W).sum(), [xt], create_graph=True)
+    penalty = (gx ** 2).sum()
+    return penalty, cr.autodiff.gradients(penalty, [_W])[0]
+
+
+def _tape_step(x):
+    with cr.GradientTape() as tape:
+        loss = ((cr.as_tensor(x) @ _W) ** 2).sum()
+    return tape.gradient(loss, [_W])
+
+
+def _no_grad_target_step(x):
+    h = cr.as_tensor(x) @ _W
+    with cr.no_grad():
+        target = cr.tanh(h)
+    return cr.autodiff.gradients(((h - target) ** 2).sum() + h.detach().sum(), [_W])[0]
+
+
+@pytest.mark.parametrize("step", [
+    lambda x: cr.grad(lambda w: ((cr.as_tensor(x) @ w) ** 2).sum())(_W),
+    _tape_step, _input_gradient_step, _gradient_penalty_step, _no_grad_target_step],
+    ids=["cr.grad", "GradientTape", "input gradient", "gradient penalty", "no_grad and detach"])
+def test_every_way_of_differentiating_replays_like_eager(step):
+    rng = np.random.default_rng(17)
+    compiled = cr.jit(step)
+    compiled(rng.normal(size=(4, 3)))
+    x = rng.normal(size=(4, 3))
+    eager, replayed = step(x), compiled(x)
+    eager = eager if isinstance(eager, (list, tuple)) else [eager]
+    replayed = replayed if isinstance(replayed, (list, tuple)) else [replayed]
+    assert len(replayed) == len(eager)
+    for e, r in zip(eager, replayed):
+        assert isinstance(r, cr.Tensor)
+        np.testing.assert_allclose(r.data, e.data, rtol=1e-12, atol=1e-12)
+
+
 def test_python_side_effects_happen_at_trace_time_only():
     seen = []
     loss_of = _linear_loss()
