@@ -14,7 +14,20 @@ from .tensor import (Tensor, tensor, as_tensor, zeros, ones, full, zeros_like,
                      ones_like, arange, eye, rand, randn)
 from .random import set_seed
 from .graph import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, detect_anomaly
-from .ops import *  # noqa: F401,F403
+# every op family's names (what `from .ops import *` gives, spelled out so that
+# type checkers see them)
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.shaping import *  # noqa: F401,F403
+from .ops.index import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.matmul import *  # noqa: F401,F403
+from .ops.nn import *  # noqa: F401,F403
+from .ops.rnn import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403
+from .ops.rearrange import *  # noqa: F401,F403
+from .ops.scan import *  # noqa: F401,F403
+from .ops.normalization import *  # noqa: F401,F403
+from .ops.attention import *  # noqa: F401,F403
 from .ops.keras_api import linspace  # noqa: F401  (NumPy's/PyTorch's cr.linspace)
 from .autodiff import grad, value_and_grad, jacobian, hessian, GradientTape, custom_gradient
 from .autodiff import UnconnectedGradients  # noqa: F401  (tf.UnconnectedGradients)

@@ -43,7 +43,7 @@ NOT_PUBLIC_PACKAGES = ("chainrule.demos", "chainrule.bench")
 # (A private module, e.g. chainrule.linalg._util, is only checked by mypy.)
 NOT_YET_TYPED = {
     "chainrule.models.model", "chainrule.models.training", "chainrule.ops.keras_api",
-    "chainrule.sklearn.linear", "chainrule.sklearn.mlp",
+    "chainrule.sklearn.mlp",
 }
 
 CHECKED_DUNDERS = ("__init__", "__call__")
