@@ -27,8 +27,12 @@ training loop itself lives in ``training.py``; saving in ``saving.py``.
 >>> len(history.history["loss"])
 2
 """
+from __future__ import annotations
+
 import inspect
+import os
 import warnings
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -37,6 +41,9 @@ from ..graph import no_grad
 from ..layers.base import Layer, _fmt_shape
 from ..tensor import Tensor
 from .data_adapters import unpack_x_y_sample_weight
+
+if TYPE_CHECKING:
+    from .callbacks import Callback, History
 
 __all__ = ["Model", "model_from_json"]
 
@@ -52,10 +59,13 @@ class Model(Layer):
     ``predict``, ``summary`` and ``save``.
 
     Args:
-        inputs, outputs: for a functional model, the ``cr.Input`` tensors and
-            what the layers made of them (a tensor, or a list/dict of them).
+        *args: for a functional model, ``inputs`` and ``outputs``.
+        inputs: the ``cr.Input`` tensors of a functional model.
+        outputs: what the layers made of them (a tensor, or a list/dict of them).
         name: the model's name.
         trainable: whether ``fit`` updates its weights.
+        dtype: the dtype of its weights (default float32).
+        **kwargs: ``inputs``/``outputs`` as keywords, and ``Layer``'s arguments.
 
     Example:
 
@@ -87,26 +97,27 @@ class Model(Layer):
             return super().__new__(_functional_twin(cls), *args, **kwargs)
         return super().__new__(cls, *args, **kwargs)
 
-    def __init__(self, *args, trainable=True, name=None, dtype=None, **kwargs):
+    def __init__(self, *args: Any, trainable: bool = True, name: str | None = None,
+                 dtype: Any = None, **kwargs: Any) -> None:
         if args:
             raise TypeError(f"{type(self).__name__}.__init__ got unexpected positional "
                             f"arguments {args}; a subclass passes only name=, "
                             f"trainable= or dtype= to super().__init__()")
         super().__init__(trainable=trainable, name=name, dtype=dtype, **kwargs)
-        self.optimizer = None
+        self.optimizer: Any = None
         self.stop_training = False
-        self.history = None
+        self.history: History | None = None
         self.compiled = False
-        self._compile_config = None
+        self._compile_config: dict[str, Any] | None = None
         # Shuffling seed and epochs trained: saved with the model, so a resumed
         # fit draws the same batches as an uninterrupted one (training.py).
         self._training_seed = None
         self._epochs_seen = 0
         self._initial_epoch = None       # set by BackupAndRestore when it restores
-        self._loss_fns = []
-        self._compile_loss = None
-        self._compile_metrics = None
-        self._loss_tracker = None
+        self._loss_fns: list[Any] = []
+        self._compile_loss: Any = None
+        self._compile_metrics: Any = None
+        self._loss_tracker: Any = None
 
     # -- building ----------------------------------------------------------
     def _maybe_build(self, input_shape):
@@ -116,9 +127,14 @@ class Model(Layer):
             self.build_input_shape = input_shape
             self.built = True
 
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         """Create the weights by running a batch of zeros of ``input_shape``
-        (``None`` dimensions count as 1) through the model."""
+        (``None`` dimensions count as 1) through the model.
+
+        Args:
+            input_shape: the input's shape (batch first), or a list of shapes for several
+                inputs.
+        """
         def zeros(shape):
             return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
         shapes = [tuple(s) for s in input_shape] if _is_shape_list(input_shape) \
@@ -128,8 +144,15 @@ class Model(Layer):
             self(dummy, training=False)
         self.build_input_shape = shapes
 
-    def compute_output_shape(self, input_shape):
-        """Output shape(s) for ``input_shape`` (batch first), by running zeros."""
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        """Output shape(s) for ``input_shape`` (batch first), by running zeros.
+
+        Args:
+            input_shape: the input's shape (batch first), or a list of shapes.
+
+        Returns:
+            The output's shape, or a list of them (batch dimension None).
+        """
         def zeros(shape):
             return Tensor(np.zeros(tuple(1 if d is None else d for d in shape), self.dtype))
         dummy = [zeros(s) for s in input_shape] if _is_shape_list(input_shape) \
@@ -158,13 +181,14 @@ class Model(Layer):
                 raise self._input_error(i, expected, received)
 
     @property
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return [self.name]
 
     # -- compile / fit / evaluate / predict -------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", auto_scale_loss=True):
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
+                steps_per_execution: int = 1, jit_compile: bool | str = "auto",
+                auto_scale_loss: bool = True) -> None:
         """Choose the optimizer, the loss and the metrics to report (Keras 3).
 
         Each accepts a Keras string (``"adam"``, ``"sparse_categorical_crossentropy"``,
@@ -197,8 +221,9 @@ class Model(Layer):
             loss_weights: a list/dict of floats weighing each output's loss.
             weighted_metrics: metrics computed with the sample weights.
             jit_compile: ``True`` for compiled steps (see above).
-            run_eagerly, steps_per_execution, auto_scale_loss:
-                accepted and ignored.
+            run_eagerly: accepted for Keras code; ignored.
+            steps_per_execution: must be 1 (one step at a time).
+            auto_scale_loss: accepted for Keras code; ignored.
 
         Example:
 
@@ -238,10 +263,13 @@ class Model(Layer):
         self.__dict__.pop("_jit_steps", None)      # traces of the previous compile
         self.compiled = True
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1, distribution=None):
+    def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = 1, callbacks: Sequence[Callback] | None = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+            initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None, validation_batch_size: int | None = None,
+            validation_freq: int = 1, distribution: Any = None) -> History:
         """Train the model for ``epochs`` passes over the data (Keras' ``fit``).
 
         Args:
@@ -267,7 +295,8 @@ class Model(Layer):
                 ``Σ w·loss / batch size``).
             initial_epoch: the epoch to start at (to resume training).
             steps_per_epoch: batches per epoch (default: one pass over the data).
-            validation_steps, validation_batch_size: the same for validation.
+            validation_steps: batches per validation (default: all of it).
+            validation_batch_size: samples per validation batch (default ``batch_size``).
             validation_freq: validate every that many epochs.
             distribution: ``chainrule.distributed.DataParallel()`` trains on
                 several MPI processes, ``batch_size`` being the global batch.
@@ -298,27 +327,34 @@ class Model(Layer):
                    validation_batch_size=validation_batch_size,
                    validation_freq=validation_freq, distribution=distribution)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose=0, sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+                 verbose: int | str = 0, sample_weight: Any = None, steps: int | None = None,
+                 callbacks: Sequence[Callback] | None = None, return_dict: bool = False) -> Any:
         """Loss and metrics on ``x`` (arrays with ``y``, or batches as ``fit``
         takes them): a number, a list ``[loss, *metrics]`` or, with
         ``return_dict``, a dict (Keras).
 
         Args:
-            x, y: the inputs and targets, as ``fit`` takes them.
+            x: the inputs, as ``fit`` takes them.
+            y: the targets, as ``fit`` takes them.
             batch_size: samples per batch. Defaults to 32.
             verbose: 0 silent (the default here), 1 a progress bar.
             sample_weight: one weight per sample.
             steps: how many batches to draw when ``x`` yields batches.
             callbacks: ``Callback`` objects (their ``on_test_*`` hooks run).
             return_dict: return ``{name: value}`` instead of a list.
+
+        Returns:
+            The loss (a float) when nothing else is reported, else ``[loss, *metrics]``, or
+            ``{name: value}`` with ``return_dict``.
         """
         from .training import evaluate
         return evaluate(self, x, y, batch_size=batch_size, verbose=verbose,
                         sample_weight=sample_weight, steps=steps, callbacks=callbacks,
                         return_dict=return_dict)
 
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+    def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = 0,
+                steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Any:
         """The outputs for ``x`` as NumPy arrays (a list for several outputs).
 
         Args:
@@ -328,6 +364,10 @@ class Model(Layer):
             verbose: 0 silent (the default here), 1 a progress bar.
             steps: how many batches to draw when ``x`` yields batches.
             callbacks: ``Callback`` objects (their ``on_predict_*`` hooks run).
+
+        Returns:
+            The outputs as NumPy arrays, one array per output (a list, or a dict for dict
+            outputs).
 
         Example:
 
@@ -341,12 +381,18 @@ class Model(Layer):
                        callbacks=callbacks)
 
     # -- the steps fit, evaluate and predict drive (override them as in Keras) --
-    def train_step(self, data):
+    def train_step(self, data: Any) -> dict[str, Any]:
         """One training step on a batch ``data`` (``x``, ``(x, y)`` or
         ``(x, y, sample_weight)``); returns the logs, ``{name: value}``.
 
         As Keras 3's default: forward pass, ``compute_loss``, gradients of
         the trainable variables, ``optimizer.apply``, ``compute_metrics``.
+
+        Args:
+            data: a batch: ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Returns:
+            The logs, ``{name: value}``.
         """
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         step = self._compiled("train", self._train_update) if self.jit_compile \
@@ -383,8 +429,15 @@ class Model(Layer):
             self.__dict__.setdefault("_jit_steps", {})[kind] = step
         return step
 
-    def test_step(self, data):
-        """One evaluation step on a batch: loss and metrics, no update."""
+    def test_step(self, data: Any) -> dict[str, Any]:
+        """One evaluation step on a batch: loss and metrics, no update.
+
+        Args:
+            data: a batch: ``x``, ``(x, y)`` or ``(x, y, sample_weight)``.
+
+        Returns:
+            The logs, ``{name: value}``.
+        """
         x, y, sample_weight = unpack_x_y_sample_weight(data)
         step = self._compiled("test", self._evaluate_batch) if self.jit_compile \
             else self._evaluate_batch
@@ -392,8 +445,15 @@ class Model(Layer):
         self._track_loss(loss, y_pred)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def predict_step(self, data):
-        """The model's outputs for a batch (its ``x``)."""
+    def predict_step(self, data: Any) -> Any:
+        """The model's outputs for a batch (its ``x``).
+
+        Args:
+            data: a batch (only its ``x`` is used).
+
+        Returns:
+            The model's outputs (a tensor or a structure of them).
+        """
         x, _, _ = unpack_x_y_sample_weight(data)
         if self.jit_compile:
             return self._compiled("predict", self._predict_batch)(x)
@@ -409,10 +469,22 @@ class Model(Layer):
             x = Tensor._wrap(x)
         return self(x, training=training)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
+                     sample_weight: Any = None, training: bool = True) -> Tensor:
         """The total loss of a batch: the compiled loss of ``(y, y_pred)``
         weighted by ``sample_weight``, plus every term of ``self.losses``
-        (regularization and ``add_loss``), as Keras 3 ``Trainer.compute_loss``."""
+        (regularization and ``add_loss``), as Keras 3 ``Trainer.compute_loss``.
+
+        Args:
+            x: the batch's inputs.
+            y: its targets.
+            y_pred: the model's outputs for ``x``.
+            sample_weight: one weight per sample, or None.
+            training: whether this is a training step.
+
+        Returns:
+            The total loss, a 0-d tensor.
+        """
         from .. import ops
         total = None
         if self._compile_loss is not None:
@@ -444,15 +516,29 @@ class Model(Layer):
             first = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
             self._loss_tracker.update_state(loss, sample_weight=first.shape[0])
 
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+    def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict[str, Any]:
         """Update the compiled metrics and return every metric's result
-        (``get_metrics_result``), as Keras 3."""
+        (``get_metrics_result``), as Keras 3.
+
+        Args:
+            x: the batch's inputs.
+            y: its targets.
+            y_pred: the model's outputs for ``x``.
+            sample_weight: one weight per sample, or None.
+
+        Returns:
+            ``{name: result}`` of every metric.
+        """
         if self._compile_metrics is not None:
             self._compile_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
-    def get_metrics_result(self):
-        """``{name: result}`` of ``self.metrics``; a dict result is merged in."""
+    def get_metrics_result(self) -> dict[str, Any]:
+        """``{name: result}`` of ``self.metrics``; a dict result is merged in.
+
+        Returns:
+            ``{name: result}``.
+        """
         results = {}
         for metric in self.metrics:
             result = metric.result()
@@ -463,7 +549,7 @@ class Model(Layer):
         return results
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[Any]:
         """The loss tracker, the compiled metrics, the per-output losses, then
         metrics assigned as attributes of the model or its layers (Keras' order).
         A subclass may override this property (its metrics are then the ones
@@ -497,64 +583,118 @@ class Model(Layer):
         super().__setattr__(name, value)
 
     @property
-    def metrics_names(self):
+    def metrics_names(self) -> list[str]:
         return [m.name for m in self.metrics]
 
-    def reset_metrics(self):
+    def reset_metrics(self) -> None:
+        """Reset the state of every metric in ``self.metrics``."""
         for metric in self.metrics:
             metric.reset_state()
 
     @property
-    def trainable_variables(self):
+    def trainable_variables(self) -> list[Tensor]:
         """Keras' name for ``trainable_weights``."""
         return self.trainable_weights
 
     @property
-    def non_trainable_variables(self):
+    def non_trainable_variables(self) -> list[Tensor]:
         return self.non_trainable_weights
 
     # -- one batch ---------------------------------------------------------------
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
-                       return_dict=False):
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Mapping[int, float] | None = None, return_dict: bool = False) -> Any:
         """One ``train_step`` on one batch; the metrics as in ``evaluate``
-        (a number, a list, or a dict with ``return_dict``)."""
+        (a number, a list, or a dict with ``return_dict``).
+
+        Args:
+            x: the batch's inputs.
+            y: its targets.
+            sample_weight: one weight per sample.
+            class_weight: ``{class index: weight}``.
+            return_dict: return ``{name: value}`` instead of a list.
+
+        Returns:
+            The metrics, as ``evaluate`` returns them.
+        """
         from . import training
         return training.on_batch(self, "train", x, y, sample_weight, class_weight, return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        """One ``test_step`` on one batch; the metrics as in ``evaluate``."""
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
+        """One ``test_step`` on one batch; the metrics as in ``evaluate``.
+
+        Args:
+            x: the batch's inputs.
+            y: its targets.
+            sample_weight: one weight per sample.
+            return_dict: return ``{name: value}`` instead of a list.
+
+        Returns:
+            The metrics, as ``evaluate`` returns them.
+        """
         from . import training
         return training.on_batch(self, "test", x, y, sample_weight, None, return_dict)
 
-    def predict_on_batch(self, x):
-        """The outputs for one batch, as NumPy arrays."""
+    def predict_on_batch(self, x: Any) -> Any:
+        """The outputs for one batch, as NumPy arrays.
+
+        Args:
+            x: the batch's inputs.
+
+        Returns:
+            The outputs, as ``predict`` returns them.
+        """
         from . import training
         return training.on_batch(self, "predict", x, None, None, None, False)
 
     # -- saving --------------------------------------------------------------
-    def save(self, filepath, include_optimizer=True):
+    def save(self, filepath: str | os.PathLike[str], include_optimizer: bool = True) -> None:
         """Save architecture, weights and optimizer state: ``.keras`` writes Keras 3's
-        own file (``keras_format.py``), any other name chainrule's zip (``saving.py``)."""
+        own file (``keras_format.py``), any other name chainrule's zip (``saving.py``).
+
+        Args:
+            filepath: where to write (``.keras`` for Keras' format).
+            include_optimizer: also save the optimizer's state.
+        """
         from .saving import save_model
         save_model(self, filepath, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath):
-        """Save only the weights: Keras' HDF5 for ``.weights.h5``, else an ``.npz``."""
+    def save_weights(self, filepath: str | os.PathLike[str]) -> None:
+        """Save only the weights: Keras' HDF5 for ``.weights.h5``, else an ``.npz``.
+
+        Args:
+            filepath: where to write (``.weights.h5`` or ``.npz``).
+        """
         from .saving import save_weights
         save_weights(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Load weights saved by ``save_weights`` or ``save`` (chainrule's or Keras')
-        into this built model."""
+        into this built model.
+
+        Args:
+            filepath: a file written by ``save_weights`` or ``save``.
+        """
         from .saving import load_weights
         load_weights(self, filepath)
 
-    def export(self, filepath, format="onnx", verbose=None, input_signature=None,
-               opset_version=None):
+    def export(self, filepath: str | os.PathLike[str], format: str = "onnx", verbose: bool | None = None,
+               input_signature: Any = None, opset_version: int | None = None) -> str:
         """Write the model for serving elsewhere; ``format="onnx"`` (Keras 3's
         name and arguments) writes an ONNX graph with a dynamic batch
         (``onnx_export.py``); the inputs are the model's, so ``input_signature``
-        stays None; ``opset_version`` defaults to 17."""
+        stays None; ``opset_version`` defaults to 17.
+
+        Args:
+            filepath: where to write.
+            format: ``"onnx"``.
+            verbose: print where it was written.
+            input_signature: must stay None (the model's own inputs are exported).
+            opset_version: the ONNX opset (default 17).
+
+        Returns:
+            The path written.
+        """
         if format != "onnx":
             raise ValueError(f"export(format={format!r}): chainrule exports format='onnx'")
         if input_signature is not None:
@@ -566,8 +706,16 @@ class Model(Layer):
             print(f"Saved ONNX model '{self.name}' to {path}")
         return path
 
-    def get_layer(self, name=None, index=None):
-        """A layer of ``model.layers`` by ``name`` or by ``index`` (Keras)."""
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer of ``model.layers`` by ``name`` or by ``index`` (Keras).
+
+        Args:
+            name: the layer's name.
+            index: its position in ``model.layers``.
+
+        Returns:
+            The layer.
+        """
         if (name is None) == (index is None):
             raise ValueError("get_layer() takes exactly one of name= or index=, e.g. "
                              "model.get_layer('dense') or model.get_layer(index=0)")
@@ -583,23 +731,37 @@ class Model(Layer):
         raise ValueError(f"No such layer: {name}. Existing layers are: "
                          f"{[layer.name for layer in layers]}.")
 
-    def to_json(self, **kwargs):
+    def to_json(self, **kwargs: Any) -> str:
         """The model's architecture as a JSON string (no weights), as Keras 3
         ``Model.to_json``: ``cr.saving.serialize_keras_object(model)``;
-        ``kwargs`` go to ``json.dumps``. ``cr.models.model_from_json`` reads it."""
+        ``kwargs`` go to ``json.dumps``. ``cr.models.model_from_json`` reads it.
+
+        Args:
+            **kwargs: passed to ``json.dumps``.
+
+        Returns:
+            The JSON string.
+        """
         import json
 
         from .. import saving
         return json.dumps(saving.serialize_keras_object(self), **kwargs)
 
     @classmethod
-    def from_config(cls, config, custom_objects=None):
+    def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Model:
         """Recreate a subclassed model from its captured constructor arguments.
 
         Arguments the constructor does not take (``name``, ``trainable``,
         ``dtype`` when the subclass has no ``**kwargs``) are set afterwards.
         ``Model.from_config`` on a functional model's config rebuilds the
         functional model (Keras).
+
+        Args:
+            config: the constructor arguments (or a functional model's config).
+            custom_objects: names of your classes and functions.
+
+        Returns:
+            A new model.
         """
         from .functional import Functional
         if not issubclass(cls, Functional) and \
@@ -619,8 +781,12 @@ class Model(Layer):
         return model
 
     # -- summary -------------------------------------------------------------
-    def summary(self, line_length=80, print_fn=None):
+    def summary(self, line_length: int = 80, print_fn: Callable[[str], Any] | None = None) -> None:
         """Print a table of the layers: name (type), output shape, parameters.
+
+        Args:
+            line_length: the table's width.
+            print_fn: called with each line (default ``print``).
 
         >>> model.summary()            # doctest: +SKIP
         Model: "sequential"
@@ -659,10 +825,10 @@ class Model(Layer):
         for line in lines:
             print_fn(line)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
-    def _repr_html_(self):
+    def _repr_html_(self) -> str | None:
         """Jupyter shows a model as its ``summary()`` table (its ``repr`` until built)."""
         from .notebook_display import summary_html
         return summary_html(self)
@@ -685,8 +851,8 @@ def _functional_arguments(cls, args, kwargs):
         ("outputs" in kwargs or len(args) > 1)
 
 
-_TWINS = {}
-_TAKES_TRAINING = {}       # class -> whether its compute_loss takes `training`
+_TWINS: dict[type, type] = {}
+_TAKES_TRAINING: dict[type, bool] = {}       # class -> whether its compute_loss takes `training`
 
 
 def _functional_twin(cls):
@@ -700,10 +866,18 @@ def _functional_twin(cls):
     return twin
 
 
-def model_from_json(json_string, custom_objects=None):
+def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = None) -> Model:
     """A new model (fresh weights) from ``Model.to_json``'s string, as Keras 3
     ``keras.models.model_from_json``; ``custom_objects`` maps names to your
-    classes and functions."""
+    classes and functions.
+
+    Args:
+        json_string: what ``Model.to_json`` returned.
+        custom_objects: names of your classes and functions.
+
+    Returns:
+        A new model with fresh weights.
+    """
     import json
 
     from .. import saving
