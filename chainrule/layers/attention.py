@@ -229,7 +229,8 @@ class MultiHeadAttention(Layer):
         heads, common = self.num_heads, dict(
             kernel_initializer=self.kernel_initializer, bias_initializer=self.bias_initializer,
             kernel_regularizer=self.kernel_regularizer, bias_regularizer=self.bias_regularizer,
-            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint)
+            kernel_constraint=self.kernel_constraint, bias_constraint=self.bias_constraint,
+            dtype=self.dtype)         # the projections follow the layer's dtype (Keras' dtype_policy)
         out_shape = self._output_shape or (query_shape[-1],)
 
         def bias(*shape):
