@@ -302,6 +302,14 @@ def test_a_float64_target_of_a_float32_model():
     assert_compiled_matches_eager(mlp("float32"), _batches(x, y), dtype="float32")
 
 
+def test_a_model_built_by_the_first_trace_20_steps():
+    """No Input: the trace itself creates the weights and the optimizer's slots."""
+    x, y = _regression(32, 4, "float32")
+    assert_compiled_matches_eager(
+        lambda: cr.Sequential([layers.Dense(5, activation="tanh"), layers.BatchNormalization(),
+                               layers.Dense(1)]), _batches(x, y), dtype="float32")
+
+
 def test_backward_style_step_matches_eager():
     """``loss.backward()`` filling ``.grad`` on the weights, then
     ``optimizer.apply([w.grad ...])``, compiles like ``gradients``."""
