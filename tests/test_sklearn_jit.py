@@ -6,6 +6,7 @@ float64 both must give the same weights and loss curve to 1e-12, with early
 stopping, Nesterov momentum, every output activation, and a partial last batch
 (a second batch size, so a second trace).
 """
+import copy
 import pickle
 import warnings
 
@@ -172,6 +173,9 @@ def test_a_fitted_compiled_estimator_pickles_and_trains_on():
     clone = pickle.loads(pickle.dumps(model))
     assert "_jit_step" not in clone.__dict__
     assert model._jit_step is step                 # pickling left the original's trace alone
+    copied = copy.deepcopy(model)
+    assert "_jit_step" not in copied.__dict__ and model._jit_step is step
+    np.testing.assert_array_equal(copied.predict_proba(X), model.predict_proba(X))
     np.testing.assert_array_equal(clone.predict_proba(X), model.predict_proba(X))
     model.partial_fit(X, y)
     clone.partial_fit(X, y)
