@@ -442,6 +442,21 @@ def test_a_new_python_argument_retraces_and_tensors_replay_as_arrays():
     assert runs[:2] == [2.0, 3.0] and len(runs) <= 3            # a Tensor may trace once more
 
 
+def test_keyword_and_none_arguments():
+    w = cr.Tensor(np.ones((3, 1)), requires_grad=True)
+
+    @cr.jit
+    def f(x, y=None, *, scale=1.0):
+        out = (cr.as_tensor(x) @ w).sum() * scale
+        return out if y is None else out + cr.as_tensor(y).sum()
+
+    ones, twos = np.ones((2, 3)), np.full((2, 3), 2.0)
+    f(ones)
+    assert [float(r.data) for r in (f(twos), f(x=twos), f(twos, None), f(twos, np.ones(2)),
+                                    f(twos, y=np.ones(2)), f(twos, scale=2.0))] == \
+        [12.0, 12.0, 12.0, 14.0, 14.0, 24.0]
+
+
 def test_dicts_in_and_out():
     w = cr.Tensor(np.ones((3, 1)), requires_grad=True)
 
