@@ -32,7 +32,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -111,9 +111,9 @@ class Model(Layer):
         self._compile_config: dict[str, Any] | None = None
         # Shuffling seed and epochs trained: saved with the model, so a resumed
         # fit draws the same batches as an uninterrupted one (training.py).
-        self._training_seed = None
+        self._training_seed: int | None = None
         self._epochs_seen = 0
-        self._initial_epoch = None       # set by BackupAndRestore when it restores
+        self._initial_epoch: int | None = None       # set by BackupAndRestore when it restores
         self._loss_fns: list[Any] = []
         self._compile_loss: Any = None
         self._compile_metrics: Any = None
@@ -266,7 +266,7 @@ class Model(Layer):
     def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = 1, callbacks: Sequence[Callback] | None = None,
             validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
-            class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+            class_weight: dict[int, float] | None = None, sample_weight: Any = None,
             initial_epoch: int = 0, steps_per_epoch: int | None = None,
             validation_steps: int | None = None, validation_batch_size: int | None = None,
             validation_freq: int = 1, distribution: Any = None) -> History:
@@ -602,7 +602,7 @@ class Model(Layer):
 
     # -- one batch ---------------------------------------------------------------
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
-                       class_weight: Mapping[int, float] | None = None, return_dict: bool = False) -> Any:
+                       class_weight: dict[int, float] | None = None, return_dict: bool = False) -> Any:
         """One ``train_step`` on one batch; the metrics as in ``evaluate``
         (a number, a list, or a dict with ``return_dict``).
 

@@ -45,10 +45,13 @@ the length of the epoch, it is the global generator, so dropout masks follow
 it too. Training 2 epochs, saving, loading and training 2 more therefore
 sees the same batches and masks as 4 epochs in one go.
 """
+from __future__ import annotations
+
 import contextlib
 import math
 import time
 import warnings
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -65,6 +68,10 @@ from .data_adapters import (
     unpack_x_y_sample_weight,
 )
 
+if TYPE_CHECKING:
+    from .callbacks import Callback, History
+    from .model import Model
+
 __all__ = ["OneProcess", "evaluate", "fit", "predict"]
 
 
@@ -78,28 +85,98 @@ class OneProcess:
 
     world_size, rank, is_chief = 1, 0, True
 
-    def begin_fit(self, model, seed, epochs_seen):
+    def begin_fit(self, model: Model, seed: int, epochs_seen: int) -> tuple[int, int]:
+        """Agree on the training seed and the epochs trained (one process: as given).
+
+        Args:
+            model: the model being trained.
+            seed: this process's training seed.
+            epochs_seen: the epochs the model has trained.
+
+        Returns:
+            ``(seed, epochs_seen)``, the same on every process.
+        """
         return seed, epochs_seen
 
-    def check_data(self, arrays, val_arrays=None):
+    def check_data(self, arrays: Any, val_arrays: Any = None) -> None:
+        """Check that every process has the same data (one process: nothing to check).
+
+        Args:
+            arrays: the training arrays.
+            val_arrays: the validation arrays, or None.
+        """
         pass
 
-    def shard_bounds(self, count):
+    def shard_bounds(self, count: int) -> tuple[int, int]:
+        """This process's share of ``count`` samples.
+
+        Args:
+            count: the number of samples in the batch.
+
+        Returns:
+            ``(start, stop)``: the whole batch here.
+        """
         return 0, count
 
-    def rank_generator(self, seed, epoch):
+    def rank_generator(self, seed: int, epoch: int) -> np.random.Generator | None:
+        """A generator of this process's own for an epoch (one process: none needed).
+
+        Args:
+            seed: the training seed.
+            epoch: the epoch.
+
+        Returns:
+            None: the epoch's generator serves.
+        """
         return None
 
-    def reduce_step(self, grads, params, values, n_local, n_global):
+    def reduce_step(self, grads: Sequence[Any], params: Sequence[Tensor], values: Any,
+                    n_local: int, n_global: int) -> tuple[Sequence[Any], Any]:
+        """Combine the processes' gradients and values of one step (one process: unchanged).
+
+        Args:
+            grads: this process's gradients.
+            params: the variables they belong to.
+            values: other values to combine.
+            n_local: the samples this process stepped on.
+            n_global: the samples of the whole step.
+
+        Returns:
+            ``(grads, values)``, global.
+        """
         return grads, values
 
-    def average_logs(self, logs, count):
+    def average_logs(self, logs: dict[str, Any], count: int) -> dict[str, Any]:
+        """Average the epoch's logs over the processes (one process: unchanged).
+
+        Args:
+            logs: this process's logs.
+            count: the samples behind them.
+
+        Returns:
+            The global logs.
+        """
         return logs
 
-    def end_epoch(self, model):
+    def end_epoch(self, model: Model) -> None:
+        """Called at the end of each epoch (one process: nothing to do).
+
+        Args:
+            model: the model being trained.
+        """
         pass
 
-    def select_callbacks(self, callbacks, verbose):
+    def select_callbacks(self, callbacks: Sequence[Callback] | None,
+                         verbose: int | str) -> tuple[Sequence[Callback] | None, int | str]:
+        """The callbacks and verbosity of this process (one process: all of them).
+
+        Args:
+            callbacks: the callbacks of the fit.
+            verbose: the verbosity asked for.
+
+        Returns:
+            ``(callbacks, verbose)``.
+        """
         return callbacks, verbose
 
 
@@ -335,14 +412,41 @@ def _nan_warning(epoch, step, loss, guard):
 # --------------------------------------------------------------------------
 # fit
 # --------------------------------------------------------------------------
-def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-        validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-        sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-        validation_batch_size=None, validation_freq=1, distribution=None):
-    """Train ``model`` (see ``Model.fit``); returns the ``History`` callback.
+def fit(model: Model, x: Any = None, y: Any = None, batch_size: int | None = None,
+        epochs: int = 1, verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0,
+        validation_data: Any = None, shuffle: bool = True,
+        class_weight: dict[int, float] | None = None, sample_weight: Any = None,
+        initial_epoch: int = 0, steps_per_epoch: int | None = None,
+        validation_steps: int | None = None, validation_batch_size: int | None = None,
+        validation_freq: int = 1, distribution: Any = None) -> History:
+    """Train ``model`` (see ``Model.fit``, which documents the arguments).
 
     ``distribution`` (e.g. ``chainrule.distributed.DataParallel()``) is used
     only through the methods of ``OneProcess`` (duck typing).
+
+    Args:
+        model: a compiled model.
+        x: the inputs (or batches), as ``Model.fit`` takes them.
+        y: the targets.
+        batch_size: samples per step (default 32).
+        epochs: the epoch to stop at.
+        verbose: 0, 1, 2 or ``"auto"``.
+        callbacks: ``Callback`` objects.
+        validation_split: the fraction of the data held out for validation.
+        validation_data: ``(x_val, y_val)``.
+        shuffle: shuffle the samples before each epoch.
+        class_weight: ``{class index: weight}``.
+        sample_weight: one weight per sample.
+        initial_epoch: the epoch to start at.
+        steps_per_epoch: batches per epoch.
+        validation_steps: batches per validation.
+        validation_batch_size: samples per validation batch.
+        validation_freq: validate every that many epochs.
+        distribution: a strategy with ``OneProcess``'s methods, or None.
+
+    Returns:
+        The ``History`` callback.
     """
     _require_compiled(model, "fit")
     batch_size = _check_batch_size(batch_size)
@@ -363,7 +467,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
         if not is_arrays:
             raise ValueError("validation_split works only with arrays; with a generator, "
                              "PyDataset or DataLoader give validation_data instead")
-        (tx, ty, tw), (vx, vy, vw) = adapter.split(validation_split)
+        (tx, ty, tw), (vx, vy, vw) = adapter.split(validation_split)  # type: ignore[union-attr]
         if class_weight is not None:
             vw = None           # class weights weight training only (Keras)
         adapter = data_adapters.ArrayAdapter(tx, ty, tw, batch_size, shuffle)
@@ -388,7 +492,7 @@ def fit(model, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callba
     cbs = _callback_list(callbacks, model, verbose, history=history, params={
         "epochs": epochs, "steps": iterator.num_steps, "verbose": verbose,
         "batch_size": batch_size,
-        "samples": adapter.num_samples if is_arrays else None})
+        "samples": adapter.num_samples if is_arrays else None})  # type: ignore[union-attr]
     if model._training_seed is None:
         model._training_seed = int(_random.default_rng().integers(2 ** 62))
     model.stop_training = False
@@ -508,9 +612,25 @@ def _flatten_in_order(model, logs):
     return values[0] if len(values) == 1 else values
 
 
-def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-             steps=None, callbacks=None, return_dict=False):
-    """Loss and metrics of ``model`` on ``x`` (see ``Model.evaluate``)."""
+def evaluate(model: Model, x: Any = None, y: Any = None, batch_size: int | None = None,
+             verbose: int | str = "auto", sample_weight: Any = None, steps: int | None = None,
+             callbacks: Sequence[Callback] | None = None, return_dict: bool = False) -> Any:
+    """Loss and metrics of ``model`` on ``x`` (see ``Model.evaluate``).
+
+    Args:
+        model: a compiled model.
+        x: the inputs (or batches), as ``Model.fit`` takes them.
+        y: the targets.
+        batch_size: samples per batch (default 32).
+        verbose: 0, 1, 2 or ``"auto"``.
+        sample_weight: one weight per sample.
+        steps: how many batches to draw when ``x`` yields batches.
+        callbacks: ``Callback`` objects.
+        return_dict: return ``{name: value}``.
+
+    Returns:
+        The loss, ``[loss, *metrics]``, or a dict with ``return_dict``.
+    """
     _require_compiled(model, "evaluate")
     batch_size = _check_batch_size(batch_size)
     verbose = _check_verbose(verbose)
@@ -533,9 +653,22 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
     return _flatten_in_order(model, logs)
 
 
-def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+def predict(model: Model, x: Any, batch_size: int | None = None, verbose: int | str = "auto",
+            steps: int | None = None, callbacks: Sequence[Callback] | None = None) -> Any:
     """The model's outputs for ``x`` as NumPy arrays, batch by batch, through
-    ``predict_step`` in inference mode and without recording a graph."""
+    ``predict_step`` in inference mode and without recording a graph.
+
+    Args:
+        model: the model.
+        x: the inputs (or batches), as ``Model.fit`` takes them.
+        batch_size: samples per batch (default 32).
+        verbose: 0, 1, 2 or ``"auto"``.
+        steps: how many batches to draw when ``x`` yields batches.
+        callbacks: ``Callback`` objects.
+
+    Returns:
+        One array per output (a list, or a dict for dict outputs).
+    """
     batch_size = _check_batch_size(batch_size)
     _check_verbose(verbose)
     adapter = data_adapters.get_adapter(model, x, None, None, batch_size, False,
@@ -547,6 +680,8 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     cbs = _callback_list(callbacks, model, 0, params={
         "epochs": 1, "steps": iterator.num_steps, "verbose": 0})
     cbs.on_predict_begin({})
+    chunks: Any
+    structure: Any
     chunks, structure = None, None
     with no_grad():
         for step, data in iterator.epoch(None):
@@ -568,9 +703,23 @@ def predict(model, x, batch_size=None, verbose="auto", steps=None, callbacks=Non
     return results[0] if structure is None else list(results)
 
 
-def on_batch(model, kind, x, y, sample_weight, class_weight, return_dict):
+def on_batch(model: Model, kind: str, x: Any, y: Any, sample_weight: Any,
+             class_weight: dict[int, float] | None, return_dict: bool) -> Any:
     """``train_on_batch`` / ``test_on_batch`` / ``predict_on_batch``: one step on
-    arrays taken as one batch (Keras 3: the metrics keep accumulating)."""
+    arrays taken as one batch (Keras 3: the metrics keep accumulating).
+
+    Args:
+        model: the model.
+        kind: ``"train"``, ``"test"`` or ``"predict"``.
+        x: the batch's inputs.
+        y: its targets.
+        sample_weight: one weight per sample.
+        class_weight: ``{class index: weight}``.
+        return_dict: return ``{name: value}``.
+
+    Returns:
+        The outputs (predict), or the metrics as ``evaluate`` returns them.
+    """
     if kind != "predict":
         _require_compiled(model, f"{kind}_on_batch")
     adapter = data_adapters.get_adapter(model, x, y, sample_weight, 1, False, class_weight,
