@@ -165,13 +165,15 @@ def test_api_page_shows_signature_and_example_in_chromium(site, tmp_path, page, 
     assert start >= 0, f"{anchor} has no signature on {page}"
     signature = _compact(_text(section[start:])).split("ViewSource")[0]
     assert f"{anchor}(" in _compact(_text(section)), f"{anchor}'s name is not on {page}"
-    expected = [f"{p.name}={p.default!r}" if p.default is not p.empty else p.name
-                for p in inspect.signature(obj).parameters.values()]
+    # (a type hint may stand between a parameter and its default: "units: int")
     where = 0
-    for piece in expected:
-        found = signature.find(_compact(piece), where)
-        assert found >= 0, f"{piece!r} is missing from {anchor}'s signature on {page}"
-        where = found
+    for p in inspect.signature(obj).parameters.values():
+        pieces = [p.name] + ([f"={p.default!r}"] if p.default is not p.empty else [])
+        for piece in pieces:
+            found = signature.find(_compact(piece), where)
+            assert found >= 0, f"{piece!r} (of {p.name}) is missing from {anchor}'s " \
+                               f"signature on {page}"
+            where = found + len(_compact(piece))
     # The example, line by line as the docstring has it.
     shown = _compact(_text(section))
     for line in _examples(obj):
