@@ -53,7 +53,8 @@ def test_whole_quick_suite_runs(tmp_path, capsys):
     for target in ("MNIST MLP step, chainrule (jit) / chainrule eager",
                    "Convnet step, chainrule (jit) / chainrule eager",
                    "LSTM step, chainrule (jit) / PyTorch eager** <= 1.5x",
-                   "MLPClassifier fit time, chainrule compiled / scikit-learn (a speed-up of >= 2x)"):
+                   "MLPClassifier fit time, chainrule compiled / scikit-learn (a speed-up of >= 2x"
+                   " at the same accuracy"):
         assert target in text
 
 
@@ -174,6 +175,10 @@ def test_targets_and_report_rendering(tmp_path):
     miss, ok, absent = Target("x / y", 3.0, 1.5), Target("u / v", 0.5, 1.0), Target("w", None, 1.0, "no lib")
     assert miss.verdict == "MISS" and "missed by 2.00x" in miss.line()
     assert ok.verdict == "PASS" and absent.verdict == "NOT MEASURED"
+    # a fast enough ratio whose condition failed (the MLPClassifier's accuracy) is a miss
+    unmet = Target("u / v", 0.5, 1.0, unmet="the accuracy is 2 points lower")
+    assert unmet.verdict == "MISS"
+    assert "**MISS** at 0.50x (2.00x headroom), but the accuracy is 2 points lower" in unmet.line()
     section = Section("k", "Title", "What was measured.", ["library", "time"], [["chainrule", "1 ms"]],
                       [miss])
     text = render({"CPU": "test cpu"}, "chainrule bench --only k", "today", "full run", 100.0, [section])

@@ -19,21 +19,24 @@ class Target:
     ratio: float | None
     limit: float
     why: str = ""                  # one line on what the ratio is made of, for a miss
+    unmet: str = ""                # a condition of the target that failed ("" when met)
 
     @property
     def verdict(self):
         if self.ratio is None:
             return "NOT MEASURED"
-        return "PASS" if self.ratio <= self.limit else "MISS"
+        return "PASS" if self.ratio <= self.limit and not self.unmet else "MISS"
 
     def line(self):
         if self.ratio is None:
             return f"- **{self.what}** <= {self.limit:g}x: NOT MEASURED ({self.why})"
         text = f"- **{self.what}** <= {self.limit:g}x: **{self.verdict}** at {self.ratio:.2f}x"
-        if self.verdict == "MISS":
+        if self.ratio > self.limit:
             text += f", missed by {self.ratio / self.limit:.2f}x"
         else:
             text += f" ({self.limit / self.ratio:.2f}x headroom)"
+        if self.unmet:
+            text += f", but {self.unmet}"
         return text + (f". {self.why}" if self.why else ".")
 
 

@@ -17,6 +17,7 @@ from .data import mnist
 from .report import Section, Target, fmt_time
 
 SPEEDUP_TARGET = 2.0      # chainrule's compiled fit at least 2x faster (issue 19)
+SAME_ACCURACY = 0.005     # "at the same accuracy": at most half a point below scikit-learn's
 
 EAGER = "chainrule.sklearn eager (float32 default)"
 COMPILED = "chainrule.sklearn compiled (float32 default)"
@@ -65,6 +66,9 @@ def sklearn_section(libs, cfg, peak=None, log=print):
             for name, (s, acc) in results.items()]
     ours, eager = results[COMPILED], results[EAGER]
     ratio = ours[0] / base[0] if base else None
+    unmet = (f"the test accuracy is {100 * (base[1] - ours[1]):.2f} points below "
+             f"scikit-learn's (allowed: {100 * SAME_ACCURACY:g})"
+             if base and ours[1] < base[1] - SAME_ACCURACY else "")
     why = (f"Test accuracy: chainrule {ours[1]:.4f}, scikit-learn {base[1]:.4f} "
            f"({100 * (ours[1] - base[1]):+.2f} points); the eager step's fit: "
            f"{base[0] / eager[0]:.2f}x faster than scikit-learn. The step is two large "
@@ -83,4 +87,5 @@ def sklearn_section(libs, cfg, peak=None, log=print):
         "tested against: identical weights in float64).",
         ["estimator", "fit time", "speed-up vs scikit-learn", "test accuracy"], rows,
         [Target(f"MLPClassifier fit time, chainrule compiled / scikit-learn (a speed-up of >= "
-                f"{SPEEDUP_TARGET:g}x)", ratio, 1 / SPEEDUP_TARGET, why)])
+                f"{SPEEDUP_TARGET:g}x at the same accuracy, within {100 * SAME_ACCURACY:g} "
+                "points)", ratio, 1 / SPEEDUP_TARGET, why, unmet)])
