@@ -104,7 +104,8 @@ def effect(method: _F) -> _F:
     """
     def traced_effect(*args: Any, **kwargs: Any) -> Any:
         tracer = TRACER[0]
-        if tracer is None or tracer.paused or tracer.thread != threading.get_ident():
+        if tracer is None or tracer.paused or tracer.stack or \
+                tracer.thread != threading.get_ident():      # (inside an op call: part of it)
             return method(*args, **kwargs)
         return tracer.effect(method, args, kwargs)
     # (its name, docstring, type hints and signature are the method's)
@@ -403,7 +404,7 @@ def run_backward(roots: Sequence[Tensor], seeds: Sequence[Tensor],
         on one); else None.
     """
     tracer = TRACER[0]
-    if tracer is not None and not create_graph and not tracer.paused and \
+    if tracer is not None and not create_graph and not tracer.paused and not tracer.stack and \
             tracer.thread == threading.get_ident():
         return tracer.backward(roots, seeds, targets, accumulate, retain_graph)
     if retain_graph is None:
