@@ -190,6 +190,11 @@ def _subgraph_backward(outputs, seeds, boundary):
     return tuple(g.data if isinstance(g, Tensor) else g for g in grads)
 
 
+def _d_square_arrays(needs, g, out, x):
+    product = np.multiply(g, x)
+    return np.add(product, product, out=product)
+
+
 def _densify(g, like):
     if type(g) is IndexedGrad:
         dense = np.zeros(like.shape, like.dtype)
@@ -368,8 +373,15 @@ class _Tracer:
                 return False
         else:
             return False
+        if op.name == "multiply" and len(inputs) == 2 and inputs[0] is inputs[1] and \
+                vjp is op.array_vjp:
+            # x * x: one input, and its gradient g·x + g·x as one product doubled
+            # (the same number: doubling is exact)
+            inputs, vjp = (inputs[0],), _d_square_arrays
         var = self.fresh("v")
         args = ", ".join(self.ref(t) for t in inputs)
+        if len(inputs) == 1 and vjp is _d_square_arrays:
+            args = f"{args}, {args}"
         self.lines.append(f"{var} = {self.const(forward, op.name)}({args})")
         unit = _Unit("kernel", op.name)
         unit.outputs = [(var, out, None)]
