@@ -709,6 +709,40 @@ def test_fit_with_callbacks_freezing_and_generators_is_eagers(case):
         assert len(model.trainable_variables) == 2
 
 
+class _ActivityPenalty(layers.Layer):
+    def call(self, h):
+        self.add_loss(0.1 * cr.ops.mean(h * h))
+        return h
+
+
+class _PenalizedNet(cr.Model):
+    """A subclassed model adding losses in call, from a layer and from itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.penalty, self.out = (layers.Dense(5, activation="tanh"),
+                                               _ActivityPenalty(), layers.Dense(1))
+
+    def call(self, x, training=False):
+        h = self.penalty(self.hidden(x))
+        self.add_loss(0.01 * cr.ops.sum(cr.ops.abs(h)))
+        return self.out(h)
+
+
+def test_fit_of_a_subclassed_model_with_add_loss_is_eagers():
+    x, y = _regression(32, 4, "float32")
+    runs = []
+    for jit_compile in (False, True):
+        cr.set_seed(0)
+        model = _PenalizedNet()
+        model(x[:1])
+        model.compile(cr.optimizers.SGD(0.1), "mse", jit_compile=jit_compile)
+        cr.set_seed(1)
+        history = model.fit(x, y, batch_size=8, epochs=3, verbose=0).history["loss"]
+        runs.append(history + [model.evaluate(x, y, verbose=0)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6, atol=1e-6)
+
+
 def _two_branch_model(two_outputs):
     """Two inputs (4 and 3 features); a regression output "reg" and, with
     ``two_outputs``, a 3-class output "cls"."""
