@@ -48,7 +48,7 @@ def test_whole_quick_suite_runs(tmp_path, capsys):
     text = out.read_text(encoding="utf-8")
     for title in ("(c) MNIST MLP", "(d) MNIST convnet", "(e) LSTM", "(f) MLPClassifier"):
         assert title in text
-    assert text.count("| chainrule (jit) |") == 4              # tiny, MNIST MLP, convnet, LSTM
+    assert text.count("| chainrule (jit) |") >= 4              # tiny, MNIST MLP, convnet, LSTM
     assert "| chainrule.sklearn compiled (float32 default) |" in text
     for target in ("MNIST MLP step, chainrule (jit) / chainrule eager",
                    "Convnet step, chainrule (jit) / chainrule eager",
