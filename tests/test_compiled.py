@@ -611,15 +611,9 @@ _LABELS = np.random.default_rng(9).integers(0, 3, 32)
     pytest.param("sparse_categorical_crossentropy", 3, _LABELS.astype("float32"),
                  id="scce-float"),
     pytest.param(cr.losses.BinaryCrossentropy(label_smoothing=0.2), 1, (_Y > 0).astype("float32"),
-                 id="bce-label_smoothing", marks=pytest.mark.xfail(strict=True, reason=(
-                     "losses.py:182 y * (1 - label_smoothing) + 0.5 * label_smoothing is NumPy "
-                     "on the target outside any op: the first batch's smoothed targets are a "
-                     "constant of the trace"))),
+                 id="bce-label_smoothing"),
     pytest.param(cr.losses.CategoricalCrossentropy(label_smoothing=0.1), 3, np.eye(3)[_LABELS],
-                 id="cce-label_smoothing", marks=pytest.mark.xfail(strict=True, reason=(
-                     "losses.py:218 y * (1 - label_smoothing) + label_smoothing / C is NumPy "
-                     "on the target outside any op: the first batch's smoothed targets are a "
-                     "constant of the trace"))),
+                 id="cce-label_smoothing"),
 ])
 def test_fit_with_each_loss_and_target_layout_is_eagers(loss, units, y):
     """Targets as users pass them: (N,) or (N, 1), float64 into a float32
@@ -847,14 +841,12 @@ def test_comparisons_follow_the_input(compare):
     assert float(compiled(twos).data) == float(step(twos).data)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chainrule/activations.py: hard_shrink, soft_shrink, sparse_plus, threshold and sparsemax "
-    "build their masks from x.data in NumPy (ops.where(x.data > threshold, ...)); the "
-    "activations are not op units, so the trace-time mask is reused by every replay "
-    "(Activation('soft_shrink'), Dense(activation='sparsemax') too). The ops.* versions "
-    "in ops/keras_api.py replay correctly"))
-@pytest.mark.parametrize("name", ["hard_shrink", "soft_shrink", "sparse_plus", "threshold",
-                                  "sparsemax"])
+@pytest.mark.parametrize("name", [
+    "hard_shrink", "soft_shrink", "sparse_plus", "threshold",
+    pytest.param("sparsemax", marks=pytest.mark.xfail(strict=True, reason=(
+        "chainrule/activations.py sparsemax: its support (1 + rank * ordered.data > "
+        "running.data) and the index of its last entry are NumPy on .data, and the "
+        "activation is not an op unit, so the trace-time support is reused by every replay")))])
 def test_activations_with_masks_follow_the_input(name):
     activation = getattr(cr.activations, name)
     if name == "threshold":
