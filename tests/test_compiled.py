@@ -1252,8 +1252,9 @@ def test_a_metric_updated_inside_the_step_updates_at_every_replay():
 
 
 def test_state_changed_between_replays_is_read_at_the_next_replay():
-    """The learning rate, set_weights and assign between steps: the replay
-    reads the live values, as the eager step does."""
+    """The learning rate, set_weights, assign, the optimizer's set_state and
+    iterations between steps: the replay reads the live values, as the eager
+    step does."""
     x, y = _regression(16, 4, "float64")
     losses = []
     for compiled in (False, True):
@@ -1268,6 +1269,11 @@ def test_state_changed_between_replays_is_read_at_the_next_replay():
         run += [float(step(x, y).data) for _ in range(3)]
         model.layers[0].kernel.assign(np.zeros((4, 8)))
         run += [float(step(x, y).data) for _ in range(3)]
+        state = optimizer.get_state(model.trainable_variables)
+        run += [float(step(x, y).data) for _ in range(2)]
+        optimizer.set_state(state, model.trainable_variables)     # the momenta of before
+        optimizer.iterations = 0
+        run += [float(step(x, y).data) for _ in range(2)]
         losses.append(run)
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12, atol=1e-12)
 
