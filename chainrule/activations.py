@@ -430,7 +430,7 @@ def hard_shrink(x: TensorLike, threshold: float = 0.5) -> Tensor:
         A tensor of ``x``'s shape.
     """
     x = as_tensor(x)
-    return ops.where(np.abs(x.data) > threshold, x, 0.0)
+    return ops.where(ops.greater(ops.abs(x), threshold), x, 0.0)
 
 
 def soft_shrink(x: TensorLike, threshold: float = 0.5) -> Tensor:
@@ -444,8 +444,8 @@ def soft_shrink(x: TensorLike, threshold: float = 0.5) -> Tensor:
         A tensor of ``x``'s shape.
     """
     x = as_tensor(x)
-    return ops.where(x.data > threshold, x - threshold,
-                     ops.where(x.data < -threshold, x + threshold, 0.0))
+    return ops.where(ops.greater(x, threshold), x - threshold,
+                     ops.where(ops.less(x, -threshold), x + threshold, 0.0))
 
 
 def tanh_shrink(x: TensorLike) -> Tensor:
@@ -497,7 +497,8 @@ def sparse_plus(x: TensorLike) -> Tensor:
         A tensor of ``x``'s shape.
     """
     x = as_tensor(x)
-    return ops.where(x.data <= -1, 0.0, ops.where(x.data < 1, (x + 1.0) * (x + 1.0) / 4.0, x))
+    return ops.where(ops.less_equal(x, -1), 0.0,
+                     ops.where(ops.less(x, 1), (x + 1.0) * (x + 1.0) / 4.0, x))
 
 
 def sparse_sigmoid(x: TensorLike) -> Tensor:
@@ -524,7 +525,7 @@ def threshold(x: TensorLike, threshold: float, default_value: float) -> Tensor:
         A tensor of ``x``'s shape.
     """
     x = as_tensor(x)
-    return ops.where(x.data > threshold, x, float(default_value))
+    return ops.where(ops.greater(x, threshold), x, float(default_value))
 
 
 def sparsemax(x: TensorLike, axis: int = -1) -> Tensor:

@@ -178,9 +178,7 @@ def binary_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits: boo
     0.6931
     """
     y, y_pred = _pair(y_true, y_pred)
-    if label_smoothing:
-        y = y * (1 - label_smoothing) + 0.5 * label_smoothing
-    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    target = Tensor._wrap(_smoothed(y, label_smoothing, 0.5 * label_smoothing, y_pred.dtype))
     if from_logits:
         elementwise = ops.softplus(y_pred) - target * y_pred
     else:
@@ -214,9 +212,8 @@ def categorical_crossentropy(y_true: TensorLike, y_pred: TensorLike, from_logits
     """
     y_pred = _prediction(y_pred)
     y = _match_ranks(_target(y_true, y_pred.dtype), y_pred.shape)
-    if label_smoothing:
-        y = y * (1 - label_smoothing) + label_smoothing / y_pred.shape[axis]
-    target = Tensor._wrap(np.asarray(y, dtype=y_pred.dtype))
+    target = Tensor._wrap(_smoothed(y, label_smoothing, label_smoothing / y_pred.shape[axis],
+                                    y_pred.dtype))
     if from_logits:
         log_p = ops.log_softmax(y_pred, axis=axis)
     else:
@@ -366,6 +363,14 @@ def hinge(y_true: TensorLike, y_pred: TensorLike) -> Tensor:
     y, y_pred = _pair(y_true, y_pred)
     target = Tensor._wrap(_signed_labels(y, y_pred.dtype))
     return _mean_last(ops.relu(1 - target * y_pred))
+
+
+@graph.replayed
+def _smoothed(y: np.ndarray, label_smoothing: float, spread: float, dtype: Any) -> np.ndarray:
+    """Targets moved toward uniform: y·(1 - label_smoothing) + spread (Keras)."""
+    if label_smoothing:
+        y = y * (1 - label_smoothing) + spread
+    return np.asarray(y, dtype=dtype)
 
 
 @graph.replayed

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ..typing import Shape
@@ -124,15 +124,7 @@ class Softmax(Layer):
             A tensor of ``x``'s shape.
         """
         if mask is not None:
-            mask = np.asarray(getattr(mask, "data", mask))
-            try:
-                np.broadcast_shapes(mask.shape, x.shape)
-                if mask.ndim > x.ndim:
-                    raise ValueError
-            except ValueError:
-                raise ShapeError(f"Softmax layer '{self.name}': the mask of shape {mask.shape} "
-                                 f"must broadcast to the input's shape {x.shape}") from None
-            mask = mask > 0.5 if mask.dtype != bool else mask
+            mask = _softmax_mask(self.name, mask, x.shape)
             x = ops.where(mask, x, -1e9)
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         if len(axes) > 1:
@@ -259,3 +251,18 @@ class PReLU(Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
+
+
+@graph.replayed          # a compiled step (cr.jit) computes it again for each batch's mask
+def _softmax_mask(name: str, mask: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Softmax's mask as booleans broadcasting to the input's ``shape``."""
+    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    try:
+        np.broadcast_shapes(mask.shape, shape)
+        if mask.ndim > len(shape):
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"Softmax layer '{name}': the mask of shape {mask.shape} "
+                         f"must broadcast to the input's shape {shape}") from None
+    return mask > 0.5 if mask.dtype != bool else mask
+

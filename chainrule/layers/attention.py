@@ -29,7 +29,7 @@ from typing import Any, Sequence, TYPE_CHECKING
 
 import numpy as np
 
-from .. import initializers, ops, regularizers
+from .. import graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..tensor import Tensor, as_tensor
 from ..typing import Shape, TensorLike
@@ -48,6 +48,32 @@ def _mask_array(mask: Any) -> np.ndarray | None:
     if mask is None:
         return None
     return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
+
+
+# The masks' NumPy below runs outside any op: graph.replayed makes a compiled
+# step (cr.jit) compute it again for each batch instead of freezing it.
+@graph.replayed
+def _score_penalty(name: str, v_mask: Any, v_steps: tuple[int, ...], scores_shape: tuple[int, ...],
+                   use_causal_mask: bool, dtype: Any) -> np.ndarray | None:
+    """What Attention subtracts from the scores: 1e9 where a key step is masked
+    (the value mask, and the future with ``use_causal_mask``); None: nothing."""
+    keep = _mask_array(v_mask)
+    if keep is not None:
+        if keep.shape != v_steps:
+            raise ShapeError(f"Attention layer '{name}': the value mask must have "
+                             f"shape (batch, Tv) = {v_steps}, got {keep.shape}")
+        keep = keep[:, None, :]
+    if use_causal_mask:
+        causal = causal_mask(scores_shape[-2], scores_shape[-1])[None]
+        keep = causal if keep is None else keep & causal
+    return None if keep is None else (~keep * _MASKED).astype(dtype)
+
+
+@graph.replayed
+def _query_keep(q_mask: Any, dtype: Any) -> np.ndarray | None:
+    """The query mask as (batch, Tq, 1) zeros and ones, or None."""
+    q_keep = _mask_array(q_mask)
+    return None if q_keep is None else q_keep[..., None].astype(dtype)
 
 
 def causal_mask(query_length: int, key_length: int) -> np.ndarray:
@@ -247,6 +273,7 @@ class MultiHeadAttention(Layer):
         self._projections_made = True
 
     # -- masks -------------------------------------------------------------
+    @graph.replayed        # (NumPy on the masks: computed again at each replay of a cr.jit step)
     def _attention_mask(self, query: Tensor, value: Tensor, axes: tuple[int, ...],
                         others: tuple[int, ...], query_mask: Any, value_mask: Any, key_mask: Any,
                         attention_mask: Any, use_causal_mask: bool) -> np.ndarray | None:
@@ -506,23 +533,16 @@ class Attention(Layer):
             scores = self.concat_score_weight * ops.sum(  # type: ignore[operator]  # made in build
                 ops.tanh(summed), axis=-1)
         q_mask, v_mask = (None, None) if mask is None else (mask[0], mask[1])
-        keep = _mask_array(v_mask)
-        if keep is not None:
-            if keep.shape != tuple(v.shape[:2]):
-                raise ShapeError(f"Attention layer '{self.name}': the value mask must have "
-                                 f"shape (batch, Tv) = {tuple(v.shape[:2])}, got {keep.shape}")
-            keep = keep[:, None, :]
-        if use_causal_mask:
-            causal = causal_mask(scores.shape[-2], scores.shape[-1])[None]
-            keep = causal if keep is None else keep & causal
-        if keep is not None:
-            scores = scores - Tensor._wrap((~keep * _MASKED).astype(scores.dtype))
+        penalty = _score_penalty(self.name, v_mask, tuple(v.shape[:2]), scores.shape,
+                                 use_causal_mask, scores.dtype)
+        if penalty is not None:
+            scores = scores - Tensor._wrap(penalty)
         weights = ops.softmax(scores, axis=-1)
         dropped = ops.dropout(weights, self.dropout, training=bool(training), seed=self._rng)
         out = ops.matmul(dropped, v)
-        q_keep = _mask_array(q_mask)
+        q_keep = _query_keep(q_mask, out.dtype)
         if q_keep is not None:
-            out = out * Tensor._wrap(q_keep[..., None].astype(out.dtype))
+            out = out * Tensor._wrap(q_keep)
         return (out, weights) if return_attention_scores else out
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Any:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import ops
+from .. import graph, ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ..typing import Shape
@@ -290,13 +290,8 @@ class GlobalAveragePooling1D(_GlobalPooling):
         """
         if mask is None:
             return super().call(x)
-        mask = np.asarray(getattr(mask, "data", mask))
-        if mask.shape != tuple(x.shape[:2]):
-            raise ShapeError(f"GlobalAveragePooling1D layer '{self.name}': the mask must have "
-                             f"shape (batch, steps) = {tuple(x.shape[:2])}, got {mask.shape}")
-        keep = mask.astype(bool)[:, :, None]
+        keep, count = _kept_steps(self.name, mask, tuple(x.shape[:2]), self.keepdims, x.dtype)
         total = ops.sum(ops.where(keep, x, 0.0), axis=1, keepdims=self.keepdims)
-        count = keep.sum(axis=1, keepdims=self.keepdims).astype(x.dtype)
         return total / Tensor._wrap(count)
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
@@ -324,3 +319,17 @@ class GlobalMaxPooling1D(_GlobalPooling):
     """
     _ndim = 3
     _reduce = staticmethod(ops.max)
+
+
+@graph.replayed          # a compiled step (cr.jit) computes it again for each batch's mask
+def _kept_steps(name: str, mask: Any, steps: tuple[int, ...], keepdims: bool,
+                dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A (batch, steps) mask as (batch, steps, 1) booleans, and the count of
+    kept steps per sample in ``dtype``."""
+    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    if mask.shape != steps:
+        raise ShapeError(f"GlobalAveragePooling1D layer '{name}': the mask must have "
+                         f"shape (batch, steps) = {steps}, got {mask.shape}")
+    keep = mask.astype(bool)[:, :, None]
+    return keep, keep.sum(axis=1, keepdims=keepdims).astype(dtype)
+

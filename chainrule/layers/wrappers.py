@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from .. import graph, ops
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ..typing import Shape
@@ -246,15 +246,11 @@ class TimeDistributed(Layer):
         """
         batch, steps = x.shape[:2]
         if mask is not None:
-            mask = np.asarray(getattr(mask, "data", mask))
-            if mask.shape[:2] != (batch, steps):
-                raise ShapeError(f"TimeDistributed layer '{self.name}': the mask must start "
-                                 f"with (batch, steps) = {(batch, steps)}, got shape "
-                                 f"{mask.shape}")
+            mask = _step_mask(self.name, mask, batch, steps)
         kwargs = {}
         if mask is not None and mask.ndim > 2 and "mask" in self.layer._call_param_names:
             # a mask over the inner steps too (ids (batch, steps, words)): each step's own
-            kwargs["mask"] = mask.reshape((batch * steps,) + mask.shape[2:])
+            kwargs["mask"] = _inner_mask(mask, batch * steps)
         y = self.layer(ops.reshape(x, (batch * steps,) + tuple(x.shape[2:])), training=training,
                        **kwargs)
         if not isinstance(y, Tensor):
@@ -275,3 +271,23 @@ class TimeDistributed(Layer):
         config = dict(config)
         config["layer"] = deserialize(config["layer"])
         return cls(**config)
+
+
+# The masks' NumPy runs outside any op: graph.replayed makes a compiled step
+# (cr.jit) compute it again for each batch.
+@graph.replayed
+def _step_mask(name: str, mask: Any, batch: int, steps: int) -> np.ndarray:
+    """TimeDistributed's mask as an array, checked to start with (batch, steps)."""
+    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    if mask.shape[:2] != (batch, steps):
+        raise ShapeError(f"TimeDistributed layer '{name}': the mask must start "
+                         f"with (batch, steps) = {(batch, steps)}, got shape "
+                         f"{mask.shape}")
+    return mask
+
+
+@graph.replayed
+def _inner_mask(mask: np.ndarray, rows: int) -> np.ndarray:
+    """A (batch, steps, ...) mask as (batch * steps, ...): each step's own."""
+    return mask.reshape((rows,) + mask.shape[2:])
+
