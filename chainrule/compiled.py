@@ -407,7 +407,8 @@ class _Tracer:
         leaves = []
         _tensor_leaves(result, (), leaves)
         new = [(path, t) for path, t in leaves if id(t.data) not in self.names]
-        if not new:
+        arrays_out = [(path, a) for path, a in _array_leaves(result, ()) if id(a) not in self.names]
+        if not new and not arrays_out:
             return                      # the op returned tensors it was given
         if len(records) == 1 and len(new) == 1 and records[0][1] is new[0][1] and \
                 getattr(records[0][0], "function", None) is fn:
@@ -425,6 +426,8 @@ class _Tracer:
             self.lines.append(f"{var} = {expr}.data")
             unit.outputs.append((var, t, expr))
             self._add_unit(unit, var, t, register_unit=False)
+        for path, a in arrays_out:        # an array returned beside the tensors (log-probabilities)
+            self.name_array(a, out_var + "".join(f"[{p!r}]" for p in path))
         self.units.append(unit)
 
     def _call_code(self, fn, args, shells):
@@ -668,6 +671,13 @@ def _is_iterator(value):
     return hasattr(value, "__next__") and not isinstance(value, (Tensor, np.ndarray))
 
 
+def _array_leaves(value, path):
+    """(path, array) for the NumPy arrays inside a tuple or list result."""
+    if isinstance(value, (list, tuple)):
+        return [leaf for k, v in enumerate(value) for leaf in _array_leaves(v, path + (k,))]
+    return [(path, value)] if isinstance(value, np.ndarray) and path else []
+
+
 def _tensor_leaves(value, path, out):
     if isinstance(value, Tensor):
         out.append((path, value))
@@ -788,7 +798,10 @@ class Compiled:
         try:
             result = self.fn(*args, **kwargs)
         finally:
-            sys.setprofile(previous)
+            if previous is not None and not callable(previous) and hasattr(previous, "enable"):
+                previous.enable()          # cProfile's profiler: it puts itself back
+            else:
+                sys.setprofile(previous)
             TRACER[0] = None
         structure = _structure(result)
         if self._structure is not None and structure != self._structure:

@@ -85,6 +85,13 @@ class Model(Layer):
     """
     jit_compile = False         # compile(jit_compile=True) sets it: fit/evaluate/predict compiled
 
+    def __getstate__(self):
+        # a copy or a pickle leaves out the compiled steps (a lock, generated
+        # code): they trace again on the first step
+        state = self.__dict__.copy()
+        state.pop("_jit_steps", None)
+        return state
+
     def __new__(cls, *args, **kwargs):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             # cr.Model(inputs, outputs) is a functional model (as Keras does it).
