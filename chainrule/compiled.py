@@ -798,11 +798,11 @@ class Compiled:
         try:
             result = self.fn(*args, **kwargs)
         finally:
+            TRACER[0] = None
             if previous is not None and not callable(previous) and hasattr(previous, "enable"):
                 previous.enable()          # cProfile's profiler: it puts itself back
             else:
                 sys.setprofile(previous)
-            TRACER[0] = None
         structure = _structure(result)
         if self._structure is not None and structure != self._structure:
             raise JitError(f"{tracer.name} returned {structure} on this trace but "
