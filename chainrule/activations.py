@@ -21,7 +21,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from . import ops
+from . import graph, ops
 from .registry import CustomObjectScope, Registry
 from .tensor import Tensor, as_tensor
 from .typing import TensorLike
@@ -551,15 +551,24 @@ def sparsemax(x: TensorLike, axis: int = -1) -> Tensor:
     running = ops.cumsum(ordered, axis=axis)
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
-    rank = np.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
-    support = (1 + rank * ordered.data) > running.data      # the entries that stay > 0
-    k = support.sum(axis=axis, keepdims=True)                # how many
-    last = np.take_along_axis(np.broadcast_to(np.arange(x.shape[axis]).reshape(shape), x.shape),
-                              k - 1, axis=axis)
+    k, last = _sparsemax_support(ordered, running, axis, tuple(shape))
     grids = np.ogrid[tuple(slice(n) for n in last.shape)]
     index = tuple(last if a == axis else grids[a] for a in range(x.ndim))
-    tau = (running[index] - 1.0) / Tensor._wrap(k.astype(x.dtype))
+    tau = (running[index] - 1.0) / Tensor._wrap(k)
     return ops.relu(x - tau)
+
+
+@graph.replayed          # (a compiled step finds each batch's own support)
+def _sparsemax_support(ordered: Tensor, running: Tensor, axis: int,
+                       shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """How many sorted entries stay above zero (in their dtype), and the index of
+    the last one."""
+    rank = np.arange(1, ordered.shape[axis] + 1, dtype=ordered.dtype).reshape(shape)
+    support = (1 + rank * ordered.data) > running.data      # the entries that stay > 0
+    k = support.sum(axis=axis, keepdims=True)                # how many
+    last = np.take_along_axis(np.broadcast_to(np.arange(ordered.shape[axis]).reshape(shape),
+                                              ordered.shape), k - 1, axis=axis)
+    return k.astype(ordered.dtype), last
 
 
 _REGISTRY = Registry("activation", {fn.__name__: fn for fn in (

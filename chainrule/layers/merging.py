@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import ops
+from .. import graph, ops
 from ..errors import ShapeError
 from ..masks import get_keras_mask, set_keras_mask
 from ..tensor import Tensor
@@ -90,9 +90,9 @@ class Multiply(_Elementwise):
                 x = ops.where(mask, x, 1.0)
             out = x if out is None else out * x
         if all(m is not None for m in masks):
-            either = np.logical_or.reduce(masks)  # type: ignore[arg-type]  # none is None here
+            either, steps = _either(masks)
             out = ops.where(either, out, 0.0)
-            set_keras_mask(out, either.any(axis=-1))
+            set_keras_mask(out, steps)
         return out
 
 
@@ -148,6 +148,9 @@ class Minimum(_Elementwise):
         return _op_and_or_mask(ops.minimum, xs)
 
 
+# The masks' NumPy runs outside any op: graph.replayed makes a compiled step
+# (cr.jit) compute it again for each batch.
+@graph.replayed
 def _spread(mask: Any, x: Tensor) -> np.ndarray | None:
     """A (batch, steps) mask broadcast over ``x``'s trailing axis, or None."""
     if mask is None:
@@ -170,12 +173,24 @@ def _op_and_or_mask(op: Callable[[Tensor, Tensor], Tensor], xs: list[Tensor]) ->
             x = ops.where(mask, x, out)
         if out_mask is not None:
             out = ops.where(out_mask, out, x)
-        out_mask = np.logical_or(out_mask, mask) if mask is not None and \
+        out_mask = _either([out_mask, mask])[0] if mask is not None and \
             out_mask is not None else None
         out = op(out, x)
     if out_mask is not None:
-        set_keras_mask(out, out_mask.any(axis=-1))
+        set_keras_mask(out, _any_last(out_mask))
     return out
+
+
+@graph.replayed
+def _either(masks: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The masks ORed, and that as a (batch, steps) mask (any over the last axis)."""
+    either = np.logical_or.reduce(masks)
+    return either, either.any(axis=-1)
+
+
+@graph.replayed
+def _any_last(mask: np.ndarray) -> np.ndarray:
+    return mask.any(axis=-1)
 
 
 class Dot(_Merge):

@@ -160,7 +160,7 @@ class _Recurrent(Layer):
         mask = self._check_mask(mask, (batch, steps))
         if self.go_backwards:
             x = x[:, ::-1]                     # and the outputs stay in that order (Keras)
-            mask = None if mask is None else mask[:, ::-1]
+            mask = None if mask is None else _reversed_steps(mask)
         if training and self.dropout:
             x = x * ops.reshape(self._dropout_mask((batch, features), self.dropout, x.dtype),
                                 (batch, 1, features))
@@ -512,4 +512,10 @@ def _mask_layout(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     order = np.argsort(~mask, axis=1, kind="stable")
     seen = np.cumsum(mask, axis=1)
     return order, seen, seen[:, -1], mask[:, :, None]
+
+
+@graph.replayed           # (a compiled step reverses each batch's own mask)
+def _reversed_steps(mask: np.ndarray) -> np.ndarray:
+    """A (batch, steps) mask with its steps in reverse order (go_backwards)."""
+    return mask[:, ::-1]
 
