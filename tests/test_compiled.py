@@ -769,11 +769,6 @@ def test_fit_of_a_model_with_several_inputs_and_outputs_is_eagers(two_outputs):
         np.testing.assert_allclose(jit[key], eager[key], rtol=1e-6, atol=1e-6, err_msg=key)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "models/model.py: fit(jit_compile=True) keeps its Compiled steps in model.__dict__ "
-    "['_jit_steps'] (an RLock, generated functions), and Model has no __getstate__ that "
-    "drops them as sklearn/mlp.py's does: pickle and copy.deepcopy raise 'cannot pickle "
-    "_thread.RLock' where the eager model copies fine"))
 @pytest.mark.parametrize("copy_model", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy],
                          ids=["pickle", "deepcopy"])
 def test_a_model_fitted_compiled_copies_and_trains_on_like_the_original(copy_model):
@@ -843,10 +838,7 @@ def test_comparisons_follow_the_input(compare):
 
 @pytest.mark.parametrize("name", [
     "hard_shrink", "soft_shrink", "sparse_plus", "threshold",
-    pytest.param("sparsemax", marks=pytest.mark.xfail(strict=True, reason=(
-        "chainrule/activations.py sparsemax: its support (1 + rank * ordered.data > "
-        "running.data) and the index of its last entry are NumPy on .data, and the "
-        "activation is not an op unit, so the trace-time support is reused by every replay")))])
+    "sparsemax"])
 def test_activations_with_masks_follow_the_input(name):
     activation = getattr(cr.activations, name)
     if name == "threshold":
@@ -938,18 +930,9 @@ def _padding_mask_case(case):
     return lambda ids: pool(add([embedding(ids), embedding(ids)]))
 
 
-def _mask_read_with_numpy(where):
-    return pytest.mark.xfail(strict=True, reason=(
-        f"{where} reads the padding mask with NumPy outside any op, so the trace-time mask "
-        f"is reused by every replay"))
-
-
 @pytest.mark.parametrize("case", [
     "GlobalAveragePooling1D", "LSTM(return_sequences) then pooling", "Softmax(mask=...)",
-    pytest.param("Bidirectional(GRU)", marks=_mask_read_with_numpy(
-        "layers/wrappers.py:249 Bidirectional")),
-    pytest.param("Add then pooling", marks=_mask_read_with_numpy(
-        "layers/merging.py (the masks merged with np.logical_or / np.logical_and)"))])
+    "Bidirectional(GRU)", "Add then pooling"])
 def test_padding_masks_follow_the_input(case):
     cr.set_seed(0)
     step = _padding_mask_case(case)
@@ -959,11 +942,6 @@ def test_padding_masks_follow_the_input(case):
     np.testing.assert_allclose(compiled(padded).data, step(padded).data, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiled.py: an op call replayed through its own function names only the Tensor leaves "
-    "of its result (_tensor_leaves), so an ndarray it returns beside them (softmax_cross_"
-    "entropy_sum(..., return_log_probs=True)'s log-probabilities) is a constant of the trace "
-    "(found by the profiling helper, benchmarks/PROFILE-jit.md bug 3)"))
 def test_an_ops_array_result_follows_the_input():
     def log_probs(z, y):
         return cr.ops.softmax_cross_entropy_sum(cr.tensor(z), y, 1.0, return_log_probs=True)[1]
@@ -1379,11 +1357,6 @@ def test_every_way_of_differentiating_replays_like_eager(step):
         np.testing.assert_allclose(r.data, e.data, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "compiled.py _trace: under cProfile, sys.getprofile() is the Profile object, and the "
-    "finally's sys.setprofile(previous) raises TypeError ('Profile' object is not callable) "
-    "before TRACER[0] = None runs: the trace fails and the tracer stays installed, so every "
-    "later eager op in the process raises JitError (PROFILE-jit.md bug 1)"))
 def test_a_trace_under_cprofile_works_and_leaves_no_tracer_behind():
     import cProfile
     import sys
