@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import activations, initializers, ops, regularizers
+from .. import activations, graph, initializers, ops, regularizers
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ..typing import Shape
@@ -356,6 +356,7 @@ class _Merge(Layer):
 
     supports_masking = True
 
+    @graph.replayed        # (NumPy on the masks: a compiled step computes it for each batch)
     def compute_mask(self, inputs, mask=None):
         if not isinstance(mask, (list, tuple)) or \
                 any(m is None for m in mask):
@@ -451,6 +452,7 @@ class Concatenate(_Merge):
         """
         return ops.concatenate(list(inputs), axis=self.axis)
 
+    @graph.replayed        # (NumPy on the masks: a compiled step computes it for each batch)
     def compute_mask(self, inputs: Sequence[Tensor], mask: Any = None) -> np.ndarray | None:
         """As Keras 3 ``merging/concatenate.py``: each mask spread over its input
         (all True for an input without one), joined along ``axis``, then any()
