@@ -190,7 +190,7 @@ def _either(masks: list[Any]) -> tuple[np.ndarray, np.ndarray]:
 
 @graph.replayed
 def _any_last(mask: np.ndarray) -> np.ndarray:
-    return mask.any(axis=-1)
+    return mask.any(axis=-1)  # type: ignore[return-value]  # (NumPy's stubs: bool or array)
 
 
 class Dot(_Merge):

@@ -18,13 +18,17 @@ chainrule's own ops already provide with Keras' meaning (``sum``, ``mean``,
 >>> cr.ops.square(cr.tensor([1.0, 2.0]))
 tensor([1., 4.])
 """
+from __future__ import annotations
+
 import builtins
 import math
 import numbers
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..tensor import DEFAULT_FLOAT, Tensor, as_tensor
+from ..typing import Axis, DTypeLike, ShapeLike, TensorLike
 from . import (
     abs,
     astype,
@@ -36,7 +40,6 @@ from . import (
     getitem,
     log,
     log_softmax,
-    matmul,
     maximum,
     minimum,
     negative,
@@ -52,6 +55,7 @@ from . import max as _max
 from . import one_hot as _one_hot
 from . import sum as _sum
 from .attention import scaled_dot_product_attention as _sdpa
+from .matmul import matmul  # (to mypy, `from . import matmul` is the submodule)
 from .nn import softmax as _softmax
 from .normalization import layer_norm as _layer_norm
 from .rearrange import repeat as _repeat
@@ -83,122 +87,292 @@ __all__ = [
 EPSILON = 1e-7      # Keras' backend.epsilon()
 
 
-def _t(x):
+def _t(x: TensorLike) -> Tensor:
     return x if isinstance(x, Tensor) else as_tensor(x)
 
 
-def _array(x):
+def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _wrap(array):
+def _wrap(array: Any) -> Tensor:
     return Tensor._wrap(np.asarray(array))
 
 
-def _shape_tuple(shape):
+def _shape_tuple(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral):
         return (int(shape),)
     return tuple(int(d) for d in shape)
 
 
-def _dtype(dtype, default=DEFAULT_FLOAT):
+def _dtype(dtype: DTypeLike | None, default: DTypeLike = DEFAULT_FLOAT) -> np.dtype:
     return np.dtype(default if dtype is None else dtype)
 
 
 # --------------------------------------------------------------------------
 # Creation and conversion
 # --------------------------------------------------------------------------
-def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
-    """``x`` (array, list, number or Tensor) as a Tensor, cast to ``dtype`` if given."""
+def convert_to_tensor(x: TensorLike, dtype: DTypeLike | None = None, sparse: bool | None = None,
+                      ragged: bool | None = None) -> Tensor:
+    """``x`` (array, list, number or Tensor) as a Tensor, cast to ``dtype`` if given.
+
+    Args:
+        x: an array, a list, a number or a tensor.
+        dtype: the result's dtype (None: as Keras infers it).
+        sparse: Keras' sparse flag (dense tensors only here).
+        ragged: Keras' ragged flag (dense tensors only here).
+
+    Returns:
+        A new tensor.
+    """
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype == np.dtype(dtype) else astype(x, dtype)
     return as_tensor(x, dtype)
 
 
-def convert_to_numpy(x):
-    """A NumPy array with ``x``'s values."""
+def convert_to_numpy(x: TensorLike) -> np.ndarray:
+    """A NumPy array with ``x``'s values.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new NumPy array.
+    """
     return np.array(_array(x))
 
 
-def is_tensor(x):
-    """True for a chainrule Tensor."""
+def is_tensor(x: TensorLike) -> bool:
+    """True for a chainrule Tensor.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        True for a chainrule Tensor.
+    """
     return isinstance(x, Tensor)
 
 
-def cast(x, dtype):
-    """``x`` cast to ``dtype`` (differentiable between float dtypes)."""
+def cast(x: TensorLike, dtype: DTypeLike) -> Tensor:
+    """``x`` cast to ``dtype`` (differentiable between float dtypes).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return astype(_t(x), dtype)
 
 
-def shape(x):
-    """The shape as a tuple of ints (``keras.ops.shape``)."""
+def shape(x: TensorLike) -> tuple[int, ...]:
+    """The shape as a tuple of ints (``keras.ops.shape``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A tuple of ints.
+    """
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
 
 
-def ndim(x):
+def ndim(x: TensorLike) -> int:
+    """The number of dimensions of ``x``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        An int.
+    """
     return len(shape(x))
 
 
-def size(x):
+def size(x: TensorLike) -> int:
+    """The number of entries of ``x``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        An int.
+    """
     return int(math.prod(shape(x)))
 
 
-def zeros(shape, dtype=None):
-    """A tensor of zeros of ``shape`` (a tuple), float32 unless ``dtype``."""
+def zeros(shape: ShapeLike, dtype: DTypeLike | None = None) -> Tensor:
+    """A tensor of zeros of ``shape`` (a tuple), float32 unless ``dtype``.
+
+    Args:
+        shape: the shape (an int or a tuple).
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.zeros(_shape_tuple(shape), _dtype(dtype)))
 
 
-def ones(shape, dtype=None):
+def ones(shape: ShapeLike, dtype: DTypeLike | None = None) -> Tensor:
+    """A tensor of ones of ``shape``, float32 unless ``dtype``.
+
+    Args:
+        shape: the shape (an int or a tuple).
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.ones(_shape_tuple(shape), _dtype(dtype)))
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape: ShapeLike, fill_value: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``.
+
+    Args:
+        shape: the shape (an int or a tuple).
+        fill_value: the value of every entry.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     fill = _array(fill_value)
     default = DEFAULT_FLOAT if fill.dtype.kind == "f" or fill.dtype == np.float64 else fill.dtype
     return _wrap(np.full(_shape_tuple(shape), fill, _dtype(dtype, default)))
 
 
-def zeros_like(x, dtype=None):
+def zeros_like(x: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """Zeros of ``x``'s shape.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     x = _array(x)
     return _wrap(np.zeros(x.shape, _dtype(dtype, x.dtype)))
 
 
-def ones_like(x, dtype=None):
+def ones_like(x: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """Ones of ``x``'s shape.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     x = _array(x)
     return _wrap(np.ones(x.shape, _dtype(dtype, x.dtype)))
 
 
-def full_like(x, fill_value, dtype=None):
+def full_like(x: TensorLike, fill_value: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """``fill_value`` in ``x``'s shape.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        fill_value: the value of every entry.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     x = _array(x)
     return _wrap(np.full(x.shape, _array(fill_value), _dtype(dtype, x.dtype)))
 
 
-def eye(N, M=None, k=0, dtype=None):  # noqa: N803  (Keras' names)
+def eye(N: int, M: int | None = None, k: int = 0,  # noqa: N803  (Keras' names)
+        dtype: DTypeLike | None = None) -> Tensor:
+    """A 2-D tensor with ones on diagonal ``k``.
+
+    Args:
+        N: the number of rows.
+        M: the number of columns (None: ``N``).
+        k: the diagonal of ones (0 the main one).
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.eye(N, M, k, dtype=_dtype(dtype)))
 
 
-def identity(n, dtype=None):
+def identity(n: int, dtype: DTypeLike | None = None) -> Tensor:
+    """The ``n`` x ``n`` identity matrix.
+
+    Args:
+        n: the size.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return eye(n, dtype=dtype)
 
 
-def tri(N, M=None, k=0, dtype=None):  # noqa: N803
+def tri(N: int, M: int | None = None, k: int = 0,  # noqa: N803
+        dtype: DTypeLike | None = None) -> Tensor:
+    """Ones at and below diagonal ``k``, zeros above.
+
+    Args:
+        N: the number of rows.
+        M: the number of columns (None: ``N``).
+        k: the diagonal up to which the ones go.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.tri(N, M, k, dtype=_dtype(dtype)))
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start: float, stop: float | None = None, step: float = 1,
+           dtype: DTypeLike | None = None) -> Tensor:
     """Evenly spaced values in ``[start, stop)``; integers stay integers
-    (int32, as Keras infers), floats are float32."""
+    (int32, as Keras infers), floats are float32.
+
+    Args:
+        start: the first value (or the end, from 0, when ``stop`` is None).
+        stop: the end.
+        step: the spacing.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     if stop is None:
         start, stop = 0, start
     if dtype is None:
         ints = builtins.all(isinstance(v, numbers.Integral) for v in (start, stop, step))
         dtype = np.int32 if ints else DEFAULT_FLOAT
-    return _wrap(np.arange(_array(start), _array(stop), _array(step), dtype=dtype))
+    return _wrap(np.arange(_array(start), _array(stop), _array(step), dtype=dtype))  # type: ignore[call-overload]
 
 
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+def linspace(start: TensorLike, stop: TensorLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: DTypeLike | None = None,
+             axis: int = 0) -> Tensor | tuple[Tensor, Any]:
     """``num`` evenly spaced values from ``start`` to ``stop`` (NumPy's and
-    Keras' ``linspace``; float32 unless ``dtype``)."""
+    Keras' ``linspace``; float32 unless ``dtype``).
+
+    Args:
+        start: the first value.
+        stop: the last value (or the end with ``endpoint=False``).
+        num: how many values.
+        endpoint: include ``stop``.
+        retstep: also return the spacing.
+        dtype: the result's dtype (None: as Keras infers it).
+        axis: the axis of the values in the result.
+
+    Returns:
+        A tensor, or ``(tensor, step)`` with ``retstep``.
+    """
     values, step = np.linspace(_array(start), _array(stop), int(num), endpoint=endpoint,
                                retstep=True, axis=axis)
     out = _wrap(values.astype(_dtype(dtype), copy=False))
@@ -208,31 +382,76 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 # --------------------------------------------------------------------------
 # Elementwise math
 # --------------------------------------------------------------------------
-def square(x):
-    """x²."""
+def square(x: TensorLike) -> Tensor:
+    """x².
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return x * x
 
 
-def reciprocal(x):
+def reciprocal(x: TensorLike) -> Tensor:
+    """1/x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return 1 / _t(x)
 
 
-def log1p(x):
-    """log(1 + x)."""
+def log1p(x: TensorLike) -> Tensor:
+    """log(1 + x).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return log(1 + _t(x))
 
 
-def expm1(x):
-    """exp(x) − 1."""
+def expm1(x: TensorLike) -> Tensor:
+    """exp(x) − 1.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return exp(_t(x)) - 1
 
 
-def log2(x):
+def log2(x: TensorLike) -> Tensor:
+    """log₂ x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return log(_t(x)) / math.log(2)
 
 
-def log10(x):
+def log10(x: TensorLike) -> Tensor:
+    """log₁₀ x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return log(_t(x)) / math.log(10)
 
 
@@ -240,81 +459,229 @@ absolute = abs
 true_divide = divide
 
 
-def _no_grad(fn, *args):
+def _no_grad(fn: Callable[..., Any], *args: Any) -> Tensor:
     return _wrap(fn(*[_array(a) for a in args]))
 
 
-def floor(x):
-    """Rounding has zero derivative almost everywhere: computed without a graph."""
+def floor(x: TensorLike) -> Tensor:
+    """Rounding has zero derivative almost everywhere: computed without a graph.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.floor, x)
 
 
-def ceil(x):
+def ceil(x: TensorLike) -> Tensor:
+    """Rounded up (no gradient, as rounding).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.ceil, x)
 
 
-def round(x, decimals=0):  # noqa: A001  (Keras' name)
+def round(x: TensorLike, decimals: int = 0) -> Tensor:  # noqa: A001  (Keras' name)
+    """Rounded to ``decimals`` (no gradient, as rounding).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        decimals: how many decimals to keep.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.round(_array(x), decimals))
 
 
-def floor_divide(x1, x2):
+def floor_divide(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """⌊x1 / x2⌋ (no gradient).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.floor_divide, x1, x2)
 
 
-def mod(x1, x2):
+def mod(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """x1 mod x2 (no gradient).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.mod, x1, x2)
 
 
-def logical_and(x1, x2):
+def logical_and(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """x1 and x2, elementwise (booleans).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.logical_and, x1, x2)
 
 
-def logical_or(x1, x2):
+def logical_or(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """x1 or x2, elementwise (booleans).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.logical_or, x1, x2)
 
 
-def logical_xor(x1, x2):
+def logical_xor(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """x1 xor x2, elementwise (booleans).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.logical_xor, x1, x2)
 
 
-def logical_not(x):
+def logical_not(x: TensorLike) -> Tensor:
+    """not x, elementwise (booleans).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.logical_not, x)
 
 
-def isnan(x):
+def isnan(x: TensorLike) -> Tensor:
+    """Where ``x`` is NaN (booleans).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.isnan, x)
 
 
-def isinf(x):
+def isinf(x: TensorLike) -> Tensor:
+    """Where ``x`` is ±inf (booleans).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.isinf, x)
 
 
-def isfinite(x):
+def isfinite(x: TensorLike) -> Tensor:
+    """Where ``x`` is finite (booleans).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.isfinite, x)
 
 
-def stop_gradient(variable):
-    """The same values, cut from the graph: no gradient flows through it."""
+def stop_gradient(variable: TensorLike) -> Tensor:
+    """The same values, cut from the graph: no gradient flows through it.
+
+    Args:
+        variable: a tensor.
+
+    Returns:
+        A new tensor.
+    """
     return _t(variable).detach()
 
 
 # --------------------------------------------------------------------------
 # Reductions and scans
 # --------------------------------------------------------------------------
-def all(x, axis=None, keepdims=False):  # noqa: A001
+def all(x: TensorLike, axis: int | tuple[int, ...] | None = None,  # noqa: A001
+        keepdims: bool = False) -> Tensor:
+    """Whether every entry is true along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+        keepdims: keep the reduced axes, with length 1.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.all(_array(x), axis=axis, keepdims=keepdims))
 
 
-def any(x, axis=None, keepdims=False):  # noqa: A001
+def any(x: TensorLike, axis: int | tuple[int, ...] | None = None,  # noqa: A001
+        keepdims: bool = False) -> Tensor:
+    """Whether some entry is true along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+        keepdims: keep the reduced axes, with length 1.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.any(_array(x), axis=axis, keepdims=keepdims))
 
 
-def count_nonzero(x, axis=None):
+def count_nonzero(x: TensorLike, axis: Axis = None) -> Tensor:
+    """How many entries are nonzero along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to count along (None: all).
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.count_nonzero(_array(x), axis=axis))
 
 
-def average(x, axis=None, weights=None):
-    """The mean, or the weighted mean Σ w·x / Σ w along ``axis``."""
+def average(x: TensorLike, axis: int | None = None, weights: TensorLike | None = None) -> Tensor:
+    """The mean, or the weighted mean Σ w·x / Σ w along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (None: all).
+        weights: one weight per entry along ``axis`` (None: the plain mean).
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     if weights is None:
         return _sum(x, axis) / (x.size if axis is None else x.shape[axis])
@@ -326,9 +693,20 @@ def average(x, axis=None, weights=None):
     return _sum(x * w, axis) / _sum(w * _wrap(np.ones(x.shape, w.dtype)), axis)
 
 
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (Keras' name)
+def norm(x: TensorLike, ord: Any = None, axis: Axis = None,  # noqa: A002  (Keras' name)
+         keepdims: bool = False) -> Tensor:
     """The vector 2-norm (or ``ord`` = 1, inf); the Frobenius norm of a matrix
-    when ``axis`` is None on 2-D input (NumPy)."""
+    when ``axis`` is None on 2-D input (NumPy).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        ord: the order of the norm (None: 2).
+        axis: the axis (or axes) to work along.
+        keepdims: keep the reduced axes, with length 1.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     if ord in (None, 2, "fro", "euclidean") and (ord != 2 or axis is not None or x.ndim == 1):
         return sqrt(_sum(x * x, axis, keepdims))
@@ -339,8 +717,19 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002  (Keras' name)
     raise ValueError(f"norm: ord={ord!r} is not supported here; use None/2/'fro', 1 or inf")
 
 
-def moments(x, axes, keepdims=False, synchronized=False):
-    """(mean, variance) over ``axes`` (``keras.ops.moments``)."""
+def moments(x: TensorLike, axes: Axis, keepdims: bool = False,
+            synchronized: bool = False) -> tuple[Tensor, Tensor]:
+    """(mean, variance) over ``axes`` (``keras.ops.moments``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axes: the axes to reduce.
+        keepdims: keep the reduced axes, with length 1.
+        synchronized: Keras' flag for distributed statistics (ignored).
+
+    Returns:
+        ``(mean, variance)``.
+    """
     x = _t(x)
     mean_ = _sum(x, axes, True) / math.prod(x.shape[a] for a in _axes(axes, x.ndim))
     centered = x - mean_
@@ -359,19 +748,46 @@ def _axes(axes, ndim):
 # --------------------------------------------------------------------------
 # Shapes and indexing
 # --------------------------------------------------------------------------
-def moveaxis(x, source, destination):
+def moveaxis(x: TensorLike, source: int, destination: int) -> Tensor:
+    """``x`` with axes moved (NumPy's ``moveaxis``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        source: the axes to move.
+        destination: where they go.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     order = [a for a in range(x.ndim) if a != source % x.ndim]
     order.insert(destination % x.ndim, source % x.ndim)
     return transpose(x, tuple(order))
 
 
-def ravel(x):
+def ravel(x: TensorLike) -> Tensor:
+    """``x`` flattened to 1-D.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return reshape(_t(x), (-1,))
 
 
-def split(x, indices_or_sections, axis=0):
-    """Pieces of ``x`` along ``axis`` (NumPy's ``split``)."""
+def split(x: TensorLike, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    """Pieces of ``x`` along ``axis`` (NumPy's ``split``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        indices_or_sections: a number of equal sections, or the indices where to split.
+        axis: the axis to split along.
+
+    Returns:
+        A list of tensors.
+    """
     x = _t(x)
     n = x.shape[axis]
     if isinstance(indices_or_sections, numbers.Integral):
@@ -379,9 +795,9 @@ def split(x, indices_or_sections, axis=0):
             raise ValueError(f"split: axis {axis} of size {n} does not divide into "
                              f"{indices_or_sections} equal sections")
         step = n // indices_or_sections
-        bounds = list(range(0, n + 1, step))
+        bounds = list(range(0, n + 1, step))  # type: ignore[call-overload]  # (int is a numbers.Integral)
     else:
-        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]  # type: ignore[union-attr]
     index = [builtins.slice(None)] * x.ndim
     pieces = []
     for lo, hi in zip(bounds[:-1], bounds[1:]):
@@ -390,9 +806,18 @@ def split(x, indices_or_sections, axis=0):
     return pieces
 
 
-def take_along_axis(x, indices, axis=None):
+def take_along_axis(x: TensorLike, indices: TensorLike, axis: int | None = None) -> Tensor:
     """Entries of ``x`` picked by ``indices`` along ``axis`` (NumPy's
-    ``take_along_axis``), differentiable in ``x``."""
+    ``take_along_axis``), differentiable in ``x``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        indices: integer indices.
+        axis: the axis (None: the flattened tensor).
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     indices = _array(indices).astype(np.intp)
     if axis is None:
@@ -403,39 +828,85 @@ def take_along_axis(x, indices, axis=None):
     return getitem(x, index)
 
 
-def slice(inputs, start_indices, shape):  # noqa: A001  (Keras' name)
-    """The block of ``shape`` starting at ``start_indices`` (``keras.ops.slice``)."""
+def slice(inputs: TensorLike, start_indices: Sequence[int],  # noqa: A001  (Keras' name)
+          shape: Sequence[int]) -> Tensor:
+    """The block of ``shape`` starting at ``start_indices`` (``keras.ops.slice``).
+
+    Args:
+        inputs: a tensor, or anything ``cr.tensor`` takes.
+        start_indices: where the block starts, one index per axis.
+        shape: the block's shape.
+
+    Returns:
+        A new tensor.
+    """
     inputs = _t(inputs)
     return inputs[tuple(builtins.slice(int(s), int(s) + int(n))
                         for s, n in zip(_array(start_indices), shape))]
 
 
-def argsort(x, axis=-1):
+def argsort(x: TensorLike, axis: int | None = -1) -> Tensor:
+    """The indices that sort ``x`` along ``axis`` (no gradient).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.argsort(_array(x), axis=axis, kind="stable"))
 
 
-def in_top_k(targets, predictions, k):
-    """Whether each target class is among the ``k`` largest predictions."""
+def in_top_k(targets: TensorLike, predictions: TensorLike, k: int) -> Tensor:
+    """Whether each target class is among the ``k`` largest predictions.
+
+    Args:
+        targets: the target classes (integers).
+        predictions: the scores, (batch, classes).
+        k: how many of the largest count.
+
+    Returns:
+        A new tensor.
+    """
     predictions = _array(predictions)
     targets = _array(targets).astype(np.intp).reshape(-1)
     target_scores = predictions[np.arange(len(targets)), targets]
     return _wrap((predictions > target_scores[:, None]).sum(axis=-1) < k)
 
 
-def outer(x1, x2):
+def outer(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """The outer product of the flattened ``x1`` and ``x2``.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     return reshape(x1, (-1, 1)) * reshape(x2, (1, -1))
 
 
-def tensordot(x1, x2, axes=2):
+def tensordot(x1: TensorLike, x2: TensorLike, axes: int | Sequence[Any] = 2) -> Tensor:
     """Sum of products over the last ``axes`` axes of x1 and first of x2 (or
-    the pairs of axes given)."""
+    the pairs of axes given).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+        axes: an int (the last ``axes`` of x1 with the first of x2) or two lists of axes.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     if isinstance(axes, numbers.Integral):
-        a1, a2 = list(range(x1.ndim - axes, x1.ndim)), list(range(axes))
+        a1, a2 = list(range(x1.ndim - axes, x1.ndim)), list(range(axes))  # type: ignore[call-overload,operator]
     else:
-        a1, a2 = ([a % x1.ndim for a in np.atleast_1d(axes[0])],
-                  [a % x2.ndim for a in np.atleast_1d(axes[1])])
+        a1, a2 = ([a % x1.ndim for a in np.atleast_1d(axes[0])],  # type: ignore[index]
+                  [a % x2.ndim for a in np.atleast_1d(axes[1])])  # type: ignore[index]
     free1 = [a for a in range(x1.ndim) if a not in a1]
     free2 = [a for a in range(x2.ndim) if a not in a2]
     left = reshape(transpose(x1, tuple(free1 + a1)),
@@ -449,13 +920,27 @@ def tensordot(x1, x2, axes=2):
 # --------------------------------------------------------------------------
 # Activations (keras.ops.nn)
 # --------------------------------------------------------------------------
-def relu6(x):
-    """min(max(x, 0), 6)."""
+def relu6(x: TensorLike) -> Tensor:
+    """min(max(x, 0), 6).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return clip(_t(x), 0, 6)
 
 
-def silu(x):
-    """x · sigmoid(x) (also called swish)."""
+def silu(x: TensorLike) -> Tensor:
+    """x · sigmoid(x) (also called swish).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return x * sigmoid(x)
 
@@ -463,37 +948,81 @@ def silu(x):
 swish = silu
 
 
-def gelu(x, approximate=True):
+def gelu(x: TensorLike, approximate: bool = True) -> Tensor:
     """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (``approximate=True``,
-    Keras' default for ``keras.ops.gelu``), else 0.5·x·(1 + erf(x/√2))."""
+    Keras' default for ``keras.ops.gelu``), else 0.5·x·(1 + erf(x/√2)).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        approximate: use the tanh approximation.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     if not approximate:
         return 0.5 * x * (1 + _erf(x * (1 / math.sqrt(2))))
     return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
 
 
-def selu(x):
-    """scale · elu(x, alpha) with Keras' constants."""
+def selu(x: TensorLike) -> Tensor:
+    """scale · elu(x, alpha) with Keras' constants.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return 1.0507009873554805 * elu(_t(x), 1.6732632423543772)
 
 
-def softsign(x):
+def softsign(x: TensorLike) -> Tensor:
+    """x / (1 + |x|).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return x / (1 + abs(x))
 
 
-def hard_sigmoid(x):
-    """relu6(x + 3) / 6 (Keras 3)."""
+def hard_sigmoid(x: TensorLike) -> Tensor:
+    """relu6(x + 3) / 6 (Keras 3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return relu6(_t(x) + 3) / 6
 
 
-def log_sigmoid(x):
-    """log(sigmoid(x)) = −softplus(−x), finite for large |x|."""
+def log_sigmoid(x: TensorLike) -> Tensor:
+    """log(sigmoid(x)) = −softplus(−x), finite for large |x|.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return negative(softplus(negative(_t(x))))
 
 
-def hard_silu(x):
-    """x · hard_sigmoid(x) (``keras.ops.hard_silu``, alias ``hard_swish``)."""
+def hard_silu(x: TensorLike) -> Tensor:
+    """x · hard_sigmoid(x) (``keras.ops.hard_silu``, alias ``hard_swish``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return x * hard_sigmoid(x)
 
@@ -501,15 +1030,29 @@ def hard_silu(x):
 hard_swish = hard_silu
 
 
-def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwargs):
+def layer_normalization(x: TensorLike, gamma: TensorLike | None = None,
+                        beta: TensorLike | None = None, axis: int = -1,
+                        epsilon: float | None = None, **kwargs: Any) -> Tensor:
     """(x - mean)/sqrt(var + epsilon)·gamma + beta over ``axis``, the fused
     ``layer_norm`` op; ``epsilon`` defaults to 1e-7 (Keras 3
-    ``keras/src/ops/nn.py``; the LayerNormalization layer's is 1e-3)."""
+    ``keras/src/ops/nn.py``; the LayerNormalization layer's is 1e-3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        gamma: the scale (None: 1).
+        beta: the offset (None: 0).
+        axis: the axis (or axes) to work along.
+        epsilon: added for numerical stability (None: Keras' default).
+        **kwargs: Keras' other arguments (accepted and ignored).
+
+    Returns:
+        A new tensor.
+    """
     if kwargs.get("rms_scaling"):
         raise NotImplementedError("layer_normalization(rms_scaling=True) is deprecated in "
                                   "Keras; use the LayerNormalization layer's rms_scaling")
     x = _t(x)
-    axes = [axis] if isinstance(axis, numbers.Integral) else sorted(axis)
+    axes = [axis] if isinstance(axis, numbers.Integral) else sorted(axis)  # type: ignore[call-overload]
     axes = [a % x.ndim for a in axes]
     shape = tuple(x.shape[i] if i in axes else 1 for i in range(x.ndim))
 
@@ -521,14 +1064,32 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
                        EPSILON if epsilon is None else epsilon)
 
 
-def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, is_causal=False,
-                          flash_attention=None, attn_logits_soft_cap=None):
+def dot_product_attention(query: TensorLike, key: TensorLike, value: TensorLike,
+                          bias: TensorLike | None = None, mask: TensorLike | None = None,
+                          scale: float | None = None, is_causal: bool = False,
+                          flash_attention: bool | None = None,
+                          attn_logits_soft_cap: float | None = None) -> Tensor:
     """softmax(scale·q kᵀ + bias + mask) v in Keras' layout: query (B, T, N,
     H), key and value (B, S, K, H) with K dividing N (grouped-query attention
     when K < N); ``mask`` booleans broadcastable to (B, N, T, S), True =
     attend; ``is_causal`` adds the lower-triangular mask (as Keras 3
     ``keras/src/ops/nn.py``). Without ``bias`` it is the fused
-    ``scaled_dot_product_attention`` op."""
+    ``scaled_dot_product_attention`` op.
+
+    Args:
+        query: the queries, (batch, Tq, heads, d).
+        key: the keys, (batch, Tk, heads, d).
+        value: the values, (batch, Tk, heads, dv).
+        bias: added to the scores, or None.
+        mask: a boolean mask: True where a query may attend, or None.
+        scale: the factor on the scores (None: 1/√d).
+        is_causal: mask out the future (a lower-triangular mask).
+        flash_attention: Keras' flag (ignored).
+        attn_logits_soft_cap: Keras' soft cap of the scores (must be None here).
+
+    Returns:
+        A new tensor.
+    """
     if attn_logits_soft_cap is not None:
         raise NotImplementedError("dot_product_attention: attn_logits_soft_cap is not "
                                   "supported")
@@ -557,8 +1118,19 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     return transpose(out, (0, 2, 1, 3))
 
 
-def normalize(x, axis=-1, order=2, epsilon=None):
-    """``x`` divided by its ``order``-norm along ``axis``."""
+def normalize(x: TensorLike, axis: int = -1, order: float = 2,
+              epsilon: float | None = None) -> Tensor:
+    """``x`` divided by its ``order``-norm along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis along which the norm is taken.
+        order: the order of the norm.
+        epsilon: added for numerical stability (None: Keras' default).
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     eps = EPSILON if epsilon is None else epsilon
     return x / maximum(norm(x, ord=None if order == 2 else order, axis=axis, keepdims=True),
@@ -568,9 +1140,19 @@ def normalize(x, axis=-1, order=2, epsilon=None):
 # --------------------------------------------------------------------------
 # Losses (keras.ops.nn: no reduction over the batch)
 # --------------------------------------------------------------------------
-def binary_crossentropy(target, output, from_logits=False):
+def binary_crossentropy(target: TensorLike, output: TensorLike,
+                        from_logits: bool = False) -> Tensor:
     """Elementwise −(t·log(o) + (1−t)·log(1−o)); ``output`` clipped to
-    [ε, 1−ε] (ε = 1e-7), or from logits as max(x,0) − x·t + log(1+e^−|x|)."""
+    [ε, 1−ε] (ε = 1e-7), or from logits as max(x,0) − x·t + log(1+e^−|x|).
+
+    Args:
+        target: the targets.
+        output: the predictions (probabilities, or logits with ``from_logits``).
+        from_logits: whether ``output`` holds logits.
+
+    Returns:
+        A new tensor.
+    """
     target, output = _t(target), _t(output)
     if target.dtype != output.dtype:
         target = astype(target, output.dtype)
@@ -580,9 +1162,20 @@ def binary_crossentropy(target, output, from_logits=False):
     return negative(target * log(output) + (1 - target) * log(1 - output))
 
 
-def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+def categorical_crossentropy(target: TensorLike, output: TensorLike, from_logits: bool = False,
+                             axis: int = -1) -> Tensor:
     """−Σ t·log(o) along ``axis``; probabilities are rescaled to sum to 1 and
-    clipped to [ε, 1−ε]; logits go through log_softmax."""
+    clipped to [ε, 1−ε]; logits go through log_softmax.
+
+    Args:
+        target: the targets.
+        output: the predictions (probabilities, or logits with ``from_logits``).
+        from_logits: whether ``output`` holds logits.
+        axis: the class axis.
+
+    Returns:
+        A new tensor.
+    """
     target, output = _t(target), _t(output)
     if target.dtype != output.dtype:
         target = astype(target, output.dtype)
@@ -597,8 +1190,19 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return negative(_sum(target * log_probs, axis))
 
 
-def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
-    """Categorical cross-entropy with integer class ``target``s."""
+def sparse_categorical_crossentropy(target: TensorLike, output: TensorLike,
+                                    from_logits: bool = False, axis: int = -1) -> Tensor:
+    """Categorical cross-entropy with integer class ``target``s.
+
+    Args:
+        target: integer class indices.
+        output: the predictions (probabilities, or logits with ``from_logits``).
+        from_logits: whether ``output`` holds logits.
+        axis: the class axis.
+
+    Returns:
+        A new tensor.
+    """
     output = _t(output)
     labels = _array(target)
     if labels.ndim == output.ndim and labels.shape[-1] == 1:
@@ -612,18 +1216,51 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
 # --------------------------------------------------------------------------
 # Control flow (run eagerly: Python's own)
 # --------------------------------------------------------------------------
-def cond(pred, true_fn, false_fn):
+def cond(pred: Any, true_fn: Callable[[], Any], false_fn: Callable[[], Any]) -> Any:
+    """``true_fn()`` if ``pred`` holds, else ``false_fn()`` (Keras' ``ops.cond``; eager Python here).
+
+    Args:
+        pred: the condition (a boolean scalar).
+        true_fn: called when ``pred`` holds.
+        false_fn: called otherwise.
+
+    Returns:
+        What the called function returns.
+    """
     return true_fn() if bool(_array(pred)) else false_fn()
 
 
-def fori_loop(lower, upper, body_fun, init_val):
+def fori_loop(lower: int, upper: int, body_fun: Callable[..., Any], init_val: Any) -> Any:
+    """``value = body_fun(i, value)`` for i in [lower, upper), from ``init_val``.
+
+    Args:
+        lower: the first index.
+        upper: the end index (excluded).
+        body_fun: ``body_fun(i, value)`` returns the next value.
+        init_val: the starting value.
+
+    Returns:
+        The final value.
+    """
     value = init_val
     for i in range(int(lower), int(upper)):
         value = body_fun(i, value)
     return value
 
 
-def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002
+def while_loop(cond: Callable[..., Any], body: Callable[..., Any], loop_vars: Any,  # noqa: A002
+               maximum_iterations: int | None = None) -> Any:
+    """``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` holds.
+
+    Args:
+        cond: ``cond(*loop_vars)``: whether to go on.
+        body: ``body(*loop_vars)`` returns the next loop_vars.
+        loop_vars: the starting state (a value or a tuple).
+        maximum_iterations: stop after this many iterations (None: no limit).
+
+    Returns:
+        The final loop_vars (a value, or a tuple).
+    """
     single = not isinstance(loop_vars, (list, tuple))
     state = (loop_vars,) if single else tuple(loop_vars)
     steps = 0
@@ -635,8 +1272,16 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):  # noqa: A002
     return state[0] if single else state
 
 
-def vectorized_map(function, elements):
-    """``function`` applied to each slice along the first axis, results stacked."""
+def vectorized_map(function: Callable[..., Any], elements: TensorLike) -> Tensor:
+    """``function`` applied to each slice along the first axis, results stacked.
+
+    Args:
+        function: applied to each slice.
+        elements: the tensor whose first axis is mapped over.
+
+    Returns:
+        The results, stacked along a new first axis.
+    """
     return stack([function(e) for e in _t(elements)])
 
 
@@ -658,103 +1303,236 @@ __all__ += [
 _LN2 = math.log(2.0)
 
 
-def tan(x):
-    """sin x / cos x."""
+def tan(x: TensorLike) -> Tensor:
+    """sin x / cos x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     from . import cos, sin
     x = _t(x)
     return sin(x) / cos(x)
 
 
-def sinh(x):
-    """(eˣ − e⁻ˣ)/2."""
+def sinh(x: TensorLike) -> Tensor:
+    """(eˣ − e⁻ˣ)/2.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return (exp(x) - exp(negative(x))) / 2
 
 
-def cosh(x):
-    """(eˣ + e⁻ˣ)/2."""
+def cosh(x: TensorLike) -> Tensor:
+    """(eˣ + e⁻ˣ)/2.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return (exp(x) + exp(negative(x))) / 2
 
 
-def arcsinh(x):
-    """log(x + √(x² + 1))."""
+def arcsinh(x: TensorLike) -> Tensor:
+    """log(x + √(x² + 1)).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return log(x + sqrt(x * x + 1))
 
 
-def arccosh(x):
-    """log(x + √(x² − 1)), for x ≥ 1."""
+def arccosh(x: TensorLike) -> Tensor:
+    """log(x + √(x² − 1)), for x ≥ 1.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return log(x + sqrt(x * x - 1))
 
 
-def arctanh(x):
-    """½·log((1 + x)/(1 − x)), for |x| < 1."""
+def arctanh(x: TensorLike) -> Tensor:
+    """½·log((1 + x)/(1 − x)), for |x| < 1.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return 0.5 * log((1 + x) / (1 - x))
 
 
-def rsqrt(x):
-    """1/√x."""
+def rsqrt(x: TensorLike) -> Tensor:
+    """1/√x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return 1 / sqrt(_t(x))
 
 
-def exp2(x):
-    """2ˣ = e^(x·ln 2)."""
+def exp2(x: TensorLike) -> Tensor:
+    """2ˣ = e^(x·ln 2).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return exp(_t(x) * _LN2)
 
 
-def hypot(x1, x2):
-    """√(x1² + x2²)."""
+def hypot(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """√(x1² + x2²).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     return sqrt(x1 * x1 + x2 * x2)
 
 
-def logaddexp(x1, x2):
-    """log(e^x1 + e^x2) = max + log1p(e^−|x1 − x2|), finite at ±1000."""
+def logaddexp(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """log(e^x1 + e^x2) = max + log1p(e^−|x1 − x2|), finite at ±1000.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     return maximum(x1, x2) + log1p(exp(negative(abs(x1 - x2))))
 
 
-def logaddexp2(x1, x2):
-    """log₂(2^x1 + 2^x2)."""
+def logaddexp2(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """log₂(2^x1 + 2^x2).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return logaddexp(_t(x1) * _LN2, _t(x2) * _LN2) / _LN2
 
 
-def cbrt(x):
-    """The real cube root, sign(x)·|x|^(1/3)."""
+def cbrt(x: TensorLike) -> Tensor:
+    """The real cube root, sign(x)·|x|^(1/3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     from . import sign
     x = _t(x)
     return sign(x) * abs(x) ** (1.0 / 3.0)
 
 
-def deg2rad(x):
+def deg2rad(x: TensorLike) -> Tensor:
+    """Degrees to radians.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _t(x) * (math.pi / 180)
 
 
-def rad2deg(x):
+def rad2deg(x: TensorLike) -> Tensor:
+    """Radians to degrees.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _t(x) * (180 / math.pi)
 
 
-def trunc(x):
-    """Rounded towards zero (no gradient, as rounding)."""
+def trunc(x: TensorLike) -> Tensor:
+    """Rounded towards zero (no gradient, as rounding).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _no_grad(np.trunc, x)
 
 
-def hard_tanh(x):
-    """clip(x, −1, 1)."""
+def hard_tanh(x: TensorLike) -> Tensor:
+    """clip(x, −1, 1).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return clip(_t(x), -1, 1)
 
 
-def celu(x, alpha=1.0):
-    """max(x, 0) + α·expm1(min(x, 0)/α) (Keras 3)."""
+def celu(x: TensorLike, alpha: float = 1.0) -> Tensor:
+    """max(x, 0) + α·expm1(min(x, 0)/α) (Keras 3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        alpha: the scale of the negative part.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return maximum(x, 0) + alpha * expm1(minimum(x, 0) / alpha)
 
 
-def glu(x, axis=-1):
-    """a · sigmoid(b) where a, b are the two halves of ``x`` along ``axis``."""
+def glu(x: TensorLike, axis: int = -1) -> Tensor:
+    """a · sigmoid(b) where a, b are the two halves of ``x`` along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis split in two halves.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     if x.shape[axis] % 2:
         raise ValueError(f"glu: axis {axis} has size {x.shape[axis]}; it must be even "
@@ -763,50 +1541,106 @@ def glu(x, axis=-1):
     return first * sigmoid(second)
 
 
-def squareplus(x, b=4):
-    """(x + √(x² + b))/2."""
+def squareplus(x: TensorLike, b: float = 4) -> Tensor:
+    """(x + √(x² + b))/2.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        b: the smoothing constant.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return (x + sqrt(x * x + b)) / 2
 
 
-def sparse_plus(x):
-    """0 for x ≤ −1, (x + 1)²/4 for −1 < x < 1, x for x ≥ 1 (Keras 3)."""
+def sparse_plus(x: TensorLike) -> Tensor:
+    """0 for x ≤ −1, (x + 1)²/4 for −1 < x < 1, x for x ≥ 1 (Keras 3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x = _t(x)
     middle = (x + 1) * (x + 1) / 4
     return where(x.data <= -1, zeros_like(x), where(x.data < 1, middle, x))
 
 
-def threshold(x, threshold, default_value):  # noqa: A002  (Keras' names)
-    """x where x > threshold, else ``default_value``."""
+def threshold(x: TensorLike, threshold: float,  # noqa: A002  (Keras' names)
+              default_value: TensorLike) -> Tensor:
+    """x where x > threshold, else ``default_value``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        threshold: the threshold.
+        default_value: the value below the threshold.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x = _t(x)
     return where(x.data > threshold, x, default_value)
 
 
-def soft_shrink(x, threshold=0.5):  # noqa: A002
-    """x − t above t, x + t below −t, 0 between."""
+def soft_shrink(x: TensorLike, threshold: float = 0.5) -> Tensor:  # noqa: A002
+    """x − t above t, x + t below −t, 0 between.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        threshold: the threshold t.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x = _t(x)
     return where(x.data > threshold, x - threshold,
                  where(x.data < -threshold, x + threshold, 0.0))
 
 
-def hard_shrink(x, threshold=0.5):  # noqa: A002
-    """x where |x| > t, else 0."""
+def hard_shrink(x: TensorLike, threshold: float = 0.5) -> Tensor:  # noqa: A002
+    """x where |x| > t, else 0.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        threshold: the threshold t.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x = _t(x)
     return where(np.abs(x.data) > threshold, x, 0.0)
 
 
-def tanh_shrink(x):
-    """x − tanh x."""
+def tanh_shrink(x: TensorLike) -> Tensor:
+    """x − tanh x.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     return x - tanh(x)
 
 
-def divide_no_nan(x1, x2):
-    """x1 / x2, and 0 where x2 is 0 (gradient 0 there too)."""
+def divide_no_nan(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """x1 / x2, and 0 where x2 is 0 (gradient 0 there too).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x1, x2 = _t(x1), _t(x2)
     zero = _array(x2) == 0
@@ -814,20 +1648,41 @@ def divide_no_nan(x1, x2):
     return where(zero, 0.0, x1 / safe)
 
 
-def hstack(xs):
-    """Joined along axis 1 (axis 0 for 1-D tensors), as NumPy."""
-    xs = [_t(x) for x in xs]
-    return concatenate(xs, axis=0 if xs[0].ndim == 1 else 1)
+def hstack(xs: Sequence[TensorLike]) -> Tensor:
+    """Joined along axis 1 (axis 0 for 1-D tensors), as NumPy.
+
+    Args:
+        xs: the tensors.
+
+    Returns:
+        A new tensor.
+    """
+    ts = [_t(x) for x in xs]
+    return concatenate(ts, axis=0 if ts[0].ndim == 1 else 1)
 
 
-def vstack(xs):
-    """Joined along axis 0 (1-D tensors become rows), as NumPy."""
-    xs = [_t(x) for x in xs]
-    return concatenate([reshape(x, (1, -1)) if x.ndim == 1 else x for x in xs], axis=0)
+def vstack(xs: Sequence[TensorLike]) -> Tensor:
+    """Joined along axis 0 (1-D tensors become rows), as NumPy.
+
+    Args:
+        xs: the tensors.
+
+    Returns:
+        A new tensor.
+    """
+    ts = [_t(x) for x in xs]
+    return concatenate([reshape(x, (1, -1)) if x.ndim == 1 else x for x in ts], axis=0)
 
 
-def dstack(xs):
-    """Joined along axis 2 (lower ranks padded to 3-D first), as NumPy."""
+def dstack(xs: Sequence[TensorLike]) -> Tensor:
+    """Joined along axis 2 (lower ranks padded to 3-D first), as NumPy.
+
+    Args:
+        xs: the tensors.
+
+    Returns:
+        A new tensor.
+    """
     def at_least_3d(x):
         x = _t(x)
         if x.ndim == 1:
@@ -838,8 +1693,17 @@ def dstack(xs):
     return concatenate([at_least_3d(x) for x in xs], axis=2)
 
 
-def unstack(x, num=None, axis=0):
-    """The slices of ``x`` along ``axis``, as a list."""
+def unstack(x: TensorLike, num: int | None = None, axis: int = 0) -> list[Tensor]:
+    """The slices of ``x`` along ``axis``, as a list.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        num: the expected number of slices (checked), or None.
+        axis: the axis (or axes) to work along.
+
+    Returns:
+        A list of tensors.
+    """
     x = _t(x)
     axis %= x.ndim
     if num is not None and num != x.shape[axis]:
@@ -847,16 +1711,35 @@ def unstack(x, num=None, axis=0):
     return [x[(builtins.slice(None),) * axis + (i,)] for i in range(x.shape[axis])]
 
 
-def append(x1, x2, axis=None):
-    """x2 after x1 along ``axis`` (both flattened when None), as NumPy."""
+def append(x1: TensorLike, x2: TensorLike, axis: int | None = None) -> Tensor:
+    """x2 after x1 along ``axis`` (both flattened when None), as NumPy.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+        axis: the axis (or axes) to work along.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     if axis is None:
         return concatenate([ravel(x1), ravel(x2)], axis=0)
     return concatenate([x1, x2], axis=axis)
 
 
-def diagonal(x, offset=0, axis1=0, axis2=1):
-    """The diagonal over ``axis1``/``axis2`` (moved to the end), as NumPy."""
+def diagonal(x: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The diagonal over ``axis1``/``axis2`` (moved to the end), as NumPy.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        offset: the diagonal's offset from the main one.
+        axis1: the first axis of the 2-D planes.
+        axis2: the second axis of the 2-D planes.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     moved = moveaxis(moveaxis(x, axis1 % x.ndim, -1), (axis2 % x.ndim) - (
         1 if axis2 % x.ndim > axis1 % x.ndim else 0), -1)
@@ -865,35 +1748,90 @@ def diagonal(x, offset=0, axis1=0, axis2=1):
     return moved[(Ellipsis, i, i + offset)]
 
 
-def trace(x, offset=0, axis1=0, axis2=1):
-    """The sum of ``diagonal(x, offset, axis1, axis2)``."""
+def trace(x: TensorLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The sum of ``diagonal(x, offset, axis1, axis2)``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        offset: the diagonal's offset from the main one.
+        axis1: the first axis of the 2-D planes.
+        axis2: the second axis of the 2-D planes.
+
+    Returns:
+        A new tensor.
+    """
     return _sum(diagonal(x, offset, axis1, axis2), axis=-1)
 
 
-def amax(x, axis=None, keepdims=False):
+def amax(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """The largest value along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+        keepdims: keep the reduced axes, with length 1.
+
+    Returns:
+        A new tensor.
+    """
     return _max(_t(x), axis, keepdims)
 
 
-def amin(x, axis=None, keepdims=False):
+def amin(x: TensorLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """The smallest value along ``axis``.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+        keepdims: keep the reduced axes, with length 1.
+
+    Returns:
+        A new tensor.
+    """
     from . import min as _min
     return _min(_t(x), axis, keepdims)
 
 
-def inner(x1, x2):
-    """Sum of products over the last axes of both."""
+def inner(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """Sum of products over the last axes of both.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     x1, x2 = _t(x1), _t(x2)
     if x1.ndim == 0 or x2.ndim == 0:
         return x1 * x2
     return tensordot(x1, x2, axes=([-1], [-1]))
 
 
-def vdot(x1, x2):
-    """Σ x1·x2 over both flattened."""
+def vdot(x1: TensorLike, x2: TensorLike) -> Tensor:
+    """Σ x1·x2 over both flattened.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+
+    Returns:
+        A new tensor.
+    """
     return _sum(ravel(x1) * ravel(x2))
 
 
-def diff(a, n=1, axis=-1):
-    """The ``n``-th difference along ``axis``: out[i] = a[i+1] − a[i]."""
+def diff(a: TensorLike, n: int = 1, axis: int = -1) -> Tensor:
+    """The ``n``-th difference along ``axis``: out[i] = a[i+1] − a[i].
+
+    Args:
+        a: a tensor, or anything ``cr.tensor`` takes.
+        n: how many times to difference.
+        axis: the axis (or axes) to work along.
+
+    Returns:
+        A new tensor.
+    """
     a = _t(a)
     axis %= a.ndim
     for _ in range(n):
@@ -904,9 +1842,18 @@ def diff(a, n=1, axis=-1):
     return a
 
 
-def cumprod(x, axis=None, dtype=None):
+def cumprod(x: TensorLike, axis: int | None = None, dtype: DTypeLike | None = None) -> Tensor:
     """Running product along ``axis`` (flattened when None): products of
-    slices, so the gradient is exact where entries are 0."""
+    slices, so the gradient is exact where entries are 0.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        axis: the axis (or axes) to work along.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x) if dtype is None else cast(x, dtype)
     if axis is None:
         x, axis = ravel(x), 0
@@ -918,9 +1865,20 @@ def cumprod(x, axis=None, dtype=None):
     return stack(out, axis=axis % x.ndim)
 
 
-def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(x: TensorLike, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Tensor:
     """NaN, +inf and −inf replaced by ``nan`` and the largest/smallest finite
-    numbers (or ``posinf``/``neginf``); finite entries keep their gradient."""
+    numbers (or ``posinf``/``neginf``); finite entries keep their gradient.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        nan: the value replacing NaN.
+        posinf: the value replacing +inf (None: the dtype's largest).
+        neginf: the value replacing -inf (None: the dtype's smallest).
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     x = _t(x)
     info = np.finfo(x.dtype) if x.dtype.kind == "f" else None
@@ -934,22 +1892,63 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     return where(np.isneginf(data), lo, out)
 
 
-def isclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+def isclose(x1: TensorLike, x2: TensorLike, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Tensor:
+    """Where ``x1`` and ``x2`` are equal within the tolerances (booleans).
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+        rtol: the relative tolerance.
+        atol: the absolute tolerance.
+        equal_nan: count NaNs in the same place as equal.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.isclose(_array(x1), _array(x2), rtol=rtol, atol=atol, equal_nan=equal_nan))
 
 
-def allclose(x1, x2, rtol=1e-05, atol=1e-08, equal_nan=False):
+def allclose(x1: TensorLike, x2: TensorLike, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> Tensor:
+    """Whether all of ``x1`` and ``x2`` are equal within the tolerances.
+
+    Args:
+        x1: the first operand.
+        x2: the second operand.
+        rtol: the relative tolerance.
+        atol: the absolute tolerance.
+        equal_nan: count NaNs in the same place as equal.
+
+    Returns:
+        A new tensor.
+    """
     return _wrap(np.allclose(_array(x1), _array(x2), rtol=rtol, atol=atol,
                              equal_nan=equal_nan))
 
 
-def nonzero(x):
-    """The indices of the nonzero entries, one tensor per axis (NumPy)."""
+def nonzero(x: TensorLike) -> tuple[Tensor, ...]:
+    """The indices of the nonzero entries, one tensor per axis (NumPy).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        One index tensor per axis.
+    """
     return tuple(_wrap(i) for i in np.nonzero(_array(x)))
 
 
-def meshgrid(*x, indexing="xy"):
-    """Coordinate grids from 1-D tensors, as NumPy (differentiable)."""
+def meshgrid(*x: TensorLike, indexing: str = "xy") -> list[Tensor]:
+    """Coordinate grids from 1-D tensors, as NumPy (differentiable).
+
+    Args:
+        *x: a tensor, or anything ``cr.tensor`` takes.
+        indexing: ``"xy"`` (Cartesian) or ``"ij"`` (matrix).
+
+    Returns:
+        One tensor per input.
+    """
     from . import broadcast_to
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
@@ -966,26 +1965,65 @@ def meshgrid(*x, indexing="xy"):
     return grids
 
 
-def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
-    """base**linspace(start, stop, num), as NumPy (float32 unless ``dtype``)."""
+def logspace(start: TensorLike, stop: TensorLike, num: int = 50, endpoint: bool = True,
+             base: float = 10, dtype: DTypeLike | None = None, axis: int = 0) -> Tensor:
+    """base**linspace(start, stop, num), as NumPy (float32 unless ``dtype``).
+
+    Args:
+        start: the first value.
+        stop: the last exponent.
+        num: how many values.
+        endpoint: include ``stop``.
+        base: the base of the powers.
+        dtype: the result's dtype (None: as Keras infers it).
+        axis: the axis of the values in the result.
+
+    Returns:
+        A new tensor.
+    """
     values = np.logspace(_array(start), _array(stop), int(num), endpoint=endpoint,
                          base=base, axis=axis)
     return _wrap(values.astype(_dtype(dtype), copy=False))
 
 
-def array(x, dtype=None):
-    """``x`` as a tensor (Keras' ``ops.array``)."""
+def array(x: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """``x`` as a tensor (Keras' ``ops.array``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return convert_to_tensor(x, dtype=dtype)
 
 
-def copy(x):
-    """A copy of ``x`` (differentiable)."""
+def copy(x: TensorLike) -> Tensor:
+    """A copy of ``x`` (differentiable).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     return _t(x).copy()
 
 
-def select(condlist, choicelist, default=0):
+def select(condlist: Sequence[TensorLike], choicelist: Sequence[TensorLike],
+           default: TensorLike = 0) -> Tensor:
     """The first choice whose condition holds, element by element (NumPy's
-    ``select``); differentiable in the choices."""
+    ``select``); differentiable in the choices.
+
+    Args:
+        condlist: the conditions, one boolean tensor each.
+        choicelist: the choices, one per condition.
+        default: the value where no condition holds.
+
+    Returns:
+        A new tensor.
+    """
     from . import where
     if len(condlist) != len(choicelist):
         raise ValueError(f"select: {len(condlist)} conditions but {len(choicelist)} choices")
@@ -995,8 +2033,21 @@ def select(condlist, choicelist, default=0):
     return out if isinstance(out, Tensor) else _wrap(np.asarray(out))
 
 
-def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
-    """1 at every class index present in each row (Keras' ``multi_hot``)."""
+def multi_hot(inputs: TensorLike, num_classes: int | None = None, axis: int = -1,
+              dtype: DTypeLike | None = None, sparse: bool = False, **kwargs: Any) -> Tensor:
+    """1 at every class index present in each row (Keras' ``multi_hot``).
+
+    Args:
+        inputs: integer class indices, one row per sample.
+        num_classes: the number of classes (None: the largest index + 1).
+        axis: the axis of the classes.
+        dtype: the result's dtype (None: as Keras infers it).
+        sparse: Keras' sparse flag (dense tensors only here).
+        **kwargs: Keras' other arguments (accepted and ignored).
+
+    Returns:
+        A new tensor.
+    """
     if sparse:
         raise ValueError("multi_hot(sparse=True) is not supported: chainrule tensors are dense")
     labels = _array(inputs).astype(np.int64)
@@ -1018,9 +2069,20 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
     return _wrap(out)
 
 
-def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+def segment_sum(data: TensorLike, segment_ids: TensorLike, num_segments: int | None = None,  # noqa: A002
+                sorted: bool = False) -> Tensor:
     """out[s] = Σ data[i] over the i with segment_ids[i] = s (differentiable
-    in ``data``: a product with a one-hot matrix)."""
+    in ``data``: a product with a one-hot matrix).
+
+    Args:
+        data: the values.
+        segment_ids: the segment of each row of ``data``.
+        num_segments: the number of segments (None: the largest id + 1).
+        sorted: Keras' flag (any order works here).
+
+    Returns:
+        A new tensor.
+    """
     data = _t(data)
     ids = _array(segment_ids).astype(np.int64)
     if num_segments is None:
@@ -1030,22 +2092,55 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A0
     return reshape(matmul(_wrap(hot), flat), (num_segments,) + data.shape[1:])
 
 
-def empty(shape, dtype=None):
+def empty(shape: ShapeLike, dtype: DTypeLike | None = None) -> Tensor:
     """A tensor of ``shape`` (filled with zeros here: chainrule never hands out
-    uninitialised memory)."""
+    uninitialised memory).
+
+    Args:
+        shape: the shape (an int or a tuple).
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return zeros(shape, dtype)
 
 
-def empty_like(x, dtype=None):
+def empty_like(x: TensorLike, dtype: DTypeLike | None = None) -> Tensor:
+    """A tensor of ``x``'s shape (zeros).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        dtype: the result's dtype (None: as Keras infers it).
+
+    Returns:
+        A new tensor.
+    """
     return zeros_like(x, dtype)
 
 
-def fliplr(x):
+def fliplr(x: TensorLike) -> Tensor:
+    """``x`` reversed along axis 1.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     from . import flip
     return flip(_t(x), axis=1)
 
 
-def flipud(x):
+def flipud(x: TensorLike) -> Tensor:
+    """``x`` reversed along axis 0.
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+
+    Returns:
+        A new tensor.
+    """
     from . import flip
     return flip(_t(x), axis=0)
 
@@ -1093,10 +2188,24 @@ def _kernel_2d(kernel, n):
     return reshape(k, (1,) + k.shape) if n == 1 else k
 
 
-def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+def conv(inputs: TensorLike, kernel: TensorLike, strides: int | Sequence[int] = 1,
+         padding: str = "valid", data_format: str | None = None,
+         dilation_rate: int | Sequence[int] = 1) -> Tensor:
     """N-D convolution (1-D or 2-D here), Keras 3's ``ops.conv``: ``kernel``
     (*kernel_size, channels_in / groups, channels_out); groups follow from the
-    channel counts."""
+    channel counts.
+
+    Args:
+        inputs: the input tensor (channels last).
+        kernel: the kernel.
+        strides: the stride (an int or one per spatial axis).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: None or ``"channels_last"`` (channels first is not supported).
+        dilation_rate: the spacing between kernel taps.
+
+    Returns:
+        A new tensor.
+    """
     from . import conv2d
     x, n, back = _spatial(inputs, data_format, "conv")
     k = _kernel_2d(kernel, n)
@@ -1108,9 +2217,22 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
                        groups=groups))
 
 
-def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
-                   dilation_rate=1):
-    """Depthwise convolution: ``kernel`` (*kernel_size, channels_in, multiplier)."""
+def depthwise_conv(inputs: TensorLike, kernel: TensorLike, strides: int | Sequence[int] = 1,
+                   padding: str = "valid", data_format: str | None = None,
+                   dilation_rate: int | Sequence[int] = 1) -> Tensor:
+    """Depthwise convolution: ``kernel`` (*kernel_size, channels_in, multiplier).
+
+    Args:
+        inputs: the input tensor (channels last).
+        kernel: the kernel.
+        strides: the stride (an int or one per spatial axis).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: None or ``"channels_last"`` (channels first is not supported).
+        dilation_rate: the spacing between kernel taps.
+
+    Returns:
+        A new tensor.
+    """
     from . import depthwise_conv2d
     x, n, back = _spatial(inputs, data_format, "depthwise_conv")
     k = _kernel_2d(kernel, n)
@@ -1120,9 +2242,24 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     return back(depthwise_conv2d(x, k, None, stride=strides, padding=padding, dilation=dilation))
 
 
-def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None,
-                   data_format=None, dilation_rate=1):
-    """Transposed convolution: ``kernel`` (*kernel_size, channels_out, channels_in)."""
+def conv_transpose(inputs: TensorLike, kernel: TensorLike, strides: int | Sequence[int] = 1,
+                   padding: str = "valid", output_padding: Any = None,
+                   data_format: str | None = None,
+                   dilation_rate: int | Sequence[int] = 1) -> Tensor:
+    """Transposed convolution: ``kernel`` (*kernel_size, channels_out, channels_in).
+
+    Args:
+        inputs: the input tensor (channels last).
+        kernel: the kernel.
+        strides: the stride (an int or one per spatial axis).
+        padding: ``"valid"`` or ``"same"``.
+        output_padding: extra rows/columns on the output's far side.
+        data_format: None or ``"channels_last"`` (channels first is not supported).
+        dilation_rate: the spacing between kernel taps.
+
+    Returns:
+        A new tensor.
+    """
     from . import conv2d_transpose
     x, n, back = _spatial(inputs, data_format, "conv_transpose")
     k = _kernel_2d(kernel, n)
@@ -1145,21 +2282,62 @@ def _pool(op, inputs, pool_size, strides, padding, data_format, name):
     return back(op(x, size, stride, padding))
 
 
-def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """The largest value of each window (``strides`` defaults to ``pool_size``)."""
+def max_pool(inputs: TensorLike, pool_size: int | Sequence[int],
+             strides: int | Sequence[int] | None = None, padding: str = "valid",
+             data_format: str | None = None) -> Tensor:
+    """The largest value of each window (``strides`` defaults to ``pool_size``).
+
+    Args:
+        inputs: the input tensor (channels last).
+        pool_size: the window size (an int or one per spatial axis).
+        strides: the stride (an int or one per spatial axis).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: None or ``"channels_last"`` (channels first is not supported).
+
+    Returns:
+        A new tensor.
+    """
     from . import max_pool2d
     return _pool(max_pool2d, inputs, pool_size, strides, padding, data_format, "max_pool")
 
 
-def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
-    """The mean of each window (padded entries not counted with 'same', as Keras)."""
+def average_pool(inputs: TensorLike, pool_size: int | Sequence[int],
+                 strides: int | Sequence[int] | None = None, padding: str = "valid",
+                 data_format: str | None = None) -> Tensor:
+    """The mean of each window (padded entries not counted with 'same', as Keras).
+
+    Args:
+        inputs: the input tensor (channels last).
+        pool_size: the window size (an int or one per spatial axis).
+        strides: the stride (an int or one per spatial axis).
+        padding: ``"valid"`` or ``"same"``.
+        data_format: None or ``"channels_last"`` (channels first is not supported).
+
+    Returns:
+        A new tensor.
+    """
     from . import avg_pool2d
     return _pool(avg_pool2d, inputs, pool_size, strides, padding, data_format, "average_pool")
 
 
-def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+def batch_normalization(x: TensorLike, mean: TensorLike, variance: TensorLike,
+                        axis: int, offset: TensorLike | None = None,
+                        scale: TensorLike | None = None, epsilon: float = 0.001) -> Tensor:
     """(x − mean)/√(variance + ε)·scale + offset, the 1-D statistics laid
-    along ``axis`` (as Keras 3 ``ops.batch_normalization``)."""
+    along ``axis`` (as Keras 3 ``ops.batch_normalization``).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        mean: the mean.
+        variance: the variance.
+        axis: the feature axis.
+        offset: added after scaling, or None.
+        scale: multiplies the normalized values, or None.
+        epsilon: added to the variance.
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     shape = [1] * x.ndim
     shape[axis] = _t(mean).shape[0]
@@ -1173,11 +2351,22 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     return out if offset is None else out + along(offset)
 
 
-def rms_normalization(x, scale=None, axis=-1, epsilon=None):
-    """x / √(mean(x²) over ``axis`` + ε) · scale (ε defaults to 1e-7, Keras 3)."""
+def rms_normalization(x: TensorLike, scale: TensorLike | None = None, axis: int = -1,
+                      epsilon: float | None = None) -> Tensor:
+    """x / √(mean(x²) over ``axis`` + ε) · scale (ε defaults to 1e-7, Keras 3).
+
+    Args:
+        x: a tensor, or anything ``cr.tensor`` takes.
+        scale: multiplies the result, or None.
+        axis: the axis (or axes) to work along.
+        epsilon: added for numerical stability (None: Keras' default).
+
+    Returns:
+        A new tensor.
+    """
     x = _t(x)
     eps = EPSILON if epsilon is None else epsilon
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    axes: tuple[int, ...] = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)  # type: ignore[assignment,arg-type]
     count = math.prod(x.shape[a] for a in axes)
     out = x / sqrt(_sum(x * x, axes, True) / count + eps)
     return out if scale is None else out * _t(scale)
