@@ -2196,11 +2196,11 @@ def conv(inputs: TensorLike, kernel: TensorLike, strides: int | Sequence[int] = 
     channel counts.
 
     Args:
-        inputs: the input tensor (channels last).
+        inputs: the input tensor, (batch, *spatial, channels) unless ``data_format``.
         kernel: the kernel.
         strides: the stride (an int or one per spatial axis).
         padding: ``"valid"`` or ``"same"``.
-        data_format: None or ``"channels_last"`` (channels first is not supported).
+        data_format: ``"channels_last"`` (None, the default) or ``"channels_first"``.
         dilation_rate: the spacing between kernel taps.
 
     Returns:
@@ -2223,11 +2223,11 @@ def depthwise_conv(inputs: TensorLike, kernel: TensorLike, strides: int | Sequen
     """Depthwise convolution: ``kernel`` (*kernel_size, channels_in, multiplier).
 
     Args:
-        inputs: the input tensor (channels last).
+        inputs: the input tensor, (batch, *spatial, channels) unless ``data_format``.
         kernel: the kernel.
         strides: the stride (an int or one per spatial axis).
         padding: ``"valid"`` or ``"same"``.
-        data_format: None or ``"channels_last"`` (channels first is not supported).
+        data_format: ``"channels_last"`` (None, the default) or ``"channels_first"``.
         dilation_rate: the spacing between kernel taps.
 
     Returns:
@@ -2249,12 +2249,12 @@ def conv_transpose(inputs: TensorLike, kernel: TensorLike, strides: int | Sequen
     """Transposed convolution: ``kernel`` (*kernel_size, channels_out, channels_in).
 
     Args:
-        inputs: the input tensor (channels last).
+        inputs: the input tensor, (batch, *spatial, channels) unless ``data_format``.
         kernel: the kernel.
         strides: the stride (an int or one per spatial axis).
         padding: ``"valid"`` or ``"same"``.
         output_padding: extra rows/columns on the output's far side.
-        data_format: None or ``"channels_last"`` (channels first is not supported).
+        data_format: ``"channels_last"`` (None, the default) or ``"channels_first"``.
         dilation_rate: the spacing between kernel taps.
 
     Returns:
@@ -2288,11 +2288,11 @@ def max_pool(inputs: TensorLike, pool_size: int | Sequence[int],
     """The largest value of each window (``strides`` defaults to ``pool_size``).
 
     Args:
-        inputs: the input tensor (channels last).
+        inputs: the input tensor, (batch, *spatial, channels) unless ``data_format``.
         pool_size: the window size (an int or one per spatial axis).
         strides: the stride (an int or one per spatial axis).
         padding: ``"valid"`` or ``"same"``.
-        data_format: None or ``"channels_last"`` (channels first is not supported).
+        data_format: ``"channels_last"`` (None, the default) or ``"channels_first"``.
 
     Returns:
         A new tensor.
@@ -2307,11 +2307,11 @@ def average_pool(inputs: TensorLike, pool_size: int | Sequence[int],
     """The mean of each window (padded entries not counted with 'same', as Keras).
 
     Args:
-        inputs: the input tensor (channels last).
+        inputs: the input tensor, (batch, *spatial, channels) unless ``data_format``.
         pool_size: the window size (an int or one per spatial axis).
         strides: the stride (an int or one per spatial axis).
         padding: ``"valid"`` or ``"same"``.
-        data_format: None or ``"channels_last"`` (channels first is not supported).
+        data_format: ``"channels_last"`` (None, the default) or ``"channels_first"``.
 
     Returns:
         A new tensor.
