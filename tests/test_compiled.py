@@ -952,6 +952,70 @@ def test_an_ops_array_result_follows_the_input():
     np.testing.assert_allclose(compiled(z, y), log_probs(z, y), rtol=1e-12)
 
 
+# Random stacks of layers: whatever a layer computes outside ops must follow
+# the batch (the batches differ, the padding too). SGD, not Adam: a bias
+# before BatchNormalization has a zero gradient up to rounding, which Adam's
+# 1/sqrt(v) would blow up to steps of the learning rate.
+_SEQUENCE_LAYERS = [
+    lambda: layers.LSTM(3, return_sequences=True), lambda: layers.GRU(3, return_sequences=True),
+    lambda: layers.SimpleRNN(3, return_sequences=True), lambda: layers.Conv1D(3, 2, padding="same"),
+    lambda: layers.LayerNormalization(), lambda: layers.Dense(3, activation="gelu"),
+    lambda: layers.TimeDistributed(layers.Dense(3)), lambda: layers.Dropout(0.2),
+    lambda: layers.Bidirectional(layers.LSTM(2, return_sequences=True)),
+    lambda: layers.GaussianNoise(0.1), lambda: layers.BatchNormalization()]
+_SEQUENCE_HEADS = [layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D, layers.Flatten,
+                   lambda: layers.LSTM(2), lambda: layers.GRU(2)]
+_IMAGE_LAYERS = [
+    lambda: layers.Conv2D(4, 3, padding="same", activation="relu"),
+    lambda: layers.DepthwiseConv2D(3, padding="same"), lambda: layers.SeparableConv2D(4, 3, padding="same"),
+    lambda: layers.Conv2DTranspose(3, 3, padding="same"), lambda: layers.BatchNormalization(),
+    lambda: layers.GroupNormalization(groups=1), lambda: layers.Dropout(0.2),
+    lambda: layers.SpatialDropout2D(0.2), lambda: layers.GaussianDropout(0.2),
+    lambda: layers.ZeroPadding2D(1), lambda: layers.PReLU(),
+    lambda: layers.ReLU(max_value=1.0, threshold=0.1, negative_slope=0.1)]
+_IMAGE_HEADS = [layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D, layers.Flatten]
+
+
+@pytest.mark.filterwarnings("ignore:.*does not support masking")
+@pytest.mark.parametrize("seed", range(12))
+def test_random_stacks_of_sequence_layers_with_padding_8_steps(seed):
+    rng = np.random.default_rng(seed)
+    mask_zero = bool(rng.random() < 0.6)
+    picks = [_SEQUENCE_LAYERS[k] for k in rng.integers(0, len(_SEQUENCE_LAYERS), rng.integers(1, 4))]
+    head = _SEQUENCE_HEADS[rng.integers(0, len(_SEQUENCE_HEADS))]
+
+    def make():
+        ids = cr.Input((5,), dtype="int64")
+        h = layers.Embedding(10, 3, mask_zero=mask_zero)(ids)
+        for layer in picks:
+            h = layer()(h)
+        return cr.Model(ids, layers.Dense(1)(head()(h)))
+    ids = rng.integers(1, 10, (32, 5))
+    ids[::2, 3:] = 0
+    ids[1::4, 1:] = 0                                  # batches padded differently
+    y = rng.normal(size=(32, 1)).astype("float32")
+    assert_compiled_matches_eager(make, _batches(ids, y, n=8), dtype="float32",
+                                  make_optimizer=lambda: cr.optimizers.SGD(0.05))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_stacks_of_image_layers_8_steps(seed):
+    rng = np.random.default_rng(100 + seed)
+    picks = [_IMAGE_LAYERS[k] for k in rng.integers(0, len(_IMAGE_LAYERS), rng.integers(1, 5))]
+    head = _IMAGE_HEADS[rng.integers(0, len(_IMAGE_HEADS))]
+
+    def make():
+        h = x_in = cr.Input((6, 6, 2))
+        for layer in picks:
+            h = layer()(h)
+        return cr.Model(x_in, layers.Dense(3)(head()(h)))
+    x = rng.normal(size=(32, 6, 6, 2)).astype("float32")
+    labels = rng.integers(0, 3, 32)
+    assert_compiled_matches_eager(make, _batches(x, labels, n=8), dtype="float32",
+                                  loss_fn=_sparse_ce,
+                                  make_optimizer=lambda: cr.optimizers.SGD(0.05))
+
+
 # --------------------------------------------------------------------------
 # Memory: steady-state replay does not grow
 # --------------------------------------------------------------------------
