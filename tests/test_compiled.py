@@ -967,7 +967,8 @@ _SEQUENCE_HEADS = [layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D, lay
                    lambda: layers.LSTM(2), lambda: layers.GRU(2)]
 _IMAGE_LAYERS = [
     lambda: layers.Conv2D(4, 3, padding="same", activation="relu"),
-    lambda: layers.DepthwiseConv2D(3, padding="same"), lambda: layers.SeparableConv2D(4, 3, padding="same"),
+    lambda: layers.DepthwiseConv2D(3, padding="same"),
+    lambda: layers.SeparableConv2D(4, 3, padding="same"),
     lambda: layers.Conv2DTranspose(3, 3, padding="same"), lambda: layers.BatchNormalization(),
     lambda: layers.GroupNormalization(groups=1), lambda: layers.Dropout(0.2),
     lambda: layers.SpatialDropout2D(0.2), lambda: layers.GaussianDropout(0.2),
@@ -981,7 +982,8 @@ _IMAGE_HEADS = [layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D, layers
 def test_random_stacks_of_sequence_layers_with_padding_8_steps(seed):
     rng = np.random.default_rng(seed)
     mask_zero = bool(rng.random() < 0.6)
-    picks = [_SEQUENCE_LAYERS[k] for k in rng.integers(0, len(_SEQUENCE_LAYERS), rng.integers(1, 4))]
+    picks = [_SEQUENCE_LAYERS[k]
+             for k in rng.integers(0, len(_SEQUENCE_LAYERS), rng.integers(1, 4))]
     head = _SEQUENCE_HEADS[rng.integers(0, len(_SEQUENCE_HEADS))]
 
     def make():
