@@ -302,6 +302,33 @@ def test_a_model_built_by_the_first_trace_20_steps():
                                layers.Dense(1)]), _batches(x, y), dtype="float32")
 
 
+def _wiring(case):
+    """Small sequence models wired in the ways a trace must follow."""
+    x = cr.Input((5, 3))
+    if case == "a layer used twice":
+        dense = layers.Dense(4, activation="tanh")
+        h = layers.Flatten()(layers.Add()([dense(x), dense(layers.Lambda(lambda t: t * 2.0)(x))]))
+    elif case == "go_backwards":
+        h = layers.LSTM(3, go_backwards=True)(x)
+    elif case == "return_state":
+        out, _, cell = layers.LSTM(3, return_state=True)(x)
+        h = layers.Concatenate()([out, cell])
+    elif case == "initial_state":
+        h = layers.GRU(3)(x, initial_state=[layers.Dense(3)(layers.Flatten()(x))])
+    else:                                          # frozen layers
+        dense, norm = layers.Dense(4), layers.BatchNormalization()
+        dense.trainable = norm.trainable = False
+        h = layers.Flatten()(norm(dense(x)))
+    return cr.Model(x, layers.Dense(1)(h))
+
+
+@pytest.mark.parametrize("case", ["a layer used twice", "go_backwards", "return_state",
+                                  "initial_state", "frozen layers"])
+def test_wiring_20_steps(case):
+    x, y = _regression(32, (5, 3), "float32")
+    assert_compiled_matches_eager(lambda: _wiring(case), _batches(x, y), dtype="float32")
+
+
 def test_backward_style_step_matches_eager():
     """``loss.backward()`` filling ``.grad`` on the weights, then
     ``optimizer.apply([w.grad ...])``, compiles like ``gradients``."""
