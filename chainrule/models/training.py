@@ -200,16 +200,23 @@ class _GradientGuard:
 
     def __call__(self, grads, variables):
         grads, _ = self.strategy.reduce_step(grads, variables, [], self.n_local, self.n_global)
+        # The cheap test: one sum per gradient, and one look at their total (a NaN or
+        # an infinity anywhere makes it non-finite). Only then, which an overflow
+        # could also cause, is each gradient looked at closely.
+        # (np.add.reduce: array.sum() goes through a Python-level wrapper)
+        total, reduce = 0.0, np.add.reduce
+        for grad in grads:
+            if grad is not None:
+                array = grad.data if type(grad) is Tensor else grad
+                if array.dtype.kind == "f":
+                    total += reduce(array, axis=None)
+        if math.isfinite(total):
+            return grads
         for grad, var in zip(grads, variables):
             if grad is None:
                 continue
-            array = grad.data if isinstance(grad, Tensor) else \
-                grad if type(grad) is np.ndarray else np.asarray(grad)
-            # One sum per gradient is the cheap test; only a non-finite sum,
-            # which an overflow could also give, is looked at closely.
-            # (np.add.reduce: array.sum() goes through a Python-level wrapper)
-            if array.dtype.kind == "f" and not math.isfinite(np.add.reduce(array, axis=None)) and \
-                    not np.isfinite(array).all():
+            array = grad.data if isinstance(grad, Tensor) else np.asarray(grad)
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
                 kind = "nan" if np.isnan(array).any() else "inf"
                 self.bad = (self._name(var), kind)
                 return None
