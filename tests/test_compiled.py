@@ -937,6 +937,29 @@ def test_attention_masks_follow_the_input(case):
                                atol=1e-6)
 
 
+_MASKED_BATCHNORM = pytest.mark.xfail(strict=True, reason=(
+    "layers/normalization.py BatchNormalization._masked_moments: the mask (np.asarray(mask)) "
+    "and the count of kept steps are NumPy outside any op, so a masked batch's moments use "
+    "the trace-time mask at every replay (see test_masked_batchnorm_follows_the_padding)"))
+
+
+@_MASKED_BATCHNORM
+def test_masked_batchnorm_follows_the_padding():
+    rng = np.random.default_rng(8)
+    first, second = rng.integers(1, 10, (4, 5)), rng.integers(1, 10, (4, 5))
+    first[:, 3:] = 0
+    second[:, 1:] = 0
+    embedding, norm = layers.Embedding(10, 3, mask_zero=True), layers.BatchNormalization()
+
+    def step(ids):
+        return norm(embedding(ids), training=True)
+
+    step(first)                                    # built eagerly
+    compiled = cr.jit(step)
+    compiled(first)
+    np.testing.assert_allclose(compiled(second).data, step(second).data, rtol=1e-6, atol=1e-6)
+
+
 def _padding_mask_case(case):
     """A function of ids whose output depends on the padding mask an
     Embedding(mask_zero=True) attaches."""
@@ -1005,7 +1028,8 @@ _IMAGE_HEADS = [layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D, layers
 
 
 @pytest.mark.filterwarnings("ignore:.*does not support masking")
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", [pytest.param(k, marks=_MASKED_BATCHNORM) if k in (1, 8) else k
+                                  for k in range(12)])
 def test_random_stacks_of_sequence_layers_with_padding_8_steps(seed):
     rng = np.random.default_rng(seed)
     mask_zero = bool(rng.random() < 0.6)
@@ -1020,8 +1044,8 @@ def test_random_stacks_of_sequence_layers_with_padding_8_steps(seed):
             h = layer()(h)
         return cr.Model(ids, layers.Dense(1)(head()(h)))
     ids = rng.integers(1, 10, (32, 5))
-    ids[::2, 3:] = 0
-    ids[1::4, 1:] = 0                                  # batches padded differently
+    ids[::3, 3:] = 0
+    ids[1::5, 1:] = 0             # periods 3 and 5 against batches of 8: each batch its own
     y = rng.normal(size=(32, 1)).astype("float32")
     assert_compiled_matches_eager(make, _batches(ids, y, n=8), dtype="float32",
                                   make_optimizer=lambda: cr.optimizers.SGD(0.05))
