@@ -812,6 +812,33 @@ def test_a_model_fitted_compiled_copies_and_trains_on_like_the_original(copy_mod
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("body", [
+    lambda h: layers.GlobalAveragePooling1D()(layers.LSTM(3, return_sequences=True)(h)),
+    lambda h: layers.Bidirectional(layers.GRU(2))(layers.Dropout(0.2)(h))],
+    ids=["LSTM-then-pooling", "Dropout-then-Bidirectional-GRU"])
+def test_fit_evaluate_predict_of_a_padded_model_are_eagers(body):
+    """Shuffled batches padded differently: training, validation, evaluation
+    and prediction each follow each batch's mask."""
+    rng = np.random.default_rng(18)
+    ids = rng.integers(1, 10, (30, 5))
+    ids[::3, 3:] = 0
+    ids[1::5, 1:] = 0
+    y = rng.normal(size=(30, 1)).astype("float32")
+    runs = []
+    for jit_compile in (False, True):
+        cr.set_seed(0)
+        x = cr.Input((5,), dtype="int64")
+        model = cr.Model(x, layers.Dense(1)(body(layers.Embedding(10, 3, mask_zero=True)(x))))
+        model.compile(cr.optimizers.SGD(0.05), "mse", metrics=["mae"], jit_compile=jit_compile)
+        cr.set_seed(1)
+        history = model.fit(ids, y, batch_size=8, epochs=2, verbose=0, validation_split=0.2)
+        runs.append([history.history[k] for k in sorted(history.history)] +
+                    [model.evaluate(ids, y, batch_size=7, verbose=0),
+                     model.predict(ids, batch_size=7).ravel()])
+    for eager, jit in zip(*runs):
+        np.testing.assert_allclose(jit, eager, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_evaluate_and_predict_are_eagers(family, compiled_functions):
     [(eager, _), (jit, _)], x, y, tol = _fit_both(family, batch_size=8, epochs=1)
