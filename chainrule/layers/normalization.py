@@ -182,16 +182,23 @@ class BatchNormalization(Layer):
         """Mean and variance over the unmasked steps only, a mask (batch, steps)
         on a (batch, steps, features) input (Keras 3 ``batch_normalization.py``
         ``_moments``, its ε = 1e-7 in the denominators included)."""
-        mask = np.asarray(getattr(mask, "data", mask), bool)
-        if mask.shape != tuple(x.shape[:-1]):
-            raise ShapeError(f"BatchNormalization layer '{self.name}': the mask must have the "
-                             f"input's shape without its last axis, {tuple(x.shape[:-1])}, "
-                             f"got {mask.shape}")
-        keep = np.broadcast_to(mask[..., None], x.shape)
-        count = keep.sum(axis=self._reduce_axes).astype(x.dtype) + 1e-7
+        keep, count = self._kept_and_count(mask, tuple(x.shape), x.dtype)
         mean = ops.sum(ops.where(keep, x, 0.0), axis=self._reduce_axes) / count
         centered = ops.where(keep, x - ops.reshape(mean, self._broadcast_shape), 0.0)
         return mean, ops.sum(centered * centered, axis=self._reduce_axes) / count
+
+    @graph.replayed       # (NumPy on the mask: a compiled step computes it for each batch)
+    def _kept_and_count(self, mask, shape, dtype):
+        """The mask spread over the features, and the count of kept entries per
+        feature (+ ε); the mask checked to be (batch, steps)."""
+        mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+        mask = mask.astype(bool, copy=False)
+        if mask.shape != shape[:-1]:
+            raise ShapeError(f"BatchNormalization layer '{self.name}': the mask must have the "
+                             f"input's shape without its last axis, {shape[:-1]}, "
+                             f"got {mask.shape}")
+        keep = np.broadcast_to(mask[..., None], shape)
+        return keep, keep.sum(axis=self._reduce_axes).astype(dtype) + 1e-7
 
     @graph.effect
     def _update_moving(self, mean, variance):
