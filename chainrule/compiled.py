@@ -237,7 +237,6 @@ class _Tracer:
         self.const_names = {}
         self.lines = []
         self.units = []
-        self.producer = {}         # var name -> its _Unit
         self.stack = []            # op frames being called: [frame, entry or None]
         self.paused = 0
         self.counter = itertools.count()
@@ -449,7 +448,6 @@ class _Tracer:
 
     def _add_unit(self, unit, var, out, register_unit=True):
         self.name_array(out.data, var)
-        self.producer[var] = unit
         if register_unit:
             self.units.append(unit)
 
