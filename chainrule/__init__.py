@@ -8,7 +8,7 @@
 >>> a.grad, b.grad
 (tensor(9.), tensor(6.))
 """
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 from .tensor import (Tensor, tensor, as_tensor, zeros, ones, full, zeros_like,
                      ones_like, arange, eye, rand, randn)
