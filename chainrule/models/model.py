@@ -216,7 +216,9 @@ class Model(Layer):
         and the optimizer's update are traced once per batch shape and then
         replayed as flat NumPy code; the metrics and the loss average are
         updated from the step's results. ``"auto"`` (the default, as Keras)
-        and ``False`` run eagerly.
+        and ``False`` run eagerly. A ``train_step`` of your own runs as you
+        wrote it (its logs are Python values a trace would freeze); compile
+        the part of it that pays with ``cr.jit``.
 
         Args:
             optimizer: a name (``"adam"``, ``"sgd"``...) or an optimizer
