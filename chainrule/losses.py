@@ -395,6 +395,28 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+@graph.replayed       # (NumPy on the weights: a compiled step computes it for each batch)
+def _sample_weights(sample_weight: TensorLike, shape: tuple[int, ...],
+                    dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The sample weights broadcastable to the per-sample losses of ``shape``,
+    and their sum over those losses (the divisor of "mean_with_sample_weight";
+    infinity when it is 0, so the mean is 0 there)."""
+    weights = _target(sample_weight, dtype)
+    if weights.ndim == len(shape) + 1 and weights.shape[-1] == 1:
+        weights = weights[..., 0]
+    try:
+        np.broadcast_shapes(weights.shape, shape)
+    except ValueError:
+        raise ValueError(f"sample_weight has shape {weights.shape} but the per-sample "
+                         f"losses have shape {shape}; give one weight per "
+                         f"sample") from None
+    if weights.ndim < len(shape):     # (N,) weights for (N, T) losses
+        weights = weights.reshape(weights.shape + (1,) * (len(shape) - weights.ndim))
+    weight_sum = float(np.broadcast_to(weights, shape).sum())
+    return weights, np.asarray(weight_sum if weight_sum else np.inf, dtype)
+
+
+@graph.replayed       # (NumPy on the mask: a compiled step computes it for each batch)
 def _mask_weights(mask: np.ndarray, sample_weight: TensorLike | None, values: Tensor,
                   reduction: str | None) -> np.ndarray:
     """Fold a prediction's mask into the sample weights, as Keras 3
@@ -482,17 +504,7 @@ class Loss:
             sample_weight = _mask_weights(mask, sample_weight, values, self.reduction)
         weights = None
         if sample_weight is not None:
-            weights = _target(sample_weight, values.dtype)
-            if weights.ndim == values.ndim + 1 and weights.shape[-1] == 1:
-                weights = weights[..., 0]
-            try:
-                np.broadcast_shapes(weights.shape, values.shape)
-            except ValueError:
-                raise ValueError(f"sample_weight has shape {weights.shape} but the per-sample "
-                                 f"losses have shape {values.shape}; give one weight per "
-                                 f"sample") from None
-            if weights.ndim < values.ndim:     # (N,) weights for (N, T) losses
-                weights = weights.reshape(weights.shape + (1,) * (values.ndim - weights.ndim))
+            weights, divisor = _sample_weights(sample_weight, values.shape, values.dtype)
             values = values * Tensor._wrap(weights)
         if self.reduction in ("none", None) or values.ndim == 0:
             return values
@@ -502,8 +514,7 @@ class Loss:
         if self.reduction == "sum":
             return total
         if self.reduction == "mean_with_sample_weight" and weights is not None:
-            weight_sum = float(np.broadcast_to(weights, values.shape).sum())
-            return total / weight_sum if weight_sum else total * 0
+            return total / Tensor._wrap(divisor)
         return total / values.size if values.size else total
 
     def get_config(self) -> dict[str, Any]:
