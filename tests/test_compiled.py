@@ -964,13 +964,6 @@ def test_attention_masks_follow_the_input(case):
                                atol=1e-6)
 
 
-_MASKED_BATCHNORM = pytest.mark.xfail(strict=True, reason=(
-    "layers/normalization.py BatchNormalization._masked_moments: the mask (np.asarray(mask)) "
-    "and the count of kept steps are NumPy outside any op, so a masked batch's moments use "
-    "the trace-time mask at every replay (see test_masked_batchnorm_follows_the_padding)"))
-
-
-@_MASKED_BATCHNORM
 def test_masked_batchnorm_follows_the_padding():
     rng = np.random.default_rng(8)
     first, second = rng.integers(1, 10, (4, 5)), rng.integers(1, 10, (4, 5))
@@ -1055,8 +1048,7 @@ _IMAGE_HEADS = [layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D, layers
 
 
 @pytest.mark.filterwarnings("ignore:.*does not support masking")
-@pytest.mark.parametrize("seed", [pytest.param(k, marks=_MASKED_BATCHNORM) if k in (1, 8) else k
-                                  for k in range(12)])
+@pytest.mark.parametrize("seed", range(12))
 def test_random_stacks_of_sequence_layers_with_padding_8_steps(seed):
     rng = np.random.default_rng(seed)
     mask_zero = bool(rng.random() < 0.6)
