@@ -41,9 +41,7 @@ NOT_PUBLIC_PACKAGES = ("chainrule.demos", "chainrule.bench")
 
 # Modules not typed yet: remove a name when its module is typed and documented.
 # (A private module, e.g. chainrule.linalg._util, is only checked by mypy.)
-NOT_YET_TYPED = {
-    "chainrule.sklearn.mlp",
-}
+NOT_YET_TYPED: set[str] = set()
 
 CHECKED_DUNDERS = ("__init__", "__call__")
 NO_RESULT = (None, "None", "NoReturn", "Never", "typing.NoReturn", "typing.Never")

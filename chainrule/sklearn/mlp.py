@@ -33,13 +33,17 @@ Precision: training runs in float32 by default (``dtype="float32"``, about
 twice as fast and half the memory); pass ``dtype="float64"`` to train in
 float64 whatever the input's dtype. Predictions come back in that dtype.
 """
+from __future__ import annotations
+
 import mmap
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar, Optional, Tuple, TypeVar, cast
 
 import numpy as np
+import numpy.typing as npt
 import scipy.optimize
 from sklearn.base import (
     BaseEstimator,
@@ -73,6 +77,11 @@ from chainrule.autodiff import gradients
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
+_XY = Tuple[np.ndarray, np.ndarray]      # what validate_data(X, y) returns (sklearn is untyped)
+# One compiled training step: (x, Y) arrays in, (data_loss, z, l2) Tensors out.
+_Step = Callable[[np.ndarray, np.ndarray], Tuple[cr.Tensor, cr.Tensor, Optional[cr.Tensor]]]
+_MLP = TypeVar("_MLP", bound="_BaseMLP")     # fit returns the estimator it was called on
+
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
 _HIDDEN_ACTIVATIONS = {
     "identity": lambda z: z,
@@ -94,6 +103,55 @@ class _BaseMLP(BaseEstimator):
     # 50-100 steps: a fit planning fewer steps than this runs eagerly.
     # partial_fit compiles (its trace is kept from call to call).
     _jit_min_steps: ClassVar[int] = 64
+
+    # The parameters (stored by the subclasses' __init__ as given; fit validates them).
+    hidden_layer_sizes: int | Sequence[int] | np.ndarray
+    activation: str
+    solver: str
+    alpha: float
+    batch_size: int | str
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    max_iter: int
+    shuffle: bool
+    random_state: int | np.random.RandomState | None
+    tol: float
+    verbose: bool | int
+    warm_start: bool
+    momentum: float
+    nesterovs_momentum: bool
+    early_stopping: bool
+    validation_fraction: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    n_iter_no_change: int | float
+    max_fun: int
+    dtype: str | type
+    loss: str
+
+    # Set by fit (annotations only: an unfitted estimator has none of them).
+    coefs_: list[np.ndarray]
+    intercepts_: list[np.ndarray]
+    n_iter_: int
+    t_: int
+    n_outputs_: int
+    n_layers_: int
+    out_activation_: str
+    loss_: float
+    loss_curve_: list[float]
+    best_loss_: float | None
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    _dtype: np.dtype
+    _random_state: np.random.RandomState
+    _params: list[cr.Tensor]
+    _optimizer: optimizers.Optimizer | None
+    _best_coefs: list[np.ndarray]
+    _best_intercepts: list[np.ndarray]
+    _no_improvement_count: int
+    _label_binarizer: LabelBinarizer          # the classifier's
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -125,7 +183,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # The network
     # ------------------------------------------------------------------
-    def _forward(self, x, params):
+    def _forward(self, x: cr.Tensor | np.ndarray, params: Sequence[cr.Tensor]) -> cr.Tensor:
         """Pre-activation output z of the last layer, as a chainrule Tensor;
         ``params`` are the Tensors [W₀, …, W_L-1, b₀, …, b_L-1]."""
         n = self.n_layers_ - 1
@@ -135,9 +193,9 @@ class _BaseMLP(BaseEstimator):
             h = cr.ops.linear(h, params[i], params[n + i])     # h @ W + b as one op
             if i < n - 1:
                 h = act(h)
-        return h
+        return cast(cr.Tensor, h)        # n >= 1: the output layer made it a Tensor
 
-    def _output(self, z):
+    def _output(self, z: cr.Tensor) -> np.ndarray:
         """The output activation applied to z (a Tensor) -> NumPy array."""
         if self.out_activation_ == "softmax":
             return cr.softmax(z, axis=1).data
@@ -147,7 +205,7 @@ class _BaseMLP(BaseEstimator):
             return cr.exp(z).data
         return z.data
 
-    def _forward_pass_fast(self, X, check_input=True):
+    def _forward_pass_fast(self, X: npt.ArrayLike, check_input: bool = True) -> np.ndarray:
         if check_input:
             X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         # The current coefs_/intercepts_ (which a user may have replaced).
@@ -156,7 +214,8 @@ class _BaseMLP(BaseEstimator):
             x = cr.Tensor(np.asarray(X, dtype=params[0].dtype))
             return self._output(self._forward(x, params))
 
-    def _loss(self, x, Y, sample_weight=None):
+    def _loss(self, x: cr.Tensor, Y: np.ndarray,
+              sample_weight: np.ndarray | None = None) -> tuple[cr.Tensor, float]:
         """Loss of a batch: (Tensor to differentiate, float value to report).
 
         The differentiated loss is the stable form from the logits (its
@@ -173,7 +232,9 @@ class _BaseMLP(BaseEstimator):
             data_loss = data_loss + l2
         return data_loss, value
 
-    def _loss_terms(self, x, Y, sample_weight=None, log_probs=False):
+    def _loss_terms(self, x: cr.Tensor | np.ndarray, Y: np.ndarray,
+                    sample_weight: np.ndarray | None = None, log_probs: bool = False
+                    ) -> tuple[cr.Tensor, cr.Tensor, np.ndarray | None, cr.Tensor | None]:
         """The loss of a batch as Tensors: ``(data_loss, z, log_p, l2)``.
 
         ``z`` is the last layer's pre-activation, ``log_p`` the softmax
@@ -182,6 +243,8 @@ class _BaseMLP(BaseEstimator):
         alpha is 0). Nothing here reads a tensor's value in Python, so the
         compiled step (``cr.jit``) traces it as it is.
         """
+        n: float
+        w: float | np.ndarray
         if sample_weight is None:
             n, w = x.shape[0], 1.0
         else:
@@ -189,14 +252,16 @@ class _BaseMLP(BaseEstimator):
         z = self._forward(x, self._params)
         out = self.out_activation_
         log_p = None
+        data_loss: cr.Tensor
         if out == "softmax":
             Yw = Y if sample_weight is None else Y * w
             # −Σ Yw·log_softmax(z) / n as one fused op (the hot path of fit).
             if log_probs:
-                data_loss, log_p = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n,
-                                                                    return_log_probs=True)
+                data_loss, log_p = cast("tuple[cr.Tensor, np.ndarray]",
+                                        cr.ops.softmax_cross_entropy_sum(
+                                            z, Yw, 1.0 / n, return_log_probs=True))
             else:
-                data_loss = cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n)
+                data_loss = cast(cr.Tensor, cr.ops.softmax_cross_entropy_sum(z, Yw, 1.0 / n))
         elif out == "logistic":
             # −[y log σ(z) + (1−y) log(1−σ(z))] = softplus(z) − y·z
             data_loss = cr.sum(_weigh(cr.softplus(z) - z * Y, sample_weight, w)) * (1.0 / n)
@@ -216,10 +281,13 @@ class _BaseMLP(BaseEstimator):
             l2 = l2 * (self.alpha / n)
         return data_loss, z, log_p, l2
 
-    def _reported_loss(self, z, log_p, data_loss, Y, sample_weight=None):
+    def _reported_loss(self, z: np.ndarray, log_p: np.ndarray | None, data_loss: np.ndarray,
+                       Y: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
         """The data part of the loss scikit-learn reports, from the arrays of a
         step: logits ``z``, softmax ``log_p`` (None: computed from z as the
         fused op does), the differentiated ``data_loss``."""
+        n: float
+        w: float | np.ndarray
         if sample_weight is None:
             n, w = z.shape[0], 1.0
         else:
@@ -244,7 +312,7 @@ class _BaseMLP(BaseEstimator):
             return float(data_loss) + float(const)
         return float(data_loss) / Y.shape[1]
 
-    def _compiled_step(self, optimizer):
+    def _compiled_step(self, optimizer: optimizers.Optimizer) -> _Step:
         """The stochastic solvers' step as one ``cr.jit`` program: forward,
         loss with its L2 term, gradients, the optimizer's update; returns
         ``(data_loss, z, l2)`` for the reported loss. Made once per optimizer,
@@ -256,17 +324,18 @@ class _BaseMLP(BaseEstimator):
                 cached[2] == settings:
             return cached[3]
 
-        def mlp_train_step(x, Y):
+        def mlp_train_step(x: np.ndarray,
+                           Y: np.ndarray) -> tuple[cr.Tensor, cr.Tensor, cr.Tensor | None]:
             data_loss, z, _, l2 = self._loss_terms(x, Y)
             loss = data_loss if l2 is None else data_loss + l2
             optimizer.apply_gradients(zip(gradients(loss, params), params))
             return data_loss, z, l2
 
-        step = cr.jit(mlp_train_step)
+        step: _Step = cr.jit(mlp_train_step)
         self._jit_step = (optimizer, params, settings, step)
         return step
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any]:
         # a copy: object.__getstate__ hands back the live __dict__
         state = dict(super().__getstate__())
         state.pop("_jit_step", None)         # generated code: traced again after unpickling
@@ -275,7 +344,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # Setting up
     # ------------------------------------------------------------------
-    def _initialize(self, Y, layer_units):
+    def _initialize(self, Y: np.ndarray, layer_units: list[int]) -> None:
         self.n_iter_ = 0
         self.t_ = 0
         self.n_outputs_ = Y.shape[1]
@@ -309,7 +378,7 @@ class _BaseMLP(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _bind_params(self):
+    def _bind_params(self) -> None:
         """Tensors that share memory with coefs_ and intercepts_, so in-place
         optimizer updates are the fitted attributes' updates. Arrays the user
         replaced get a new binding and a new optimizer."""
@@ -324,18 +393,17 @@ class _BaseMLP(BaseEstimator):
         self._params = [cr.Tensor(a, requires_grad=True) for a in arrays]
         self._optimizer = None
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self: _MLP, X: npt.ArrayLike, y: npt.ArrayLike,
+             sample_weight: npt.ArrayLike | None = None, incremental: bool = False) -> _MLP:
         self._dtype = np.dtype(self.dtype)
-        hidden = self.hidden_layer_sizes
-        if not hasattr(hidden, "__iter__"):
-            hidden = [hidden]
-        hidden = list(hidden)
+        sizes = self.hidden_layer_sizes
+        hidden: list[int] = list(sizes) if isinstance(sizes, Iterable) else [sizes]
         if np.any(np.array(hidden) <= 0):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {hidden}.")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=self._dtype)
+        weights = (None if sample_weight is None
+                   else cast(np.ndarray, _check_sample_weight(sample_weight, X, dtype=self._dtype)))
         X = _as_training_array(X, self._dtype)       # the one conversion of a fit
         Y = np.asarray(y, dtype=self._dtype)
         if Y.ndim == 1:
@@ -345,12 +413,12 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(Y, layer_units)
-            self._params = None
+            self._params = []                # bound to the new weights below
         self._bind_params()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, incremental)
+            self._fit_stochastic(X, Y, weights, incremental)
         else:
-            self._fit_lbfgs(X, Y, sample_weight)
+            self._fit_lbfgs(X, Y, weights)
         if not all(np.isfinite(w).all() for w in self.coefs_ + self.intercepts_):
             raise ValueError("Solver produced non-finite parameter weights. The input data may"
                              " contain large values and need to be preprocessed.")
@@ -359,7 +427,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # L-BFGS: SciPy drives, chainrule gives the loss and its gradient
     # ------------------------------------------------------------------
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> None:
         params = self._params
         sizes = np.cumsum([0] + [p.size for p in params])
         x = cr.Tensor(X)
@@ -384,7 +452,7 @@ class _BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------
     # SGD and Adam: mini-batches
     # ------------------------------------------------------------------
-    def _make_optimizer(self):
+    def _make_optimizer(self) -> optimizers.Optimizer:
         # scikit-learn's update rules are Keras': SGD v ← μv − lr·g, p ← p + v
         # (Nesterov p ← p + μv − lr·g); Adam with lr·√(1−β2^t)/(1−β1^t).
         if self.solver == "sgd":
@@ -393,13 +461,16 @@ class _BaseMLP(BaseEstimator):
         return optimizers.Adam(learning_rate=self.learning_rate_init, beta_1=self.beta_1,
                                beta_2=self.beta_2, epsilon=self.epsilon)
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental):
-        if getattr(self, "_optimizer", None) is None or not incremental:
-            self._optimizer = self._make_optimizer()
-        optimizer, params = self._optimizer, self._params
+    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None,
+                        incremental: bool) -> None:
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is None or not incremental:
+            optimizer = self._optimizer = self._make_optimizer()
+        params = self._params
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
+        y_val: np.ndarray | None                  # the held-out targets (early stopping)
         if early_stopping:
             # Stratify only single-output classification, as scikit-learn.
             stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
@@ -481,43 +552,52 @@ class _BaseMLP(BaseEstimator):
             for p, best in zip(params, self._best_coefs + self._best_intercepts):
                 np.copyto(p.data, best)
 
-    def _trigger_stopping(self, msg):
+    def _trigger_stopping(self, msg: str) -> bool:
         """Stop, or (sgd with learning_rate='adaptive') divide the rate by 5."""
         if self.solver != "sgd" or self.learning_rate != "adaptive":
             if self.verbose:
                 print(msg + " Stopping.")
             return True
-        if self._optimizer.learning_rate <= 1e-6:
+        optimizer = cast(optimizers.Optimizer, self._optimizer)     # made by _fit_stochastic
+        if optimizer.learning_rate <= 1e-6:
             if self.verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        self._optimizer.learning_rate = float(self._optimizer.learning_rate) / 5.0
+        optimizer.learning_rate = float(optimizer.learning_rate) / 5.0
         if self.verbose:
-            print(msg + f" Setting learning rate to {self._optimizer.learning_rate:f}")
+            print(msg + f" Setting learning rate to {optimizer.learning_rate:f}")
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sw_val):
+    def _update_no_improvement_count(self, early_stopping: bool, X_val: np.ndarray | None,
+                                     y_val: np.ndarray | None,
+                                     sw_val: np.ndarray | None) -> None:
         if early_stopping:
-            score = self._score(X_val, y_val, sw_val)
-            self.validation_scores_.append(score)
+            # With early stopping, _initialize made the scores a list and the best
+            # score a float, and _fit_stochastic held out X_val, y_val.
+            score = self._score(cast(np.ndarray, X_val), cast(np.ndarray, y_val), sw_val)
+            cast(list, self.validation_scores_).append(score)
             if self.verbose:
                 print(f"Validation score: {score:f}")
-            if score < self.best_validation_score_ + self.tol:
+            best_score = cast(float, self.best_validation_score_)
+            if score < best_score + self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            if score > self.best_validation_score_:
+            if score > best_score:
                 self.best_validation_score_ = score
                 self._best_coefs = [c.copy() for c in self.coefs_]
                 self._best_intercepts = [i.copy() for i in self.intercepts_]
         else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            best_loss = cast(float, self.best_loss_)          # a float without early stopping
+            if self.loss_curve_[-1] > best_loss - self.tol:
                 self._no_improvement_count += 1
             else:
                 self._no_improvement_count = 0
-            self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
+            self.best_loss_ = min(best_loss, self.loss_curve_[-1])
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
+    def _score_with_function(self, X: np.ndarray, y: np.ndarray,
+                             sample_weight: np.ndarray | None,
+                             score_function: Callable[..., float]) -> float:
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
@@ -527,23 +607,45 @@ class _BaseMLP(BaseEstimator):
     # Public API shared by both
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self: _MLP, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> _MLP:
         """Fit the model to data matrix X and target(s) y.
 
-        X: array-like (n_samples, n_features); y: (n_samples,) or
-        (n_samples, n_outputs); sample_weight: (n_samples,) or None.
-        Returns self.
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: the targets, (n_samples,) or (n_samples, n_outputs): labels for
+                the classifier (an indicator matrix for multilabel), values for
+                the regressor.
+            sample_weight: weights each sample's loss, (n_samples,); None means 1 each.
+
+        Returns:
+            self, fitted.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    def _check_solver(self):
+    # What each subclass defines: how targets are checked and encoded, the score.
+    def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool,
+                        reset: bool) -> _XY:
+        raise NotImplementedError
+
+    def _decode_targets(self, Y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray, y: np.ndarray,
+               sample_weight: np.ndarray | None = None) -> float:
+        raise NotImplementedError
+
+    def _predict(self, X: npt.ArrayLike, check_input: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check_solver(self) -> bool:
         if self.solver not in _STOCHASTIC_SOLVERS:
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
                                  f"{self.solver} is not stochastic.")
         return True
 
 
-def _as_training_array(X, dtype):
+def _as_training_array(X: npt.ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
     """X as a C-contiguous array of ``dtype``, copied only if it is not one already.
 
     A large conversion is written into plain anonymous memory (``mmap``)
@@ -563,16 +665,17 @@ def _as_training_array(X, dtype):
     return out
 
 
-def _weigh(per_element, sample_weight, w):
+def _weigh(per_element: cr.Tensor, sample_weight: np.ndarray | None,
+           w: float | np.ndarray) -> cr.Tensor:
     return per_element if sample_weight is None else per_element * w
 
 
-def _xlogy(x, y):
+def _xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x == 0, 0.0, x * np.log(np.where(x == 0, 1.0, y)))
 
 
-def _check_optimize_result(result, max_iter):
+def _check_optimize_result(result: scipy.optimize.OptimizeResult, max_iter: int) -> int:
     """n_iter of a SciPy L-BFGS result; a ConvergenceWarning when it stopped early."""
     n_iter = min(result.nit, max_iter)
     if result.status != 0:
@@ -613,18 +716,29 @@ _DOC_ARGS = """
         early_stopping: hold out ``validation_fraction`` and stop when its score
             stops improving. Defaults to False.
         validation_fraction: float. Defaults to 0.1.
-        beta_1, beta_2, epsilon: Adam's. Default to 0.9, 0.999, 1e-8.
+        beta_1: float, Adam's decay of the first moment. Defaults to 0.9.
+        beta_2: float, Adam's decay of the second moment. Defaults to 0.999.
+        epsilon: float, Adam's denominator guard. Defaults to 1e-8.
         n_iter_no_change: int. Defaults to 10.
         max_fun: int, lbfgs only: most loss evaluations. Defaults to 15000.
         dtype: ``'float32'`` (the default) or ``'float64'``: chainrule's
             addition, the precision training and prediction run in.
 
     Attributes:
-        coefs_, intercepts_: lists of arrays, layer by layer.
-        loss_, best_loss_, loss_curve_, validation_scores_, best_validation_score_,
-            n_iter_, t_ (samples seen), n_layers_, n_outputs_, out_activation_,
-            n_features_in_, feature_names_in_ (and classes_ for the classifier):
-            as in scikit-learn.
+        coefs_: list of arrays, the weights W of each layer, (fan_in, fan_out).
+        intercepts_: list of arrays, the biases b of each layer, (fan_out,).
+        loss_: the last loss (epoch mean for sgd/adam).
+        loss_curve_: sgd/adam: the loss of each epoch.
+        best_loss_: sgd/adam without early stopping: the lowest loss so far.
+        validation_scores_: with early stopping: the held-out score of each epoch.
+        best_validation_score_: with early stopping: the best held-out score.
+        n_iter_: epochs (sgd/adam) or iterations (lbfgs) run.
+        t_: samples seen by the solver.
+        n_layers_: layers, input and output included.
+        n_outputs_: output units.
+        out_activation_: ``'softmax'``, ``'logistic'``, ``'identity'`` or ``'exp'``.
+        n_features_in_: features seen in fit (``feature_names_in_``: their names,
+            when X had string column names).
 """
 
 
@@ -645,13 +759,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Args:""" + _DOC_ARGS
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float32"):
+    def __init__(self, hidden_layer_sizes: int | Sequence[int] | np.ndarray = (100,),
+                 activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: int | str = "auto", learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: int | np.random.RandomState | None = None,
+                 tol: float = 1e-4, verbose: bool | int = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: int | float = 10, max_fun: int = 15000,
+                 dtype: str | type = "float32") -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -679,9 +797,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     loss = "log_loss"
 
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+    # Set by fit (annotations only: an unfitted estimator has none of them).
+    classes_: np.ndarray
+
+    def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool,
+                        reset: bool) -> _XY:
+        X, y = cast(_XY, validate_data(self, X, y, multi_output=True,
+                                       dtype=(np.float64, np.float32), reset=reset))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -700,18 +822,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                                  f"{self.classes_}. 'y' has {classes}.")
         return X, self._label_binarizer.transform(y)
 
-    def _decode_targets(self, Y):
+    def _decode_targets(self, Y: np.ndarray) -> np.ndarray:
         return self._label_binarizer.inverse_transform(Y)
 
-    def _score(self, X, y, sample_weight=None):
+    def _score(self, X: np.ndarray, y: np.ndarray,
+               sample_weight: np.ndarray | None = None) -> float:
         return self._score_with_function(X, y, sample_weight, accuracy_score)
 
-    def predict(self, X):
-        """Class labels (for multilabel targets, the indicator matrix)."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Class labels (for multilabel targets, the indicator matrix).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The predicted labels, (n_samples,) taken from ``classes_``, or
+            (n_samples, n_classes) of 0/1 for multilabel targets.
+        """
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
+    def _predict(self, X: npt.ArrayLike, check_input: bool = True) -> np.ndarray:
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -719,8 +850,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y). ``classes`` (all labels) is required on the first call."""
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None,
+                    classes: npt.ArrayLike | None = None) -> MLPClassifier:
+        """One epoch over (X, y). ``classes`` (all labels) is required on the first call.
+
+        Only for the stochastic solvers (``'sgd'``, ``'adam'``).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: their labels, (n_samples,), or an indicator matrix for multilabel.
+            sample_weight: weights each sample's loss, (n_samples,); None means 1 each.
+            classes: every label there will be (required on the first call).
+
+        Returns:
+            self, updated.
+        """
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -729,8 +874,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(classes)
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def predict_proba(self, X):
-        """Probability of each class, (n_samples, n_classes)."""
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Probability of each class, (n_samples, n_classes).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The probabilities, columns in the order of ``classes_``.
+        """
         check_is_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
@@ -739,12 +891,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.vstack([1 - y_pred, y_pred]).T
         return y_pred
 
-    def predict_log_proba(self, X):
-        """log of predict_proba."""
+    def predict_log_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """log of predict_proba.
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The log-probabilities, (n_samples, n_classes).
+        """
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         return tags
@@ -771,13 +930,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         "loss": [StrOptions({"squared_error", "poisson"})],
     }
 
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype="float32"):
+    def __init__(self, loss: str = "squared_error",
+                 hidden_layer_sizes: int | Sequence[int] | np.ndarray = (100,),
+                 activation: str = "relu", *, solver: str = "adam", alpha: float = 0.0001,
+                 batch_size: int | str = "auto", learning_rate: str = "constant",
+                 learning_rate_init: float = 0.001, power_t: float = 0.5, max_iter: int = 200,
+                 shuffle: bool = True, random_state: int | np.random.RandomState | None = None,
+                 tol: float = 1e-4, verbose: bool | int = False, warm_start: bool = False,
+                 momentum: float = 0.9, nesterovs_momentum: bool = True,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8,
+                 n_iter_no_change: int | float = 10, max_fun: int = 15000,
+                 dtype: str | type = "float32") -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -804,33 +968,54 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.max_fun = max_fun
         self.dtype = dtype
 
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
-                             dtype=(np.float64, np.float32), reset=reset)
+    def _validate_input(self, X: npt.ArrayLike, y: npt.ArrayLike, incremental: bool,
+                        reset: bool) -> _XY:
+        X, y = cast(_XY, validate_data(self, X, y, multi_output=True, y_numeric=True,
+                                       dtype=(np.float64, np.float32), reset=reset))
         if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
+            y = cast(np.ndarray, column_or_1d(y, warn=True))
         if self.loss == "poisson" and np.any(y < 0):
             raise ValueError("loss='poisson' needs non-negative targets y; got a minimum of "
                              f"{np.min(y)}.")
         return X, y
 
-    def _decode_targets(self, Y):
+    def _decode_targets(self, Y: np.ndarray) -> np.ndarray:
         return Y.ravel() if Y.shape[1] == 1 else Y
 
-    def _score(self, X, y, sample_weight=None):
+    def _score(self, X: np.ndarray, y: np.ndarray,
+               sample_weight: np.ndarray | None = None) -> float:
         return self._score_with_function(X, y, sample_weight, r2_score)
 
-    def predict(self, X):
-        """Predicted values, (n_samples,) or (n_samples, n_outputs)."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Predicted values, (n_samples,) or (n_samples, n_outputs).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+
+        Returns:
+            The predictions, (n_samples,) for one output, else (n_samples, n_outputs).
+        """
         check_is_fitted(self)
         return self._predict(X)
 
-    def _predict(self, X, check_input=True):
+    def _predict(self, X: npt.ArrayLike, check_input: bool = True) -> np.ndarray:
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y)."""
+    def partial_fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None) -> MLPRegressor:
+        """One epoch over (X, y).
+
+        Only for the stochastic solvers (``'sgd'``, ``'adam'``).
+
+        Args:
+            X: the samples, (n_samples, n_features).
+            y: the targets, (n_samples,) or (n_samples, n_outputs).
+            sample_weight: weights each sample's loss, (n_samples,); None means 1 each.
+
+        Returns:
+            self, updated.
+        """
         return self._fit(X, y, sample_weight, incremental=True)
