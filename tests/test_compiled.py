@@ -685,6 +685,27 @@ def test_fit_with_weights_and_validation_data_is_eagers(fit_args):
                                    err_msg=key)
 
 
+def test_fit_of_a_sequence_output_with_temporal_sample_weights_is_eagers():
+    """Per-step weights (batch, steps) on a return_sequences output."""
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(30, 5, 3)).astype("float32")
+    labels = rng.integers(0, 4, (30, 5))
+    weights = (rng.random((30, 5)) > 0.3).astype("float32")
+    runs = []
+    for jit_compile in (False, True):
+        cr.set_seed(0)
+        inputs = cr.Input((5, 3))
+        model = cr.Model(inputs, layers.Dense(4)(layers.LSTM(4, return_sequences=True)(inputs)))
+        model.compile(cr.optimizers.SGD(0.1),
+                      cr.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      jit_compile=jit_compile)
+        cr.set_seed(1)
+        history = model.fit(x, labels, sample_weight=weights, batch_size=8, epochs=2, verbose=0)
+        runs.append(history.history["loss"] +
+                    [model.evaluate(x, labels, sample_weight=weights, verbose=0)])
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6, atol=1e-6)
+
+
 def _callbacks(name):
     return {"LearningRateScheduler": [cr.callbacks.LearningRateScheduler(lambda e, lr: lr / 2)],
             "ReduceLROnPlateau": [cr.callbacks.ReduceLROnPlateau(patience=0, factor=0.5,
