@@ -78,8 +78,9 @@ from chainrule.autodiff import gradients
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 _XY = Tuple[np.ndarray, np.ndarray]      # what validate_data(X, y) returns (sklearn is untyped)
-# One compiled training step: (x, Y) arrays in, (data_loss, z, l2) Tensors out.
-_Step = Callable[[np.ndarray, np.ndarray], Tuple[cr.Tensor, cr.Tensor, Optional[cr.Tensor]]]
+# One compiled training step: (x, Y) arrays in, (data_loss, z, log_p, l2) out.
+_Step = Callable[[np.ndarray, np.ndarray],
+                 Tuple[cr.Tensor, cr.Tensor, Optional[np.ndarray], Optional[cr.Tensor]]]
 _MLP = TypeVar("_MLP", bound="_BaseMLP")     # fit returns the estimator it was called on
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -315,7 +316,8 @@ class _BaseMLP(BaseEstimator):
     def _compiled_step(self, optimizer: optimizers.Optimizer) -> _Step:
         """The stochastic solvers' step as one ``cr.jit`` program: forward,
         loss with its L2 term, gradients, the optimizer's update; returns
-        ``(data_loss, z, l2)`` for the reported loss. Made once per optimizer,
+        ``(data_loss, z, log_p, l2)`` for the reported loss (``log_p``: the
+        softmax log-probabilities the fused loss made, or None). Made once per optimizer,
         weights and settings the trace reads; a new batch size traces again."""
         params = self._params
         settings = (self.alpha, self.activation, self.out_activation_)
@@ -324,12 +326,12 @@ class _BaseMLP(BaseEstimator):
                 cached[2] == settings:
             return cached[3]
 
-        def mlp_train_step(x: np.ndarray,
-                           Y: np.ndarray) -> tuple[cr.Tensor, cr.Tensor, cr.Tensor | None]:
-            data_loss, z, _, l2 = self._loss_terms(x, Y)
+        def mlp_train_step(x: np.ndarray, Y: np.ndarray
+                           ) -> tuple[cr.Tensor, cr.Tensor, np.ndarray | None, cr.Tensor | None]:
+            data_loss, z, log_p, l2 = self._loss_terms(x, Y, log_probs=True)
             loss = data_loss if l2 is None else data_loss + l2
             optimizer.apply_gradients(zip(gradients(loss, params), params))
-            return data_loss, z, l2
+            return data_loss, z, log_p, l2
 
         step: _Step = cr.jit(mlp_train_step)
         self._jit_step = (optimizer, params, settings, step)
@@ -518,8 +520,8 @@ class _BaseMLP(BaseEstimator):
                 xb, yb = X_train[rows], Y_train[rows]
                 swb = None if sw_train is None else sw_train[rows]
                 if compiled is not None and swb is None:
-                    data_loss, z, l2 = compiled(xb, yb)        # arrays: the quickest call
-                    value = self._reported_loss(z.data, None, data_loss.data, yb)
+                    data_loss, z, log_p, l2 = compiled(xb, yb)  # arrays: the quickest call
+                    value = self._reported_loss(z.data, log_p, data_loss.data, yb)
                     if l2 is not None:
                         value += float(l2.data)
                 else:
