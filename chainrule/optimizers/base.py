@@ -364,10 +364,12 @@ class Optimizer:
                     constraints.any_constraints()):
                 return self.apply_gradients(zip(grads, variables))
             if self._gradient_guard is not None:       # (fit's: see apply_gradients)
-                guarded = self._gradient_guard(list(grads), variables)
+                checked = list(grads)
+                guarded = self._gradient_guard(checked, variables)
                 if guarded is None:
                     return self.iterations
-                grads = tuple(g.data if isinstance(g, Tensor) else g for g in guarded)
+                if guarded is not checked:             # (all-reduced by a distributed fit)
+                    grads = tuple([g.data if isinstance(g, Tensor) else g for g in guarded])
             lr = self.learning_rate
             self._before_updates()
             update_step, slots_of, typed = self._update_step, self._slots.get, {}
