@@ -46,7 +46,8 @@ def build_model(config, seed):
     model = cr.Sequential(stack)
     optimizer = cr.optimizers.SGD(0.1, momentum=0.9) if config["optimizer"] == "sgd" \
         else cr.optimizers.Adam(0.01)
-    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer, "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=config.get("jit_compile", False))
     return model
 
 

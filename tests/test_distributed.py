@@ -71,14 +71,18 @@ DENSE_CASES = [
     ("adam", 2, 10, True, None),          # through `chainrule launch`
     ("sgd", 2, 10, False, 25),
 ]
+# the same with compiled steps (compile(jit_compile=True)) on every rank and in the one process
+DENSE_CASES = [case + (False,) for case in DENSE_CASES] + [("adam", 3, 7, False, None, True),
+                                                           ("sgd", 2, 10, False, 25, True)]
 
 
 @needs_mpi
-@pytest.mark.parametrize("optimizer,world,batch_size,via_cli,nan_row", DENSE_CASES)
+@pytest.mark.parametrize("optimizer,world,batch_size,via_cli,nan_row,jit_compile", DENSE_CASES)
 def test_data_parallel_matches_one_process(tmp_path, optimizer, world, batch_size, via_cli,
-                                           nan_row):
+                                           nan_row, jit_compile):
     config = {"case": "dense", "optimizer": optimizer, "seed": 3, "batch_size": batch_size,
-              "epochs": 2, "validation_split": 0.2, "checkpoint": True, "nan_row": nan_row}
+              "epochs": 2, "validation_split": 0.2, "checkpoint": True, "nan_row": nan_row,
+              "jit_compile": jit_compile}
     rc, output, _, out = run_ranks(config, world, tmp_path, via_cli=via_cli)
     assert rc == 0, output
     ranks = [load_rank(out, r) for r in range(world)]
