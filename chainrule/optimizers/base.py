@@ -301,31 +301,8 @@ class Optimizer:
                     value = self._writable(var)
                     value -= value * value.dtype.type(self.weight_decay * lr)
         self._before_updates()
-        lr_as: dict[np.dtype, Any]      # (a declaration only: no code runs)
-        slots_of, update_step, lr_as = self._slots.get, self._update_step, {}
-        small: dict[np.dtype, list[tuple[np.ndarray, Tensor]]] = {}  # dtype -> [(grad, var)] of the small variables
-        for grad, var in zip(grads, variables):
-            value = var.data
-            if not value.flags.writeable:
-                value = self._writable(var)
-            lr_value = lr_as.get(value.dtype)       # lr in the variable's dtype, once per dtype
-            if lr_value is None:
-                lr_value = lr_as[value.dtype] = value.dtype.type(lr)
-            if value.size < FUSE_BELOW and self._fuse_small:
-                small.setdefault(value.dtype, []).append((grad, var))
-                continue
-            slots = slots_of(var)
-            if slots is None:
-                slots = self._slots_of(var)
-            update_step(grad, value, slots, lr_value)
-            var._version += 1       # the engine detects in-place changes by this counter
-        for dtype, pairs in small.items():
-            if len(pairs) == 1:
-                (grad, var), = pairs
-                update_step(grad, var.data, self._slots_of(var), lr_as[dtype])
-                var._version += 1
-            else:
-                self._fused_step(pairs, lr_as[dtype])
+        alone, groups = self._plan(variables)
+        self._step(grads, alone, groups, lr)
         if constraints.any_constraints():       # as Keras: project after the update
             for var in variables:
                 constraint = constraints.constraint_of(var)
@@ -348,16 +325,7 @@ class Optimizer:
             if not isinstance(var, Tensor) or not isinstance(g, np.ndarray) or \
                     g.shape != var.data.shape or g.dtype != var.data.dtype:
                 return None
-        small = {}                  # dtype -> [(position, variable)] stepped together
-        alone = []                  # (position, variable, its dtype) stepped one by one
-        for k, var in enumerate(variables):
-            if var.data.size < FUSE_BELOW and self._fuse_small:
-                small.setdefault(var.data.dtype, []).append((k, var))
-            else:
-                alone.append((k, var, var.data.dtype))
-        groups = [(dtype, group) for dtype, group in small.items() if len(group) > 1]
-        alone += [(k, var, dtype) for dtype, group in small.items() if len(group) == 1
-                  for k, var in group]
+        alone, groups = self._plan(variables)
 
         def update(*grads):
             if (self.clipnorm or self.global_clipnorm or self.clipvalue or self.weight_decay or
@@ -372,24 +340,45 @@ class Optimizer:
                     grads = tuple([g.data if isinstance(g, Tensor) else g for g in guarded])
             lr = self.learning_rate
             self._before_updates()
-            update_step, slots_of, typed = self._update_step, self._slots.get, {}
-            for k, var, dtype in alone:
-                typed_lr = typed.get(dtype)
-                if typed_lr is None:
-                    typed_lr = typed[dtype] = dtype.type(lr)
-                slots = slots_of(var)
-                if slots is None:
-                    slots = self._slots_of(var)
-                value = var.data
-                if not value.flags.writeable:       # (a broadcast placeholder)
-                    value = self._writable(var)
-                update_step(grads[k], value, slots, typed_lr)
-                var._version += 1
-            for dtype, group in groups:
-                self._fused_step([(grads[k], var) for k, var in group], dtype.type(lr))
+            self._step(grads, alone, groups, lr)
             self.iterations += 1
             return self.iterations
         return grads, update
+
+    def _plan(self, variables):
+        """How a step goes over ``variables``: ``alone``, (position, variable,
+        dtype) for those stepped one by one, and ``groups``, (dtype, [(position,
+        variable)]) for the small ones of one dtype stepped together."""
+        small: dict[np.dtype, list[tuple[int, Tensor]]] = {}
+        alone = []
+        for k, var in enumerate(variables):
+            if var.data.size < FUSE_BELOW and self._fuse_small:
+                small.setdefault(var.data.dtype, []).append((k, var))
+            else:
+                alone.append((k, var, var.data.dtype))
+        groups = [(dtype, group) for dtype, group in small.items() if len(group) > 1]
+        alone += [(k, var, dtype) for dtype, group in small.items() if len(group) == 1
+                  for k, var in group]
+        return alone, groups
+
+    def _step(self, grads, alone, groups, lr):
+        """One ``_update_step`` per variable of ``alone`` and per group (see
+        ``_plan``); ``grads`` by position, ``lr`` in each variable's dtype."""
+        update_step, slots_of, typed = self._update_step, self._slots.get, {}
+        for k, var, dtype in alone:
+            typed_lr = typed.get(dtype)
+            if typed_lr is None:
+                typed_lr = typed[dtype] = dtype.type(lr)
+            slots = slots_of(var)
+            if slots is None:
+                slots = self._slots_of(var)
+            value = var.data
+            if not value.flags.writeable:       # (a broadcast placeholder)
+                value = self._writable(var)
+            update_step(grads[k], value, slots, typed_lr)
+            var._version += 1       # the engine detects in-place changes by this counter
+        for dtype, group in groups:
+            self._fused_step([(grads[k], var) for k, var in group], dtype.type(lr))
 
     def _fused_step(self, pairs, lr):
         """One ``_update_step`` for several small variables of one dtype, on
