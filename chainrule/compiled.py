@@ -213,16 +213,15 @@ def _fit(g, like):
 class _Unit:
     """One forward line of the trace: an op call or a kernel, with what its
     backward needs."""
-    __slots__ = ("kind", "outputs", "node_inputs", "needs", "vjp", "call", "boundary",
-                 "out_exprs", "name")
+    __slots__ = ("kind", "name", "outputs", "node_inputs", "needs", "vjp", "call")
 
     def __init__(self, kind, name):
         self.kind, self.name = kind, name
         self.outputs = []          # (var name, trace-time Tensor, replay expression of the Tensor)
-        self.node_inputs = ()
-        self.needs = ()
+        self.node_inputs = ()      # a kernel's inputs, the flags of those needing a gradient,
+        self.needs = ()            # and its array vjp
         self.vjp = None
-        self.boundary = ()
+        self.call = {}             # an op call's shells: id(the tensor it was given) -> shell
 
 
 class _Tracer:
@@ -232,8 +231,7 @@ class _Tracer:
         self.names = {}            # id(array) -> the variable holding it in the code
         self.keep = []             # every array named, kept alive so ids stay unique
         self.ns = {"np": np, "_wrap": _wrap, "_tensor_vjp": _tensor_vjp, "_fit": _fit,
-                   "_subgraph_backward": _subgraph_backward, "_densify": _densify,
-                   "_store_leaf_grads": graph._store_leaf_grads}
+                   "_subgraph_backward": _subgraph_backward}
         self.const_names = {}
         self.lines = []
         self.units = []
@@ -403,10 +401,11 @@ class _Tracer:
                     if id(a) not in self.names:
                         self.name_array(a, out if a is result else f"{out}[{k}]")
             return
-        leaves = []
-        _tensor_leaves(result, (), leaves)
-        new = [(path, t) for path, t in leaves if id(t.data) not in self.names]
-        arrays_out = [(path, a) for path, a in _array_leaves(result, ()) if id(a) not in self.names]
+        leaves = _leaves(result, ())
+        new = [(path, t) for path, t in leaves
+               if isinstance(t, Tensor) and id(t.data) not in self.names]
+        arrays_out = [(path, a) for path, a in leaves      # beside the tensors (log-probabilities)
+                      if isinstance(a, np.ndarray) and id(a) not in self.names]
         if not new and not arrays_out:
             return                      # the op returned tensors it was given
         if len(records) == 1 and len(new) == 1 and records[0][1] is new[0][1] and \
@@ -425,7 +424,7 @@ class _Tracer:
             self.lines.append(f"{var} = {expr}.data")
             unit.outputs.append((var, t, expr))
             self._add_unit(unit, var, t, register_unit=False)
-        for path, a in arrays_out:        # an array returned beside the tensors (log-probabilities)
+        for path, a in arrays_out:
             self.name_array(a, out_var + "".join(f"[{p!r}]" for p in path))
         self.units.append(unit)
 
@@ -492,7 +491,7 @@ class _Tracer:
         self.paused += 1
         try:
             for root, seed in zip(roots, seeds):
-                self._add_grad(grads, leaves, root, seed.data, self.ref(seed), "seed")
+                self._add_grad(grads, leaves, root, seed.data, self.ref(seed))
             for unit in reversed(self.units):
                 outs = [(var, t, expr) for var, t, expr in unit.outputs if var in grads]
                 if not outs:
@@ -504,7 +503,7 @@ class _Tracer:
                     in_grads = unit.vjp(unit.needs, g, t.data, *[i.data for i in unit.node_inputs])
                     code = (f"{self.const(unit.vjp)}({unit.needs!r}, {g_name}, {var}, "
                             f"{', '.join(ins)})")
-                    self._spread(grads, leaves, unit.node_inputs, in_grads, code, unit.name)
+                    self._spread(grads, leaves, unit.node_inputs, in_grads, code)
                 else:
                     self._call_backward(grads, leaves, unit, outs)
         finally:
@@ -522,7 +521,7 @@ class _Tracer:
                 name, g = entry
                 if id(g) in seen:             # the same array for two targets: a copy each
                     g = g.copy()
-                    name = self._emit(f"{name}.copy()", g)
+                    name = self._emit(f"{name}.copy()")
                 seen.add(id(g))
                 if id(g) not in self.names:
                     self.name_array(g, name)
@@ -546,30 +545,30 @@ class _Tracer:
                 self.name_array(leaf.grad.data, f"{leaf_name}.grad.data")
         return None
 
-    def _emit(self, expr, value):
+    def _emit(self, expr):
         var = self.fresh("g")
         self.lines.append(f"{var} = {expr}")
         return var
 
-    def _spread(self, grads, leaves, inputs, in_grads, code, op_name):
+    def _spread(self, grads, leaves, inputs, in_grads, code):
+        """Write the vjp ``code`` as a line and add each input's gradient."""
+        tmp = self._emit(code)
         if len(inputs) == 1 and type(in_grads) is not tuple:
-            in_grads = (in_grads,)
-            tmp = self._emit(code, None)
-            names = [tmp]
+            in_grads, names = (in_grads,), [tmp]
         else:
-            tmp = self._emit(code, None)
             names = [f"{tmp}[{k}]" for k in range(len(inputs))]
         for p, gp, name in zip(inputs, in_grads, names):
-            if gp is None or not p.requires_grad:
-                continue
-            self._add_grad(grads, leaves, p, gp, name, op_name)
+            if gp is not None and p.requires_grad:
+                self._add_grad(grads, leaves, p, gp, name)
 
-    def _add_grad(self, grads, leaves, p, gp, name, op_name):
+    def _add_grad(self, grads, leaves, p, gp, name):
+        """Add ``gp`` (code ``name``) to ``p``'s gradient, summed back to its
+        shape and dtype first where it needs to be."""
         pd = p.data
         if type(gp) is IndexedGrad or gp.shape != pd.shape or (
                 gp.dtype != pd.dtype and pd.dtype.kind == "f"):
             gp = _fit(gp, pd)
-            name = self._emit(f"_fit({name}, {self.const(_Like(pd))})", gp)
+            name = self._emit(f"_fit({name}, {self.const(_Like(pd))})")
         var = self.names.get(id(pd))
         if var is None:
             if not p.requires_grad or p._node is not None:
@@ -584,7 +583,7 @@ class _Tracer:
             grads[key] = [name, gp]
         else:
             total = prev[1] + gp
-            grads[key] = [self._emit(f"{prev[0]} + {name}", total), total]
+            grads[key] = [self._emit(f"{prev[0]} + {name}"), total]
 
     def _call_backward(self, grads, leaves, unit, outs):
         """The backward of an op call: its one node's vjp, or the eager
@@ -599,7 +598,7 @@ class _Tracer:
             node = t._node
             inputs = node.inputs
             needs = tuple(i.requires_grad for i in inputs)
-            node_code = self._emit(f"{expr}._node", None)
+            node_code = self._emit(f"{expr}._node")
             ins = ", ".join(f"{node_code}.inputs[{k}].data" for k in range(len(inputs)))
             if node.array_vjp is not None:
                 in_grads = node.array_vjp(needs, g, t.data, *[i.data for i in inputs])
@@ -607,7 +606,7 @@ class _Tracer:
             else:
                 in_grads = _tensor_vjp(node, g, t)
                 code = f"_tensor_vjp({node_code}, {g_name}, {expr})"
-            self._spread(grads, leaves, inputs, in_grads, code, unit.name)
+            self._spread(grads, leaves, inputs, in_grads, code)
             return
         # several nodes: the traversal over the call's own graph, from its
         # outputs back to the tensors it was given and the weights it read
@@ -623,11 +622,10 @@ class _Tracer:
         replay_boundary = "[" + ", ".join(self.const(shells.get(id(b), b)) for b in boundary) + "]"
         code = (f"_subgraph_backward([{', '.join(e for _, _, e in outs)}], "
                 f"[{', '.join(n for n, _ in seeds)}], {replay_boundary})")
-        tmp = self._emit(code, None)
+        tmp = self._emit(code)
         for k, (b, gb) in enumerate(zip(boundary, in_grads)):
             if gb is not None:
-                self._add_grad(grads, leaves, b, gb, f"{tmp}[{k}]", unit.name)
-
+                self._add_grad(grads, leaves, b, gb, f"{tmp}[{k}]")
 
     def _boundary(self, outputs, own):
         """The tensors an op call's graph starts from: traced values made
@@ -669,22 +667,15 @@ def _is_iterator(value):
     return hasattr(value, "__next__") and not isinstance(value, (Tensor, np.ndarray))
 
 
-def _array_leaves(value, path):
-    """(path, array) for the NumPy arrays inside a tuple or list result."""
+def _leaves(value, path):
+    """(path, leaf) for the tensors and arrays inside a result (tuples, lists, dicts)."""
+    if isinstance(value, (Tensor, np.ndarray)):
+        return [(path, value)]
     if isinstance(value, (list, tuple)):
-        return [leaf for k, v in enumerate(value) for leaf in _array_leaves(v, path + (k,))]
-    return [(path, value)] if isinstance(value, np.ndarray) and path else []
-
-
-def _tensor_leaves(value, path, out):
-    if isinstance(value, Tensor):
-        out.append((path, value))
-    elif isinstance(value, (list, tuple)):
-        for k, v in enumerate(value):
-            _tensor_leaves(v, path + (k,), out)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _tensor_leaves(v, path + (k,), out)
+        value = dict(enumerate(value))
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, path + (k,))]
+    return []
 
 
 # --------------------------------------------------------------------------
