@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["any_masks", "get_keras_mask", "set_keras_mask"]
+__all__ = ["any_masks", "get_keras_mask", "set_keras_mask", "mask_array"]
 
 # id(tensor) -> (weak reference to it, boolean array)
 _MASKS: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
@@ -72,9 +72,7 @@ def set_keras_mask(x: Any, mask: Any) -> None:
         with _LOCK:
             _MASKS.pop(key, None)
         return
-    if not isinstance(mask, np.ndarray):      # (an ndarray's own .data is a memoryview)
-        mask = np.asarray(getattr(mask, "data", mask))
-    mask = mask.astype(bool, copy=False)
+    mask = mask_array(mask).astype(bool, copy=False)
 
     def forget(_ref: weakref.ref[Any], key: int = key) -> None:
         with _LOCK:
@@ -83,3 +81,17 @@ def set_keras_mask(x: Any, mask: Any) -> None:
                 del _MASKS[key]
     with _LOCK:
         _MASKS[key] = (weakref.ref(x, forget), mask)
+
+
+def mask_array(mask: Any) -> np.ndarray:
+    """A mask given as a tensor, an array or nested lists, as a NumPy array
+    (an array as it is: its own ``.data`` is a memoryview, not its values).
+
+    Args:
+        mask: the mask.
+
+    Returns:
+        A NumPy array.
+    """
+    return mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+

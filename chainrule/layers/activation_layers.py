@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import graph, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..tensor import Tensor
 from ..typing import Shape
 from .base import InputSpec, Layer
@@ -256,7 +257,7 @@ class PReLU(Layer):
 @graph.replayed          # a compiled step (cr.jit) computes it again for each batch's mask
 def _softmax_mask(name: str, mask: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Softmax's mask as booleans broadcasting to the input's ``shape``."""
-    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    mask = mask_array(mask)
     try:
         np.broadcast_shapes(mask.shape, shape)
         if mask.ndim > len(shape):

@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import graph, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..tensor import Tensor, as_tensor
 from ..typing import Shape, TensorLike
 from .base import Layer
@@ -47,7 +48,7 @@ _MASKED = 1e9       # Keras' large negative number for a masked score (float32)
 def _mask_array(mask: Any) -> np.ndarray | None:
     if mask is None:
         return None
-    return np.asarray(mask.data if isinstance(mask, Tensor) else mask).astype(bool)
+    return mask_array(mask).astype(bool)
 
 
 # The masks' NumPy below runs outside any op: graph.replayed makes a compiled

@@ -27,6 +27,7 @@ import numpy as np
 
 from .. import constraints, graph, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..graph import no_grad
 from ..tensor import Tensor
 from ..typing import Shape
@@ -191,7 +192,7 @@ class BatchNormalization(Layer):
     def _kept_and_count(self, mask, shape, dtype):
         """The mask spread over the features, and the count of kept entries per
         feature (+ ε); the mask checked to be (batch, steps)."""
-        mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+        mask = mask_array(mask)
         mask = mask.astype(bool, copy=False)
         if mask.shape != shape[:-1]:
             raise ShapeError(f"BatchNormalization layer '{self.name}': the mask must have the "

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import graph, ops
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..tensor import Tensor
 from ..typing import Shape
 from .base import InputSpec, Layer
@@ -326,7 +327,7 @@ def _kept_steps(name: str, mask: Any, steps: tuple[int, ...], keepdims: bool,
                 dtype: Any) -> tuple[np.ndarray, np.ndarray]:
     """A (batch, steps) mask as (batch, steps, 1) booleans, and the count of
     kept steps per sample in ``dtype``."""
-    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    mask = mask_array(mask)
     if mask.shape != steps:
         raise ShapeError(f"GlobalAveragePooling1D layer '{name}': the mask must have "
                          f"shape (batch, steps) = {steps}, got {mask.shape}")

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import activations, graph, initializers, ops, regularizers
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..random import dropout_scale
 from ..tensor import Tensor, as_tensor
 from ..typing import Shape
@@ -218,7 +219,7 @@ class _Recurrent(Layer):
             return None
         if isinstance(mask, (list, tuple)):      # Keras passes [mask] for nested inputs
             mask = mask[0]
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        mask = mask_array(mask)
         if mask.shape != expected:
             raise ShapeError(f"{type(self).__name__} layer '{self.name}': the mask must have "
                              f"shape (batch, steps) = {expected}, got {mask.shape}")

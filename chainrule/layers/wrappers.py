@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import graph, ops
 from ..errors import ShapeError
+from ..masks import mask_array
 from ..tensor import Tensor
 from ..typing import Shape
 from .base import Layer, deserialize, serialize
@@ -278,7 +279,7 @@ class TimeDistributed(Layer):
 @graph.replayed
 def _step_mask(name: str, mask: Any, batch: int, steps: int) -> np.ndarray:
     """TimeDistributed's mask as an array, checked to start with (batch, steps)."""
-    mask = mask if isinstance(mask, np.ndarray) else np.asarray(getattr(mask, "data", mask))
+    mask = mask_array(mask)
     if mask.shape[:2] != (batch, steps):
         raise ShapeError(f"TimeDistributed layer '{name}': the mask must start "
                          f"with (batch, steps) = {(batch, steps)}, got shape "
