@@ -565,6 +565,10 @@ class _Tracer:
         """Add ``gp`` (code ``name``) to ``p``'s gradient, summed back to its
         shape and dtype first where it needs to be."""
         pd = p.data
+        if type(gp) is not np.ndarray and type(gp) is not IndexedGrad:
+            # a NumPy scalar (a 0-d op's vjp): as an array, so that it keeps its name
+            gp = np.asarray(gp)
+            name = self._emit(f"np.asarray({name})")
         if type(gp) is IndexedGrad or gp.shape != pd.shape or (
                 gp.dtype != pd.dtype and pd.dtype.kind == "f"):
             gp = _fit(gp, pd)
