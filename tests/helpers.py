@@ -98,6 +98,30 @@ def faces_gradients(cr_fn, arrays, weights):
     return via_backward, list(via_grad), via_tape
 
 
+def compiled_matches_eager(cr_fn, inputs, weights, seed, low, high):
+    """``cr_fn`` and its gradients through ``cr.jit``: traced on one draw of
+    the inputs, replayed on another, equal to the eager values there."""
+    W = cr.tensor(weights)
+
+    def step(*leaves):
+        out = cr_fn(*leaves)
+        return (out,) + tuple(cr.autodiff.gradients((out * W).sum(), list(leaves)))
+
+    def leaves_of(arrays):
+        return [cr.tensor(a, requires_grad=True) for a in arrays]
+    compiled = cr.jit(step)
+    compiled(*leaves_of(make_inputs(inputs, seed=seed, low=low, high=high)))
+    again = make_inputs(inputs, seed=seed + 7, low=low, high=high)
+    replayed, eager = compiled(*leaves_of(again)), step(*leaves_of(again))
+    assert compiled.traces == 1
+    for k, (mine, theirs) in enumerate(zip(replayed, eager)):
+        if theirs is None:
+            assert mine is None, f"compiled output {k} is {mine!r}, eagerly None"
+            continue
+        np.testing.assert_allclose(_as_array(mine), _as_array(theirs), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"compiled vs eager, output {k} (0: the value)")
+
+
 def differentiable_vjps(cr_fn, arrays, weights, via_backward):
     """Gradients through the differentiable vjps (a recorded backward), checked
     against ``via_backward`` (the array vjps of an ordinary backward)."""
@@ -178,6 +202,9 @@ def check_op(inputs, cr_fn, np_fn=None, torch_fn=None, *, low=-2.0, high=2.0, se
 
     # -- the two vjps of every op agree ------------------------------------------
     differentiable_vjps(cr_fn, arrays, weights, via_backward)
+
+    # -- a compiled step (cr.jit) replays the op as it runs eagerly ----------------
+    compiled_matches_eager(cr_fn, inputs, weights, seed, low, high)
 
     # -- torch -------------------------------------------------------------------
     if torch_fn is not None and torch is not None:
